@@ -1,0 +1,125 @@
+//! A bounded arena of records addressed by generational handles.
+//!
+//! Freed slots are reused (no allocation in steady state), and each reuse bumps the slot's
+//! generation, so a handle kept by a late event (a reply to an abandoned call, a timer that
+//! lost its race) is recognised as stale instead of reaching the slot's new occupant.
+//! The capacity bound is how a model bounds work in flight: `insert` refuses past it.
+
+/// Index plus generation. Generation 0 is never live, so `Handle::NONE` is always stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Handle {
+    pub index: u32,
+    pub generation: u32,
+}
+
+impl Handle {
+    pub const NONE: Handle = Handle { index: u32::MAX, generation: 0 };
+}
+
+struct Slot<T> {
+    generation: u32,
+    value: Option<T>,
+}
+
+pub struct Slab<T> {
+    slots: Vec<Slot<T>>,
+    free: Vec<u32>,
+    live: usize,
+    capacity: usize,
+}
+
+impl<T> Slab<T> {
+    /// A slab that holds at most `capacity` live records.
+    pub fn with_capacity_limit(capacity: usize) -> Self {
+        Slab { slots: Vec::new(), free: Vec::new(), live: 0, capacity }
+    }
+
+    /// Stores `value`; `None` when `capacity` records are already live.
+    #[inline]
+    pub fn insert(&mut self, value: T) -> Option<Handle> {
+        if self.live >= self.capacity {
+            return None;
+        }
+        self.live += 1;
+        if let Some(index) = self.free.pop() {
+            let slot = &mut self.slots[index as usize];
+            slot.value = Some(value);
+            return Some(Handle { index, generation: slot.generation });
+        }
+        let index = self.slots.len() as u32;
+        self.slots.push(Slot { generation: 1, value: Some(value) });
+        Some(Handle { index, generation: 1 })
+    }
+
+    #[inline]
+    pub fn get(&self, h: Handle) -> Option<&T> {
+        match self.slots.get(h.index as usize) {
+            Some(s) if s.generation == h.generation => s.value.as_ref(),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, h: Handle) -> Option<&mut T> {
+        match self.slots.get_mut(h.index as usize) {
+            Some(s) if s.generation == h.generation => s.value.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// Removes and returns the record; later lookups with `h` (or any older handle) fail.
+    #[inline]
+    pub fn remove(&mut self, h: Handle) -> Option<T> {
+        let slot = self.slots.get_mut(h.index as usize)?;
+        if slot.generation != h.generation {
+            return None;
+        }
+        let value = slot.value.take()?;
+        // Skip generation 0 on wrap so NONE stays stale.
+        slot.generation = slot.generation.wrapping_add(1).max(1);
+        self.free.push(h.index);
+        self.live -= 1;
+        Some(value)
+    }
+
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    pub fn capacity_limit(&self) -> usize {
+        self.capacity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_handles_miss_after_reuse() {
+        let mut s = Slab::with_capacity_limit(4);
+        let a = s.insert("a").unwrap();
+        assert_eq!(s.remove(a), Some("a"));
+        let b = s.insert("b").unwrap();
+        assert_eq!(a.index, b.index, "slot is reused");
+        assert_eq!(s.get(a), None);
+        assert_eq!(s.remove(a), None);
+        assert_eq!(s.get(b), Some(&"b"));
+        assert_eq!(s.get(Handle::NONE), None);
+    }
+
+    #[test]
+    fn refuses_past_capacity_and_accepts_after_a_free() {
+        let mut s = Slab::with_capacity_limit(2);
+        let a = s.insert(1).unwrap();
+        s.insert(2).unwrap();
+        assert!(s.insert(3).is_none());
+        s.remove(a);
+        assert!(s.insert(3).is_some());
+        assert_eq!(s.len(), 2);
+    }
+}
