@@ -1,1 +1,162 @@
-//! placeholder
+//! cellsim's models on top of the `sim` engine: the scenario format, its compilation into a
+//! runnable [`Spec`], the service model, and what a run records.
+//!
+//! ```text
+//! scenario.toml --compile--> Spec --simulate--> RunResult (+ series rows to a SeriesSink)
+//! ```
+
+pub mod compile;
+pub mod dist;
+pub mod error;
+pub mod metrics;
+mod model;
+pub mod scenario;
+pub mod spec;
+pub mod units;
+
+pub use compile::{compile, load};
+pub use error::ScenarioError;
+pub use metrics::{NoSeries, Outcome, RequestStats, SeriesRow, SeriesSink, ServiceStats};
+pub use model::Overload;
+pub use spec::Spec;
+
+use cellsim_sim::{Budget, EventQueue, Nanos, RunOutcome};
+
+/// How a run ended, in the words the summary uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every request that arrived finished (or `in_flight_at_end` were cut off by the drain
+    /// limit, which the summary reports).
+    Completed,
+    /// Too much in flight: the run stopped at `at_ns` rather than exhaust memory.
+    Overload { what: Overload, at_ns: Nanos },
+    /// `limits.max_events` events were handled before the run could end.
+    EventBudget { events: u64, at_ns: Nanos },
+}
+
+impl Verdict {
+    pub fn is_completed(&self) -> bool {
+        *self == Verdict::Completed
+    }
+
+    /// One line for people: "overload: 1,000,000 requests in flight at t=12m03.000s".
+    pub fn describe(&self) -> String {
+        match self {
+            Verdict::Completed => "completed".into(),
+            Verdict::Overload {
+                what: Overload::Requests { limit },
+                at_ns,
+            } => {
+                format!(
+                    "overload: {} requests in flight at t={} (limits.max_in_flight_requests)",
+                    group_digits(*limit),
+                    cellsim_sim::format_ns(*at_ns)
+                )
+            }
+            Verdict::Overload {
+                what: Overload::Jobs { limit },
+                at_ns,
+            } => {
+                format!(
+                    "overload: {} service jobs in flight at t={} (limits.max_in_flight_jobs)",
+                    group_digits(*limit),
+                    cellsim_sim::format_ns(*at_ns)
+                )
+            }
+            Verdict::EventBudget { events, at_ns } => {
+                format!(
+                    "event budget: {} events handled by t={} (limits.max_events)",
+                    group_digits(*events),
+                    cellsim_sim::format_ns(*at_ns)
+                )
+            }
+        }
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn group_digits(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub scenario: String,
+    pub seed: u64,
+    pub duration_ns: Nanos,
+    pub warmup_ns: Nanos,
+    pub verdict: Verdict,
+    pub events: u64,
+    /// Simulated time of the last event handled.
+    pub end_ns: Nanos,
+    /// Requests still in flight when the run ended (cut off by the drain limit or a bound).
+    pub in_flight_at_end: u64,
+    pub requests: Vec<RequestStats>,
+    pub services: Vec<ServiceStats>,
+}
+
+/// Runs `spec` with master seed `seed`, streaming the time series into `sink`.
+pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S) {
+    let mut model = model::ServiceModel::new(spec, seed, sink);
+    let mut queue = EventQueue::new();
+    model.start(&mut queue);
+    let budget = Budget {
+        max_events: spec.max_events,
+        until_ns: spec.duration_ns.saturating_add(spec.drain_ns),
+    };
+    let outcome = cellsim_sim::run(&mut model, &mut queue, budget);
+    let (verdict, events, end_ns) = match outcome {
+        RunOutcome::Drained { events, at_ns } | RunOutcome::TimeLimit { events, at_ns } => {
+            (Verdict::Completed, events, at_ns)
+        }
+        RunOutcome::EventBudget { events, at_ns } => {
+            (Verdict::EventBudget { events, at_ns }, events, at_ns)
+        }
+        RunOutcome::Stopped {
+            reason,
+            events,
+            at_ns,
+        } => (
+            Verdict::Overload {
+                what: reason,
+                at_ns,
+            },
+            events,
+            at_ns,
+        ),
+    };
+    let in_flight_at_end = model.requests_in_flight();
+    let (requests, services, sink) = model.finish(end_ns.max(spec.duration_ns));
+    let result = RunResult {
+        scenario: spec.name.clone(),
+        seed,
+        duration_ns: spec.duration_ns,
+        warmup_ns: spec.warmup_ns,
+        verdict,
+        events,
+        end_ns,
+        in_flight_at_end,
+        requests,
+        services,
+    };
+    (result, sink)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn groups_digits() {
+        assert_eq!(super::group_digits(0), "0");
+        assert_eq!(super::group_digits(999), "999");
+        assert_eq!(super::group_digits(1_000_000), "1,000,000");
+    }
+}

@@ -47,7 +47,11 @@ impl<E> Default for EventQueue<E> {
 
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
-        EventQueue { heap: BinaryHeap::with_capacity(1024), next_seq: 0, now: 0 }
+        EventQueue {
+            heap: BinaryHeap::with_capacity(1024),
+            next_seq: 0,
+            now: 0,
+        }
     }
 
     /// The time of the event being handled (or of the last one popped).
@@ -107,7 +111,10 @@ mod tests {
         q.schedule_at(10, "a2");
         q.schedule_at(10, "a3");
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
-        assert_eq!(order, vec![(10, "a1"), (10, "a2"), (10, "a3"), (20, "b"), (30, "c")]);
+        assert_eq!(
+            order,
+            vec![(10, "a1"), (10, "a2"), (10, "a3"), (20, "b"), (30, "c")]
+        );
     }
 
     #[test]

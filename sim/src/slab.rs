@@ -13,7 +13,10 @@ pub struct Handle {
 }
 
 impl Handle {
-    pub const NONE: Handle = Handle { index: u32::MAX, generation: 0 };
+    pub const NONE: Handle = Handle {
+        index: u32::MAX,
+        generation: 0,
+    };
 }
 
 struct Slot<T> {
@@ -31,7 +34,12 @@ pub struct Slab<T> {
 impl<T> Slab<T> {
     /// A slab that holds at most `capacity` live records.
     pub fn with_capacity_limit(capacity: usize) -> Self {
-        Slab { slots: Vec::new(), free: Vec::new(), live: 0, capacity }
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            capacity,
+        }
     }
 
     /// Stores `value`; `None` when `capacity` records are already live.
@@ -44,11 +52,20 @@ impl<T> Slab<T> {
         if let Some(index) = self.free.pop() {
             let slot = &mut self.slots[index as usize];
             slot.value = Some(value);
-            return Some(Handle { index, generation: slot.generation });
+            return Some(Handle {
+                index,
+                generation: slot.generation,
+            });
         }
         let index = self.slots.len() as u32;
-        self.slots.push(Slot { generation: 1, value: Some(value) });
-        Some(Handle { index, generation: 1 })
+        self.slots.push(Slot {
+            generation: 1,
+            value: Some(value),
+        });
+        Some(Handle {
+            index,
+            generation: 1,
+        })
     }
 
     #[inline]

@@ -1,0 +1,832 @@
+//! From scenario text to a runnable `Spec`: parsing with located errors, defaults, and the
+//! semantic checks (references, cycles, ranges) that serde cannot express.
+
+use crate::dist::Dist;
+use crate::error::{did_you_mean, ScenarioError};
+use crate::scenario::*;
+use crate::spec::*;
+use crate::units::{Duration, Loc};
+use cellsim_sim::{Nanos, NS_PER_S};
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// Reads and compiles a scenario file.
+pub fn load(path: &str) -> Result<Spec, Vec<ScenarioError>> {
+    let src = std::fs::read_to_string(path).map_err(|e| {
+        vec![ScenarioError::whole_file(
+            path,
+            format!("cannot read the file: {e}"),
+        )]
+    })?;
+    compile(path, &src)
+}
+
+/// Compiles scenario text; `file` names it in errors. Returns every semantic error found.
+pub fn compile(file: &str, src: &str) -> Result<Spec, Vec<ScenarioError>> {
+    let parsed: ScenarioFile = toml::from_str(src).map_err(|e| vec![from_toml(file, src, &e)])?;
+    let mut c = Checker {
+        file,
+        src,
+        errors: Vec::new(),
+    };
+    let spec = c.spec(parsed);
+    if c.errors.is_empty() {
+        Ok(spec)
+    } else {
+        Err(c.errors)
+    }
+}
+
+/// Turns a TOML or serde error into a located one with a hint for misspelt keys and values.
+fn from_toml(file: &str, src: &str, e: &toml::de::Error) -> ScenarioError {
+    let message = e.message().trim().to_string();
+    let span = e.span().unwrap_or(0..0);
+    let mut err = ScenarioError::at(file, src, span, message.clone());
+    let quoted = |s: &str| -> Vec<String> {
+        s.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    if let Some(rest) = message
+        .strip_prefix("unknown field ")
+        .or_else(|| message.strip_prefix("unknown variant "))
+    {
+        let words = quoted(rest);
+        if let Some((word, expected)) = words.split_first() {
+            let kind = if message.starts_with("unknown field") {
+                "keys"
+            } else {
+                "values"
+            };
+            err = err.field(word.clone());
+            err = match did_you_mean(word, expected.iter().map(String::as_str)) {
+                Some(best) => err.hint(format!("did you mean `{best}`?")),
+                None => err.hint(format!("allowed {kind} here: {}", expected.join(", "))),
+            };
+        }
+    } else if let Some(rest) = message.strip_prefix("missing field ") {
+        let words = quoted(rest);
+        if let Some(word) = words.first() {
+            err = err.field(word.clone()).hint(format!(
+                "add `{word} = ...` to this table; docs/scenario-format.md lists every key"
+            ));
+        }
+    }
+    err
+}
+
+struct Checker<'a> {
+    file: &'a str,
+    src: &'a str,
+    errors: Vec<ScenarioError>,
+}
+
+const DEFAULT_QUEUE_CAPACITY: u32 = 1000;
+
+impl Checker<'_> {
+    fn error(&mut self, span: Range<usize>, field: String, message: String, hint: Option<String>) {
+        let mut e = ScenarioError::at(self.file, self.src, span, message).field(field);
+        if let Some(h) = hint {
+            e = e.hint(h);
+        }
+        self.errors.push(e);
+    }
+
+    fn spec(&mut self, f: ScenarioFile) -> Spec {
+        let run = &f.scenario.value;
+        let duration_ns = run.duration.value.ns();
+        if duration_ns == 0 {
+            self.error(
+                run.duration.span.clone(),
+                "scenario.duration".into(),
+                "duration must be positive".into(),
+                Some("e.g. duration = \"10m\"".into()),
+            );
+        }
+        let warmup_ns = run.warmup.as_ref().map_or(0, |w| w.value.ns());
+        if let Some(w) = &run.warmup {
+            if w.value.ns() >= duration_ns && duration_ns > 0 {
+                self.error(
+                    w.span.clone(),
+                    "scenario.warmup".into(),
+                    "warmup must be shorter than duration".into(),
+                    Some("nothing would be measured; shorten warmup or lengthen duration".into()),
+                );
+            }
+        }
+        let bucket_ns = run.bucket.as_ref().map_or(NS_PER_S, |b| b.value.ns());
+        if let Some(b) = &run.bucket {
+            if b.value.ns() == 0 {
+                self.error(
+                    b.span.clone(),
+                    "scenario.bucket".into(),
+                    "bucket must be positive".into(),
+                    Some("e.g. bucket = \"1s\"".into()),
+                );
+            } else if duration_ns / b.value.ns() > 1_000_000 {
+                self.error(
+                    b.span.clone(),
+                    "scenario.bucket".into(),
+                    format!(
+                        "{} buckets is more than the 1,000,000 allowed",
+                        duration_ns / b.value.ns()
+                    ),
+                    Some("use a wider bucket".into()),
+                );
+            }
+        }
+        if f.workloads.is_empty() {
+            self.error(f.scenario.span.clone(), "workload".into(), "the scenario has no [[workload]]".into(), Some("add a [[workload]] with an arrival process and at least one [[workload.request]]".into()));
+        }
+        if f.services.is_empty() {
+            self.error(
+                f.scenario.span.clone(),
+                "service".into(),
+                "the scenario has no [[service]]".into(),
+                Some("add a [[service]] with a name and a service_time".into()),
+            );
+        }
+
+        let service_ids = self.unique_names(f.services.iter().map(|s| &s.value.name), "service");
+        let (type_names, type_ids) = self.type_table(&f.workloads);
+        self.check_cycles(&f.services, &service_ids);
+
+        let mut calls = Vec::new();
+        let workloads = f
+            .workloads
+            .iter()
+            .map(|w| self.workload(&w.value, &service_ids, &type_ids, &mut calls))
+            .collect();
+        let mut plans = Vec::new();
+        let services = f
+            .services
+            .iter()
+            .map(|s| {
+                self.service(
+                    &s.value,
+                    &service_ids,
+                    &type_names,
+                    &type_ids,
+                    &mut calls,
+                    &mut plans,
+                )
+            })
+            .collect();
+
+        let limit = |l: &Option<Loc<u64>>, name: &str, default: u64, me: &mut Self| match l {
+            Some(v) if v.value == 0 => {
+                me.error(
+                    v.span.clone(),
+                    format!("limits.{name}"),
+                    format!("{name} must be at least 1"),
+                    None,
+                );
+                default
+            }
+            Some(v) => v.value,
+            None => default,
+        };
+        let max_in_flight_requests = limit(
+            &f.limits.max_in_flight_requests,
+            "max_in_flight_requests",
+            1_000_000,
+            self,
+        );
+        let max_in_flight_jobs = limit(
+            &f.limits.max_in_flight_jobs,
+            "max_in_flight_jobs",
+            4_000_000,
+            self,
+        );
+        Spec {
+            name: run.name.clone(),
+            description: run.description.clone(),
+            duration_ns,
+            warmup_ns,
+            drain_ns: run.drain.map_or(60 * NS_PER_S, Duration::ns),
+            bucket_ns,
+            seed: run.seed.unwrap_or(1),
+            max_events: f.limits.max_events.unwrap_or(2_000_000_000),
+            max_in_flight_requests,
+            max_in_flight_jobs,
+            services,
+            workloads,
+            calls,
+            plans,
+            type_names,
+        }
+    }
+
+    fn unique_names<'n>(
+        &mut self,
+        names: impl Iterator<Item = &'n Loc<String>>,
+        what: &str,
+    ) -> BTreeMap<String, u32> {
+        let mut ids = BTreeMap::new();
+        for (i, n) in names.enumerate() {
+            if n.value.trim().is_empty() {
+                self.error(
+                    n.span.clone(),
+                    format!("{what}.name"),
+                    format!("a {what} name must not be empty"),
+                    None,
+                );
+            } else if ids.insert(n.value.clone(), i as u32).is_some() {
+                self.error(
+                    n.span.clone(),
+                    format!("{what}.name"),
+                    format!("{what} `{}` is defined twice", n.value),
+                    Some(format!("{what} names must be unique")),
+                );
+            }
+        }
+        ids
+    }
+
+    fn type_table(
+        &mut self,
+        workloads: &[Loc<WorkloadSection>],
+    ) -> (Vec<String>, BTreeMap<String, u16>) {
+        let mut names = Vec::new();
+        let mut ids = BTreeMap::new();
+        for w in workloads {
+            for r in &w.value.requests {
+                let name = &r.value.name.value;
+                if !ids.contains_key(name) {
+                    ids.insert(name.clone(), names.len() as u16);
+                    names.push(name.clone());
+                }
+            }
+        }
+        (names, ids)
+    }
+
+    fn resolve(&mut self, name: &Loc<String>, ids: &BTreeMap<String, u32>, field: String) -> u32 {
+        match ids.get(&name.value) {
+            Some(&i) => i,
+            None => {
+                let hint = match did_you_mean(&name.value, ids.keys().map(String::as_str)) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!(
+                        "defined services: {}",
+                        ids.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                self.error(
+                    name.span.clone(),
+                    field,
+                    format!("no service is named `{}`", name.value),
+                    Some(hint),
+                );
+                0
+            }
+        }
+    }
+
+    fn check_cycles(&mut self, services: &[Loc<ServiceSection>], ids: &BTreeMap<String, u32>) {
+        // Depth-first search in file order; a call to a service on the current path closes a cycle.
+        let n = services.len();
+        let mut state = vec![0u8; n]; // 0 new, 1 on the path, 2 done
+        let mut path = Vec::new();
+        for start in 0..n {
+            self.visit(start, services, ids, &mut state, &mut path);
+        }
+    }
+
+    fn visit(
+        &mut self,
+        s: usize,
+        services: &[Loc<ServiceSection>],
+        ids: &BTreeMap<String, u32>,
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+    ) {
+        if state[s] != 0 {
+            return;
+        }
+        state[s] = 1;
+        path.push(s);
+        for call in &services[s].value.calls {
+            let Some(&t) = ids.get(&call.value.to.value) else {
+                continue;
+            };
+            let t = t as usize;
+            if state[t] == 1 {
+                let from = path.iter().position(|&p| p == t).unwrap_or(0);
+                let mut names: Vec<&str> = path[from..]
+                    .iter()
+                    .map(|&p| services[p].value.name.value.as_str())
+                    .collect();
+                names.push(&services[t].value.name.value);
+                self.error(
+                    call.value.to.span.clone(),
+                    format!("service.{}.call.to", services[s].value.name.value),
+                    format!("the call graph has a cycle: {}", names.join(" -> ")),
+                    Some(
+                        "a request would call itself forever; remove one call of the cycle".into(),
+                    ),
+                );
+            } else {
+                self.visit(t, services, ids, state, path);
+            }
+        }
+        path.pop();
+        state[s] = 2;
+    }
+
+    fn workload(
+        &mut self,
+        w: &WorkloadSection,
+        services: &BTreeMap<String, u32>,
+        types: &BTreeMap<String, u16>,
+        calls: &mut Vec<CallSpec>,
+    ) -> WorkloadSpec {
+        let wname = &w.name.value;
+        let path = format!("workload.{wname}");
+        if w.requests.is_empty() {
+            self.error(
+                w.name.span.clone(),
+                format!("{path}.request"),
+                format!("workload `{wname}` has no [[workload.request]]"),
+                Some("add one with a name and a target service".into()),
+            );
+        }
+        self.unique_names(
+            w.requests.iter().map(|r| &r.value.name),
+            &format!("{path}.request"),
+        );
+        let customers = match &w.customers {
+            Some(c) if c.value == 0 => {
+                self.error(
+                    c.span.clone(),
+                    format!("{path}.customers"),
+                    "customers must be at least 1".into(),
+                    None,
+                );
+                1
+            }
+            Some(c) => c.value,
+            None => 1,
+        };
+        let arrival = self.arrival(&w.arrival, &path);
+        let mut requests = Vec::new();
+        let mut weights = Vec::new();
+        for r in &w.requests {
+            let r = &r.value;
+            let rpath = format!("{path}.request.{}", r.name.value);
+            let weight = match &r.weight {
+                Some(wt) if !(wt.value.is_finite() && wt.value > 0.0) => {
+                    self.error(
+                        wt.span.clone(),
+                        format!("{rpath}.weight"),
+                        format!("weight must be a positive number, not {}", wt.value),
+                        None,
+                    );
+                    1.0
+                }
+                Some(wt) => wt.value,
+                None => 1.0,
+            };
+            weights.push(weight);
+            let to = self.resolve(&r.target, services, format!("{rpath}.target"));
+            let call = CallSpec {
+                name: format!("workload/{wname}/{}", r.name.value),
+                to,
+                critical: true,
+                timeout_ns: r.timeout.map_or(0, Duration::ns),
+                latency: r
+                    .latency
+                    .as_ref()
+                    .map(|d| self.dist(d, &format!("{rpath}.latency"))),
+                retry: self.retry(r.retry.as_ref(), &rpath),
+            };
+            requests.push(RequestSpec {
+                name: r.name.value.clone(),
+                type_id: types[&r.name.value],
+                call: calls.len() as u32,
+            });
+            calls.push(call);
+        }
+        let total: f64 = weights.iter().sum();
+        let mut acc = 0.0;
+        let cumulative_mix = weights
+            .iter()
+            .map(|wt| {
+                acc += wt / total;
+                acc
+            })
+            .collect::<Vec<_>>();
+        let mut cumulative_mix = cumulative_mix;
+        if let Some(last) = cumulative_mix.last_mut() {
+            *last = 1.0;
+        }
+        WorkloadSpec {
+            name: wname.clone(),
+            customers,
+            arrival,
+            requests,
+            cumulative_mix,
+        }
+    }
+
+    fn rate(&mut self, r: &Loc<f64>, field: String, allow_zero: bool) -> f64 {
+        let ok = r.value.is_finite() && (r.value > 0.0 || (allow_zero && r.value == 0.0));
+        if !ok {
+            let want = if allow_zero {
+                "zero or positive"
+            } else {
+                "positive"
+            };
+            self.error(
+                r.span.clone(),
+                field,
+                format!("rate_per_s must be {want}, not {}", r.value),
+                Some("a rate is arrivals per second, e.g. rate_per_s = 500".into()),
+            );
+        }
+        r.value
+    }
+
+    fn arrival(&mut self, a: &Loc<ArrivalSection>, path: &str) -> Arrival {
+        let span = a.span.clone();
+        let a = &a.value;
+        let field = format!("{path}.arrival");
+        match a.process {
+            ArrivalProcess::Poisson | ArrivalProcess::Constant => {
+                if a.steps.is_some() || a.period.is_some() {
+                    self.error(
+                        span.clone(),
+                        field.clone(),
+                        "steps and period apply only to process = \"schedule\"".into(),
+                        None,
+                    );
+                }
+                let Some(r) = &a.rate_per_s else {
+                    self.error(
+                        span,
+                        format!("{field}.rate_per_s"),
+                        "this arrival process needs rate_per_s".into(),
+                        Some("e.g. arrival = { process = \"poisson\", rate_per_s = 100 }".into()),
+                    );
+                    return Arrival::Poisson { rate_per_s: 1.0 };
+                };
+                let rate_per_s = self.rate(r, format!("{field}.rate_per_s"), false);
+                if a.process == ArrivalProcess::Poisson {
+                    Arrival::Poisson { rate_per_s }
+                } else {
+                    Arrival::Constant { rate_per_s }
+                }
+            }
+            ArrivalProcess::Schedule => {
+                if let Some(r) = &a.rate_per_s {
+                    self.error(
+                        r.span.clone(),
+                        format!("{field}.rate_per_s"),
+                        "a schedule takes its rates from steps, not rate_per_s".into(),
+                        Some("steps = [{ at = \"0s\", rate_per_s = 100 }, ...]".into()),
+                    );
+                }
+                let steps_in = a.steps.as_deref().unwrap_or(&[]);
+                if steps_in.is_empty() {
+                    self.error(span.clone(), format!("{field}.steps"), "a schedule needs at least one step".into(), Some("steps = [{ at = \"0s\", rate_per_s = 100 }, { at = \"10m\", rate_per_s = 500 }]".into()));
+                }
+                let mut steps: Vec<(Nanos, f64)> = Vec::new();
+                for s in steps_in {
+                    let at = s.value.at.ns();
+                    if steps.last().is_some_and(|&(prev, _)| at <= prev) {
+                        self.error(
+                            s.span.clone(),
+                            format!("{field}.steps"),
+                            "steps must be in strictly increasing order of `at`".into(),
+                            None,
+                        );
+                    }
+                    let rate = self.rate(
+                        &s.value.rate_per_s,
+                        format!("{field}.steps.rate_per_s"),
+                        true,
+                    );
+                    steps.push((at, rate));
+                }
+                if !steps.is_empty() && steps.iter().all(|s| s.1 == 0.0) {
+                    self.error(
+                        span.clone(),
+                        format!("{field}.steps"),
+                        "every step has rate 0: no request would ever arrive".into(),
+                        None,
+                    );
+                }
+                let period_ns = a.period.as_ref().map(|p| {
+                    if steps.last().is_some_and(|&(at, _)| p.value.ns() <= at) {
+                        self.error(
+                            p.span.clone(),
+                            format!("{field}.period"),
+                            "period must be longer than the last step's `at`".into(),
+                            None,
+                        );
+                    }
+                    p.value.ns()
+                });
+                Arrival::Schedule { steps, period_ns }
+            }
+        }
+    }
+
+    fn retry(&mut self, r: Option<&Loc<RetrySection>>, path: &str) -> RetrySpec {
+        let Some(r) = r else { return RetrySpec::ONCE };
+        let max_attempts = match &r.value.max_attempts {
+            Some(m) if m.value == 0 || m.value > 100 => {
+                self.error(
+                    m.span.clone(),
+                    format!("{path}.retry.max_attempts"),
+                    format!("max_attempts must be from 1 to 100, not {}", m.value),
+                    Some("max_attempts counts the first attempt: 3 means two retries".into()),
+                );
+                1
+            }
+            Some(m) => m.value,
+            None => 1,
+        };
+        RetrySpec {
+            max_attempts,
+            backoff: r.value.backoff.unwrap_or(BackoffKind::None),
+            base_ns: r.value.base.map_or(0, Duration::ns),
+            cap_ns: r.value.cap.map_or(20 * NS_PER_S, Duration::ns),
+        }
+    }
+
+    fn service(
+        &mut self,
+        s: &ServiceSection,
+        services: &BTreeMap<String, u32>,
+        type_names: &[String],
+        types: &BTreeMap<String, u16>,
+        calls: &mut Vec<CallSpec>,
+        plans: &mut Vec<Plan>,
+    ) -> ServiceSpec {
+        let name = &s.name.value;
+        let path = format!("service.{name}");
+        let at_least_one = |v: &Option<Loc<u32>>, key: &str, me: &mut Self| match v {
+            Some(x) if x.value == 0 => {
+                me.error(
+                    x.span.clone(),
+                    format!("{path}.{key}"),
+                    format!("{key} must be at least 1"),
+                    None,
+                );
+                1
+            }
+            Some(x) => x.value,
+            None => 1,
+        };
+        let instances = at_least_one(&s.instances, "instances", self);
+        let workers = at_least_one(&s.workers, "workers", self);
+        let service_time = self.dist(&s.service_time, &format!("{path}.service_time"));
+
+        // Compile the declared calls, remembering each one's group and type filter.
+        let first_call = calls.len() as u32;
+        let mut groups: Vec<Option<String>> = Vec::new();
+        let mut filters: Vec<Option<Vec<u16>>> = Vec::new();
+        let mut closed_groups: Vec<String> = Vec::new();
+        for (i, c) in s.calls.iter().enumerate() {
+            let c = &c.value;
+            let cpath = format!("{path}.call[{i}]");
+            let to = self.resolve(&c.to, services, format!("{cpath}.to"));
+            if let Some(g) = &c.group {
+                let continues = groups
+                    .last()
+                    .is_some_and(|prev| prev.as_deref() == Some(g.value.as_str()));
+                if !continues && closed_groups.contains(&g.value) {
+                    self.error(
+                        g.span.clone(),
+                        format!("{cpath}.group"),
+                        format!("group `{}` is split by other calls", g.value),
+                        Some("calls of one parallel group must be adjacent".into()),
+                    );
+                }
+            }
+            if let Some(Some(prev)) = groups.last() {
+                if c.group.as_ref().map(|g| &g.value) != Some(prev) {
+                    closed_groups.push(prev.clone());
+                }
+            }
+            groups.push(c.group.as_ref().map(|g| g.value.clone()));
+            filters.push(c.for_types.as_ref().map(|list| {
+                list.iter()
+                    .filter_map(|t| match types.get(&t.value) {
+                        Some(&id) => Some(id),
+                        None => {
+                            let hint =
+                                match did_you_mean(&t.value, type_names.iter().map(String::as_str))
+                                {
+                                    Some(best) => format!("did you mean `{best}`?"),
+                                    None => format!("request types: {}", type_names.join(", ")),
+                                };
+                            self.error(
+                                t.span.clone(),
+                                format!("{cpath}.for_types"),
+                                format!("no workload has a request type named `{}`", t.value),
+                                Some(hint),
+                            );
+                            None
+                        }
+                    })
+                    .collect()
+            }));
+            calls.push(CallSpec {
+                name: format!("service/{name}/call{i}/{}", c.to.value),
+                to,
+                critical: c.critical.unwrap_or(true),
+                timeout_ns: c.timeout.map_or(0, Duration::ns),
+                latency: c
+                    .latency
+                    .as_ref()
+                    .map(|d| self.dist(d, &format!("{cpath}.latency"))),
+                retry: self.retry(c.retry.as_ref(), &cpath),
+            });
+        }
+
+        // One plan per request type: the calls that apply, grouped into steps.
+        let plan_by_type = (0..type_names.len() as u16)
+            .map(|t| {
+                let mut steps: Vec<(u32, u32)> = Vec::new();
+                let mut step_group: Option<&str> = None;
+                let mut chosen: Vec<u32> = Vec::new();
+                for (i, f) in filters.iter().enumerate() {
+                    if f.as_ref().is_none_or(|list| list.contains(&t)) {
+                        chosen.push(i as u32);
+                    }
+                }
+                // Calls are stored contiguously, so a step is a range only if its calls are
+                // contiguous in the declared list; filtering can break that, so copy calls.
+                for &i in &chosen {
+                    let g = groups[i as usize].as_deref();
+                    let joins = g.is_some()
+                        && g == step_group
+                        && steps.last().is_some_and(|s| s.1 == first_call + i);
+                    if joins {
+                        steps.last_mut().expect("joins implies a step").1 += 1;
+                    } else {
+                        steps.push((first_call + i, first_call + i + 1));
+                    }
+                    step_group = g;
+                }
+                plans.push(Plan { steps });
+                (plans.len() - 1) as u32
+            })
+            .collect();
+
+        ServiceSpec {
+            name: name.clone(),
+            instances,
+            workers,
+            queue_capacity: s.queue_capacity.unwrap_or(DEFAULT_QUEUE_CAPACITY),
+            service_time,
+            hold_worker_during_calls: s.hold_worker_during_calls,
+            plan_by_type,
+        }
+    }
+
+    fn dist(&mut self, d: &Loc<DistSection>, path: &str) -> Dist {
+        let span = d.span.clone();
+        let d = &d.value;
+        let ns = |x: Option<Duration>| x.map(|v| v.ns() as f64);
+        let given: Vec<(&str, bool)> = vec![
+            ("mean", d.mean.is_some()),
+            ("value", d.value.is_some()),
+            ("min", d.min.is_some()),
+            ("max", d.max.is_some()),
+            ("stddev", d.stddev.is_some()),
+            ("median", d.median.is_some()),
+            ("p99", d.p99.is_some()),
+            ("points", d.points.is_some()),
+        ];
+        let (needs, allows): (&[&str], &[&str]) = match d.dist {
+            DistKind::Exponential => (&["mean"], &[]),
+            DistKind::Constant => (&["value"], &[]),
+            DistKind::Uniform => (&["min", "max"], &[]),
+            DistKind::Normal => (&["mean", "stddev"], &["min", "max"]),
+            DistKind::Lognormal => (&["median", "p99"], &[]),
+            DistKind::Empirical => (&["points"], &[]),
+        };
+        let family = format!("{:?}", d.dist).to_lowercase();
+        let example = match d.dist {
+            DistKind::Exponential => "{ dist = \"exponential\", mean = \"10ms\" }",
+            DistKind::Constant => "{ dist = \"constant\", value = \"10ms\" }",
+            DistKind::Uniform => "{ dist = \"uniform\", min = \"0ms\", max = \"20ms\" }",
+            DistKind::Normal => "{ dist = \"normal\", mean = \"10ms\", stddev = \"2ms\" }",
+            DistKind::Lognormal => "{ dist = \"lognormal\", median = \"10ms\", p99 = \"80ms\" }",
+            DistKind::Empirical => "{ dist = \"empirical\", points = [{ p = 0, value = \"1ms\" }, { p = 50, value = \"5ms\" }, { p = 100, value = \"40ms\" }] }",
+        };
+        let mut ok = true;
+        for (key, present) in &given {
+            if !present && needs.contains(key) {
+                self.error(
+                    span.clone(),
+                    format!("{path}.{key}"),
+                    format!("a {family} distribution needs `{key}`"),
+                    Some(format!("e.g. {example}")),
+                );
+                ok = false;
+            }
+            if *present && !needs.contains(key) && !allows.contains(key) {
+                self.error(
+                    span.clone(),
+                    format!("{path}.{key}"),
+                    format!("`{key}` does not apply to a {family} distribution"),
+                    Some(format!("e.g. {example}")),
+                );
+                ok = false;
+            }
+        }
+        let fallback = Dist::Constant(0);
+        if !ok {
+            return fallback;
+        }
+        let bad = |me: &mut Self, msg: String| {
+            me.error(
+                span.clone(),
+                path.to_string(),
+                msg,
+                Some(format!("e.g. {example}")),
+            );
+            Dist::Constant(0)
+        };
+        match d.dist {
+            DistKind::Exponential => {
+                let mean = ns(d.mean).unwrap_or(0.0);
+                if mean <= 0.0 {
+                    return bad(
+                        self,
+                        "an exponential distribution needs a positive mean".into(),
+                    );
+                }
+                Dist::exponential(mean)
+            }
+            DistKind::Constant => Dist::Constant(d.value.map_or(0, Duration::ns)),
+            DistKind::Uniform => {
+                let (min, max) = (ns(d.min).unwrap_or(0.0), ns(d.max).unwrap_or(0.0));
+                if max < min {
+                    return bad(self, "uniform needs min <= max".into());
+                }
+                Dist::Uniform {
+                    min_ns: min,
+                    width_ns: max - min,
+                }
+            }
+            DistKind::Normal => {
+                let (mean, sd) = (ns(d.mean).unwrap_or(0.0), ns(d.stddev).unwrap_or(0.0));
+                let (lo, hi) = (ns(d.min).unwrap_or(0.0), ns(d.max).unwrap_or(f64::INFINITY));
+                if hi <= lo {
+                    return bad(self, "normal needs min < max".into());
+                }
+                if lo > mean + 2.0 * sd || hi < mean - 2.0 * sd {
+                    return bad(self, "the truncation range [min, max] lies more than 2 stddev from the mean, so almost no draw falls in it".into());
+                }
+                Dist::truncated_normal(mean, sd, lo, hi)
+            }
+            DistKind::Lognormal => {
+                let (median, p99) = (ns(d.median).unwrap_or(0.0), ns(d.p99).unwrap_or(0.0));
+                if median <= 0.0 {
+                    return bad(self, "lognormal needs a positive median".into());
+                }
+                if p99 <= median {
+                    return bad(
+                        self,
+                        format!(
+                            "the p99 ({}) must be above the median ({})",
+                            cellsim_sim::format_ns(p99 as Nanos),
+                            cellsim_sim::format_ns(median as Nanos)
+                        ),
+                    );
+                }
+                Dist::lognormal(median, p99)
+            }
+            DistKind::Empirical => {
+                let points = d.points.as_deref().unwrap_or(&[]);
+                let pts: Vec<(f64, f64)> = points
+                    .iter()
+                    .map(|p| (p.p / 100.0, p.value.ns() as f64))
+                    .collect();
+                if pts.len() < 2 || pts[0].0 != 0.0 || pts[pts.len() - 1].0 != 1.0 {
+                    return bad(
+                        self,
+                        "empirical points must start at p = 0 and end at p = 100".into(),
+                    );
+                }
+                if pts.windows(2).any(|w| w[1].0 <= w[0].0) {
+                    return bad(self, "empirical percentiles must increase strictly".into());
+                }
+                if pts.windows(2).any(|w| w[1].1 < w[0].1) {
+                    return bad(
+                        self,
+                        "empirical values must not decrease as the percentile rises".into(),
+                    );
+                }
+                Dist::Empirical(pts)
+            }
+        }
+    }
+}

@@ -1,0 +1,825 @@
+//! The service model at run time: requests arrive, become call attempts, wait in instance
+//! queues for workers, do their own work, make their downstream calls step by step, and
+//! reply. This is the only module that implements `cellsim_sim::Model`.
+//!
+//! # Semantics (documented for users in docs/scenario-format.md)
+//!
+//! - A job is one call attempt at one service instance. It queues FIFO for a worker (or is
+//!   rejected when the queue is full), does the service's own work, then runs its plan's steps
+//!   in order, the calls of a step in parallel, and replies.
+//! - With `hold_worker_during_calls = false` the worker is freed when the own work ends; with
+//!   `true` it stays busy until the job replies.
+//! - A critical call that fails (after its retries) fails the caller at once: the caller
+//!   replies `error` without waiting for its other calls, whose results are then ignored.
+//!   An optional call that fails makes the caller's answer `degraded`.
+//! - A timeout abandons the attempt: the callee is not told and finishes its work anyway.
+//! - Network latency is drawn once for the request and once for the reply.
+//! - Retries start after the backoff; a call whose caller has already replied is dropped.
+
+use crate::dist::Dist;
+use crate::metrics::*;
+use crate::spec::{Arrival, Spec};
+use cellsim_sim::{EventQueue, Handle, Model, Nanos, Slab, Stream, NS_PER_S};
+use std::collections::VecDeque;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    Arrival {
+        workload: u32,
+    },
+    JobArrive(Handle),
+    WorkDone(Handle),
+    Reply {
+        call: Handle,
+        attempt: u32,
+        outcome: Outcome,
+    },
+    Timeout {
+        call: Handle,
+        attempt: u32,
+    },
+    Retry(Handle),
+}
+
+/// Why a run was stopped before its end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Overload {
+    /// More end-to-end requests in flight than `limits.max_in_flight_requests`.
+    Requests { limit: u64 },
+    /// More service jobs at once than `limits.max_in_flight_jobs`.
+    Jobs { limit: u64 },
+}
+
+/// A logical call from a caller (a job, or the client for a root call) to a service,
+/// spanning its retries.
+struct Call {
+    /// The calling job; `Handle::NONE` for the client's root call.
+    parent: Handle,
+    spec: u32,
+    type_id: u16,
+    /// Root calls: index into `request_stats`, and the workload.
+    stats: u32,
+    workload: u16,
+    /// The attempt in progress or next to start, from 1.
+    attempt: u32,
+    /// An attempt is out and not yet answered or timed out.
+    waiting: bool,
+    /// Root calls: counted in the results (started after the warm-up).
+    counted: bool,
+    /// Root calls: when the request started; others: unused.
+    started_ns: Nanos,
+}
+
+struct Job {
+    call: Handle,
+    attempt: u32,
+    service: u32,
+    instance: u32,
+    type_id: u16,
+    counted: bool,
+    degraded: bool,
+    arrived_ns: Nanos,
+    step: u32,
+    pending: u32,
+}
+
+struct Instance {
+    busy: u32,
+    queue: VecDeque<Handle>,
+}
+
+struct ServiceRt {
+    first_instance: u32,
+    next_instance: u32,
+    service_time_rng: Stream,
+}
+
+struct CallRt {
+    network_rng: Stream,
+    backoff_rng: Stream,
+}
+
+struct WorkloadRt {
+    arrival_rng: Stream,
+    mix_rng: Stream,
+    customer_rng: Stream,
+    /// For constant-rate arrivals: arrivals so far, so times do not drift.
+    count: u64,
+    /// Per request type of this workload: index into `request_stats`.
+    stats: Vec<u32>,
+}
+
+/// Per workload, the requests that finished in the current bucket.
+struct Bucket {
+    outcomes: Outcomes,
+    latency: hdrhistogram::Histogram<u64>,
+}
+
+pub struct ServiceModel<'s, S: SeriesSink> {
+    spec: &'s Spec,
+    calls: Slab<Call>,
+    jobs: Slab<Job>,
+    instances: Vec<Instance>,
+    services: Vec<ServiceRt>,
+    call_rt: Vec<CallRt>,
+    workloads: Vec<WorkloadRt>,
+    /// The measurement window: [warmup, duration].
+    window: (Nanos, Nanos),
+    pub request_stats: Vec<RequestStats>,
+    pub service_stats: Vec<ServiceStats>,
+    buckets: Vec<Bucket>,
+    bucket_start_ns: Nanos,
+    sink: S,
+    requests_in_flight: u64,
+}
+
+impl<'s, S: SeriesSink> ServiceModel<'s, S> {
+    pub fn new(spec: &'s Spec, seed: u64, sink: S) -> Self {
+        let mut instances = Vec::new();
+        let services = spec
+            .services
+            .iter()
+            .map(|s| {
+                let first_instance = instances.len() as u32;
+                for _ in 0..s.instances {
+                    let cap = (s.queue_capacity as usize).min(1024);
+                    instances.push(Instance {
+                        busy: 0,
+                        queue: VecDeque::with_capacity(cap),
+                    });
+                }
+                let entity = format!("service/{}", s.name);
+                ServiceRt {
+                    first_instance,
+                    next_instance: 0,
+                    service_time_rng: Stream::new(seed, &entity, "service_time"),
+                }
+            })
+            .collect();
+        let call_rt = spec
+            .calls
+            .iter()
+            .map(|c| CallRt {
+                network_rng: Stream::new(seed, &c.name, "network"),
+                backoff_rng: Stream::new(seed, &c.name, "backoff"),
+            })
+            .collect();
+        let mut request_stats = Vec::new();
+        let workloads = spec
+            .workloads
+            .iter()
+            .map(|w| {
+                let entity = format!("workload/{}", w.name);
+                let stats = w
+                    .requests
+                    .iter()
+                    .map(|r| {
+                        request_stats.push(RequestStats::new(&w.name, &r.name));
+                        (request_stats.len() - 1) as u32
+                    })
+                    .collect();
+                WorkloadRt {
+                    arrival_rng: Stream::new(seed, &entity, "arrivals"),
+                    mix_rng: Stream::new(seed, &entity, "mix"),
+                    customer_rng: Stream::new(seed, &entity, "customers"),
+                    count: 0,
+                    stats,
+                }
+            })
+            .collect();
+        let service_stats = spec
+            .services
+            .iter()
+            .map(|s| ServiceStats::new(&s.name, s.instances, s.workers))
+            .collect();
+        let buckets = spec
+            .workloads
+            .iter()
+            .map(|_| Bucket {
+                outcomes: Outcomes::default(),
+                latency: new_histogram(),
+            })
+            .collect();
+        ServiceModel {
+            spec,
+            calls: Slab::with_capacity_limit(
+                spec.max_in_flight_jobs as usize + spec.max_in_flight_requests as usize,
+            ),
+            jobs: Slab::with_capacity_limit(spec.max_in_flight_jobs as usize),
+            instances,
+            services,
+            call_rt,
+            workloads,
+            window: (spec.warmup_ns, spec.duration_ns),
+            request_stats,
+            service_stats,
+            buckets,
+            bucket_start_ns: 0,
+            sink,
+            requests_in_flight: 0,
+        }
+    }
+
+    /// Schedules each workload's first arrival.
+    pub fn start(&mut self, q: &mut EventQueue<Event>) {
+        for w in 0..self.spec.workloads.len() {
+            self.schedule_arrival(w as u32, 0, q);
+        }
+    }
+
+    /// Requests still in flight (started, not finished).
+    pub fn requests_in_flight(&self) -> u64 {
+        self.requests_in_flight
+    }
+
+    /// Closes the series up to `end_ns` and the time averages; returns the sink.
+    pub fn finish(mut self, end_ns: Nanos) -> (Vec<RequestStats>, Vec<ServiceStats>, S) {
+        self.close_buckets_before(end_ns.max(self.bucket_start_ns) + 1, true);
+        for s in &mut self.service_stats {
+            s.in_system.average(self.window);
+            s.busy.average(self.window);
+            s.queued.average(self.window);
+        }
+        (self.request_stats, self.service_stats, self.sink)
+    }
+
+    // ----- arrivals -----
+
+    fn schedule_arrival(&mut self, w: u32, now: Nanos, q: &mut EventQueue<Event>) {
+        let rt = &mut self.workloads[w as usize];
+        let next = match &self.spec.workloads[w as usize].arrival {
+            Arrival::Poisson { rate_per_s } => now + exp_ns(&mut rt.arrival_rng, *rate_per_s),
+            Arrival::Constant { rate_per_s } => {
+                rt.count += 1;
+                (rt.count as f64 * NS_PER_S as f64 / rate_per_s).round() as Nanos
+            }
+            Arrival::Schedule { steps, period_ns } => next_scheduled(
+                now,
+                steps,
+                *period_ns,
+                self.spec.duration_ns,
+                &mut rt.arrival_rng,
+            ),
+        };
+        if next < self.spec.duration_ns {
+            q.schedule_at(next, Event::Arrival { workload: w });
+        }
+    }
+
+    fn arrival(&mut self, w: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+        self.schedule_arrival(w, now, q);
+        if self.requests_in_flight >= self.spec.max_in_flight_requests {
+            return Err(Overload::Requests {
+                limit: self.spec.max_in_flight_requests,
+            });
+        }
+        let ws = &self.spec.workloads[w as usize];
+        let rt = &mut self.workloads[w as usize];
+        let r = if ws.requests.len() == 1 {
+            0
+        } else {
+            let u = rt.mix_rng.unit();
+            ws.cumulative_mix
+                .partition_point(|&c| c <= u)
+                .min(ws.requests.len() - 1)
+        };
+        if ws.customers > 1 {
+            // Drawn for every request so the stream does not depend on what uses it.
+            let _customer = rt.customer_rng.below(ws.customers);
+        }
+        let req = &ws.requests[r];
+        let call = Call {
+            parent: Handle::NONE,
+            spec: req.call,
+            type_id: req.type_id,
+            stats: rt.stats[r],
+            workload: w as u16,
+            attempt: 1,
+            waiting: false,
+            counted: now >= self.window.0,
+            started_ns: now,
+        };
+        let h = self.calls.insert(call).ok_or(Overload::Jobs {
+            limit: self.spec.max_in_flight_jobs,
+        })?;
+        self.requests_in_flight += 1;
+        self.start_attempt(h, now, q)
+    }
+
+    // ----- calls -----
+
+    fn start_attempt(
+        &mut self,
+        call_h: Handle,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
+        let call = self.calls.get_mut(call_h).expect("live call");
+        call.waiting = true;
+        let (attempt, type_id) = (call.attempt, call.type_id);
+        let counted = if call.parent == Handle::NONE {
+            call.counted
+        } else {
+            now >= self.window.0
+        };
+        let cs = &self.spec.calls[call.spec as usize];
+        if cs.timeout_ns > 0 {
+            q.schedule_at(
+                now + cs.timeout_ns,
+                Event::Timeout {
+                    call: call_h,
+                    attempt,
+                },
+            );
+        }
+        let latency = sample_opt(
+            &cs.latency,
+            &mut self.call_rt[call.spec as usize].network_rng,
+        );
+        let job = Job {
+            call: call_h,
+            attempt,
+            service: cs.to,
+            instance: 0,
+            type_id,
+            counted,
+            degraded: false,
+            arrived_ns: 0,
+            step: 0,
+            pending: 0,
+        };
+        let job_h = self.jobs.insert(job).ok_or(Overload::Jobs {
+            limit: self.spec.max_in_flight_jobs,
+        })?;
+        if latency == 0 {
+            self.job_arrive(job_h, now, q)
+        } else {
+            q.schedule_at(now + latency, Event::JobArrive(job_h));
+            Ok(())
+        }
+    }
+
+    fn deliver_reply(
+        &mut self,
+        call_h: Handle,
+        attempt: u32,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
+        match self.calls.get_mut(call_h) {
+            Some(c) if c.attempt == attempt && c.waiting => c.waiting = false,
+            _ => return Ok(()), // late: the attempt timed out, or the caller is gone
+        }
+        self.attempt_ended(call_h, outcome, now, q)
+    }
+
+    fn timeout(
+        &mut self,
+        call_h: Handle,
+        attempt: u32,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
+        match self.calls.get_mut(call_h) {
+            Some(c) if c.attempt == attempt && c.waiting => c.waiting = false,
+            _ => return Ok(()), // the attempt already ended
+        }
+        self.attempt_ended(call_h, Outcome::Timeout, now, q)
+    }
+
+    fn attempt_ended(
+        &mut self,
+        call_h: Handle,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
+        let call = self.calls.get_mut(call_h).expect("live call");
+        let retry = &self.spec.calls[call.spec as usize].retry;
+        if outcome.is_success() || call.attempt >= retry.max_attempts {
+            return self.resolve(call_h, outcome, now, q);
+        }
+        if call.parent != Handle::NONE && self.jobs.get(call.parent).is_none() {
+            self.calls.remove(call_h); // nobody waits for this call any more
+            return Ok(());
+        }
+        let n = call.attempt;
+        call.attempt += 1;
+        let u = self.call_rt[call.spec as usize].backoff_rng.unit();
+        let wait = retry.backoff_ns(n, u);
+        if wait == 0 {
+            self.start_attempt(call_h, now, q)
+        } else {
+            q.schedule_at(now + wait, Event::Retry(call_h));
+            Ok(())
+        }
+    }
+
+    /// The call is over: tell the caller.
+    fn resolve(
+        &mut self,
+        call_h: Handle,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
+        let call = self.calls.remove(call_h).expect("live call");
+        if call.parent == Handle::NONE {
+            self.request_done(&call, outcome, now);
+            return Ok(());
+        }
+        let critical = self.spec.calls[call.spec as usize].critical;
+        let Some(job) = self.jobs.get_mut(call.parent) else {
+            return Ok(());
+        };
+        match outcome {
+            Outcome::Ok => {}
+            Outcome::Degraded => job.degraded = true,
+            _ if critical => return self.reply(call.parent, Outcome::Error, now, q),
+            _ => job.degraded = true,
+        }
+        job.pending -= 1;
+        if job.pending == 0 {
+            job.step += 1;
+            return self.advance(call.parent, now, q);
+        }
+        Ok(())
+    }
+
+    fn request_done(&mut self, call: &Call, outcome: Outcome, now: Nanos) {
+        self.requests_in_flight -= 1;
+        let latency = now - call.started_ns;
+        if now >= self.bucket_start_ns + self.spec.bucket_ns {
+            self.close_buckets_before(now, false);
+        }
+        let b = &mut self.buckets[call.workload as usize];
+        b.outcomes.add(outcome);
+        if outcome.is_success() {
+            record(&mut b.latency, latency);
+        }
+        if !call.counted {
+            return;
+        }
+        let batch = batch_of(call.started_ns, self.window);
+        let st = &mut self.request_stats[call.stats as usize];
+        st.outcomes.add(outcome);
+        st.attempts += call.attempt as u64;
+        record(&mut st.latency_all, latency);
+        if outcome.is_success() {
+            record(&mut st.latency, latency);
+            st.latency_batches.add(batch, latency as f64);
+            st.success_batches.add(batch, 1.0);
+        } else {
+            st.success_batches.add(batch, 0.0);
+        }
+    }
+
+    // ----- jobs at a service -----
+
+    fn job_arrive(
+        &mut self,
+        job_h: Handle,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
+        let job = self.jobs.get_mut(job_h).expect("live job");
+        let s = job.service as usize;
+        let svc = &self.spec.services[s];
+        let rt = &mut self.services[s];
+        let inst = rt.first_instance + rt.next_instance;
+        rt.next_instance = if rt.next_instance + 1 == svc.instances {
+            0
+        } else {
+            rt.next_instance + 1
+        };
+        job.instance = inst;
+        job.arrived_ns = now;
+        let counted = job.counted;
+        let st = &mut self.service_stats[s];
+        let batch = batch_of(now, self.window);
+        if counted {
+            st.arrivals += 1;
+        }
+        let instance = &mut self.instances[inst as usize];
+        if instance.busy < svc.workers {
+            instance.busy += 1;
+            st.busy.change(now, self.window, true);
+            st.in_system.change(now, self.window, true);
+            if counted {
+                st.rejected_batches.add(batch, 0.0);
+            }
+            self.start_work(job_h, now, q);
+        } else if instance.queue.len() < svc.queue_capacity as usize {
+            instance.queue.push_back(job_h);
+            st.queued.change(now, self.window, true);
+            st.in_system.change(now, self.window, true);
+            if counted {
+                st.rejected_batches.add(batch, 0.0);
+            }
+        } else {
+            if counted {
+                st.outcomes.add(Outcome::Rejected);
+                st.rejected_batches.add(batch, 1.0);
+            }
+            let job = self.jobs.remove(job_h).expect("live job");
+            return self.send_reply(&job, Outcome::Rejected, now, q);
+        }
+        Ok(())
+    }
+
+    fn start_work(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) {
+        let job = self.jobs.get(job_h).expect("live job");
+        let s = job.service as usize;
+        if job.counted {
+            let st = &mut self.service_stats[s];
+            let wait = now - job.arrived_ns;
+            let batch = batch_of(job.arrived_ns, self.window);
+            st.started += 1;
+            record(&mut st.wait, wait);
+            st.wait_batches.add(batch, wait as f64);
+            st.waited_batches
+                .add(batch, if wait > 0 { 1.0 } else { 0.0 });
+            if wait > 0 {
+                st.waited += 1;
+            }
+        }
+        let work = self.spec.services[s]
+            .service_time
+            .sample(&mut self.services[s].service_time_rng);
+        q.schedule_at(now + work, Event::WorkDone(job_h));
+    }
+
+    fn release_worker(
+        &mut self,
+        service: u32,
+        instance: u32,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) {
+        let st = &mut self.service_stats[service as usize];
+        match self.instances[instance as usize].queue.pop_front() {
+            Some(next) => {
+                st.queued.change(now, self.window, false);
+                self.start_work(next, now, q);
+            }
+            None => {
+                self.instances[instance as usize].busy -= 1;
+                st.busy.change(now, self.window, false);
+            }
+        }
+    }
+
+    fn work_done(
+        &mut self,
+        job_h: Handle,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
+        let job = self.jobs.get(job_h).expect("live job");
+        let (service, instance) = (job.service, job.instance);
+        if !self.spec.services[service as usize].hold_worker_during_calls {
+            self.release_worker(service, instance, now, q);
+        }
+        self.advance(job_h, now, q)
+    }
+
+    /// Starts the job's current step, or replies when no step is left.
+    fn advance(
+        &mut self,
+        job_h: Handle,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
+        let job = self.jobs.get_mut(job_h).expect("live job");
+        let svc = &self.spec.services[job.service as usize];
+        let plan = &self.spec.plans[svc.plan_by_type[job.type_id as usize] as usize];
+        let Some(&(first, end)) = plan.steps.get(job.step as usize) else {
+            let outcome = if job.degraded {
+                Outcome::Degraded
+            } else {
+                Outcome::Ok
+            };
+            return self.reply(job_h, outcome, now, q);
+        };
+        job.pending = end - first;
+        let (step, type_id) = (job.step, job.type_id);
+        for spec in first..end {
+            let call = Call {
+                parent: job_h,
+                spec,
+                type_id,
+                stats: 0,
+                workload: 0,
+                attempt: 1,
+                waiting: false,
+                counted: false,
+                started_ns: now,
+            };
+            let call_h = self.calls.insert(call).ok_or(Overload::Jobs {
+                limit: self.spec.max_in_flight_jobs,
+            })?;
+            self.start_attempt(call_h, now, q)?;
+            // A call answered inline may have ended the step or failed the job.
+            match self.jobs.get(job_h) {
+                Some(j) if j.step == step => {}
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// The job is over: free its worker if it held one, record it, answer its caller.
+    fn reply(
+        &mut self,
+        job_h: Handle,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
+        let job = self.jobs.remove(job_h).expect("live job");
+        let s = job.service as usize;
+        if self.spec.services[s].hold_worker_during_calls {
+            self.release_worker(job.service, job.instance, now, q);
+        }
+        let st = &mut self.service_stats[s];
+        st.in_system.change(now, self.window, false);
+        if job.counted {
+            let sojourn = now - job.arrived_ns;
+            st.outcomes.add(outcome);
+            record(&mut st.sojourn, sojourn);
+            st.sojourn_batches
+                .add(batch_of(job.arrived_ns, self.window), sojourn as f64);
+        }
+        self.send_reply(&job, outcome, now, q)
+    }
+
+    fn send_reply(
+        &mut self,
+        job: &Job,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
+        let spec = match self.calls.get(job.call) {
+            Some(c) if c.attempt == job.attempt && c.waiting => c.spec,
+            _ => return Ok(()), // nobody is waiting for this answer
+        };
+        let latency = sample_opt(
+            &self.spec.calls[spec as usize].latency,
+            &mut self.call_rt[spec as usize].network_rng,
+        );
+        if latency == 0 {
+            self.deliver_reply(job.call, job.attempt, outcome, now, q)
+        } else {
+            q.schedule_at(
+                now + latency,
+                Event::Reply {
+                    call: job.call,
+                    attempt: job.attempt,
+                    outcome,
+                },
+            );
+            Ok(())
+        }
+    }
+
+    // ----- series -----
+
+    /// Emits every bucket that ends at or before `now` (all buckets up to `now` if `last`).
+    fn close_buckets_before(&mut self, now: Nanos, last: bool) {
+        let width = self.spec.bucket_ns;
+        while self.bucket_start_ns + width <= now || (last && self.bucket_start_ns < now) {
+            for (w, b) in self.buckets.iter_mut().enumerate() {
+                let has = !b.latency.is_empty();
+                self.sink.row(SeriesRow {
+                    bucket_start_ns: self.bucket_start_ns,
+                    workload: self.spec.workloads[w].name.clone(),
+                    outcomes: b.outcomes,
+                    p50_ns: has.then(|| b.latency.value_at_quantile(0.5)),
+                    p99_ns: has.then(|| b.latency.value_at_quantile(0.99)),
+                    mean_ns: has.then(|| b.latency.mean()),
+                });
+                b.outcomes = Outcomes::default();
+                b.latency.reset();
+            }
+            self.bucket_start_ns += width;
+        }
+    }
+}
+
+impl<S: SeriesSink> Model for ServiceModel<'_, S> {
+    type Event = Event;
+    type Stop = Overload;
+
+    #[inline]
+    fn handle(
+        &mut self,
+        now: Nanos,
+        event: Event,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
+        match event {
+            Event::Arrival { workload } => self.arrival(workload, now, q),
+            Event::JobArrive(job) => self.job_arrive(job, now, q),
+            Event::WorkDone(job) => self.work_done(job, now, q),
+            Event::Reply {
+                call,
+                attempt,
+                outcome,
+            } => self.deliver_reply(call, attempt, outcome, now, q),
+            Event::Timeout { call, attempt } => self.timeout(call, attempt, now, q),
+            Event::Retry(call) => match self.calls.get(call) {
+                Some(_) => self.start_attempt(call, now, q),
+                None => Ok(()),
+            },
+        }
+    }
+}
+
+#[inline]
+fn sample_opt(d: &Option<Dist>, rng: &mut Stream) -> Nanos {
+    match d {
+        Some(d) => d.sample(rng),
+        None => 0,
+    }
+}
+
+/// An exponential draw with rate `rate_per_s`, in nanoseconds.
+#[inline]
+fn exp_ns(rng: &mut Stream, rate_per_s: f64) -> Nanos {
+    let u = 1.0 - rng.unit(); // in (0, 1]
+    (-u.ln() * NS_PER_S as f64 / rate_per_s).round() as Nanos
+}
+
+/// Which batch of the measurement window a time falls in.
+#[inline]
+fn batch_of(t: Nanos, window: (Nanos, Nanos)) -> usize {
+    let width = (window.1 - window.0).max(1);
+    ((t.saturating_sub(window.0) as u128 * BATCHES as u128 / width as u128) as usize)
+        .min(BATCHES - 1)
+}
+
+/// The next arrival of a piecewise-constant-rate Poisson process after `now`. Exact: the
+/// exponential is memoryless, so a draw that crosses a step boundary restarts there.
+fn next_scheduled(
+    now: Nanos,
+    steps: &[(Nanos, f64)],
+    period_ns: Option<Nanos>,
+    end_ns: Nanos,
+    rng: &mut Stream,
+) -> Nanos {
+    let mut t = now;
+    while t < end_ns {
+        let (rate, seg_end) = rate_at(t, steps, period_ns);
+        if rate > 0.0 {
+            let next = t + exp_ns(rng, rate);
+            if next < seg_end {
+                return next;
+            }
+        }
+        t = seg_end;
+    }
+    Nanos::MAX
+}
+
+/// The rate at time `t` and the time that rate ends.
+fn rate_at(t: Nanos, steps: &[(Nanos, f64)], period_ns: Option<Nanos>) -> (f64, Nanos) {
+    let (base, local) = match period_ns {
+        Some(p) => (t - t % p, t % p),
+        None => (0, t),
+    };
+    let i = steps.partition_point(|s| s.0 <= local);
+    let rate = if i == 0 { 0.0 } else { steps[i - 1].1 };
+    let end_local = match steps.get(i) {
+        Some(s) => s.0,
+        None => period_ns.unwrap_or(Nanos::MAX - base),
+    };
+    (rate, base.saturating_add(end_local))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_rate_lookup_repeats_with_the_period() {
+        let steps = [(0, 10.0), (100, 50.0)];
+        assert_eq!(rate_at(0, &steps, Some(200)), (10.0, 100));
+        assert_eq!(rate_at(150, &steps, Some(200)), (50.0, 200));
+        assert_eq!(rate_at(250, &steps, Some(200)), (10.0, 300));
+        assert_eq!(rate_at(150, &steps, None), (50.0, Nanos::MAX));
+        // Before the first step the rate is zero.
+        assert_eq!(rate_at(5, &[(10, 1.0)], None), (0.0, 10));
+    }
+
+    #[test]
+    fn batches_split_the_window_evenly() {
+        let w = (100, 300);
+        assert_eq!(batch_of(100, w), 0);
+        assert_eq!(batch_of(109, w), 0);
+        assert_eq!(batch_of(110, w), 1);
+        assert_eq!(batch_of(299, w), BATCHES - 1);
+        assert_eq!(batch_of(5_000, w), BATCHES - 1);
+    }
+}

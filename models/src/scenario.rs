@@ -1,0 +1,231 @@
+//! The scenario file as people write it: TOML tables mapped one-to-one onto these structs.
+//! Every struct rejects unknown keys. Cross-references and value ranges are checked later,
+//! by `compile`, which turns a `ScenarioFile` into a runnable `Spec`.
+//!
+//! The reference for users is `docs/scenario-format.md`; keep the two in step.
+
+use crate::units::{Duration, Loc};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// A whole scenario file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Run settings: name, duration, warm-up, seed, bucket width.
+    pub scenario: Loc<RunSection>,
+    /// Bounds that stop a run with a verdict instead of exhausting memory.
+    #[serde(default)]
+    pub limits: LimitsSection,
+    /// Open-loop traffic sources.
+    #[serde(default, rename = "workload")]
+    pub workloads: Vec<Loc<WorkloadSection>>,
+    /// The services and the calls between them.
+    #[serde(default, rename = "service")]
+    pub services: Vec<Loc<ServiceSection>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// A short name, used in reports.
+    pub name: String,
+    /// What the scenario shows; free text.
+    #[serde(default)]
+    pub description: String,
+    /// Arrivals are generated from time 0 until this time.
+    pub duration: Loc<Duration>,
+    /// Requests that start before this time are simulated but not counted. Default 0.
+    #[serde(default)]
+    pub warmup: Option<Loc<Duration>>,
+    /// After `duration`, requests in flight get this long to finish. Default 1m.
+    #[serde(default)]
+    pub drain: Option<Duration>,
+    /// Master seed of every random stream. `--seed` overrides it. Default 1.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Width of a time-series bucket. Default 1s.
+    #[serde(default)]
+    pub bucket: Option<Loc<Duration>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Most events one run may handle. Default 2,000,000,000.
+    pub max_events: Option<u64>,
+    /// Most end-to-end requests in flight at once. Default 1,000,000.
+    pub max_in_flight_requests: Option<Loc<u64>>,
+    /// Most service jobs (one per call attempt being served or queued) at once. Default 4,000,000.
+    pub max_in_flight_jobs: Option<Loc<u64>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSection {
+    pub name: Loc<String>,
+    /// Size of the customer population; each request belongs to one customer, drawn uniformly.
+    /// Customer ids are the partition keys. Default 1.
+    #[serde(default)]
+    pub customers: Option<Loc<u64>>,
+    /// The arrival process.
+    pub arrival: Loc<ArrivalSection>,
+    /// Request types and their mix; at least one.
+    #[serde(default, rename = "request")]
+    pub requests: Vec<Loc<RequestSection>>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArrivalProcess {
+    /// Exponential inter-arrival times at `rate_per_s`.
+    Poisson,
+    /// Exactly `rate_per_s` arrivals per second, evenly spaced.
+    Constant,
+    /// Poisson arrivals whose rate follows `steps`, optionally repeating every `period`.
+    Schedule,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArrivalSection {
+    pub process: ArrivalProcess,
+    /// Arrivals per second (poisson, constant).
+    pub rate_per_s: Option<Loc<f64>>,
+    /// Rate changes (schedule): from each `at`, the rate is `rate_per_s` until the next step.
+    pub steps: Option<Vec<Loc<StepSection>>>,
+    /// Repeat the steps with this period (schedule), e.g. "24h" for a daily shape.
+    pub period: Option<Loc<Duration>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepSection {
+    pub at: Duration,
+    pub rate_per_s: Loc<f64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSection {
+    pub name: Loc<String>,
+    /// Relative share of this type in the workload's mix. Default 1.
+    pub weight: Option<Loc<f64>>,
+    /// The service that receives this request type.
+    pub target: Loc<String>,
+    /// The client's timeout, per attempt. Default: none.
+    pub timeout: Option<Duration>,
+    /// Network latency between client and target, drawn once each way. Default: none.
+    pub latency: Option<Loc<DistSection>>,
+    /// Client retries. Default: one attempt.
+    pub retry: Option<Loc<RetrySection>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSection {
+    pub name: Loc<String>,
+    /// Number of instances; calls are balanced round-robin across them. Default 1.
+    pub instances: Option<Loc<u32>>,
+    /// Workers per instance: how many jobs one instance serves at once. Default 1.
+    pub workers: Option<Loc<u32>>,
+    /// Jobs an instance may hold waiting for a worker; an arrival that finds it full is
+    /// rejected. 0 makes a loss system. Default 1000.
+    pub queue_capacity: Option<u32>,
+    /// The service's own work per job.
+    pub service_time: Loc<DistSection>,
+    /// true: a worker stays busy while the job waits on its downstream calls
+    /// (thread-per-request servers). false: the worker is freed after the job's own work
+    /// (asynchronous servers). Default false.
+    #[serde(default)]
+    pub hold_worker_during_calls: bool,
+    /// Downstream calls made after the service's own work, in order.
+    #[serde(default, rename = "call")]
+    pub calls: Vec<Loc<CallSection>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallSection {
+    /// The called service.
+    pub to: Loc<String>,
+    /// true: the call's failure fails the caller. false: the caller answers degraded.
+    /// Default true.
+    pub critical: Option<bool>,
+    /// Per-attempt timeout. Default: none.
+    pub timeout: Option<Duration>,
+    /// Network latency of this hop, drawn once each way. Default: none.
+    pub latency: Option<Loc<DistSection>>,
+    /// Adjacent calls with the same group run in parallel; a call without one runs alone.
+    pub group: Option<Loc<String>>,
+    /// Make this call only for these request types. Default: every type.
+    pub for_types: Option<Vec<Loc<String>>>,
+    /// Retries. Default: one attempt.
+    pub retry: Option<Loc<RetrySection>>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackoffKind {
+    /// Retry at once.
+    None,
+    /// Wait `base` before every retry.
+    Constant,
+    /// Wait min(cap, base * 2^(n-1)) before retry n.
+    Exponential,
+    /// Wait uniform(0, min(cap, base * 2^(n-1))) before retry n (AWS "full jitter").
+    FullJitter,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySection {
+    /// Total attempts including the first. Default 1.
+    pub max_attempts: Option<Loc<u32>>,
+    /// Default none.
+    pub backoff: Option<BackoffKind>,
+    /// Default 0.
+    pub base: Option<Duration>,
+    /// Default 20s.
+    pub cap: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DistKind {
+    /// Needs `mean`.
+    Exponential,
+    /// Needs `value`.
+    Constant,
+    /// Needs `min` and `max`.
+    Uniform,
+    /// Needs `mean` and `stddev`; `min` (default 0) and `max` (default none) truncate it.
+    Normal,
+    /// Needs `median` and `p99`.
+    Lognormal,
+    /// Needs `points`: percentiles from 0 to 100 with their values.
+    Empirical,
+}
+
+/// A distribution of durations. `dist` names the family; the other keys are its parameters.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DistSection {
+    pub dist: DistKind,
+    pub mean: Option<Duration>,
+    pub value: Option<Duration>,
+    pub min: Option<Duration>,
+    pub max: Option<Duration>,
+    pub stddev: Option<Duration>,
+    pub median: Option<Duration>,
+    pub p99: Option<Duration>,
+    pub points: Option<Vec<PointSection>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PointSection {
+    /// Percentile, 0 to 100.
+    pub p: f64,
+    pub value: Duration,
+}

@@ -1,0 +1,217 @@
+//! The runnable form of a scenario: names resolved to indices, defaults filled in,
+//! distributions compiled. Built by `compile`; read by the model.
+
+use crate::dist::Dist;
+pub use crate::scenario::BackoffKind;
+use cellsim_sim::Nanos;
+
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub name: String,
+    pub description: String,
+    pub duration_ns: Nanos,
+    pub warmup_ns: Nanos,
+    pub drain_ns: Nanos,
+    pub bucket_ns: Nanos,
+    pub seed: u64,
+    pub max_events: u64,
+    pub max_in_flight_requests: u64,
+    pub max_in_flight_jobs: u64,
+    pub services: Vec<ServiceSpec>,
+    pub workloads: Vec<WorkloadSpec>,
+    /// Every call edge: a workload's request type into its target, and each service's calls.
+    pub calls: Vec<CallSpec>,
+    /// What a service does for one request type: steps of calls.
+    pub plans: Vec<Plan>,
+    /// Request type names across all workloads (a name used by two workloads is one type).
+    pub type_names: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub instances: u32,
+    pub workers: u32,
+    pub queue_capacity: u32,
+    pub service_time: Dist,
+    pub hold_worker_during_calls: bool,
+    /// Index into `Spec::plans`, by global request type.
+    pub plan_by_type: Vec<u32>,
+}
+
+/// Steps run in order; the calls of one step run in parallel. Each range indexes `Spec::calls`.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub steps: Vec<(u32, u32)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkloadSpec {
+    pub name: String,
+    pub customers: u64,
+    pub arrival: Arrival,
+    pub requests: Vec<RequestSpec>,
+    /// Cumulative mix weights normalised to end at 1.
+    pub cumulative_mix: Vec<f64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RequestSpec {
+    pub name: String,
+    pub type_id: u16,
+    /// The client's call into the target service.
+    pub call: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arrival {
+    Poisson {
+        rate_per_s: f64,
+    },
+    Constant {
+        rate_per_s: f64,
+    },
+    /// Rate `steps[i].1` from `steps[i].0` until the next step; repeats every `period_ns`.
+    Schedule {
+        steps: Vec<(Nanos, f64)>,
+        period_ns: Option<Nanos>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct CallSpec {
+    /// Stable name of the edge, which seeds its random streams.
+    pub name: String,
+    pub to: u32,
+    pub critical: bool,
+    /// 0 means no timeout.
+    pub timeout_ns: Nanos,
+    pub latency: Option<Dist>,
+    pub retry: RetrySpec,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetrySpec {
+    pub max_attempts: u32,
+    pub backoff: BackoffKind,
+    pub base_ns: Nanos,
+    pub cap_ns: Nanos,
+}
+
+impl RetrySpec {
+    pub const ONCE: RetrySpec = RetrySpec {
+        max_attempts: 1,
+        backoff: BackoffKind::None,
+        base_ns: 0,
+        cap_ns: 0,
+    };
+
+    /// The wait before retry `n` (1 for the first retry), given a uniform draw `u` in [0, 1).
+    /// Exponential forms use min(cap, base * 2^(n-1)), the AWS SDK's indexing.
+    pub fn backoff_ns(&self, n: u32, u: f64) -> Nanos {
+        let ceiling = || {
+            self.base_ns
+                .saturating_mul(1u64 << (n - 1).min(62))
+                .min(self.cap_ns)
+        };
+        match self.backoff {
+            BackoffKind::None => 0,
+            BackoffKind::Constant => self.base_ns,
+            BackoffKind::Exponential => ceiling(),
+            BackoffKind::FullJitter => (u * ceiling() as f64) as Nanos,
+        }
+    }
+}
+
+impl Spec {
+    /// The mean number of busy workers a service needs at steady state, from the arrival
+    /// rates and mean service times (requests that reach it once per end-to-end request
+    /// along each path); a planning aid for `validate`, not used by the simulation.
+    pub fn offered_load(&self) -> Vec<f64> {
+        let mut visits = vec![0.0; self.services.len()];
+        for w in &self.workloads {
+            let rate = w.arrival.mean_rate_per_s();
+            let mut prev = 0.0;
+            for (r, cum) in w.requests.iter().zip(&w.cumulative_mix) {
+                let share = cum - prev;
+                prev = *cum;
+                self.add_visits(
+                    self.calls[r.call as usize].to,
+                    r.type_id,
+                    rate * share,
+                    &mut visits,
+                );
+            }
+        }
+        visits
+            .iter()
+            .zip(&self.services)
+            .map(|(v, s)| v * s.service_time.mean_ns() / 1e9)
+            .collect()
+    }
+
+    fn add_visits(&self, service: u32, type_id: u16, rate: f64, visits: &mut [f64]) {
+        visits[service as usize] += rate;
+        let s = &self.services[service as usize];
+        let plan = &self.plans[s.plan_by_type[type_id as usize] as usize];
+        for &(a, b) in &plan.steps {
+            for c in a..b {
+                self.add_visits(self.calls[c as usize].to, type_id, rate, visits);
+            }
+        }
+    }
+}
+
+impl Arrival {
+    /// Long-run mean rate per second.
+    pub fn mean_rate_per_s(&self) -> f64 {
+        match self {
+            Arrival::Poisson { rate_per_s } | Arrival::Constant { rate_per_s } => *rate_per_s,
+            Arrival::Schedule { steps, period_ns } => {
+                let end = period_ns.unwrap_or(steps.last().map_or(0, |s| s.0));
+                if end == 0 || period_ns.is_none() {
+                    return steps.last().map_or(0.0, |s| s.1);
+                }
+                let mut total = 0.0;
+                for (i, &(at, rate)) in steps.iter().enumerate() {
+                    let next = steps.get(i + 1).map_or(end, |s| s.0);
+                    total += rate * (next - at) as f64;
+                }
+                total / end as f64
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_forms() {
+        let r = |backoff| RetrySpec {
+            max_attempts: 5,
+            backoff,
+            base_ns: 10,
+            cap_ns: 35,
+        };
+        assert_eq!(r(BackoffKind::None).backoff_ns(3, 0.5), 0);
+        assert_eq!(r(BackoffKind::Constant).backoff_ns(3, 0.5), 10);
+        let exp: Vec<_> = (1..=4)
+            .map(|n| r(BackoffKind::Exponential).backoff_ns(n, 0.5))
+            .collect();
+        assert_eq!(exp, vec![10, 20, 35, 35]);
+        assert_eq!(r(BackoffKind::FullJitter).backoff_ns(2, 0.5), 10);
+        assert_eq!(r(BackoffKind::FullJitter).backoff_ns(2, 0.0), 0);
+    }
+
+    #[test]
+    fn schedule_mean_rate_weights_by_time() {
+        let a = Arrival::Schedule {
+            steps: vec![(0, 100.0), (6, 400.0)],
+            period_ns: Some(24),
+        };
+        // 6 units at 100 and 18 at 400: (600 + 7200) / 24 = 325.
+        assert_eq!(a.mean_rate_per_s(), 325.0);
+    }
+}

@@ -1,0 +1,192 @@
+//! The JSON summary of a run: a versioned, documented shape (docs/summary-format.md).
+//! Nothing in it depends on the wall clock or the machine, so the same scenario and seed
+//! give the same bytes.
+
+use cellsim_models::metrics::{BatchMeans, T_19_95};
+use cellsim_models::{Outcome, RunResult, Verdict};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Bumped whenever a field changes meaning or disappears (adding fields does not bump it).
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub cellsim_version: String,
+    pub scenario: String,
+    pub seed: u64,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    /// "completed", "overload" or "event-budget".
+    pub verdict: String,
+    pub verdict_detail: String,
+    pub events: u64,
+    pub end_s: f64,
+    pub in_flight_at_end: u64,
+    pub requests: Vec<RequestSummary>,
+    pub services: Vec<ServiceSummary>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct RequestSummary {
+    pub workload: String,
+    pub request: String,
+    pub requests: u64,
+    pub outcomes: BTreeMap<String, u64>,
+    /// (ok + degraded) / requests; null when no request was counted.
+    pub availability: Option<f64>,
+    pub availability_ci95: Option<f64>,
+    pub attempts_per_request: Option<f64>,
+    /// Successful requests only.
+    pub latency_ms: Option<Latency>,
+    /// Every counted request, whatever its outcome.
+    pub latency_all_ms: Option<Latency>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ServiceSummary {
+    pub service: String,
+    pub instances: u32,
+    pub workers_per_instance: u32,
+    pub arrivals: u64,
+    pub started: u64,
+    pub outcomes: BTreeMap<String, u64>,
+    pub rejection_rate: Option<f64>,
+    pub rejection_rate_ci95: Option<f64>,
+    /// Share of started jobs that waited for a worker.
+    pub wait_probability: Option<f64>,
+    pub wait_probability_ci95: Option<f64>,
+    /// Mean busy workers over all workers, over the measurement window.
+    pub utilisation: f64,
+    /// Time-average jobs present (L) and queued (Lq) over the measurement window.
+    pub mean_in_system: f64,
+    pub mean_in_queue: f64,
+    /// Accepted arrivals per second over the window (lambda for Little's law).
+    pub throughput_per_s: f64,
+    pub sojourn_ms: Option<Latency>,
+    pub wait_ms: Option<Latency>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Latency {
+    pub count: u64,
+    pub mean: f64,
+    /// Half-width of the 95% confidence interval of the mean (20 batch means); null when a
+    /// batch had no data.
+    pub mean_ci95: Option<f64>,
+    pub min: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+fn ms(ns: f64) -> f64 {
+    // Round to the nanosecond so the JSON carries no floating-point noise.
+    (ns.round()) / 1e6
+}
+
+fn latency(h: &Histogram<u64>, batches: Option<&BatchMeans>) -> Option<Latency> {
+    if h.is_empty() {
+        return None;
+    }
+    let q = |x: f64| ms(h.value_at_quantile(x) as f64);
+    Some(Latency {
+        count: h.len(),
+        mean: ms(h.mean()),
+        mean_ci95: batches
+            .and_then(|b| b.interval(T_19_95))
+            .map(|(_, half)| ms(half)),
+        min: ms(h.min() as f64),
+        p50: q(0.5),
+        p90: q(0.9),
+        p99: q(0.99),
+        p999: q(0.999),
+        max: ms(h.max() as f64),
+    })
+}
+
+fn outcomes(o: &cellsim_models::metrics::Outcomes) -> BTreeMap<String, u64> {
+    Outcome::ALL
+        .iter()
+        .map(|&x| (x.name().to_string(), o.get(x)))
+        .collect()
+}
+
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| round9(a as f64 / b as f64))
+}
+
+fn round9(x: f64) -> f64 {
+    (x * 1e9).round() / 1e9
+}
+
+fn ci(b: &BatchMeans) -> Option<f64> {
+    b.interval(T_19_95).map(|(_, half)| round9(half))
+}
+
+pub fn summarise(r: &RunResult) -> Summary {
+    let window_s = (r.duration_ns - r.warmup_ns) as f64 / 1e9;
+    let (verdict, detail) = match &r.verdict {
+        Verdict::Completed => ("completed", r.verdict.describe()),
+        Verdict::Overload { .. } => ("overload", r.verdict.describe()),
+        Verdict::EventBudget { .. } => ("event-budget", r.verdict.describe()),
+    };
+    Summary {
+        schema_version: SCHEMA_VERSION,
+        cellsim_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario: r.scenario.clone(),
+        seed: r.seed,
+        duration_s: r.duration_ns as f64 / 1e9,
+        warmup_s: r.warmup_ns as f64 / 1e9,
+        verdict: verdict.to_string(),
+        verdict_detail: detail,
+        events: r.events,
+        end_s: r.end_ns as f64 / 1e9,
+        in_flight_at_end: r.in_flight_at_end,
+        requests: r
+            .requests
+            .iter()
+            .map(|s| RequestSummary {
+                workload: s.workload.clone(),
+                request: s.request.clone(),
+                requests: s.outcomes.total(),
+                outcomes: outcomes(&s.outcomes),
+                availability: ratio(s.outcomes.successes(), s.outcomes.total()),
+                availability_ci95: ci(&s.success_batches),
+                attempts_per_request: ratio(s.attempts, s.outcomes.total()),
+                latency_ms: latency(&s.latency, Some(&s.latency_batches)),
+                latency_all_ms: latency(&s.latency_all, None),
+            })
+            .collect(),
+        services: r
+            .services
+            .iter()
+            .map(|s| {
+                let workers = (s.instances * s.workers_per_instance) as f64;
+                let accepted = s.arrivals - s.outcomes.get(Outcome::Rejected);
+                ServiceSummary {
+                    service: s.service.clone(),
+                    instances: s.instances,
+                    workers_per_instance: s.workers_per_instance,
+                    arrivals: s.arrivals,
+                    started: s.started,
+                    outcomes: outcomes(&s.outcomes),
+                    rejection_rate: ratio(s.outcomes.get(Outcome::Rejected), s.arrivals),
+                    rejection_rate_ci95: ci(&s.rejected_batches),
+                    wait_probability: ratio(s.waited, s.started),
+                    wait_probability_ci95: ci(&s.waited_batches),
+                    utilisation: round9(s.busy.area as f64 / 1e9 / window_s / workers),
+                    mean_in_system: round9(s.in_system.area as f64 / 1e9 / window_s),
+                    mean_in_queue: round9(s.queued.area as f64 / 1e9 / window_s),
+                    throughput_per_s: round9(accepted as f64 / window_s),
+                    sojourn_ms: latency(&s.sojourn, Some(&s.sojourn_batches)),
+                    wait_ms: latency(&s.wait, Some(&s.wait_batches)),
+                }
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,146 @@
+//! The summary people read in a terminal: a few aligned tables.
+
+use crate::summary::{Latency, Summary};
+use std::fmt::Write;
+
+fn fmt_ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2}s", v / 1000.0)
+    } else if v >= 100.0 {
+        format!("{v:.0}ms")
+    } else if v >= 10.0 {
+        format!("{v:.1}ms")
+    } else {
+        format!("{v:.2}ms")
+    }
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{:.3}%", v * 100.0))
+}
+
+fn lat_cols(l: &Option<Latency>) -> [String; 4] {
+    match l {
+        Some(l) => {
+            let mean = match l.mean_ci95 {
+                Some(h) => format!("{} ±{}", fmt_ms(l.mean), fmt_ms(h)),
+                None => fmt_ms(l.mean),
+            };
+            [mean, fmt_ms(l.p50), fmt_ms(l.p99), fmt_ms(l.p999)]
+        }
+        None => ["-".into(), "-".into(), "-".into(), "-".into()],
+    }
+}
+
+fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| -> String {
+        let mut s = String::from(" ");
+        for (i, c) in cells.iter().enumerate() {
+            let pad = width[i] - c.chars().count();
+            if i == 0 {
+                s += &format!(" {c}{}", " ".repeat(pad));
+            } else {
+                s += &format!("  {}{c}", " ".repeat(pad));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    out.push_str(&line(header.iter().map(|h| h.to_string()).collect()));
+    for r in rows {
+        out.push_str(&line(r.clone()));
+    }
+}
+
+/// Renders the summary as text.
+pub fn render(s: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "cellsim {}: scenario `{}`, seed {}, {}s simulated ({}s warm-up), {} events: {}",
+        s.cellsim_version, s.scenario, s.seed, s.duration_s, s.warmup_s, s.events, s.verdict_detail
+    );
+    if s.in_flight_at_end > 0 {
+        let _ = writeln!(
+            out,
+            "  note: {} requests were still in flight when the run ended (not counted)",
+            s.in_flight_at_end
+        );
+    }
+    out.push_str("\nRequests (end to end; latency of successful requests)\n");
+    let rows: Vec<Vec<String>> = s
+        .requests
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                format!("{}/{}", r.workload, r.request),
+                r.requests.to_string(),
+                pct(r.availability),
+                r.outcomes["degraded"].to_string(),
+                r.outcomes["error"].to_string(),
+                r.outcomes["timeout"].to_string(),
+                r.outcomes["rejected"].to_string(),
+            ];
+            row.extend(lat_cols(&r.latency_ms));
+            row
+        })
+        .collect();
+    table(
+        &mut out,
+        &[
+            "workload/request",
+            "requests",
+            "available",
+            "degraded",
+            "error",
+            "timeout",
+            "rejected",
+            "mean ±95%",
+            "p50",
+            "p99",
+            "p99.9",
+        ],
+        &rows,
+    );
+    out.push_str("\nServices (per job: one call attempt at one instance)\n");
+    let rows: Vec<Vec<String>> = s
+        .services
+        .iter()
+        .map(|v| {
+            let mut row = vec![
+                v.service.clone(),
+                format!("{}x{}", v.instances, v.workers_per_instance),
+                v.arrivals.to_string(),
+                format!("{:.1}%", v.utilisation * 100.0),
+                format!("{:.3}", v.mean_in_system),
+                pct(v.wait_probability),
+                pct(v.rejection_rate),
+            ];
+            row.extend(lat_cols(&v.sojourn_ms));
+            row
+        })
+        .collect();
+    table(
+        &mut out,
+        &[
+            "service",
+            "inst x workers",
+            "arrivals",
+            "busy",
+            "L",
+            "P(wait)",
+            "rejected",
+            "sojourn ±95%",
+            "p50",
+            "p99",
+            "p99.9",
+        ],
+        &rows,
+    );
+    out
+}
