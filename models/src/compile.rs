@@ -60,7 +60,6 @@ fn from_toml(file: &str, src: &str, e: &toml::de::Error) -> ScenarioError {
             } else {
                 "values"
             };
-            err = err.field(word.clone());
             err = match did_you_mean(word, expected.iter().map(String::as_str)) {
                 Some(best) => err.hint(format!("did you mean `{best}`?")),
                 None => err.hint(format!("allowed {kind} here: {}", expected.join(", "))),
@@ -712,6 +711,11 @@ impl Checker<'_> {
             DistKind::Empirical => (&["points"], &[]),
         };
         let family = format!("{:?}", d.dist).to_lowercase();
+        let a_family = if family.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            format!("an {family}")
+        } else {
+            format!("a {family}")
+        };
         let example = match d.dist {
             DistKind::Exponential => "{ dist = \"exponential\", mean = \"10ms\" }",
             DistKind::Constant => "{ dist = \"constant\", value = \"10ms\" }",
@@ -726,7 +730,7 @@ impl Checker<'_> {
                 self.error(
                     span.clone(),
                     format!("{path}.{key}"),
-                    format!("a {family} distribution needs `{key}`"),
+                    format!("{a_family} distribution needs `{key}`"),
                     Some(format!("e.g. {example}")),
                 );
                 ok = false;
@@ -735,7 +739,7 @@ impl Checker<'_> {
                 self.error(
                     span.clone(),
                     format!("{path}.{key}"),
-                    format!("`{key}` does not apply to a {family} distribution"),
+                    format!("`{key}` does not apply to {a_family} distribution"),
                     Some(format!("e.g. {example}")),
                 );
                 ok = false;

@@ -102,17 +102,32 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
+/// The closest of `candidates` to `word`, if it is close enough to be a likely typo: within
+/// a Damerau-Levenshtein distance of one edit per three letters (transpositions count once),
+/// or, failing that, a Jaro-Winkler similarity above 0.85.
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    candidates
+    let allowed = (word.chars().count() / 3).max(1);
+    let scored: Vec<(usize, f64, &str)> = candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(word, c),
+                strsim::jaro_winkler(word, c),
+                c,
+            )
+        })
+        .collect();
+    let by_edits = scored.iter().filter(|s| s.0 <= allowed).min_by_key(|s| s.0);
+    let by_similarity = || {
+        scored
+            .iter()
+            .filter(|s| s.1 > 0.85)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    };
+    by_edits.or_else(by_similarity).map(|s| s.2)
 }
 
 #[cfg(test)]
@@ -138,5 +153,11 @@ mod tests {
             Some("workers")
         );
         assert_eq!(did_you_mean("zzz", ["name", "workers"]), None);
+        assert_eq!(did_you_mean("gte", ["get", "put"]), Some("get"));
+        assert_eq!(
+            did_you_mean("servce", ["scenario", "service", "workload"]),
+            Some("service")
+        );
+        assert_eq!(did_you_mean("db", ["front", "mid"]), None);
     }
 }

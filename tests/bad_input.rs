@@ -1,0 +1,192 @@
+//! A table of malformed scenarios: each must fail with its message at its line, exit code 2
+//! from the command line, and leave no output file behind.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const GOOD_SERVICE: &str =
+    "[[service]]\nname = \"api\"\nservice_time = { dist = \"exponential\", mean = \"5ms\" }\n";
+const HEAD: &str = "[scenario]\nname = \"bad\"\nduration = \"1m\"\n\n[[workload]]\nname = \"w\"\narrival = { process = \"poisson\", rate_per_s = 10 }\n\n[[workload.request]]\nname = \"get\"\ntarget = \"api\"\n\n";
+
+struct Case {
+    name: &'static str,
+    toml: String,
+    line: usize,
+    message: &'static str,
+    hint: Option<&'static str>,
+}
+
+fn cases() -> Vec<Case> {
+    let head_lines = HEAD.lines().count();
+    let c = |name, toml: String, line, message, hint| Case {
+        name,
+        toml,
+        line,
+        message,
+        hint,
+    };
+    vec![
+        c("misspelt key", format!("{HEAD}{GOOD_SERVICE}wrokers = 4\n"), head_lines + 4, "unknown field `wrokers`", Some("did you mean `workers`?")),
+        c("misspelt table", format!("{HEAD}[[servce]]\nname = \"api\"\n"), head_lines + 1, "unknown field `servce`", Some("did you mean `service`?")),
+        c(
+            "call to an undefined service",
+            format!("{HEAD}{GOOD_SERVICE}\n[[service.call]]\nto = \"dbb\"\n\n[[service]]\nname = \"db\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n"),
+            head_lines + 6,
+            "no service is named `dbb`",
+            Some("did you mean `db`?"),
+        ),
+        c(
+            "cycle in the call graph",
+            format!("{HEAD}{GOOD_SERVICE}\n[[service.call]]\nto = \"b\"\n\n[[service]]\nname = \"b\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n\n[[service.call]]\nto = \"api\"\n"),
+            head_lines + 13,
+            "the call graph has a cycle: api -> b -> api",
+            None,
+        ),
+        c("negative rate", HEAD.replace("rate_per_s = 10", "rate_per_s = -5") + GOOD_SERVICE, 7, "rate_per_s must be positive, not -5", None),
+        c(
+            "p99 below the median",
+            format!("{HEAD}[[service]]\nname = \"api\"\nservice_time = {{ dist = \"lognormal\", median = \"10ms\", p99 = \"5ms\" }}\n"),
+            head_lines + 3,
+            "the p99 (5.000ms) must be above the median (10.000ms)",
+            None,
+        ),
+        c("duration without a unit", HEAD.replace("duration = \"1m\"", "duration = 60") + GOOD_SERVICE, 3, "`60` has no unit", None),
+        c("unknown unit", HEAD.replace("duration = \"1m\"", "duration = \"1 fortnight\"") + GOOD_SERVICE, 3, "unknown unit `fortnight`", None),
+        c("missing service time", format!("{HEAD}[[service]]\nname = \"api\"\n"), head_lines + 1, "missing field `service_time`", Some("add `service_time = ...`")),
+        c(
+            "misspelt distribution",
+            format!("{HEAD}[[service]]\nname = \"api\"\nservice_time = {{ dist = \"exponental\", mean = \"5ms\" }}\n"),
+            head_lines + 3,
+            "unknown variant `exponental`",
+            Some("did you mean `exponential`?"),
+        ),
+        c(
+            "missing distribution parameter",
+            format!("{HEAD}[[service]]\nname = \"api\"\nservice_time = {{ dist = \"exponential\", median = \"5ms\" }}\n"),
+            head_lines + 3,
+            "an exponential distribution needs `mean`",
+            Some("e.g. { dist = \"exponential\", mean = \"10ms\" }"),
+        ),
+        c("zero workers", format!("{HEAD}{GOOD_SERVICE}workers = 0\n"), head_lines + 4, "workers must be at least 1", None),
+        c("duplicate service", format!("{HEAD}{GOOD_SERVICE}\n{GOOD_SERVICE}"), head_lines + 6, "service `api` is defined twice", None),
+        c("warm-up longer than the run", HEAD.replace("duration = \"1m\"", "duration = \"1m\"\nwarmup = \"2m\"") + GOOD_SERVICE, 4, "warmup must be shorter than duration", None),
+        c("TOML syntax error", format!("{HEAD}{GOOD_SERVICE}workers = = 4\n"), head_lines + 4, "", None),
+        c(
+            "unknown request type in for_types",
+            format!("{HEAD}{GOOD_SERVICE}\n[[service.call]]\nto = \"db\"\nfor_types = [\"gte\"]\n\n[[service]]\nname = \"db\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n"),
+            head_lines + 7,
+            "no workload has a request type named `gte`",
+            Some("did you mean `get`?"),
+        ),
+        c(
+            "split parallel group",
+            format!("{HEAD}{GOOD_SERVICE}\n[[service.call]]\nto = \"db\"\ngroup = \"g\"\n\n[[service.call]]\nto = \"db\"\n\n[[service.call]]\nto = \"db\"\ngroup = \"g\"\n\n[[service]]\nname = \"db\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n"),
+            head_lines + 14,
+            "group `g` is split by other calls",
+            None,
+        ),
+        c("schedule out of order", HEAD.replace("{ process = \"poisson\", rate_per_s = 10 }", "{ process = \"schedule\", steps = [{ at = \"1m\", rate_per_s = 5 }, { at = \"0s\", rate_per_s = 5 }] }") + GOOD_SERVICE, 7, "steps must be in strictly increasing order", None),
+        c("no workload", format!("[scenario]\nname = \"x\"\nduration = \"1m\"\n\n{GOOD_SERVICE}"), 1, "the scenario has no [[workload]]", None),
+    ]
+}
+
+#[test]
+fn each_malformed_scenario_is_rejected_at_its_line_with_its_message() {
+    for case in cases() {
+        let errors = match cellsim_models::compile("bad.toml", &case.toml) {
+            Ok(_) => panic!(
+                "{}: accepted a malformed scenario:\n{}",
+                case.name, case.toml
+            ),
+            Err(e) => e,
+        };
+        let e = &errors[0];
+        let text = e.to_string();
+        assert!(
+            e.message.contains(case.message),
+            "{}: message was {text}",
+            case.name
+        );
+        assert_eq!(e.line, case.line, "{}: wrong line in\n{text}", case.name);
+        assert!(
+            text.starts_with(&format!("error: bad.toml:{}:", case.line)),
+            "{}: {text}",
+            case.name
+        );
+        if let Some(hint) = case.hint {
+            assert!(
+                e.hint.as_deref().unwrap_or("").contains(hint),
+                "{}: hint was {:?}",
+                case.name,
+                e.hint
+            );
+        }
+    }
+}
+
+#[test]
+fn semantic_errors_are_all_reported_at_once() {
+    let toml = format!("{HEAD}[[service]]\nname = \"api\"\nworkers = 0\ninstances = 0\nservice_time = {{ dist = \"exponential\", mean = \"5ms\" }}\n");
+    let errors = cellsim_models::compile("bad.toml", &toml).unwrap_err();
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        vec!["instances must be at least 1", "workers must be at least 1"]
+    );
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cellsim-test-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_command_line_exits_2_and_writes_nothing() {
+    let dir = temp_dir("bad");
+    for (i, case) in cases().into_iter().enumerate() {
+        let file = dir.join(format!("case{i}.toml"));
+        std::fs::write(&file, &case.toml).unwrap();
+        let out_dir = dir.join(format!("out{i}"));
+        for args in [
+            vec!["validate".into(), file.display().to_string()],
+            vec![
+                "run".into(),
+                file.display().to_string(),
+                "--out".into(),
+                out_dir.display().to_string(),
+            ],
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_cellsim"))
+                .args(&args)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{}: {args:?} exit code; stderr: {stderr}",
+                case.name
+            );
+            assert!(
+                stderr.contains(&format!("case{i}.toml:{}:", case.line)),
+                "{}: stderr: {stderr}",
+                case.name
+            );
+            assert!(!stderr.contains("panicked"), "{}: {stderr}", case.name);
+        }
+        assert!(
+            !out_dir.exists() || std::fs::read_dir(&out_dir).unwrap().next().is_none(),
+            "{}: output written",
+            case.name
+        );
+    }
+    let missing = Command::new(env!("CARGO_BIN_EXE_cellsim"))
+        .args(["run", "/nonexistent/x.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr)
+        .contains("/nonexistent/x.toml: cannot read the file"));
+}

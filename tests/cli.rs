@@ -1,0 +1,165 @@
+//! The command line as users script it: every shipped scenario validates and runs, the demo
+//! runs, `--json` prints what `summary.json` holds, and `schema` prints a JSON Schema.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cellsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cellsim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cellsim-cli-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn scenario_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_shipped_scenario_validates_runs_and_documents_itself() {
+    let files = scenario_files();
+    assert!(
+        files.len() >= 7,
+        "quickstart, M/M/1, M/M/c, M/D/1, M/G/1, Erlang B, three-tier"
+    );
+    for f in files {
+        let path = f.display().to_string();
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(
+            text.starts_with("# "),
+            "{path}: starts with a header comment saying what it shows"
+        );
+        let v = cellsim(&["validate", &path]);
+        assert_eq!(
+            v.status.code(),
+            Some(0),
+            "{path}: {}",
+            String::from_utf8_lossy(&v.stderr)
+        );
+        let out = temp_dir(f.file_stem().unwrap().to_str().unwrap());
+        let r = cellsim(&["run", &path, "--out", out.to_str().unwrap(), "--json"]);
+        assert_eq!(
+            r.status.code(),
+            Some(0),
+            "{path}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        let printed: serde_json::Value =
+            serde_json::from_slice(&r.stdout).expect("--json prints JSON");
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(printed, written);
+        assert_eq!(written["schema_version"], 1);
+        assert_eq!(written["verdict"], "completed");
+        let series = std::fs::read_to_string(out.join("series.csv")).unwrap();
+        assert!(series.starts_with("t_s,workload,requests,ok,degraded,error,timeout,rejected,availability,p50_ms,p99_ms,mean_ms\n"));
+        let leftovers: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "{path}: temporary files left: {leftovers:?}"
+        );
+    }
+}
+
+#[test]
+fn the_demo_runs_the_quickstart_and_prints_a_readable_summary() {
+    let out = temp_dir("demo");
+    let r = cellsim(&["demo", "--out", out.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert!(text.contains("scenario `quickstart`"), "{text}");
+    assert!(
+        text.contains("shoppers/browse") && text.contains("shoppers/checkout"),
+        "{text}"
+    );
+    assert!(text.contains("recommendations"), "{text}");
+    assert!(out.join("summary.json").exists());
+}
+
+#[test]
+fn seed_flag_overrides_the_scenario_seed() {
+    let f = scenario_files()
+        .into_iter()
+        .find(|p| p.ends_with("quickstart.toml"))
+        .unwrap();
+    let run = |seed: &str| {
+        let out = temp_dir(&format!("seed{seed}"));
+        let r = cellsim(&[
+            "run",
+            f.to_str().unwrap(),
+            "--seed",
+            seed,
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        serde_json::from_slice::<serde_json::Value>(&r.stdout).unwrap()
+    };
+    let (a, b) = (run("5"), run("6"));
+    assert_eq!(a["seed"], 5);
+    assert_ne!(a["requests"], b["requests"]);
+}
+
+#[test]
+fn schema_is_a_json_schema_of_the_format() {
+    let r = cellsim(&["schema"]);
+    assert_eq!(r.status.code(), Some(0));
+    let s: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(s["title"], "ScenarioFile");
+    for key in ["scenario", "workload", "service", "limits"] {
+        assert!(s["properties"].get(key).is_some(), "schema lacks {key}");
+    }
+    assert_eq!(
+        s["additionalProperties"], false,
+        "unknown keys are rejected"
+    );
+    let text = r.stdout.iter().map(|&b| b as char).collect::<String>();
+    assert!(text.contains("hold_worker_during_calls") && text.contains("rate_per_s"));
+}
+
+#[test]
+fn a_run_that_hits_a_bound_stops_with_a_verdict_and_exit_2() {
+    // 2000 requests/s into one worker at 10 ms: 20x overloaded, the in-flight bound trips.
+    let dir = temp_dir("overload");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("overload.toml");
+    std::fs::write(
+        &file,
+        "[scenario]\nname = \"overload\"\nduration = \"10m\"\n\n[limits]\nmax_in_flight_requests = 5000\n\n[[workload]]\nname = \"w\"\narrival = { process = \"poisson\", rate_per_s = 2000 }\n\n[[workload.request]]\nname = \"r\"\ntarget = \"s\"\n\n[[service]]\nname = \"s\"\nqueue_capacity = 1000000\nservice_time = { dist = \"constant\", value = \"10ms\" }\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let r = cellsim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        stderr.contains("overload: 5,000 requests in flight at t=2.6"),
+        "{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(summary["verdict"], "overload");
+}
