@@ -12,11 +12,7 @@ const DEMO_NAME: &str = "scenarios/quickstart.toml (built in)";
 const DEMO: &str = include_str!("../scenarios/quickstart.toml");
 
 #[derive(Parser)]
-#[command(
-    name = "cellsim",
-    version,
-    about = "Discrete-event simulator of cell-based service architectures"
-)]
+#[command(name = "cellsim", version, about = "Discrete-event simulator of cell-based service architectures")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -65,18 +61,12 @@ fn main() -> ExitCode {
         Some(Command::Demo { opts }) => run_text(DEMO_NAME, DEMO, opts),
         Some(Command::Run { file, opts }) => match std::fs::read_to_string(&file) {
             Ok(src) => run_text(&file.display().to_string(), &src, opts),
-            Err(e) => Err(format!(
-                "error: {}: cannot read the file: {e}",
-                file.display()
-            )),
+            Err(e) => Err(format!("error: {}: cannot read the file: {e}", file.display())),
         },
         Some(Command::Validate { files }) => validate(&files),
         Some(Command::Schema) => {
             let schema = schemars::schema_for!(cellsim_models::scenario::ScenarioFile);
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&schema).expect("schema serialises")
-            );
+            println!("{}", serde_json::to_string_pretty(&schema).expect("schema serialises"));
             Ok(())
         }
     };
@@ -128,15 +118,9 @@ fn validate(files: &[PathBuf]) -> Result<(), String> {
 fn run_text(name: &str, src: &str, opts: RunOpts) -> Result<(), String> {
     let spec = cellsim_models::compile(name, src).map_err(|e| errors_text(&e))?;
     let seed = opts.seed.unwrap_or(spec.seed);
-    let dir = opts
-        .out
-        .unwrap_or_else(|| Path::new("out").join(sanitise(&spec.name)));
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        format!(
-            "error: cannot create the output folder {}: {e}",
-            dir.display()
-        )
-    })?;
+    let dir = opts.out.unwrap_or_else(|| Path::new("out").join(sanitise(&spec.name)));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("error: cannot create the output folder {}: {e}", dir.display()))?;
     run_into(&spec, seed, &dir, opts.json)
 }
 
@@ -158,38 +142,20 @@ fn run_into(spec: &Spec, seed: u64, dir: &Path, json: bool) -> Result<(), String
         print!("{text}");
     } else {
         print!("{}", render(&summary));
-        println!(
-            "\nwrote {} and {}",
-            dir.join("summary.json").display(),
-            dir.join("series.csv").display()
-        );
+        println!("\nwrote {} and {}", dir.join("summary.json").display(), dir.join("series.csv").display());
     }
-    eprintln!(
-        "ran in {wall_s:.2}s wall clock ({:.1} M events/s)",
-        result.events as f64 / wall_s / 1e6
-    );
+    eprintln!("ran in {wall_s:.2}s wall clock ({:.1} M events/s)", result.events as f64 / wall_s / 1e6);
     if result.verdict.is_completed() {
         Ok(())
     } else {
-        Err(format!(
-            "error: the run could not be completed: {}",
-            result.verdict.describe()
-        ))
+        Err(format!("error: the run could not be completed: {}", result.verdict.describe()))
     }
 }
 
 /// A scenario name made safe as a folder name.
 fn sanitise(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     if s.is_empty() {
         "scenario".into()
     } else {

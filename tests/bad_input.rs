@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-const GOOD_SERVICE: &str =
-    "[[service]]\nname = \"api\"\nservice_time = { dist = \"exponential\", mean = \"5ms\" }\n";
+const GOOD_SERVICE: &str = "[[service]]\nname = \"api\"\nservice_time = { dist = \"exponential\", mean = \"5ms\" }\n";
 const HEAD: &str = "[scenario]\nname = \"bad\"\nduration = \"1m\"\n\n[[workload]]\nname = \"w\"\narrival = { process = \"poisson\", rate_per_s = 10 }\n\n[[workload.request]]\nname = \"get\"\ntarget = \"api\"\n\n";
 
 struct Case {
@@ -18,13 +17,7 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let head_lines = HEAD.lines().count();
-    let c = |name, toml: String, line, message, hint| Case {
-        name,
-        toml,
-        line,
-        message,
-        hint,
-    };
+    let c = |name, toml: String, line, message, hint| Case { name, toml, line, message, hint };
     vec![
         c("misspelt key", format!("{HEAD}{GOOD_SERVICE}wrokers = 4\n"), head_lines + 4, "unknown field `wrokers`", Some("did you mean `workers`?")),
         c("misspelt table", format!("{HEAD}[[servce]]\nname = \"api\"\n"), head_lines + 1, "unknown field `servce`", Some("did you mean `service`?")),
@@ -94,32 +87,16 @@ fn cases() -> Vec<Case> {
 fn each_malformed_scenario_is_rejected_at_its_line_with_its_message() {
     for case in cases() {
         let errors = match cellsim_models::compile("bad.toml", &case.toml) {
-            Ok(_) => panic!(
-                "{}: accepted a malformed scenario:\n{}",
-                case.name, case.toml
-            ),
+            Ok(_) => panic!("{}: accepted a malformed scenario:\n{}", case.name, case.toml),
             Err(e) => e,
         };
         let e = &errors[0];
         let text = e.to_string();
-        assert!(
-            e.message.contains(case.message),
-            "{}: message was {text}",
-            case.name
-        );
+        assert!(e.message.contains(case.message), "{}: message was {text}", case.name);
         assert_eq!(e.line, case.line, "{}: wrong line in\n{text}", case.name);
-        assert!(
-            text.starts_with(&format!("error: bad.toml:{}:", case.line)),
-            "{}: {text}",
-            case.name
-        );
+        assert!(text.starts_with(&format!("error: bad.toml:{}:", case.line)), "{}: {text}", case.name);
         if let Some(hint) = case.hint {
-            assert!(
-                e.hint.as_deref().unwrap_or("").contains(hint),
-                "{}: hint was {:?}",
-                case.name,
-                e.hint
-            );
+            assert!(e.hint.as_deref().unwrap_or("").contains(hint), "{}: hint was {:?}", case.name, e.hint);
         }
     }
 }
@@ -129,10 +106,7 @@ fn semantic_errors_are_all_reported_at_once() {
     let toml = format!("{HEAD}[[service]]\nname = \"api\"\nworkers = 0\ninstances = 0\nservice_time = {{ dist = \"exponential\", mean = \"5ms\" }}\n");
     let errors = cellsim_models::compile("bad.toml", &toml).unwrap_err();
     let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
-    assert_eq!(
-        messages,
-        vec!["instances must be at least 1", "workers must be at least 1"]
-    );
+    assert_eq!(messages, vec!["instances must be at least 1", "workers must be at least 1"]);
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -151,29 +125,12 @@ fn the_command_line_exits_2_and_writes_nothing() {
         let out_dir = dir.join(format!("out{i}"));
         for args in [
             vec!["validate".into(), file.display().to_string()],
-            vec![
-                "run".into(),
-                file.display().to_string(),
-                "--out".into(),
-                out_dir.display().to_string(),
-            ],
+            vec!["run".into(), file.display().to_string(), "--out".into(), out_dir.display().to_string()],
         ] {
-            let out = Command::new(env!("CARGO_BIN_EXE_cellsim"))
-                .args(&args)
-                .output()
-                .unwrap();
+            let out = Command::new(env!("CARGO_BIN_EXE_cellsim")).args(&args).output().unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(
-                out.status.code(),
-                Some(2),
-                "{}: {args:?} exit code; stderr: {stderr}",
-                case.name
-            );
-            assert!(
-                stderr.contains(&format!("case{i}.toml:{}:", case.line)),
-                "{}: stderr: {stderr}",
-                case.name
-            );
+            assert_eq!(out.status.code(), Some(2), "{}: {args:?} exit code; stderr: {stderr}", case.name);
+            assert!(stderr.contains(&format!("case{i}.toml:{}:", case.line)), "{}: stderr: {stderr}", case.name);
             assert!(!stderr.contains("panicked"), "{}: {stderr}", case.name);
         }
         assert!(
@@ -182,11 +139,7 @@ fn the_command_line_exits_2_and_writes_nothing() {
             case.name
         );
     }
-    let missing = Command::new(env!("CARGO_BIN_EXE_cellsim"))
-        .args(["run", "/nonexistent/x.toml"])
-        .output()
-        .unwrap();
+    let missing = Command::new(env!("CARGO_BIN_EXE_cellsim")).args(["run", "/nonexistent/x.toml"]).output().unwrap();
     assert_eq!(missing.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&missing.stderr)
-        .contains("/nonexistent/x.toml: cannot read the file"));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/x.toml: cannot read the file"));
 }

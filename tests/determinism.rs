@@ -11,10 +11,7 @@ fn scenario(name: &str) -> String {
 fn summary_json(src: &str, seed: u64) -> (String, Vec<SeriesRow>) {
     let spec = compile("test.toml", src).expect("compiles");
     let (r, series) = simulate(&spec, seed, Vec::new());
-    (
-        serde_json::to_string_pretty(&summarise(&r)).unwrap(),
-        series,
-    )
+    (serde_json::to_string_pretty(&summarise(&r)).unwrap(), series)
 }
 
 #[test]
@@ -56,10 +53,7 @@ service_time = { dist = "exponential", mean = "5ms" }
     let with_extra = format!("{}{}\n{}", &base[..split], extra, &base[split..]);
     let spec_a = compile("a.toml", &base).unwrap();
     let spec_b = compile("b.toml", &with_extra).unwrap();
-    assert_eq!(
-        spec_b.services[0].name, "reporting",
-        "the extra service comes first"
-    );
+    assert_eq!(spec_b.services[0].name, "reporting", "the extra service comes first");
     let (ra, _) = simulate(&spec_a, 1, NoSeries);
     let (rb, _) = simulate(&spec_b, 1, NoSeries);
     for name in ["front", "mid", "db"] {
@@ -67,16 +61,10 @@ service_time = { dist = "exponential", mean = "5ms" }
         let b = rb.services.iter().find(|s| s.service == name).unwrap();
         assert_eq!(a.sojourn, b.sojourn, "{name}: sojourn samples changed");
         assert_eq!(a.wait, b.wait, "{name}: wait samples changed");
-        assert_eq!(
-            a.sojourn_batches, b.sojourn_batches,
-            "{name}: per-batch sums changed"
-        );
+        assert_eq!(a.sojourn_batches, b.sojourn_batches, "{name}: per-batch sums changed");
     }
     let page_a = &ra.requests[0];
     let page_b = rb.requests.iter().find(|r| r.request == "page").unwrap();
     assert_eq!(page_a.latency, page_b.latency);
-    assert!(
-        rb.services[0].sojourn.len() > 10_000,
-        "the extra service did run"
-    );
+    assert!(rb.services[0].sojourn.len() > 10_000, "the extra service did run");
 }

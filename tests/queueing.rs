@@ -25,15 +25,9 @@ fn assert_in_ci(what: &str, b: &BatchMeans, theory: f64, unit: f64) {
     let (mean, half) = b.interval(T_19_99).expect("every batch has data");
     let (mean, half) = (mean / unit, half / unit);
     eprintln!("{what}: {mean:.5} ± {half:.5} (99%), theory {theory:.5}");
-    assert!(
-        (mean - theory).abs() <= half,
-        "{what}: {mean} ± {half} does not contain {theory}"
-    );
+    assert!((mean - theory).abs() <= half, "{what}: {mean} ± {half} does not contain {theory}");
     // The interval must also be informative: narrower than 5% of the value.
-    assert!(
-        half < 0.05 * theory,
-        "{what}: interval {half} too wide to test anything"
-    );
+    assert!(half < 0.05 * theory, "{what}: interval {half} too wide to test anything");
 }
 
 /// t quantile, 0.995, 9 degrees of freedom (10 replications).
@@ -46,10 +40,7 @@ fn assert_replications(what: &str, samples: &[f64], theory: f64) {
     let sd = (samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
     let half = T_9_99 * sd / n.sqrt();
     eprintln!("{what}: {mean:.5} ± {half:.5} (99%, {n} replications), theory {theory:.5}");
-    assert!(
-        (mean - theory).abs() <= half,
-        "{what}: {mean} ± {half} does not contain {theory}"
-    );
+    assert!((mean - theory).abs() <= half, "{what}: {mean} ± {half} does not contain {theory}");
     assert!(half < 0.05 * theory, "{what}: interval too wide");
 }
 
@@ -62,16 +53,12 @@ fn window_s(r: &RunResult) -> f64 {
 fn assert_littles_law(r: &RunResult) {
     for s in &r.services {
         let t = window_s(r);
-        let l = s.in_system.area as f64 / 1e9 / t;
+        let l = s.occupancy.area_in_system as f64 / 1e9 / t;
         let accepted = s.sojourn.len() as f64;
         let w = s.sojourn_batches.sum.iter().sum::<f64>() / accepted / 1e9;
         let lambda_w = accepted / t * w;
         eprintln!("Little {}: L = {l:.5}, lambda W = {lambda_w:.5}", s.service);
-        assert!(
-            (l - lambda_w).abs() <= 1e-3 * l.max(1e-3),
-            "{}: L = {l} but lambda W = {lambda_w}",
-            s.service
-        );
+        assert!((l - lambda_w).abs() <= 1e-3 * l.max(1e-3), "{}: L = {l} but lambda W = {lambda_w}", s.service);
     }
 }
 
@@ -86,10 +73,10 @@ fn mm1_mean_response_l_and_littles_law() {
     assert_in_ci("M/M/1 Wq (s)", &s.wait_batches, 0.090, 1e9);
     // L's uncertainty is lambda times W's (Little): L = 9 within lambda x W's half-width.
     let (_, half_w) = s.sojourn_batches.interval(T_19_99).unwrap();
-    let l = s.in_system.area as f64 / 1e9 / window_s(&r);
+    let l = s.occupancy.area_in_system as f64 / 1e9 / window_s(&r);
     eprintln!("M/M/1 L = {l:.4}, theory 9 ± {:.4}", 90.0 * half_w / 1e9);
     assert!((l - 9.0).abs() <= 90.0 * half_w / 1e9, "L = {l}");
-    let busy = s.busy.area as f64 / 1e9 / window_s(&r);
+    let busy = s.occupancy.area_busy as f64 / 1e9 / window_s(&r);
     assert!((busy - 0.9).abs() < 0.005, "utilisation {busy}");
     assert_littles_law(&r);
 }
@@ -98,9 +85,8 @@ fn mm1_mean_response_l_and_littles_law() {
 fn mm1_p99_response_over_replications() {
     let mut spec = spec("mm1.toml");
     spec.duration_ns = 10 * 3600 * NS_PER_S;
-    let p99: Vec<f64> = (1..=10)
-        .map(|seed| run(&spec, seed).services[0].sojourn.value_at_quantile(0.99) as f64 / 1e9)
-        .collect();
+    let p99: Vec<f64> =
+        (1..=10).map(|seed| run(&spec, seed).services[0].sojourn.value_at_quantile(0.99) as f64 / 1e9).collect();
     // Sojourn is Exp(mu - lambda) = Exp(10/s): p99 = ln(100)/10 s.
     assert_replications("M/M/1 p99 response (s)", &p99, 100f64.ln() / 10.0);
 }
@@ -125,12 +111,7 @@ fn md1_mean_wait_is_half_of_mm1() {
 #[test]
 fn mg1_uniform_service_pollaczek_khinchine() {
     let r = run(&spec("mg1-uniform.toml"), 1);
-    assert_in_ci(
-        "M/G/1 U(0,20ms) Wq (s)",
-        &r.services[0].wait_batches,
-        0.060,
-        1e9,
-    );
+    assert_in_ci("M/G/1 U(0,20ms) Wq (s)", &r.services[0].wait_batches, 0.060, 1e9);
     assert_littles_law(&r);
 }
 
@@ -140,19 +121,12 @@ fn erlang_b_rejection_probability() {
     // The scenario's lognormal service time is tuned to a 100 ms mean: offered load 3.
     assert!((spec.services[0].service_time.mean_ns() / 1e6 - 100.0).abs() < 0.01);
     let r = run(&spec, 1);
-    assert_in_ci(
-        "Erlang B(4, 3)",
-        &r.services[0].rejected_batches,
-        27.0 / 131.0,
-        1.0,
-    );
+    assert_in_ci("Erlang B(4, 3)", &r.services[0].rejected_batches, 27.0 / 131.0, 1.0);
     // Rejected callers see `rejected` end to end.
     let req = &r.requests[0];
     assert_eq!(
         req.outcomes.get(cellsim_models::Outcome::Rejected),
-        r.services[0]
-            .outcomes
-            .get(cellsim_models::Outcome::Rejected)
+        r.services[0].outcomes.get(cellsim_models::Outcome::Rejected)
     );
 }
 
@@ -188,10 +162,7 @@ fn hypoexponential_quantile(means: [f64; 3], q: f64) -> f64 {
 #[test]
 fn three_tier_chain_at_low_load_is_the_sum_of_its_service_times() {
     let means = [2.0, 3.0, 1.0];
-    let (p50, p99) = (
-        hypoexponential_quantile(means, 0.5),
-        hypoexponential_quantile(means, 0.99),
-    );
+    let (p50, p99) = (hypoexponential_quantile(means, 0.5), hypoexponential_quantile(means, 0.99));
     // The published figures (shared/anchors/README.md) to their two decimals.
     assert_eq!(format!("{p50:.2} {p99:.2}"), "5.21 18.20");
     let mut spec = spec("three-tier.toml");
@@ -199,26 +170,14 @@ fn three_tier_chain_at_low_load_is_the_sum_of_its_service_times() {
     let runs: Vec<RunResult> = (1..=10).map(|seed| run(&spec, seed)).collect();
     for r in &runs {
         let req = &r.requests[0];
-        assert_eq!(
-            req.outcomes.successes(),
-            req.outcomes.total(),
-            "no failures at low load"
-        );
+        assert_eq!(req.outcomes.successes(), req.outcomes.total(), "no failures at low load");
         assert_eq!(req.attempts, req.outcomes.total(), "no retries at low load");
     }
-    let q = |x: f64| -> Vec<f64> {
-        runs.iter()
-            .map(|r| r.requests[0].latency.value_at_quantile(x) as f64 / 1e6)
-            .collect()
-    };
+    let q =
+        |x: f64| -> Vec<f64> { runs.iter().map(|r| r.requests[0].latency.value_at_quantile(x) as f64 / 1e6).collect() };
     assert_replications("chain p50 (ms)", &q(0.5), p50);
     assert_replications("chain p99 (ms)", &q(0.99), p99);
-    assert_in_ci(
-        "chain mean (ms)",
-        &runs[0].requests[0].latency_batches,
-        6.0,
-        1e6,
-    );
+    assert_in_ci("chain mean (ms)", &runs[0].requests[0].latency_batches, 6.0, 1e6);
     assert_littles_law(&runs[0]);
 }
 

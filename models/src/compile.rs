@@ -12,23 +12,15 @@ use std::ops::Range;
 
 /// Reads and compiles a scenario file.
 pub fn load(path: &str) -> Result<Spec, Vec<ScenarioError>> {
-    let src = std::fs::read_to_string(path).map_err(|e| {
-        vec![ScenarioError::whole_file(
-            path,
-            format!("cannot read the file: {e}"),
-        )]
-    })?;
+    let src = std::fs::read_to_string(path)
+        .map_err(|e| vec![ScenarioError::whole_file(path, format!("cannot read the file: {e}"))])?;
     compile(path, &src)
 }
 
 /// Compiles scenario text; `file` names it in errors. Returns every semantic error found.
 pub fn compile(file: &str, src: &str) -> Result<Spec, Vec<ScenarioError>> {
     let parsed: ScenarioFile = toml::from_str(src).map_err(|e| vec![from_toml(file, src, &e)])?;
-    let mut c = Checker {
-        file,
-        src,
-        errors: Vec::new(),
-    };
+    let mut c = Checker { file, src, errors: Vec::new() };
     let spec = c.spec(parsed);
     if c.errors.is_empty() {
         Ok(spec)
@@ -42,24 +34,11 @@ fn from_toml(file: &str, src: &str, e: &toml::de::Error) -> ScenarioError {
     let message = e.message().trim().to_string();
     let span = e.span().unwrap_or(0..0);
     let mut err = ScenarioError::at(file, src, span, message.clone());
-    let quoted = |s: &str| -> Vec<String> {
-        s.split('`')
-            .skip(1)
-            .step_by(2)
-            .map(str::to_string)
-            .collect()
-    };
-    if let Some(rest) = message
-        .strip_prefix("unknown field ")
-        .or_else(|| message.strip_prefix("unknown variant "))
-    {
+    let quoted = |s: &str| -> Vec<String> { s.split('`').skip(1).step_by(2).map(str::to_string).collect() };
+    if let Some(rest) = message.strip_prefix("unknown field ").or_else(|| message.strip_prefix("unknown variant ")) {
         let words = quoted(rest);
         if let Some((word, expected)) = words.split_first() {
-            let kind = if message.starts_with("unknown field") {
-                "keys"
-            } else {
-                "values"
-            };
+            let kind = if message.starts_with("unknown field") { "keys" } else { "values" };
             err = match did_you_mean(word, expected.iter().map(String::as_str)) {
                 Some(best) => err.hint(format!("did you mean `{best}`?")),
                 None => err.hint(format!("allowed {kind} here: {}", expected.join(", "))),
@@ -68,9 +47,9 @@ fn from_toml(file: &str, src: &str, e: &toml::de::Error) -> ScenarioError {
     } else if let Some(rest) = message.strip_prefix("missing field ") {
         let words = quoted(rest);
         if let Some(word) = words.first() {
-            err = err.field(word.clone()).hint(format!(
-                "add `{word} = ...` to this table; docs/scenario-format.md lists every key"
-            ));
+            err = err
+                .field(word.clone())
+                .hint(format!("add `{word} = ...` to this table; docs/scenario-format.md lists every key"));
         }
     }
     err
@@ -128,16 +107,18 @@ impl Checker<'_> {
                 self.error(
                     b.span.clone(),
                     "scenario.bucket".into(),
-                    format!(
-                        "{} buckets is more than the 1,000,000 allowed",
-                        duration_ns / b.value.ns()
-                    ),
+                    format!("{} buckets is more than the 1,000,000 allowed", duration_ns / b.value.ns()),
                     Some("use a wider bucket".into()),
                 );
             }
         }
         if f.workloads.is_empty() {
-            self.error(f.scenario.span.clone(), "workload".into(), "the scenario has no [[workload]]".into(), Some("add a [[workload]] with an arrival process and at least one [[workload.request]]".into()));
+            self.error(
+                f.scenario.span.clone(),
+                "workload".into(),
+                "the scenario has no [[workload]]".into(),
+                Some("add a [[workload]] with an arrival process and at least one [[workload.request]]".into()),
+            );
         }
         if f.services.is_empty() {
             self.error(
@@ -153,52 +134,25 @@ impl Checker<'_> {
         self.check_cycles(&f.services, &service_ids);
 
         let mut calls = Vec::new();
-        let workloads = f
-            .workloads
-            .iter()
-            .map(|w| self.workload(&w.value, &service_ids, &type_ids, &mut calls))
-            .collect();
+        let workloads =
+            f.workloads.iter().map(|w| self.workload(&w.value, &service_ids, &type_ids, &mut calls)).collect();
         let mut plans = Vec::new();
         let services = f
             .services
             .iter()
-            .map(|s| {
-                self.service(
-                    &s.value,
-                    &service_ids,
-                    &type_names,
-                    &type_ids,
-                    &mut calls,
-                    &mut plans,
-                )
-            })
+            .map(|s| self.service(&s.value, &service_ids, &type_names, &type_ids, &mut calls, &mut plans))
             .collect();
 
         let limit = |l: &Option<Loc<u64>>, name: &str, default: u64, me: &mut Self| match l {
             Some(v) if v.value == 0 => {
-                me.error(
-                    v.span.clone(),
-                    format!("limits.{name}"),
-                    format!("{name} must be at least 1"),
-                    None,
-                );
+                me.error(v.span.clone(), format!("limits.{name}"), format!("{name} must be at least 1"), None);
                 default
             }
             Some(v) => v.value,
             None => default,
         };
-        let max_in_flight_requests = limit(
-            &f.limits.max_in_flight_requests,
-            "max_in_flight_requests",
-            1_000_000,
-            self,
-        );
-        let max_in_flight_jobs = limit(
-            &f.limits.max_in_flight_jobs,
-            "max_in_flight_jobs",
-            4_000_000,
-            self,
-        );
+        let max_in_flight_requests = limit(&f.limits.max_in_flight_requests, "max_in_flight_requests", 1_000_000, self);
+        let max_in_flight_jobs = limit(&f.limits.max_in_flight_jobs, "max_in_flight_jobs", 4_000_000, self);
         Spec {
             name: run.name.clone(),
             description: run.description.clone(),
@@ -218,20 +172,11 @@ impl Checker<'_> {
         }
     }
 
-    fn unique_names<'n>(
-        &mut self,
-        names: impl Iterator<Item = &'n Loc<String>>,
-        what: &str,
-    ) -> BTreeMap<String, u32> {
+    fn unique_names<'n>(&mut self, names: impl Iterator<Item = &'n Loc<String>>, what: &str) -> BTreeMap<String, u32> {
         let mut ids = BTreeMap::new();
         for (i, n) in names.enumerate() {
             if n.value.trim().is_empty() {
-                self.error(
-                    n.span.clone(),
-                    format!("{what}.name"),
-                    format!("a {what} name must not be empty"),
-                    None,
-                );
+                self.error(n.span.clone(), format!("{what}.name"), format!("a {what} name must not be empty"), None);
             } else if ids.insert(n.value.clone(), i as u32).is_some() {
                 self.error(
                     n.span.clone(),
@@ -244,10 +189,7 @@ impl Checker<'_> {
         ids
     }
 
-    fn type_table(
-        &mut self,
-        workloads: &[Loc<WorkloadSection>],
-    ) -> (Vec<String>, BTreeMap<String, u16>) {
+    fn type_table(&mut self, workloads: &[Loc<WorkloadSection>]) -> (Vec<String>, BTreeMap<String, u16>) {
         let mut names = Vec::new();
         let mut ids = BTreeMap::new();
         for w in workloads {
@@ -268,17 +210,9 @@ impl Checker<'_> {
             None => {
                 let hint = match did_you_mean(&name.value, ids.keys().map(String::as_str)) {
                     Some(best) => format!("did you mean `{best}`?"),
-                    None => format!(
-                        "defined services: {}",
-                        ids.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ),
+                    None => format!("defined services: {}", ids.keys().cloned().collect::<Vec<_>>().join(", ")),
                 };
-                self.error(
-                    name.span.clone(),
-                    field,
-                    format!("no service is named `{}`", name.value),
-                    Some(hint),
-                );
+                self.error(name.span.clone(), field, format!("no service is named `{}`", name.value), Some(hint));
                 0
             }
         }
@@ -314,18 +248,14 @@ impl Checker<'_> {
             let t = t as usize;
             if state[t] == 1 {
                 let from = path.iter().position(|&p| p == t).unwrap_or(0);
-                let mut names: Vec<&str> = path[from..]
-                    .iter()
-                    .map(|&p| services[p].value.name.value.as_str())
-                    .collect();
+                let mut names: Vec<&str> =
+                    path[from..].iter().map(|&p| services[p].value.name.value.as_str()).collect();
                 names.push(&services[t].value.name.value);
                 self.error(
                     call.value.to.span.clone(),
                     format!("service.{}.call.to", services[s].value.name.value),
                     format!("the call graph has a cycle: {}", names.join(" -> ")),
-                    Some(
-                        "a request would call itself forever; remove one call of the cycle".into(),
-                    ),
+                    Some("a request would call itself forever; remove one call of the cycle".into()),
                 );
             } else {
                 self.visit(t, services, ids, state, path);
@@ -352,18 +282,10 @@ impl Checker<'_> {
                 Some("add one with a name and a target service".into()),
             );
         }
-        self.unique_names(
-            w.requests.iter().map(|r| &r.value.name),
-            &format!("{path}.request"),
-        );
+        self.unique_names(w.requests.iter().map(|r| &r.value.name), &format!("{path}.request"));
         let customers = match &w.customers {
             Some(c) if c.value == 0 => {
-                self.error(
-                    c.span.clone(),
-                    format!("{path}.customers"),
-                    "customers must be at least 1".into(),
-                    None,
-                );
+                self.error(c.span.clone(), format!("{path}.customers"), "customers must be at least 1".into(), None);
                 1
             }
             Some(c) => c.value,
@@ -395,10 +317,7 @@ impl Checker<'_> {
                 to,
                 critical: true,
                 timeout_ns: r.timeout.map_or(0, Duration::ns),
-                latency: r
-                    .latency
-                    .as_ref()
-                    .map(|d| self.dist(d, &format!("{rpath}.latency"))),
+                latency: r.latency.as_ref().map(|d| self.dist(d, &format!("{rpath}.latency"))),
                 retry: self.retry(r.retry.as_ref(), &rpath),
             };
             requests.push(RequestSpec {
@@ -421,23 +340,13 @@ impl Checker<'_> {
         if let Some(last) = cumulative_mix.last_mut() {
             *last = 1.0;
         }
-        WorkloadSpec {
-            name: wname.clone(),
-            customers,
-            arrival,
-            requests,
-            cumulative_mix,
-        }
+        WorkloadSpec { name: wname.clone(), customers, arrival, requests, cumulative_mix }
     }
 
     fn rate(&mut self, r: &Loc<f64>, field: String, allow_zero: bool) -> f64 {
         let ok = r.value.is_finite() && (r.value > 0.0 || (allow_zero && r.value == 0.0));
         if !ok {
-            let want = if allow_zero {
-                "zero or positive"
-            } else {
-                "positive"
-            };
+            let want = if allow_zero { "zero or positive" } else { "positive" };
             self.error(
                 r.span.clone(),
                 field,
@@ -489,7 +398,12 @@ impl Checker<'_> {
                 }
                 let steps_in = a.steps.as_deref().unwrap_or(&[]);
                 if steps_in.is_empty() {
-                    self.error(span.clone(), format!("{field}.steps"), "a schedule needs at least one step".into(), Some("steps = [{ at = \"0s\", rate_per_s = 100 }, { at = \"10m\", rate_per_s = 500 }]".into()));
+                    self.error(
+                        span.clone(),
+                        format!("{field}.steps"),
+                        "a schedule needs at least one step".into(),
+                        Some("steps = [{ at = \"0s\", rate_per_s = 100 }, { at = \"10m\", rate_per_s = 500 }]".into()),
+                    );
                 }
                 let mut steps: Vec<(Nanos, f64)> = Vec::new();
                 for s in steps_in {
@@ -502,11 +416,7 @@ impl Checker<'_> {
                             None,
                         );
                     }
-                    let rate = self.rate(
-                        &s.value.rate_per_s,
-                        format!("{field}.steps.rate_per_s"),
-                        true,
-                    );
+                    let rate = self.rate(&s.value.rate_per_s, format!("{field}.steps.rate_per_s"), true);
                     steps.push((at, rate));
                 }
                 if !steps.is_empty() && steps.iter().all(|s| s.1 == 0.0) {
@@ -569,12 +479,7 @@ impl Checker<'_> {
         let path = format!("service.{name}");
         let at_least_one = |v: &Option<Loc<u32>>, key: &str, me: &mut Self| match v {
             Some(x) if x.value == 0 => {
-                me.error(
-                    x.span.clone(),
-                    format!("{path}.{key}"),
-                    format!("{key} must be at least 1"),
-                    None,
-                );
+                me.error(x.span.clone(), format!("{path}.{key}"), format!("{key} must be at least 1"), None);
                 1
             }
             Some(x) => x.value,
@@ -594,9 +499,7 @@ impl Checker<'_> {
             let cpath = format!("{path}.call[{i}]");
             let to = self.resolve(&c.to, services, format!("{cpath}.to"));
             if let Some(g) = &c.group {
-                let continues = groups
-                    .last()
-                    .is_some_and(|prev| prev.as_deref() == Some(g.value.as_str()));
+                let continues = groups.last().is_some_and(|prev| prev.as_deref() == Some(g.value.as_str()));
                 if !continues && closed_groups.contains(&g.value) {
                     self.error(
                         g.span.clone(),
@@ -617,12 +520,10 @@ impl Checker<'_> {
                     .filter_map(|t| match types.get(&t.value) {
                         Some(&id) => Some(id),
                         None => {
-                            let hint =
-                                match did_you_mean(&t.value, type_names.iter().map(String::as_str))
-                                {
-                                    Some(best) => format!("did you mean `{best}`?"),
-                                    None => format!("request types: {}", type_names.join(", ")),
-                                };
+                            let hint = match did_you_mean(&t.value, type_names.iter().map(String::as_str)) {
+                                Some(best) => format!("did you mean `{best}`?"),
+                                None => format!("request types: {}", type_names.join(", ")),
+                            };
                             self.error(
                                 t.span.clone(),
                                 format!("{cpath}.for_types"),
@@ -639,10 +540,7 @@ impl Checker<'_> {
                 to,
                 critical: c.critical.unwrap_or(true),
                 timeout_ns: c.timeout.map_or(0, Duration::ns),
-                latency: c
-                    .latency
-                    .as_ref()
-                    .map(|d| self.dist(d, &format!("{cpath}.latency"))),
+                latency: c.latency.as_ref().map(|d| self.dist(d, &format!("{cpath}.latency"))),
                 retry: self.retry(c.retry.as_ref(), &cpath),
             });
         }
@@ -662,9 +560,7 @@ impl Checker<'_> {
                 // contiguous in the declared list; filtering can break that, so copy calls.
                 for &i in &chosen {
                     let g = groups[i as usize].as_deref();
-                    let joins = g.is_some()
-                        && g == step_group
-                        && steps.last().is_some_and(|s| s.1 == first_call + i);
+                    let joins = g.is_some() && g == step_group && steps.last().is_some_and(|s| s.1 == first_call + i);
                     if joins {
                         steps.last_mut().expect("joins implies a step").1 += 1;
                     } else {
@@ -711,11 +607,8 @@ impl Checker<'_> {
             DistKind::Empirical => (&["points"], &[]),
         };
         let family = format!("{:?}", d.dist).to_lowercase();
-        let a_family = if family.starts_with(['a', 'e', 'i', 'o', 'u']) {
-            format!("an {family}")
-        } else {
-            format!("a {family}")
-        };
+        let a_family =
+            if family.starts_with(['a', 'e', 'i', 'o', 'u']) { format!("an {family}") } else { format!("a {family}") };
         let example = match d.dist {
             DistKind::Exponential => "{ dist = \"exponential\", mean = \"10ms\" }",
             DistKind::Constant => "{ dist = \"constant\", value = \"10ms\" }",
@@ -750,22 +643,14 @@ impl Checker<'_> {
             return fallback;
         }
         let bad = |me: &mut Self, msg: String| {
-            me.error(
-                span.clone(),
-                path.to_string(),
-                msg,
-                Some(format!("e.g. {example}")),
-            );
+            me.error(span.clone(), path.to_string(), msg, Some(format!("e.g. {example}")));
             Dist::Constant(0)
         };
         match d.dist {
             DistKind::Exponential => {
                 let mean = ns(d.mean).unwrap_or(0.0);
                 if mean <= 0.0 {
-                    return bad(
-                        self,
-                        "an exponential distribution needs a positive mean".into(),
-                    );
+                    return bad(self, "an exponential distribution needs a positive mean".into());
                 }
                 Dist::exponential(mean)
             }
@@ -775,10 +660,7 @@ impl Checker<'_> {
                 if max < min {
                     return bad(self, "uniform needs min <= max".into());
                 }
-                Dist::Uniform {
-                    min_ns: min,
-                    width_ns: max - min,
-                }
+                Dist::Uniform { min_ns: min, width_ns: max - min }
             }
             DistKind::Normal => {
                 let (mean, sd) = (ns(d.mean).unwrap_or(0.0), ns(d.stddev).unwrap_or(0.0));
@@ -810,24 +692,15 @@ impl Checker<'_> {
             }
             DistKind::Empirical => {
                 let points = d.points.as_deref().unwrap_or(&[]);
-                let pts: Vec<(f64, f64)> = points
-                    .iter()
-                    .map(|p| (p.p / 100.0, p.value.ns() as f64))
-                    .collect();
+                let pts: Vec<(f64, f64)> = points.iter().map(|p| (p.p / 100.0, p.value.ns() as f64)).collect();
                 if pts.len() < 2 || pts[0].0 != 0.0 || pts[pts.len() - 1].0 != 1.0 {
-                    return bad(
-                        self,
-                        "empirical points must start at p = 0 and end at p = 100".into(),
-                    );
+                    return bad(self, "empirical points must start at p = 0 and end at p = 100".into());
                 }
                 if pts.windows(2).any(|w| w[1].0 <= w[0].0) {
                     return bad(self, "empirical percentiles must increase strictly".into());
                 }
                 if pts.windows(2).any(|w| w[1].1 < w[0].1) {
-                    return bad(
-                        self,
-                        "empirical values must not decrease as the percentile rises".into(),
-                    );
+                    return bad(self, "empirical values must not decrease as the percentile rises".into());
                 }
                 Dist::Empirical(pts)
             }

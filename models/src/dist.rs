@@ -8,6 +8,13 @@ use rand_distr::{Distribution, Exp, LogNormal, Normal};
 pub const Z_99: f64 = 2.326_347_874_040_840_8;
 
 /// A compiled distribution; parameters are in nanoseconds.
+/// Rounds a non-negative number of nanoseconds to the nearest integer (negatives give 0).
+/// `f64::round` is a libm call that does not inline; this is an add and a truncation.
+#[inline]
+pub fn round_ns(x: f64) -> Nanos {
+    (x + 0.5).max(0.0) as Nanos
+}
+
 #[derive(Clone, Debug)]
 pub enum Dist {
     Constant(Nanos),
@@ -37,10 +44,7 @@ pub enum Dist {
 
 impl Dist {
     pub fn exponential(mean_ns: f64) -> Dist {
-        Dist::Exponential {
-            exp: Exp::new(1.0 / mean_ns).expect("validated: mean > 0"),
-            mean_ns,
-        }
+        Dist::Exponential { exp: Exp::new(1.0 / mean_ns).expect("validated: mean > 0"), mean_ns }
     }
 
     /// Lognormal with the given median and 99th percentile (p99 > median > 0).
@@ -48,20 +52,12 @@ impl Dist {
         let mu = median_ns.ln();
         let sigma = (p99_ns.ln() - mu) / Z_99;
         let lognormal = LogNormal::new(mu, sigma).expect("validated: p99 > median > 0");
-        Dist::LogNormal {
-            lognormal,
-            mu,
-            sigma,
-        }
+        Dist::LogNormal { lognormal, mu, sigma }
     }
 
     pub fn truncated_normal(mean_ns: f64, stddev_ns: f64, min_ns: f64, max_ns: f64) -> Dist {
         let normal = Normal::new(mean_ns, stddev_ns).expect("validated: stddev >= 0");
-        Dist::TruncatedNormal {
-            normal,
-            min_ns,
-            max_ns,
-        }
+        Dist::TruncatedNormal { normal, min_ns, max_ns }
     }
 
     #[inline]
@@ -70,11 +66,7 @@ impl Dist {
             Dist::Constant(ns) => return *ns,
             Dist::Exponential { exp, .. } => exp.sample(rng),
             Dist::Uniform { min_ns, width_ns } => min_ns + rng.unit() * width_ns,
-            Dist::TruncatedNormal {
-                normal,
-                min_ns,
-                max_ns,
-            } => {
+            Dist::TruncatedNormal { normal, min_ns, max_ns } => {
                 // Validation keeps [min, max] within reach of the mean, so acceptance is at
                 // least a few percent; the cap only guards against a validation bug.
                 let mut x = normal.sample(rng);
@@ -88,7 +80,7 @@ impl Dist {
             Dist::LogNormal { lognormal, .. } => lognormal.sample(rng),
             Dist::Empirical(points) => interpolate(points, rng.unit()),
         };
-        x.max(0.0).round() as Nanos
+        round_ns(x)
     }
 
     /// The mean in nanoseconds (the truncated normal's by numerical integration).
@@ -97,16 +89,11 @@ impl Dist {
             Dist::Constant(ns) => *ns as f64,
             Dist::Exponential { mean_ns, .. } => *mean_ns,
             Dist::Uniform { min_ns, width_ns } => min_ns + width_ns / 2.0,
-            Dist::TruncatedNormal {
-                normal,
-                min_ns,
-                max_ns,
-            } => truncated_normal_mean(normal.mean(), normal.std_dev(), *min_ns, *max_ns),
+            Dist::TruncatedNormal { normal, min_ns, max_ns } => {
+                truncated_normal_mean(normal.mean(), normal.std_dev(), *min_ns, *max_ns)
+            }
             Dist::LogNormal { mu, sigma, .. } => (mu + sigma * sigma / 2.0).exp(),
-            Dist::Empirical(points) => points
-                .windows(2)
-                .map(|w| (w[1].0 - w[0].0) * (w[0].1 + w[1].1) / 2.0)
-                .sum(),
+            Dist::Empirical(points) => points.windows(2).map(|w| (w[1].0 - w[0].0) * (w[0].1 + w[1].1) / 2.0).sum(),
         }
     }
 }
@@ -130,9 +117,7 @@ fn truncated_normal_mean(mean: f64, sd: f64, lo: f64, hi: f64) -> f64 {
 }
 
 fn interpolate(points: &[(f64, f64)], u: f64) -> f64 {
-    let i = points
-        .partition_point(|(p, _)| *p <= u)
-        .clamp(1, points.len() - 1);
+    let i = points.partition_point(|(p, _)| *p <= u).clamp(1, points.len() - 1);
     let ((p0, v0), (p1, v1)) = (points[i - 1], points[i]);
     if p1 <= p0 {
         return v1;
@@ -164,19 +149,13 @@ mod tests {
         assert_eq!(Dist::exponential(2e6).mean_ns(), 2e6);
         // Lognormal mean exp(mu + sigma^2/2) with median 10, p99 80: sigma = ln 8 / z99.
         let sigma = 8f64.ln() / Z_99;
-        assert!(
-            (Dist::lognormal(10.0, 80.0).mean_ns() - 10.0 * (sigma * sigma / 2.0).exp()).abs()
-                < 1e-9
-        );
+        assert!((Dist::lognormal(10.0, 80.0).mean_ns() - 10.0 * (sigma * sigma / 2.0).exp()).abs() < 1e-9);
     }
 
     #[test]
     fn lognormal_hits_median_and_p99() {
         let d = Dist::lognormal(10e6, 80e6);
-        let (p50, p99) = (
-            quantile_of(&d, 400_000, 0.5),
-            quantile_of(&d, 400_000, 0.99),
-        );
+        let (p50, p99) = (quantile_of(&d, 400_000, 0.5), quantile_of(&d, 400_000, 0.99));
         assert!((p50 / 10e6 - 1.0).abs() < 0.01, "{p50}");
         assert!((p99 / 80e6 - 1.0).abs() < 0.03, "{p99}");
     }
@@ -184,14 +163,8 @@ mod tests {
     #[test]
     fn empirical_interpolates_between_points() {
         let d = Dist::Empirical(vec![(0.0, 0.0), (0.5, 10.0), (1.0, 30.0)]);
-        assert_eq!(
-            interpolate(&[(0.0, 0.0), (0.5, 10.0), (1.0, 30.0)], 0.25),
-            5.0
-        );
-        assert_eq!(
-            interpolate(&[(0.0, 0.0), (0.5, 10.0), (1.0, 30.0)], 0.75),
-            20.0
-        );
+        assert_eq!(interpolate(&[(0.0, 0.0), (0.5, 10.0), (1.0, 30.0)], 0.25), 5.0);
+        assert_eq!(interpolate(&[(0.0, 0.0), (0.5, 10.0), (1.0, 30.0)], 0.75), 20.0);
         // Mean of the piecewise-uniform: 0.5 * 5 + 0.5 * 20 = 12.5.
         assert!((d.mean_ns() - 12.5).abs() < 1e-9);
     }
@@ -201,10 +174,7 @@ mod tests {
         let d = Dist::truncated_normal(5e6, 3e6, 0.0, f64::INFINITY);
         let mut rng = Stream::new(1, "tn", "t");
         assert!((0..10_000).all(|_| d.sample(&mut rng) as f64 >= 0.0));
-        let u = Dist::Uniform {
-            min_ns: 0.0,
-            width_ns: 20e6,
-        };
+        let u = Dist::Uniform { min_ns: 0.0, width_ns: 20e6 };
         let m = mean_of(&u, 1_000_000);
         // sd of U(0,20ms) is 5.77 ms; standard error 5.8 us; allow 5 sigma.
         assert!((m - 10e6).abs() < 29e3, "{m}");

@@ -28,10 +28,7 @@ impl ScenarioError {
         let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
         let line = src[..start].matches('\n').count() + 1;
         let column = src[line_start..start].chars().count() + 1;
-        let width = src[start..span.end.min(line_end).max(start)]
-            .chars()
-            .count()
-            .max(1);
+        let width = src[start..span.end.min(line_end).max(start)].chars().count().max(1);
         ScenarioError {
             file: file.to_string(),
             line,
@@ -105,28 +102,14 @@ impl std::error::Error for ScenarioError {}
 /// The closest of `candidates` to `word`, if it is close enough to be a likely typo: within
 /// a Damerau-Levenshtein distance of one edit per three letters (transpositions count once),
 /// or, failing that, a Jaro-Winkler similarity above 0.85.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let allowed = (word.chars().count() / 3).max(1);
     let scored: Vec<(usize, f64, &str)> = candidates
         .into_iter()
-        .map(|c| {
-            (
-                strsim::damerau_levenshtein(word, c),
-                strsim::jaro_winkler(word, c),
-                c,
-            )
-        })
+        .map(|c| (strsim::damerau_levenshtein(word, c), strsim::jaro_winkler(word, c), c))
         .collect();
     let by_edits = scored.iter().filter(|s| s.0 <= allowed).min_by_key(|s| s.0);
-    let by_similarity = || {
-        scored
-            .iter()
-            .filter(|s| s.1 > 0.85)
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-    };
+    let by_similarity = || scored.iter().filter(|s| s.1 > 0.85).max_by(|a, b| a.1.total_cmp(&b.1));
     by_edits.or_else(by_similarity).map(|s| s.2)
 }
 
@@ -137,8 +120,7 @@ mod tests {
     #[test]
     fn locates_line_and_column_and_underlines() {
         let src = "[scenario]\nname = \"x\"\nwrokers = 8\n";
-        let e = ScenarioError::at("f.toml", src, 22..29, "unknown field `wrokers`")
-            .hint("did you mean `workers`?");
+        let e = ScenarioError::at("f.toml", src, 22..29, "unknown field `wrokers`").hint("did you mean `workers`?");
         assert_eq!((e.line, e.column, e.width), (3, 1, 7));
         assert_eq!(
             e.to_string(),
@@ -148,16 +130,10 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(
-            did_you_mean("wrokers", ["name", "workers", "instances"]),
-            Some("workers")
-        );
+        assert_eq!(did_you_mean("wrokers", ["name", "workers", "instances"]), Some("workers"));
         assert_eq!(did_you_mean("zzz", ["name", "workers"]), None);
         assert_eq!(did_you_mean("gte", ["get", "put"]), Some("get"));
-        assert_eq!(
-            did_you_mean("servce", ["scenario", "service", "workload"]),
-            Some("service")
-        );
+        assert_eq!(did_you_mean("servce", ["scenario", "service", "workload"]), Some("service"));
         assert_eq!(did_you_mean("db", ["front", "mid"]), None);
     }
 }

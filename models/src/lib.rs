@@ -43,20 +43,14 @@ impl Verdict {
     pub fn describe(&self) -> String {
         match self {
             Verdict::Completed => "completed".into(),
-            Verdict::Overload {
-                what: Overload::Requests { limit },
-                at_ns,
-            } => {
+            Verdict::Overload { what: Overload::Requests { limit }, at_ns } => {
                 format!(
                     "overload: {} requests in flight at t={} (limits.max_in_flight_requests)",
                     group_digits(*limit),
                     cellsim_sim::format_ns(*at_ns)
                 )
             }
-            Verdict::Overload {
-                what: Overload::Jobs { limit },
-                at_ns,
-            } => {
+            Verdict::Overload { what: Overload::Jobs { limit }, at_ns } => {
                 format!(
                     "overload: {} service jobs in flight at t={} (limits.max_in_flight_jobs)",
                     group_digits(*limit),
@@ -109,30 +103,14 @@ pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S
     let mut model = model::ServiceModel::new(spec, seed, sink);
     let mut queue = EventQueue::new();
     model.start(&mut queue);
-    let budget = Budget {
-        max_events: spec.max_events,
-        until_ns: spec.duration_ns.saturating_add(spec.drain_ns),
-    };
+    let budget = Budget { max_events: spec.max_events, until_ns: spec.duration_ns.saturating_add(spec.drain_ns) };
     let outcome = cellsim_sim::run(&mut model, &mut queue, budget);
     let (verdict, events, end_ns) = match outcome {
         RunOutcome::Drained { events, at_ns } | RunOutcome::TimeLimit { events, at_ns } => {
             (Verdict::Completed, events, at_ns)
         }
-        RunOutcome::EventBudget { events, at_ns } => {
-            (Verdict::EventBudget { events, at_ns }, events, at_ns)
-        }
-        RunOutcome::Stopped {
-            reason,
-            events,
-            at_ns,
-        } => (
-            Verdict::Overload {
-                what: reason,
-                at_ns,
-            },
-            events,
-            at_ns,
-        ),
+        RunOutcome::EventBudget { events, at_ns } => (Verdict::EventBudget { events, at_ns }, events, at_ns),
+        RunOutcome::Stopped { reason, events, at_ns } => (Verdict::Overload { what: reason, at_ns }, events, at_ns),
     };
     let in_flight_at_end = model.requests_in_flight();
     let (requests, services, sink) = model.finish(end_ns.max(spec.duration_ns));

@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 
 /// How a request, a call attempt or a service job ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
 pub enum Outcome {
     /// Succeeded with every call it made.
     Ok,
@@ -24,13 +25,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
-        Outcome::Ok,
-        Outcome::Degraded,
-        Outcome::Error,
-        Outcome::Timeout,
-        Outcome::Rejected,
-    ];
+    pub const ALL: [Outcome; 5] = [Outcome::Ok, Outcome::Degraded, Outcome::Error, Outcome::Timeout, Outcome::Rejected];
 
     pub fn is_success(self) -> bool {
         matches!(self, Outcome::Ok | Outcome::Degraded)
@@ -77,6 +72,88 @@ pub fn record(h: &mut Histogram<u64>, ns: Nanos) {
     h.saturating_record(ns.max(1));
 }
 
+/// A per-bucket latency histogram for the time series: log-linear counters with 64 linear
+/// steps per power of two (values up to 63 ns exact, others within 1/64 = 1.6%), an exact sum
+/// for the mean, and reads and resets that touch only the slots up to the largest value seen.
+/// HDR histograms (every other latency record) are too slow to read and clear every bucket.
+#[derive(Clone, Debug)]
+pub struct SeriesHistogram {
+    counts: Vec<u32>,
+    total: u64,
+    sum_ns: u128,
+    top: usize,
+}
+
+const SUB_BITS: u32 = 6;
+const SUB: u64 = 1 << SUB_BITS;
+
+impl Default for SeriesHistogram {
+    fn default() -> Self {
+        SeriesHistogram { counts: vec![0; Self::slot(u64::MAX) + 1], total: 0, sum_ns: 0, top: 0 }
+    }
+}
+
+impl SeriesHistogram {
+    #[inline]
+    fn slot(v: u64) -> usize {
+        if v < SUB {
+            return v as usize;
+        }
+        let e = 63 - v.leading_zeros(); // >= SUB_BITS
+        let shift = e - SUB_BITS;
+        let mantissa = v >> shift; // in [SUB, 2 SUB)
+        (SUB + shift as u64 * SUB + (mantissa - SUB)) as usize
+    }
+
+    /// The largest value that falls in `slot`.
+    fn highest(slot: usize) -> u64 {
+        let slot = slot as u64;
+        if slot < SUB {
+            return slot;
+        }
+        let shift = (slot - SUB) / SUB;
+        let mantissa = SUB + (slot - SUB) % SUB;
+        // u128: the top slot ends at u64::MAX, one below 2^64.
+        ((((mantissa + 1) as u128) << shift) - 1) as u64
+    }
+
+    #[inline]
+    pub fn record(&mut self, ns: Nanos) {
+        let s = Self::slot(ns);
+        self.counts[s] = self.counts[s].saturating_add(1);
+        self.top = self.top.max(s);
+        self.total += 1;
+        self.sum_ns += ns as u128;
+    }
+
+    /// p50, p99 (the largest value of the slot holding each rank) and the exact mean.
+    pub fn percentiles(&self) -> Option<(Nanos, Nanos, f64)> {
+        if self.total == 0 {
+            return None;
+        }
+        let rank = |q: f64| ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
+        let (r50, r99) = (rank(0.5), rank(0.99));
+        let (mut seen, mut p50) = (0u64, None);
+        for (slot, &c) in self.counts[..=self.top].iter().enumerate() {
+            seen += c as u64;
+            if p50.is_none() && seen >= r50 {
+                p50 = Some(Self::highest(slot));
+            }
+            if seen >= r99 {
+                return Some((p50?, Self::highest(slot), self.sum_ns as f64 / self.total as f64));
+            }
+        }
+        unreachable!("the ranks are within the total")
+    }
+
+    pub fn reset(&mut self) {
+        self.counts[..=self.top].fill(0);
+        self.top = 0;
+        self.total = 0;
+        self.sum_ns = 0;
+    }
+}
+
 /// The number of batches for batch means: the measurement window is cut into this many
 /// equal time slices, by the time a request or job arrived.
 pub const BATCHES: usize = 20;
@@ -101,12 +178,7 @@ impl BatchMeans {
 
     /// Batch means of the batches that received data.
     pub fn means(&self) -> Vec<f64> {
-        self.sum
-            .iter()
-            .zip(&self.count)
-            .filter(|(_, &n)| n > 0)
-            .map(|(s, &n)| s / n as f64)
-            .collect()
+        self.sum.iter().zip(&self.count).filter(|(_, &n)| n > 0).map(|(s, &n)| s / n as f64).collect()
     }
 
     /// The mean of the batch means and the half-width of its interval with Student's
@@ -123,43 +195,38 @@ impl BatchMeans {
     }
 }
 
-/// The time-weighted average of an integer quantity over the window [from_ns, to_ns].
+/// A service's occupancy: jobs present, busy workers and queued jobs, with their integrals
+/// over the measurement window [from_ns, to_ns] for time averages (Little's law's L).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TimeAverage {
-    pub value: u64,
+pub struct Occupancy {
+    pub in_system: u64,
+    pub busy: u64,
+    pub queued: u64,
     last_ns: Nanos,
-    /// Integral of `value` over the window, in value-nanoseconds.
-    pub area: u128,
+    /// Integrals over the window, in job-nanoseconds.
+    pub area_in_system: u128,
+    pub area_busy: u128,
+    pub area_queued: u128,
 }
 
-impl TimeAverage {
+impl Occupancy {
+    /// Integrates up to `now`; call before changing a count.
     #[inline]
-    pub fn change(&mut self, now: Nanos, window: (Nanos, Nanos), up: bool) {
+    pub fn advance(&mut self, now: Nanos, window: (Nanos, Nanos)) {
         let (from, to) = (self.last_ns.max(window.0), now.min(window.1));
         if to > from {
-            self.area += self.value as u128 * (to - from) as u128;
+            let dt = (to - from) as u128;
+            self.area_in_system += self.in_system as u128 * dt;
+            self.area_busy += self.busy as u128 * dt;
+            self.area_queued += self.queued as u128 * dt;
         }
         self.last_ns = now;
-        if up {
-            self.value += 1;
-        } else {
-            self.value -= 1;
-        }
     }
 
-    /// Closes the window at its end and returns the average.
-    pub fn average(&mut self, window: (Nanos, Nanos)) -> f64 {
-        let (from, to) = (self.last_ns.max(window.0), window.1);
-        if to > from {
-            self.area += self.value as u128 * (to - from) as u128;
-            self.last_ns = to;
-        }
-        let width = window.1.saturating_sub(window.0);
-        if width == 0 {
-            0.0
-        } else {
-            self.area as f64 / width as f64
-        }
+    /// Time averages (in system, busy, queued) over a window of `width_ns`.
+    pub fn averages(&self, width_ns: Nanos) -> (f64, f64, f64) {
+        let w = width_ns.max(1) as f64;
+        (self.area_in_system as f64 / w, self.area_busy as f64 / w, self.area_queued as f64 / w)
     }
 }
 
@@ -174,8 +241,8 @@ pub struct RequestStats {
     pub attempts: u64,
     /// Latency of successful (ok and degraded) requests.
     pub latency: Histogram<u64>,
-    /// Latency of every counted request, whatever its outcome.
-    pub latency_all: Histogram<u64>,
+    /// Latency of counted requests that failed (error, timeout, rejected).
+    pub latency_failed: Histogram<u64>,
     pub latency_batches: BatchMeans,
     /// 1 for a success, 0 otherwise, per request: availability with an interval.
     pub success_batches: BatchMeans,
@@ -197,7 +264,8 @@ pub struct ServiceStats {
     pub started: u64,
     /// Time from arrival at the instance to the reply (completed jobs).
     pub sojourn: Histogram<u64>,
-    /// Time from arrival to the start of work (started jobs).
+    /// Time from arrival to the start of work, for the jobs that waited (`waited` of them);
+    /// the other `started - waited` waited zero.
     pub wait: Histogram<u64>,
     pub sojourn_batches: BatchMeans,
     pub wait_batches: BatchMeans,
@@ -206,9 +274,7 @@ pub struct ServiceStats {
     /// 1 if the arrival was rejected, 0 otherwise.
     pub rejected_batches: BatchMeans,
     /// Jobs present (queued, working or waiting on calls), busy workers, queued jobs.
-    pub in_system: TimeAverage,
-    pub busy: TimeAverage,
-    pub queued: TimeAverage,
+    pub occupancy: Occupancy,
 }
 
 impl RequestStats {
@@ -219,7 +285,7 @@ impl RequestStats {
             outcomes: Outcomes::default(),
             attempts: 0,
             latency: new_histogram(),
-            latency_all: new_histogram(),
+            latency_failed: new_histogram(),
             latency_batches: BatchMeans::default(),
             success_batches: BatchMeans::default(),
         }
@@ -242,9 +308,7 @@ impl ServiceStats {
             wait_batches: BatchMeans::default(),
             waited_batches: BatchMeans::default(),
             rejected_batches: BatchMeans::default(),
-            in_system: TimeAverage::default(),
-            busy: TimeAverage::default(),
-            queued: TimeAverage::default(),
+            occupancy: Occupancy::default(),
         }
     }
 }
@@ -283,14 +347,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn time_average_integrates_inside_the_window_only() {
-        let mut t = TimeAverage::default();
+    fn occupancy_integrates_inside_the_window_only() {
+        let mut o = Occupancy::default();
         let w = (10, 30);
-        t.change(0, w, true); // 1 from 0
-        t.change(20, w, true); // 2 from 20
-        t.change(40, w, false); // 1 from 40 (outside)
-                                // Inside [10, 30]: 1 for 10 ns, 2 for 10 ns: area 30, average 1.5.
-        assert_eq!(t.average(w), 1.5);
+        o.advance(0, w);
+        o.in_system += 1; // 1 from 0
+        o.advance(20, w);
+        o.in_system += 1; // 2 from 20
+        o.busy += 1;
+        o.advance(40, w); // past the window's end
+        o.in_system -= 1;
+        o.advance(50, w);
+        // Inside [10, 30]: 1 for 10 ns and 2 for 10 ns; busy 1 for 10 ns.
+        assert_eq!((o.area_in_system, o.area_busy, o.area_queued), (30, 10, 0));
+        assert_eq!(o.averages(20), (1.5, 0.5, 0.0));
+    }
+
+    #[test]
+    fn series_histogram_slots_cover_values_within_a_sixty_fourth() {
+        for v in [0u64, 1, 63, 64, 65, 127, 128, 1_000, 999_999, 1 << 40, u64::MAX] {
+            let s = SeriesHistogram::slot(v);
+            let hi = SeriesHistogram::highest(s);
+            assert!(hi >= v, "{v}: slot top {hi}");
+            assert!(s == 0 || SeriesHistogram::highest(s - 1) < v, "{v}: previous slot overlaps");
+            assert!((hi - v) as f64 <= v as f64 / 64.0, "{v}: slot too wide");
+        }
+    }
+
+    #[test]
+    fn series_histogram_percentiles_and_reset() {
+        let mut h = SeriesHistogram::default();
+        assert_eq!(h.percentiles(), None);
+        // 1..=100 us: rank 50 is 50 us, rank 99 is 99 us, mean 50.5 us.
+        for v in 1..=100u64 {
+            h.record(v * 1_000);
+        }
+        let (p50, p99, mean) = h.percentiles().unwrap();
+        assert!((50_000..=50_000 + 50_000 / 64).contains(&p50), "{p50}");
+        assert!((99_000..=99_000 + 99_000 / 64).contains(&p99), "{p99}");
+        assert_eq!(mean, 50_500.0);
+        h.reset();
+        assert_eq!(h.percentiles(), None);
+        h.record(7);
+        assert_eq!(h.percentiles(), Some((7, 7, 7.0)));
     }
 
     #[test]

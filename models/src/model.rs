@@ -16,29 +16,47 @@
 //! - Network latency is drawn once for the request and once for the reply.
 //! - Retries start after the backoff; a call whose caller has already replied is dropped.
 
-use crate::dist::Dist;
+use crate::dist::{round_ns, Dist};
 use crate::metrics::*;
 use crate::spec::{Arrival, Spec};
 use cellsim_sim::{EventQueue, Handle, Model, Nanos, Slab, Stream, NS_PER_S};
+use rand_distr::{Distribution, Exp1};
 use std::collections::VecDeque;
 
+/// What an event does; the arguments live in `Event`'s other fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// `arg`: the workload.
+    Arrival,
+    /// `handle`: the job, reaching its instance after network latency.
+    JobArrive,
+    /// `handle`: the job whose own work ended.
+    WorkDone,
+    /// `handle`: the call; `arg`: the attempt; `outcome`: the answer.
+    Reply,
+    /// `handle`: the call; `arg`: the attempt.
+    Timeout,
+    /// `handle`: the call whose backoff ended.
+    Retry,
+}
+
+/// One scheduled event: 16 bytes, 8-aligned, copied as two words. (A Rust enum with these
+/// payloads is 15 bytes, and its copies in the event loop were overlapping 8-byte moves that
+/// stall store-to-load forwarding.)
 #[derive(Clone, Copy, Debug)]
-pub enum Event {
-    Arrival {
-        workload: u32,
-    },
-    JobArrive(Handle),
-    WorkDone(Handle),
-    Reply {
-        call: Handle,
-        attempt: u32,
-        outcome: Outcome,
-    },
-    Timeout {
-        call: Handle,
-        attempt: u32,
-    },
-    Retry(Handle),
+#[repr(C, align(8))]
+pub struct Event {
+    kind: Kind,
+    outcome: Outcome,
+    arg: u32,
+    handle: Handle,
+}
+
+impl Event {
+    fn new(kind: Kind, handle: Handle, arg: u32) -> Event {
+        Event { kind, outcome: Outcome::Ok, arg, handle }
+    }
 }
 
 /// Why a run was stopped before its end.
@@ -64,8 +82,9 @@ struct Call {
     attempt: u32,
     /// An attempt is out and not yet answered or timed out.
     waiting: bool,
-    /// Root calls: counted in the results (started after the warm-up).
-    counted: bool,
+    /// Root calls: the batch of the measurement window the request started in, or
+    /// `UNCOUNTED` if it started during the warm-up.
+    batch: u8,
     /// Root calls: when the request started; others: unused.
     started_ns: Nanos,
 }
@@ -76,7 +95,8 @@ struct Job {
     service: u32,
     instance: u32,
     type_id: u16,
-    counted: bool,
+    /// The batch the job arrived in, or `UNCOUNTED` if it arrived during the warm-up.
+    batch: u8,
     degraded: bool,
     arrived_ns: Nanos,
     step: u32,
@@ -105,6 +125,8 @@ struct WorkloadRt {
     customer_rng: Stream,
     /// For constant-rate arrivals: arrivals so far, so times do not drift.
     count: u64,
+    /// For Poisson arrivals: 1 / rate, in nanoseconds.
+    mean_interarrival_ns: f64,
     /// Per request type of this workload: index into `request_stats`.
     stats: Vec<u32>,
 }
@@ -112,7 +134,7 @@ struct WorkloadRt {
 /// Per workload, the requests that finished in the current bucket.
 struct Bucket {
     outcomes: Outcomes,
-    latency: hdrhistogram::Histogram<u64>,
+    latency: SeriesHistogram,
 }
 
 pub struct ServiceModel<'s, S: SeriesSink> {
@@ -125,6 +147,8 @@ pub struct ServiceModel<'s, S: SeriesSink> {
     workloads: Vec<WorkloadRt>,
     /// The measurement window: [warmup, duration].
     window: (Nanos, Nanos),
+    /// The window's width over BATCHES, at least 1 ns.
+    batch_ns: Nanos,
     pub request_stats: Vec<RequestStats>,
     pub service_stats: Vec<ServiceStats>,
     buckets: Vec<Bucket>,
@@ -143,10 +167,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 let first_instance = instances.len() as u32;
                 for _ in 0..s.instances {
                     let cap = (s.queue_capacity as usize).min(1024);
-                    instances.push(Instance {
-                        busy: 0,
-                        queue: VecDeque::with_capacity(cap),
-                    });
+                    instances.push(Instance { busy: 0, queue: VecDeque::with_capacity(cap) });
                 }
                 let entity = format!("service/{}", s.name);
                 ServiceRt {
@@ -183,34 +204,27 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                     mix_rng: Stream::new(seed, &entity, "mix"),
                     customer_rng: Stream::new(seed, &entity, "customers"),
                     count: 0,
+                    mean_interarrival_ns: NS_PER_S as f64 / w.arrival.mean_rate_per_s(),
                     stats,
                 }
             })
             .collect();
-        let service_stats = spec
-            .services
-            .iter()
-            .map(|s| ServiceStats::new(&s.name, s.instances, s.workers))
-            .collect();
+        let service_stats = spec.services.iter().map(|s| ServiceStats::new(&s.name, s.instances, s.workers)).collect();
         let buckets = spec
             .workloads
             .iter()
-            .map(|_| Bucket {
-                outcomes: Outcomes::default(),
-                latency: new_histogram(),
-            })
+            .map(|_| Bucket { outcomes: Outcomes::default(), latency: SeriesHistogram::default() })
             .collect();
         ServiceModel {
             spec,
-            calls: Slab::with_capacity_limit(
-                spec.max_in_flight_jobs as usize + spec.max_in_flight_requests as usize,
-            ),
+            calls: Slab::with_capacity_limit(spec.max_in_flight_jobs as usize + spec.max_in_flight_requests as usize),
             jobs: Slab::with_capacity_limit(spec.max_in_flight_jobs as usize),
             instances,
             services,
             call_rt,
             workloads,
             window: (spec.warmup_ns, spec.duration_ns),
+            batch_ns: ((spec.duration_ns - spec.warmup_ns) / BATCHES as Nanos).max(1),
             request_stats,
             service_stats,
             buckets,
@@ -236,9 +250,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     pub fn finish(mut self, end_ns: Nanos) -> (Vec<RequestStats>, Vec<ServiceStats>, S) {
         self.close_buckets_before(end_ns.max(self.bucket_start_ns) + 1, true);
         for s in &mut self.service_stats {
-            s.in_system.average(self.window);
-            s.busy.average(self.window);
-            s.queued.average(self.window);
+            s.occupancy.advance(self.window.1, self.window);
         }
         (self.request_stats, self.service_stats, self.sink)
     }
@@ -248,30 +260,26 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     fn schedule_arrival(&mut self, w: u32, now: Nanos, q: &mut EventQueue<Event>) {
         let rt = &mut self.workloads[w as usize];
         let next = match &self.spec.workloads[w as usize].arrival {
-            Arrival::Poisson { rate_per_s } => now + exp_ns(&mut rt.arrival_rng, *rate_per_s),
+            Arrival::Poisson { .. } => {
+                now + round_ns(rt.mean_interarrival_ns * Distribution::<f64>::sample(&Exp1, &mut rt.arrival_rng))
+            }
             Arrival::Constant { rate_per_s } => {
                 rt.count += 1;
-                (rt.count as f64 * NS_PER_S as f64 / rate_per_s).round() as Nanos
+                round_ns(rt.count as f64 * NS_PER_S as f64 / rate_per_s)
             }
-            Arrival::Schedule { steps, period_ns } => next_scheduled(
-                now,
-                steps,
-                *period_ns,
-                self.spec.duration_ns,
-                &mut rt.arrival_rng,
-            ),
+            Arrival::Schedule { steps, period_ns } => {
+                next_scheduled(now, steps, *period_ns, self.spec.duration_ns, &mut rt.arrival_rng)
+            }
         };
         if next < self.spec.duration_ns {
-            q.schedule_at(next, Event::Arrival { workload: w });
+            q.schedule_at(next, Event::new(Kind::Arrival, Handle::NONE, w));
         }
     }
 
     fn arrival(&mut self, w: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         self.schedule_arrival(w, now, q);
         if self.requests_in_flight >= self.spec.max_in_flight_requests {
-            return Err(Overload::Requests {
-                limit: self.spec.max_in_flight_requests,
-            });
+            return Err(Overload::Requests { limit: self.spec.max_in_flight_requests });
         }
         let ws = &self.spec.workloads[w as usize];
         let rt = &mut self.workloads[w as usize];
@@ -279,9 +287,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             0
         } else {
             let u = rt.mix_rng.unit();
-            ws.cumulative_mix
-                .partition_point(|&c| c <= u)
-                .min(ws.requests.len() - 1)
+            ws.cumulative_mix.partition_point(|&c| c <= u).min(ws.requests.len() - 1)
         };
         if ws.customers > 1 {
             // Drawn for every request so the stream does not depend on what uses it.
@@ -296,65 +302,42 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             workload: w as u16,
             attempt: 1,
             waiting: false,
-            counted: now >= self.window.0,
+            batch: batch_at(now, self.window.0, self.batch_ns),
             started_ns: now,
         };
-        let h = self.calls.insert(call).ok_or(Overload::Jobs {
-            limit: self.spec.max_in_flight_jobs,
-        })?;
+        let h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
         self.requests_in_flight += 1;
         self.start_attempt(h, now, q)
     }
 
     // ----- calls -----
 
-    fn start_attempt(
-        &mut self,
-        call_h: Handle,
-        now: Nanos,
-        q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    fn start_attempt(&mut self, call_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         let call = self.calls.get_mut(call_h).expect("live call");
         call.waiting = true;
         let (attempt, type_id) = (call.attempt, call.type_id);
-        let counted = if call.parent == Handle::NONE {
-            call.counted
-        } else {
-            now >= self.window.0
-        };
         let cs = &self.spec.calls[call.spec as usize];
         if cs.timeout_ns > 0 {
-            q.schedule_at(
-                now + cs.timeout_ns,
-                Event::Timeout {
-                    call: call_h,
-                    attempt,
-                },
-            );
+            q.schedule_at(now + cs.timeout_ns, Event::new(Kind::Timeout, call_h, attempt));
         }
-        let latency = sample_opt(
-            &cs.latency,
-            &mut self.call_rt[call.spec as usize].network_rng,
-        );
+        let latency = sample_opt(&cs.latency, &mut self.call_rt[call.spec as usize].network_rng);
         let job = Job {
             call: call_h,
             attempt,
             service: cs.to,
             instance: 0,
             type_id,
-            counted,
+            batch: UNCOUNTED,
             degraded: false,
             arrived_ns: 0,
             step: 0,
             pending: 0,
         };
-        let job_h = self.jobs.insert(job).ok_or(Overload::Jobs {
-            limit: self.spec.max_in_flight_jobs,
-        })?;
+        let job_h = self.jobs.insert(job).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
         if latency == 0 {
             self.job_arrive(job_h, now, q)
         } else {
-            q.schedule_at(now + latency, Event::JobArrive(job_h));
+            q.schedule_at(now + latency, Event::new(Kind::JobArrive, job_h, 0));
             Ok(())
         }
     }
@@ -374,13 +357,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         self.attempt_ended(call_h, outcome, now, q)
     }
 
-    fn timeout(
-        &mut self,
-        call_h: Handle,
-        attempt: u32,
-        now: Nanos,
-        q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    fn timeout(&mut self, call_h: Handle, attempt: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         match self.calls.get_mut(call_h) {
             Some(c) if c.attempt == attempt && c.waiting => c.waiting = false,
             _ => return Ok(()), // the attempt already ended
@@ -401,7 +378,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             return self.resolve(call_h, outcome, now, q);
         }
         if call.parent != Handle::NONE && self.jobs.get(call.parent).is_none() {
-            self.calls.remove(call_h); // nobody waits for this call any more
+            self.calls.free(call_h); // nobody waits for this call any more
             return Ok(());
         }
         let n = call.attempt;
@@ -411,7 +388,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         if wait == 0 {
             self.start_attempt(call_h, now, q)
         } else {
-            q.schedule_at(now + wait, Event::Retry(call_h));
+            q.schedule_at(now + wait, Event::new(Kind::Retry, call_h, 0));
             Ok(())
         }
     }
@@ -424,96 +401,95 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
-        let call = self.calls.remove(call_h).expect("live call");
-        if call.parent == Handle::NONE {
-            self.request_done(&call, outcome, now);
+        let c = self.calls.get(call_h).expect("live call");
+        let (parent, spec) = (c.parent, c.spec);
+        if parent == Handle::NONE {
+            self.request_done(call_h, outcome, now);
+            self.calls.free(call_h);
             return Ok(());
         }
-        let critical = self.spec.calls[call.spec as usize].critical;
-        let Some(job) = self.jobs.get_mut(call.parent) else {
+        self.calls.free(call_h);
+        let critical = self.spec.calls[spec as usize].critical;
+        let Some(job) = self.jobs.get_mut(parent) else {
             return Ok(());
         };
         match outcome {
             Outcome::Ok => {}
             Outcome::Degraded => job.degraded = true,
-            _ if critical => return self.reply(call.parent, Outcome::Error, now, q),
+            _ if critical => return self.reply(parent, Outcome::Error, now, q),
             _ => job.degraded = true,
         }
         job.pending -= 1;
         if job.pending == 0 {
             job.step += 1;
-            return self.advance(call.parent, now, q);
+            return self.advance(parent, now, q);
         }
         Ok(())
     }
 
-    fn request_done(&mut self, call: &Call, outcome: Outcome, now: Nanos) {
+    fn request_done(&mut self, call_h: Handle, outcome: Outcome, now: Nanos) {
+        let c = self.calls.get(call_h).expect("live call");
+        let (started_ns, workload, counted, stats, attempts) = (c.started_ns, c.workload, c.batch, c.stats, c.attempt);
         self.requests_in_flight -= 1;
-        let latency = now - call.started_ns;
+        let latency = now - started_ns;
         if now >= self.bucket_start_ns + self.spec.bucket_ns {
             self.close_buckets_before(now, false);
         }
-        let b = &mut self.buckets[call.workload as usize];
+        let b = &mut self.buckets[workload as usize];
         b.outcomes.add(outcome);
         if outcome.is_success() {
-            record(&mut b.latency, latency);
+            b.latency.record(latency);
         }
-        if !call.counted {
+        if counted == UNCOUNTED {
             return;
         }
-        let batch = batch_of(call.started_ns, self.window);
-        let st = &mut self.request_stats[call.stats as usize];
+        let batch = counted as usize;
+        let st = &mut self.request_stats[stats as usize];
         st.outcomes.add(outcome);
-        st.attempts += call.attempt as u64;
-        record(&mut st.latency_all, latency);
+        st.attempts += attempts as u64;
         if outcome.is_success() {
             record(&mut st.latency, latency);
             st.latency_batches.add(batch, latency as f64);
             st.success_batches.add(batch, 1.0);
         } else {
             st.success_batches.add(batch, 0.0);
+            record(&mut st.latency_failed, latency);
         }
     }
 
     // ----- jobs at a service -----
 
-    fn job_arrive(
-        &mut self,
-        job_h: Handle,
-        now: Nanos,
-        q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    fn job_arrive(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         let job = self.jobs.get_mut(job_h).expect("live job");
         let s = job.service as usize;
         let svc = &self.spec.services[s];
         let rt = &mut self.services[s];
         let inst = rt.first_instance + rt.next_instance;
-        rt.next_instance = if rt.next_instance + 1 == svc.instances {
-            0
-        } else {
-            rt.next_instance + 1
-        };
+        rt.next_instance = if rt.next_instance + 1 == svc.instances { 0 } else { rt.next_instance + 1 };
         job.instance = inst;
         job.arrived_ns = now;
-        let counted = job.counted;
+        job.batch = batch_at(now, self.window.0, self.batch_ns);
+        let counted = job.batch != UNCOUNTED;
+        let batch = job.batch as usize;
         let st = &mut self.service_stats[s];
-        let batch = batch_of(now, self.window);
         if counted {
             st.arrivals += 1;
         }
         let instance = &mut self.instances[inst as usize];
         if instance.busy < svc.workers {
             instance.busy += 1;
-            st.busy.change(now, self.window, true);
-            st.in_system.change(now, self.window, true);
+            st.occupancy.advance(now, self.window);
+            st.occupancy.busy += 1;
+            st.occupancy.in_system += 1;
             if counted {
                 st.rejected_batches.add(batch, 0.0);
             }
             self.start_work(job_h, now, q);
         } else if instance.queue.len() < svc.queue_capacity as usize {
             instance.queue.push_back(job_h);
-            st.queued.change(now, self.window, true);
-            st.in_system.change(now, self.window, true);
+            st.occupancy.advance(now, self.window);
+            st.occupancy.queued += 1;
+            st.occupancy.in_system += 1;
             if counted {
                 st.rejected_batches.add(batch, 0.0);
             }
@@ -522,8 +498,9 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 st.outcomes.add(Outcome::Rejected);
                 st.rejected_batches.add(batch, 1.0);
             }
-            let job = self.jobs.remove(job_h).expect("live job");
-            return self.send_reply(&job, Outcome::Rejected, now, q);
+            let (call, attempt) = (job.call, job.attempt);
+            self.jobs.free(job_h);
+            return self.send_reply(call, attempt, Outcome::Rejected, now, q);
         }
         Ok(())
     }
@@ -531,51 +508,39 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     fn start_work(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) {
         let job = self.jobs.get(job_h).expect("live job");
         let s = job.service as usize;
-        if job.counted {
+        if job.batch != UNCOUNTED {
             let st = &mut self.service_stats[s];
             let wait = now - job.arrived_ns;
-            let batch = batch_of(job.arrived_ns, self.window);
+            let batch = job.batch as usize;
             st.started += 1;
-            record(&mut st.wait, wait);
             st.wait_batches.add(batch, wait as f64);
-            st.waited_batches
-                .add(batch, if wait > 0 { 1.0 } else { 0.0 });
+            st.waited_batches.add(batch, if wait > 0 { 1.0 } else { 0.0 });
             if wait > 0 {
                 st.waited += 1;
+                record(&mut st.wait, wait);
             }
         }
-        let work = self.spec.services[s]
-            .service_time
-            .sample(&mut self.services[s].service_time_rng);
-        q.schedule_at(now + work, Event::WorkDone(job_h));
+        let work = self.spec.services[s].service_time.sample(&mut self.services[s].service_time_rng);
+        q.schedule_at(now + work, Event::new(Kind::WorkDone, job_h, 0));
     }
 
-    fn release_worker(
-        &mut self,
-        service: u32,
-        instance: u32,
-        now: Nanos,
-        q: &mut EventQueue<Event>,
-    ) {
+    fn release_worker(&mut self, service: u32, instance: u32, now: Nanos, q: &mut EventQueue<Event>) {
         let st = &mut self.service_stats[service as usize];
         match self.instances[instance as usize].queue.pop_front() {
             Some(next) => {
-                st.queued.change(now, self.window, false);
+                st.occupancy.advance(now, self.window);
+                st.occupancy.queued -= 1;
                 self.start_work(next, now, q);
             }
             None => {
                 self.instances[instance as usize].busy -= 1;
-                st.busy.change(now, self.window, false);
+                st.occupancy.advance(now, self.window);
+                st.occupancy.busy -= 1;
             }
         }
     }
 
-    fn work_done(
-        &mut self,
-        job_h: Handle,
-        now: Nanos,
-        q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    fn work_done(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         let job = self.jobs.get(job_h).expect("live job");
         let (service, instance) = (job.service, job.instance);
         if !self.spec.services[service as usize].hold_worker_during_calls {
@@ -585,21 +550,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     }
 
     /// Starts the job's current step, or replies when no step is left.
-    fn advance(
-        &mut self,
-        job_h: Handle,
-        now: Nanos,
-        q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    fn advance(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         let job = self.jobs.get_mut(job_h).expect("live job");
         let svc = &self.spec.services[job.service as usize];
         let plan = &self.spec.plans[svc.plan_by_type[job.type_id as usize] as usize];
         let Some(&(first, end)) = plan.steps.get(job.step as usize) else {
-            let outcome = if job.degraded {
-                Outcome::Degraded
-            } else {
-                Outcome::Ok
-            };
+            let outcome = if job.degraded { Outcome::Degraded } else { Outcome::Ok };
             return self.reply(job_h, outcome, now, q);
         };
         job.pending = end - first;
@@ -613,12 +569,10 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 workload: 0,
                 attempt: 1,
                 waiting: false,
-                counted: false,
+                batch: UNCOUNTED,
                 started_ns: now,
             };
-            let call_h = self.calls.insert(call).ok_or(Overload::Jobs {
-                limit: self.spec.max_in_flight_jobs,
-            })?;
+            let call_h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
             self.start_attempt(call_h, now, q)?;
             // A call answered inline may have ended the step or failed the job.
             match self.jobs.get(job_h) {
@@ -637,49 +591,46 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
-        let job = self.jobs.remove(job_h).expect("live job");
-        let s = job.service as usize;
+        // Copy out the few fields needed and free the slot in place: moving the whole record
+        // out of the slab costs a store-forwarding stall.
+        let job = self.jobs.get(job_h).expect("live job");
+        let (service, instance, counted, arrived_ns) = (job.service, job.instance, job.batch, job.arrived_ns);
+        let (call, attempt) = (job.call, job.attempt);
+        self.jobs.free(job_h);
+        let s = service as usize;
         if self.spec.services[s].hold_worker_during_calls {
-            self.release_worker(job.service, job.instance, now, q);
+            self.release_worker(service, instance, now, q);
         }
         let st = &mut self.service_stats[s];
-        st.in_system.change(now, self.window, false);
-        if job.counted {
-            let sojourn = now - job.arrived_ns;
+        st.occupancy.advance(now, self.window);
+        st.occupancy.in_system -= 1;
+        if counted != UNCOUNTED {
+            let sojourn = now - arrived_ns;
             st.outcomes.add(outcome);
             record(&mut st.sojourn, sojourn);
-            st.sojourn_batches
-                .add(batch_of(job.arrived_ns, self.window), sojourn as f64);
+            st.sojourn_batches.add(counted as usize, sojourn as f64);
         }
-        self.send_reply(&job, outcome, now, q)
+        self.send_reply(call, attempt, outcome, now, q)
     }
 
     fn send_reply(
         &mut self,
-        job: &Job,
+        call: Handle,
+        attempt: u32,
         outcome: Outcome,
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
-        let spec = match self.calls.get(job.call) {
-            Some(c) if c.attempt == job.attempt && c.waiting => c.spec,
+        let spec = match self.calls.get(call) {
+            Some(c) if c.attempt == attempt && c.waiting => c.spec,
             _ => return Ok(()), // nobody is waiting for this answer
         };
-        let latency = sample_opt(
-            &self.spec.calls[spec as usize].latency,
-            &mut self.call_rt[spec as usize].network_rng,
-        );
+        let latency = sample_opt(&self.spec.calls[spec as usize].latency, &mut self.call_rt[spec as usize].network_rng);
         if latency == 0 {
-            self.deliver_reply(job.call, job.attempt, outcome, now, q)
+            self.deliver_reply(call, attempt, outcome, now, q)
         } else {
-            q.schedule_at(
-                now + latency,
-                Event::Reply {
-                    call: job.call,
-                    attempt: job.attempt,
-                    outcome,
-                },
-            );
+            let reply = Event { kind: Kind::Reply, outcome, arg: attempt, handle: call };
+            q.schedule_at(now + latency, reply);
             Ok(())
         }
     }
@@ -691,14 +642,17 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let width = self.spec.bucket_ns;
         while self.bucket_start_ns + width <= now || (last && self.bucket_start_ns < now) {
             for (w, b) in self.buckets.iter_mut().enumerate() {
-                let has = !b.latency.is_empty();
+                let (p50_ns, p99_ns, mean_ns) = match b.latency.percentiles() {
+                    Some((p50, p99, mean)) => (Some(p50), Some(p99), Some(mean)),
+                    None => (None, None, None),
+                };
                 self.sink.row(SeriesRow {
                     bucket_start_ns: self.bucket_start_ns,
                     workload: self.spec.workloads[w].name.clone(),
                     outcomes: b.outcomes,
-                    p50_ns: has.then(|| b.latency.value_at_quantile(0.5)),
-                    p99_ns: has.then(|| b.latency.value_at_quantile(0.99)),
-                    mean_ns: has.then(|| b.latency.mean()),
+                    p50_ns,
+                    p99_ns,
+                    mean_ns,
                 });
                 b.outcomes = Outcomes::default();
                 b.latency.reset();
@@ -713,24 +667,16 @@ impl<S: SeriesSink> Model for ServiceModel<'_, S> {
     type Stop = Overload;
 
     #[inline]
-    fn handle(
-        &mut self,
-        now: Nanos,
-        event: Event,
-        q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
-        match event {
-            Event::Arrival { workload } => self.arrival(workload, now, q),
-            Event::JobArrive(job) => self.job_arrive(job, now, q),
-            Event::WorkDone(job) => self.work_done(job, now, q),
-            Event::Reply {
-                call,
-                attempt,
-                outcome,
-            } => self.deliver_reply(call, attempt, outcome, now, q),
-            Event::Timeout { call, attempt } => self.timeout(call, attempt, now, q),
-            Event::Retry(call) => match self.calls.get(call) {
-                Some(_) => self.start_attempt(call, now, q),
+    fn handle(&mut self, now: Nanos, event: Event, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+        let h = event.handle;
+        match event.kind {
+            Kind::Arrival => self.arrival(event.arg, now, q),
+            Kind::JobArrive => self.job_arrive(h, now, q),
+            Kind::WorkDone => self.work_done(h, now, q),
+            Kind::Reply => self.deliver_reply(h, event.arg, event.outcome, now, q),
+            Kind::Timeout => self.timeout(h, event.arg, now, q),
+            Kind::Retry => match self.calls.get(h) {
+                Some(_) => self.start_attempt(h, now, q),
                 None => Ok(()),
             },
         }
@@ -745,19 +691,24 @@ fn sample_opt(d: &Option<Dist>, rng: &mut Stream) -> Nanos {
     }
 }
 
-/// An exponential draw with rate `rate_per_s`, in nanoseconds.
+/// An exponential draw with rate `rate_per_s`, in nanoseconds (ziggurat: rarely a logarithm).
 #[inline]
 fn exp_ns(rng: &mut Stream, rate_per_s: f64) -> Nanos {
-    let u = 1.0 - rng.unit(); // in (0, 1]
-    (-u.ln() * NS_PER_S as f64 / rate_per_s).round() as Nanos
+    let unit: f64 = Exp1.sample(rng);
+    round_ns(unit * NS_PER_S as f64 / rate_per_s)
 }
 
-/// Which batch of the measurement window a time falls in.
+/// Marks a request or job from the warm-up: simulated, not counted.
+const UNCOUNTED: u8 = u8::MAX;
+
+/// Which batch of the measurement window a time falls in (the last batch also takes the
+/// drain period), or `UNCOUNTED` before the window.
 #[inline]
-fn batch_of(t: Nanos, window: (Nanos, Nanos)) -> usize {
-    let width = (window.1 - window.0).max(1);
-    ((t.saturating_sub(window.0) as u128 * BATCHES as u128 / width as u128) as usize)
-        .min(BATCHES - 1)
+fn batch_at(t: Nanos, window_start: Nanos, batch_ns: Nanos) -> u8 {
+    if t < window_start {
+        return UNCOUNTED;
+    }
+    (((t - window_start) / batch_ns) as usize).min(BATCHES - 1) as u8
 }
 
 /// The next arrival of a piecewise-constant-rate Poisson process after `now`. Exact: the
@@ -803,6 +754,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn events_are_two_words() {
+        assert_eq!(std::mem::size_of::<Event>(), 16);
+        assert_eq!(std::mem::align_of::<Event>(), 8);
+    }
+
+    #[test]
     fn schedule_rate_lookup_repeats_with_the_period() {
         let steps = [(0, 10.0), (100, 50.0)];
         assert_eq!(rate_at(0, &steps, Some(200)), (10.0, 100));
@@ -815,11 +772,12 @@ mod tests {
 
     #[test]
     fn batches_split_the_window_evenly() {
-        let w = (100, 300);
-        assert_eq!(batch_of(100, w), 0);
-        assert_eq!(batch_of(109, w), 0);
-        assert_eq!(batch_of(110, w), 1);
-        assert_eq!(batch_of(299, w), BATCHES - 1);
-        assert_eq!(batch_of(5_000, w), BATCHES - 1);
+        // A window [100, 300) in 20 batches of 10 ns.
+        assert_eq!(batch_at(99, 100, 10), UNCOUNTED);
+        assert_eq!(batch_at(100, 100, 10), 0);
+        assert_eq!(batch_at(109, 100, 10), 0);
+        assert_eq!(batch_at(110, 100, 10), 1);
+        assert_eq!(batch_at(299, 100, 10), BATCHES as u8 - 1);
+        assert_eq!(batch_at(5_000, 100, 10), BATCHES as u8 - 1);
     }
 }

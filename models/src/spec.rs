@@ -99,21 +99,12 @@ pub struct RetrySpec {
 }
 
 impl RetrySpec {
-    pub const ONCE: RetrySpec = RetrySpec {
-        max_attempts: 1,
-        backoff: BackoffKind::None,
-        base_ns: 0,
-        cap_ns: 0,
-    };
+    pub const ONCE: RetrySpec = RetrySpec { max_attempts: 1, backoff: BackoffKind::None, base_ns: 0, cap_ns: 0 };
 
     /// The wait before retry `n` (1 for the first retry), given a uniform draw `u` in [0, 1).
     /// Exponential forms use min(cap, base * 2^(n-1)), the AWS SDK's indexing.
     pub fn backoff_ns(&self, n: u32, u: f64) -> Nanos {
-        let ceiling = || {
-            self.base_ns
-                .saturating_mul(1u64 << (n - 1).min(62))
-                .min(self.cap_ns)
-        };
+        let ceiling = || self.base_ns.saturating_mul(1u64 << (n - 1).min(62)).min(self.cap_ns);
         match self.backoff {
             BackoffKind::None => 0,
             BackoffKind::Constant => self.base_ns,
@@ -135,19 +126,10 @@ impl Spec {
             for (r, cum) in w.requests.iter().zip(&w.cumulative_mix) {
                 let share = cum - prev;
                 prev = *cum;
-                self.add_visits(
-                    self.calls[r.call as usize].to,
-                    r.type_id,
-                    rate * share,
-                    &mut visits,
-                );
+                self.add_visits(self.calls[r.call as usize].to, r.type_id, rate * share, &mut visits);
             }
         }
-        visits
-            .iter()
-            .zip(&self.services)
-            .map(|(v, s)| v * s.service_time.mean_ns() / 1e9)
-            .collect()
+        visits.iter().zip(&self.services).map(|(v, s)| v * s.service_time.mean_ns() / 1e9).collect()
     }
 
     fn add_visits(&self, service: u32, type_id: u16, rate: f64, visits: &mut [f64]) {
@@ -189,17 +171,10 @@ mod tests {
 
     #[test]
     fn backoff_forms() {
-        let r = |backoff| RetrySpec {
-            max_attempts: 5,
-            backoff,
-            base_ns: 10,
-            cap_ns: 35,
-        };
+        let r = |backoff| RetrySpec { max_attempts: 5, backoff, base_ns: 10, cap_ns: 35 };
         assert_eq!(r(BackoffKind::None).backoff_ns(3, 0.5), 0);
         assert_eq!(r(BackoffKind::Constant).backoff_ns(3, 0.5), 10);
-        let exp: Vec<_> = (1..=4)
-            .map(|n| r(BackoffKind::Exponential).backoff_ns(n, 0.5))
-            .collect();
+        let exp: Vec<_> = (1..=4).map(|n| r(BackoffKind::Exponential).backoff_ns(n, 0.5)).collect();
         assert_eq!(exp, vec![10, 20, 35, 35]);
         assert_eq!(r(BackoffKind::FullJitter).backoff_ns(2, 0.5), 10);
         assert_eq!(r(BackoffKind::FullJitter).backoff_ns(2, 0.0), 0);
@@ -207,10 +182,7 @@ mod tests {
 
     #[test]
     fn schedule_mean_rate_weights_by_time() {
-        let a = Arrival::Schedule {
-            steps: vec![(0, 100.0), (6, 400.0)],
-            period_ns: Some(24),
-        };
+        let a = Arrival::Schedule { steps: vec![(0, 100.0), (6, 400.0)], period_ns: Some(24) };
         // 6 units at 100 and 18 at 400: (600 + 7200) / 24 = 325.
         assert_eq!(a.mean_rate_per_s(), 325.0);
     }

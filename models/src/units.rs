@@ -34,17 +34,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if t == "0" {
         return Ok(Duration(0));
     }
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_')).unwrap_or(t.len());
     let (number, unit) = (t[..split].replace('_', ""), t[split..].trim());
     let hint = "write a number and a unit, like \"250ms\", \"1.5s\" or \"5m\" (units: ns, us, ms, s, m, h, d)";
     if number.is_empty() {
         return Err(format!("`{text}` is not a duration: {hint}"));
     }
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration: {hint}"))?;
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration: {hint}"))?;
     let Some(&(_, scale)) = UNITS.iter().find(|(u, _)| *u == unit) else {
         return Err(if unit.is_empty() {
             format!("`{text}` has no unit: {hint}")
@@ -54,9 +50,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     let ns = value * scale;
     if !ns.is_finite() || ns > 1e18 {
-        return Err(format!(
-            "`{text}` is too long a duration (at most about 31 years)"
-        ));
+        return Err(format!("`{text}` is too long a duration (at most about 31 years)"));
     }
     Ok(Duration(ns.round() as Nanos))
 }
@@ -76,13 +70,13 @@ impl<'de> Deserialize<'de> for Duration {
                 if v == 0 {
                     Ok(Duration(0))
                 } else {
-                    Err(E::custom(format!("`{v}` has no unit: write it as a string with a unit, like \"{v}ms\" or \"{v}s\"")))
+                    Err(E::custom(format!(
+                        "`{v}` has no unit: write it as a string with a unit, like \"{v}ms\" or \"{v}s\""
+                    )))
                 }
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Duration, E> {
-                Err(E::custom(format!(
-                    "`{v}` has no unit: write it as a string with a unit, like \"{v}s\""
-                )))
+                Err(E::custom(format!("`{v}` has no unit: write it as a string with a unit, like \"{v}s\"")))
             }
         }
         d.deserialize_any(V)
@@ -119,10 +113,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Loc<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = toml::Spanned::<T>::deserialize(d)?;
         let span = s.span();
-        Ok(Loc {
-            value: s.into_inner(),
-            span,
-        })
+        Ok(Loc { value: s.into_inner(), span })
     }
 }
 
@@ -167,14 +158,8 @@ mod tests {
     #[test]
     fn rejects_with_a_hint() {
         assert!(parse_duration("250").unwrap_err().contains("has no unit"));
-        assert!(parse_duration("3 weeks")
-            .unwrap_err()
-            .contains("unknown unit `weeks`"));
-        assert!(parse_duration("fast")
-            .unwrap_err()
-            .contains("is not a duration"));
-        assert!(parse_duration("-5ms")
-            .unwrap_err()
-            .contains("is not a duration"));
+        assert!(parse_duration("3 weeks").unwrap_err().contains("unknown unit `weeks`"));
+        assert!(parse_duration("fast").unwrap_err().contains("is not a duration"));
+        assert!(parse_duration("-5ms").unwrap_err().contains("is not a duration"));
     }
 }

@@ -23,10 +23,7 @@ pub struct Staged {
 
 impl Staged {
     pub fn new() -> Self {
-        Staged {
-            moves: Vec::new(),
-            committed: false,
-        }
+        Staged { moves: Vec::new(), committed: false }
     }
 
     /// The temporary path to write `name` at in `dir`; it becomes `dir/name` on commit.

@@ -29,13 +29,8 @@ pub struct CsvSeries {
 impl CsvSeries {
     pub fn create(path: &Path) -> io::Result<Self> {
         let mut writer = csv::Writer::from_writer(BufWriter::new(File::create(path)?));
-        writer
-            .write_record(SERIES_HEADER)
-            .map_err(io::Error::other)?;
-        Ok(CsvSeries {
-            writer,
-            error: None,
-        })
+        writer.write_record(SERIES_HEADER).map_err(io::Error::other)?;
+        Ok(CsvSeries { writer, error: None })
     }
 
     pub fn finish(mut self) -> io::Result<()> {
@@ -57,23 +52,11 @@ impl SeriesSink for CsvSeries {
         }
         let o = &row.outcomes;
         let total = o.total();
-        let availability = if total == 0 {
-            String::new()
-        } else {
-            format!("{:.6}", o.successes() as f64 / total as f64)
-        };
-        let mut rec = vec![
-            format!("{:.3}", row.bucket_start_ns as f64 / 1e9),
-            row.workload.clone(),
-            total.to_string(),
-        ];
+        let availability =
+            if total == 0 { String::new() } else { format!("{:.6}", o.successes() as f64 / total as f64) };
+        let mut rec = vec![format!("{:.3}", row.bucket_start_ns as f64 / 1e9), row.workload.clone(), total.to_string()];
         rec.extend(Outcome::ALL.iter().map(|&x| o.get(x).to_string()));
-        rec.extend([
-            availability,
-            ms(row.p50_ns.map(|v| v as f64)),
-            ms(row.p99_ns.map(|v| v as f64)),
-            ms(row.mean_ns),
-        ]);
+        rec.extend([availability, ms(row.p50_ns.map(|v| v as f64)), ms(row.p99_ns.map(|v| v as f64)), ms(row.mean_ns)]);
         if let Err(e) = self.writer.write_record(&rec) {
             self.error = Some(io::Error::other(e));
         }

@@ -97,9 +97,7 @@ fn latency(h: &Histogram<u64>, batches: Option<&BatchMeans>) -> Option<Latency> 
     Some(Latency {
         count: h.len(),
         mean: ms(h.mean()),
-        mean_ci95: batches
-            .and_then(|b| b.interval(T_19_95))
-            .map(|(_, half)| ms(half)),
+        mean_ci95: batches.and_then(|b| b.interval(T_19_95)).map(|(_, half)| ms(half)),
         min: ms(h.min() as f64),
         p50: q(0.5),
         p90: q(0.9),
@@ -110,10 +108,7 @@ fn latency(h: &Histogram<u64>, batches: Option<&BatchMeans>) -> Option<Latency> 
 }
 
 fn outcomes(o: &cellsim_models::metrics::Outcomes) -> BTreeMap<String, u64> {
-    Outcome::ALL
-        .iter()
-        .map(|&x| (x.name().to_string(), o.get(x)))
-        .collect()
+    Outcome::ALL.iter().map(|&x| (x.name().to_string(), o.get(x))).collect()
 }
 
 fn ratio(a: u64, b: u64) -> Option<f64> {
@@ -159,7 +154,11 @@ pub fn summarise(r: &RunResult) -> Summary {
                 availability_ci95: ci(&s.success_batches),
                 attempts_per_request: ratio(s.attempts, s.outcomes.total()),
                 latency_ms: latency(&s.latency, Some(&s.latency_batches)),
-                latency_all_ms: latency(&s.latency_all, None),
+                latency_all_ms: {
+                    let mut all = s.latency.clone();
+                    all.add(&s.latency_failed).expect("histograms share their bounds");
+                    latency(&all, None)
+                },
             })
             .collect(),
         services: r
@@ -168,6 +167,10 @@ pub fn summarise(r: &RunResult) -> Summary {
             .map(|s| {
                 let workers = (s.instances * s.workers_per_instance) as f64;
                 let accepted = s.arrivals - s.outcomes.get(Outcome::Rejected);
+                let (in_system, busy, queued) = s.occupancy.averages(r.duration_ns - r.warmup_ns);
+                let mut wait = s.wait.clone();
+                // The histogram holds positive waits; the rest waited zero (1 ns, its floor).
+                wait.record_n(1, s.started - s.waited).expect("1 ns is within the bounds");
                 ServiceSummary {
                     service: s.service.clone(),
                     instances: s.instances,
@@ -179,12 +182,12 @@ pub fn summarise(r: &RunResult) -> Summary {
                     rejection_rate_ci95: ci(&s.rejected_batches),
                     wait_probability: ratio(s.waited, s.started),
                     wait_probability_ci95: ci(&s.waited_batches),
-                    utilisation: round9(s.busy.area as f64 / 1e9 / window_s / workers),
-                    mean_in_system: round9(s.in_system.area as f64 / 1e9 / window_s),
-                    mean_in_queue: round9(s.queued.area as f64 / 1e9 / window_s),
+                    utilisation: round9(busy / workers),
+                    mean_in_system: round9(in_system),
+                    mean_in_queue: round9(queued),
                     throughput_per_s: round9(accepted as f64 / window_s),
                     sojourn_ms: latency(&s.sojourn, Some(&s.sojourn_batches)),
-                    wait_ms: latency(&s.wait, Some(&s.wait_batches)),
+                    wait_ms: latency(&wait, Some(&s.wait_batches)),
                 }
             })
             .collect(),

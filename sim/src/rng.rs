@@ -31,11 +31,7 @@ pub struct Stream(Xoshiro256PlusPlus);
 
 impl Stream {
     pub fn new(master_seed: u64, entity: &str, purpose: &str) -> Self {
-        Stream(Xoshiro256PlusPlus::seed_from_u64(derive_seed(
-            master_seed,
-            entity,
-            purpose,
-        )))
+        Stream(Xoshiro256PlusPlus::seed_from_u64(derive_seed(master_seed, entity, purpose)))
     }
 
     /// A uniform draw in [0, 1) with 53 bits of precision.
@@ -93,10 +89,7 @@ mod tests {
     fn derived_seed_is_pinned() {
         // Pinned so that a change to the derivation, which would change every published
         // result, is a deliberate decision and not an accident.
-        assert_eq!(
-            derive_seed(1, "service/front", "service_time"),
-            9_103_920_510_545_331_389
-        );
+        assert_eq!(derive_seed(1, "service/front", "service_time"), 9_103_920_510_545_331_389);
         let mut s = Stream::new(1, "x", "y");
         let draws: Vec<u64> = (0..3).map(|_| s.below(1000)).collect();
         assert_eq!(draws, vec![615, 242, 985]);

@@ -10,12 +10,8 @@ pub trait Model {
     type Stop;
 
     /// Handles one event at time `now`. Returning `Err` ends the run with that reason.
-    fn handle(
-        &mut self,
-        now: Nanos,
-        event: Self::Event,
-        queue: &mut EventQueue<Self::Event>,
-    ) -> Result<(), Self::Stop>;
+    fn handle(&mut self, now: Nanos, event: Self::Event, queue: &mut EventQueue<Self::Event>)
+        -> Result<(), Self::Stop>;
 }
 
 /// Limits that end a run with a verdict rather than letting it run away.
@@ -37,50 +33,34 @@ pub enum RunOutcome<S> {
     /// `Budget::max_events` events were handled and more were pending.
     EventBudget { events: u64, at_ns: Nanos },
     /// The model stopped the run.
-    Stopped {
-        reason: S,
-        events: u64,
-        at_ns: Nanos,
-    },
+    Stopped { reason: S, events: u64, at_ns: Nanos },
 }
 
 /// Runs `model` until the queue drains or a budget is reached.
-pub fn run<M: Model>(
-    model: &mut M,
-    queue: &mut EventQueue<M::Event>,
-    budget: Budget,
-) -> RunOutcome<M::Stop> {
+pub fn run<M: Model>(model: &mut M, queue: &mut EventQueue<M::Event>, budget: Budget) -> RunOutcome<M::Stop> {
     let mut events = 0u64;
     loop {
-        match queue.peek_time() {
-            None => {
-                return RunOutcome::Drained {
-                    events,
-                    at_ns: queue.now(),
-                }
-            }
-            Some(t) if t > budget.until_ns => {
-                return RunOutcome::TimeLimit {
-                    events,
-                    at_ns: queue.now(),
-                }
-            }
-            Some(_) if events >= budget.max_events => {
-                return RunOutcome::EventBudget {
-                    events,
-                    at_ns: queue.now(),
-                }
-            }
-            Some(_) => {}
+        if events >= budget.max_events {
+            return match queue.peek_time() {
+                None => RunOutcome::Drained { events, at_ns: queue.now() },
+                Some(t) if t > budget.until_ns => RunOutcome::TimeLimit { events, at_ns: queue.now() },
+                Some(_) => RunOutcome::EventBudget { events, at_ns: queue.now() },
+            };
         }
-        let (now, event) = queue.pop().expect("peeked an event");
+        let last_ns = queue.now();
+        if queue.is_empty() {
+            return RunOutcome::Drained { events, at_ns: last_ns };
+        }
+        let (now, event) = queue.pop_earliest();
+        if now > budget.until_ns {
+            // Put it back untouched (its original sequence number is lost, but the run is
+            // over: nothing else will be popped from this queue).
+            queue.restore(last_ns, now, event);
+            return RunOutcome::TimeLimit { events, at_ns: last_ns };
+        }
         events += 1;
         if let Err(reason) = model.handle(now, event, queue) {
-            return RunOutcome::Stopped {
-                reason,
-                events,
-                at_ns: now,
-            };
+            return RunOutcome::Stopped { reason, events, at_ns: now };
         }
     }
 }
@@ -97,12 +77,7 @@ mod tests {
     impl Model for Ticker {
         type Event = ();
         type Stop = &'static str;
-        fn handle(
-            &mut self,
-            now: Nanos,
-            _: (),
-            q: &mut EventQueue<()>,
-        ) -> Result<(), &'static str> {
+        fn handle(&mut self, now: Nanos, _: (), q: &mut EventQueue<()>) -> Result<(), &'static str> {
             self.seen.push(now);
             if self.seen.len() == self.stop_after {
                 return Err("enough");
@@ -120,91 +95,26 @@ mod tests {
 
     #[test]
     fn time_limit_ends_before_the_first_late_event() {
-        let mut m = Ticker {
-            seen: vec![],
-            stop_after: usize::MAX,
-        };
-        let out = run(
-            &mut m,
-            &mut start(),
-            Budget {
-                max_events: 1000,
-                until_ns: 35,
-            },
-        );
+        let mut m = Ticker { seen: vec![], stop_after: usize::MAX };
+        let out = run(&mut m, &mut start(), Budget { max_events: 1000, until_ns: 35 });
         assert_eq!(m.seen, vec![0, 10, 20, 30]);
-        assert_eq!(
-            out,
-            RunOutcome::TimeLimit {
-                events: 4,
-                at_ns: 30
-            }
-        );
+        assert_eq!(out, RunOutcome::TimeLimit { events: 4, at_ns: 30 });
     }
 
     #[test]
     fn event_budget_and_model_stop_are_reported() {
-        let mut m = Ticker {
-            seen: vec![],
-            stop_after: usize::MAX,
-        };
-        let out = run(
-            &mut m,
-            &mut start(),
-            Budget {
-                max_events: 3,
-                until_ns: u64::MAX,
-            },
-        );
-        assert_eq!(
-            out,
-            RunOutcome::EventBudget {
-                events: 3,
-                at_ns: 20
-            }
-        );
-        let mut m = Ticker {
-            seen: vec![],
-            stop_after: 2,
-        };
-        let out = run(
-            &mut m,
-            &mut start(),
-            Budget {
-                max_events: 100,
-                until_ns: u64::MAX,
-            },
-        );
-        assert_eq!(
-            out,
-            RunOutcome::Stopped {
-                reason: "enough",
-                events: 2,
-                at_ns: 10
-            }
-        );
+        let mut m = Ticker { seen: vec![], stop_after: usize::MAX };
+        let out = run(&mut m, &mut start(), Budget { max_events: 3, until_ns: u64::MAX });
+        assert_eq!(out, RunOutcome::EventBudget { events: 3, at_ns: 20 });
+        let mut m = Ticker { seen: vec![], stop_after: 2 };
+        let out = run(&mut m, &mut start(), Budget { max_events: 100, until_ns: u64::MAX });
+        assert_eq!(out, RunOutcome::Stopped { reason: "enough", events: 2, at_ns: 10 });
     }
 
     #[test]
     fn empty_queue_drains() {
-        let mut m = Ticker {
-            seen: vec![],
-            stop_after: 1,
-        };
-        let out = run(
-            &mut m,
-            &mut EventQueue::new(),
-            Budget {
-                max_events: 1,
-                until_ns: 1,
-            },
-        );
-        assert_eq!(
-            out,
-            RunOutcome::Drained {
-                events: 0,
-                at_ns: 0
-            }
-        );
+        let mut m = Ticker { seen: vec![], stop_after: 1 };
+        let out = run(&mut m, &mut EventQueue::new(), Budget { max_events: 1, until_ns: 1 });
+        assert_eq!(out, RunOutcome::Drained { events: 0, at_ns: 0 });
     }
 }

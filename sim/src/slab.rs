@@ -13,10 +13,7 @@ pub struct Handle {
 }
 
 impl Handle {
-    pub const NONE: Handle = Handle {
-        index: u32::MAX,
-        generation: 0,
-    };
+    pub const NONE: Handle = Handle { index: u32::MAX, generation: 0 };
 }
 
 struct Slot<T> {
@@ -34,12 +31,7 @@ pub struct Slab<T> {
 impl<T> Slab<T> {
     /// A slab that holds at most `capacity` live records.
     pub fn with_capacity_limit(capacity: usize) -> Self {
-        Slab {
-            slots: Vec::new(),
-            free: Vec::new(),
-            live: 0,
-            capacity,
-        }
+        Slab { slots: Vec::new(), free: Vec::new(), live: 0, capacity }
     }
 
     /// Stores `value`; `None` when `capacity` records are already live.
@@ -52,20 +44,11 @@ impl<T> Slab<T> {
         if let Some(index) = self.free.pop() {
             let slot = &mut self.slots[index as usize];
             slot.value = Some(value);
-            return Some(Handle {
-                index,
-                generation: slot.generation,
-            });
+            return Some(Handle { index, generation: slot.generation });
         }
         let index = self.slots.len() as u32;
-        self.slots.push(Slot {
-            generation: 1,
-            value: Some(value),
-        });
-        Some(Handle {
-            index,
-            generation: 1,
-        })
+        self.slots.push(Slot { generation: 1, value: Some(value) });
+        Some(Handle { index, generation: 1 })
     }
 
     #[inline]
@@ -99,6 +82,23 @@ impl<T> Slab<T> {
         Some(value)
     }
 
+    /// Drops the record in place (cheaper than `remove` for a large record nobody needs);
+    /// false if `h` was stale.
+    #[inline]
+    pub fn free(&mut self, h: Handle) -> bool {
+        let Some(slot) = self.slots.get_mut(h.index as usize) else {
+            return false;
+        };
+        if slot.generation != h.generation || slot.value.is_none() {
+            return false;
+        }
+        slot.value = None;
+        slot.generation = slot.generation.wrapping_add(1).max(1);
+        self.free.push(h.index);
+        self.live -= 1;
+        true
+    }
+
     pub fn len(&self) -> usize {
         self.live
     }
@@ -127,6 +127,9 @@ mod tests {
         assert_eq!(s.remove(a), None);
         assert_eq!(s.get(b), Some(&"b"));
         assert_eq!(s.get(Handle::NONE), None);
+        assert!(s.free(b));
+        assert!(!s.free(b), "a second free of the same handle is refused");
+        assert!(s.is_empty());
     }
 
     #[test]

@@ -13,12 +13,7 @@ pub fn format_ns(ns: Nanos) -> String {
         let minutes = ns / (60 * NS_PER_S);
         let rest = ns % (60 * NS_PER_S);
         if minutes >= 60 {
-            format!(
-                "{}h{:02}m{:06.3}s",
-                minutes / 60,
-                minutes % 60,
-                rest as f64 / 1e9
-            )
+            format!("{}h{:02}m{:06.3}s", minutes / 60, minutes % 60, rest as f64 / 1e9)
         } else {
             format!("{}m{:06.3}s", minutes, rest as f64 / 1e9)
         }
@@ -43,13 +38,7 @@ mod tests {
         assert_eq!(format_ns(3_200), "3.200us");
         assert_eq!(format_ns(250 * NS_PER_MS), "250.000ms");
         assert_eq!(format_ns(1_500 * NS_PER_MS), "1.500s");
-        assert_eq!(
-            format_ns(12 * 60 * NS_PER_S + 3_250 * NS_PER_MS),
-            "12m03.250s"
-        );
-        assert_eq!(
-            format_ns(2 * 3600 * NS_PER_S + 61 * NS_PER_S),
-            "2h01m01.000s"
-        );
+        assert_eq!(format_ns(12 * 60 * NS_PER_S + 3_250 * NS_PER_MS), "12m03.250s");
+        assert_eq!(format_ns(2 * 3600 * NS_PER_S + 61 * NS_PER_S), "2h01m01.000s");
     }
 }
