@@ -35,8 +35,8 @@ pub enum Kind {
     WorkDone,
     /// `handle`: the call; `arg`: the attempt; `outcome`: the answer.
     Reply,
-    /// `handle`: the call; `arg`: the attempt.
-    Timeout,
+    /// `arg`: the call spec whose timeout lane has reached its head's deadline.
+    TimeoutLane,
     /// `handle`: the call whose backoff ended.
     Retry,
 }
@@ -131,6 +131,17 @@ struct WorkloadRt {
     stats: Vec<u32>,
 }
 
+/// The pending timeouts of one call spec. Every attempt on a call spec has the same timeout,
+/// so deadlines arrive in the order attempts start: a FIFO holds them and only the earliest
+/// deadline of an attempt still waiting sits in the event queue. A timeout that never fires
+/// (the attempt was answered) costs a push and a pop here, not an event.
+#[derive(Default)]
+struct TimeoutLane {
+    pending: VecDeque<(Nanos, Handle, u32)>,
+    /// An event for this lane is in the event queue.
+    armed: bool,
+}
+
 /// Per workload, the requests that finished in the current bucket.
 struct Bucket {
     outcomes: Outcomes,
@@ -144,9 +155,15 @@ pub struct ServiceModel<'s, S: SeriesSink> {
     instances: Vec<Instance>,
     services: Vec<ServiceRt>,
     call_rt: Vec<CallRt>,
+    /// Timeout lanes, by call spec.
+    lanes: Vec<TimeoutLane>,
     workloads: Vec<WorkloadRt>,
     /// The measurement window: [warmup, duration].
     window: (Nanos, Nanos),
+    /// The batch that `now` falls in (`UNCOUNTED` during the warm-up) and when it ends:
+    /// time only moves forward, so the batch advances by comparison, not division.
+    batch_now: u8,
+    batch_end_ns: Nanos,
     /// The window's width over BATCHES, at least 1 ns.
     batch_ns: Nanos,
     pub request_stats: Vec<RequestStats>,
@@ -159,6 +176,7 @@ pub struct ServiceModel<'s, S: SeriesSink> {
 
 impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     pub fn new(spec: &'s Spec, seed: u64, sink: S) -> Self {
+        let batch_ns = ((spec.duration_ns - spec.warmup_ns) / BATCHES as Nanos).max(1);
         let mut instances = Vec::new();
         let services = spec
             .services
@@ -222,9 +240,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             instances,
             services,
             call_rt,
+            lanes: spec.calls.iter().map(|_| TimeoutLane::default()).collect(),
             workloads,
             window: (spec.warmup_ns, spec.duration_ns),
-            batch_ns: ((spec.duration_ns - spec.warmup_ns) / BATCHES as Nanos).max(1),
+            batch_now: if spec.warmup_ns == 0 { 0 } else { UNCOUNTED },
+            batch_end_ns: if spec.warmup_ns == 0 { batch_ns } else { spec.warmup_ns },
+            batch_ns,
             request_stats,
             service_stats,
             buckets,
@@ -302,7 +323,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             workload: w as u16,
             attempt: 1,
             waiting: false,
-            batch: batch_at(now, self.window.0, self.batch_ns),
+            batch: self.batch_at(now),
             started_ns: now,
         };
         let h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
@@ -318,7 +339,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let (attempt, type_id) = (call.attempt, call.type_id);
         let cs = &self.spec.calls[call.spec as usize];
         if cs.timeout_ns > 0 {
-            q.schedule_at(now + cs.timeout_ns, Event::new(Kind::Timeout, call_h, attempt));
+            let lane = &mut self.lanes[call.spec as usize];
+            lane.pending.push_back((now + cs.timeout_ns, call_h, attempt));
+            if !lane.armed {
+                lane.armed = true;
+                q.schedule_at(now + cs.timeout_ns, Event::new(Kind::TimeoutLane, Handle::NONE, call.spec));
+            }
         }
         let latency = sample_opt(&cs.latency, &mut self.call_rt[call.spec as usize].network_rng);
         let job = Job {
@@ -357,12 +383,28 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         self.attempt_ended(call_h, outcome, now, q)
     }
 
-    fn timeout(&mut self, call_h: Handle, attempt: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
-        match self.calls.get_mut(call_h) {
-            Some(c) if c.attempt == attempt && c.waiting => c.waiting = false,
-            _ => return Ok(()), // the attempt already ended
+    /// The head of a timeout lane is due: time out every attempt whose deadline has passed
+    /// and that is still waiting, drop the ones already answered, and arm the lane for the
+    /// next attempt still waiting.
+    fn timeout_lane(&mut self, spec: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+        self.lanes[spec as usize].armed = false;
+        loop {
+            let Some(&(deadline, call_h, attempt)) = self.lanes[spec as usize].pending.front() else { return Ok(()) };
+            let waiting = matches!(self.calls.get(call_h), Some(c) if c.attempt == attempt && c.waiting);
+            if waiting && deadline > now {
+                let lane = &mut self.lanes[spec as usize];
+                if !lane.armed {
+                    lane.armed = true;
+                    q.schedule_at(deadline, Event::new(Kind::TimeoutLane, Handle::NONE, spec));
+                }
+                return Ok(());
+            }
+            self.lanes[spec as usize].pending.pop_front();
+            if waiting {
+                self.calls.get_mut(call_h).expect("checked live").waiting = false;
+                self.attempt_ended(call_h, Outcome::Timeout, now, q)?;
+            }
         }
-        self.attempt_ended(call_h, Outcome::Timeout, now, q)
     }
 
     fn attempt_ended(
@@ -457,9 +499,21 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         }
     }
 
+    /// The batch of the measurement window that `now` falls in, or `UNCOUNTED`.
+    #[inline]
+    fn batch_at(&mut self, now: Nanos) -> u8 {
+        while now >= self.batch_end_ns && (self.batch_now == UNCOUNTED || (self.batch_now as usize) < BATCHES - 1) {
+            self.batch_now = if self.batch_now == UNCOUNTED { 0 } else { self.batch_now + 1 };
+            self.batch_end_ns = self.window.0 + (self.batch_now as Nanos + 1) * self.batch_ns;
+        }
+        debug_assert_eq!(self.batch_now, batch_at(now, self.window.0, self.batch_ns));
+        self.batch_now
+    }
+
     // ----- jobs at a service -----
 
     fn job_arrive(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+        let batch = self.batch_at(now);
         let job = self.jobs.get_mut(job_h).expect("live job");
         let s = job.service as usize;
         let svc = &self.spec.services[s];
@@ -468,8 +522,8 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         rt.next_instance = if rt.next_instance + 1 == svc.instances { 0 } else { rt.next_instance + 1 };
         job.instance = inst;
         job.arrived_ns = now;
-        job.batch = batch_at(now, self.window.0, self.batch_ns);
-        let counted = job.batch != UNCOUNTED;
+        job.batch = batch;
+        let counted = batch != UNCOUNTED;
         let batch = job.batch as usize;
         let st = &mut self.service_stats[s];
         if counted {
@@ -674,7 +728,7 @@ impl<S: SeriesSink> Model for ServiceModel<'_, S> {
             Kind::JobArrive => self.job_arrive(h, now, q),
             Kind::WorkDone => self.work_done(h, now, q),
             Kind::Reply => self.deliver_reply(h, event.arg, event.outcome, now, q),
-            Kind::Timeout => self.timeout(h, event.arg, now, q),
+            Kind::TimeoutLane => self.timeout_lane(event.arg, now, q),
             Kind::Retry => match self.calls.get(h) {
                 Some(_) => self.start_attempt(h, now, q),
                 None => Ok(()),
@@ -702,8 +756,9 @@ fn exp_ns(rng: &mut Stream, rate_per_s: f64) -> Nanos {
 const UNCOUNTED: u8 = u8::MAX;
 
 /// Which batch of the measurement window a time falls in (the last batch also takes the
-/// drain period), or `UNCOUNTED` before the window.
-#[inline]
+/// drain period), or `UNCOUNTED` before the window. The model keeps a running equivalent;
+/// this is its definition, checked against it in debug builds.
+#[cfg_attr(not(any(test, debug_assertions)), allow(dead_code))]
 fn batch_at(t: Nanos, window_start: Nanos, batch_ns: Nanos) -> u8 {
     if t < window_start {
         return UNCOUNTED;

@@ -1,0 +1,160 @@
+//! `compare`: cellsim's benchmarks side by side with the peer simulators in shared/anchors.
+//!
+//! Runs cellsim's M/M/c and three-tier chain scenarios (benches/scenarios) through the same
+//! path as `cellsim run` (read and compile the file, simulate, write series.csv and
+//! summary.json), then the anchors' run.sh in the same invocation, three times each, and
+//! prints each tool's median rate, cellsim's ratio to it and the target. It also checks that
+//! peak memory does not grow with simulated duration (the chain at 1x and 10x duration, each
+//! in a child process of its own).
+//!
+//! Usage: cargo run --release -p cellsim-benches --bin compare [-- --quick] [-- --no-anchors]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+const REPEATS: usize = 3;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("benches/ sits in the workspace").to_path_buf()
+}
+
+/// Runs a scenario file as `cellsim run` does; returns (requests, wall seconds).
+fn run_scenario(file: &Path, duration_s: Option<u64>) -> (u64, f64) {
+    let started = Instant::now();
+    let mut spec = cellsim_models::load(&file.display().to_string()).unwrap_or_else(|e| panic!("{}", e[0]));
+    if let Some(d) = duration_s {
+        spec.duration_ns = d * 1_000_000_000;
+    }
+    let dir = std::env::temp_dir().join(format!("cellsim-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let series = cellsim_reports::CsvSeries::create(&dir.join("series.csv")).unwrap();
+    let (result, series) = cellsim_models::simulate(&spec, spec.seed, series);
+    series.finish().unwrap();
+    let summary = cellsim_reports::summarise(&result);
+    std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(&summary).unwrap()).unwrap();
+    let wall = started.elapsed().as_secs_f64();
+    assert!(result.verdict.is_completed(), "{}", result.verdict.describe());
+    let requests: u64 = summary.requests.iter().map(|r| r.requests).sum();
+    (requests, wall)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Peak resident memory of this process, from /proc (Linux); None elsewhere.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs the anchors' run.sh and returns (label, rate) for each line with a rate.
+fn run_anchors(dir: &Path, what: &str) -> Vec<(String, f64)> {
+    let out = Command::new("bash").arg(dir.join("run.sh")).arg(what).output();
+    let Ok(out) = out else { return Vec::new() };
+    if !out.status.success() {
+        eprintln!("anchors ({what}) failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        return Vec::new();
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let label = line.split_whitespace().next()?.to_string();
+            let rate = line.split_whitespace().find_map(|w| {
+                w.strip_prefix("customers/s=").or_else(|| w.strip_prefix("requests/s="))
+            })?;
+            Some((label, rate.replace(',', "").parse().ok()?))
+        })
+        .collect()
+}
+
+fn human(rate: f64) -> String {
+    if rate >= 1e6 {
+        format!("{:.2} M", rate / 1e6)
+    } else if rate >= 1e3 {
+        format!("{:.1} k", rate / 1e3)
+    } else {
+        format!("{rate:.0}")
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--rss-probe") {
+        // Child mode: run the chain for the given duration, print the peak RSS.
+        let file = PathBuf::from(&args[2]);
+        let duration_s: u64 = args[3].parse().unwrap();
+        let (requests, _) = run_scenario(&file, Some(duration_s));
+        println!("{requests} {}", peak_rss_kib().unwrap_or(0));
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let with_anchors = !args.iter().any(|a| a == "--no-anchors");
+    let scenarios = root().join("benches/scenarios");
+    let anchors = std::env::var_os("CELLSIM_ANCHORS").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/anchors"));
+
+    let mmc_file = scenarios.join("mmc.toml");
+    let chain_file = scenarios.join("chain.toml");
+    let (mmc_s, chain_s) = if quick { (Some(20 * 3600), Some(1000)) } else { (None, None) };
+    let mut mmc_rates = Vec::new();
+    let mut chain_rates = Vec::new();
+    let mut anchor_runs: Vec<(String, f64)> = Vec::new();
+    for round in 1..=REPEATS {
+        let (n, wall) = run_scenario(&mmc_file, mmc_s);
+        mmc_rates.push(n as f64 / wall);
+        let (n, wall) = run_scenario(&chain_file, chain_s);
+        chain_rates.push(n as f64 / wall);
+        eprintln!("round {round}: cellsim M/M/c {}/s, chain {}/s", human(mmc_rates[round - 1]), human(chain_rates[round - 1]));
+        if with_anchors && anchors.join("run.sh").exists() {
+            anchor_runs.extend(run_anchors(&anchors, "all"));
+        }
+    }
+    let mmc = median(mmc_rates);
+    let chain = median(chain_rates);
+    let anchor = |label: &str| -> Option<f64> {
+        let v: Vec<f64> = anchor_runs.iter().filter(|(l, _)| l == label).map(|(_, r)| *r).collect();
+        (!v.is_empty()).then(|| median(v))
+    };
+
+    println!("\ncellsim benchmarks, median of {REPEATS} runs (rates per wall-clock second)\n");
+    println!("{:<8} {:<34} {:>14} {:>12}  {}", "workload", "tool", "rate", "cellsim/x", "target");
+    let row = |w: &str, tool: &str, rate: Option<f64>, ours: f64, target: &str| {
+        let (r, ratio) = match rate {
+            Some(r) => (human(r), format!("{:.2}x", ours / r)),
+            None => ("(not run)".into(), "-".into()),
+        };
+        println!("{w:<8} {tool:<34} {r:>14} {ratio:>12}  {target}");
+    };
+    println!("{:<8} {:<34} {:>14} {:>12}", "M/M/c", "cellsim (scenario file)", human(mmc), "");
+    row("M/M/c", "hand-written Rust heap loop", anchor("rust-heap"), mmc, ">= 0.5x");
+    row("M/M/c", "nexosim 1.0, 1 thread", anchor("nexosim"), mmc, ">= 6x");
+    row("M/M/c", "SimPy 4.1.2", anchor("simpy"), mmc, ">= 100x");
+    row("M/M/c", "Ciw 3.2.7", anchor("ciw"), mmc, "");
+    println!("{:<8} {:<34} {:>14} {:>12}", "chain", "cellsim (scenario file)", human(chain), "");
+    row("chain", "SimPy 4.1.2", anchor("simpy-chain"), chain, ">= 200x");
+
+    // Memory: the chain at 1x and 10x simulated duration, each in a fresh process.
+    let exe = std::env::current_exe().unwrap();
+    let base_s = if quick { 200 } else { 1000 };
+    let probe = |d: u64| -> (u64, u64) {
+        let out = Command::new(&exe).args(["--rss-probe", &chain_file.display().to_string(), &d.to_string()]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut it = text.split_whitespace().map(|w| w.parse::<u64>().unwrap_or(0));
+        (it.next().unwrap_or(0), it.next().unwrap_or(0))
+    };
+    let (n1, rss1) = probe(base_s);
+    let (n10, rss10) = probe(base_s * 10);
+    println!(
+        "\nmemory   chain {}s ({} requests): peak RSS {:.1} MiB; {}s ({} requests): {:.1} MiB; ratio {:.2}x (target <= 1.2x)",
+        base_s,
+        n1,
+        rss1 as f64 / 1024.0,
+        base_s * 10,
+        n10,
+        rss10 as f64 / 1024.0,
+        rss10 as f64 / rss1.max(1) as f64
+    );
+}
