@@ -144,6 +144,7 @@ fn run_into(spec: &Spec, seed: u64, dir: &Path, json: bool) -> Result<(), String
         print!("{}", render(&summary));
         println!("\nwrote {} and {}", dir.join("summary.json").display(), dir.join("series.csv").display());
     }
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     eprintln!("ran in {wall_s:.2}s wall clock ({:.1} M events/s)", result.events as f64 / wall_s / 1e6);
     if result.verdict.is_completed() {
         Ok(())

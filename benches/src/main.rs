@@ -63,9 +63,9 @@ fn run_anchors(dir: &Path, what: &str) -> Vec<(String, f64)> {
         .lines()
         .filter_map(|line| {
             let label = line.split_whitespace().next()?.to_string();
-            let rate = line.split_whitespace().find_map(|w| {
-                w.strip_prefix("customers/s=").or_else(|| w.strip_prefix("requests/s="))
-            })?;
+            let rate = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("customers/s=").or_else(|| w.strip_prefix("requests/s=")))?;
             Some((label, rate.replace(',', "").parse().ok()?))
         })
         .collect()
@@ -94,7 +94,8 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     let with_anchors = !args.iter().any(|a| a == "--no-anchors");
     let scenarios = root().join("benches/scenarios");
-    let anchors = std::env::var_os("CELLSIM_ANCHORS").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/anchors"));
+    let anchors =
+        std::env::var_os("CELLSIM_ANCHORS").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/anchors"));
 
     let mmc_file = scenarios.join("mmc.toml");
     let chain_file = scenarios.join("chain.toml");
@@ -107,7 +108,11 @@ fn main() {
         mmc_rates.push(n as f64 / wall);
         let (n, wall) = run_scenario(&chain_file, chain_s);
         chain_rates.push(n as f64 / wall);
-        eprintln!("round {round}: cellsim M/M/c {}/s, chain {}/s", human(mmc_rates[round - 1]), human(chain_rates[round - 1]));
+        eprintln!(
+            "round {round}: cellsim M/M/c {}/s, chain {}/s",
+            human(mmc_rates[round - 1]),
+            human(chain_rates[round - 1])
+        );
         if with_anchors && anchors.join("run.sh").exists() {
             anchor_runs.extend(run_anchors(&anchors, "all"));
         }
@@ -140,7 +145,10 @@ fn main() {
     let exe = std::env::current_exe().unwrap();
     let base_s = if quick { 200 } else { 1000 };
     let probe = |d: u64| -> (u64, u64) {
-        let out = Command::new(&exe).args(["--rss-probe", &chain_file.display().to_string(), &d.to_string()]).output().unwrap();
+        let out = Command::new(&exe)
+            .args(["--rss-probe", &chain_file.display().to_string(), &d.to_string()])
+            .output()
+            .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let mut it = text.split_whitespace().map(|w| w.parse::<u64>().unwrap_or(0));
         (it.next().unwrap_or(0), it.next().unwrap_or(0))
