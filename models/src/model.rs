@@ -360,10 +360,17 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             pending: 0,
         };
         let job_h = self.jobs.insert(job).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
-        if latency == 0 {
-            self.job_arrive(job_h, now, q)
+        self.after(latency, Event::new(Kind::JobArrive, job_h, 0), now, q)
+    }
+
+    /// Handles `event` now when `delay_ns` is zero (saving a trip through the queue), else
+    /// schedules it.
+    #[inline]
+    fn after(&mut self, delay_ns: Nanos, event: Event, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+        if delay_ns == 0 {
+            self.handle(now, event, q)
         } else {
-            q.schedule_at(now + latency, Event::new(Kind::JobArrive, job_h, 0));
+            q.schedule_at(now + delay_ns, event);
             Ok(())
         }
     }
@@ -427,12 +434,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         call.attempt += 1;
         let u = self.call_rt[call.spec as usize].backoff_rng.unit();
         let wait = retry.backoff_ns(n, u);
-        if wait == 0 {
-            self.start_attempt(call_h, now, q)
-        } else {
-            q.schedule_at(now + wait, Event::new(Kind::Retry, call_h, 0));
-            Ok(())
-        }
+        self.after(wait, Event::new(Kind::Retry, call_h, 0), now, q)
     }
 
     /// The call is over: tell the caller.
@@ -680,13 +682,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             _ => return Ok(()), // nobody is waiting for this answer
         };
         let latency = sample_opt(&self.spec.calls[spec as usize].latency, &mut self.call_rt[spec as usize].network_rng);
-        if latency == 0 {
-            self.deliver_reply(call, attempt, outcome, now, q)
-        } else {
-            let reply = Event { kind: Kind::Reply, outcome, arg: attempt, handle: call };
-            q.schedule_at(now + latency, reply);
-            Ok(())
-        }
+        self.after(latency, Event { kind: Kind::Reply, outcome, arg: attempt, handle: call }, now, q)
     }
 
     // ----- series -----
