@@ -53,7 +53,7 @@ fn window_s(r: &RunResult) -> f64 {
 fn assert_littles_law(r: &RunResult) {
     for s in &r.services {
         let t = window_s(r);
-        let l = s.occupancy.area_in_system as f64 / 1e9 / t;
+        let l = s.occupancy.in_system.0 as f64 / 1e9 / t;
         let accepted = s.sojourn.len() as f64;
         let w = s.sojourn_batches.sum.iter().sum::<f64>() / accepted / 1e9;
         let lambda_w = accepted / t * w;
@@ -73,10 +73,10 @@ fn mm1_mean_response_l_and_littles_law() {
     assert_in_ci("M/M/1 Wq (s)", &s.wait_batches, 0.090, 1e9);
     // L's uncertainty is lambda times W's (Little): L = 9 within lambda x W's half-width.
     let (_, half_w) = s.sojourn_batches.interval(T_19_99).unwrap();
-    let l = s.occupancy.area_in_system as f64 / 1e9 / window_s(&r);
+    let l = s.occupancy.in_system.0 as f64 / 1e9 / window_s(&r);
     eprintln!("M/M/1 L = {l:.4}, theory 9 ± {:.4}", 90.0 * half_w / 1e9);
     assert!((l - 9.0).abs() <= 90.0 * half_w / 1e9, "L = {l}");
-    let busy = s.occupancy.area_busy as f64 / 1e9 / window_s(&r);
+    let busy = s.occupancy.busy.0 as f64 / 1e9 / window_s(&r);
     assert!((busy - 0.9).abs() < 0.005, "utilisation {busy}");
     assert_littles_law(&r);
 }

@@ -195,38 +195,35 @@ impl BatchMeans {
     }
 }
 
-/// A service's occupancy: jobs present, busy workers and queued jobs, with their integrals
-/// over the measurement window [from_ns, to_ns] for time averages (Little's law's L).
+/// A service's occupancy over the measurement window: the integrals of jobs present, busy
+/// workers and queued jobs (Little's L, utilisation, Lq). Each job adds the part of each
+/// phase that falls in the window when the phase ends, which is the same integral as
+/// following the counts over time, without touching anything at the phase's start. Jobs still
+/// in flight when a run is cut off add nothing for their unfinished phases.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Occupancy {
-    pub in_system: u64,
-    pub busy: u64,
-    pub queued: u64,
-    last_ns: Nanos,
-    /// Integrals over the window, in job-nanoseconds.
-    pub area_in_system: u128,
-    pub area_busy: u128,
-    pub area_queued: u128,
+    pub in_system: Integral,
+    pub busy: Integral,
+    pub queued: Integral,
 }
 
-impl Occupancy {
-    /// Integrates up to `now`; call before changing a count.
+/// The integral, in job-nanoseconds, of a count of jobs over the measurement window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Integral(pub u128);
+
+impl Integral {
+    /// Adds one job's presence from `from_ns` to `to_ns`, clipped to `window`.
     #[inline]
-    pub fn advance(&mut self, now: Nanos, window: (Nanos, Nanos)) {
-        let (from, to) = (self.last_ns.max(window.0), now.min(window.1));
-        if to > from {
-            let dt = (to - from) as u128;
-            self.area_in_system += self.in_system as u128 * dt;
-            self.area_busy += self.busy as u128 * dt;
-            self.area_queued += self.queued as u128 * dt;
+    pub fn add(&mut self, from_ns: Nanos, to_ns: Nanos, window: (Nanos, Nanos)) {
+        let (a, b) = (from_ns.max(window.0), to_ns.min(window.1));
+        if b > a {
+            self.0 += (b - a) as u128;
         }
-        self.last_ns = now;
     }
 
-    /// Time averages (in system, busy, queued) over a window of `width_ns`.
-    pub fn averages(&self, width_ns: Nanos) -> (f64, f64, f64) {
-        let w = width_ns.max(1) as f64;
-        (self.area_in_system as f64 / w, self.area_busy as f64 / w, self.area_queued as f64 / w)
+    /// The time average over a window of `width_ns`.
+    pub fn average(&self, width_ns: Nanos) -> f64 {
+        self.0 as f64 / width_ns.max(1) as f64
     }
 }
 
@@ -347,20 +344,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn occupancy_integrates_inside_the_window_only() {
-        let mut o = Occupancy::default();
+    fn integral_clips_each_stay_to_the_window() {
         let w = (10, 30);
-        o.advance(0, w);
-        o.in_system += 1; // 1 from 0
-        o.advance(20, w);
-        o.in_system += 1; // 2 from 20
-        o.busy += 1;
-        o.advance(40, w); // past the window's end
-        o.in_system -= 1;
-        o.advance(50, w);
-        // Inside [10, 30]: 1 for 10 ns and 2 for 10 ns; busy 1 for 10 ns.
-        assert_eq!((o.area_in_system, o.area_busy, o.area_queued), (30, 10, 0));
-        assert_eq!(o.averages(20), (1.5, 0.5, 0.0));
+        let mut i = Integral::default();
+        i.add(0, 20, w); // 10 ns inside
+        i.add(20, 40, w); // 10 ns inside
+        i.add(12, 18, w); // 6 ns inside
+        i.add(30, 50, w); // after the window
+        i.add(0, 5, w); // before it
+        assert_eq!(i.0, 26);
+        assert_eq!(i.average(20), 1.3);
     }
 
     #[test]

@@ -99,6 +99,7 @@ struct Job {
     batch: u8,
     degraded: bool,
     arrived_ns: Nanos,
+    work_started_ns: Nanos,
     step: u32,
     pending: u32,
 }
@@ -270,9 +271,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     /// Closes the series up to `end_ns` and the time averages; returns the sink.
     pub fn finish(mut self, end_ns: Nanos) -> (Vec<RequestStats>, Vec<ServiceStats>, S) {
         self.close_buckets_before(end_ns.max(self.bucket_start_ns) + 1, true);
-        for s in &mut self.service_stats {
-            s.occupancy.advance(self.window.1, self.window);
-        }
+        for s in &mut self.service_stats {}
         (self.request_stats, self.service_stats, self.sink)
     }
 
@@ -356,6 +355,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             batch: UNCOUNTED,
             degraded: false,
             arrived_ns: 0,
+            work_started_ns: 0,
             step: 0,
             pending: 0,
         };
@@ -368,7 +368,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     #[inline]
     fn after(&mut self, delay_ns: Nanos, event: Event, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         if delay_ns == 0 {
-            self.handle(now, event, q)
+            self.dispatch(now, event, q)
         } else {
             q.schedule_at(now + delay_ns, event);
             Ok(())
@@ -534,18 +534,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let instance = &mut self.instances[inst as usize];
         if instance.busy < svc.workers {
             instance.busy += 1;
-            st.occupancy.advance(now, self.window);
-            st.occupancy.busy += 1;
-            st.occupancy.in_system += 1;
             if counted {
                 st.rejected_batches.add(batch, 0.0);
             }
             self.start_work(job_h, now, q);
         } else if instance.queue.len() < svc.queue_capacity as usize {
             instance.queue.push_back(job_h);
-            st.occupancy.advance(now, self.window);
-            st.occupancy.queued += 1;
-            st.occupancy.in_system += 1;
             if counted {
                 st.rejected_batches.add(batch, 0.0);
             }
@@ -562,8 +556,11 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     }
 
     fn start_work(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) {
-        let job = self.jobs.get(job_h).expect("live job");
+        let job = self.jobs.get_mut(job_h).expect("live job");
+        job.work_started_ns = now;
+        let job = &*job;
         let s = job.service as usize;
+        self.service_stats[s].occupancy.queued.add(job.arrived_ns, now, self.window);
         if job.batch != UNCOUNTED {
             let st = &mut self.service_stats[s];
             let wait = now - job.arrived_ns;
@@ -581,18 +578,9 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     }
 
     fn release_worker(&mut self, service: u32, instance: u32, now: Nanos, q: &mut EventQueue<Event>) {
-        let st = &mut self.service_stats[service as usize];
         match self.instances[instance as usize].queue.pop_front() {
-            Some(next) => {
-                st.occupancy.advance(now, self.window);
-                st.occupancy.queued -= 1;
-                self.start_work(next, now, q);
-            }
-            None => {
-                self.instances[instance as usize].busy -= 1;
-                st.occupancy.advance(now, self.window);
-                st.occupancy.busy -= 1;
-            }
+            Some(next) => self.start_work(next, now, q),
+            None => self.instances[instance as usize].busy -= 1,
         }
     }
 
@@ -600,6 +588,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let job = self.jobs.get(job_h).expect("live job");
         let (service, instance) = (job.service, job.instance);
         if !self.spec.services[service as usize].hold_worker_during_calls {
+            self.service_stats[service as usize].occupancy.busy.add(job.work_started_ns, now, self.window);
             self.release_worker(service, instance, now, q);
         }
         self.advance(job_h, now, q)
@@ -651,15 +640,15 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         // out of the slab costs a store-forwarding stall.
         let job = self.jobs.get(job_h).expect("live job");
         let (service, instance, counted, arrived_ns) = (job.service, job.instance, job.batch, job.arrived_ns);
-        let (call, attempt) = (job.call, job.attempt);
+        let (call, attempt, work_started_ns) = (job.call, job.attempt, job.work_started_ns);
         self.jobs.free(job_h);
         let s = service as usize;
         if self.spec.services[s].hold_worker_during_calls {
+            self.service_stats[s].occupancy.busy.add(work_started_ns, now, self.window);
             self.release_worker(service, instance, now, q);
         }
         let st = &mut self.service_stats[s];
-        st.occupancy.advance(now, self.window);
-        st.occupancy.in_system -= 1;
+        st.occupancy.in_system.add(arrived_ns, now, self.window);
         if counted != UNCOUNTED {
             let sojourn = now - arrived_ns;
             st.outcomes.add(outcome);
@@ -718,6 +707,15 @@ impl<S: SeriesSink> Model for ServiceModel<'_, S> {
 
     #[inline]
     fn handle(&mut self, now: Nanos, event: Event, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+        self.dispatch(now, event, q)
+    }
+}
+
+impl<S: SeriesSink> ServiceModel<'_, S> {
+    /// Routes an event to its handler. Always inlined, so that where the kind is known (an
+    /// event handled at once by `after`) the match folds into a direct call.
+    #[inline(always)]
+    fn dispatch(&mut self, now: Nanos, event: Event, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         let h = event.handle;
         match event.kind {
             Kind::Arrival => self.arrival(event.arg, now, q),

@@ -167,7 +167,10 @@ pub fn summarise(r: &RunResult) -> Summary {
             .map(|s| {
                 let workers = (s.instances * s.workers_per_instance) as f64;
                 let accepted = s.arrivals - s.outcomes.get(Outcome::Rejected);
-                let (in_system, busy, queued) = s.occupancy.averages(r.duration_ns - r.warmup_ns);
+                let width = r.duration_ns - r.warmup_ns;
+                let o = &s.occupancy;
+                let (in_system, busy, queued) =
+                    (o.in_system.average(width), o.busy.average(width), o.queued.average(width));
                 let mut wait = s.wait.clone();
                 // The histogram holds positive waits; the rest waited zero (1 ns, its floor).
                 wait.record_n(1, s.started - s.waited).expect("1 ns is within the bounds");
