@@ -125,7 +125,7 @@ fn main() {
     };
 
     println!("\ncellsim benchmarks, median of {REPEATS} runs (rates per wall-clock second)\n");
-    println!("{:<8} {:<34} {:>14} {:>12}  {}", "workload", "tool", "rate", "cellsim/x", "target");
+    println!("{:<8} {:<34} {:>14} {:>12}  target", "workload", "tool", "rate", "cellsim/x");
     let row = |w: &str, tool: &str, rate: Option<f64>, ours: f64, target: &str| {
         let (r, ratio) = match rate {
             Some(r) => (human(r), format!("{:.2}x", ours / r)),

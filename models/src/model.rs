@@ -89,6 +89,15 @@ struct Call {
     started_ns: Nanos,
 }
 
+/// What `request_done` needs of a root call that has just been freed.
+struct Finished {
+    started_ns: Nanos,
+    workload: u16,
+    batch: u8,
+    stats: u32,
+    attempts: u32,
+}
+
 struct Job {
     call: Handle,
     attempt: u32,
@@ -268,10 +277,9 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         self.requests_in_flight
     }
 
-    /// Closes the series up to `end_ns` and the time averages; returns the sink.
+    /// Closes the series up to `end_ns`; returns the records and the sink.
     pub fn finish(mut self, end_ns: Nanos) -> (Vec<RequestStats>, Vec<ServiceStats>, S) {
         self.close_buckets_before(end_ns.max(self.bucket_start_ns) + 1, true);
-        for s in &mut self.service_stats {}
         (self.request_stats, self.service_stats, self.sink)
     }
 
@@ -375,21 +383,6 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         }
     }
 
-    fn deliver_reply(
-        &mut self,
-        call_h: Handle,
-        attempt: u32,
-        outcome: Outcome,
-        now: Nanos,
-        q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
-        match self.calls.get_mut(call_h) {
-            Some(c) if c.attempt == attempt && c.waiting => c.waiting = false,
-            _ => return Ok(()), // late: the attempt timed out, or the caller is gone
-        }
-        self.attempt_ended(call_h, outcome, now, q)
-    }
-
     /// The head of a timeout lane is due: time out every attempt whose deadline has passed
     /// and that is still waiting, drop the ones already answered, and arm the lane for the
     /// next attempt still waiting.
@@ -408,52 +401,54 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             }
             self.lanes[spec as usize].pending.pop_front();
             if waiting {
-                self.calls.get_mut(call_h).expect("checked live").waiting = false;
-                self.attempt_ended(call_h, Outcome::Timeout, now, q)?;
+                self.attempt_ended(call_h, attempt, Outcome::Timeout, now, q)?;
             }
         }
     }
 
+    /// An attempt of `call_h` ended with `outcome` (a reply, or a timeout). Late news (the
+    /// attempt already ended, or the call is gone) is ignored. A failure with attempts left
+    /// starts the backoff; anything else resolves the call and tells its caller. One slab
+    /// lookup reads everything the decision needs.
     fn attempt_ended(
         &mut self,
         call_h: Handle,
+        attempt: u32,
         outcome: Outcome,
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
-        let call = self.calls.get_mut(call_h).expect("live call");
-        let retry = &self.spec.calls[call.spec as usize].retry;
-        if outcome.is_success() || call.attempt >= retry.max_attempts {
-            return self.resolve(call_h, outcome, now, q);
-        }
-        if call.parent != Handle::NONE && self.jobs.get(call.parent).is_none() {
-            self.calls.free(call_h); // nobody waits for this call any more
+        let Some(call) = self.calls.get_mut(call_h) else { return Ok(()) };
+        if call.attempt != attempt || !call.waiting {
             return Ok(());
         }
-        let n = call.attempt;
-        call.attempt += 1;
-        let u = self.call_rt[call.spec as usize].backoff_rng.unit();
-        let wait = retry.backoff_ns(n, u);
-        self.after(wait, Event::new(Kind::Retry, call_h, 0), now, q)
-    }
-
-    /// The call is over: tell the caller.
-    fn resolve(
-        &mut self,
-        call_h: Handle,
-        outcome: Outcome,
-        now: Nanos,
-        q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
-        let c = self.calls.get(call_h).expect("live call");
-        let (parent, spec) = (c.parent, c.spec);
+        call.waiting = false;
+        let cs = &self.spec.calls[call.spec as usize];
+        let parent = call.parent;
+        if !outcome.is_success() && call.attempt < cs.retry.max_attempts {
+            if parent != Handle::NONE && self.jobs.get(parent).is_none() {
+                self.calls.free(call_h); // nobody waits for this call any more
+                return Ok(());
+            }
+            call.attempt += 1;
+            let u = self.call_rt[call.spec as usize].backoff_rng.unit();
+            let wait = cs.retry.backoff_ns(attempt, u);
+            return self.after(wait, Event::new(Kind::Retry, call_h, 0), now, q);
+        }
         if parent == Handle::NONE {
-            self.request_done(call_h, outcome, now);
+            let done = Finished {
+                started_ns: call.started_ns,
+                workload: call.workload,
+                batch: call.batch,
+                stats: call.stats,
+                attempts: attempt,
+            };
             self.calls.free(call_h);
+            self.request_done(done, outcome, now);
             return Ok(());
         }
+        let critical = cs.critical;
         self.calls.free(call_h);
-        let critical = self.spec.calls[spec as usize].critical;
         let Some(job) = self.jobs.get_mut(parent) else {
             return Ok(());
         };
@@ -471,9 +466,8 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         Ok(())
     }
 
-    fn request_done(&mut self, call_h: Handle, outcome: Outcome, now: Nanos) {
-        let c = self.calls.get(call_h).expect("live call");
-        let (started_ns, workload, counted, stats, attempts) = (c.started_ns, c.workload, c.batch, c.stats, c.attempt);
+    fn request_done(&mut self, done: Finished, outcome: Outcome, now: Nanos) {
+        let Finished { started_ns, workload, batch: counted, stats, attempts } = done;
         self.requests_in_flight -= 1;
         let latency = now - started_ns;
         if now >= self.bucket_start_ns + self.spec.bucket_ns {
@@ -577,7 +571,8 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         q.schedule_at(now + work, Event::new(Kind::WorkDone, job_h, 0));
     }
 
-    fn release_worker(&mut self, service: u32, instance: u32, now: Nanos, q: &mut EventQueue<Event>) {
+    /// A worker of `instance` is free: it takes the next queued job, or goes idle.
+    fn release_worker(&mut self, instance: u32, now: Nanos, q: &mut EventQueue<Event>) {
         match self.instances[instance as usize].queue.pop_front() {
             Some(next) => self.start_work(next, now, q),
             None => self.instances[instance as usize].busy -= 1,
@@ -589,7 +584,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let (service, instance) = (job.service, job.instance);
         if !self.spec.services[service as usize].hold_worker_during_calls {
             self.service_stats[service as usize].occupancy.busy.add(job.work_started_ns, now, self.window);
-            self.release_worker(service, instance, now, q);
+            self.release_worker(instance, now, q);
         }
         self.advance(job_h, now, q)
     }
@@ -645,7 +640,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let s = service as usize;
         if self.spec.services[s].hold_worker_during_calls {
             self.service_stats[s].occupancy.busy.add(work_started_ns, now, self.window);
-            self.release_worker(service, instance, now, q);
+            self.release_worker(instance, now, q);
         }
         let st = &mut self.service_stats[s];
         st.occupancy.in_system.add(arrived_ns, now, self.window);
@@ -721,7 +716,7 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
             Kind::Arrival => self.arrival(event.arg, now, q),
             Kind::JobArrive => self.job_arrive(h, now, q),
             Kind::WorkDone => self.work_done(h, now, q),
-            Kind::Reply => self.deliver_reply(h, event.arg, event.outcome, now, q),
+            Kind::Reply => self.attempt_ended(h, event.arg, event.outcome, now, q),
             Kind::TimeoutLane => self.timeout_lane(event.arg, now, q),
             Kind::Retry => match self.calls.get(h) {
                 Some(_) => self.start_attempt(h, now, q),
