@@ -98,6 +98,7 @@ struct Finished {
     attempts: u32,
 }
 
+#[derive(Clone, Copy)]
 struct Job {
     call: Handle,
     attempt: u32,
@@ -367,8 +368,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             step: 0,
             pending: 0,
         };
+        if latency == 0 {
+            return self.admit(job, None, now, q);
+        }
         let job_h = self.jobs.insert(job).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
-        self.after(latency, Event::new(Kind::JobArrive, job_h, 0), now, q)
+        q.schedule_at(now + latency, Event::new(Kind::JobArrive, job_h, 0));
+        Ok(())
     }
 
     /// Handles `event` now when `delay_ns` is zero (saving a trip through the queue), else
@@ -508,9 +513,17 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
 
     // ----- jobs at a service -----
 
-    fn job_arrive(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+    /// A job reaches an instance (chosen round-robin): it takes a free worker, waits in the
+    /// queue, or is rejected. `slot` holds it if it was already stored (it travelled over the
+    /// network); a job that arrives at once is stored here, complete, in one write.
+    fn admit(
+        &mut self,
+        mut job: Job,
+        slot: Option<Handle>,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
         let batch = self.batch_at(now);
-        let job = self.jobs.get_mut(job_h).expect("live job");
         let s = job.service as usize;
         let svc = &self.spec.services[s];
         let rt = &mut self.services[s];
@@ -520,45 +533,62 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         job.arrived_ns = now;
         job.batch = batch;
         let counted = batch != UNCOUNTED;
-        let batch = job.batch as usize;
         let st = &mut self.service_stats[s];
         if counted {
             st.arrivals += 1;
         }
         let instance = &mut self.instances[inst as usize];
-        if instance.busy < svc.workers {
-            instance.busy += 1;
-            if counted {
-                st.rejected_batches.add(batch, 0.0);
-            }
-            self.start_work(job_h, now, q);
-        } else if instance.queue.len() < svc.queue_capacity as usize {
-            instance.queue.push_back(job_h);
-            if counted {
-                st.rejected_batches.add(batch, 0.0);
-            }
-        } else {
+        let (free_worker, room) = (instance.busy < svc.workers, instance.queue.len() < svc.queue_capacity as usize);
+        if !free_worker && !room {
             if counted {
                 st.outcomes.add(Outcome::Rejected);
-                st.rejected_batches.add(batch, 1.0);
+                st.rejected_batches.add(batch as usize, 1.0);
             }
-            let (call, attempt) = (job.call, job.attempt);
-            self.jobs.free(job_h);
-            return self.send_reply(call, attempt, Outcome::Rejected, now, q);
+            if let Some(h) = slot {
+                self.jobs.free(h);
+            }
+            return self.send_reply(job.call, job.attempt, Outcome::Rejected, now, q);
+        }
+        if counted {
+            st.rejected_batches.add(batch as usize, 0.0);
+        }
+        if free_worker {
+            instance.busy += 1;
+            job.work_started_ns = now;
+        }
+        let h = match slot {
+            Some(h) => {
+                *self.jobs.get_mut(h).expect("live job") = job;
+                h
+            }
+            None => self.jobs.insert(job).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?,
+        };
+        if free_worker {
+            let work = self.work_starts(s, now, now, batch);
+            q.schedule_at(now + work, Event::new(Kind::WorkDone, h, 0));
+        } else {
+            self.instances[inst as usize].queue.push_back(h);
         }
         Ok(())
     }
 
+    /// A queued job gets a worker.
     fn start_work(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) {
         let job = self.jobs.get_mut(job_h).expect("live job");
         job.work_started_ns = now;
-        let job = &*job;
-        let s = job.service as usize;
-        self.service_stats[s].occupancy.queued.add(job.arrived_ns, now, self.window);
-        if job.batch != UNCOUNTED {
-            let st = &mut self.service_stats[s];
-            let wait = now - job.arrived_ns;
-            let batch = job.batch as usize;
+        let (s, arrived_ns, batch) = (job.service as usize, job.arrived_ns, job.batch);
+        let work = self.work_starts(s, arrived_ns, now, batch);
+        q.schedule_at(now + work, Event::new(Kind::WorkDone, job_h, 0));
+    }
+
+    /// Records a job's wait from `arrived_ns` to `now` at service `s`; draws its work time.
+    #[inline]
+    fn work_starts(&mut self, s: usize, arrived_ns: Nanos, now: Nanos, batch: u8) -> Nanos {
+        let st = &mut self.service_stats[s];
+        st.occupancy.queued.add(arrived_ns, now, self.window);
+        if batch != UNCOUNTED {
+            let wait = now - arrived_ns;
+            let batch = batch as usize;
             st.started += 1;
             st.wait_batches.add(batch, wait as f64);
             st.waited_batches.add(batch, if wait > 0 { 1.0 } else { 0.0 });
@@ -567,8 +597,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 record(&mut st.wait, wait);
             }
         }
-        let work = self.spec.services[s].service_time.sample(&mut self.services[s].service_time_rng);
-        q.schedule_at(now + work, Event::new(Kind::WorkDone, job_h, 0));
+        self.spec.services[s].service_time.sample(&mut self.services[s].service_time_rng)
     }
 
     /// A worker of `instance` is free: it takes the next queued job, or goes idle.
@@ -580,11 +609,15 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     }
 
     fn work_done(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
-        let job = self.jobs.get(job_h).expect("live job");
-        let (service, instance) = (job.service, job.instance);
-        if !self.spec.services[service as usize].hold_worker_during_calls {
-            self.service_stats[service as usize].occupancy.busy.add(job.work_started_ns, now, self.window);
-            self.release_worker(instance, now, q);
+        let job = *self.jobs.get(job_h).expect("live job");
+        let svc = &self.spec.services[job.service as usize];
+        if !svc.hold_worker_during_calls {
+            self.service_stats[job.service as usize].occupancy.busy.add(job.work_started_ns, now, self.window);
+            self.release_worker(job.instance, now, q);
+        }
+        if self.spec.plans[svc.plan_by_type[job.type_id as usize] as usize].steps.is_empty() {
+            // A leaf: answer now, from the copy already read.
+            return self.finish_job(job_h, &job, Outcome::Ok, now, q);
         }
         self.advance(job_h, now, q)
     }
@@ -631,9 +664,19 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
-        // Copy out the few fields needed and free the slot in place: moving the whole record
-        // out of the slab costs a store-forwarding stall.
-        let job = self.jobs.get(job_h).expect("live job");
+        let job = *self.jobs.get(job_h).expect("live job");
+        self.finish_job(job_h, &job, outcome, now, q)
+    }
+
+    /// Frees the job and does what `reply` says, from a copy of the job already read.
+    fn finish_job(
+        &mut self,
+        job_h: Handle,
+        job: &Job,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
         let (service, instance, counted, arrived_ns) = (job.service, job.instance, job.batch, job.arrived_ns);
         let (call, attempt, work_started_ns) = (job.call, job.attempt, job.work_started_ns);
         self.jobs.free(job_h);
@@ -714,7 +757,10 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
         let h = event.handle;
         match event.kind {
             Kind::Arrival => self.arrival(event.arg, now, q),
-            Kind::JobArrive => self.job_arrive(h, now, q),
+            Kind::JobArrive => {
+                let job = *self.jobs.get(h).expect("live job");
+                self.admit(job, Some(h), now, q)
+            }
             Kind::WorkDone => self.work_done(h, now, q),
             Kind::Reply => self.attempt_ended(h, event.arg, event.outcome, now, q),
             Kind::TimeoutLane => self.timeout_lane(event.arg, now, q),
