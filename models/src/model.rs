@@ -98,6 +98,34 @@ struct Finished {
     attempts: u32,
 }
 
+/// What identifies a job before it reaches its instance.
+#[derive(Clone, Copy)]
+struct JobSeed {
+    call: Handle,
+    attempt: u32,
+    service: u32,
+    type_id: u16,
+}
+
+impl JobSeed {
+    #[inline(always)]
+    fn job(self, instance: u32, batch: u8, arrived_ns: Nanos, work_started_ns: Nanos) -> Job {
+        Job {
+            call: self.call,
+            attempt: self.attempt,
+            service: self.service,
+            instance,
+            type_id: self.type_id,
+            batch,
+            degraded: false,
+            arrived_ns,
+            work_started_ns,
+            step: 0,
+            pending: 0,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Job {
     call: Handle,
@@ -355,22 +383,11 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             }
         }
         let latency = sample_opt(&cs.latency, &mut self.call_rt[call.spec as usize].network_rng);
-        let job = Job {
-            call: call_h,
-            attempt,
-            service: cs.to,
-            instance: 0,
-            type_id,
-            batch: UNCOUNTED,
-            degraded: false,
-            arrived_ns: 0,
-            work_started_ns: 0,
-            step: 0,
-            pending: 0,
-        };
+        let seed = JobSeed { call: call_h, attempt, service: cs.to, type_id };
         if latency == 0 {
-            return self.admit(job, None, now, q);
+            return self.admit(seed, None, now, q);
         }
+        let job = seed.job(0, UNCOUNTED, 0, 0);
         let job_h = self.jobs.insert(job).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
         q.schedule_at(now + latency, Event::new(Kind::JobArrive, job_h, 0));
         Ok(())
@@ -516,22 +533,13 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     /// A job reaches an instance (chosen round-robin): it takes a free worker, waits in the
     /// queue, or is rejected. `slot` holds it if it was already stored (it travelled over the
     /// network); a job that arrives at once is stored here, complete, in one write.
-    fn admit(
-        &mut self,
-        mut job: Job,
-        slot: Option<Handle>,
-        now: Nanos,
-        q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    fn admit(&mut self, seed: JobSeed, slot: Option<Handle>, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         let batch = self.batch_at(now);
-        let s = job.service as usize;
+        let s = seed.service as usize;
         let svc = &self.spec.services[s];
         let rt = &mut self.services[s];
         let inst = rt.first_instance + rt.next_instance;
         rt.next_instance = if rt.next_instance + 1 == svc.instances { 0 } else { rt.next_instance + 1 };
-        job.instance = inst;
-        job.arrived_ns = now;
-        job.batch = batch;
         let counted = batch != UNCOUNTED;
         let st = &mut self.service_stats[s];
         if counted {
@@ -547,21 +555,25 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             if let Some(h) = slot {
                 self.jobs.free(h);
             }
-            return self.send_reply(job.call, job.attempt, Outcome::Rejected, now, q);
+            return self.send_reply(seed.call, seed.attempt, Outcome::Rejected, now, q);
         }
         if counted {
             st.rejected_batches.add(batch as usize, 0.0);
         }
         if free_worker {
             instance.busy += 1;
-            job.work_started_ns = now;
         }
+        let work_started_ns = if free_worker { now } else { 0 };
         let h = match slot {
             Some(h) => {
-                *self.jobs.get_mut(h).expect("live job") = job;
+                let job = self.jobs.get_mut(h).expect("live job");
+                (job.instance, job.batch, job.arrived_ns, job.work_started_ns) = (inst, batch, now, work_started_ns);
                 h
             }
-            None => self.jobs.insert(job).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?,
+            None => {
+                let job = seed.job(inst, batch, now, work_started_ns);
+                self.jobs.insert(job).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?
+            }
         };
         if free_worker {
             let work = self.work_starts(s, now, now, batch);
@@ -758,8 +770,9 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
         match event.kind {
             Kind::Arrival => self.arrival(event.arg, now, q),
             Kind::JobArrive => {
-                let job = *self.jobs.get(h).expect("live job");
-                self.admit(job, Some(h), now, q)
+                let job = self.jobs.get(h).expect("live job");
+                let seed = JobSeed { call: job.call, attempt: job.attempt, service: job.service, type_id: job.type_id };
+                self.admit(seed, Some(h), now, q)
             }
             Kind::WorkDone => self.work_done(h, now, q),
             Kind::Reply => self.attempt_ended(h, event.arg, event.outcome, now, q),
