@@ -533,7 +533,13 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     /// A job reaches an instance (chosen round-robin): it takes a free worker, waits in the
     /// queue, or is rejected. `slot` holds it if it was already stored (it travelled over the
     /// network); a job that arrives at once is stored here, complete, in one write.
-    fn admit(&mut self, seed: JobSeed, slot: Option<Handle>, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+    fn admit(
+        &mut self,
+        seed: JobSeed,
+        slot: Option<Handle>,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
         let batch = self.batch_at(now);
         let s = seed.service as usize;
         let svc = &self.spec.services[s];
