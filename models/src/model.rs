@@ -109,8 +109,10 @@ struct JobSeed {
 
 impl JobSeed {
     #[inline(always)]
-    fn job(self, instance: u32, batch: u8, arrived_ns: Nanos, work_started_ns: Nanos) -> Job {
+    fn job(self, plan: (u32, u32), instance: u32, batch: u8, arrived_ns: Nanos, work_started_ns: Nanos) -> Job {
         Job {
+            plan_first: plan.0,
+            plan_steps: plan.1,
             call: self.call,
             attempt: self.attempt,
             service: self.service,
@@ -128,6 +130,10 @@ impl JobSeed {
 
 #[derive(Clone, Copy)]
 struct Job {
+    /// The job's plan, resolved once: its steps are `steps[plan_first..plan_first + plan_steps]`
+    /// of the model's flattened step table.
+    plan_first: u32,
+    plan_steps: u32,
     call: Handle,
     attempt: u32,
     service: u32,
@@ -196,6 +202,9 @@ pub struct ServiceModel<'s, S: SeriesSink> {
     call_rt: Vec<CallRt>,
     /// Timeout lanes, by call spec.
     lanes: Vec<TimeoutLane>,
+    /// Every plan's steps in one table (ranges of call specs), and each plan's place in it.
+    steps: Vec<(u32, u32)>,
+    plan_of: Vec<(u32, u32)>,
     workloads: Vec<WorkloadRt>,
     /// The measurement window: [warmup, duration].
     window: (Nanos, Nanos),
@@ -280,6 +289,16 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             services,
             call_rt,
             lanes: spec.calls.iter().map(|_| TimeoutLane::default()).collect(),
+            steps: spec.plans.iter().flat_map(|p| p.steps.iter().copied()).collect(),
+            plan_of: spec
+                .plans
+                .iter()
+                .scan(0u32, |first, p| {
+                    let at = (*first, p.steps.len() as u32);
+                    *first += p.steps.len() as u32;
+                    Some(at)
+                })
+                .collect(),
             workloads,
             window: (spec.warmup_ns, spec.duration_ns),
             batch_now: if spec.warmup_ns == 0 { 0 } else { UNCOUNTED },
@@ -387,7 +406,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         if latency == 0 {
             return self.admit(seed, None, now, q);
         }
-        let job = seed.job(0, UNCOUNTED, 0, 0);
+        let job = seed.job((0, 0), 0, UNCOUNTED, 0, 0);
         let job_h = self.jobs.insert(job).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
         q.schedule_at(now + latency, Event::new(Kind::JobArrive, job_h, 0));
         Ok(())
@@ -572,12 +591,15 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let work_started_ns = if free_worker { now } else { 0 };
         let h = match slot {
             Some(h) => {
+                let plan = self.plan_of[svc.plan_by_type[seed.type_id as usize] as usize];
                 let job = self.jobs.get_mut(h).expect("live job");
+                (job.plan_first, job.plan_steps) = plan;
                 (job.instance, job.batch, job.arrived_ns, job.work_started_ns) = (inst, batch, now, work_started_ns);
                 h
             }
             None => {
-                let job = seed.job(inst, batch, now, work_started_ns);
+                let plan = self.plan_of[svc.plan_by_type[seed.type_id as usize] as usize];
+                let job = seed.job(plan, inst, batch, now, work_started_ns);
                 self.jobs.insert(job).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?
             }
         };
@@ -633,7 +655,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             self.service_stats[job.service as usize].occupancy.busy.add(job.work_started_ns, now, self.window);
             self.release_worker(job.instance, now, q);
         }
-        if self.spec.plans[svc.plan_by_type[job.type_id as usize] as usize].steps.is_empty() {
+        if job.plan_steps == 0 {
             // A leaf: answer now, from the copy already read.
             return self.finish_job(job_h, &job, Outcome::Ok, now, q);
         }
@@ -643,12 +665,11 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     /// Starts the job's current step, or replies when no step is left.
     fn advance(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         let job = self.jobs.get_mut(job_h).expect("live job");
-        let svc = &self.spec.services[job.service as usize];
-        let plan = &self.spec.plans[svc.plan_by_type[job.type_id as usize] as usize];
-        let Some(&(first, end)) = plan.steps.get(job.step as usize) else {
+        if job.step >= job.plan_steps {
             let outcome = if job.degraded { Outcome::Degraded } else { Outcome::Ok };
             return self.reply(job_h, outcome, now, q);
         };
+        let (first, end) = self.steps[(job.plan_first + job.step) as usize];
         job.pending = end - first;
         let (step, type_id) = (job.step, job.type_id);
         for spec in first..end {
