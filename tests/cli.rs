@@ -123,3 +123,20 @@ fn a_run_that_hits_a_bound_stops_with_a_verdict_and_exit_2() {
     let summary: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(summary["verdict"], "overload");
 }
+
+#[test]
+fn validate_warns_about_a_service_offered_more_work_than_it_has_workers() {
+    // 300 requests/s x 10 ms = 3 busy workers' worth of work, offered to 2 workers.
+    let dir = temp_dir("offered");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("offered.toml");
+    std::fs::write(
+        &file,
+        "[scenario]\nname = \"offered\"\nduration = \"1m\"\n\n[[workload]]\nname = \"w\"\narrival = { process = \"poisson\", rate_per_s = 300 }\n\n[[workload.request]]\nname = \"r\"\ntarget = \"s\"\n\n[[service]]\nname = \"s\"\nworkers = 2\nservice_time = { dist = \"constant\", value = \"10ms\" }\n",
+    )
+    .unwrap();
+    let r = cellsim(&["validate", file.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(0), "a warning is not an error");
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(out.contains("warning: service `s` is offered 3.00 busy workers of 2"), "{out}");
+}

@@ -1,0 +1,150 @@
+//! The call semantics of docs/scenario-format.md, checked on deterministic cases: constant
+//! arrivals every 20 ms and constant work times, so every latency below is computed by hand
+//! and no queue ever forms unless the case says so.
+
+use cellsim_models::{compile, simulate, NoSeries, Outcome, RunResult};
+
+const HEAD: &str = r#"
+[scenario]
+name = "semantics"
+duration = "10s"
+
+[[workload]]
+name = "w"
+arrival = { process = "constant", rate_per_s = 50 }
+
+[[workload.request]]
+name = "r"
+target = "front"
+"#;
+
+fn run(services: &str) -> RunResult {
+    let spec = compile("semantics.toml", &format!("{HEAD}\n{services}")).unwrap_or_else(|e| panic!("{}", e[0]));
+    let (r, _) = simulate(&spec, 1, NoSeries);
+    assert!(r.verdict.is_completed());
+    r
+}
+
+fn service<'a>(r: &'a RunResult, name: &str) -> &'a cellsim_models::ServiceStats {
+    r.services.iter().find(|s| s.service == name).unwrap()
+}
+
+/// Every request's end-to-end latency, in ms, when they are all equal: the HDR histogram
+/// (3 significant digits) must hold them all in one bucket, and that is what is returned.
+fn the_latency_ms(r: &RunResult) -> f64 {
+    let req = &r.requests[0];
+    let mut all = req.latency.clone();
+    all.add(&req.latency_failed).unwrap();
+    assert!(all.equivalent(all.min(), all.max()), "requests took different times: {} to {} ns", all.min(), all.max());
+    all.median_equivalent(all.min()) as f64 / 1e6
+}
+
+/// Asserts a latency equal to `ms` within the histogram's 0.1% resolution.
+fn assert_ms(r: &RunResult, ms: f64) {
+    let got = the_latency_ms(r);
+    assert!((got - ms).abs() <= ms * 1e-3, "latency {got} ms, expected {ms} ms");
+}
+
+const LEAVES: &str = r#"
+[[service]]
+name = "a"
+workers = 4
+service_time = { dist = "constant", value = "5ms" }
+
+[[service]]
+name = "b"
+workers = 4
+service_time = { dist = "constant", value = "3ms" }
+"#;
+
+#[test]
+fn sequential_calls_add_up_and_parallel_calls_take_the_longest() {
+    let front = |group: &str| {
+        format!(
+            "[[service]]\nname = \"front\"\nworkers = 4\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n\n[[service.call]]\nto = \"a\"\n{group}\n[[service.call]]\nto = \"b\"\n{group}\n{LEAVES}"
+        )
+    };
+    // Own work 1 ms, then a (5 ms), then b (3 ms).
+    assert_ms(&run(&front("")), 9.0);
+    // Own work 1 ms, then a and b together: max(5, 3).
+    assert_ms(&run(&front("group = \"g\"")), 6.0);
+}
+
+#[test]
+fn an_optional_call_that_fails_degrades_and_a_critical_one_fails_fast() {
+    let front = |critical: bool| {
+        format!(
+            "[[service]]\nname = \"front\"\nworkers = 4\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n\n[[service.call]]\nto = \"a\"\ngroup = \"g\"\n\n[[service.call]]\nto = \"b\"\ngroup = \"g\"\ntimeout = \"2ms\"\ncritical = {critical}\n{LEAVES}"
+        )
+    };
+    // b times out after 2 ms; optional: the front waits for a and answers degraded at 1 + 5.
+    let r = run(&front(false));
+    let req = &r.requests[0];
+    assert_eq!(req.outcomes.get(Outcome::Degraded), req.outcomes.total());
+    assert_ms(&r, 6.0);
+    // Critical: the front fails as soon as b times out, at 1 + 2 ms, without waiting for a.
+    let r = run(&front(true));
+    let req = &r.requests[0];
+    assert_eq!(req.outcomes.get(Outcome::Error), req.outcomes.total());
+    assert_ms(&r, 3.0);
+    // The abandoned callee still did its work: b completed a job for every request.
+    assert_eq!(service(&r, "b").outcomes.get(Outcome::Ok), req.outcomes.total());
+}
+
+#[test]
+fn holding_the_worker_during_calls_shows_in_utilisation() {
+    // 499 requests (one every 20 ms from t = 20 ms); front works 1 ms then waits 9 ms on db.
+    // Holding the worker, it is busy 499 x 10 ms in the 10 s window: 0.499. Not holding it,
+    // 499 x 1 ms: 0.0499.
+    let front = |hold: bool| {
+        format!(
+            "[[service]]\nname = \"front\"\nhold_worker_during_calls = {hold}\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n\n[[service.call]]\nto = \"db\"\n\n[[service]]\nname = \"db\"\nservice_time = {{ dist = \"constant\", value = \"9ms\" }}\n"
+        )
+    };
+    for (hold, busy) in [(true, 0.499), (false, 0.0499)] {
+        let r = run(&front(hold));
+        let s = service(&r, "front");
+        let utilisation = s.occupancy.busy.0 as f64 / (r.duration_ns - r.warmup_ns) as f64;
+        assert!((utilisation - busy).abs() < 1e-12, "hold {hold}: utilisation {utilisation}");
+        assert_ms(&r, 10.0);
+    }
+}
+
+#[test]
+fn network_latency_is_drawn_each_way() {
+    let r = run(
+        "[[service]]\nname = \"front\"\nservice_time = { dist = \"constant\", value = \"1ms\" }\n\n[[service.call]]\nto = \"db\"\nlatency = { dist = \"constant\", value = \"2ms\" }\n\n[[service]]\nname = \"db\"\nservice_time = { dist = \"constant\", value = \"3ms\" }\n",
+    );
+    // 1 ms own work, 2 ms there, 3 ms at db, 2 ms back.
+    assert_ms(&r, 8.0);
+    let db = &service(&r, "db").sojourn;
+    assert!(db.equivalent(db.min(), 3_000_000) && db.equivalent(db.max(), 3_000_000), "db sojourn is its 3 ms of work");
+}
+
+#[test]
+fn retries_multiply_the_attempts_and_the_time() {
+    // db takes 3 ms but the call times out at 2 ms: all 3 attempts time out, back to back
+    // (no backoff), so the front fails at 1 + 3 x 2 = 7 ms and db sees 3 jobs per request.
+    let r = run(
+        "[[service]]\nname = \"front\"\nservice_time = { dist = \"constant\", value = \"1ms\" }\n\n[[service.call]]\nto = \"db\"\ntimeout = \"2ms\"\nretry = { max_attempts = 3 }\n\n[[service]]\nname = \"db\"\nworkers = 4\nservice_time = { dist = \"constant\", value = \"3ms\" }\n",
+    );
+    let req = &r.requests[0];
+    assert_eq!(req.outcomes.get(Outcome::Error), req.outcomes.total());
+    assert_ms(&r, 7.0);
+    assert_eq!(service(&r, "db").arrivals, 3 * req.outcomes.total());
+}
+
+#[test]
+fn a_full_queue_rejects_and_the_client_sees_rejected() {
+    // 50 requests/s into one worker that takes 30 ms and has no queue: while it works on one
+    // request the next (20 ms later) is rejected, so every other request is rejected.
+    let r = run(
+        "[[service]]\nname = \"front\"\nqueue_capacity = 0\nservice_time = { dist = \"constant\", value = \"30ms\" }\n",
+    );
+    let req = &r.requests[0];
+    // Constant arrivals come every 20 ms from t = 20 ms: 499 of them before 10 s. Requests
+    // 1, 3, 5, ... are served (each frees the worker 30 ms later, before the next odd one).
+    assert_eq!(req.outcomes.total(), 499);
+    assert_eq!(req.outcomes.get(Outcome::Ok), 250);
+    assert_eq!(req.outcomes.get(Outcome::Rejected), 249);
+}
