@@ -97,8 +97,11 @@ fn validate(files: &[PathBuf]) -> Result<(), String> {
                     .offered_load()
                     .iter()
                     .zip(&spec.services)
-                    .filter(|(busy, s)| **busy >= (s.instances * s.workers) as f64)
-                    .map(|(busy, s)| format!("  warning: service `{}` is offered {busy:.2} busy workers of {} (overloaded at steady state)", s.name, s.instances * s.workers))
+                    .filter(|(busy, s)| **busy >= s.instances as f64 * s.workers as f64)
+                    .map(|(busy, s)| {
+                        let workers = s.instances as u64 * s.workers as u64;
+                        format!("  warning: service `{}` is offered {busy:.2} busy workers of {workers} (overloaded at steady state)", s.name)
+                    })
                     .collect();
                 println!("ok: {name}");
                 for l in load {

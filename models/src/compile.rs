@@ -62,6 +62,8 @@ struct Checker<'a> {
 }
 
 const DEFAULT_QUEUE_CAPACITY: u32 = 1000;
+/// Each instance is a record with its own queue: this bounds the memory a scenario can ask for.
+const MAX_INSTANCES: u32 = 100_000;
 
 impl Checker<'_> {
     fn error(&mut self, span: Range<usize>, field: String, message: String, hint: Option<String>) {
@@ -485,7 +487,19 @@ impl Checker<'_> {
             Some(x) => x.value,
             None => 1,
         };
-        let instances = at_least_one(&s.instances, "instances", self);
+        let mut instances = at_least_one(&s.instances, "instances", self);
+        if let Some(x) = s.instances.as_ref().filter(|x| x.value > MAX_INSTANCES) {
+            self.error(
+                x.span.clone(),
+                format!("{path}.instances"),
+                format!("{} instances is more than the {MAX_INSTANCES} a service may have", x.value),
+                Some(
+                    "each instance is simulated with its own workers and queue; model a larger fleet as several cells"
+                        .into(),
+                ),
+            );
+            instances = 1;
+        }
         let workers = at_least_one(&s.workers, "workers", self);
         let service_time = self.dist(&s.service_time, &format!("{path}.service_time"));
 

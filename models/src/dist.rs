@@ -8,11 +8,16 @@ use rand_distr::{Distribution, Exp, LogNormal, Normal};
 pub const Z_99: f64 = 2.326_347_874_040_840_8;
 
 /// A compiled distribution; parameters are in nanoseconds.
-/// Rounds a non-negative number of nanoseconds to the nearest integer (negatives give 0).
-/// `f64::round` is a libm call that does not inline; this is an add and a truncation.
+/// The longest draw: 10^18 ns (about 31.7 years), the longest duration a scenario may
+/// write. Simulated time never exceeds duration + drain (each at most this), so `now` plus
+/// any delay stays far below `u64::MAX`.
+pub const MAX_DRAW_NS: Nanos = 1_000_000_000_000_000_000;
+
+/// Rounds a number of nanoseconds to the nearest integer in [0, MAX_DRAW_NS] (NaN gives 0).
+/// `f64::round` is a libm call that does not inline; this is an add and a clamp.
 #[inline]
 pub fn round_ns(x: f64) -> Nanos {
-    (x + 0.5).max(0.0) as Nanos
+    (x + 0.5).clamp(0.0, MAX_DRAW_NS as f64) as Nanos
 }
 
 #[derive(Clone, Debug)]
@@ -139,6 +144,19 @@ mod tests {
         let mut v: Vec<Nanos> = (0..n).map(|_| d.sample(&mut rng)).collect();
         v.sort_unstable();
         v[(q * n as f64) as usize] as f64
+    }
+
+    #[test]
+    fn draws_are_rounded_and_capped() {
+        assert_eq!(round_ns(2.4), 2);
+        assert_eq!(round_ns(2.5), 3);
+        assert_eq!(round_ns(-7.0), 0);
+        assert_eq!(round_ns(f64::NAN), 0);
+        assert_eq!(round_ns(1e300), MAX_DRAW_NS);
+        // A lognormal with an extreme spread draws far past u64; every draw stays capped.
+        let d = Dist::lognormal(1.0, 8.64e17);
+        let mut rng = Stream::new(1, "cap", "t");
+        assert!((0..100_000).all(|_| d.sample(&mut rng) <= MAX_DRAW_NS));
     }
 
     #[test]

@@ -165,7 +165,7 @@ pub fn summarise(r: &RunResult) -> Summary {
             .services
             .iter()
             .map(|s| {
-                let workers = (s.instances * s.workers_per_instance) as f64;
+                let workers = s.instances as f64 * s.workers_per_instance as f64;
                 let accepted = s.arrivals - s.outcomes.get(Outcome::Rejected);
                 let width = r.duration_ns - r.warmup_ns;
                 let o = &s.occupancy;
