@@ -122,6 +122,9 @@ fn run_text(name: &str, src: &str, opts: RunOpts) -> Result<(), String> {
     let spec = cellsim_models::compile(name, src).map_err(|e| errors_text(&e))?;
     let seed = opts.seed.unwrap_or(spec.seed);
     let dir = opts.out.unwrap_or_else(|| Path::new("out").join(sanitise(&spec.name)));
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("error: --out {} is a file, not a folder", dir.display()));
+    }
     std::fs::create_dir_all(&dir)
         .map_err(|e| format!("error: cannot create the output folder {}: {e}", dir.display()))?;
     run_into(&spec, seed, &dir, opts.json)

@@ -79,6 +79,7 @@ fn cases() -> Vec<Case> {
             None,
         ),
         c("schedule out of order", HEAD.replace("{ process = \"poisson\", rate_per_s = 10 }", "{ process = \"schedule\", steps = [{ at = \"1m\", rate_per_s = 5 }, { at = \"0s\", rate_per_s = 5 }] }") + GOOD_SERVICE, 7, "steps must be in strictly increasing order", None),
+        c("empty file", String::new(), 1, "missing field `scenario`", Some("every scenario starts with a [scenario] table")),
         c("no workload", format!("[scenario]\nname = \"x\"\nduration = \"1m\"\n\n{GOOD_SERVICE}"), 1, "the scenario has no [[workload]]", None),
     ]
 }

@@ -47,9 +47,11 @@ fn from_toml(file: &str, src: &str, e: &toml::de::Error) -> ScenarioError {
     } else if let Some(rest) = message.strip_prefix("missing field ") {
         let words = quoted(rest);
         if let Some(word) = words.first() {
-            err = err
-                .field(word.clone())
-                .hint(format!("add `{word} = ...` to this table; docs/scenario-format.md lists every key"));
+            err = err.hint(if word == "scenario" {
+                "every scenario starts with a [scenario] table holding at least `name` and `duration`".to_string()
+            } else {
+                format!("add `{word} = ...` to this table; docs/scenario-format.md lists every key")
+            });
         }
     }
     err
