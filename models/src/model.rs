@@ -414,7 +414,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
 
     /// Handles `event` now when `delay_ns` is zero (saving a trip through the queue), else
     /// schedules it.
-    #[inline]
+    #[inline(always)]
     fn after(&mut self, delay_ns: Nanos, event: Event, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         if delay_ns == 0 {
             self.dispatch(now, event, q)
