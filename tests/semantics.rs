@@ -148,3 +148,19 @@ fn a_full_queue_rejects_and_the_client_sees_rejected() {
     assert_eq!(req.outcomes.get(Outcome::Ok), 250);
     assert_eq!(req.outcomes.get(Outcome::Rejected), 249);
 }
+
+#[test]
+fn timeouts_fire_on_time_when_retries_overlap_on_one_edge() {
+    // A request every 1 ms (so attempts overlap on the front -> db edge), db far slower than
+    // the 2 ms timeout, immediate retries: attempt 1 starts after the front's 1 ms of work,
+    // times out at 3 ms, attempt 2 starts at once and times out at 5 ms: every request fails
+    // at exactly 5 ms, and db receives exactly 2 jobs per request.
+    let text = HEAD.replace("rate_per_s = 50", "rate_per_s = 1000")
+        + "[[service]]\nname = \"front\"\nworkers = 16\nservice_time = { dist = \"constant\", value = \"1ms\" }\n\n[[service.call]]\nto = \"db\"\ntimeout = \"2ms\"\nretry = { max_attempts = 2 }\n\n[[service]]\nname = \"db\"\nworkers = 64\nservice_time = { dist = \"constant\", value = \"30ms\" }\n";
+    let spec = compile("lanes.toml", &text).unwrap();
+    let (r, _) = simulate(&spec, 1, NoSeries);
+    let req = &r.requests[0];
+    assert_eq!(req.outcomes.get(Outcome::Error), req.outcomes.total());
+    assert_ms(&r, 5.0);
+    assert_eq!(service(&r, "db").arrivals, 2 * req.outcomes.total());
+}

@@ -180,6 +180,9 @@ struct WorkloadRt {
 /// so deadlines arrive in the order attempts start: a FIFO holds them and only the earliest
 /// deadline of an attempt still waiting sits in the event queue. A timeout that never fires
 /// (the attempt was answered) costs a push and a pop here, not an event.
+///
+/// Invariant: while `pending` is not empty, an event is armed no later than the deadline of
+/// its first waiting entry (or the lane is being processed by `timeout_lane`, which re-arms it).
 #[derive(Default)]
 struct TimeoutLane {
     pending: VecDeque<(Nanos, Handle, u32)>,
@@ -394,9 +397,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let (attempt, type_id) = (call.attempt, call.type_id);
         let cs = &self.spec.calls[call.spec as usize];
         if cs.timeout_ns > 0 {
+            // Deadlines only grow along a lane, so a new entry is the head only if the lane was
+            // empty; arming for any other entry would delay the head's timeout.
             let lane = &mut self.lanes[call.spec as usize];
+            let was_empty = lane.pending.is_empty();
             lane.pending.push_back((now + cs.timeout_ns, call_h, attempt));
-            if !lane.armed {
+            if was_empty && !lane.armed {
                 lane.armed = true;
                 q.schedule_at(now + cs.timeout_ns, Event::new(Kind::TimeoutLane, Handle::NONE, call.spec));
             }
