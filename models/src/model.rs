@@ -380,34 +380,42 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             stats: rt.stats[r],
             workload: w as u16,
             attempt: 1,
-            waiting: false,
+            waiting: true,
             batch: self.batch_at(now),
             started_ns: now,
         };
+        let (spec, type_id) = (call.spec, call.type_id);
         let h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
         self.requests_in_flight += 1;
-        self.start_attempt(h, now, q)
+        self.start_attempt(h, spec, type_id, 1, now, q)
     }
 
     // ----- calls -----
 
-    fn start_attempt(&mut self, call_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
-        let call = self.calls.get_mut(call_h).expect("live call");
-        call.waiting = true;
-        let (attempt, type_id) = (call.attempt, call.type_id);
-        let cs = &self.spec.calls[call.spec as usize];
+    /// Sends attempt `attempt` of `call_h` (already marked waiting by the caller, which
+    /// passes what it knows of the call so that the record is not read back).
+    fn start_attempt(
+        &mut self,
+        call_h: Handle,
+        spec: u32,
+        type_id: u16,
+        attempt: u32,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
+        let cs = &self.spec.calls[spec as usize];
         if cs.timeout_ns > 0 {
             // Deadlines only grow along a lane, so a new entry is the head only if the lane was
             // empty; arming for any other entry would delay the head's timeout.
-            let lane = &mut self.lanes[call.spec as usize];
+            let lane = &mut self.lanes[spec as usize];
             let was_empty = lane.pending.is_empty();
             lane.pending.push_back((now + cs.timeout_ns, call_h, attempt));
             if was_empty && !lane.armed {
                 lane.armed = true;
-                q.schedule_at(now + cs.timeout_ns, Event::new(Kind::TimeoutLane, Handle::NONE, call.spec));
+                q.schedule_at(now + cs.timeout_ns, Event::new(Kind::TimeoutLane, Handle::NONE, spec));
             }
         }
-        let latency = sample_opt(&cs.latency, &mut self.call_rt[call.spec as usize].network_rng);
+        let latency = sample_opt(&cs.latency, &mut self.call_rt[spec as usize].network_rng);
         let seed = JobSeed { call: call_h, attempt, service: cs.to, type_id };
         if latency == 0 {
             return self.admit(seed, None, now, q);
@@ -686,12 +694,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 stats: 0,
                 workload: 0,
                 attempt: 1,
-                waiting: false,
+                waiting: true,
                 batch: UNCOUNTED,
                 started_ns: now,
             };
             let call_h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
-            self.start_attempt(call_h, now, q)?;
+            self.start_attempt(call_h, spec, type_id, 1, now, q)?;
             // A call answered inline may have ended the step or failed the job.
             match self.jobs.get(job_h) {
                 Some(j) if j.step == step => {}
@@ -810,8 +818,12 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
             Kind::WorkDone => self.work_done(h, now, q),
             Kind::Reply => self.attempt_ended(h, event.arg, event.outcome, now, q),
             Kind::TimeoutLane => self.timeout_lane(event.arg, now, q),
-            Kind::Retry => match self.calls.get(h) {
-                Some(_) => self.start_attempt(h, now, q),
+            Kind::Retry => match self.calls.get_mut(h) {
+                Some(call) => {
+                    call.waiting = true;
+                    let (spec, type_id, attempt) = (call.spec, call.type_id, call.attempt);
+                    self.start_attempt(h, spec, type_id, attempt, now, q)
+                }
                 None => Ok(()),
             },
         }
