@@ -14,6 +14,15 @@ fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// Writes `text` as `<tag>.toml` in a fresh temporary folder; returns the file's path.
+fn write_scenario(tag: &str, text: &str) -> PathBuf {
+    let dir = temp_dir(tag);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{tag}.toml"));
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
 fn scenario_files() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -99,15 +108,11 @@ fn schema_is_a_json_schema_of_the_format() {
 #[test]
 fn a_run_that_hits_a_bound_stops_with_a_verdict_and_exit_2() {
     // 2000 requests/s into one worker at 10 ms: 20x overloaded, the in-flight bound trips.
-    let dir = temp_dir("overload");
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("overload.toml");
-    std::fs::write(
-        &file,
+    let file = write_scenario(
+        "overload",
         "[scenario]\nname = \"overload\"\nduration = \"10m\"\n\n[limits]\nmax_in_flight_requests = 5000\n\n[[workload]]\nname = \"w\"\narrival = { process = \"poisson\", rate_per_s = 2000 }\n\n[[workload.request]]\nname = \"r\"\ntarget = \"s\"\n\n[[service]]\nname = \"s\"\nqueue_capacity = 1000000\nservice_time = { dist = \"constant\", value = \"10ms\" }\n",
-    )
-    .unwrap();
-    let out = dir.join("out");
+    );
+    let out = file.with_file_name("out");
     let r = cellsim(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"]);
     assert_eq!(r.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&r.stderr);
@@ -127,14 +132,10 @@ fn a_run_that_hits_a_bound_stops_with_a_verdict_and_exit_2() {
 #[test]
 fn validate_warns_about_a_service_offered_more_work_than_it_has_workers() {
     // 300 requests/s x 10 ms = 3 busy workers' worth of work, offered to 2 workers.
-    let dir = temp_dir("offered");
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("offered.toml");
-    std::fs::write(
-        &file,
+    let file = write_scenario(
+        "offered",
         "[scenario]\nname = \"offered\"\nduration = \"1m\"\n\n[[workload]]\nname = \"w\"\narrival = { process = \"poisson\", rate_per_s = 300 }\n\n[[workload.request]]\nname = \"r\"\ntarget = \"s\"\n\n[[service]]\nname = \"s\"\nworkers = 2\nservice_time = { dist = \"constant\", value = \"10ms\" }\n",
-    )
-    .unwrap();
+    );
     let r = cellsim(&["validate", file.to_str().unwrap()]);
     assert_eq!(r.status.code(), Some(0), "a warning is not an error");
     let out = String::from_utf8_lossy(&r.stdout);
