@@ -195,6 +195,20 @@ impl BatchMeans {
     }
 }
 
+/// One service's counts and sums in one batch of the measurement window, kept together so
+/// that a job's arrival, start and reply each touch one place. `ServiceStats::fold_batches`
+/// turns them into the `BatchMeans` of the summary (the same sums, added in the same order).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ServiceBatch {
+    pub arrivals: u64,
+    pub rejected: u64,
+    pub started: u64,
+    pub waited: u64,
+    pub completed: u64,
+    pub wait_sum_ns: f64,
+    pub sojourn_sum_ns: f64,
+}
+
 /// A service's occupancy over the measurement window: the integrals of jobs present, busy
 /// workers and queued jobs (Little's L, utilisation, Lq). Each job adds the part of each
 /// phase that falls in the window when the phase ends, which is the same integral as
@@ -290,6 +304,23 @@ impl RequestStats {
 }
 
 impl ServiceStats {
+    /// Sets the counts and batch means that the run kept per batch in `batches`.
+    pub fn fold_batches(&mut self, batches: &[ServiceBatch; BATCHES]) {
+        for (b, x) in batches.iter().enumerate() {
+            self.arrivals += x.arrivals;
+            self.started += x.started;
+            self.waited += x.waited;
+            self.rejected_batches.sum[b] = x.rejected as f64;
+            self.rejected_batches.count[b] = x.arrivals;
+            self.waited_batches.sum[b] = x.waited as f64;
+            self.waited_batches.count[b] = x.started;
+            self.wait_batches.sum[b] = x.wait_sum_ns;
+            self.wait_batches.count[b] = x.started;
+            self.sojourn_batches.sum[b] = x.sojourn_sum_ns;
+            self.sojourn_batches.count[b] = x.completed;
+        }
+    }
+
     pub fn new(service: &str, instances: u32, workers_per_instance: u32) -> Self {
         ServiceStats {
             service: service.to_string(),

@@ -153,10 +153,21 @@ struct Instance {
     queue: VecDeque<Handle>,
 }
 
+/// A service at run time: what the hot path reads of its spec, its round-robin position, its
+/// random stream and its statistics, in one record so that a hop indexes one place.
 struct ServiceRt {
     first_instance: u32,
     next_instance: u32,
+    instances: u32,
+    workers: u32,
+    queue_capacity: usize,
+    hold_worker_during_calls: bool,
+    /// By global request type: the plan's place in the step table.
+    plan_by_type: Vec<(u32, u32)>,
+    service_time: Dist,
     service_time_rng: Stream,
+    stats: ServiceStats,
+    batches: [ServiceBatch; BATCHES],
 }
 
 struct CallRt {
@@ -205,9 +216,8 @@ pub struct ServiceModel<'s, S: SeriesSink> {
     call_rt: Vec<CallRt>,
     /// Timeout lanes, by call spec.
     lanes: Vec<TimeoutLane>,
-    /// Every plan's steps in one table (ranges of call specs), and each plan's place in it.
+    /// Every plan's steps in one table (ranges of call specs).
     steps: Vec<(u32, u32)>,
-    plan_of: Vec<(u32, u32)>,
     workloads: Vec<WorkloadRt>,
     /// The measurement window: [warmup, duration].
     window: (Nanos, Nanos),
@@ -218,7 +228,6 @@ pub struct ServiceModel<'s, S: SeriesSink> {
     /// The window's width over BATCHES, at least 1 ns.
     batch_ns: Nanos,
     pub request_stats: Vec<RequestStats>,
-    pub service_stats: Vec<ServiceStats>,
     buckets: Vec<Bucket>,
     bucket_start_ns: Nanos,
     sink: S,
@@ -228,6 +237,15 @@ pub struct ServiceModel<'s, S: SeriesSink> {
 impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     pub fn new(spec: &'s Spec, seed: u64, sink: S) -> Self {
         let batch_ns = ((spec.duration_ns - spec.warmup_ns) / BATCHES as Nanos).max(1);
+        let plan_of: Vec<(u32, u32)> = spec
+            .plans
+            .iter()
+            .scan(0u32, |first, p| {
+                let at = (*first, p.steps.len() as u32);
+                *first += p.steps.len() as u32;
+                Some(at)
+            })
+            .collect();
         let mut instances = Vec::new();
         let services = spec
             .services
@@ -242,7 +260,15 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 ServiceRt {
                     first_instance,
                     next_instance: 0,
+                    instances: s.instances,
+                    workers: s.workers,
+                    queue_capacity: s.queue_capacity as usize,
+                    hold_worker_during_calls: s.hold_worker_during_calls,
+                    plan_by_type: s.plan_by_type.iter().map(|&p| plan_of[p as usize]).collect(),
+                    service_time: s.service_time.clone(),
                     service_time_rng: Stream::new(seed, &entity, "service_time"),
+                    stats: ServiceStats::new(&s.name, s.instances, s.workers),
+                    batches: [ServiceBatch::default(); BATCHES],
                 }
             })
             .collect();
@@ -278,7 +304,6 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 }
             })
             .collect();
-        let service_stats = spec.services.iter().map(|s| ServiceStats::new(&s.name, s.instances, s.workers)).collect();
         let buckets = spec
             .workloads
             .iter()
@@ -293,22 +318,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             call_rt,
             lanes: spec.calls.iter().map(|_| TimeoutLane::default()).collect(),
             steps: spec.plans.iter().flat_map(|p| p.steps.iter().copied()).collect(),
-            plan_of: spec
-                .plans
-                .iter()
-                .scan(0u32, |first, p| {
-                    let at = (*first, p.steps.len() as u32);
-                    *first += p.steps.len() as u32;
-                    Some(at)
-                })
-                .collect(),
             workloads,
             window: (spec.warmup_ns, spec.duration_ns),
             batch_now: if spec.warmup_ns == 0 { 0 } else { UNCOUNTED },
             batch_end_ns: if spec.warmup_ns == 0 { batch_ns } else { spec.warmup_ns },
             batch_ns,
             request_stats,
-            service_stats,
             buckets,
             bucket_start_ns: 0,
             sink,
@@ -331,7 +346,15 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     /// Closes the series up to `end_ns`; returns the records and the sink.
     pub fn finish(mut self, end_ns: Nanos) -> (Vec<RequestStats>, Vec<ServiceStats>, S) {
         self.close_buckets_before(end_ns.max(self.bucket_start_ns) + 1, true);
-        (self.request_stats, self.service_stats, self.sink)
+        let services = self
+            .services
+            .into_iter()
+            .map(|mut rt| {
+                rt.stats.fold_batches(&rt.batches);
+                rt.stats
+            })
+            .collect();
+        (self.request_stats, services, self.sink)
     }
 
     // ----- arrivals -----
@@ -574,51 +597,42 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
         let batch = self.batch_at(now);
-        let s = seed.service as usize;
-        let svc = &self.spec.services[s];
-        let rt = &mut self.services[s];
+        let rt = &mut self.services[seed.service as usize];
         let inst = rt.first_instance + rt.next_instance;
-        rt.next_instance = if rt.next_instance + 1 == svc.instances { 0 } else { rt.next_instance + 1 };
-        let counted = batch != UNCOUNTED;
-        let st = &mut self.service_stats[s];
-        if counted {
-            st.arrivals += 1;
-        }
+        rt.next_instance = if rt.next_instance + 1 == rt.instances { 0 } else { rt.next_instance + 1 };
         let instance = &mut self.instances[inst as usize];
-        let (free_worker, room) = (instance.busy < svc.workers, instance.queue.len() < svc.queue_capacity as usize);
-        if !free_worker && !room {
-            if counted {
-                st.outcomes.add(Outcome::Rejected);
-                st.rejected_batches.add(batch as usize, 1.0);
+        let (free_worker, room) = (instance.busy < rt.workers, instance.queue.len() < rt.queue_capacity);
+        if batch != UNCOUNTED {
+            let b = &mut rt.batches[batch as usize];
+            b.arrivals += 1;
+            if !free_worker && !room {
+                b.rejected += 1;
+                rt.stats.outcomes.add(Outcome::Rejected);
             }
+        }
+        if !free_worker && !room {
             if let Some(h) = slot {
                 self.jobs.free(h);
             }
             return self.send_reply(seed.call, seed.attempt, Outcome::Rejected, now, q);
         }
-        if counted {
-            st.rejected_batches.add(batch as usize, 0.0);
-        }
-        if free_worker {
-            instance.busy += 1;
-        }
+        let plan = rt.plan_by_type[seed.type_id as usize];
         let work_started_ns = if free_worker { now } else { 0 };
         let h = match slot {
             Some(h) => {
-                let plan = self.plan_of[svc.plan_by_type[seed.type_id as usize] as usize];
                 let job = self.jobs.get_mut(h).expect("live job");
                 (job.plan_first, job.plan_steps) = plan;
                 (job.instance, job.batch, job.arrived_ns, job.work_started_ns) = (inst, batch, now, work_started_ns);
                 h
             }
             None => {
-                let plan = self.plan_of[svc.plan_by_type[seed.type_id as usize] as usize];
                 let job = seed.job(plan, inst, batch, now, work_started_ns);
                 self.jobs.insert(job).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?
             }
         };
         if free_worker {
-            let work = self.work_starts(s, now, now, batch);
+            self.instances[inst as usize].busy += 1;
+            let work = self.work_starts(seed.service as usize, now, now, batch);
             q.schedule_at(now + work, Event::new(Kind::WorkDone, h, 0));
         } else {
             self.instances[inst as usize].queue.push_back(h);
@@ -638,20 +652,21 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     /// Records a job's wait from `arrived_ns` to `now` at service `s`; draws its work time.
     #[inline]
     fn work_starts(&mut self, s: usize, arrived_ns: Nanos, now: Nanos, batch: u8) -> Nanos {
-        let st = &mut self.service_stats[s];
-        st.occupancy.queued.add(arrived_ns, now, self.window);
+        let rt = &mut self.services[s];
+        let wait = now - arrived_ns;
+        if wait > 0 {
+            rt.stats.occupancy.queued.add(arrived_ns, now, self.window);
+        }
         if batch != UNCOUNTED {
-            let wait = now - arrived_ns;
-            let batch = batch as usize;
-            st.started += 1;
-            st.wait_batches.add(batch, wait as f64);
-            st.waited_batches.add(batch, if wait > 0 { 1.0 } else { 0.0 });
+            let b = &mut rt.batches[batch as usize];
+            b.started += 1;
             if wait > 0 {
-                st.waited += 1;
-                record(&mut st.wait, wait);
+                b.waited += 1;
+                b.wait_sum_ns += wait as f64;
+                record(&mut rt.stats.wait, wait);
             }
         }
-        self.spec.services[s].service_time.sample(&mut self.services[s].service_time_rng)
+        rt.service_time.sample(&mut rt.service_time_rng)
     }
 
     /// A worker of `instance` is free: it takes the next queued job, or goes idle.
@@ -664,9 +679,9 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
 
     fn work_done(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         let job = *self.jobs.get(job_h).expect("live job");
-        let svc = &self.spec.services[job.service as usize];
-        if !svc.hold_worker_during_calls {
-            self.service_stats[job.service as usize].occupancy.busy.add(job.work_started_ns, now, self.window);
+        let rt = &mut self.services[job.service as usize];
+        if !rt.hold_worker_during_calls {
+            rt.stats.occupancy.busy.add(job.work_started_ns, now, self.window);
             self.release_worker(job.instance, now, q);
         }
         if job.plan_steps == 0 {
@@ -733,18 +748,20 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let (service, instance, counted, arrived_ns) = (job.service, job.instance, job.batch, job.arrived_ns);
         let (call, attempt, work_started_ns) = (job.call, job.attempt, job.work_started_ns);
         self.jobs.free(job_h);
-        let s = service as usize;
-        if self.spec.services[s].hold_worker_during_calls {
-            self.service_stats[s].occupancy.busy.add(work_started_ns, now, self.window);
+        let rt = &mut self.services[service as usize];
+        if rt.hold_worker_during_calls {
+            rt.stats.occupancy.busy.add(work_started_ns, now, self.window);
             self.release_worker(instance, now, q);
         }
-        let st = &mut self.service_stats[s];
-        st.occupancy.in_system.add(arrived_ns, now, self.window);
+        let rt = &mut self.services[service as usize];
+        rt.stats.occupancy.in_system.add(arrived_ns, now, self.window);
         if counted != UNCOUNTED {
             let sojourn = now - arrived_ns;
-            st.outcomes.add(outcome);
-            record(&mut st.sojourn, sojourn);
-            st.sojourn_batches.add(counted as usize, sojourn as f64);
+            let b = &mut rt.batches[counted as usize];
+            b.completed += 1;
+            b.sojourn_sum_ns += sojourn as f64;
+            rt.stats.outcomes.add(outcome);
+            record(&mut rt.stats.sojourn, sojourn);
         }
         self.send_reply(call, attempt, outcome, now, q)
     }
