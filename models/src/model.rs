@@ -68,6 +68,7 @@ pub enum Overload {
     Jobs { limit: u64 },
 }
 
+#[derive(Clone, Copy)]
 /// A logical call from a caller (a job, or the client for a root call) to a service,
 /// spanning its retries.
 struct Call {

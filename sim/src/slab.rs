@@ -16,9 +16,10 @@ impl Handle {
     pub const NONE: Handle = Handle { index: u32::MAX, generation: 0 };
 }
 
+/// A slot is live while its generation is odd; each insert and each free adds one.
 struct Slot<T> {
     generation: u32,
-    value: Option<T>,
+    value: T,
 }
 
 pub struct Slab<T> {
@@ -28,7 +29,9 @@ pub struct Slab<T> {
     capacity: usize,
 }
 
-impl<T> Slab<T> {
+/// Records are `Copy`: a freed slot keeps its old bytes until reused, and liveness is the
+/// generation's parity, so a lookup is one comparison and no `Option` tag is written.
+impl<T: Copy> Slab<T> {
     /// A slab that holds at most `capacity` live records.
     pub fn with_capacity_limit(capacity: usize) -> Self {
         Slab { slots: Vec::new(), free: Vec::new(), live: 0, capacity }
@@ -43,18 +46,21 @@ impl<T> Slab<T> {
         self.live += 1;
         if let Some(index) = self.free.pop() {
             let slot = &mut self.slots[index as usize];
-            slot.value = Some(value);
+            slot.generation = slot.generation.wrapping_add(1);
+            slot.value = value;
             return Some(Handle { index, generation: slot.generation });
         }
         let index = self.slots.len() as u32;
-        self.slots.push(Slot { generation: 1, value: Some(value) });
+        self.slots.push(Slot { generation: 1, value });
         Some(Handle { index, generation: 1 })
     }
 
+    /// The live record `h` names. Handles are only issued with odd (live) generations, so a
+    /// match means live; `Handle::NONE` (generation 0) never matches.
     #[inline]
     pub fn get(&self, h: Handle) -> Option<&T> {
         match self.slots.get(h.index as usize) {
-            Some(s) if s.generation == h.generation => s.value.as_ref(),
+            Some(s) if s.generation == h.generation => Some(&s.value),
             _ => None,
         }
     }
@@ -62,7 +68,7 @@ impl<T> Slab<T> {
     #[inline]
     pub fn get_mut(&mut self, h: Handle) -> Option<&mut T> {
         match self.slots.get_mut(h.index as usize) {
-            Some(s) if s.generation == h.generation => s.value.as_mut(),
+            Some(s) if s.generation == h.generation => Some(&mut s.value),
             _ => None,
         }
     }
@@ -70,33 +76,25 @@ impl<T> Slab<T> {
     /// Removes and returns the record; later lookups with `h` (or any older handle) fail.
     #[inline]
     pub fn remove(&mut self, h: Handle) -> Option<T> {
-        let slot = self.slots.get_mut(h.index as usize)?;
-        if slot.generation != h.generation {
-            return None;
-        }
-        let value = slot.value.take()?;
-        // Skip generation 0 on wrap so NONE stays stale.
-        slot.generation = slot.generation.wrapping_add(1).max(1);
-        self.free.push(h.index);
-        self.live -= 1;
+        let value = *self.get(h)?;
+        self.free(h);
         Some(value)
     }
 
-    /// Drops the record in place (cheaper than `remove` for a large record nobody needs);
-    /// false if `h` was stale.
+    /// Frees the record; false if `h` was stale.
     #[inline]
     pub fn free(&mut self, h: Handle) -> bool {
-        let Some(slot) = self.slots.get_mut(h.index as usize) else {
-            return false;
-        };
-        if slot.generation != h.generation || slot.value.is_none() {
-            return false;
+        match self.slots.get_mut(h.index as usize) {
+            Some(slot) if slot.generation == h.generation => {
+                // Odd to even: dead. After 2^31 reuses the generation wraps through 0, which
+                // is even, so `Handle::NONE` stays stale.
+                slot.generation = slot.generation.wrapping_add(1);
+                self.free.push(h.index);
+                self.live -= 1;
+                true
+            }
+            _ => false,
         }
-        slot.value = None;
-        slot.generation = slot.generation.wrapping_add(1).max(1);
-        self.free.push(h.index);
-        self.live -= 1;
-        true
     }
 
     pub fn len(&self) -> usize {
