@@ -485,10 +485,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         }
     }
 
-    /// An attempt of `call_h` ended with `outcome` (a reply, or a timeout). Late news (the
-    /// attempt already ended, or the call is gone) is ignored. A failure with attempts left
-    /// starts the backoff; anything else resolves the call and tells its caller. One slab
-    /// lookup reads everything the decision needs.
+    /// An attempt of `call_h` ended with `outcome` (a reply that travelled, or a timeout).
     fn attempt_ended(
         &mut self,
         call_h: Handle,
@@ -497,9 +494,29 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
-        let Some(call) = self.calls.get_mut(call_h) else { return Ok(()) };
+        match self.resolve(call_h, attempt, outcome, now, q)? {
+            Some((job_h, answer)) => self.reply(job_h, answer, now, q),
+            None => Ok(()),
+        }
+    }
+
+    /// Applies the end of an attempt of `call_h` with `outcome`. Late news (the attempt
+    /// already ended, or the call is gone) is ignored. A failure with attempts left starts
+    /// the backoff; anything else resolves the call and tells its caller, and when that
+    /// finishes the caller's job (its last step ended, or a critical call failed) returns the
+    /// job and its answer for the caller to reply. One slab lookup reads everything the
+    /// decision needs.
+    fn resolve(
+        &mut self,
+        call_h: Handle,
+        attempt: u32,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<Option<(Handle, Outcome)>, Overload> {
+        let Some(call) = self.calls.get_mut(call_h) else { return Ok(None) };
         if call.attempt != attempt || !call.waiting {
-            return Ok(());
+            return Ok(None);
         }
         call.waiting = false;
         let cs = &self.spec.calls[call.spec as usize];
@@ -507,12 +524,13 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         if !outcome.is_success() && call.attempt < cs.retry.max_attempts {
             if parent != Handle::NONE && self.jobs.get(parent).is_none() {
                 self.calls.free(call_h); // nobody waits for this call any more
-                return Ok(());
+                return Ok(None);
             }
             call.attempt += 1;
             let u = self.call_rt[call.spec as usize].backoff_rng.unit();
             let wait = cs.retry.backoff_ns(attempt, u);
-            return self.after(wait, Event::new(Kind::Retry, call_h, 0), now, q);
+            self.after(wait, Event::new(Kind::Retry, call_h, 0), now, q)?;
+            return Ok(None);
         }
         if parent == Handle::NONE {
             let done = Finished {
@@ -524,25 +542,25 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             };
             self.calls.free(call_h);
             self.request_done(done, outcome, now);
-            return Ok(());
+            return Ok(None);
         }
         let critical = cs.critical;
         self.calls.free(call_h);
         let Some(job) = self.jobs.get_mut(parent) else {
-            return Ok(());
+            return Ok(None);
         };
         match outcome {
             Outcome::Ok => {}
             Outcome::Degraded => job.degraded = true,
-            _ if critical => return self.reply(parent, Outcome::Error, now, q),
+            _ if critical => return Ok(Some((parent, Outcome::Error))),
             _ => job.degraded = true,
         }
         job.pending -= 1;
         if job.pending == 0 {
             job.step += 1;
-            return self.advance(parent, now, q);
+            return Ok(self.advance(parent, now, q)?.map(|answer| (parent, answer)));
         }
-        Ok(())
+        Ok(None)
     }
 
     fn request_done(&mut self, done: Finished, outcome: Outcome, now: Nanos) {
@@ -687,17 +705,20 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         }
         if job.plan_steps == 0 {
             // A leaf: answer now, from the copy already read.
-            return self.finish_job(job_h, &job, Outcome::Ok, now, q);
+            return self.reply_from(job_h, job, Outcome::Ok, now, q);
         }
-        self.advance(job_h, now, q)
+        match self.advance(job_h, now, q)? {
+            Some(answer) => self.reply(job_h, answer, now, q),
+            None => Ok(()),
+        }
     }
 
-    /// Starts the job's current step, or replies when no step is left.
-    fn advance(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+    /// Starts the job's current step; when no step is left, returns the job's answer for the
+    /// caller to reply with.
+    fn advance(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<Option<Outcome>, Overload> {
         let job = self.jobs.get_mut(job_h).expect("live job");
         if job.step >= job.plan_steps {
-            let outcome = if job.degraded { Outcome::Degraded } else { Outcome::Ok };
-            return self.reply(job_h, outcome, now, q);
+            return Ok(Some(if job.degraded { Outcome::Degraded } else { Outcome::Ok }));
         };
         let (first, end) = self.steps[(job.plan_first + job.step) as usize];
         job.pending = end - first;
@@ -716,13 +737,13 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             };
             let call_h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
             self.start_attempt(call_h, spec, type_id, 1, now, q)?;
-            // A call answered inline may have ended the step or failed the job.
+            // A call answered inline may have ended the step or failed the job (and replied).
             match self.jobs.get(job_h) {
                 Some(j) if j.step == step => {}
                 _ => break,
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// The job is over: free its worker if it held one, record it, answer its caller.
@@ -734,20 +755,38 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
         let job = *self.jobs.get(job_h).expect("live job");
-        self.finish_job(job_h, &job, outcome, now, q)
+        self.reply_from(job_h, job, outcome, now, q)
     }
 
-    /// Frees the job and does what `reply` says, from a copy of the job already read.
-    fn finish_job(
+    /// `reply`, from a copy of the job already read. An answer that needs no network time
+    /// reaches its call at once; when that finishes the caller's job too, the caller replies
+    /// in the same loop (a chain of replies is a loop here, not a recursion).
+    fn reply_from(
         &mut self,
-        job_h: Handle,
-        job: &Job,
-        outcome: Outcome,
+        mut job_h: Handle,
+        mut job: Job,
+        mut outcome: Outcome,
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
+        loop {
+            self.finish_job(job_h, &job, outcome, now, q);
+            let (call, attempt) = (job.call, job.attempt);
+            let Some(latency) = self.reply_latency(call, attempt) else { return Ok(()) };
+            if latency > 0 {
+                q.schedule_at(now + latency, Event { kind: Kind::Reply, outcome, arg: attempt, handle: call });
+                return Ok(());
+            }
+            let Some((parent, answer)) = self.resolve(call, attempt, outcome, now, q)? else { return Ok(()) };
+            (job_h, job, outcome) = (parent, *self.jobs.get(parent).expect("live job"), answer);
+        }
+    }
+
+    /// Frees the job, its worker if it held one, and records it.
+    #[inline(always)]
+    fn finish_job(&mut self, job_h: Handle, job: &Job, outcome: Outcome, now: Nanos, q: &mut EventQueue<Event>) {
         let (service, instance, counted, arrived_ns) = (job.service, job.instance, job.batch, job.arrived_ns);
-        let (call, attempt, work_started_ns) = (job.call, job.attempt, job.work_started_ns);
+        let work_started_ns = job.work_started_ns;
         self.jobs.free(job_h);
         let rt = &mut self.services[service as usize];
         if rt.hold_worker_during_calls {
@@ -764,7 +803,17 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             rt.stats.outcomes.add(outcome);
             record(&mut rt.stats.sojourn, sojourn);
         }
-        self.send_reply(call, attempt, outcome, now, q)
+    }
+
+    /// The network time of an answer to attempt `attempt` of `call`, or `None` if nobody is
+    /// waiting for it (the attempt timed out, or the call is gone).
+    #[inline(always)]
+    fn reply_latency(&mut self, call: Handle, attempt: u32) -> Option<Nanos> {
+        let spec = match self.calls.get(call) {
+            Some(c) if c.attempt == attempt && c.waiting => c.spec,
+            _ => return None,
+        };
+        Some(sample_opt(&self.spec.calls[spec as usize].latency, &mut self.call_rt[spec as usize].network_rng))
     }
 
     fn send_reply(
@@ -775,11 +824,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
-        let spec = match self.calls.get(call) {
-            Some(c) if c.attempt == attempt && c.waiting => c.spec,
-            _ => return Ok(()), // nobody is waiting for this answer
-        };
-        let latency = sample_opt(&self.spec.calls[spec as usize].latency, &mut self.call_rt[spec as usize].network_rng);
+        let Some(latency) = self.reply_latency(call, attempt) else { return Ok(()) };
         self.after(latency, Event { kind: Kind::Reply, outcome, arg: attempt, handle: call }, now, q)
     }
 
