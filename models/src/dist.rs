@@ -17,7 +17,9 @@ pub const MAX_DRAW_NS: Nanos = 1_000_000_000_000_000_000;
 /// `f64::round` is a libm call that does not inline; this is an add and a clamp.
 #[inline]
 pub fn round_ns(x: f64) -> Nanos {
-    (x + 0.5).clamp(0.0, MAX_DRAW_NS as f64) as Nanos
+    // Through i64: the clamp keeps the value far below 2^63, and a signed conversion is one
+    // instruction where an unsigned one is a branchy sequence.
+    (x + 0.5).clamp(0.0, MAX_DRAW_NS as f64) as i64 as Nanos
 }
 
 #[derive(Clone, Debug)]

@@ -61,15 +61,18 @@ impl<E: Copy> EventQueue<E> {
         self.next_seq += 1;
         let mut pos = self.heap.len();
         self.heap.push(entry);
+        // A local slice: its length stays in a register, so the indexing below needs no
+        // bounds re-checks after each store.
+        let heap = self.heap.as_mut_slice();
         while pos > 0 {
             let parent = (pos - 1) / 2;
-            if !entry.before(&self.heap[parent]) {
+            if !entry.before(&heap[parent]) {
                 break;
             }
-            self.heap[pos] = self.heap[parent];
+            heap[pos] = heap[parent];
             pos = parent;
         }
-        self.heap[pos] = entry;
+        heap[pos] = entry;
     }
 
     /// Schedules `event` after `delay_ns` from now.
@@ -99,9 +102,10 @@ impl<E: Copy> EventQueue<E> {
             Some(&top) => top,
             None => last,
         };
-        if !self.heap.is_empty() {
+        let heap = self.heap.as_mut_slice();
+        if !heap.is_empty() {
             // Sift `last` down from the root, moving smaller children up into the hole.
-            let n = self.heap.len();
+            let n = heap.len();
             let mut pos = 0;
             loop {
                 let mut child = 2 * pos + 1;
@@ -111,15 +115,15 @@ impl<E: Copy> EventQueue<E> {
                 // Branch-free choice of the smaller child: in a small heap this comparison
                 // is a coin flip, which a branch predictor gets wrong half the time.
                 if child + 1 < n {
-                    child += self.heap[child + 1].before(&self.heap[child]) as usize;
+                    child += heap[child + 1].before(&heap[child]) as usize;
                 }
-                if !self.heap[child].before(&last) {
+                if !heap[child].before(&last) {
                     break;
                 }
-                self.heap[pos] = self.heap[child];
+                heap[pos] = heap[child];
                 pos = child;
             }
-            self.heap[pos] = last;
+            heap[pos] = last;
         }
         self.now = top.at_ns;
         (top.at_ns, top.event)
