@@ -51,11 +51,11 @@ fn every_shipped_scenario_validates_runs_and_documents_itself() {
         let written: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
         assert_eq!(printed, written);
-        assert_eq!(written["schema_version"], 1);
+        assert_eq!(written["schema_version"], 2);
         assert_eq!(written["verdict"], "completed");
         let series = std::fs::read_to_string(out.join("series.csv")).unwrap();
         assert!(series.starts_with(
-            "t_s,workload,requests,ok,degraded,error,timeout,rejected,availability,p50_ms,p99_ms,mean_ms\n"
+            "t_s,workload,requests,ok,degraded,error,timeout,rejected,refused,availability,p50_ms,p99_ms,mean_ms\n"
         ));
         let leftovers: Vec<_> = std::fs::read_dir(&out)
             .unwrap()

@@ -3,6 +3,7 @@
 
 use crate::dist::Dist;
 use crate::error::{did_you_mean, ScenarioError};
+use crate::metrics::Outcome;
 use crate::scenario::*;
 use crate::spec::*;
 use crate::units::{Duration, Loc};
@@ -462,11 +463,96 @@ impl Checker<'_> {
             Some(m) => m.value,
             None => 1,
         };
+        let multiplier = match &r.value.multiplier {
+            Some(m) if !(m.value >= 1.0 && m.value <= 100.0) => {
+                self.error(
+                    m.span.clone(),
+                    format!("{path}.retry.multiplier"),
+                    format!("multiplier must be from 1 to 100, not {}", m.value),
+                    Some("2 doubles the backoff ceiling at each retry".into()),
+                );
+                2.0
+            }
+            Some(m) => m.value,
+            None => 2.0,
+        };
+        let retry_on = match &r.value.retry_on {
+            Some(list) => list.iter().fold(0u8, |mask, o| {
+                mask | 1 << match o {
+                    RetryOn::Timeout => Outcome::Timeout,
+                    RetryOn::Error => Outcome::Error,
+                    RetryOn::Rejected => Outcome::Rejected,
+                    RetryOn::Refused => Outcome::Refused,
+                } as u8
+            }),
+            None => RetrySpec::RETRY_ALL,
+        };
+        let budget = r.value.budget.as_ref().map(|b| (self.budget(&b.value, &format!("{path}.retry.budget")), b.value.scope.unwrap_or(Scope::Instance)));
         RetrySpec {
             max_attempts,
-            backoff: r.value.backoff.unwrap_or(BackoffKind::None),
-            base_ns: r.value.base.map_or(0, Duration::ns),
-            cap_ns: r.value.cap.map_or(20 * NS_PER_S, Duration::ns),
+            backoff: Backoff {
+                kind: r.value.backoff.unwrap_or(BackoffKind::None),
+                base_ns: r.value.base.map_or(0, Duration::ns),
+                cap_ns: r.value.cap.map_or(20 * NS_PER_S, Duration::ns),
+                multiplier,
+            },
+            retry_on,
+            budget,
+        }
+    }
+
+    /// A retry budget's parameters, each checked against its range (reference 1.3, 2.1,
+    /// 2.4, 2.5 for the defaults).
+    fn budget(&mut self, b: &BudgetSection, path: &str) -> BudgetSpec {
+        let mut check = |v: &Option<Loc<f64>>, key: &str, ok: fn(f64) -> bool, range: &str, default: f64| match v {
+            Some(x) if !ok(x.value) => {
+                self.error(
+                    x.span.clone(),
+                    format!("{path}.{key}"),
+                    format!("{key} must be {range}, not {}", x.value),
+                    None,
+                );
+                default
+            }
+            Some(x) => x.value,
+            None => default,
+        };
+        match b.kind {
+            BudgetKind::AwsStandard | BudgetKind::AwsStandard2026 => {
+                let mut spec =
+                    if b.kind == BudgetKind::AwsStandard { BudgetSpec::AWS_STANDARD } else { BudgetSpec::AWS_STANDARD_2026 };
+                if let (BudgetSpec::Aws { capacity, .. }, Some(c)) = (&mut spec, &b.capacity) {
+                    *capacity = c.value;
+                }
+                spec
+            }
+            BudgetKind::Grpc => {
+                let max = check(&b.max_tokens, "max_tokens", |x| x > 0.0 && x <= 1000.0, "above 0 and at most 1000", 10.0);
+                let ratio = check(&b.token_ratio, "token_ratio", |x| x > 0.0 && x <= 1000.0, "above 0", 0.1);
+                // gRPC keeps three decimals of both.
+                BudgetSpec::Grpc { max_milli: (max * 1000.0).round() as i64, ratio_milli: (ratio * 1000.0).round() as i64 }
+            }
+            BudgetKind::Envoy => BudgetSpec::Envoy {
+                percent: check(&b.percent, "percent", |x| (0.0..=100.0).contains(&x), "from 0 to 100", 20.0),
+                min_concurrency: b.min_concurrency.unwrap_or(3),
+            },
+            BudgetKind::SreRatio => {
+                let ratio = check(&b.ratio, "ratio", |x| x > 0.0 && x <= 1000.0, "above 0", 0.1);
+                let window_s = match &b.window {
+                    Some(w) if w.value.ns() < NS_PER_S || w.value.ns() % NS_PER_S != 0 || w.value.ns() > 3600 * NS_PER_S => {
+                        self.error(
+                            w.span.clone(),
+                            format!("{path}.window"),
+                            "window must be whole seconds, from 1s to 1h".into(),
+                            Some("the ratio is counted in one-second buckets".into()),
+                        );
+                        60
+                    }
+                    Some(w) => (w.value.ns() / NS_PER_S) as u32,
+                    None => 60,
+                };
+                BudgetSpec::Ratio { ratio, window_s }
+            }
         }
     }
 
@@ -504,6 +590,19 @@ impl Checker<'_> {
         }
         let workers = at_least_one(&s.workers, "workers", self);
         let service_time = self.dist(&s.service_time, &format!("{path}.service_time"));
+        let error_probability = match &s.error_probability {
+            Some(p) if !(0.0..=1.0).contains(&p.value) => {
+                self.error(
+                    p.span.clone(),
+                    format!("{path}.error_probability"),
+                    format!("error_probability must be from 0 to 1, not {}", p.value),
+                    Some("it is a probability per job: 0.01 fails one job in a hundred".into()),
+                );
+                0.0
+            }
+            Some(p) => p.value,
+            None => 0.0,
+        };
 
         // Compile the declared calls, remembering each one's group and type filter.
         let first_call = calls.len() as u32;
@@ -595,6 +694,7 @@ impl Checker<'_> {
             workers,
             queue_capacity: s.queue_capacity.unwrap_or(DEFAULT_QUEUE_CAPACITY),
             service_time,
+            error_probability,
             hold_worker_during_calls: s.hold_worker_during_calls,
             plan_by_type,
         }

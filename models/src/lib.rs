@@ -9,6 +9,7 @@ pub mod compile;
 pub mod dist;
 pub mod error;
 pub mod metrics;
+pub mod policy;
 mod model;
 pub mod scenario;
 pub mod spec;

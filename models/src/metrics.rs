@@ -22,10 +22,13 @@ pub enum Outcome {
     Timeout,
     /// A full queue turned it away.
     Rejected,
+    /// The caller's own policy did not send it: its circuit breaker was open.
+    Refused,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [Outcome::Ok, Outcome::Degraded, Outcome::Error, Outcome::Timeout, Outcome::Rejected];
+    pub const ALL: [Outcome; 6] =
+        [Outcome::Ok, Outcome::Degraded, Outcome::Error, Outcome::Timeout, Outcome::Rejected, Outcome::Refused];
 
     pub fn is_success(self) -> bool {
         matches!(self, Outcome::Ok | Outcome::Degraded)
@@ -38,13 +41,14 @@ impl Outcome {
             Outcome::Error => "error",
             Outcome::Timeout => "timeout",
             Outcome::Rejected => "rejected",
+            Outcome::Refused => "refused",
         }
     }
 }
 
 /// Counts per outcome, indexed by `Outcome as usize`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Outcomes(pub [u64; 5]);
+pub struct Outcomes(pub [u64; 6]);
 
 impl Outcomes {
     #[inline]

@@ -18,6 +18,8 @@
 
 use crate::dist::{round_ns, Dist};
 use crate::metrics::*;
+use crate::policy::budget::Budget;
+use crate::spec::Scope;
 use crate::spec::{Arrival, Spec};
 use cellsim_sim::{EventQueue, Handle, Model, Nanos, Slab, Stream, NS_PER_S};
 use rand_distr::{Distribution, Exp1};
@@ -88,7 +90,17 @@ struct Call {
     batch: u8,
     /// Root calls: when the request started; others: unused.
     started_ns: Nanos,
+    /// Index into `budgets`, or `NO_BUDGET`.
+    budget: u32,
+    /// What the budget granted the last retry (refunded on success), or `NO_BUDGET` if the
+    /// call was never retried.
+    last_cost: u32,
+    /// The previous backoff wait (decorrelated jitter), 0 before the first retry.
+    prev_backoff_ns: Nanos,
 }
+
+/// No budget, or no retry yet.
+const NO_BUDGET: u32 = u32::MAX;
 
 /// What `request_done` needs of a root call that has just been freed.
 struct Finished {
@@ -167,6 +179,8 @@ struct ServiceRt {
     plan_by_type: Vec<(u32, u32)>,
     service_time: Dist,
     service_time_rng: Stream,
+    error_probability: f64,
+    error_rng: Stream,
     stats: ServiceStats,
     batches: [ServiceBatch; BATCHES],
 }
@@ -174,6 +188,11 @@ struct ServiceRt {
 struct CallRt {
     network_rng: Stream,
     backoff_rng: Stream,
+    /// The call's first budget in `budgets` (`NO_BUDGET` if it has none); with a per-instance
+    /// scope, the calling instance's offset from `caller_first_instance` is added.
+    budget_base: u32,
+    per_instance: bool,
+    caller_first_instance: u32,
 }
 
 struct WorkloadRt {
@@ -217,6 +236,8 @@ pub struct ServiceModel<'s, S: SeriesSink> {
     call_rt: Vec<CallRt>,
     /// Timeout lanes, by call spec.
     lanes: Vec<TimeoutLane>,
+    /// Retry budgets (see `CallRt::budget_base`).
+    budgets: Vec<Budget>,
     /// Every plan's steps in one table (ranges of call specs).
     steps: Vec<(u32, u32)>,
     workloads: Vec<WorkloadRt>,
@@ -268,17 +289,43 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                     plan_by_type: s.plan_by_type.iter().map(|&p| plan_of[p as usize]).collect(),
                     service_time: s.service_time.clone(),
                     service_time_rng: Stream::new(seed, &entity, "service_time"),
+                    error_probability: s.error_probability,
+                    error_rng: Stream::new(seed, &entity, "errors"),
                     stats: ServiceStats::new(&s.name, s.instances, s.workers),
                     batches: [ServiceBatch::default(); BATCHES],
                 }
             })
             .collect();
+        // Which service makes each call (none for a workload's root call).
+        let mut caller_of = vec![None; spec.calls.len()];
+        for (s, svc) in spec.services.iter().enumerate() {
+            for &p in &svc.plan_by_type {
+                for &(a, b) in &spec.plans[p as usize].steps {
+                    (a..b).for_each(|c| caller_of[c as usize] = Some(s));
+                }
+            }
+        }
+        let mut budgets = Vec::new();
         let call_rt = spec
             .calls
             .iter()
-            .map(|c| CallRt {
-                network_rng: Stream::new(seed, &c.name, "network"),
-                backoff_rng: Stream::new(seed, &c.name, "backoff"),
+            .zip(&caller_of)
+            .map(|(c, caller)| {
+                let caller = caller.map(|s| (&spec.services[s], services_first_instance(spec, s)));
+                let (mut budget_base, mut per_instance) = (NO_BUDGET, false);
+                if let Some((budget, scope)) = c.retry.budget {
+                    budget_base = budgets.len() as u32;
+                    per_instance = scope == Scope::Instance && caller.is_some();
+                    let copies = if per_instance { caller.map_or(1, |(s, _)| s.instances) } else { 1 };
+                    budgets.extend((0..copies).map(|_| Budget::new(budget)));
+                }
+                CallRt {
+                    network_rng: Stream::new(seed, &c.name, "network"),
+                    backoff_rng: Stream::new(seed, &c.name, "backoff"),
+                    budget_base,
+                    per_instance,
+                    caller_first_instance: caller.map_or(0, |(_, first)| first),
+                }
             })
             .collect();
         let mut request_stats = Vec::new();
@@ -318,6 +365,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             services,
             call_rt,
             lanes: spec.calls.iter().map(|_| TimeoutLane::default()).collect(),
+            budgets,
             steps: spec.plans.iter().flat_map(|p| p.steps.iter().copied()).collect(),
             workloads,
             window: (spec.warmup_ns, spec.duration_ns),
@@ -407,26 +455,37 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             waiting: true,
             batch: self.batch_at(now),
             started_ns: now,
+            budget: self.call_rt[req.call as usize].budget_base,
+            last_cost: NO_BUDGET,
+            prev_backoff_ns: 0,
         };
-        let (spec, type_id) = (call.spec, call.type_id);
+        let (spec, type_id, budget) = (call.spec, call.type_id, call.budget);
         let h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
         self.requests_in_flight += 1;
-        self.start_attempt(h, spec, type_id, 1, now, q)
+        if budget != NO_BUDGET {
+            self.budgets[budget as usize].on_request(now);
+        }
+        self.start_attempt(h, spec, type_id, 1, budget, now, q)
     }
 
     // ----- calls -----
 
     /// Sends attempt `attempt` of `call_h` (already marked waiting by the caller, which
     /// passes what it knows of the call so that the record is not read back).
+    #[allow(clippy::too_many_arguments)]
     fn start_attempt(
         &mut self,
         call_h: Handle,
         spec: u32,
         type_id: u16,
         attempt: u32,
+        budget: u32,
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
+        if budget != NO_BUDGET {
+            self.budgets[budget as usize].on_attempt_start(attempt > 1);
+        }
         let cs = &self.spec.calls[spec as usize];
         if cs.timeout_ns > 0 {
             // Deadlines only grow along a lane, so a new entry is the head only if the lane was
@@ -521,16 +580,29 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         call.waiting = false;
         let cs = &self.spec.calls[call.spec as usize];
         let parent = call.parent;
-        if !outcome.is_success() && call.attempt < cs.retry.max_attempts {
+        let budget = call.budget;
+        if budget != NO_BUDGET {
+            self.budgets[budget as usize].on_attempt_end(attempt > 1, outcome);
+        }
+        if !outcome.is_success() && call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) {
             if parent != Handle::NONE && self.jobs.get(parent).is_none() {
                 self.calls.free(call_h); // nobody waits for this call any more
                 return Ok(None);
             }
-            call.attempt += 1;
-            let u = self.call_rt[call.spec as usize].backoff_rng.unit();
-            let wait = cs.retry.backoff_ns(attempt, u);
-            self.after(wait, Event::new(Kind::Retry, call_h, 0), now, q)?;
-            return Ok(None);
+            let granted = if budget == NO_BUDGET { Some(0) } else { self.budgets[budget as usize].try_retry(now, outcome) };
+            if let Some(cost) = granted {
+                call.attempt += 1;
+                call.last_cost = cost;
+                let u = self.call_rt[call.spec as usize].backoff_rng.unit();
+                let wait = cs.retry.backoff.wait_ns(attempt, call.prev_backoff_ns, u);
+                call.prev_backoff_ns = wait;
+                self.after(wait, Event::new(Kind::Retry, call_h, 0), now, q)?;
+                return Ok(None);
+            }
+        }
+        if budget != NO_BUDGET && outcome.is_success() {
+            let last = (call.last_cost != NO_BUDGET).then_some(call.last_cost);
+            self.budgets[budget as usize].on_success(last);
         }
         if parent == Handle::NONE {
             let done = Finished {
@@ -703,6 +775,10 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             rt.stats.occupancy.busy.add(job.work_started_ns, now, self.window);
             self.release_worker(job.instance, now, q);
         }
+        let rt = &mut self.services[job.service as usize];
+        if rt.error_probability > 0.0 && rt.error_rng.unit() < rt.error_probability {
+            return self.reply_from(job_h, job, Outcome::Error, now, q);
+        }
         if job.plan_steps == 0 {
             // A leaf: answer now, from the copy already read.
             return self.reply_from(job_h, job, Outcome::Ok, now, q);
@@ -722,8 +798,17 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         };
         let (first, end) = self.steps[(job.plan_first + job.step) as usize];
         job.pending = end - first;
-        let (step, type_id) = (job.step, job.type_id);
+        let (step, type_id, instance) = (job.step, job.type_id, job.instance);
         for spec in first..end {
+            let rt = &self.call_rt[spec as usize];
+            let budget = match (rt.budget_base, rt.per_instance) {
+                (NO_BUDGET, _) => NO_BUDGET,
+                (base, true) => base + (instance - rt.caller_first_instance),
+                (base, false) => base,
+            };
+            if budget != NO_BUDGET {
+                self.budgets[budget as usize].on_request(now);
+            }
             let call = Call {
                 parent: job_h,
                 spec,
@@ -734,9 +819,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 waiting: true,
                 batch: UNCOUNTED,
                 started_ns: now,
+                budget,
+                last_cost: NO_BUDGET,
+                prev_backoff_ns: 0,
             };
             let call_h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
-            self.start_attempt(call_h, spec, type_id, 1, now, q)?;
+            self.start_attempt(call_h, spec, type_id, 1, budget, now, q)?;
             // A call answered inline may have ended the step or failed the job (and replied).
             match self.jobs.get(job_h) {
                 Some(j) if j.step == step => {}
@@ -884,8 +972,8 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
             Kind::Retry => match self.calls.get_mut(h) {
                 Some(call) => {
                     call.waiting = true;
-                    let (spec, type_id, attempt) = (call.spec, call.type_id, call.attempt);
-                    self.start_attempt(h, spec, type_id, attempt, now, q)
+                    let (spec, type_id, attempt, budget) = (call.spec, call.type_id, call.attempt, call.budget);
+                    self.start_attempt(h, spec, type_id, attempt, budget, now, q)
                 }
                 None => Ok(()),
             },
@@ -991,4 +1079,9 @@ mod tests {
         assert_eq!(batch_at(299, 100, 10), BATCHES as u8 - 1);
         assert_eq!(batch_at(5_000, 100, 10), BATCHES as u8 - 1);
     }
+}
+
+/// The first instance of service `s` in the model's instance table.
+fn services_first_instance(spec: &Spec, s: usize) -> u32 {
+    spec.services[..s].iter().map(|x| x.instances).sum()
 }

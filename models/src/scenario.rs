@@ -4,6 +4,7 @@
 //!
 //! The reference for users is `docs/scenario-format.md`; keep the two in step.
 
+pub use crate::policy::backoff::BackoffKind;
 use crate::units::{Duration, Loc};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -134,6 +135,9 @@ pub struct ServiceSection {
     pub queue_capacity: Option<u32>,
     /// The service's own work per job.
     pub service_time: Loc<DistSection>,
+    /// The chance that a job answers `error` after its own work, without making its calls
+    /// (a faulty dependency, a bad deployment). From 0 to 1. Default 0.
+    pub error_probability: Option<Loc<f64>>,
     /// true: a worker stays busy while the job waits on its downstream calls
     /// (thread-per-request servers). false: the worker is freed after the job's own work
     /// (asynchronous servers). Default false.
@@ -164,19 +168,6 @@ pub struct CallSection {
     pub retry: Option<Loc<RetrySection>>,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum BackoffKind {
-    /// Retry at once.
-    None,
-    /// Wait `base` before every retry.
-    Constant,
-    /// Wait min(cap, base * 2^(n-1)) before retry n.
-    Exponential,
-    /// Wait uniform(0, min(cap, base * 2^(n-1))) before retry n (AWS "full jitter").
-    FullJitter,
-}
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySection {
@@ -188,6 +179,74 @@ pub struct RetrySection {
     pub base: Option<Duration>,
     /// Default 20s.
     pub cap: Option<Duration>,
+    /// Growth per retry of the exponential forms. Default 2.
+    pub multiplier: Option<Loc<f64>>,
+    /// Which failures are retried. Default all four.
+    pub retry_on: Option<Vec<RetryOn>>,
+    /// A retry budget shared by the calls this declaration makes. Default: none.
+    pub budget: Option<Loc<BudgetSection>>,
+}
+
+/// A failure a retry policy may retry.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryOn {
+    /// The attempt's timeout passed.
+    Timeout,
+    /// The callee answered with an error.
+    Error,
+    /// The callee's queue was full.
+    Rejected,
+    /// The caller's own policy refused the attempt (circuit breaker open).
+    Refused,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum BudgetKind {
+    /// AWS SDK standard-mode retry quota: 500 tokens, 5 per retry, 10 after a timeout.
+    AwsStandard,
+    /// The same with the 2026 costs: 14 per retry, 5 after a throttling (rejected) error.
+    AwsStandard2026,
+    /// gRPC retryThrottling: `max_tokens` (default 10), `token_ratio` (default 0.1).
+    Grpc,
+    /// Envoy retry budget: `percent` of active requests (default 20), `min_concurrency`
+    /// (default 3).
+    Envoy,
+    /// SRE book per-client ratio: retries under `ratio` (default 0.1) of the requests over
+    /// `window` (default 60s).
+    SreRatio,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// One per calling instance (an SDK client, a sidecar). The default.
+    Instance,
+    /// One shared by every instance of the calling service.
+    Service,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetSection {
+    pub kind: BudgetKind,
+    /// Default instance.
+    pub scope: Option<Scope>,
+    /// aws-standard, aws-standard-2026: the bucket's size. Default 500.
+    pub capacity: Option<Loc<u32>>,
+    /// grpc: from 1 to 1000. Default 10.
+    pub max_tokens: Option<Loc<f64>>,
+    /// grpc: above 0. Default 0.1.
+    pub token_ratio: Option<Loc<f64>>,
+    /// envoy: from 0 to 100. Default 20.
+    pub percent: Option<Loc<f64>>,
+    /// envoy. Default 3.
+    pub min_concurrency: Option<u32>,
+    /// sre-ratio: above 0. Default 0.1.
+    pub ratio: Option<Loc<f64>>,
+    /// sre-ratio: whole seconds, at least 1s. Default 60s.
+    pub window: Option<Loc<Duration>>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]

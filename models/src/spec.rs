@@ -2,7 +2,10 @@
 //! distributions compiled. Built by `compile`; read by the model.
 
 use crate::dist::Dist;
-pub use crate::scenario::BackoffKind;
+use crate::metrics::Outcome;
+pub use crate::policy::backoff::{Backoff, BackoffKind};
+pub use crate::policy::budget::BudgetSpec;
+pub use crate::scenario::Scope;
 use cellsim_sim::Nanos;
 
 #[derive(Clone, Debug)]
@@ -34,6 +37,8 @@ pub struct ServiceSpec {
     pub workers: u32,
     pub queue_capacity: u32,
     pub service_time: Dist,
+    /// The chance that a job answers `error` after its own work, without making its calls.
+    pub error_probability: f64,
     pub hold_worker_during_calls: bool,
     /// Index into `Spec::plans`, by global request type.
     pub plan_by_type: Vec<u32>,
@@ -90,27 +95,27 @@ pub struct CallSpec {
     pub retry: RetrySpec,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetrySpec {
     pub max_attempts: u32,
-    pub backoff: BackoffKind,
-    pub base_ns: Nanos,
-    pub cap_ns: Nanos,
+    pub backoff: Backoff,
+    /// Bit `o as u8` set: outcome `o` is retried.
+    pub retry_on: u8,
+    pub budget: Option<(BudgetSpec, Scope)>,
 }
 
 impl RetrySpec {
-    pub const ONCE: RetrySpec = RetrySpec { max_attempts: 1, backoff: BackoffKind::None, base_ns: 0, cap_ns: 0 };
+    pub const ONCE: RetrySpec = RetrySpec { max_attempts: 1, backoff: Backoff::NONE, retry_on: 0, budget: None };
 
-    /// The wait before retry `n` (1 for the first retry), given a uniform draw `u` in [0, 1).
-    /// Exponential forms use min(cap, base * 2^(n-1)), the AWS SDK's indexing.
-    pub fn backoff_ns(&self, n: u32, u: f64) -> Nanos {
-        let ceiling = || self.base_ns.saturating_mul(1u64 << (n - 1).min(62)).min(self.cap_ns);
-        match self.backoff {
-            BackoffKind::None => 0,
-            BackoffKind::Constant => self.base_ns,
-            BackoffKind::Exponential => ceiling(),
-            BackoffKind::FullJitter => (u * ceiling() as f64) as Nanos,
-        }
+    /// Every failure: timeout, error, rejected, refused.
+    pub const RETRY_ALL: u8 = (1 << Outcome::Timeout as u8)
+        | (1 << Outcome::Error as u8)
+        | (1 << Outcome::Rejected as u8)
+        | (1 << Outcome::Refused as u8);
+
+    #[inline]
+    pub fn retries(&self, o: Outcome) -> bool {
+        self.retry_on & (1 << o as u8) != 0
     }
 }
 
@@ -168,17 +173,6 @@ impl Arrival {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_forms() {
-        let r = |backoff| RetrySpec { max_attempts: 5, backoff, base_ns: 10, cap_ns: 35 };
-        assert_eq!(r(BackoffKind::None).backoff_ns(3, 0.5), 0);
-        assert_eq!(r(BackoffKind::Constant).backoff_ns(3, 0.5), 10);
-        let exp: Vec<_> = (1..=4).map(|n| r(BackoffKind::Exponential).backoff_ns(n, 0.5)).collect();
-        assert_eq!(exp, vec![10, 20, 35, 35]);
-        assert_eq!(r(BackoffKind::FullJitter).backoff_ns(2, 0.5), 10);
-        assert_eq!(r(BackoffKind::FullJitter).backoff_ns(2, 0.0), 0);
-    }
 
     #[test]
     fn schedule_mean_rate_weights_by_time() {

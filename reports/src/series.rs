@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::Path;
 
-pub const SERIES_HEADER: [&str; 12] = [
+pub const SERIES_HEADER: [&str; 13] = [
     "t_s",
     "workload",
     "requests",
@@ -14,6 +14,7 @@ pub const SERIES_HEADER: [&str; 12] = [
     "error",
     "timeout",
     "rejected",
+    "refused",
     "availability",
     "p50_ms",
     "p99_ms",
