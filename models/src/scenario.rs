@@ -207,6 +207,7 @@ pub enum BudgetKind {
     /// AWS SDK standard-mode retry quota: 500 tokens, 5 per retry, 10 after a timeout.
     AwsStandard,
     /// The same with the 2026 costs: 14 per retry, 5 after a throttling (rejected) error.
+    #[serde(rename = "aws-standard-2026")]
     AwsStandard2026,
     /// gRPC retryThrottling: `max_tokens` (default 10), `token_ratio` (default 0.1).
     Grpc,
