@@ -4,3 +4,4 @@
 
 pub mod backoff;
 pub mod budget;
+pub mod breaker;
