@@ -324,6 +324,7 @@ impl Checker<'_> {
                 timeout_ns: r.timeout.map_or(0, Duration::ns),
                 latency: r.latency.as_ref().map(|d| self.dist(d, &format!("{rpath}.latency"))),
                 retry: self.retry(r.retry.as_ref(), &rpath),
+                breaker: r.breaker.as_ref().map(|b| self.breaker(b, &format!("{rpath}.breaker"))),
             };
             requests.push(RequestSpec {
                 name: r.name.value.clone(),
@@ -501,6 +502,175 @@ impl Checker<'_> {
         }
     }
 
+    /// A circuit breaker's parameters, each checked against the range its library accepts
+    /// (reference 1.1 for Resilience4j's validation, 1.2 for Hystrix's defaults).
+    fn breaker(&mut self, b: &Loc<BreakerSection>, path: &str) -> (BreakerSpec, Scope) {
+        let scope = b.value.scope.unwrap_or(Scope::Instance);
+        let b_span = b.span.clone();
+        let b = &b.value;
+        let other_kind: &[(bool, &str)] = match b.kind {
+            BreakerKind::Resilience4j => &[
+                (b.rolling_window.is_some(), "rolling_window"),
+                (b.request_volume_threshold.is_some(), "request_volume_threshold"),
+                (b.error_threshold.is_some(), "error_threshold"),
+                (b.sleep_window.is_some(), "sleep_window"),
+                (b.snapshot_interval.is_some(), "snapshot_interval"),
+            ],
+            BreakerKind::Hystrix => &[
+                (b.failure_rate_threshold.is_some(), "failure_rate_threshold"),
+                (b.slow_call_rate_threshold.is_some(), "slow_call_rate_threshold"),
+                (b.slow_call_duration.is_some(), "slow_call_duration"),
+                (b.sliding_window.is_some(), "sliding_window"),
+                (b.window_size.is_some(), "window_size"),
+                (b.minimum_calls.is_some(), "minimum_calls"),
+                (b.wait_in_open.is_some(), "wait_in_open"),
+                (b.wait_multiplier.is_some(), "wait_multiplier"),
+                (b.max_wait_in_open.is_some(), "max_wait_in_open"),
+                (b.half_open_permits.is_some(), "half_open_permits"),
+                (b.max_wait_in_half_open.is_some(), "max_wait_in_half_open"),
+                (b.automatic_transition.is_some(), "automatic_transition"),
+            ],
+        };
+        for (_, key) in other_kind.iter().filter(|(present, _)| *present) {
+            let (this, other) = match b.kind {
+                BreakerKind::Resilience4j => ("resilience4j", "hystrix"),
+                BreakerKind::Hystrix => ("hystrix", "resilience4j"),
+            };
+            self.error(
+                b_span.clone(),
+                format!("{path}.{key}"),
+                format!("`{key}` is a {other} setting; this breaker is {this}"),
+                Some("docs/scenario-format.md lists each kind's settings".into()),
+            );
+        }
+        let mut percent = |v: &Option<Loc<f64>>, key: &str, default: f64| match v {
+            Some(x) if !(x.value > 0.0 && x.value <= 100.0) => {
+                self.error(
+                    x.span.clone(),
+                    format!("{path}.{key}"),
+                    format!("{key} must be above 0 and at most 100 (percent), not {}", x.value),
+                    None,
+                );
+                default
+            }
+            Some(x) => x.value,
+            None => default,
+        };
+        let failure_rate_threshold = percent(&b.failure_rate_threshold, "failure_rate_threshold", 50.0);
+        let slow_call_rate_threshold = percent(&b.slow_call_rate_threshold, "slow_call_rate_threshold", 100.0);
+        let error_threshold = percent(&b.error_threshold, "error_threshold", 50.0);
+        let mut at_least = |v: &Option<Loc<u32>>, key: &str, min: u32, default: u32| match v {
+            Some(x) if x.value < min => {
+                self.error(x.span.clone(), format!("{path}.{key}"), format!("{key} must be at least {min}"), None);
+                default
+            }
+            Some(x) => x.value,
+            None => default,
+        };
+        let window_size = at_least(&b.window_size, "window_size", 1, 100);
+        let minimum_calls = at_least(&b.minimum_calls, "minimum_calls", 1, 100);
+        let half_open_permits = at_least(&b.half_open_permits, "half_open_permits", 1, 10);
+        let ms = NS_PER_S / 1000;
+        let wait_open_ns = match &b.wait_in_open {
+            Some(w) if w.value.ns() < ms => {
+                self.error(w.span.clone(), format!("{path}.wait_in_open"), "wait_in_open must be at least 1ms".into(), None);
+                60 * NS_PER_S
+            }
+            Some(w) => w.value.ns(),
+            None => 60 * NS_PER_S,
+        };
+        let wait_multiplier = match &b.wait_multiplier {
+            Some(m) if !(m.value >= 1.0 && m.value <= 100.0) => {
+                self.error(
+                    m.span.clone(),
+                    format!("{path}.wait_multiplier"),
+                    format!("wait_multiplier must be from 1 to 100, not {}", m.value),
+                    None,
+                );
+                1.0
+            }
+            Some(m) => m.value,
+            None => 1.0,
+        };
+        let mut whole_seconds = |v: &Option<Loc<Duration>>, key: &str, default: u32| match v {
+            Some(w) if w.value.ns() < NS_PER_S || w.value.ns() % NS_PER_S != 0 || w.value.ns() > 3600 * NS_PER_S => {
+                self.error(
+                    w.span.clone(),
+                    format!("{path}.{key}"),
+                    format!("{key} must be whole seconds, from 1s to 1h"),
+                    Some("the counts are kept in one-second buckets".into()),
+                );
+                default
+            }
+            Some(w) => (w.value.ns() / NS_PER_S) as u32,
+            None => default,
+        };
+        let window_s = whole_seconds(&b.rolling_window, "rolling_window", 10);
+        let snapshot_interval_ns = match &b.snapshot_interval {
+            Some(w) if w.value.ns() == 0 => {
+                self.error(
+                    w.span.clone(),
+                    format!("{path}.snapshot_interval"),
+                    "snapshot_interval must be above 0".into(),
+                    None,
+                );
+                500 * ms
+            }
+            Some(w) => w.value.ns(),
+            None => 500 * ms,
+        };
+        let spec = match b.kind {
+            BreakerKind::Resilience4j => {
+                let window = match b.sliding_window.unwrap_or(SlidingWindow::Count) {
+                    SlidingWindow::Count => WindowKind::Count,
+                    SlidingWindow::Time => WindowKind::Time,
+                };
+                if window == WindowKind::Time && window_size > 3600 {
+                    if let Some(w) = &b.window_size {
+                        self.error(
+                            w.span.clone(),
+                            format!("{path}.window_size"),
+                            "a time window is at most 3600 seconds".into(),
+                            None,
+                        );
+                    }
+                }
+                if window == WindowKind::Count && window_size > 1_000_000 {
+                    if let Some(w) = &b.window_size {
+                        self.error(
+                            w.span.clone(),
+                            format!("{path}.window_size"),
+                            "a count window is at most 1000000 calls".into(),
+                            None,
+                        );
+                    }
+                }
+                BreakerSpec::Resilience4j(R4jSpec {
+                    failure_rate_threshold,
+                    slow_call_rate_threshold,
+                    slow_call_duration_ns: b.slow_call_duration.as_ref().map_or(60 * NS_PER_S, |d| d.value.ns().max(1)),
+                    window,
+                    window_size: window_size.min(1_000_000),
+                    minimum_calls,
+                    wait_open_ns,
+                    wait_multiplier,
+                    max_wait_ns: b.max_wait_in_open.map_or(60 * NS_PER_S, Duration::ns),
+                    half_open_permits: half_open_permits.min(1_000_000),
+                    max_wait_half_open_ns: b.max_wait_in_half_open.map_or(0, Duration::ns),
+                    automatic_transition: b.automatic_transition.unwrap_or(false),
+                })
+            }
+            BreakerKind::Hystrix => BreakerSpec::Hystrix(HystrixSpec {
+                window_s,
+                request_volume_threshold: b.request_volume_threshold.unwrap_or(20),
+                error_threshold,
+                sleep_window_ns: b.sleep_window.map_or(5 * NS_PER_S, Duration::ns),
+                snapshot_interval_ns,
+            }),
+        };
+        (spec, scope)
+    }
+
     /// A retry budget's parameters, each checked against its range (reference 1.3, 2.1,
     /// 2.4, 2.5 for the defaults).
     fn budget(&mut self, b: &BudgetSection, path: &str) -> BudgetSpec {
@@ -657,6 +827,7 @@ impl Checker<'_> {
                 timeout_ns: c.timeout.map_or(0, Duration::ns),
                 latency: c.latency.as_ref().map(|d| self.dist(d, &format!("{cpath}.latency"))),
                 retry: self.retry(c.retry.as_ref(), &cpath),
+                breaker: c.breaker.as_ref().map(|b| self.breaker(b, &format!("{cpath}.breaker"))),
             });
         }
 

@@ -17,7 +17,7 @@ pub mod units;
 
 pub use compile::{compile, load};
 pub use error::ScenarioError;
-pub use metrics::{NoSeries, Outcome, RequestStats, SeriesRow, SeriesSink, ServiceStats};
+pub use metrics::{NoSeries, Outcome, PolicyStats, RequestStats, SeriesRow, SeriesSink, ServiceStats};
 pub use model::Overload;
 pub use spec::Spec;
 
@@ -97,6 +97,8 @@ pub struct RunResult {
     pub in_flight_at_end: u64,
     pub requests: Vec<RequestStats>,
     pub services: Vec<ServiceStats>,
+    /// Retry budgets and breakers, by call declaration.
+    pub policies: Vec<PolicyStats>,
 }
 
 /// Runs `spec` with master seed `seed`, streaming the time series into `sink`.
@@ -114,7 +116,7 @@ pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S
         RunOutcome::Stopped { reason, events, at_ns } => (Verdict::Overload { what: reason, at_ns }, events, at_ns),
     };
     let in_flight_at_end = model.requests_in_flight();
-    let (requests, services, sink) = model.finish(end_ns.max(spec.duration_ns));
+    let (requests, services, policies, sink) = model.finish(end_ns.max(spec.duration_ns));
     let result = RunResult {
         scenario: spec.name.clone(),
         seed,
@@ -126,6 +128,7 @@ pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S
         in_flight_at_end,
         requests,
         services,
+        policies,
     };
     (result, sink)
 }

@@ -436,3 +436,20 @@ mod tests {
         assert_eq!(partial.interval(T_19_95), None);
     }
 }
+
+/// What one call declaration's policy did over the run (all its copies together).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyStats {
+    /// The call's stable name (`workload/W/R` or `service/S/callN/T`).
+    pub call: String,
+    /// `retry-budget` or `breaker`.
+    pub policy: &'static str,
+    /// The scenario's `kind`.
+    pub kind: &'static str,
+    /// One per calling instance, or 1 when shared.
+    pub copies: u32,
+    /// Breakers: transitions to open.
+    pub opened: u64,
+    /// Budgets: retries refused. Breakers: attempts refused.
+    pub refused: u64,
+}

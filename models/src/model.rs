@@ -18,6 +18,7 @@
 
 use crate::dist::{round_ns, Dist};
 use crate::metrics::*;
+use crate::policy::breaker::Breaker;
 use crate::policy::budget::Budget;
 use crate::spec::Scope;
 use crate::spec::{Arrival, Spec};
@@ -97,6 +98,10 @@ struct Call {
     last_cost: u32,
     /// The previous backoff wait (decorrelated jitter), 0 before the first retry.
     prev_backoff_ns: Nanos,
+    /// Index into `breakers`, or `NO_BUDGET`.
+    breaker: u32,
+    /// When the attempt in progress was sent (breakers time calls).
+    attempt_started_ns: Nanos,
 }
 
 /// No budget, or no retry yet.
@@ -192,7 +197,22 @@ struct CallRt {
     /// scope, the calling instance's offset from `caller_first_instance` is added.
     budget_base: u32,
     per_instance: bool,
+    /// The same for `breakers`.
+    breaker_base: u32,
+    breaker_per_instance: bool,
     caller_first_instance: u32,
+}
+
+impl CallRt {
+    /// The budget or breaker of a call made by `instance` (ignored for shared scopes).
+    #[inline]
+    fn pick(base: u32, per_instance: bool, instance: u32, first: u32) -> u32 {
+        match (base, per_instance) {
+            (NO_BUDGET, _) => NO_BUDGET,
+            (base, true) => base + (instance - first),
+            (base, false) => base,
+        }
+    }
 }
 
 struct WorkloadRt {
@@ -236,8 +256,9 @@ pub struct ServiceModel<'s, S: SeriesSink> {
     call_rt: Vec<CallRt>,
     /// Timeout lanes, by call spec.
     lanes: Vec<TimeoutLane>,
-    /// Retry budgets (see `CallRt::budget_base`).
+    /// Retry budgets and circuit breakers (see `CallRt::budget_base`).
     budgets: Vec<Budget>,
+    breakers: Vec<Breaker>,
     /// Every plan's steps in one table (ranges of call specs).
     steps: Vec<(u32, u32)>,
     workloads: Vec<WorkloadRt>,
@@ -306,6 +327,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             }
         }
         let mut budgets = Vec::new();
+        let mut breakers = Vec::new();
         let call_rt = spec
             .calls
             .iter()
@@ -319,11 +341,20 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                     let copies = if per_instance { caller.map_or(1, |(s, _)| s.instances) } else { 1 };
                     budgets.extend((0..copies).map(|_| Budget::new(budget)));
                 }
+                let (mut breaker_base, mut breaker_per_instance) = (NO_BUDGET, false);
+                if let Some((breaker, scope)) = c.breaker {
+                    breaker_base = breakers.len() as u32;
+                    breaker_per_instance = scope == Scope::Instance && caller.is_some();
+                    let copies = if breaker_per_instance { caller.map_or(1, |(s, _)| s.instances) } else { 1 };
+                    breakers.extend((0..copies).map(|_| Breaker::new(breaker)));
+                }
                 CallRt {
                     network_rng: Stream::new(seed, &c.name, "network"),
                     backoff_rng: Stream::new(seed, &c.name, "backoff"),
                     budget_base,
                     per_instance,
+                    breaker_base,
+                    breaker_per_instance,
                     caller_first_instance: caller.map_or(0, |(_, first)| first),
                 }
             })
@@ -366,6 +397,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             call_rt,
             lanes: spec.calls.iter().map(|_| TimeoutLane::default()).collect(),
             budgets,
+            breakers,
             steps: spec.plans.iter().flat_map(|p| p.steps.iter().copied()).collect(),
             workloads,
             window: (spec.warmup_ns, spec.duration_ns),
@@ -393,8 +425,36 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     }
 
     /// Closes the series up to `end_ns`; returns the records and the sink.
-    pub fn finish(mut self, end_ns: Nanos) -> (Vec<RequestStats>, Vec<ServiceStats>, S) {
+    pub fn finish(mut self, end_ns: Nanos) -> (Vec<RequestStats>, Vec<ServiceStats>, Vec<PolicyStats>, S) {
         self.close_buckets_before(end_ns.max(self.bucket_start_ns) + 1, true);
+        let mut policies = Vec::new();
+        for (c, rt) in self.spec.calls.iter().zip(&self.call_rt) {
+            // A call's copies run from its base to the next call's base.
+            if let Some((budget, _)) = c.retry.budget {
+                let end = self.call_rt.iter().map(|r| r.budget_base).filter(|&b| b != NO_BUDGET && b > rt.budget_base).min();
+                let all = &self.budgets[rt.budget_base as usize..end.map_or(self.budgets.len(), |e| e as usize)];
+                policies.push(PolicyStats {
+                    call: c.name.clone(),
+                    policy: "retry-budget",
+                    kind: budget.name(),
+                    copies: all.len() as u32,
+                    opened: 0,
+                    refused: all.iter().map(|b| b.refused).sum(),
+                });
+            }
+            if let Some((breaker, _)) = c.breaker {
+                let end = self.call_rt.iter().map(|r| r.breaker_base).filter(|&b| b != NO_BUDGET && b > rt.breaker_base).min();
+                let all = &self.breakers[rt.breaker_base as usize..end.map_or(self.breakers.len(), |e| e as usize)];
+                policies.push(PolicyStats {
+                    call: c.name.clone(),
+                    policy: "breaker",
+                    kind: breaker.name(),
+                    copies: all.len() as u32,
+                    opened: all.iter().map(|b| b.opened).sum(),
+                    refused: all.iter().map(|b| b.refused).sum(),
+                });
+            }
+        }
         let services = self
             .services
             .into_iter()
@@ -403,7 +463,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 rt.stats
             })
             .collect();
-        (self.request_stats, services, self.sink)
+        (self.request_stats, services, policies, self.sink)
     }
 
     // ----- arrivals -----
@@ -458,14 +518,16 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             budget: self.call_rt[req.call as usize].budget_base,
             last_cost: NO_BUDGET,
             prev_backoff_ns: 0,
+            breaker: self.call_rt[req.call as usize].breaker_base,
+            attempt_started_ns: now,
         };
-        let (spec, type_id, budget) = (call.spec, call.type_id, call.budget);
+        let (spec, type_id, budget, breaker) = (call.spec, call.type_id, call.budget, call.breaker);
         let h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
         self.requests_in_flight += 1;
         if budget != NO_BUDGET {
             self.budgets[budget as usize].on_request(now);
         }
-        self.start_attempt(h, spec, type_id, 1, budget, now, q)
+        self.start_attempt(h, spec, type_id, 1, budget, breaker, now, q)
     }
 
     // ----- calls -----
@@ -480,9 +542,15 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         type_id: u16,
         attempt: u32,
         budget: u32,
+        breaker: u32,
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
+        if breaker != NO_BUDGET && !self.breakers[breaker as usize].try_acquire(now) {
+            // Refused by the caller's own breaker: the attempt ends at once, unsent.
+            let event = Event { kind: Kind::Reply, outcome: Outcome::Refused, arg: attempt, handle: call_h };
+            return self.after(0, event, now, q);
+        }
         if budget != NO_BUDGET {
             self.budgets[budget as usize].on_attempt_start(attempt > 1);
         }
@@ -581,8 +649,15 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let cs = &self.spec.calls[call.spec as usize];
         let parent = call.parent;
         let budget = call.budget;
-        if budget != NO_BUDGET {
-            self.budgets[budget as usize].on_attempt_end(attempt > 1, outcome);
+        if outcome != Outcome::Refused {
+            // A refused attempt was never sent: budgets and breakers did not see it start.
+            if budget != NO_BUDGET {
+                self.budgets[budget as usize].on_attempt_end(attempt > 1, outcome);
+            }
+            if call.breaker != NO_BUDGET {
+                let took_ns = now - call.attempt_started_ns;
+                self.breakers[call.breaker as usize].on_result(now, took_ns, !outcome.is_success());
+            }
         }
         if !outcome.is_success() && call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) {
             if parent != Handle::NONE && self.jobs.get(parent).is_none() {
@@ -801,11 +876,8 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let (step, type_id, instance) = (job.step, job.type_id, job.instance);
         for spec in first..end {
             let rt = &self.call_rt[spec as usize];
-            let budget = match (rt.budget_base, rt.per_instance) {
-                (NO_BUDGET, _) => NO_BUDGET,
-                (base, true) => base + (instance - rt.caller_first_instance),
-                (base, false) => base,
-            };
+            let budget = CallRt::pick(rt.budget_base, rt.per_instance, instance, rt.caller_first_instance);
+            let breaker = CallRt::pick(rt.breaker_base, rt.breaker_per_instance, instance, rt.caller_first_instance);
             if budget != NO_BUDGET {
                 self.budgets[budget as usize].on_request(now);
             }
@@ -822,9 +894,11 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 budget,
                 last_cost: NO_BUDGET,
                 prev_backoff_ns: 0,
+                breaker,
+                attempt_started_ns: now,
             };
             let call_h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
-            self.start_attempt(call_h, spec, type_id, 1, budget, now, q)?;
+            self.start_attempt(call_h, spec, type_id, 1, budget, breaker, now, q)?;
             // A call answered inline may have ended the step or failed the job (and replied).
             match self.jobs.get(job_h) {
                 Some(j) if j.step == step => {}
@@ -972,8 +1046,10 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
             Kind::Retry => match self.calls.get_mut(h) {
                 Some(call) => {
                     call.waiting = true;
-                    let (spec, type_id, attempt, budget) = (call.spec, call.type_id, call.attempt, call.budget);
-                    self.start_attempt(h, spec, type_id, attempt, budget, now, q)
+                    call.attempt_started_ns = now;
+                    let (spec, type_id, attempt, budget, breaker) =
+                        (call.spec, call.type_id, call.attempt, call.budget, call.breaker);
+                    self.start_attempt(h, spec, type_id, attempt, budget, breaker, now, q)
                 }
                 None => Ok(()),
             },

@@ -120,6 +120,8 @@ pub struct RequestSection {
     pub latency: Option<Loc<DistSection>>,
     /// Client retries. Default: one attempt.
     pub retry: Option<Loc<RetrySection>>,
+    /// The client's circuit breaker. Default: none.
+    pub breaker: Option<Loc<BreakerSection>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -166,6 +168,8 @@ pub struct CallSection {
     pub for_types: Option<Vec<Loc<String>>>,
     /// Retries. Default: one attempt.
     pub retry: Option<Loc<RetrySection>>,
+    /// A circuit breaker in front of this call. Default: none.
+    pub breaker: Option<Loc<BreakerSection>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -288,4 +292,66 @@ pub struct PointSection {
     /// Percentile, 0 to 100.
     pub p: f64,
     pub value: Duration,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum BreakerKind {
+    /// Resilience4j's CircuitBreaker: rate thresholds over a sliding window, N half-open
+    /// trial calls.
+    Resilience4j,
+    /// Hystrix: error percentage over a rolling window checked every snapshot, one probe.
+    Hystrix,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SlidingWindow {
+    /// The last `window_size` calls.
+    Count,
+    /// The last `window_size` seconds (the current one included).
+    Time,
+}
+
+/// A circuit breaker. Defaults are the real libraries' (reference sections 1.1 and 1.2).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSection {
+    pub kind: BreakerKind,
+    /// Default instance: one breaker per calling instance; service: one shared.
+    pub scope: Option<Scope>,
+    /// resilience4j: percent, above 0 and at most 100. Default 50.
+    pub failure_rate_threshold: Option<Loc<f64>>,
+    /// resilience4j: percent. Default 100.
+    pub slow_call_rate_threshold: Option<Loc<f64>>,
+    /// resilience4j: a call longer than this is slow. Default 60s.
+    pub slow_call_duration: Option<Loc<Duration>>,
+    /// resilience4j. Default count.
+    pub sliding_window: Option<SlidingWindow>,
+    /// resilience4j: calls (count) or seconds (time). Default 100.
+    pub window_size: Option<Loc<u32>>,
+    /// resilience4j. Default 100.
+    pub minimum_calls: Option<Loc<u32>>,
+    /// resilience4j: the first open period, at least 1ms. Default 60s.
+    pub wait_in_open: Option<Loc<Duration>>,
+    /// resilience4j: each consecutive open period is this many times the last. Default 1.
+    pub wait_multiplier: Option<Loc<f64>>,
+    /// resilience4j: the longest open period when `wait_multiplier` > 1. Default 60s.
+    pub max_wait_in_open: Option<Duration>,
+    /// resilience4j. Default 10.
+    pub half_open_permits: Option<Loc<u32>>,
+    /// resilience4j: back to open if the trial has not decided within this. Default 0s (never).
+    pub max_wait_in_half_open: Option<Duration>,
+    /// resilience4j: open becomes half-open at the wait without waiting for a call. Default false.
+    pub automatic_transition: Option<bool>,
+    /// hystrix: whole seconds, from 1s. Default 10s.
+    pub rolling_window: Option<Loc<Duration>>,
+    /// hystrix. Default 20.
+    pub request_volume_threshold: Option<u32>,
+    /// hystrix: percent. Default 50.
+    pub error_threshold: Option<Loc<f64>>,
+    /// hystrix. Default 5s.
+    pub sleep_window: Option<Duration>,
+    /// hystrix: how often the counts are checked. Default 500ms.
+    pub snapshot_interval: Option<Loc<Duration>>,
 }

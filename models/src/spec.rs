@@ -4,6 +4,7 @@
 use crate::dist::Dist;
 use crate::metrics::Outcome;
 pub use crate::policy::backoff::{Backoff, BackoffKind};
+pub use crate::policy::breaker::{BreakerSpec, HystrixSpec, R4jSpec, WindowKind};
 pub use crate::policy::budget::BudgetSpec;
 pub use crate::scenario::Scope;
 use cellsim_sim::Nanos;
@@ -93,6 +94,7 @@ pub struct CallSpec {
     pub timeout_ns: Nanos,
     pub latency: Option<Dist>,
     pub retry: RetrySpec,
+    pub breaker: Option<(BreakerSpec, Scope)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

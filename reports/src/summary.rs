@@ -27,6 +27,21 @@ pub struct Summary {
     pub in_flight_at_end: u64,
     pub requests: Vec<RequestSummary>,
     pub services: Vec<ServiceSummary>,
+    /// Retry budgets and circuit breakers, one entry per call declaration that has one.
+    pub policies: Vec<PolicySummary>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct PolicySummary {
+    pub call: String,
+    /// "retry-budget" or "breaker".
+    pub policy: String,
+    pub kind: String,
+    pub copies: u32,
+    /// Breakers: how many times one opened.
+    pub opened: u64,
+    /// Budgets: retries refused. Breakers: attempts refused.
+    pub refused: u64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -192,6 +207,18 @@ pub fn summarise(r: &RunResult) -> Summary {
                     sojourn_ms: latency(&s.sojourn, Some(&s.sojourn_batches)),
                     wait_ms: latency(&wait, Some(&s.wait_batches)),
                 }
+            })
+            .collect(),
+        policies: r
+            .policies
+            .iter()
+            .map(|p| PolicySummary {
+                call: p.call.clone(),
+                policy: p.policy.to_string(),
+                kind: p.kind.to_string(),
+                copies: p.copies,
+                opened: p.opened,
+                refused: p.refused,
             })
             .collect(),
     }

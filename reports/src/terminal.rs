@@ -85,6 +85,7 @@ pub fn render(s: &Summary) -> String {
                 r.outcomes["error"].to_string(),
                 r.outcomes["timeout"].to_string(),
                 r.outcomes["rejected"].to_string(),
+                r.outcomes["refused"].to_string(),
             ];
             row.extend(lat_cols(&r.latency_ms));
             row
@@ -100,6 +101,7 @@ pub fn render(s: &Summary) -> String {
             "error",
             "timeout",
             "rejected",
+            "refused",
             "mean ±95%",
             "p50",
             "p99",
@@ -142,5 +144,17 @@ pub fn render(s: &Summary) -> String {
         ],
         &rows,
     );
+    if !s.policies.is_empty() {
+        out.push_str("\nPolicies (per call declaration, all copies together)\n");
+        let rows: Vec<Vec<String>> = s
+            .policies
+            .iter()
+            .map(|p| {
+                let opened = if p.policy == "breaker" { p.opened.to_string() } else { "-".into() };
+                vec![p.call.clone(), format!("{} {}", p.kind, p.policy), p.copies.to_string(), opened, p.refused.to_string()]
+            })
+            .collect();
+        table(&mut out, &["call", "policy", "copies", "opened", "refused"], &rows);
+    }
     out
 }

@@ -11,6 +11,16 @@ pub enum BreakerSpec {
     Hystrix(HystrixSpec),
 }
 
+impl BreakerSpec {
+    /// The scenario's name for this kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            BreakerSpec::Resilience4j(_) => "resilience4j",
+            BreakerSpec::Hystrix(_) => "hystrix",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WindowKind {
     /// The last `size` calls.
@@ -115,7 +125,7 @@ impl Window {
     fn new(kind: WindowKind, size: u32) -> Window {
         let size = size.max(1) as usize;
         let (calls, seconds) = match kind {
-            WindowKind::Count => (Vec::with_capacity(size), Vec::new()),
+            WindowKind::Count => (Vec::new(), Vec::new()),
             WindowKind::Time => (Vec::new(), vec![(u64::MAX, 0, 0, 0); size]),
         };
         Window { kind, calls, next: 0, size, seconds, total: 0, failed: 0, slow: 0 }

@@ -31,6 +31,17 @@ pub enum BudgetSpec {
 }
 
 impl BudgetSpec {
+    /// The scenario's name for this kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            BudgetSpec::Aws { retry_cost: 14, .. } => "aws-standard-2026",
+            BudgetSpec::Aws { .. } => "aws-standard",
+            BudgetSpec::Grpc { .. } => "grpc",
+            BudgetSpec::Envoy { .. } => "envoy",
+            BudgetSpec::Ratio { .. } => "sre-ratio",
+        }
+    }
+
     /// AWS standard mode before 2026: capacity 500, retry 5, timeout 10, +1 on clean success.
     pub const AWS_STANDARD: BudgetSpec =
         BudgetSpec::Aws { capacity: 500, retry_cost: 5, timeout_cost: 10, throttle_cost: 5, no_retry_increment: 1 };
