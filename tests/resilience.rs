@@ -128,3 +128,98 @@ fn a_retry_budget_on_every_layer_caps_the_amplification() {
         assert_eq!(arrivals[k], arrivals[k - 1] + 100, "layer {}", k + 1);
     }
 }
+
+/// Requests every 10 ms (`n` of them) from a client with `client` settings (TOML lines) to
+/// `s1`, then `services`.
+fn every_10ms(n: u32, client: &str, services: &str) -> RunResult {
+    run(&format!(
+        r#"
+[scenario]
+name = "breakers"
+duration = "{}ms"
+
+[[workload]]
+name = "w"
+arrival = {{ process = "constant", rate_per_s = 100 }}
+
+[[workload.request]]
+name = "r"
+target = "s1"
+{client}
+{services}
+"#,
+        n * 10 + 5
+    ))
+}
+
+const DEAD: &str = r#"
+[[service]]
+name = "s1"
+workers = 100
+service_time = { dist = "constant", value = "1ms" }
+error_probability = 1.0
+"#;
+
+#[test]
+fn a_resilience4j_breaker_refuses_calls_to_a_dead_service_and_probes_once_per_wait() {
+    // Hand-computed: calls at 10, 20, ... ms each fail 1 ms later. The 10th result (101 ms)
+    // fills the minimum of 10 at 100% failures: open at 101 ms for 1 s. The first call
+    // strictly after 1.101 s (at 1.11 s) is the half-open trial (1 permit); it fails at
+    // 1.111 s: open again. Trials follow at 2.12, 3.13, ..., 9.19 s: 9 trials in 10 s.
+    let breaker = r#"breaker = { kind = "resilience4j", window_size = 10, minimum_calls = 10, wait_in_open = "1s", half_open_permits = 1 }"#;
+    let r = every_10ms(1000, breaker, DEAD);
+    let req = &r.requests[0];
+    assert_eq!(req.outcomes.total(), 1000);
+    assert_eq!(req.outcomes.get(Outcome::Error), 19);
+    assert_eq!(req.outcomes.get(Outcome::Refused), 981);
+    assert_eq!(service(&r, "s1").arrivals, 19);
+    let p = &r.policies[0];
+    assert_eq!((p.policy, p.kind, p.copies, p.opened, p.refused), ("breaker", "resilience4j", 1, 10, 981));
+}
+
+#[test]
+fn breaker_scope_per_instance_trips_later_than_a_shared_one() {
+    // A front of 4 instances (round-robin) calls a dead backend through a breaker that trips
+    // after 10 calls at 100% failures. Per instance, each of the 4 breakers needs its own
+    // 10 failures: 40 calls reach the backend. Shared by the service: 10.
+    let front = |scope: &str| {
+        format!(
+            r#"
+[[service]]
+name = "s1"
+instances = 4
+workers = 100
+service_time = {{ dist = "constant", value = "1ms" }}
+
+[[service.call]]
+to = "s2"
+breaker = {{ kind = "resilience4j", window_size = 10, minimum_calls = 10, wait_in_open = "60s", scope = "{scope}" }}
+
+[[service]]
+name = "s2"
+workers = 100
+service_time = {{ dist = "constant", value = "1ms" }}
+error_probability = 1.0
+"#
+        )
+    };
+    let per_instance = every_10ms(200, "", &front("instance"));
+    let shared = every_10ms(200, "", &front("service"));
+    assert_eq!(service(&per_instance, "s2").arrivals, 40);
+    assert_eq!(service(&shared, "s2").arrivals, 10);
+    assert_eq!(per_instance.policies[0].copies, 4);
+    assert_eq!(per_instance.policies[0].opened, 4);
+    assert_eq!(shared.policies[0].copies, 1);
+    // Either way the client sees errors: the front fails when its critical call is refused.
+    assert_eq!(per_instance.requests[0].outcomes.get(Outcome::Error), 200);
+}
+
+#[test]
+fn a_hystrix_breaker_opens_at_a_snapshot_and_probes_once() {
+    // 100 calls/s to a dead service. Hystrix checks every 500 ms: at 0.5 s it has seen 49
+    // failed calls (>= 20, 100% >= 50%) and opens. Sleep 5 s: probes at 5.51 s and, after
+    // that probe fails at 5.511 s, at 10.52 s.
+    let r = every_10ms(1100, r#"breaker = { kind = "hystrix" }"#, DEAD);
+    assert_eq!(service(&r, "s1").arrivals, 49 + 2);
+    assert_eq!(r.policies[0].opened, 3);
+}
