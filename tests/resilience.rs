@@ -223,3 +223,48 @@ fn a_hystrix_breaker_opens_at_a_snapshot_and_probes_once() {
     assert_eq!(service(&r, "s1").arrivals, 49 + 2);
     assert_eq!(r.policies[0].opened, 3);
 }
+
+/// The shipped metastability scenario with `edit` applied to its text, run with `seed`.
+fn metastable_variant(edit: impl Fn(&str) -> String, seed: u64) -> cellsim_models::Stability {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/metastable-retries.toml")).unwrap();
+    let spec = compile("metastable-retries.toml", &edit(&text)).unwrap_or_else(|e| panic!("{}", e[0]));
+    let (r, _) = simulate(&spec, seed, NoSeries);
+    r.stability.expect("the scenario has a fault")
+}
+
+#[test]
+fn immediate_retries_turn_a_ten_second_capacity_drop_into_a_lasting_collapse() {
+    // Reference section 5 (toy model): rho 0.5, 4 immediate retries, capacity to 20% for
+    // 10 s: goodput 0/s long after the trigger. Three seeds, each one decisive.
+    for seed in 1..=3 {
+        let st = metastable_variant(|t| t.to_string(), seed);
+        assert!((st.goodput_before_per_s() - 50.0).abs() < 2.5, "seed {seed}: {st:?}");
+        assert!(st.goodput_after_per_s() < 1.0, "seed {seed}: goodput after {}", st.goodput_after_per_s());
+        assert_eq!(st.metastable(), Some(true));
+    }
+}
+
+#[test]
+fn a_retry_budget_or_a_breaker_or_lower_load_lets_the_same_system_recover() {
+    let budget = |t: &str| t.replace("max_attempts = 5 }\n", "max_attempts = 5, budget = { kind = \"aws-standard\" } }\n");
+    let breaker = |t: &str| {
+        t.replace(
+            "retry = { max_attempts = 5 }\n",
+            "retry = { max_attempts = 5 }\nbreaker = { kind = \"resilience4j\", window_size = 20, minimum_calls = 20, wait_in_open = \"5s\" }\n",
+        )
+    };
+    // 15/s x 5 attempts = 75/s < 100/s: not vulnerable (the reference's rho = 0.15 row).
+    let low_load = |t: &str| t.replace("rate_per_s = 50", "rate_per_s = 15");
+    let no_retries = |t: &str| t.replace("retry = { max_attempts = 5 }\n", "");
+    let variants: [(&str, &dyn Fn(&str) -> String); 4] =
+        [("budget", &budget), ("breaker", &breaker), ("low load", &low_load), ("no retries", &no_retries)];
+    for (name, edit) in variants {
+        assert_ne!(edit("retry = { max_attempts = 5 }\nrate_per_s = 50"), "retry = { max_attempts = 5 }\nrate_per_s = 50");
+        for seed in 1..=3 {
+            let st = metastable_variant(edit, seed);
+            let (before, after) = (st.goodput_before_per_s(), st.goodput_after_per_s());
+            assert!(after > 0.95 * before, "{name}, seed {seed}: goodput {before} before, {after} after");
+            assert_eq!(st.metastable(), Some(false), "{name}");
+        }
+    }
+}

@@ -142,11 +142,60 @@ impl Checker<'_> {
         let workloads =
             f.workloads.iter().map(|w| self.workload(&w.value, &service_ids, &type_ids, &mut calls)).collect();
         let mut plans = Vec::new();
-        let services = f
+        let mut services: Vec<ServiceSpec> = f
             .services
             .iter()
             .map(|s| self.service(&s.value, &service_ids, &type_names, &type_ids, &mut calls, &mut plans))
             .collect();
+        let mut trigger: Option<(Nanos, Nanos)> = None;
+        for (i, fault) in f.faults.iter().enumerate() {
+            let path = format!("fault[{i}]");
+            let fault = &fault.value;
+            let service = self.resolve(&fault.service, &service_ids, format!("{path}.service"));
+            let start = fault.start.value.ns();
+            let end = start.saturating_add(fault.duration.value.ns());
+            if fault.duration.value.ns() == 0 {
+                self.error(
+                    fault.duration.span.clone(),
+                    format!("{path}.duration"),
+                    "a fault's duration must be above 0".into(),
+                    None,
+                );
+            }
+            if start >= duration_ns {
+                self.error(
+                    fault.start.span.clone(),
+                    format!("{path}.start"),
+                    "the fault starts after the scenario ends".into(),
+                    Some(format!("[scenario] duration is {}", cellsim_sim::format_ns(duration_ns))),
+                );
+            }
+            let multiplier = match (fault.kind, &fault.load_percent) {
+                (FaultKind::CpuStress, Some(l)) if (0.0..=99.0).contains(&l.value) => 1.0 / (1.0 - l.value / 100.0),
+                (FaultKind::CpuStress, Some(l)) => {
+                    self.error(
+                        l.span.clone(),
+                        format!("{path}.load_percent"),
+                        format!("load_percent must be from 0 to 99, not {}", l.value),
+                        Some("80 leaves the service a fifth of its CPU: work takes 5 times as long".into()),
+                    );
+                    1.0
+                }
+                (FaultKind::CpuStress, None) => {
+                    self.error(
+                        fault.service.span.clone(),
+                        format!("{path}.load_percent"),
+                        "a cpu-stress fault needs load_percent".into(),
+                        Some("load_percent = 80 leaves the service a fifth of its CPU".into()),
+                    );
+                    1.0
+                }
+            };
+            if let Some(s) = services.get_mut(service as usize) {
+                s.slowdowns.push((start, end, multiplier));
+            }
+            trigger = Some(trigger.map_or((start, end), |(a, b)| (a.min(start), b.max(end))));
+        }
 
         let limit = |l: &Option<Loc<u64>>, name: &str, default: u64, me: &mut Self| match l {
             Some(v) if v.value == 0 => {
@@ -173,6 +222,7 @@ impl Checker<'_> {
             workloads,
             calls,
             plans,
+            trigger,
             type_names,
         }
     }
@@ -866,6 +916,7 @@ impl Checker<'_> {
             queue_capacity: s.queue_capacity.unwrap_or(DEFAULT_QUEUE_CAPACITY),
             service_time,
             error_probability,
+            slowdowns: Vec::new(),
             hold_worker_during_calls: s.hold_worker_during_calls,
             plan_by_type,
         }

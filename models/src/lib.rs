@@ -18,7 +18,7 @@ pub mod units;
 pub use compile::{compile, load};
 pub use error::ScenarioError;
 pub use metrics::{NoSeries, Outcome, PolicyStats, RequestStats, SeriesRow, SeriesSink, ServiceStats};
-pub use model::Overload;
+pub use model::{Overload, Stability};
 pub use spec::Spec;
 
 use cellsim_sim::{Budget, EventQueue, Nanos, RunOutcome};
@@ -99,6 +99,31 @@ pub struct RunResult {
     pub services: Vec<ServiceStats>,
     /// Retry budgets and breakers, by call declaration.
     pub policies: Vec<PolicyStats>,
+    /// Goodput before and long after the faults, when there are faults.
+    pub stability: Option<Stability>,
+}
+
+impl Stability {
+    /// Successful requests per second finishing in the window before the trigger.
+    pub fn goodput_before_per_s(&self) -> f64 {
+        self.before_ok as f64 / ((self.before.1 - self.before.0).max(1) as f64 / 1e9)
+    }
+
+    /// The same in the late window after it.
+    pub fn goodput_after_per_s(&self) -> f64 {
+        self.after_ok as f64 / ((self.after.1 - self.after.0).max(1) as f64 / 1e9)
+    }
+
+    /// The collapse outlived the trigger: long after the faults ended, goodput is still
+    /// under half of what it was before them (reference section 5: the "metastable failure
+    /// state" is permanent overload with low goodput after the trigger is removed). `None`
+    /// when either window is empty (nothing to compare).
+    pub fn metastable(&self) -> Option<bool> {
+        if self.before.1 <= self.before.0 || self.after.1 <= self.after.0 || self.before_ok == 0 {
+            return None;
+        }
+        Some(self.goodput_after_per_s() < 0.5 * self.goodput_before_per_s())
+    }
 }
 
 /// Runs `spec` with master seed `seed`, streaming the time series into `sink`.
@@ -116,6 +141,7 @@ pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S
         RunOutcome::Stopped { reason, events, at_ns } => (Verdict::Overload { what: reason, at_ns }, events, at_ns),
     };
     let in_flight_at_end = model.requests_in_flight();
+    let stability = model.stability();
     let (requests, services, policies, sink) = model.finish(end_ns.max(spec.duration_ns));
     let result = RunResult {
         scenario: spec.name.clone(),
@@ -129,6 +155,7 @@ pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S
         requests,
         services,
         policies,
+        stability,
     };
     (result, sink)
 }

@@ -186,6 +186,8 @@ struct ServiceRt {
     service_time_rng: Stream,
     error_probability: f64,
     error_rng: Stream,
+    /// cpu-stress windows: work started in [start, end) takes `multiplier` times as long.
+    slowdowns: Vec<(Nanos, Nanos, f64)>,
     stats: ServiceStats,
     batches: [ServiceBatch; BATCHES],
 }
@@ -275,6 +277,22 @@ pub struct ServiceModel<'s, S: SeriesSink> {
     bucket_start_ns: Nanos,
     sink: S,
     requests_in_flight: u64,
+    /// Requests that finished before the trigger and in the late window after it, and how
+    /// many of each succeeded (see `Stability`).
+    stability: Option<Stability>,
+}
+
+/// Goodput before a trigger and long after it: the metastability check.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stability {
+    /// Finishes in [warm-up, trigger start) count as "before".
+    pub before: (Nanos, Nanos),
+    /// Finishes in [trigger end + half of what remains, duration) count as "after".
+    pub after: (Nanos, Nanos),
+    pub before_ok: u64,
+    pub before_total: u64,
+    pub after_ok: u64,
+    pub after_total: u64,
 }
 
 impl<'s, S: SeriesSink> ServiceModel<'s, S> {
@@ -312,6 +330,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                     service_time_rng: Stream::new(seed, &entity, "service_time"),
                     error_probability: s.error_probability,
                     error_rng: Stream::new(seed, &entity, "errors"),
+                    slowdowns: s.slowdowns.clone(),
                     stats: ServiceStats::new(&s.name, s.instances, s.workers),
                     batches: [ServiceBatch::default(); BATCHES],
                 }
@@ -409,6 +428,14 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             bucket_start_ns: 0,
             sink,
             requests_in_flight: 0,
+            stability: spec.trigger.map(|(start, end)| {
+                let end = end.min(spec.duration_ns);
+                Stability {
+                    before: (spec.warmup_ns, start.max(spec.warmup_ns)),
+                    after: (end + (spec.duration_ns - end) / 2, spec.duration_ns),
+                    ..Stability::default()
+                }
+            }),
         }
     }
 
@@ -425,6 +452,11 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     }
 
     /// Closes the series up to `end_ns`; returns the records and the sink.
+    /// The stability counters, when the scenario has a trigger.
+    pub fn stability(&self) -> Option<Stability> {
+        self.stability
+    }
+
     pub fn finish(mut self, end_ns: Nanos) -> (Vec<RequestStats>, Vec<ServiceStats>, Vec<PolicyStats>, S) {
         self.close_buckets_before(end_ns.max(self.bucket_start_ns) + 1, true);
         let mut policies = Vec::new();
@@ -717,6 +749,16 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         if now >= self.bucket_start_ns + self.spec.bucket_ns {
             self.close_buckets_before(now, false);
         }
+        if let Some(st) = &mut self.stability {
+            let ok = outcome.is_success() as u64;
+            if (st.before.0..st.before.1).contains(&now) {
+                st.before_ok += ok;
+                st.before_total += 1;
+            } else if (st.after.0..st.after.1).contains(&now) {
+                st.after_ok += ok;
+                st.after_total += 1;
+            }
+        }
         let b = &mut self.buckets[workload as usize];
         b.outcomes.add(outcome);
         if outcome.is_success() {
@@ -832,7 +874,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 record(&mut rt.stats.wait, wait);
             }
         }
-        rt.service_time.sample(&mut rt.service_time_rng)
+        let work = rt.service_time.sample(&mut rt.service_time_rng);
+        if rt.slowdowns.is_empty() {
+            return work;
+        }
+        let factor: f64 = rt.slowdowns.iter().filter(|w| (w.0..w.1).contains(&now)).map(|w| w.2).product();
+        round_ns(work as f64 * factor)
     }
 
     /// A worker of `instance` is free: it takes the next queued job, or goes idle.

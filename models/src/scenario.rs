@@ -24,6 +24,9 @@ pub struct ScenarioFile {
     /// The services and the calls between them.
     #[serde(default, rename = "service")]
     pub services: Vec<Loc<ServiceSection>>,
+    /// Faults injected at set times.
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<Loc<FaultSection>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -354,4 +357,27 @@ pub struct BreakerSection {
     pub sleep_window: Option<Duration>,
     /// hystrix: how often the counts are checked. Default 500ms.
     pub snapshot_interval: Option<Loc<Duration>>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// A stressor takes `load_percent` of every instance's CPU: work started during the
+    /// fault takes 1 / (1 - load) times as long (shared/reference/faults.md, cpu.stress).
+    CpuStress,
+}
+
+/// A fault: what, where, and when.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSection {
+    pub kind: FaultKind,
+    /// The service whose instances are hit.
+    pub service: Loc<String>,
+    /// When the fault begins.
+    pub start: Loc<Duration>,
+    /// How long it lasts.
+    pub duration: Loc<Duration>,
+    /// cpu-stress: the share of CPU the stressor takes, from 0 to 99.
+    pub load_percent: Option<Loc<f64>>,
 }

@@ -27,6 +27,9 @@ pub struct Spec {
     pub calls: Vec<CallSpec>,
     /// What a service does for one request type: steps of calls.
     pub plans: Vec<Plan>,
+    /// When the scenario's faults act: from the first start to the last end (none without
+    /// faults). The summary's stability check compares goodput before and after.
+    pub trigger: Option<(Nanos, Nanos)>,
     /// Request type names across all workloads (a name used by two workloads is one type).
     pub type_names: Vec<String>,
 }
@@ -40,6 +43,8 @@ pub struct ServiceSpec {
     pub service_time: Dist,
     /// The chance that a job answers `error` after its own work, without making its calls.
     pub error_probability: f64,
+    /// Work started in [start, end) takes `multiplier` times as long (cpu-stress faults).
+    pub slowdowns: Vec<(Nanos, Nanos, f64)>,
     pub hold_worker_during_calls: bool,
     /// Index into `Spec::plans`, by global request type.
     pub plan_by_type: Vec<u32>,

@@ -29,6 +29,22 @@ pub struct Summary {
     pub services: Vec<ServiceSummary>,
     /// Retry budgets and circuit breakers, one entry per call declaration that has one.
     pub policies: Vec<PolicySummary>,
+    /// With faults: goodput before them and long after them, and whether the collapse
+    /// outlived them. `null` without faults.
+    pub stability: Option<StabilitySummary>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct StabilitySummary {
+    /// The window before the first fault: [from, to) in seconds.
+    pub before_s: [f64; 2],
+    /// The second half of the time between the last fault's end and the end of the run.
+    pub after_s: [f64; 2],
+    pub goodput_before_per_s: f64,
+    pub goodput_after_per_s: f64,
+    /// "metastable" (goodput after is under half of goodput before), "recovered", or
+    /// "unknown" (a window is empty).
+    pub verdict: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -221,5 +237,17 @@ pub fn summarise(r: &RunResult) -> Summary {
                 refused: p.refused,
             })
             .collect(),
+        stability: r.stability.map(|st| StabilitySummary {
+            before_s: [round9(st.before.0 as f64 / 1e9), round9(st.before.1 as f64 / 1e9)],
+            after_s: [round9(st.after.0 as f64 / 1e9), round9(st.after.1 as f64 / 1e9)],
+            goodput_before_per_s: round9(st.goodput_before_per_s()),
+            goodput_after_per_s: round9(st.goodput_after_per_s()),
+            verdict: match st.metastable() {
+                Some(true) => "metastable",
+                Some(false) => "recovered",
+                None => "unknown",
+            }
+            .into(),
+        }),
     }
 }

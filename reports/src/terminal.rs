@@ -144,6 +144,23 @@ pub fn render(s: &Summary) -> String {
         ],
         &rows,
     );
+    if let Some(st) = &s.stability {
+        let _ = writeln!(
+            out,
+            "\nStability: goodput {:.1}/s before the faults ({}s to {}s), {:.1}/s long after them ({}s to {}s): {}",
+            st.goodput_before_per_s,
+            st.before_s[0],
+            st.before_s[1],
+            st.goodput_after_per_s,
+            st.after_s[0],
+            st.after_s[1],
+            match st.verdict.as_str() {
+                "metastable" => "METASTABLE, the collapse outlived its trigger",
+                "recovered" => "recovered",
+                _ => "not enough data to tell",
+            }
+        );
+    }
     if !s.policies.is_empty() {
         out.push_str("\nPolicies (per call declaration, all copies together)\n");
         let rows: Vec<Vec<String>> = s
