@@ -268,3 +268,85 @@ fn a_retry_budget_or_a_breaker_or_lower_load_lets_the_same_system_recover() {
         }
     }
 }
+
+/// A front that fans out to 100 shards in parallel. A shard takes U(0.5, 1.5) ms, except
+/// 1% of the time when it takes U(100, 120) ms (an empirical distribution with a jump at
+/// p = 99). `hedge` is the shard call's hedge (TOML inline table) or empty.
+fn fan_out(hedge: &str) -> RunResult {
+    let mut text = String::from(
+        r#"
+[scenario]
+name = "fan-out"
+duration = "200s"
+
+[[workload]]
+name = "w"
+arrival = { process = "poisson", rate_per_s = 100 }
+
+[[workload.request]]
+name = "r"
+target = "front"
+
+[[service]]
+name = "front"
+workers = 1000
+service_time = { dist = "constant", value = "0ms" }
+"#,
+    );
+    let hedge = if hedge.is_empty() { String::new() } else { format!("hedge = {hedge}") };
+    for i in 0..100 {
+        text += &format!("\n[[service.call]]\nto = \"shard{i}\"\ngroup = \"all\"\n{hedge}\n");
+    }
+    for i in 0..100 {
+        text += &format!(
+            r#"
+[[service]]
+name = "shard{i}"
+workers = 1000
+service_time = {{ dist = "empirical", points = [{{ p = 0, value = "0.5ms" }}, {{ p = 99, value = "1.5ms" }}, {{ p = 99, value = "100ms" }}, {{ p = 100, value = "120ms" }}] }}
+"#
+        );
+    }
+    run(&text)
+}
+
+/// The share of successful requests slower than `ms`.
+fn share_slower_than(r: &RunResult, ms: f64) -> f64 {
+    let h = &r.requests[0].latency;
+    let slow: u64 = h.iter_recorded().filter(|v| v.value_iterated_to() as f64 > ms * 1e6).map(|v| v.count_at_value()).sum();
+    slow as f64 / h.len() as f64
+}
+
+#[test]
+fn a_hundred_way_fan_out_with_one_percent_slow_shards_is_slow_63_percent_of_the_time() {
+    // Reference 2.5 (The Tail at Scale): 1 - 0.99^100 = 0.634.
+    let r = fan_out("");
+    let n = r.requests[0].latency.len() as f64;
+    assert!(n > 19_000.0);
+    let share = share_slower_than(&r, 50.0);
+    let want = 1.0 - 0.99f64.powi(100);
+    let sigma = (want * (1.0 - want) / n).sqrt();
+    assert!((share - want).abs() < 4.0 * sigma, "slow share {share:.4}, expected {want:.4} +- {:.4}", 4.0 * sigma);
+    // Every shard job is one call: 100 per request.
+    let shards: u64 = r.services.iter().filter(|s| s.service.starts_with("shard")).map(|s| s.arrivals).sum();
+    assert_eq!(shards, 100 * r.requests[0].outcomes.total());
+}
+
+#[test]
+fn hedging_after_the_p95_cuts_the_fan_out_tail_for_a_few_percent_more_calls() {
+    // The shard's p95 is 0.5 + 0.95/0.99 ms = 1.46 ms. Hedging there: a call is slow only if
+    // its copies are all slow (0.01^3 with three copies), so the request p99.9 drops from
+    // over 100 ms to a few ms, while only calls still out at 1.46 ms (about 5%, plus 1% of
+    // those again) send a copy.
+    let plain = fan_out("");
+    let hedged = fan_out(r#"{ max_attempts = 3, delay = "1.46ms" }"#);
+    let p999 = |r: &RunResult| r.requests[0].latency.value_at_quantile(0.999) as f64 / 1e6;
+    assert!(p999(&plain) > 100.0, "plain p99.9 {} ms", p999(&plain));
+    assert!(p999(&hedged) < 5.0, "hedged p99.9 {} ms", p999(&hedged));
+    let calls = |r: &RunResult| -> f64 {
+        r.services.iter().filter(|s| s.service.starts_with("shard")).map(|s| s.arrivals).sum::<u64>() as f64
+    };
+    let extra = calls(&hedged) / calls(&plain) - 1.0;
+    // P(a U(0.5, 1.5) ms draw or a slow one exceeds 1.46 ms) = 0.99 x 0.04 + 0.01 = 0.0496.
+    assert!((extra - 0.0496).abs() < 0.003, "hedges added {:.2}% calls", extra * 100.0);
+}

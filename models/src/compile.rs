@@ -375,6 +375,7 @@ impl Checker<'_> {
                 latency: r.latency.as_ref().map(|d| self.dist(d, &format!("{rpath}.latency"))),
                 retry: self.retry(r.retry.as_ref(), &rpath),
                 breaker: r.breaker.as_ref().map(|b| self.breaker(b, &format!("{rpath}.breaker"))),
+                hedge: self.hedge(r.hedge.as_ref(), r.retry.as_ref(), &rpath),
             };
             requests.push(RequestSpec {
                 name: r.name.value.clone(),
@@ -550,6 +551,30 @@ impl Checker<'_> {
             retry_on,
             budget,
         }
+    }
+
+    /// Hedging: 2 to 5 copies (gRPC caps maxAttempts at 5), and not together with retries
+    /// (gRPC allows one policy per method).
+    fn hedge(&mut self, h: Option<&Loc<HedgeSection>>, retry: Option<&Loc<RetrySection>>, path: &str) -> Option<HedgeSpec> {
+        let h = h?;
+        let m = &h.value.max_attempts;
+        if !(2..=5).contains(&m.value) {
+            self.error(
+                m.span.clone(),
+                format!("{path}.hedge.max_attempts"),
+                format!("hedge max_attempts must be from 2 to 5, not {}", m.value),
+                Some("it counts the original: 2 sends at most one extra copy".into()),
+            );
+        }
+        if let Some(r) = retry {
+            self.error(
+                r.span.clone(),
+                format!("{path}.retry"),
+                "a call may have `retry` or `hedge`, not both".into(),
+                Some("as in gRPC, a hedged call sends its copies instead of retrying".into()),
+            );
+        }
+        Some(HedgeSpec { max_attempts: m.value.clamp(2, 5), delay_ns: h.value.delay.ns() })
     }
 
     /// A circuit breaker's parameters, each checked against the range its library accepts
@@ -878,6 +903,7 @@ impl Checker<'_> {
                 latency: c.latency.as_ref().map(|d| self.dist(d, &format!("{cpath}.latency"))),
                 retry: self.retry(c.retry.as_ref(), &cpath),
                 breaker: c.breaker.as_ref().map(|b| self.breaker(b, &format!("{cpath}.breaker"))),
+                hedge: self.hedge(c.hedge.as_ref(), c.retry.as_ref(), &cpath),
             });
         }
 
@@ -1034,8 +1060,10 @@ impl Checker<'_> {
                 if pts.len() < 2 || pts[0].0 != 0.0 || pts[pts.len() - 1].0 != 1.0 {
                     return bad(self, "empirical points must start at p = 0 and end at p = 100".into());
                 }
-                if pts.windows(2).any(|w| w[1].0 <= w[0].0) {
-                    return bad(self, "empirical percentiles must increase strictly".into());
+                // A percentile may repeat once: the value jumps there (a mixture, such as 99%
+                // fast and 1% slow).
+                if pts.windows(2).any(|w| w[1].0 < w[0].0) || pts.windows(3).any(|w| w[0].0 == w[2].0) {
+                    return bad(self, "empirical percentiles must increase (a percentile may repeat once, for a jump)".into());
                 }
                 if pts.windows(2).any(|w| w[1].1 < w[0].1) {
                     return bad(self, "empirical values must not decrease as the percentile rises".into());

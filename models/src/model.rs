@@ -42,6 +42,8 @@ pub enum Kind {
     TimeoutLane,
     /// `handle`: the call whose backoff ended.
     Retry,
+    /// `handle`: a hedged call; `arg`: its copies sent when this timer was set.
+    Hedge,
 }
 
 /// One scheduled event: 16 bytes, 8-aligned, copied as two words. (A Rust enum with these
@@ -102,6 +104,20 @@ struct Call {
     breaker: u32,
     /// When the attempt in progress was sent (breakers time calls).
     attempt_started_ns: Nanos,
+    /// Hedged calls: bit k - 1 set while copy k is out. Always 0 for other calls.
+    hedge_mask: u8,
+}
+
+impl Call {
+    /// Is attempt `attempt` still awaited?
+    #[inline]
+    fn outstanding(&self, attempt: u32) -> bool {
+        if self.hedge_mask == 0 {
+            self.attempt == attempt && self.waiting
+        } else {
+            attempt <= 8 && self.hedge_mask & (1 << (attempt - 1)) != 0
+        }
+    }
 }
 
 /// No budget, or no retry yet.
@@ -552,6 +568,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             prev_backoff_ns: 0,
             breaker: self.call_rt[req.call as usize].breaker_base,
             attempt_started_ns: now,
+            hedge_mask: 0,
         };
         let (spec, type_id, budget, breaker) = (call.spec, call.type_id, call.budget, call.breaker);
         let h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
@@ -578,6 +595,14 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
+        if let Some(h) = self.spec.calls[spec as usize].hedge {
+            // Copy `attempt` is out; the next goes after the delay unless one succeeds.
+            let call = self.calls.get_mut(call_h).expect("live call");
+            call.hedge_mask |= 1 << (attempt - 1);
+            if attempt < h.max_attempts {
+                q.schedule_at(now + h.delay_ns, Event::new(Kind::Hedge, call_h, attempt));
+            }
+        }
         if breaker != NO_BUDGET && !self.breakers[breaker as usize].try_acquire(now) {
             // Refused by the caller's own breaker: the attempt ends at once, unsent.
             let event = Event { kind: Kind::Reply, outcome: Outcome::Refused, arg: attempt, handle: call_h };
@@ -628,7 +653,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         self.lanes[spec as usize].armed = false;
         loop {
             let Some(&(deadline, call_h, attempt)) = self.lanes[spec as usize].pending.front() else { return Ok(()) };
-            let waiting = matches!(self.calls.get(call_h), Some(c) if c.attempt == attempt && c.waiting);
+            let waiting = matches!(self.calls.get(call_h), Some(c) if c.outstanding(attempt));
             if waiting && deadline > now {
                 let lane = &mut self.lanes[spec as usize];
                 if !lane.armed {
@@ -674,10 +699,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         q: &mut EventQueue<Event>,
     ) -> Result<Option<(Handle, Outcome)>, Overload> {
         let Some(call) = self.calls.get_mut(call_h) else { return Ok(None) };
-        if call.attempt != attempt || !call.waiting {
+        if !call.outstanding(attempt) {
             return Ok(None);
         }
-        call.waiting = false;
+        let hedged = call.hedge_mask != 0;
+        call.hedge_mask &= !(1u8.checked_shl(attempt - 1).unwrap_or(0));
+        call.waiting = call.hedge_mask != 0;
         let cs = &self.spec.calls[call.spec as usize];
         let parent = call.parent;
         let budget = call.budget;
@@ -691,6 +718,28 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 self.breakers[call.breaker as usize].on_result(now, took_ns, !outcome.is_success());
             }
         }
+        if hedged {
+            if outcome.is_success() {
+                // The first success wins; the copies still out are abandoned.
+                call.hedge_mask = 0;
+                call.waiting = false;
+            } else {
+                let max = cs.hedge.map_or(1, |h| h.max_attempts);
+                if call.attempt < max {
+                    // A failed copy sends the next at once (gRPC: a non-fatal status).
+                    if parent != Handle::NONE && self.jobs.get(parent).is_none() {
+                        self.calls.free(call_h);
+                        return Ok(None);
+                    }
+                    self.send_hedge(call_h, now, q)?;
+                    return Ok(None);
+                }
+                if call.waiting {
+                    return Ok(None); // other copies may still succeed
+                }
+            }
+        }
+        let Some(call) = self.calls.get_mut(call_h) else { return Ok(None) };
         if !outcome.is_success() && call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) {
             if parent != Handle::NONE && self.jobs.get(parent).is_none() {
                 self.calls.free(call_h); // nobody waits for this call any more
@@ -717,7 +766,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 workload: call.workload,
                 batch: call.batch,
                 stats: call.stats,
-                attempts: attempt,
+                attempts: call.attempt,
             };
             self.calls.free(call_h);
             self.request_done(done, outcome, now);
@@ -740,6 +789,16 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             return Ok(self.advance(parent, now, q)?.map(|answer| (parent, answer)));
         }
         Ok(None)
+    }
+
+    /// Sends the next copy of a hedged call now.
+    fn send_hedge(&mut self, call_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+        let call = self.calls.get_mut(call_h).expect("live call");
+        call.attempt += 1;
+        call.waiting = true;
+        call.attempt_started_ns = now;
+        let (spec, type_id, attempt, budget, breaker) = (call.spec, call.type_id, call.attempt, call.budget, call.breaker);
+        self.start_attempt(call_h, spec, type_id, attempt, budget, breaker, now, q)
     }
 
     fn request_done(&mut self, done: Finished, outcome: Outcome, now: Nanos) {
@@ -943,6 +1002,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 prev_backoff_ns: 0,
                 breaker,
                 attempt_started_ns: now,
+                hedge_mask: 0,
             };
             let call_h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
             self.start_attempt(call_h, spec, type_id, 1, budget, breaker, now, q)?;
@@ -1019,7 +1079,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     #[inline(always)]
     fn reply_latency(&mut self, call: Handle, attempt: u32) -> Option<Nanos> {
         let spec = match self.calls.get(call) {
-            Some(c) if c.attempt == attempt && c.waiting => c.spec,
+            Some(c) if c.outstanding(attempt) => c.spec,
             _ => return None,
         };
         Some(sample_opt(&self.spec.calls[spec as usize].latency, &mut self.call_rt[spec as usize].network_rng))
@@ -1099,6 +1159,16 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
                     self.start_attempt(h, spec, type_id, attempt, budget, breaker, now, q)
                 }
                 None => Ok(()),
+            },
+            Kind::Hedge => match self.calls.get(h) {
+                // Still waiting, and no copy went out since this timer was set.
+                Some(call) if call.waiting && call.hedge_mask != 0 && call.attempt == event.arg => {
+                    if call.parent != Handle::NONE && self.jobs.get(call.parent).is_none() {
+                        return Ok(());
+                    }
+                    self.send_hedge(h, now, q)
+                }
+                _ => Ok(()),
             },
         }
     }

@@ -125,6 +125,8 @@ pub struct RequestSection {
     pub retry: Option<Loc<RetrySection>>,
     /// The client's circuit breaker. Default: none.
     pub breaker: Option<Loc<BreakerSection>>,
+    /// The client's hedging. Default: none. Not with `retry`.
+    pub hedge: Option<Loc<HedgeSection>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -173,6 +175,19 @@ pub struct CallSection {
     pub retry: Option<Loc<RetrySection>>,
     /// A circuit breaker in front of this call. Default: none.
     pub breaker: Option<Loc<BreakerSection>>,
+    /// Hedged requests (gRPC's hedgingPolicy). Default: none. Not with `retry`.
+    pub hedge: Option<Loc<HedgeSection>>,
+}
+
+/// Send another copy of the call every `delay` until one succeeds, up to `max_attempts`
+/// copies; the first success wins and the others are abandoned.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HedgeSection {
+    /// Copies in all, the first included: 2 to 5 (gRPC's limit).
+    pub max_attempts: Loc<u32>,
+    /// How long to wait for a success before sending the next copy.
+    pub delay: Duration,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -100,6 +100,16 @@ pub struct CallSpec {
     pub latency: Option<Dist>,
     pub retry: RetrySpec,
     pub breaker: Option<(BreakerSpec, Scope)>,
+    pub hedge: Option<HedgeSpec>,
+}
+
+/// gRPC hedging (reference 2.4): the original at once, another copy every `delay_ns`
+/// without a success, up to `max_attempts`; a failed copy sends the next at once; the
+/// first success wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HedgeSpec {
+    pub max_attempts: u32,
+    pub delay_ns: Nanos,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
