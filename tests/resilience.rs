@@ -350,3 +350,48 @@ fn hedging_after_the_p95_cuts_the_fan_out_tail_for_a_few_percent_more_calls() {
     // P(a U(0.5, 1.5) ms draw or a slow one exceeds 1.46 ms) = 0.99 x 0.04 + 0.01 = 0.0496.
     assert!((extra - 0.0496).abs() < 0.003, "hedges added {:.2}% calls", extra * 100.0);
 }
+
+const FRONT_TO_DEAD: &str = r#"
+[[service]]
+name = "s1"
+workers = 100
+service_time = { dist = "constant", value = "2ms" }
+
+[[service.call]]
+to = "dead"
+CALL_SETTINGS
+
+[[service]]
+name = "dead"
+workers = 100
+service_time = { dist = "constant", value = "1ms" }
+error_probability = 1.0
+"#;
+
+#[test]
+fn a_dead_optional_dependency_degrades_every_answer_and_the_summary_counts_them() {
+    let r = every_10ms(100, "", &FRONT_TO_DEAD.replace("CALL_SETTINGS", "critical = false"));
+    let req = &r.requests[0];
+    assert_eq!(req.outcomes.get(Outcome::Degraded), 100);
+    assert_eq!(req.outcomes.successes(), 100);
+    let summary = cellsim_reports::summarise(&r);
+    assert_eq!(summary.requests[0].outcomes["degraded"], 100);
+    assert_eq!(summary.requests[0].availability, Some(1.0));
+    // 2 ms of own work, then the 1 ms call that fails.
+    assert!(req.latency.equivalent(req.latency.min(), req.latency.max()), "all requests took the same time");
+    assert!((req.latency.max() as f64 / 1e6 - 3.0).abs() < 0.01);
+}
+
+#[test]
+fn a_critical_call_with_a_fallback_answers_degraded_after_the_fallback_latency() {
+    let settings = r#"fallback = { latency = { dist = "constant", value = "5ms" } }"#;
+    let r = every_10ms(100, "", &FRONT_TO_DEAD.replace("CALL_SETTINGS", settings));
+    let req = &r.requests[0];
+    assert_eq!(req.outcomes.get(Outcome::Degraded), 100);
+    // 2 ms own work + 1 ms failed call + 5 ms fallback.
+    assert!((req.latency.max() as f64 / 1e6 - 8.0).abs() < 0.01, "{}", req.latency.max());
+    assert!(req.latency.equivalent(req.latency.min(), req.latency.max()), "all requests took the same time");
+    // Without the fallback the same call fails the request.
+    let r = every_10ms(100, "", &FRONT_TO_DEAD.replace("CALL_SETTINGS", ""));
+    assert_eq!(r.requests[0].outcomes.get(Outcome::Error), 100);
+}

@@ -376,6 +376,7 @@ impl Checker<'_> {
                 retry: self.retry(r.retry.as_ref(), &rpath),
                 breaker: r.breaker.as_ref().map(|b| self.breaker(b, &format!("{rpath}.breaker"))),
                 hedge: self.hedge(r.hedge.as_ref(), r.retry.as_ref(), &rpath),
+                fallback: None,
             };
             requests.push(RequestSpec {
                 name: r.name.value.clone(),
@@ -904,6 +905,9 @@ impl Checker<'_> {
                 retry: self.retry(c.retry.as_ref(), &cpath),
                 breaker: c.breaker.as_ref().map(|b| self.breaker(b, &format!("{cpath}.breaker"))),
                 hedge: self.hedge(c.hedge.as_ref(), c.retry.as_ref(), &cpath),
+                fallback: c.fallback.as_ref().map(|f| {
+                    f.value.latency.as_ref().map(|d| self.dist(d, &format!("{cpath}.fallback.latency")))
+                }),
             });
         }
 

@@ -44,6 +44,8 @@ pub enum Kind {
     Retry,
     /// `handle`: a hedged call; `arg`: its copies sent when this timer was set.
     Hedge,
+    /// `handle`: a failed call whose fallback answered.
+    Fallback,
 }
 
 /// One scheduled event: 16 bytes, 8-aligned, copied as two words. (A Rust enum with these
@@ -211,6 +213,7 @@ struct ServiceRt {
 struct CallRt {
     network_rng: Stream,
     backoff_rng: Stream,
+    fallback_rng: Stream,
     /// The call's first budget in `budgets` (`NO_BUDGET` if it has none); with a per-instance
     /// scope, the calling instance's offset from `caller_first_instance` is added.
     budget_base: u32,
@@ -386,6 +389,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 CallRt {
                     network_rng: Stream::new(seed, &c.name, "network"),
                     backoff_rng: Stream::new(seed, &c.name, "backoff"),
+                    fallback_rng: Stream::new(seed, &c.name, "fallback"),
                     budget_base,
                     per_instance,
                     breaker_base,
@@ -760,6 +764,28 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             let last = (call.last_cost != NO_BUDGET).then_some(call.last_cost);
             self.budgets[budget as usize].on_success(last);
         }
+        if !outcome.is_success() {
+            if let Some(fallback) = &cs.fallback {
+                // The fallback answers instead, degraded, after its own latency.
+                let latency = sample_opt(fallback, &mut self.call_rt[call.spec as usize].fallback_rng);
+                return self.after(latency, Event::new(Kind::Fallback, call_h, 0), now, q).map(|_| None);
+            }
+        }
+        let call = *call;
+        self.conclude(call_h, &call, outcome, now, q)
+    }
+
+    /// The call is over with `outcome`: free it and tell its caller (the client, or the
+    /// calling job, which may thereby be finished: then it is returned with its answer).
+    fn conclude(
+        &mut self,
+        call_h: Handle,
+        call: &Call,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<Option<(Handle, Outcome)>, Overload> {
+        let parent = call.parent;
         if parent == Handle::NONE {
             let done = Finished {
                 started_ns: call.started_ns,
@@ -772,7 +798,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             self.request_done(done, outcome, now);
             return Ok(None);
         }
-        let critical = cs.critical;
+        let critical = self.spec.calls[call.spec as usize].critical;
         self.calls.free(call_h);
         let Some(job) = self.jobs.get_mut(parent) else {
             return Ok(None);
@@ -1160,6 +1186,13 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
                 }
                 None => Ok(()),
             },
+            Kind::Fallback => {
+                let Some(&call) = self.calls.get(h) else { return Ok(()) };
+                match self.conclude(h, &call, Outcome::Degraded, now, q)? {
+                    Some((job_h, answer)) => self.reply(job_h, answer, now, q),
+                    None => Ok(()),
+                }
+            }
             Kind::Hedge => match self.calls.get(h) {
                 // Still waiting, and no copy went out since this timer was set.
                 Some(call) if call.waiting && call.hedge_mask != 0 && call.attempt == event.arg => {

@@ -177,6 +177,17 @@ pub struct CallSection {
     pub breaker: Option<Loc<BreakerSection>>,
     /// Hedged requests (gRPC's hedgingPolicy). Default: none. Not with `retry`.
     pub hedge: Option<Loc<HedgeSection>>,
+    /// When the call fails (after its retries), a fallback answers instead: the caller
+    /// goes on with a `degraded` answer. Default: none.
+    pub fallback: Option<Loc<FallbackSection>>,
+}
+
+/// A fallback: a cache, a static answer.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackSection {
+    /// How long the fallback takes. Default: no time.
+    pub latency: Option<Loc<DistSection>>,
 }
 
 /// Send another copy of the call every `delay` until one succeeds, up to `max_attempts`

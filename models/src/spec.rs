@@ -101,6 +101,9 @@ pub struct CallSpec {
     pub retry: RetrySpec,
     pub breaker: Option<(BreakerSpec, Scope)>,
     pub hedge: Option<HedgeSpec>,
+    /// A fallback (a cache, a static answer) that answers `degraded` when the call fails,
+    /// after this latency (`Some(None)`: at once).
+    pub fallback: Option<Option<Dist>>,
 }
 
 /// gRPC hedging (reference 2.4): the original at once, another copy every `delay_ns`
