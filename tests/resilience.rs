@@ -395,3 +395,33 @@ fn a_critical_call_with_a_fallback_answers_degraded_after_the_fallback_latency()
     let r = every_10ms(100, "", &FRONT_TO_DEAD.replace("CALL_SETTINGS", ""));
     assert_eq!(r.requests[0].outcomes.get(Outcome::Error), 100);
 }
+
+#[test]
+fn a_bulkhead_refuses_calls_past_its_cap_and_frees_permits_as_calls_end() {
+    // A call every 10 ms to a service that takes 35 ms, at most 2 in flight: the calls at
+    // 10 and 20 ms go out (ending at 45 and 55 ms), those at 30 and 40 ms are refused, those
+    // at 50 and 60 ms take the permits back, and so on: 2 of every 4 calls go out. The test
+    // replays the rule rather than trusting the pattern.
+    let slow = r#"
+[[service]]
+name = "s1"
+workers = 100
+service_time = { dist = "constant", value = "35ms" }
+"#;
+    let r = every_10ms(1000, r#"bulkhead = { max_concurrent = 2 }"#, slow);
+    // Replay: permits held until start + 35 ms; a call at t takes one if fewer than 2 held.
+    let mut ends: Vec<u64> = Vec::new();
+    let mut sent = 0;
+    for k in 1..=1000u64 {
+        let t = 10 * k;
+        ends.retain(|&e| e > t);
+        if ends.len() < 2 {
+            ends.push(t + 35);
+            sent += 1;
+        }
+    }
+    assert_eq!(service(&r, "s1").arrivals, sent);
+    assert_eq!(r.requests[0].outcomes.get(Outcome::Refused), 1000 - sent);
+    assert_eq!(r.policies[0].refused, 1000 - sent);
+    assert_eq!(sent, 500);
+}

@@ -377,6 +377,7 @@ impl Checker<'_> {
                 breaker: r.breaker.as_ref().map(|b| self.breaker(b, &format!("{rpath}.breaker"))),
                 hedge: self.hedge(r.hedge.as_ref(), r.retry.as_ref(), &rpath),
                 fallback: None,
+                bulkhead: self.bulkhead(r.bulkhead.as_ref(), &rpath),
             };
             requests.push(RequestSpec {
                 name: r.name.value.clone(),
@@ -576,6 +577,19 @@ impl Checker<'_> {
             );
         }
         Some(HedgeSpec { max_attempts: m.value.clamp(2, 5), delay_ns: h.value.delay.ns() })
+    }
+
+    fn bulkhead(&mut self, b: Option<&Loc<BulkheadSection>>, path: &str) -> Option<(u32, Scope)> {
+        let b = &b?.value;
+        if b.max_concurrent.value == 0 {
+            self.error(
+                b.max_concurrent.span.clone(),
+                format!("{path}.bulkhead.max_concurrent"),
+                "max_concurrent must be at least 1".into(),
+                None,
+            );
+        }
+        Some((b.max_concurrent.value.max(1), b.scope.unwrap_or(Scope::Instance)))
     }
 
     /// A circuit breaker's parameters, each checked against the range its library accepts
@@ -908,6 +922,7 @@ impl Checker<'_> {
                 fallback: c.fallback.as_ref().map(|f| {
                     f.value.latency.as_ref().map(|d| self.dist(d, &format!("{cpath}.fallback.latency")))
                 }),
+                bulkhead: self.bulkhead(c.bulkhead.as_ref(), &cpath),
             });
         }
 

@@ -20,6 +20,7 @@ use crate::dist::{round_ns, Dist};
 use crate::metrics::*;
 use crate::policy::breaker::Breaker;
 use crate::policy::budget::Budget;
+use crate::policy::bulkhead::Bulkhead;
 use crate::spec::Scope;
 use crate::spec::{Arrival, Spec};
 use cellsim_sim::{EventQueue, Handle, Model, Nanos, Slab, Stream, NS_PER_S};
@@ -95,15 +96,14 @@ struct Call {
     batch: u8,
     /// Root calls: when the request started; others: unused.
     started_ns: Nanos,
-    /// Index into `budgets`, or `NO_BUDGET`.
-    budget: u32,
+    /// The call's retry budget, breaker and bulkhead.
+    pol: Pol,
     /// What the budget granted the last retry (refunded on success), or `NO_BUDGET` if the
     /// call was never retried.
     last_cost: u32,
     /// The previous backoff wait (decorrelated jitter), 0 before the first retry.
     prev_backoff_ns: Nanos,
-    /// Index into `breakers`, or `NO_BUDGET`.
-    breaker: u32,
+
     /// When the attempt in progress was sent (breakers time calls).
     attempt_started_ns: Nanos,
     /// Hedged calls: bit k - 1 set while copy k is out. Always 0 for other calls.
@@ -122,8 +122,17 @@ impl Call {
     }
 }
 
-/// No budget, or no retry yet.
+/// No budget (breaker, bulkhead), or no retry yet.
 const NO_BUDGET: u32 = u32::MAX;
+
+/// A call's copies of its policies: indexes into the model's `budgets`, `breakers` and
+/// `bulkheads`, each `NO_BUDGET` when the call has none.
+#[derive(Clone, Copy)]
+struct Pol {
+    budget: u32,
+    breaker: u32,
+    bulkhead: u32,
+}
 
 /// What `request_done` needs of a root call that has just been freed.
 struct Finished {
@@ -214,24 +223,61 @@ struct CallRt {
     network_rng: Stream,
     backoff_rng: Stream,
     fallback_rng: Stream,
-    /// The call's first budget in `budgets` (`NO_BUDGET` if it has none); with a per-instance
-    /// scope, the calling instance's offset from `caller_first_instance` is added.
-    budget_base: u32,
-    per_instance: bool,
-    /// The same for `breakers`.
-    breaker_base: u32,
-    breaker_per_instance: bool,
+    /// Where the call's retry budgets, breakers and bulkheads sit in the model's tables.
+    budget: Slots,
+    breaker: Slots,
+    bulkhead: Slots,
     caller_first_instance: u32,
 }
 
+/// A call declaration's copies of one policy in its table: `copies` of them from `base`
+/// (`NO_BUDGET` if the call has none), one per calling instance or one shared.
+#[derive(Clone, Copy)]
+struct Slots {
+    base: u32,
+    copies: u32,
+    per_instance: bool,
+}
+
 impl CallRt {
-    /// The budget or breaker of a call made by `instance` (ignored for shared scopes).
+    /// The policies of a call made by `instance` (ignored for workload requests and shared
+    /// scopes).
     #[inline]
-    fn pick(base: u32, per_instance: bool, instance: u32, first: u32) -> u32 {
-        match (base, per_instance) {
+    fn pol(&self, instance: u32) -> Pol {
+        let first = self.caller_first_instance;
+        Pol {
+            budget: self.budget.pick(instance, first),
+            breaker: self.breaker.pick(instance, first),
+            bulkhead: self.bulkhead.pick(instance, first),
+        }
+    }
+}
+
+impl Slots {
+    const NONE: Slots = Slots { base: NO_BUDGET, copies: 0, per_instance: false };
+
+    /// Reserves the copies a call needs in a table of `len` entries; returns the slots.
+    fn reserve(len: usize, scope: Scope, caller_instances: Option<u32>) -> Slots {
+        let per_instance = scope == Scope::Instance && caller_instances.is_some();
+        let copies = if per_instance { caller_instances.unwrap_or(1) } else { 1 };
+        Slots { base: len as u32, copies, per_instance }
+    }
+
+    /// The copy used by a call from `instance` (whose service's first instance is `first`).
+    #[inline]
+    fn pick(self, instance: u32, first: u32) -> u32 {
+        match (self.base, self.per_instance) {
             (NO_BUDGET, _) => NO_BUDGET,
             (base, true) => base + (instance - first),
             (base, false) => base,
+        }
+    }
+
+    fn range(self) -> std::ops::Range<usize> {
+        if self.base == NO_BUDGET {
+            0..0
+        } else {
+            self.base as usize..(self.base + self.copies) as usize
         }
     }
 }
@@ -277,9 +323,10 @@ pub struct ServiceModel<'s, S: SeriesSink> {
     call_rt: Vec<CallRt>,
     /// Timeout lanes, by call spec.
     lanes: Vec<TimeoutLane>,
-    /// Retry budgets and circuit breakers (see `CallRt::budget_base`).
+    /// Retry budgets, circuit breakers and bulkheads (see `CallRt`).
     budgets: Vec<Budget>,
     breakers: Vec<Breaker>,
+    bulkheads: Vec<Bulkhead>,
     /// Every plan's steps in one table (ranges of call specs).
     steps: Vec<(u32, u32)>,
     workloads: Vec<WorkloadRt>,
@@ -366,35 +413,34 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         }
         let mut budgets = Vec::new();
         let mut breakers = Vec::new();
+        let mut bulkheads = Vec::new();
         let call_rt = spec
             .calls
             .iter()
             .zip(&caller_of)
             .map(|(c, caller)| {
-                let caller = caller.map(|s| (&spec.services[s], services_first_instance(spec, s)));
-                let (mut budget_base, mut per_instance) = (NO_BUDGET, false);
+                let caller_instances = caller.map(|s| spec.services[s].instances);
+                let mut slots = (Slots::NONE, Slots::NONE, Slots::NONE);
                 if let Some((budget, scope)) = c.retry.budget {
-                    budget_base = budgets.len() as u32;
-                    per_instance = scope == Scope::Instance && caller.is_some();
-                    let copies = if per_instance { caller.map_or(1, |(s, _)| s.instances) } else { 1 };
-                    budgets.extend((0..copies).map(|_| Budget::new(budget)));
+                    slots.0 = Slots::reserve(budgets.len(), scope, caller_instances);
+                    budgets.extend((0..slots.0.copies).map(|_| Budget::new(budget)));
                 }
-                let (mut breaker_base, mut breaker_per_instance) = (NO_BUDGET, false);
                 if let Some((breaker, scope)) = c.breaker {
-                    breaker_base = breakers.len() as u32;
-                    breaker_per_instance = scope == Scope::Instance && caller.is_some();
-                    let copies = if breaker_per_instance { caller.map_or(1, |(s, _)| s.instances) } else { 1 };
-                    breakers.extend((0..copies).map(|_| Breaker::new(breaker)));
+                    slots.1 = Slots::reserve(breakers.len(), scope, caller_instances);
+                    breakers.extend((0..slots.1.copies).map(|_| Breaker::new(breaker)));
+                }
+                if let Some((max, scope)) = c.bulkhead {
+                    slots.2 = Slots::reserve(bulkheads.len(), scope, caller_instances);
+                    bulkheads.extend((0..slots.2.copies).map(|_| Bulkhead::new(max)));
                 }
                 CallRt {
                     network_rng: Stream::new(seed, &c.name, "network"),
                     backoff_rng: Stream::new(seed, &c.name, "backoff"),
                     fallback_rng: Stream::new(seed, &c.name, "fallback"),
-                    budget_base,
-                    per_instance,
-                    breaker_base,
-                    breaker_per_instance,
-                    caller_first_instance: caller.map_or(0, |(_, first)| first),
+                    budget: slots.0,
+                    breaker: slots.1,
+                    bulkhead: slots.2,
+                    caller_first_instance: caller.map_or(0, |s| services_first_instance(spec, s)),
                 }
             })
             .collect();
@@ -437,6 +483,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             lanes: spec.calls.iter().map(|_| TimeoutLane::default()).collect(),
             budgets,
             breakers,
+            bulkheads,
             steps: spec.plans.iter().flat_map(|p| p.steps.iter().copied()).collect(),
             workloads,
             window: (spec.warmup_ns, spec.duration_ns),
@@ -481,10 +528,8 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         self.close_buckets_before(end_ns.max(self.bucket_start_ns) + 1, true);
         let mut policies = Vec::new();
         for (c, rt) in self.spec.calls.iter().zip(&self.call_rt) {
-            // A call's copies run from its base to the next call's base.
             if let Some((budget, _)) = c.retry.budget {
-                let end = self.call_rt.iter().map(|r| r.budget_base).filter(|&b| b != NO_BUDGET && b > rt.budget_base).min();
-                let all = &self.budgets[rt.budget_base as usize..end.map_or(self.budgets.len(), |e| e as usize)];
+                let all = &self.budgets[rt.budget.range()];
                 policies.push(PolicyStats {
                     call: c.name.clone(),
                     policy: "retry-budget",
@@ -495,14 +540,24 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 });
             }
             if let Some((breaker, _)) = c.breaker {
-                let end = self.call_rt.iter().map(|r| r.breaker_base).filter(|&b| b != NO_BUDGET && b > rt.breaker_base).min();
-                let all = &self.breakers[rt.breaker_base as usize..end.map_or(self.breakers.len(), |e| e as usize)];
+                let all = &self.breakers[rt.breaker.range()];
                 policies.push(PolicyStats {
                     call: c.name.clone(),
                     policy: "breaker",
                     kind: breaker.name(),
                     copies: all.len() as u32,
                     opened: all.iter().map(|b| b.opened).sum(),
+                    refused: all.iter().map(|b| b.refused).sum(),
+                });
+            }
+            if c.bulkhead.is_some() {
+                let all = &self.bulkheads[rt.bulkhead.range()];
+                policies.push(PolicyStats {
+                    call: c.name.clone(),
+                    policy: "bulkhead",
+                    kind: "semaphore",
+                    copies: all.len() as u32,
+                    opened: 0,
                     refused: all.iter().map(|b| b.refused).sum(),
                 });
             }
@@ -567,20 +622,19 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             waiting: true,
             batch: self.batch_at(now),
             started_ns: now,
-            budget: self.call_rt[req.call as usize].budget_base,
+            pol: self.call_rt[req.call as usize].pol(0),
             last_cost: NO_BUDGET,
             prev_backoff_ns: 0,
-            breaker: self.call_rt[req.call as usize].breaker_base,
             attempt_started_ns: now,
             hedge_mask: 0,
         };
-        let (spec, type_id, budget, breaker) = (call.spec, call.type_id, call.budget, call.breaker);
+        let (spec, type_id, pol) = (call.spec, call.type_id, call.pol);
         let h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
         self.requests_in_flight += 1;
-        if budget != NO_BUDGET {
-            self.budgets[budget as usize].on_request(now);
+        if pol.budget != NO_BUDGET {
+            self.budgets[pol.budget as usize].on_request(now);
         }
-        self.start_attempt(h, spec, type_id, 1, budget, breaker, now, q)
+        self.start_attempt(h, spec, type_id, 1, pol, now, q)
     }
 
     // ----- calls -----
@@ -594,8 +648,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         spec: u32,
         type_id: u16,
         attempt: u32,
-        budget: u32,
-        breaker: u32,
+        pol: Pol,
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
@@ -607,13 +660,17 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 q.schedule_at(now + h.delay_ns, Event::new(Kind::Hedge, call_h, attempt));
             }
         }
-        if breaker != NO_BUDGET && !self.breakers[breaker as usize].try_acquire(now) {
-            // Refused by the caller's own breaker: the attempt ends at once, unsent.
+        let bulkhead_full = pol.bulkhead != NO_BUDGET && !self.bulkheads[pol.bulkhead as usize].try_acquire();
+        if bulkhead_full || (pol.breaker != NO_BUDGET && !self.breakers[pol.breaker as usize].try_acquire(now)) {
+            // Refused by the caller's own bulkhead or breaker: the attempt ends at once, unsent.
+            if !bulkhead_full && pol.bulkhead != NO_BUDGET {
+                self.bulkheads[pol.bulkhead as usize].release(1);
+            }
             let event = Event { kind: Kind::Reply, outcome: Outcome::Refused, arg: attempt, handle: call_h };
             return self.after(0, event, now, q);
         }
-        if budget != NO_BUDGET {
-            self.budgets[budget as usize].on_attempt_start(attempt > 1);
+        if pol.budget != NO_BUDGET {
+            self.budgets[pol.budget as usize].on_attempt_start(attempt > 1);
         }
         let cs = &self.spec.calls[spec as usize];
         if cs.timeout_ns > 0 {
@@ -711,20 +768,28 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         call.waiting = call.hedge_mask != 0;
         let cs = &self.spec.calls[call.spec as usize];
         let parent = call.parent;
-        let budget = call.budget;
+        let pol = call.pol;
+        let budget = pol.budget;
         if outcome != Outcome::Refused {
-            // A refused attempt was never sent: budgets and breakers did not see it start.
+            // A refused attempt was never sent: its policies did not see it start.
             if budget != NO_BUDGET {
                 self.budgets[budget as usize].on_attempt_end(attempt > 1, outcome);
             }
-            if call.breaker != NO_BUDGET {
+            if pol.breaker != NO_BUDGET {
                 let took_ns = now - call.attempt_started_ns;
-                self.breakers[call.breaker as usize].on_result(now, took_ns, !outcome.is_success());
+                self.breakers[pol.breaker as usize].on_result(now, took_ns, !outcome.is_success());
+            }
+            if pol.bulkhead != NO_BUDGET {
+                self.bulkheads[pol.bulkhead as usize].release(1);
             }
         }
         if hedged {
             if outcome.is_success() {
-                // The first success wins; the copies still out are abandoned.
+                // The first success wins; the copies still out are abandoned (and give back
+                // their bulkhead permits).
+                if pol.bulkhead != NO_BUDGET {
+                    self.bulkheads[pol.bulkhead as usize].release(call.hedge_mask.count_ones());
+                }
                 call.hedge_mask = 0;
                 call.waiting = false;
             } else {
@@ -732,6 +797,9 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 if call.attempt < max {
                     // A failed copy sends the next at once (gRPC: a non-fatal status).
                     if parent != Handle::NONE && self.jobs.get(parent).is_none() {
+                        if pol.bulkhead != NO_BUDGET {
+                            self.bulkheads[pol.bulkhead as usize].release(call.hedge_mask.count_ones());
+                        }
                         self.calls.free(call_h);
                         return Ok(None);
                     }
@@ -823,8 +891,8 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         call.attempt += 1;
         call.waiting = true;
         call.attempt_started_ns = now;
-        let (spec, type_id, attempt, budget, breaker) = (call.spec, call.type_id, call.attempt, call.budget, call.breaker);
-        self.start_attempt(call_h, spec, type_id, attempt, budget, breaker, now, q)
+        let (spec, type_id, attempt, pol) = (call.spec, call.type_id, call.attempt, call.pol);
+        self.start_attempt(call_h, spec, type_id, attempt, pol, now, q)
     }
 
     fn request_done(&mut self, done: Finished, outcome: Outcome, now: Nanos) {
@@ -1008,10 +1076,9 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let (step, type_id, instance) = (job.step, job.type_id, job.instance);
         for spec in first..end {
             let rt = &self.call_rt[spec as usize];
-            let budget = CallRt::pick(rt.budget_base, rt.per_instance, instance, rt.caller_first_instance);
-            let breaker = CallRt::pick(rt.breaker_base, rt.breaker_per_instance, instance, rt.caller_first_instance);
-            if budget != NO_BUDGET {
-                self.budgets[budget as usize].on_request(now);
+            let pol = rt.pol(instance);
+            if pol.budget != NO_BUDGET {
+                self.budgets[pol.budget as usize].on_request(now);
             }
             let call = Call {
                 parent: job_h,
@@ -1023,15 +1090,14 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 waiting: true,
                 batch: UNCOUNTED,
                 started_ns: now,
-                budget,
+                pol,
                 last_cost: NO_BUDGET,
                 prev_backoff_ns: 0,
-                breaker,
                 attempt_started_ns: now,
                 hedge_mask: 0,
             };
             let call_h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
-            self.start_attempt(call_h, spec, type_id, 1, budget, breaker, now, q)?;
+            self.start_attempt(call_h, spec, type_id, 1, pol, now, q)?;
             // A call answered inline may have ended the step or failed the job (and replied).
             match self.jobs.get(job_h) {
                 Some(j) if j.step == step => {}
@@ -1180,9 +1246,8 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
                 Some(call) => {
                     call.waiting = true;
                     call.attempt_started_ns = now;
-                    let (spec, type_id, attempt, budget, breaker) =
-                        (call.spec, call.type_id, call.attempt, call.budget, call.breaker);
-                    self.start_attempt(h, spec, type_id, attempt, budget, breaker, now, q)
+                    let (spec, type_id, attempt, pol) = (call.spec, call.type_id, call.attempt, call.pol);
+                    self.start_attempt(h, spec, type_id, attempt, pol, now, q)
                 }
                 None => Ok(()),
             },

@@ -127,6 +127,8 @@ pub struct RequestSection {
     pub breaker: Option<Loc<BreakerSection>>,
     /// The client's hedging. Default: none. Not with `retry`.
     pub hedge: Option<Loc<HedgeSection>>,
+    /// A cap on the client's attempts in flight. Default: none.
+    pub bulkhead: Option<Loc<BulkheadSection>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -180,6 +182,18 @@ pub struct CallSection {
     /// When the call fails (after its retries), a fallback answers instead: the caller
     /// goes on with a `degraded` answer. Default: none.
     pub fallback: Option<Loc<FallbackSection>>,
+    /// A cap on this call's attempts in flight. Default: none.
+    pub bulkhead: Option<Loc<BulkheadSection>>,
+}
+
+/// At most `max_concurrent` attempts of the call in flight; one more is refused at once.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkheadSection {
+    /// At least 1. Resilience4j's default is 25, Envoy's max_requests 1024.
+    pub max_concurrent: Loc<u32>,
+    /// Default instance: one per calling instance; service: one shared.
+    pub scope: Option<Scope>,
 }
 
 /// A fallback: a cache, a static answer.

@@ -104,6 +104,8 @@ pub struct CallSpec {
     /// A fallback (a cache, a static answer) that answers `degraded` when the call fails,
     /// after this latency (`Some(None)`: at once).
     pub fallback: Option<Option<Dist>>,
+    /// At most this many attempts in flight (per scope).
+    pub bulkhead: Option<(u32, Scope)>,
 }
 
 /// gRPC hedging (reference 2.4): the original at once, another copy every `delay_ns`

@@ -5,3 +5,4 @@
 pub mod backoff;
 pub mod budget;
 pub mod breaker;
+pub mod bulkhead;
