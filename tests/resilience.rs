@@ -425,3 +425,179 @@ service_time = { dist = "constant", value = "35ms" }
     assert_eq!(r.policies[0].refused, 1000 - sent);
     assert_eq!(sent, 500);
 }
+
+/// Readers (50/s) need only the API; writers (50/s) need the API and the database. The
+/// API's 4 instances run dependency health checks on the database every second. The
+/// database is down from 20 s to 40 s.
+fn shared_database_outage(all_unhealthy: &str) -> RunResult {
+    run(&format!(
+        r#"
+[scenario]
+name = "dependency-check"
+duration = "60s"
+
+[[workload]]
+name = "readers"
+arrival = {{ process = "constant", rate_per_s = 50 }}
+
+[[workload.request]]
+name = "read"
+target = "api"
+
+[[workload]]
+name = "writers"
+arrival = {{ process = "constant", rate_per_s = 50 }}
+
+[[workload.request]]
+name = "write"
+target = "api"
+
+[[service]]
+name = "api"
+instances = 4
+workers = 10
+service_time = {{ dist = "constant", value = "1ms" }}
+health_check = {{ kind = "dependency", dependency = "db", interval = "1s", unhealthy_threshold = 2, healthy_threshold = 2, all_unhealthy = "{all_unhealthy}" }}
+
+[[service.call]]
+to = "db"
+for_types = ["write"]
+
+[[service]]
+name = "db"
+workers = 10
+service_time = {{ dist = "constant", value = "1ms" }}
+
+[[fault]]
+kind = "outage"
+service = "db"
+start = "20s"
+duration = "20s"
+"#
+    ))
+}
+
+#[test]
+fn a_dependency_check_marks_every_instance_unhealthy_in_a_shared_outage() {
+    // The database is down in [20 s, 40 s): checks at 20 s and 21 s fail, so every instance
+    // is unhealthy from 21 s; checks at 40 s and 41 s pass: healthy again from 41 s (a check
+    // runs before an arrival at the same instant, as it was scheduled first).
+    let open = shared_database_outage("fail-open");
+    let closed = shared_database_outage("fail-closed");
+    for r in [&open, &closed] {
+        let fleet = service(r, "api").fleet.expect("api has health checks");
+        assert_eq!(fleet.marked_unhealthy, 4);
+    }
+    let (reads, writes) = (&open.requests[0], &open.requests[1]);
+    assert_eq!((reads.request.as_str(), writes.request.as_str()), ("read", "write"));
+    // Fail-open: the API keeps answering what it can. Every read succeeds; the writes
+    // that reached the database while it was down (arrivals 20.00 s to 39.98 s) fail.
+    assert_eq!(reads.outcomes.total(), 2999);
+    assert_eq!(reads.outcomes.successes(), 2999);
+    assert_eq!(writes.outcomes.get(Outcome::Error), 1000);
+    assert_eq!(service(&open, "api").fleet.unwrap().routed_fail_open, 2 * 1000);
+    // Fail-closed: from 21 s to 41 s the API answers nothing: 1000 reads and 1000 writes
+    // are refused by its balancer; the writes of 20 s to 21 s fail at the database.
+    let (reads, writes) = (&closed.requests[0], &closed.requests[1]);
+    assert_eq!(reads.outcomes.get(Outcome::Rejected), 1000);
+    assert_eq!(reads.outcomes.successes(), 2999 - 1000);
+    assert_eq!(writes.outcomes.get(Outcome::Rejected), 1000);
+    assert_eq!(writes.outcomes.get(Outcome::Error), 50);
+    assert_eq!(service(&closed, "api").fleet.unwrap().refused_fail_closed, 2 * 1000);
+}
+
+/// 10 single-worker instances at rho = 0.9 (Poisson 900/s, exponential work of mean 10 ms),
+/// balanced by `lb`; returns the mean sojourn in units of the mean work.
+fn sojourn_with(lb: &str) -> f64 {
+    let r = run(&format!(
+        r#"
+[scenario]
+name = "balancers"
+duration = "2000s"
+warmup = "100s"
+
+[[workload]]
+name = "w"
+arrival = {{ process = "poisson", rate_per_s = 900 }}
+
+[[workload.request]]
+name = "r"
+target = "pool"
+
+[[service]]
+name = "pool"
+instances = 10
+queue_capacity = 100000
+load_balancer = "{lb}"
+service_time = {{ dist = "exponential", mean = "10ms" }}
+"#
+    ));
+    let s = service(&r, "pool");
+    s.sojourn_batches.sum.iter().sum::<f64>() / s.sojourn_batches.count.iter().sum::<u64>() as f64 / 10e6
+}
+
+#[test]
+fn random_balancing_makes_independent_mm1_queues_and_two_choices_beat_it() {
+    // Random splitting of a Poisson stream gives each instance an M/M/1 at rho 0.9:
+    // W = 1 / (mu - lambda) = 10 mean works.
+    let random = sojourn_with("random");
+    assert!((random - 10.0).abs() < 0.6, "random: W = {random:.2} works, expected 10");
+    // Power of two choices (Mitzenmacher's supermarket model): W -> sum over i >= 1 of
+    // rho^(2^i - 2) = 2.61 works as the fleet grows; 10 instances do a little worse.
+    let p2c = sojourn_with("power-of-two");
+    assert!(p2c > 2.61 && p2c < 3.5, "power of two: W = {p2c:.2} works");
+    // Joining the least loaded of all is better still.
+    let least = sojourn_with("least-outstanding");
+    assert!(least < p2c, "least outstanding {least:.2} vs two choices {p2c:.2}");
+}
+
+#[test]
+fn weighted_balancing_splits_by_weight_and_outlier_detection_ejects_a_dead_instance() {
+    let text = |extra: &str| {
+        format!(
+            r#"
+[scenario]
+name = "weights"
+duration = "100s"
+
+[[workload]]
+name = "w"
+arrival = {{ process = "constant", rate_per_s = 100 }}
+
+[[workload.request]]
+name = "r"
+target = "pool"
+
+[[service]]
+name = "pool"
+instances = 5
+workers = 10
+service_time = {{ dist = "constant", value = "1ms" }}
+{extra}
+"#
+        )
+    };
+    // Weights 4, 1, 1, 1, 1 out of 8; instance 0 fails for the whole run.
+    let dead_first = "\n[[fault]]\nkind = \"outage\"\nservice = \"pool\"\nstart = \"0s\"\nduration = \"100s\"\ninstances = 1\n";
+    let r = run(&text(&format!("load_balancer = \"weighted\"\nweights = [4, 1, 1, 1, 1]\n{dead_first}")));
+    // 9,999 requests; smooth weighted round robin sends 4 of every 8 to the dead instance.
+    // Replayed here: add each weight to its score, pick the highest (first on ties), take
+    // the total off the winner.
+    let (weights, mut score, mut to_dead) = ([4i64, 1, 1, 1, 1], [0i64; 5], 0);
+    for _ in 0..9999 {
+        (0..5).for_each(|i| score[i] += weights[i]);
+        let best = (0..5).fold(0, |b, i| if score[i] > score[b] { i } else { b });
+        score[best] -= 8;
+        to_dead += (best == 0) as u64;
+    }
+    assert_eq!(to_dead, 4999, "4 x 1249 in the full cycles, 3 in the last 7 picks");
+    assert_eq!(r.requests[0].outcomes.get(Outcome::Error), to_dead);
+    // With outlier detection (5 consecutive errors; ejected 30 s, then 60 s; sweeps every
+    // 10 s): the dead instance fails 5 jobs and is ejected at about 0.1 s; the sweep at 40 s
+    // is the first after its 30 s, so it comes back then, fails 5 more and is ejected for
+    // 60 s, past the end of the run. 2 ejections, 10 errors.
+    let r = run(&text(&format!("load_balancer = \"weighted\"\nweights = [4, 1, 1, 1, 1]\noutlier_detection = {{ consecutive_errors = 5 }}\n{dead_first}")));
+    let fleet = service(&r, "pool").fleet.unwrap();
+    assert_eq!(fleet.ejections, 2);
+    assert_eq!(r.requests[0].outcomes.get(Outcome::Error), 10);
+}

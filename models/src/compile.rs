@@ -170,6 +170,30 @@ impl Checker<'_> {
                     Some(format!("[scenario] duration is {}", cellsim_sim::format_ns(duration_ns))),
                 );
             }
+            let n = services.get(service as usize).map_or(1, |s| s.instances);
+            let count = match &fault.instances {
+                Some(c) if c.value == 0 || c.value > n => {
+                    self.error(
+                        c.span.clone(),
+                        format!("{path}.instances"),
+                        format!("instances must be from 1 to the service's {n}, not {}", c.value),
+                        None,
+                    );
+                    n
+                }
+                Some(c) => c.value,
+                None => n,
+            };
+            if fault.kind == FaultKind::Outage {
+                if let Some(l) = &fault.load_percent {
+                    self.error(l.span.clone(), format!("{path}.load_percent"), "an outage has no load_percent".into(), None);
+                }
+                if let Some(s) = services.get_mut(service as usize) {
+                    s.outages.push((start, end, 0, count));
+                }
+                trigger = Some(trigger.map_or((start, end), |(a, b)| (a.min(start), b.max(end))));
+                continue;
+            }
             let multiplier = match (fault.kind, &fault.load_percent) {
                 (FaultKind::CpuStress, Some(l)) if (0.0..=99.0).contains(&l.value) => 1.0 / (1.0 - l.value / 100.0),
                 (FaultKind::CpuStress, Some(l)) => {
@@ -190,9 +214,10 @@ impl Checker<'_> {
                     );
                     1.0
                 }
+                (FaultKind::Outage, _) => unreachable!("handled above"),
             };
             if let Some(s) = services.get_mut(service as usize) {
-                s.slowdowns.push((start, end, multiplier));
+                s.slowdowns.push((start, end, multiplier, 0, count));
             }
             trigger = Some(trigger.map_or((start, end), |(a, b)| (a.min(start), b.max(end))));
         }
@@ -553,6 +578,149 @@ impl Checker<'_> {
             retry_on,
             budget,
         }
+    }
+
+    /// Load balancing, health checks and outlier detection (defaults: ALB's for health
+    /// checks, Envoy's `outlier_detection.proto` for ejection).
+    fn fleet(&mut self, s: &ServiceSection, path: &str, services: &BTreeMap<String, u32>, instances: u32) -> FleetSpec {
+        let lb = match s.load_balancer.unwrap_or(LoadBalancer::RoundRobin) {
+            LoadBalancer::RoundRobin => LbKind::RoundRobin,
+            LoadBalancer::Random => LbKind::Random,
+            LoadBalancer::LeastOutstanding => LbKind::LeastOutstanding,
+            LoadBalancer::PowerOfTwo => LbKind::PowerOfTwo,
+            LoadBalancer::Weighted => LbKind::Weighted,
+        };
+        let weights = match (&s.weights, lb) {
+            (Some(w), LbKind::Weighted) if w.value.len() != instances as usize || w.value.iter().all(|&x| x == 0) => {
+                self.error(
+                    w.span.clone(),
+                    format!("{path}.weights"),
+                    format!("weights needs one weight per instance ({instances}), not all zero"),
+                    None,
+                );
+                Vec::new()
+            }
+            (Some(w), LbKind::Weighted) => w.value.clone(),
+            (Some(w), _) => {
+                self.error(
+                    w.span.clone(),
+                    format!("{path}.weights"),
+                    "weights apply only to load_balancer = \"weighted\"".into(),
+                    None,
+                );
+                Vec::new()
+            }
+            (None, LbKind::Weighted) => {
+                self.error(
+                    s.name.span.clone(),
+                    format!("{path}.weights"),
+                    "load_balancer = \"weighted\" needs weights, one per instance".into(),
+                    None,
+                );
+                Vec::new()
+            }
+            (None, _) => Vec::new(),
+        };
+        let health = s.health_check.as_ref().map(|h| {
+            let hp = format!("{path}.health_check");
+            let h_span = h.span.clone();
+            let h = &h.value;
+            let positive = |v: &Option<Loc<u32>>, key: &str, default: u32, me: &mut Self| match v {
+                Some(x) if x.value == 0 => {
+                    me.error(x.span.clone(), format!("{hp}.{key}"), format!("{key} must be at least 1"), None);
+                    default
+                }
+                Some(x) => x.value,
+                None => default,
+            };
+            let healthy_threshold = positive(&h.healthy_threshold, "healthy_threshold", 5, self);
+            let unhealthy_threshold = positive(&h.unhealthy_threshold, "unhealthy_threshold", 2, self);
+            let interval_ns = match &h.interval {
+                Some(i) if i.value.ns() == 0 => {
+                    self.error(i.span.clone(), format!("{hp}.interval"), "interval must be above 0".into(), None);
+                    30 * NS_PER_S
+                }
+                Some(i) => i.value.ns(),
+                None => 30 * NS_PER_S,
+            };
+            let kind = match h.kind {
+                HealthCheckKind::Liveness => HealthKind::Liveness,
+                HealthCheckKind::Local => HealthKind::Local,
+                HealthCheckKind::Dependency => HealthKind::Dependency,
+            };
+            let dependency = match (&h.dependency, kind) {
+                (Some(d), HealthKind::Dependency) => Some(self.resolve(d, services, format!("{hp}.dependency"))),
+                (Some(d), _) => {
+                    self.error(d.span.clone(), format!("{hp}.dependency"), "only kind = \"dependency\" checks a dependency".into(), None);
+                    None
+                }
+                (None, HealthKind::Dependency) => {
+                    self.error(h_span.clone(), format!("{hp}.dependency"), "a dependency check needs `dependency`, a service name".into(), None);
+                    None
+                }
+                (None, _) => None,
+            };
+            let panic_threshold = match &h.panic_threshold {
+                Some(p) if !(0.0..=100.0).contains(&p.value) => {
+                    self.error(p.span.clone(), format!("{hp}.panic_threshold"), "panic_threshold is a percent, 0 to 100".into(), None);
+                    None
+                }
+                Some(p) => Some(p.value),
+                None => None,
+            };
+            HealthSpec {
+                kind,
+                interval_ns,
+                timeout_ns: h.timeout.map_or(5 * NS_PER_S, Duration::ns),
+                healthy_threshold,
+                unhealthy_threshold,
+                dependency,
+                fail_open: h.all_unhealthy.unwrap_or(AllUnhealthy::FailOpen) == AllUnhealthy::FailOpen,
+                panic_threshold,
+                restart_after_ns: h.restart_after.map(Duration::ns),
+                restart_ns: h.restart_time.map_or(30 * NS_PER_S, Duration::ns),
+            }
+        });
+        let outlier = s.outlier_detection.as_ref().map(|o| {
+            let op = format!("{path}.outlier_detection");
+            let o = &o.value;
+            let d = OutlierSpec::default();
+            let consecutive_errors = match &o.consecutive_errors {
+                Some(c) if c.value == 0 => {
+                    self.error(c.span.clone(), format!("{op}.consecutive_errors"), "consecutive_errors must be at least 1".into(), None);
+                    d.consecutive_errors
+                }
+                Some(c) => c.value,
+                None => d.consecutive_errors,
+            };
+            let interval_ns = match &o.interval {
+                Some(i) if i.value.ns() == 0 => {
+                    self.error(i.span.clone(), format!("{op}.interval"), "interval must be above 0".into(), None);
+                    d.interval_ns
+                }
+                Some(i) => i.value.ns(),
+                None => d.interval_ns,
+            };
+            let max_ejection_percent = match &o.max_ejection_percent {
+                Some(p) if !(0.0..=100.0).contains(&p.value) => {
+                    self.error(p.span.clone(), format!("{op}.max_ejection_percent"), "max_ejection_percent is a percent, 0 to 100".into(), None);
+                    d.max_ejection_percent
+                }
+                Some(p) => p.value,
+                None => d.max_ejection_percent,
+            };
+            OutlierSpec {
+                consecutive_errors,
+                interval_ns,
+                base_ejection_ns: o.base_ejection_time.map_or(d.base_ejection_ns, Duration::ns),
+                max_ejection_ns: o.max_ejection_time.map_or(d.max_ejection_ns, Duration::ns),
+                max_ejection_percent,
+                success_rate_minimum_hosts: o.success_rate_minimum_hosts.unwrap_or(d.success_rate_minimum_hosts),
+                success_rate_request_volume: o.success_rate_request_volume.unwrap_or(d.success_rate_request_volume),
+                success_rate_stdev_factor: o.success_rate_stdev_factor.unwrap_or(d.success_rate_stdev_factor),
+            }
+        });
+        FleetSpec { lb, weights, health, outlier }
     }
 
     /// Hedging: 2 to 5 copies (gRPC caps maxAttempts at 5), and not together with retries
@@ -962,6 +1130,8 @@ impl Checker<'_> {
             service_time,
             error_probability,
             slowdowns: Vec::new(),
+            outages: Vec::new(),
+            fleet: self.fleet(s, &path, services, instances),
             hold_worker_during_calls: s.hold_worker_during_calls,
             plan_by_type,
         }

@@ -8,6 +8,7 @@
 pub mod compile;
 pub mod dist;
 pub mod error;
+pub mod fleet;
 pub mod metrics;
 pub mod policy;
 mod model;

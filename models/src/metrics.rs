@@ -290,6 +290,9 @@ pub struct ServiceStats {
     pub rejected_batches: BatchMeans,
     /// Jobs present (queued, working or waiting on calls), busy workers, queued jobs.
     pub occupancy: Occupancy,
+    /// Health checks, ejections and fail-open routing (services with a balancer beyond
+    /// round robin, checks, outlier detection or outages).
+    pub fleet: Option<crate::fleet::FleetStats>,
 }
 
 impl RequestStats {
@@ -341,6 +344,7 @@ impl ServiceStats {
             waited_batches: BatchMeans::default(),
             rejected_batches: BatchMeans::default(),
             occupancy: Occupancy::default(),
+            fleet: None,
         }
     }
 }

@@ -18,6 +18,7 @@
 
 use crate::dist::{round_ns, Dist};
 use crate::metrics::*;
+use crate::fleet::{Fleet, LbKind};
 use crate::policy::breaker::Breaker;
 use crate::policy::budget::Budget;
 use crate::policy::bulkhead::Bulkhead;
@@ -47,6 +48,10 @@ pub enum Kind {
     Hedge,
     /// `handle`: a failed call whose fallback answered.
     Fallback,
+    /// `arg`: the service whose instances are health-checked now.
+    HealthTick,
+    /// `arg`: the service whose outlier detection runs its interval now.
+    OutlierSweep,
 }
 
 /// One scheduled event: 16 bytes, 8-aligned, copied as two words. (A Rust enum with these
@@ -213,8 +218,12 @@ struct ServiceRt {
     service_time_rng: Stream,
     error_probability: f64,
     error_rng: Stream,
-    /// cpu-stress windows: work started in [start, end) takes `multiplier` times as long.
-    slowdowns: Vec<(Nanos, Nanos, f64)>,
+    /// cpu-stress windows: work started in [start, end) at instances [first, first +
+    /// count) takes `multiplier` times as long.
+    slowdowns: Vec<(Nanos, Nanos, f64, u32, u32)>,
+    /// Load balancing beyond round robin, health checks, outlier ejection, outages; `None`
+    /// for a plain round-robin service (the fast path).
+    fleet: Option<Box<Fleet>>,
     stats: ServiceStats,
     batches: [ServiceBatch; BATCHES],
 }
@@ -397,6 +406,21 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                     error_probability: s.error_probability,
                     error_rng: Stream::new(seed, &entity, "errors"),
                     slowdowns: s.slowdowns.clone(),
+                    fleet: (s.fleet.lb != LbKind::RoundRobin
+                        || s.fleet.health.is_some()
+                        || s.fleet.outlier.is_some()
+                        || !s.outages.is_empty())
+                    .then(|| {
+                        Box::new(Fleet::new(
+                            s.instances,
+                            s.fleet.lb,
+                            s.fleet.weights.clone(),
+                            Stream::new(seed, &entity, "load_balancer"),
+                            s.fleet.health.clone(),
+                            s.fleet.outlier.clone(),
+                            s.outages.clone(),
+                        ))
+                    }),
                     stats: ServiceStats::new(&s.name, s.instances, s.workers),
                     batches: [ServiceBatch::default(); BATCHES],
                 }
@@ -511,6 +535,14 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         for w in 0..self.spec.workloads.len() {
             self.schedule_arrival(w as u32, 0, q);
         }
+        for (s, svc) in self.spec.services.iter().enumerate() {
+            if let Some(h) = &svc.fleet.health {
+                q.schedule_at(h.interval_ns, Event::new(Kind::HealthTick, Handle::NONE, s as u32));
+            }
+            if let Some(o) = &svc.fleet.outlier {
+                q.schedule_at(o.interval_ns, Event::new(Kind::OutlierSweep, Handle::NONE, s as u32));
+            }
+        }
     }
 
     /// Requests still in flight (started, not finished).
@@ -567,6 +599,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             .into_iter()
             .map(|mut rt| {
                 rt.stats.fold_batches(&rt.batches);
+                rt.stats.fleet = rt.fleet.as_ref().map(|f| f.stats);
                 rt.stats
             })
             .collect();
@@ -885,6 +918,24 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         Ok(None)
     }
 
+    /// Runs service `s`'s health checks at `now`. A probe waits behind the instance's queue:
+    /// it is estimated to wait (queued jobs x mean work) / workers.
+    fn health_tick(&mut self, s: usize, now: Nanos) {
+        let svc = &self.spec.services[s];
+        let dependency_down = match svc.fleet.health.as_ref().and_then(|h| h.dependency) {
+            Some(d) => self.services[d as usize].fleet.as_ref().is_some_and(|f| f.all_down(now)),
+            None => false,
+        };
+        let rt = &self.services[s];
+        let (first, workers, mean_ns) = (rt.first_instance, rt.workers.max(1) as f64, svc.service_time.mean_ns());
+        let instances = &self.instances;
+        let wait = |i: u32| (instances[(first + i) as usize].queue.len() as f64 * mean_ns / workers) as Nanos;
+        let rt = &mut self.services[s];
+        if let Some(fleet) = &mut rt.fleet {
+            fleet.health_tick(now, wait, dependency_down);
+        }
+    }
+
     /// Sends the next copy of a hedged call now.
     fn send_hedge(&mut self, call_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         let call = self.calls.get_mut(call_h).expect("live call");
@@ -959,8 +1010,39 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     ) -> Result<(), Overload> {
         let batch = self.batch_at(now);
         let rt = &mut self.services[seed.service as usize];
-        let inst = rt.first_instance + rt.next_instance;
-        rt.next_instance = if rt.next_instance + 1 == rt.instances { 0 } else { rt.next_instance + 1 };
+        let inst = match &mut rt.fleet {
+            None => {
+                let inst = rt.first_instance + rt.next_instance;
+                rt.next_instance = if rt.next_instance + 1 == rt.instances { 0 } else { rt.next_instance + 1 };
+                inst
+            }
+            Some(fleet) => {
+                // No usable instance and fail-closed: refused by the balancer; an instance
+                // that is down: refused by the instance.
+                let picked = fleet.pick();
+                let refusal = match picked {
+                    None => Some(Outcome::Rejected),
+                    Some(i) if fleet.is_down(i, now) => {
+                        fleet.on_answer(i, Outcome::Error, false, now);
+                        Some(Outcome::Error)
+                    }
+                    Some(_) => None,
+                };
+                if let Some(outcome) = refusal {
+                    if batch != UNCOUNTED {
+                        let b = &mut rt.batches[batch as usize];
+                        b.arrivals += 1;
+                        b.rejected += (outcome == Outcome::Rejected) as u64;
+                        rt.stats.outcomes.add(outcome);
+                    }
+                    if let Some(h) = slot {
+                        self.jobs.free(h);
+                    }
+                    return self.send_reply(seed.call, seed.attempt, outcome, now, q);
+                }
+                rt.first_instance + picked.expect("picked")
+            }
+        };
         let instance = &mut self.instances[inst as usize];
         let (free_worker, room) = (instance.busy < rt.workers, instance.queue.len() < rt.queue_capacity);
         if batch != UNCOUNTED {
@@ -969,6 +1051,13 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             if !free_worker && !room {
                 b.rejected += 1;
                 rt.stats.outcomes.add(Outcome::Rejected);
+            }
+        }
+        if let Some(fleet) = &mut rt.fleet {
+            if !free_worker && !room {
+                fleet.on_answer(inst - rt.first_instance, Outcome::Rejected, false, now);
+            } else {
+                fleet.on_admit(inst - rt.first_instance);
             }
         }
         if !free_worker && !room {
@@ -993,7 +1082,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         };
         if free_worker {
             self.instances[inst as usize].busy += 1;
-            let work = self.work_starts(seed.service as usize, now, now, batch);
+            let work = self.work_starts(seed.service as usize, inst, now, now, batch);
             q.schedule_at(now + work, Event::new(Kind::WorkDone, h, 0));
         } else {
             self.instances[inst as usize].queue.push_back(h);
@@ -1005,14 +1094,14 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     fn start_work(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) {
         let job = self.jobs.get_mut(job_h).expect("live job");
         job.work_started_ns = now;
-        let (s, arrived_ns, batch) = (job.service as usize, job.arrived_ns, job.batch);
-        let work = self.work_starts(s, arrived_ns, now, batch);
+        let (s, inst, arrived_ns, batch) = (job.service as usize, job.instance, job.arrived_ns, job.batch);
+        let work = self.work_starts(s, inst, arrived_ns, now, batch);
         q.schedule_at(now + work, Event::new(Kind::WorkDone, job_h, 0));
     }
 
     /// Records a job's wait from `arrived_ns` to `now` at service `s`; draws its work time.
     #[inline]
-    fn work_starts(&mut self, s: usize, arrived_ns: Nanos, now: Nanos, batch: u8) -> Nanos {
+    fn work_starts(&mut self, s: usize, inst: u32, arrived_ns: Nanos, now: Nanos, batch: u8) -> Nanos {
         let rt = &mut self.services[s];
         let wait = now - arrived_ns;
         if wait > 0 {
@@ -1031,7 +1120,9 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         if rt.slowdowns.is_empty() {
             return work;
         }
-        let factor: f64 = rt.slowdowns.iter().filter(|w| (w.0..w.1).contains(&now)).map(|w| w.2).product();
+        let i = inst - rt.first_instance;
+        let factor: f64 =
+            rt.slowdowns.iter().filter(|w| (w.0..w.1).contains(&now) && (w.3..w.3 + w.4).contains(&i)).map(|w| w.2).product();
         round_ns(work as f64 * factor)
     }
 
@@ -1155,6 +1246,9 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             self.release_worker(instance, now, q);
         }
         let rt = &mut self.services[service as usize];
+        if let Some(fleet) = &mut rt.fleet {
+            fleet.on_answer(instance - rt.first_instance, outcome, true, now);
+        }
         rt.stats.occupancy.in_system.add(arrived_ns, now, self.window);
         if counted != UNCOUNTED {
             let sojourn = now - arrived_ns;
@@ -1251,6 +1345,23 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
                 }
                 None => Ok(()),
             },
+            Kind::HealthTick => {
+                self.health_tick(event.arg as usize, now);
+                let interval = self.spec.services[event.arg as usize].fleet.health.as_ref().map_or(0, |h| h.interval_ns);
+                if now + interval < self.spec.duration_ns {
+                    q.schedule_at(now + interval, event);
+                }
+                Ok(())
+            }
+            Kind::OutlierSweep => {
+                let rt = &mut self.services[event.arg as usize];
+                rt.fleet.as_mut().expect("a fleet with outlier detection").outlier_sweep(now);
+                let interval = self.spec.services[event.arg as usize].fleet.outlier.as_ref().map_or(0, |o| o.interval_ns);
+                if now + interval < self.spec.duration_ns {
+                    q.schedule_at(now + interval, event);
+                }
+                Ok(())
+            }
             Kind::Fallback => {
                 let Some(&call) = self.calls.get(h) else { return Ok(()) };
                 match self.conclude(h, &call, Outcome::Degraded, now, q)? {

@@ -152,6 +152,14 @@ pub struct ServiceSection {
     /// (asynchronous servers). Default false.
     #[serde(default)]
     pub hold_worker_during_calls: bool,
+    /// How jobs are spread over instances. Default round-robin.
+    pub load_balancer: Option<LoadBalancer>,
+    /// `weighted`: one weight per instance.
+    pub weights: Option<Loc<Vec<u32>>>,
+    /// Active health checks of the instances. Default: none (every instance always used).
+    pub health_check: Option<Loc<HealthCheckSection>>,
+    /// Envoy-style outlier ejection. Default: none.
+    pub outlier_detection: Option<Loc<OutlierSection>>,
     /// Downstream calls made after the service's own work, in order.
     #[serde(default, rename = "call")]
     pub calls: Vec<Loc<CallSection>>,
@@ -401,10 +409,92 @@ pub struct BreakerSection {
 
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
+pub enum LoadBalancer {
+    RoundRobin,
+    Random,
+    /// The instance with the fewest jobs present.
+    LeastOutstanding,
+    /// The less busy of two instances drawn at random.
+    PowerOfTwo,
+    /// Smooth weighted round robin over `weights`.
+    Weighted,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum HealthCheckKind {
+    /// Fails only while the instance is down.
+    Liveness,
+    /// Also fails when the probe would queue longer than `timeout`.
+    Local,
+    /// Local, and fails while `dependency` is entirely down.
+    Dependency,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckSection {
+    pub kind: HealthCheckKind,
+    /// Default 30s (ALB).
+    pub interval: Option<Loc<Duration>>,
+    /// Default 5s (ALB).
+    pub timeout: Option<Duration>,
+    /// Consecutive passes to become healthy. Default 5 (ALB).
+    pub healthy_threshold: Option<Loc<u32>>,
+    /// Consecutive failures to become unhealthy. Default 2 (ALB).
+    pub unhealthy_threshold: Option<Loc<u32>>,
+    /// `dependency` checks: the service they depend on.
+    pub dependency: Option<Loc<String>>,
+    /// When every instance is unhealthy: "fail-open" (route to all, as an ALB does) or
+    /// "fail-closed" (refuse). Default fail-open.
+    pub all_unhealthy: Option<AllUnhealthy>,
+    /// Percent: with fewer usable instances than this share, route to all (Envoy's panic
+    /// threshold, 50 there). Default: none.
+    pub panic_threshold: Option<Loc<f64>>,
+    /// Restart an instance unhealthy for this long. Default: never.
+    pub restart_after: Option<Duration>,
+    /// How long a restart keeps the instance down. Default 30s.
+    pub restart_time: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AllUnhealthy {
+    FailOpen,
+    FailClosed,
+}
+
+/// Envoy outlier detection; defaults from `outlier_detection.proto`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutlierSection {
+    /// Default 5.
+    pub consecutive_errors: Option<Loc<u32>>,
+    /// Default 10s.
+    pub interval: Option<Loc<Duration>>,
+    /// Default 30s.
+    pub base_ejection_time: Option<Duration>,
+    /// Default 300s.
+    pub max_ejection_time: Option<Duration>,
+    /// Default 10.
+    pub max_ejection_percent: Option<Loc<f64>>,
+    /// Default 5.
+    pub success_rate_minimum_hosts: Option<u32>,
+    /// Default 100.
+    pub success_rate_request_volume: Option<u32>,
+    /// Default 1.9.
+    pub success_rate_stdev_factor: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// A stressor takes `load_percent` of every instance's CPU: work started during the
     /// fault takes 1 / (1 - load) times as long (shared/reference/faults.md, cpu.stress).
     CpuStress,
+    /// The instances are down: each job that reaches one fails at once with `error`
+    /// (connection refused). Health checks see it; the balancer only through them.
+    Outage,
 }
 
 /// A fault: what, where, and when.
@@ -420,4 +510,6 @@ pub struct FaultSection {
     pub duration: Loc<Duration>,
     /// cpu-stress: the share of CPU the stressor takes, from 0 to 99.
     pub load_percent: Option<Loc<f64>>,
+    /// How many instances are hit, from the first. Default all.
+    pub instances: Option<Loc<u32>>,
 }

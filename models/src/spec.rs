@@ -4,6 +4,7 @@
 use crate::dist::Dist;
 use crate::metrics::Outcome;
 pub use crate::policy::backoff::{Backoff, BackoffKind};
+pub use crate::fleet::{HealthKind, HealthSpec, LbKind, OutlierSpec};
 pub use crate::policy::breaker::{BreakerSpec, HystrixSpec, R4jSpec, WindowKind};
 pub use crate::policy::budget::BudgetSpec;
 pub use crate::scenario::Scope;
@@ -43,8 +44,12 @@ pub struct ServiceSpec {
     pub service_time: Dist,
     /// The chance that a job answers `error` after its own work, without making its calls.
     pub error_probability: f64,
-    /// Work started in [start, end) takes `multiplier` times as long (cpu-stress faults).
-    pub slowdowns: Vec<(Nanos, Nanos, f64)>,
+    /// Work started in [start, end) at instances [first, first + count) takes `multiplier`
+    /// times as long (cpu-stress faults).
+    pub slowdowns: Vec<(Nanos, Nanos, f64, u32, u32)>,
+    /// Instances [first, first + count) are down in [start, end) (outage faults).
+    pub outages: Vec<(Nanos, Nanos, u32, u32)>,
+    pub fleet: FleetSpec,
     pub hold_worker_during_calls: bool,
     /// Index into `Spec::plans`, by global request type.
     pub plan_by_type: Vec<u32>,
@@ -87,6 +92,15 @@ pub enum Arrival {
         steps: Vec<(Nanos, f64)>,
         period_ns: Option<Nanos>,
     },
+}
+
+/// How a service's jobs are spread over its instances.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FleetSpec {
+    pub lb: LbKind,
+    pub weights: Vec<u32>,
+    pub health: Option<HealthSpec>,
+    pub outlier: Option<OutlierSpec>,
 }
 
 #[derive(Clone, Debug)]

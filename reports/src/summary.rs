@@ -98,6 +98,22 @@ pub struct ServiceSummary {
     pub throughput_per_s: f64,
     pub sojourn_ms: Option<Latency>,
     pub wait_ms: Option<Latency>,
+    /// Health checks, outlier ejection and routing when too few instances were usable;
+    /// `null` for a plain round-robin service.
+    pub fleet: Option<FleetSummary>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct FleetSummary {
+    /// Instances marked unhealthy by their checks (transitions).
+    pub marked_unhealthy: u64,
+    pub restarts: u64,
+    pub ejections: u64,
+    /// Jobs routed to any instance because none (or too few, under the panic threshold)
+    /// were usable.
+    pub routed_fail_open: u64,
+    /// Jobs refused because no instance was usable and the service fails closed.
+    pub refused_fail_closed: u64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -222,6 +238,13 @@ pub fn summarise(r: &RunResult) -> Summary {
                     throughput_per_s: round9(accepted as f64 / window_s),
                     sojourn_ms: latency(&s.sojourn, Some(&s.sojourn_batches)),
                     wait_ms: latency(&wait, Some(&s.wait_batches)),
+                    fleet: s.fleet.map(|f| FleetSummary {
+                        marked_unhealthy: f.marked_unhealthy,
+                        restarts: f.restarts,
+                        ejections: f.ejections,
+                        routed_fail_open: f.routed_fail_open,
+                        refused_fail_closed: f.refused_fail_closed,
+                    }),
                 }
             })
             .collect(),

@@ -1,0 +1,513 @@
+//! Which instance of a service takes a job: load balancing over the instances that health
+//! checks and outlier ejection leave usable, with fail-open and panic routing when too few
+//! are left (shared/reference/resilience.md sections 1.3 and 3). Instances that a fault has
+//! taken down are known here too; the balancer does not see that, only the health checks do.
+//!
+//! Nothing here schedules events: the model calls `health_tick` and `outlier_sweep` at their
+//! intervals and reports each job's end.
+
+use crate::metrics::Outcome;
+use cellsim_sim::{Nanos, Stream};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LbKind {
+    RoundRobin,
+    Random,
+    /// The instance with the fewest jobs present (ties: the next in round-robin order).
+    LeastOutstanding,
+    /// Two distinct instances at random, the one with fewer jobs present (Envoy's default
+    /// least-request balancer).
+    PowerOfTwo,
+    /// Smooth weighted round robin (each instance gets its weight's share, interleaved).
+    Weighted,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthKind {
+    /// Is the process up: fails only while the instance is down.
+    Liveness,
+    /// Also fails when the probe would wait in the instance's queue longer than the check's
+    /// timeout (an overloaded instance looks unhealthy).
+    Local,
+    /// Local, and also fails while the `dependency` service is entirely down.
+    Dependency,
+}
+
+/// Active health checks, as an ALB target group or Kubernetes probes run them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthSpec {
+    pub kind: HealthKind,
+    pub interval_ns: Nanos,
+    pub timeout_ns: Nanos,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    /// `Dependency` checks: the service whose outage fails them.
+    pub dependency: Option<u32>,
+    /// When no instance is usable: route to all (ALB's fail-open) or refuse the job.
+    pub fail_open: bool,
+    /// Percent: below this share of usable instances, route to all (Envoy's panic mode).
+    pub panic_threshold: Option<f64>,
+    /// Restart an instance that has been unhealthy this long; the restart takes `restart_ns`.
+    pub restart_after_ns: Option<Nanos>,
+    pub restart_ns: Nanos,
+}
+
+/// Envoy outlier detection (reference 1.3): consecutive errors and success rate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutlierSpec {
+    pub consecutive_errors: u32,
+    pub interval_ns: Nanos,
+    pub base_ejection_ns: Nanos,
+    pub max_ejection_ns: Nanos,
+    pub max_ejection_percent: f64,
+    pub success_rate_minimum_hosts: u32,
+    pub success_rate_request_volume: u32,
+    pub success_rate_stdev_factor: f64,
+}
+
+impl Default for OutlierSpec {
+    fn default() -> Self {
+        OutlierSpec {
+            consecutive_errors: 5,
+            interval_ns: 10_000_000_000,
+            base_ejection_ns: 30_000_000_000,
+            max_ejection_ns: 300_000_000_000,
+            max_ejection_percent: 10.0,
+            success_rate_minimum_hosts: 5,
+            success_rate_request_volume: 100,
+            success_rate_stdev_factor: 1.9,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct InstanceState {
+    pub healthy: bool,
+    ok_streak: u32,
+    fail_streak: u32,
+    unhealthy_since_ns: Nanos,
+    /// Down (restarting) until then.
+    restart_until_ns: Nanos,
+    pub ejected: bool,
+    ejected_until_ns: Nanos,
+    times_ejected: u32,
+    consecutive_errors: u32,
+    interval_ok: u32,
+    interval_total: u32,
+    /// Jobs present at the instance (queued, working, or waiting on calls).
+    pub outstanding: u32,
+    /// Smooth weighted round robin's running score.
+    current: i64,
+}
+
+/// What a service's fleet did over the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FleetStats {
+    /// Transitions to unhealthy, restarts, ejections.
+    pub marked_unhealthy: u64,
+    pub restarts: u64,
+    pub ejections: u64,
+    /// Jobs routed while no instance (or too few) were usable: to all instances (fail-open
+    /// or panic), or refused (fail-closed).
+    pub routed_fail_open: u64,
+    pub refused_fail_closed: u64,
+}
+
+/// A service's instances as the balancer sees them.
+#[derive(Clone, Debug)]
+pub struct Fleet {
+    pub lb: LbKind,
+    weights: Vec<i64>,
+    rr_next: u32,
+    rng: Stream,
+    pub health: Option<HealthSpec>,
+    pub outlier: Option<OutlierSpec>,
+    pub instances: Vec<InstanceState>,
+    /// Outage windows: [start, end) for instances [first, first + count).
+    down: Vec<(Nanos, Nanos, u32, u32)>,
+    scratch: Vec<u32>,
+    pub stats: FleetStats,
+}
+
+impl Fleet {
+    pub fn new(
+        n: u32,
+        lb: LbKind,
+        weights: Vec<u32>,
+        rng: Stream,
+        health: Option<HealthSpec>,
+        outlier: Option<OutlierSpec>,
+        down: Vec<(Nanos, Nanos, u32, u32)>,
+    ) -> Fleet {
+        let weights = if weights.is_empty() { vec![1; n as usize] } else { weights.iter().map(|&w| w as i64).collect() };
+        Fleet {
+            lb,
+            weights,
+            rr_next: 0,
+            rng,
+            health,
+            outlier,
+            instances: vec![InstanceState { healthy: true, ..InstanceState::default() }; n as usize],
+            down,
+            scratch: Vec::with_capacity(n as usize),
+            stats: FleetStats::default(),
+        }
+    }
+
+    /// Is instance `i` down at `now` (an outage fault, or a restart)?
+    pub fn is_down(&self, i: u32, now: Nanos) -> bool {
+        now < self.instances[i as usize].restart_until_ns
+            || self.down.iter().any(|&(a, b, first, count)| (a..b).contains(&now) && (first..first + count).contains(&i))
+    }
+
+    /// Is every instance down at `now`?
+    pub fn all_down(&self, now: Nanos) -> bool {
+        (0..self.instances.len() as u32).all(|i| self.is_down(i, now))
+    }
+
+    fn usable(&self, i: usize) -> bool {
+        let s = &self.instances[i];
+        s.healthy && !s.ejected
+    }
+
+    /// Chooses the instance for a job, or `None` when none is usable and
+    /// the service fails closed. Usable: healthy (per its checks) and not ejected. Too few
+    /// usable (under the panic threshold) or none (fail-open): any instance.
+    pub fn pick(&mut self) -> Option<u32> {
+        let n = self.instances.len();
+        self.scratch.clear();
+        let filtered = self.health.is_some() || self.outlier.is_some();
+        if filtered {
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.extend((0..n as u32).filter(|&i| self.usable(i as usize)));
+            self.scratch = scratch;
+            let panic = match self.health.as_ref().and_then(|h| h.panic_threshold) {
+                Some(pct) => (self.scratch.len() as f64) < pct / 100.0 * n as f64,
+                None => false,
+            };
+            if self.scratch.is_empty() || panic {
+                let fail_open = self.health.as_ref().is_none_or(|h| h.fail_open) || panic;
+                if !fail_open {
+                    self.stats.refused_fail_closed += 1;
+                    return None;
+                }
+                self.stats.routed_fail_open += 1;
+                self.scratch.clear();
+            }
+        }
+        // An empty scratch list means every instance is a candidate.
+        let all = self.scratch.is_empty();
+        let count = if all { n } else { self.scratch.len() };
+        let at = |k: usize, scratch: &[u32]| if all { k as u32 } else { scratch[k] };
+        let choice = match self.lb {
+            LbKind::RoundRobin => {
+                // The first candidate at or after the round-robin position.
+                let start = self.rr_next;
+                let k = (0..count).find(|&k| at(k, &self.scratch) >= start).unwrap_or(0);
+                at(k, &self.scratch)
+            }
+            LbKind::Random => at(self.rng.below(count as u64) as usize, &self.scratch),
+            LbKind::LeastOutstanding => {
+                let start = self.rr_next;
+                let rotated = (0..count).map(|k| at(k, &self.scratch)).filter(|&i| i >= start).chain((0..count).map(|k| at(k, &self.scratch)).filter(|&i| i < start));
+                rotated.min_by_key(|&i| self.instances[i as usize].outstanding).expect("a candidate")
+            }
+            LbKind::PowerOfTwo => {
+                if count == 1 {
+                    at(0, &self.scratch)
+                } else {
+                    let a = self.rng.below(count as u64) as usize;
+                    let mut b = self.rng.below(count as u64 - 1) as usize;
+                    if b >= a {
+                        b += 1;
+                    }
+                    let (a, b) = (at(a, &self.scratch), at(b, &self.scratch));
+                    if self.instances[b as usize].outstanding < self.instances[a as usize].outstanding {
+                        b
+                    } else {
+                        a
+                    }
+                }
+            }
+            LbKind::Weighted => {
+                let total: i64 = (0..count).map(|k| self.weights[at(k, &self.scratch) as usize]).sum();
+                let mut best = at(0, &self.scratch);
+                for k in 0..count {
+                    let i = at(k, &self.scratch);
+                    self.instances[i as usize].current += self.weights[i as usize];
+                    if self.instances[i as usize].current > self.instances[best as usize].current {
+                        best = i;
+                    }
+                }
+                self.instances[best as usize].current -= total;
+                best
+            }
+        };
+        self.rr_next = if choice + 1 >= n as u32 { 0 } else { choice + 1 };
+        Some(choice)
+    }
+
+    /// A job was admitted at instance `i`.
+    pub fn on_admit(&mut self, i: u32) {
+        self.instances[i as usize].outstanding += 1;
+    }
+
+    /// A job at instance `i` answered `outcome` (`admitted`: it had been counted by
+    /// `on_admit`). Errors and rejections are 5xx to outlier detection.
+    pub fn on_answer(&mut self, i: u32, outcome: Outcome, admitted: bool, now: Nanos) {
+        let n = self.instances.len();
+        let s = &mut self.instances[i as usize];
+        if admitted {
+            s.outstanding -= 1;
+        }
+        let Some(o) = &self.outlier else { return };
+        let failed = matches!(outcome, Outcome::Error | Outcome::Rejected);
+        s.interval_total += 1;
+        if failed {
+            s.consecutive_errors += 1;
+        } else {
+            s.interval_ok += 1;
+            s.consecutive_errors = 0;
+        }
+        if failed && s.consecutive_errors >= o.consecutive_errors && !s.ejected {
+            let (base, max, pct) = (o.base_ejection_ns, o.max_ejection_ns, o.max_ejection_percent);
+            self.eject(i as usize, now, base, max, pct, n);
+        }
+    }
+
+    /// Ejects instance `i` unless that would put more than `max_pct` of the fleet out (one
+    /// ejection is always allowed). Ejection time = base x times ejected, capped at
+    /// max(max, base).
+    fn eject(&mut self, i: usize, now: Nanos, base: Nanos, max: Nanos, max_pct: f64, n: usize) {
+        let ejected = self.instances.iter().filter(|s| s.ejected).count();
+        if ejected > 0 && (ejected + 1) as f64 * 100.0 / n as f64 > max_pct {
+            return;
+        }
+        let s = &mut self.instances[i];
+        s.times_ejected += 1;
+        s.ejected = true;
+        s.ejected_until_ns = now + base.saturating_mul(s.times_ejected as u64).min(max.max(base));
+        self.stats.ejections += 1;
+    }
+
+    /// Outlier detection's interval: un-eject the hosts whose time is up, then eject the
+    /// hosts whose success rate is below mean - factor x stdev (among hosts with enough
+    /// requests, when there are enough such hosts).
+    pub fn outlier_sweep(&mut self, now: Nanos) {
+        let Some(o) = self.outlier.clone() else { return };
+        for s in self.instances.iter_mut() {
+            if s.ejected && now >= s.ejected_until_ns {
+                s.ejected = false;
+                s.consecutive_errors = 0;
+            }
+        }
+        let rates: Vec<(usize, f64)> = self
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.ejected && s.interval_total >= o.success_rate_request_volume)
+            .map(|(i, s)| (i, s.interval_ok as f64 / s.interval_total as f64))
+            .collect();
+        if rates.len() >= o.success_rate_minimum_hosts as usize {
+            let mean = rates.iter().map(|r| r.1).sum::<f64>() / rates.len() as f64;
+            let var = rates.iter().map(|r| (r.1 - mean).powi(2)).sum::<f64>() / rates.len() as f64;
+            let threshold = mean - o.success_rate_stdev_factor * var.sqrt();
+            let n = self.instances.len();
+            for (i, rate) in rates {
+                if rate < threshold {
+                    self.eject(i, now, o.base_ejection_ns, o.max_ejection_ns, o.max_ejection_percent, n);
+                }
+            }
+        }
+        for s in self.instances.iter_mut() {
+            s.interval_ok = 0;
+            s.interval_total = 0;
+        }
+    }
+
+    /// Runs one round of health checks at `now`. `queue_wait_ns(i)` estimates how long a
+    /// probe would wait at instance `i`; `dependency_down` says whether the checked
+    /// dependency is entirely down. Returns the instances that begin a restart now.
+    pub fn health_tick(&mut self, now: Nanos, queue_wait_ns: impl Fn(u32) -> Nanos, dependency_down: bool) -> Vec<u32> {
+        let Some(h) = self.health.clone() else { return Vec::new() };
+        let mut restarts = Vec::new();
+        for i in 0..self.instances.len() as u32 {
+            let down = self.is_down(i, now);
+            let pass = !down
+                && match h.kind {
+                    HealthKind::Liveness => true,
+                    HealthKind::Local => queue_wait_ns(i) <= h.timeout_ns,
+                    HealthKind::Dependency => queue_wait_ns(i) <= h.timeout_ns && !dependency_down,
+                };
+            let s = &mut self.instances[i as usize];
+            if now < s.restart_until_ns {
+                continue; // restarting: not probed
+            }
+            if pass {
+                s.ok_streak += 1;
+                s.fail_streak = 0;
+                if !s.healthy && s.ok_streak >= h.healthy_threshold {
+                    s.healthy = true;
+                }
+            } else {
+                s.fail_streak += 1;
+                s.ok_streak = 0;
+                if s.healthy && s.fail_streak >= h.unhealthy_threshold {
+                    s.healthy = false;
+                    s.unhealthy_since_ns = now;
+                    self.stats.marked_unhealthy += 1;
+                }
+            }
+            if let Some(after) = h.restart_after_ns {
+                if !s.healthy && now - s.unhealthy_since_ns >= after {
+                    // Down while it restarts; then it must pass `healthy_threshold` checks.
+                    s.restart_until_ns = now + h.restart_ns;
+                    s.unhealthy_since_ns = s.restart_until_ns;
+                    s.ok_streak = 0;
+                    s.fail_streak = 0;
+                    self.stats.restarts += 1;
+                    restarts.push(i);
+                }
+            }
+        }
+        restarts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Nanos = 1_000_000_000;
+
+    fn fleet(n: u32, lb: LbKind) -> Fleet {
+        Fleet::new(n, lb, Vec::new(), Stream::new(1, "fleet", "lb"), None, None, Vec::new())
+    }
+
+    #[test]
+    fn round_robin_and_weighted_spread_as_written() {
+        let mut f = fleet(3, LbKind::RoundRobin);
+        let picks: Vec<_> = (0..6).map(|_| f.pick().unwrap()).collect();
+        assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
+        // Smooth weighted round robin, weights 5, 1, 1 (nginx's example): a a b a c a a.
+        let mut f = Fleet::new(3, LbKind::Weighted, vec![5, 1, 1], Stream::new(1, "f", "lb"), None, None, Vec::new());
+        let picks: Vec<_> = (0..7).map(|_| f.pick().unwrap()).collect();
+        assert_eq!(picks, [0, 0, 1, 0, 2, 0, 0]);
+    }
+
+    #[test]
+    fn least_outstanding_and_power_of_two_prefer_the_idle() {
+        let mut f = fleet(3, LbKind::LeastOutstanding);
+        f.instances[0].outstanding = 2;
+        f.instances[2].outstanding = 1;
+        assert_eq!(f.pick(), Some(1));
+        // P2C never picks the busiest of three: whichever pair is drawn, the other is idler.
+        let mut f = fleet(3, LbKind::PowerOfTwo);
+        f.instances[0].outstanding = 1;
+        f.instances[1].outstanding = 5;
+        f.instances[2].outstanding = 3;
+        for _ in 0..100 {
+            assert_ne!(f.pick(), Some(1));
+        }
+    }
+
+    fn health(kind: HealthKind, fail_open: bool) -> HealthSpec {
+        HealthSpec {
+            kind,
+            interval_ns: S,
+            timeout_ns: S,
+            healthy_threshold: 3,
+            unhealthy_threshold: 2,
+            dependency: None,
+            fail_open,
+            panic_threshold: None,
+            restart_after_ns: None,
+            restart_ns: 0,
+        }
+    }
+
+    #[test]
+    fn health_thresholds_and_fail_open_or_closed() {
+        // Instance 1 is down from 0 to 10 s.
+        let down = vec![(0, 10 * S, 1, 1)];
+        let mut f = Fleet::new(2, LbKind::RoundRobin, vec![], Stream::new(1, "f", "lb"), Some(health(HealthKind::Liveness, true)), None, down);
+        f.health_tick(S, |_| 0, false);
+        assert!(f.instances[1].healthy, "one failed check is not enough");
+        f.health_tick(2 * S, |_| 0, false);
+        assert!(!f.instances[1].healthy, "two are");
+        assert!((0..4).all(|_| f.pick() == Some(0)), "only the healthy instance gets jobs");
+        // Back up at 10 s: healthy again after three passing checks.
+        for t in 10..12 {
+            f.health_tick(t * S, |_| 0, false);
+            assert!(!f.instances[1].healthy);
+        }
+        f.health_tick(12 * S, |_| 0, false);
+        assert!(f.instances[1].healthy);
+        // A dependency check fails everywhere while the dependency is down.
+        for fail_open in [true, false] {
+            let mut f = Fleet::new(2, LbKind::RoundRobin, vec![], Stream::new(1, "f", "lb"), Some(health(HealthKind::Dependency, fail_open)), None, vec![]);
+            f.health_tick(S, |_| 0, true);
+            f.health_tick(2 * S, |_| 0, true);
+            assert!(f.instances.iter().all(|s| !s.healthy));
+            let got = f.pick();
+            if fail_open {
+                assert!(got.is_some());
+                assert_eq!(f.stats.routed_fail_open, 1);
+            } else {
+                assert_eq!(got, None);
+                assert_eq!(f.stats.refused_fail_closed, 1);
+            }
+        }
+    }
+
+    #[test]
+    fn panic_threshold_routes_to_all_below_half_healthy() {
+        let mut h = health(HealthKind::Liveness, true);
+        h.panic_threshold = Some(50.0);
+        let down = vec![(0, 100 * S, 0, 3)]; // 3 of 4 down
+        let mut f = Fleet::new(4, LbKind::RoundRobin, vec![], Stream::new(1, "f", "lb"), Some(h), None, down);
+        f.health_tick(S, |_| 0, false);
+        f.health_tick(2 * S, |_| 0, false);
+        // 1 of 4 usable, under 50%: every instance gets jobs again.
+        let picks: Vec<_> = (0..4).map(|_| f.pick().unwrap()).collect();
+        assert_eq!(picks, [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn outlier_ejection_after_consecutive_errors_grows_and_respects_the_cap() {
+        let o = OutlierSpec::default();
+        let mut f = Fleet::new(10, LbKind::RoundRobin, vec![], Stream::new(1, "f", "lb"), None, Some(o), vec![]);
+        for _ in 0..4 {
+            f.on_answer(3, Outcome::Error, false, 0);
+        }
+        assert!(!f.instances[3].ejected);
+        f.on_answer(3, Outcome::Error, false, 0);
+        assert!(f.instances[3].ejected, "5 consecutive errors");
+        assert_eq!(f.instances[3].ejected_until_ns, 30 * S);
+        // 10% of 10 hosts: a second ejection would make 20%.
+        (0..5).for_each(|_| f.on_answer(4, Outcome::Error, false, 0));
+        assert!(!f.instances[4].ejected);
+        assert!((0..9).all(|_| f.pick() != Some(3)));
+        // Un-ejected at the first sweep after 30 s; the next ejection lasts 60 s.
+        f.outlier_sweep(30 * S);
+        assert!(!f.instances[3].ejected);
+        (0..5).for_each(|_| f.on_answer(3, Outcome::Error, false, 31 * S));
+        assert_eq!(f.instances[3].ejected_until_ns, 91 * S);
+    }
+
+    #[test]
+    fn success_rate_ejection_finds_the_outlier() {
+        let o = OutlierSpec { consecutive_errors: u32::MAX, ..OutlierSpec::default() };
+        let mut f = Fleet::new(6, LbKind::RoundRobin, vec![], Stream::new(1, "f", "lb"), None, Some(o), vec![]);
+        for i in 0..6 {
+            for k in 0..100 {
+                // Instance 5 fails half its requests; the others 1%.
+                let fail = if i == 5 { k % 2 == 0 } else { k == 0 };
+                f.on_answer(i, if fail { Outcome::Error } else { Outcome::Ok }, false, 0);
+            }
+        }
+        f.outlier_sweep(10 * S);
+        let ejected: Vec<_> = (0..6).filter(|&i| f.instances[i].ejected).collect();
+        assert_eq!(ejected, [5]);
+    }
+}
