@@ -19,6 +19,7 @@
 use crate::dist::{round_ns, Dist};
 use crate::metrics::*;
 use crate::fleet::{Fleet, LbKind};
+use crate::policy::backoff::BackoffKind;
 use crate::policy::breaker::Breaker;
 use crate::policy::budget::Budget;
 use crate::policy::bulkhead::Bulkhead;
@@ -101,16 +102,10 @@ struct Call {
     batch: u8,
     /// Root calls: when the request started; others: unused.
     started_ns: Nanos,
-    /// The call's retry budget, breaker and bulkhead.
-    pol: Pol,
-    /// What the budget granted the last retry (refunded on success), or `NO_BUDGET` if the
-    /// call was never retried.
-    last_cost: u32,
-    /// The previous backoff wait (decorrelated jitter), 0 before the first retry.
-    prev_backoff_ns: Nanos,
+    /// No policy beyond timeouts and plain retries: `exts` holds nothing for this call.
+    plain: bool,
 
-    /// When the attempt in progress was sent (breakers time calls).
-    attempt_started_ns: Nanos,
+
     /// Hedged calls: bit k - 1 set while copy k is out. Always 0 for other calls.
     hedge_mask: u8,
 }
@@ -130,6 +125,24 @@ impl Call {
 /// No budget (breaker, bulkhead), or no retry yet.
 const NO_BUDGET: u32 = u32::MAX;
 
+/// What a call with policies keeps beyond `Call`, in `exts` at the call's slab index (so a
+/// plain call, the common case, carries and copies none of it).
+#[derive(Clone, Copy)]
+struct CallExt {
+    pol: Pol,
+    /// What the budget granted the last retry (refunded on success), or `NO_BUDGET` if the
+    /// call was never retried.
+    last_cost: u32,
+    /// The previous backoff wait (decorrelated jitter), 0 before the first retry.
+    prev_backoff_ns: Nanos,
+    /// When the attempt in progress was sent (breakers time calls).
+    attempt_started_ns: Nanos,
+}
+
+impl CallExt {
+    const EMPTY: CallExt = CallExt { pol: Pol::NONE, last_cost: NO_BUDGET, prev_backoff_ns: 0, attempt_started_ns: 0 };
+}
+
 /// A call's copies of its policies: indexes into the model's `budgets`, `breakers` and
 /// `bulkheads`, each `NO_BUDGET` when the call has none.
 #[derive(Clone, Copy)]
@@ -137,6 +150,10 @@ struct Pol {
     budget: u32,
     breaker: u32,
     bulkhead: u32,
+}
+
+impl Pol {
+    const NONE: Pol = Pol { budget: NO_BUDGET, breaker: NO_BUDGET, bulkhead: NO_BUDGET };
 }
 
 /// What `request_done` needs of a root call that has just been freed.
@@ -237,6 +254,8 @@ struct CallRt {
     breaker: Slots,
     bulkhead: Slots,
     caller_first_instance: u32,
+    /// No budget, breaker, bulkhead, hedging, fallback or decorrelated backoff.
+    plain: bool,
 }
 
 /// A call declaration's copies of one policy in its table: `copies` of them from `base`
@@ -336,6 +355,8 @@ pub struct ServiceModel<'s, S: SeriesSink> {
     budgets: Vec<Budget>,
     breakers: Vec<Breaker>,
     bulkheads: Vec<Bulkhead>,
+    /// By call slab index: the policy state of calls that are not plain.
+    exts: Vec<CallExt>,
     /// Every plan's steps in one table (ranges of call specs).
     steps: Vec<(u32, u32)>,
     workloads: Vec<WorkloadRt>,
@@ -465,6 +486,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                     breaker: slots.1,
                     bulkhead: slots.2,
                     caller_first_instance: caller.map_or(0, |s| services_first_instance(spec, s)),
+                    plain: c.retry.budget.is_none()
+                        && c.breaker.is_none()
+                        && c.bulkhead.is_none()
+                        && c.hedge.is_none()
+                        && c.fallback.is_none()
+                        && c.retry.backoff.kind != BackoffKind::DecorrelatedJitter,
                 }
             })
             .collect();
@@ -508,6 +535,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             budgets,
             breakers,
             bulkheads,
+            exts: Vec::new(),
             steps: spec.plans.iter().flat_map(|p| p.steps.iter().copied()).collect(),
             workloads,
             window: (spec.warmup_ns, spec.duration_ns),
@@ -655,19 +683,17 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             waiting: true,
             batch: self.batch_at(now),
             started_ns: now,
-            pol: self.call_rt[req.call as usize].pol(0),
-            last_cost: NO_BUDGET,
-            prev_backoff_ns: 0,
-            attempt_started_ns: now,
+            plain: self.call_rt[req.call as usize].plain,
             hedge_mask: 0,
         };
-        let (spec, type_id, pol) = (call.spec, call.type_id, call.pol);
+        let (spec, type_id, plain) = (call.spec, call.type_id, call.plain);
         let h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
         self.requests_in_flight += 1;
-        if pol.budget != NO_BUDGET {
-            self.budgets[pol.budget as usize].on_request(now);
+        if !plain {
+            let pol = self.call_rt[spec as usize].pol(0);
+            self.new_ext(h, pol, now);
         }
-        self.start_attempt(h, spec, type_id, 1, pol, now, q)
+        self.start_attempt(h, spec, type_id, 1, plain, now, q)
     }
 
     // ----- calls -----
@@ -681,29 +707,14 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         spec: u32,
         type_id: u16,
         attempt: u32,
-        pol: Pol,
+        plain: bool,
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
-        if let Some(h) = self.spec.calls[spec as usize].hedge {
-            // Copy `attempt` is out; the next goes after the delay unless one succeeds.
-            let call = self.calls.get_mut(call_h).expect("live call");
-            call.hedge_mask |= 1 << (attempt - 1);
-            if attempt < h.max_attempts {
-                q.schedule_at(now + h.delay_ns, Event::new(Kind::Hedge, call_h, attempt));
-            }
-        }
-        let bulkhead_full = pol.bulkhead != NO_BUDGET && !self.bulkheads[pol.bulkhead as usize].try_acquire();
-        if bulkhead_full || (pol.breaker != NO_BUDGET && !self.breakers[pol.breaker as usize].try_acquire(now)) {
+        if !plain && !self.policies_permit(call_h, spec, attempt, now, q) {
             // Refused by the caller's own bulkhead or breaker: the attempt ends at once, unsent.
-            if !bulkhead_full && pol.bulkhead != NO_BUDGET {
-                self.bulkheads[pol.bulkhead as usize].release(1);
-            }
             let event = Event { kind: Kind::Reply, outcome: Outcome::Refused, arg: attempt, handle: call_h };
             return self.after(0, event, now, q);
-        }
-        if pol.budget != NO_BUDGET {
-            self.budgets[pol.budget as usize].on_attempt_start(attempt > 1);
         }
         let cs = &self.spec.calls[spec as usize];
         if cs.timeout_ns > 0 {
@@ -726,6 +737,45 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let job_h = self.jobs.insert(job).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
         q.schedule_at(now + latency, Event::new(Kind::JobArrive, job_h, 0));
         Ok(())
+    }
+
+    /// A call with policies is about to send attempt `attempt`: hedging bookkeeping, then
+    /// the bulkhead and the breaker are asked, then the budget is told. False: refused.
+    fn policies_permit(&mut self, call_h: Handle, spec: u32, attempt: u32, now: Nanos, q: &mut EventQueue<Event>) -> bool {
+        if let Some(h) = self.spec.calls[spec as usize].hedge {
+            // Copy `attempt` is out; the next goes after the delay unless one succeeds.
+            let call = self.calls.get_mut(call_h).expect("live call");
+            call.hedge_mask |= 1 << (attempt - 1);
+            if attempt < h.max_attempts {
+                q.schedule_at(now + h.delay_ns, Event::new(Kind::Hedge, call_h, attempt));
+            }
+        }
+        let ext = &mut self.exts[call_h.index as usize];
+        ext.attempt_started_ns = now;
+        let pol = ext.pol;
+        let bulkhead_full = pol.bulkhead != NO_BUDGET && !self.bulkheads[pol.bulkhead as usize].try_acquire();
+        if bulkhead_full || (pol.breaker != NO_BUDGET && !self.breakers[pol.breaker as usize].try_acquire(now)) {
+            if !bulkhead_full && pol.bulkhead != NO_BUDGET {
+                self.bulkheads[pol.bulkhead as usize].release(1);
+            }
+            return false;
+        }
+        if pol.budget != NO_BUDGET {
+            self.budgets[pol.budget as usize].on_attempt_start(attempt > 1);
+        }
+        true
+    }
+
+    /// Gives a new call with policies its state, at its slab index.
+    fn new_ext(&mut self, call_h: Handle, pol: Pol, now: Nanos) {
+        let i = call_h.index as usize;
+        if self.exts.len() <= i {
+            self.exts.resize(i + 1, CallExt::EMPTY);
+        }
+        self.exts[i] = CallExt { pol, attempt_started_ns: now, ..CallExt::EMPTY };
+        if pol.budget != NO_BUDGET {
+            self.budgets[pol.budget as usize].on_request(now);
+        }
     }
 
     /// Handles `event` now when `delay_ns` is zero (saving a trip through the queue), else
@@ -796,12 +846,45 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         if !call.outstanding(attempt) {
             return Ok(None);
         }
+        if !call.plain {
+            return self.resolve_with_policies(call_h, attempt, outcome, now, q);
+        }
+        call.waiting = false;
+        let cs = &self.spec.calls[call.spec as usize];
+        if !outcome.is_success() && call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) {
+            if call.parent != Handle::NONE && self.jobs.get(call.parent).is_none() {
+                self.calls.free(call_h); // nobody waits for this call any more
+                return Ok(None);
+            }
+            call.attempt += 1;
+            let u = self.call_rt[call.spec as usize].backoff_rng.unit();
+            let wait = cs.retry.backoff.wait_ns(attempt, 0, u);
+            self.after(wait, Event::new(Kind::Retry, call_h, 0), now, q)?;
+            return Ok(None);
+        }
+        let call = *call;
+        self.conclude(call_h, &call, outcome, now, q)
+    }
+
+    /// `resolve` for a call with policies: budgets, breakers and bulkheads hear of the
+    /// attempt's end; a hedged call waits for its other copies or sends the next; a retry
+    /// needs the budget's grant; a final failure may go to the fallback.
+    fn resolve_with_policies(
+        &mut self,
+        call_h: Handle,
+        attempt: u32,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<Option<(Handle, Outcome)>, Overload> {
+        let call = self.calls.get_mut(call_h).expect("checked by resolve");
         let hedged = call.hedge_mask != 0;
         call.hedge_mask &= !(1u8.checked_shl(attempt - 1).unwrap_or(0));
         call.waiting = call.hedge_mask != 0;
         let cs = &self.spec.calls[call.spec as usize];
         let parent = call.parent;
-        let pol = call.pol;
+        let ext = self.exts[call_h.index as usize];
+        let pol = ext.pol;
         let budget = pol.budget;
         if outcome != Outcome::Refused {
             // A refused attempt was never sent: its policies did not see it start.
@@ -809,7 +892,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 self.budgets[budget as usize].on_attempt_end(attempt > 1, outcome);
             }
             if pol.breaker != NO_BUDGET {
-                let took_ns = now - call.attempt_started_ns;
+                let took_ns = now - ext.attempt_started_ns;
                 self.breakers[pol.breaker as usize].on_result(now, took_ns, !outcome.is_success());
             }
             if pol.bulkhead != NO_BUDGET {
@@ -844,7 +927,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 }
             }
         }
-        let Some(call) = self.calls.get_mut(call_h) else { return Ok(None) };
+        let call = self.calls.get_mut(call_h).expect("still live");
         if !outcome.is_success() && call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) {
             if parent != Handle::NONE && self.jobs.get(parent).is_none() {
                 self.calls.free(call_h); // nobody waits for this call any more
@@ -853,16 +936,17 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             let granted = if budget == NO_BUDGET { Some(0) } else { self.budgets[budget as usize].try_retry(now, outcome) };
             if let Some(cost) = granted {
                 call.attempt += 1;
-                call.last_cost = cost;
                 let u = self.call_rt[call.spec as usize].backoff_rng.unit();
-                let wait = cs.retry.backoff.wait_ns(attempt, call.prev_backoff_ns, u);
-                call.prev_backoff_ns = wait;
+                let wait = cs.retry.backoff.wait_ns(attempt, ext.prev_backoff_ns, u);
+                let ext = &mut self.exts[call_h.index as usize];
+                ext.last_cost = cost;
+                ext.prev_backoff_ns = wait;
                 self.after(wait, Event::new(Kind::Retry, call_h, 0), now, q)?;
                 return Ok(None);
             }
         }
         if budget != NO_BUDGET && outcome.is_success() {
-            let last = (call.last_cost != NO_BUDGET).then_some(call.last_cost);
+            let last = (ext.last_cost != NO_BUDGET).then_some(ext.last_cost);
             self.budgets[budget as usize].on_success(last);
         }
         if !outcome.is_success() {
@@ -878,6 +962,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
 
     /// The call is over with `outcome`: free it and tell its caller (the client, or the
     /// calling job, which may thereby be finished: then it is returned with its answer).
+    #[inline(always)]
     fn conclude(
         &mut self,
         call_h: Handle,
@@ -941,9 +1026,8 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let call = self.calls.get_mut(call_h).expect("live call");
         call.attempt += 1;
         call.waiting = true;
-        call.attempt_started_ns = now;
-        let (spec, type_id, attempt, pol) = (call.spec, call.type_id, call.attempt, call.pol);
-        self.start_attempt(call_h, spec, type_id, attempt, pol, now, q)
+        let (spec, type_id, attempt) = (call.spec, call.type_id, call.attempt);
+        self.start_attempt(call_h, spec, type_id, attempt, false, now, q)
     }
 
     fn request_done(&mut self, done: Finished, outcome: Outcome, now: Nanos) {
@@ -1167,10 +1251,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let (step, type_id, instance) = (job.step, job.type_id, job.instance);
         for spec in first..end {
             let rt = &self.call_rt[spec as usize];
-            let pol = rt.pol(instance);
-            if pol.budget != NO_BUDGET {
-                self.budgets[pol.budget as usize].on_request(now);
-            }
+            let plain = rt.plain;
             let call = Call {
                 parent: job_h,
                 spec,
@@ -1181,14 +1262,15 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 waiting: true,
                 batch: UNCOUNTED,
                 started_ns: now,
-                pol,
-                last_cost: NO_BUDGET,
-                prev_backoff_ns: 0,
-                attempt_started_ns: now,
+                plain,
                 hedge_mask: 0,
             };
             let call_h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
-            self.start_attempt(call_h, spec, type_id, 1, pol, now, q)?;
+            if !plain {
+                let pol = self.call_rt[spec as usize].pol(instance);
+                self.new_ext(call_h, pol, now);
+            }
+            self.start_attempt(call_h, spec, type_id, 1, plain, now, q)?;
             // A call answered inline may have ended the step or failed the job (and replied).
             match self.jobs.get(job_h) {
                 Some(j) if j.step == step => {}
@@ -1339,9 +1421,8 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
             Kind::Retry => match self.calls.get_mut(h) {
                 Some(call) => {
                     call.waiting = true;
-                    call.attempt_started_ns = now;
-                    let (spec, type_id, attempt, pol) = (call.spec, call.type_id, call.attempt, call.pol);
-                    self.start_attempt(h, spec, type_id, attempt, pol, now, q)
+                    let (spec, type_id, attempt, plain) = (call.spec, call.type_id, call.attempt, call.plain);
+                    self.start_attempt(h, spec, type_id, attempt, plain, now, q)
                 }
                 None => Ok(()),
             },
