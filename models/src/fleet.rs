@@ -176,7 +176,7 @@ impl Fleet {
     pub fn pick(&mut self) -> Option<u32> {
         let n = self.instances.len();
         self.scratch.clear();
-        let filtered = self.health.is_some() || self.outlier.is_some();
+        let filtered = (self.health.is_some() || self.outlier.is_some()) && self.instances.iter().any(|s| !s.healthy || s.ejected);
         if filtered {
             let mut scratch = std::mem::take(&mut self.scratch);
             scratch.extend((0..n as u32).filter(|&i| self.usable(i as usize)));

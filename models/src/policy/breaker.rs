@@ -131,6 +131,7 @@ impl Window {
         Window { kind, calls, next: 0, size, seconds, total: 0, failed: 0, slow: 0 }
     }
 
+    #[inline]
     fn record(&mut self, now: Nanos, failed: bool, slow: bool) {
         match self.kind {
             WindowKind::Count => {
@@ -143,7 +144,10 @@ impl Window {
                     self.failed -= (old & 1) as u32;
                     self.slow -= (old >> 1) as u32;
                 }
-                self.next = (self.next + 1) % self.size;
+                self.next += 1;
+                if self.next == self.size {
+                    self.next = 0;
+                }
                 self.failed += failed as u32;
                 self.slow += slow as u32;
             }
@@ -257,17 +261,20 @@ impl Breaker {
     /// A permitted call finished at `now` after `duration_ns`, failed or not.
     pub fn on_result(&mut self, now: Nanos, duration_ns: Nanos, failed: bool) {
         self.tick(now);
-        match self.spec {
+        match &self.spec {
             BreakerSpec::Resilience4j(r) => {
+                // Copy out the few fields needed (the spec is large).
                 let slow = duration_ns > r.slow_call_duration_ns;
+                let (failure_threshold, slow_threshold) = (r.failure_rate_threshold, r.slow_call_rate_threshold);
+                let min_closed = match r.window {
+                    WindowKind::Count => r.minimum_calls.min(r.window_size),
+                    WindowKind::Time => r.minimum_calls,
+                };
+                let min_half_open = r.minimum_calls.min(r.half_open_permits);
                 match self.state {
                     State::Closed => {
                         self.closed.record(now, failed, slow);
-                        let min = match r.window {
-                            WindowKind::Count => r.minimum_calls.min(r.window_size),
-                            WindowKind::Time => r.minimum_calls,
-                        };
-                        if exceeded(&self.closed, min, r.failure_rate_threshold, r.slow_call_rate_threshold) {
+                        if exceeded(&self.closed, min_closed, failure_threshold, slow_threshold) {
                             self.open(now, 1);
                         }
                     }
@@ -275,9 +282,9 @@ impl Breaker {
                     State::Open => self.closed.record(now, failed, slow),
                     State::HalfOpen => {
                         self.half_open.record(now, failed, slow);
-                        let min = r.minimum_calls.min(r.half_open_permits);
+                        let min = min_half_open;
                         if self.half_open.total >= min {
-                            if exceeded(&self.half_open, min, r.failure_rate_threshold, r.slow_call_rate_threshold) {
+                            if exceeded(&self.half_open, min, failure_threshold, slow_threshold) {
                                 self.open(now, self.attempts + 1);
                             } else {
                                 self.close();
@@ -303,9 +310,21 @@ impl Breaker {
     /// happen: open to half-open after the wait (Resilience4j with a scheduler: at the
     /// wait; without: strictly after it, on the first call), half-open back to open after
     /// `max_wait_half_open`, and Hystrix's periodic health check.
+    #[inline]
     fn tick(&mut self, now: Nanos) {
+        if self.state == State::Closed && matches!(self.spec, BreakerSpec::Resilience4j(_)) {
+            // The common case: nothing but the time window's roll can happen.
+            if self.closed.kind == WindowKind::Time {
+                self.closed.roll(now);
+            }
+            return;
+        }
+        self.tick_transitions(now);
+    }
+
+    fn tick_transitions(&mut self, now: Nanos) {
         self.closed.roll(now);
-        match (self.spec, self.state) {
+        match (&self.spec, self.state) {
             (BreakerSpec::Resilience4j(r), State::Open) => {
                 let end = self.since_ns + self.wait_ns;
                 if now > end || (r.automatic_transition && now == end) {
@@ -387,9 +406,9 @@ fn exceeded(w: &Window, min_calls: u32, failure_threshold: f64, slow_threshold: 
     if w.total == 0 || w.total < min_calls {
         return false;
     }
-    let failure_rate = w.failed as f64 * 100.0 / w.total as f64;
-    let slow_rate = w.slow as f64 * 100.0 / w.total as f64;
-    failure_rate >= failure_threshold || slow_rate >= slow_threshold
+    // rate = count x 100 / total >= threshold, without the divisions.
+    let total = w.total as f64;
+    w.failed as f64 * 100.0 >= failure_threshold * total || w.slow as f64 * 100.0 >= slow_threshold * total
 }
 
 #[cfg(test)]
