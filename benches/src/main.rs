@@ -99,19 +99,24 @@ fn main() {
 
     let mmc_file = scenarios.join("mmc.toml");
     let chain_file = scenarios.join("chain.toml");
+    let policies_file = scenarios.join("chain-policies.toml");
     let (mmc_s, chain_s) = if quick { (Some(20 * 3600), Some(1000)) } else { (None, None) };
     let mut mmc_rates = Vec::new();
     let mut chain_rates = Vec::new();
+    let mut policies_rates = Vec::new();
     let mut anchor_runs: Vec<(String, f64)> = Vec::new();
     for round in 1..=REPEATS {
         let (n, wall) = run_scenario(&mmc_file, mmc_s);
         mmc_rates.push(n as f64 / wall);
         let (n, wall) = run_scenario(&chain_file, chain_s);
         chain_rates.push(n as f64 / wall);
+        let (n, wall) = run_scenario(&policies_file, chain_s);
+        policies_rates.push(n as f64 / wall);
         eprintln!(
-            "round {round}: cellsim M/M/c {}/s, chain {}/s",
+            "round {round}: cellsim M/M/c {}/s, chain {}/s, chain with policies {}/s",
             human(mmc_rates[round - 1]),
-            human(chain_rates[round - 1])
+            human(chain_rates[round - 1]),
+            human(policies_rates[round - 1])
         );
         if with_anchors && anchors.join("run.sh").exists() {
             anchor_runs.extend(run_anchors(&anchors, "all"));
@@ -119,6 +124,7 @@ fn main() {
     }
     let mmc = median(mmc_rates);
     let chain = median(chain_rates);
+    let policies = median(policies_rates);
     let anchor = |label: &str| -> Option<f64> {
         let v: Vec<f64> = anchor_runs.iter().filter(|(l, _)| l == label).map(|(_, r)| *r).collect();
         (!v.is_empty()).then(|| median(v))
@@ -140,6 +146,13 @@ fn main() {
     row("M/M/c", "Ciw 3.2.7", anchor("ciw"), mmc, "");
     println!("{:<8} {:<34} {:>14} {:>12}", "chain", "cellsim (scenario file)", human(chain), "");
     row("chain", "SimPy 4.1.2", anchor("simpy-chain"), chain, ">= 200x");
+    println!(
+        "{:<8} {:<34} {:>14} {:>12}  <= 1.3x",
+        "policies",
+        "chain + breakers, budgets, checks",
+        human(policies),
+        format!("{:.2}x time", chain / policies)
+    );
 
     // Memory: the chain at 1x and 10x simulated duration, each in a fresh process.
     let exe = std::env::current_exe().unwrap();
