@@ -601,3 +601,124 @@ service_time = {{ dist = "constant", value = "1ms" }}
     assert_eq!(fleet.ejections, 2);
     assert_eq!(r.requests[0].outcomes.get(Outcome::Error), 10);
 }
+
+#[test]
+fn an_overall_deadline_caps_the_retries_and_ends_the_request_on_time() {
+    // Attempts time out after 100 ms; the request's deadline is 250 ms: attempts start at
+    // 0, 100 and 200 ms, the third is cut at 250 ms, and no fourth starts.
+    let slow = "\n[[service]]\nname = \"s1\"\nworkers = 100\nservice_time = { dist = \"constant\", value = \"1s\" }\n";
+    let client = "timeout = \"100ms\"\ndeadline = \"250ms\"\nretry = { max_attempts = 5 }";
+    let r = every_10ms(100, client, slow);
+    let req = &r.requests[0];
+    assert_eq!(req.outcomes.get(Outcome::Timeout), 100);
+    assert_eq!(req.attempts, 300);
+    assert!(req.latency_failed.equivalent(req.latency_failed.min(), req.latency_failed.max()));
+    assert!((req.latency_failed.max() as f64 / 1e6 - 250.0).abs() < 0.3, "{}", req.latency_failed.max());
+    // The first two attempts time out at 100 and 200 ms (1 ns after, in fact: an answer at
+    // the deadline's instant would still count).
+}
+
+/// Calls every 10 ms to one worker that takes 30 ms, with a 50 ms timeout, the deadline
+/// propagated or not. Returns (successes, jobs the server dropped as expired, jobs it
+/// finished).
+fn overloaded_server(propagate: bool, discipline: &str) -> (u64, u64, u64) {
+    let server = format!("\n[[service]]\nname = \"s1\"\nqueue_capacity = 100000\nqueue_discipline = \"{discipline}\"\nservice_time = {{ dist = \"constant\", value = \"30ms\" }}\n");
+    let client = format!("timeout = \"50ms\"\npropagate_deadline = {propagate}");
+    let r = every_10ms(1000, &client, &server);
+    let s = service(&r, "s1");
+    let finished = s.outcomes.get(Outcome::Ok);
+    (r.requests[0].outcomes.successes(), s.outcomes.get(Outcome::Timeout), finished)
+}
+
+#[test]
+fn a_propagated_deadline_stops_the_server_working_for_callers_that_left() {
+    // Replay of the rule: a free server takes the oldest queued job; one whose deadline
+    // (arrival + 50 ms) has been reached is dropped; a job succeeds if it finishes by its
+    // deadline (an answer at the deadline's instant is in time).
+    let (mut free_at, mut ok, mut dropped) = (0u64, 0u64, 0u64);
+    let mut queue: std::collections::VecDeque<u64> = (1..=1000u64).map(|k| 10 * k).collect();
+    while let Some(&a) = queue.front() {
+        let t = free_at.max(a);
+        queue.pop_front();
+        if a + 50 <= t {
+            dropped += 1;
+            continue;
+        }
+        ok += (t + 30 <= a + 50) as u64;
+        free_at = t + 30;
+    }
+    let (successes, expired, finished) = overloaded_server(true, "fifo");
+    assert_eq!((successes, expired), (ok, dropped));
+    assert_eq!(finished + expired, 1000);
+    // Without propagation the server works through the whole backlog for callers that have
+    // gone: 1000 jobs of work for the same 2 answers in time. With it, a third of that.
+    let (without, expired, finished) = overloaded_server(false, "fifo");
+    assert_eq!((without, expired, finished), (ok, 0, 1000));
+    assert_eq!(ok, 2, "FIFO still serves only stale work: each job it takes has under 30 ms left");
+    assert_eq!(dropped, 665);
+    // Deadlines plus LIFO restore goodput: the server takes the freshest job, which it can
+    // finish in time, and drops the expired ones: a third of the calls (its capacity).
+    let (lifo, _, _) = overloaded_server(true, "lifo");
+    assert!(lifo > 320, "LIFO with deadlines: {lifo} answers in time");
+}
+
+/// Poisson arrivals at twice the capacity of one worker (work 10 ms exponential) for 60 s,
+/// clients giving up after 1 s, with `extra` service settings. Returns the successful
+/// requests' latency histogram and the request count.
+fn overload(extra: &str) -> (hdrhistogram::Histogram<u64>, u64) {
+    let r = run(&format!(
+        r#"
+[scenario]
+name = "shedding"
+duration = "60s"
+
+[[workload]]
+name = "w"
+arrival = {{ process = "poisson", rate_per_s = 200 }}
+
+[[workload.request]]
+name = "r"
+target = "s1"
+timeout = "1s"
+
+[[service]]
+name = "s1"
+queue_capacity = 100000
+service_time = {{ dist = "exponential", mean = "10ms" }}
+{extra}
+"#
+    ));
+    (r.requests[0].latency.clone(), r.requests[0].outcomes.total())
+}
+
+#[test]
+fn codel_bounds_the_queueing_time_of_what_it_serves_and_lifo_serves_fresh_work_first() {
+    // FIFO: the backlog grows by 100 jobs a second; after its first second every job waits
+    // longer than the clients do. Goodput collapses to the first second's worth.
+    let (fifo, n) = overload("");
+    assert!((fifo.len() as f64) < 0.05 * n as f64, "FIFO served {} of {n} in time", fifo.len());
+    // CoDel (target 5 ms, interval 100 ms): a served job waited at most 100 ms, so it
+    // finished within 100 ms plus its own work.
+    let (codel, _) = overload("codel = { target = \"5ms\", interval = \"100ms\" }");
+    let max_work_ns = 200_000_000; // an exponential draw of mean 10 ms over 200 ms: p = e^-20
+    assert!(codel.max() < 100_000_000 + max_work_ns, "CoDel max latency {} ms", codel.max() / 1_000_000);
+    assert!(codel.value_at_quantile(0.99) < 120_000_000);
+    assert!((codel.len() as f64) < 0.6 * n as f64 && (codel.len() as f64) > 0.4 * n as f64, "served {}", codel.len());
+    // LIFO under overload: the newest work is served fresh, so about half the requests (the
+    // capacity) succeed, quickly; the rest starve.
+    for discipline in ["lifo", "adaptive-lifo"] {
+        let (lifo, _) = overload(&format!("queue_discipline = \"{discipline}\""));
+        let share = lifo.len() as f64 / n as f64;
+        assert!(share > 0.4 && share < 0.6, "{discipline} served {share:.2}");
+        assert!(lifo.value_at_quantile(0.5) < 50_000_000, "{discipline} median {} ms", lifo.value_at_quantile(0.5) / 1_000_000);
+    }
+}
+
+#[test]
+fn a_concurrency_limit_rejects_past_the_limit() {
+    // As the bulkhead case: every 10 ms, 35 ms of work, at most 2 jobs present: 2 of 4.
+    let slow = "\n[[service]]\nname = \"s1\"\nworkers = 100\nmax_in_flight = 2\nservice_time = { dist = \"constant\", value = \"35ms\" }\n";
+    let r = every_10ms(1000, "", slow);
+    assert_eq!(r.requests[0].outcomes.get(Outcome::Rejected), 500);
+    assert_eq!(service(&r, "s1").outcomes.get(Outcome::Rejected), 500);
+}

@@ -403,6 +403,15 @@ impl Checker<'_> {
                 hedge: self.hedge(r.hedge.as_ref(), r.retry.as_ref(), &rpath),
                 fallback: None,
                 bulkhead: self.bulkhead(r.bulkhead.as_ref(), &rpath),
+                deadline_ns: match &r.deadline {
+                    Some(d) if d.value.ns() == 0 => {
+                        self.error(d.span.clone(), format!("{rpath}.deadline"), "a deadline must be above 0".into(), None);
+                        0
+                    }
+                    Some(d) => d.value.ns(),
+                    None => 0,
+                },
+                propagate_deadline: r.propagate_deadline,
             };
             requests.push(RequestSpec {
                 name: r.name.value.clone(),
@@ -577,6 +586,41 @@ impl Checker<'_> {
             },
             retry_on,
             budget,
+        }
+    }
+
+    /// Queue discipline, CoDel and the per-instance concurrency limit (reference section 3).
+    fn shedding(&mut self, s: &ServiceSection, path: &str) -> SheddingSpec {
+        let ms = NS_PER_S / 1000;
+        let codel = s.codel.as_ref().map(|c| {
+            let (target, interval) = (c.value.target.map_or(5 * ms, Duration::ns), c.value.interval.map_or(100 * ms, Duration::ns));
+            if target == 0 || interval < target {
+                self.error(
+                    c.span.clone(),
+                    format!("{path}.codel"),
+                    "codel needs 0 < target <= interval".into(),
+                    Some("Facebook's values: target = \"5ms\", interval = \"100ms\"".into()),
+                );
+            }
+            (target.max(1), interval.max(target.max(1)))
+        });
+        let max_in_flight = match &s.max_in_flight {
+            Some(m) if m.value == 0 => {
+                self.error(m.span.clone(), format!("{path}.max_in_flight"), "max_in_flight must be at least 1".into(), None);
+                None
+            }
+            Some(m) => Some(m.value),
+            None => None,
+        };
+        SheddingSpec {
+            discipline: match s.queue_discipline.unwrap_or(QueueDisciplineSection::Fifo) {
+                QueueDisciplineSection::Fifo => QueueDiscipline::Fifo,
+                QueueDisciplineSection::Lifo => QueueDiscipline::Lifo,
+                QueueDisciplineSection::AdaptiveLifo => QueueDiscipline::AdaptiveLifo,
+            },
+            codel,
+            standing_ns: codel.map_or(100 * ms, |c| c.1),
+            max_in_flight,
         }
     }
 
@@ -1091,6 +1135,8 @@ impl Checker<'_> {
                     f.value.latency.as_ref().map(|d| self.dist(d, &format!("{cpath}.fallback.latency")))
                 }),
                 bulkhead: self.bulkhead(c.bulkhead.as_ref(), &cpath),
+                deadline_ns: 0,
+                propagate_deadline: c.propagate_deadline,
             });
         }
 
@@ -1132,6 +1178,7 @@ impl Checker<'_> {
             slowdowns: Vec::new(),
             outages: Vec::new(),
             fleet: self.fleet(s, &path, services, instances),
+            shedding: self.shedding(s, &path),
             hold_worker_during_calls: s.hold_worker_during_calls,
             plan_by_type,
         }

@@ -23,7 +23,7 @@ use crate::policy::backoff::BackoffKind;
 use crate::policy::breaker::Breaker;
 use crate::policy::budget::Budget;
 use crate::policy::bulkhead::Bulkhead;
-use crate::spec::Scope;
+use crate::spec::{QueueDiscipline, Scope, SheddingSpec};
 use crate::spec::{Arrival, Spec};
 use cellsim_sim::{EventQueue, Handle, Model, Nanos, Slab, Stream, NS_PER_S};
 use rand_distr::{Distribution, Exp1};
@@ -53,6 +53,9 @@ pub enum Kind {
     HealthTick,
     /// `arg`: the service whose outlier detection runs its interval now.
     OutlierSweep,
+    /// `handle`: the call; `arg`: the attempt whose deadline (capped by the call's own
+    /// deadline, so not in a timeout lane) has passed.
+    AttemptDeadline,
 }
 
 /// One scheduled event: 16 bytes, 8-aligned, copied as two words. (A Rust enum with these
@@ -137,10 +140,14 @@ struct CallExt {
     prev_backoff_ns: Nanos,
     /// When the attempt in progress was sent (breakers time calls).
     attempt_started_ns: Nanos,
+    /// The call's own deadline over all its attempts: a workload's `deadline`, or the
+    /// calling job's propagated one (`Nanos::MAX`: none).
+    deadline_ns: Nanos,
 }
 
 impl CallExt {
-    const EMPTY: CallExt = CallExt { pol: Pol::NONE, last_cost: NO_BUDGET, prev_backoff_ns: 0, attempt_started_ns: 0 };
+    const EMPTY: CallExt =
+        CallExt { pol: Pol::NONE, last_cost: NO_BUDGET, prev_backoff_ns: 0, attempt_started_ns: 0, deadline_ns: Nanos::MAX };
 }
 
 /// A call's copies of its policies: indexes into the model's `budgets`, `breakers` and
@@ -172,6 +179,8 @@ struct JobSeed {
     attempt: u32,
     service: u32,
     type_id: u16,
+    /// The deadline the caller sent (`Nanos::MAX`: none).
+    deadline_ns: Nanos,
 }
 
 impl JobSeed {
@@ -191,6 +200,7 @@ impl JobSeed {
             work_started_ns,
             step: 0,
             pending: 0,
+            deadline_ns: self.deadline_ns,
         }
     }
 }
@@ -213,11 +223,17 @@ struct Job {
     work_started_ns: Nanos,
     step: u32,
     pending: u32,
+    /// Nobody waits for the answer after this (a propagated deadline); `Nanos::MAX`: none.
+    deadline_ns: Nanos,
 }
 
 struct Instance {
     busy: u32,
     queue: VecDeque<Handle>,
+    /// Jobs present (kept only for services with `max_in_flight`).
+    in_system: u32,
+    /// When the queue was last empty (kept only for shedding services: CoDel, LIFO).
+    last_empty_ns: Nanos,
 }
 
 /// A service at run time: what the hot path reads of its spec, its round-robin position, its
@@ -241,6 +257,9 @@ struct ServiceRt {
     /// Load balancing beyond round robin, health checks, outlier ejection, outages; `None`
     /// for a plain round-robin service (the fast path).
     fleet: Option<Box<Fleet>>,
+    shedding: SheddingSpec,
+    /// A free worker may drop or reorder queued jobs (LIFO, CoDel, expired deadlines).
+    sheds: bool,
     stats: ServiceStats,
     batches: [ServiceBatch; BATCHES],
 }
@@ -327,10 +346,11 @@ struct WorkloadRt {
 /// deadline of an attempt still waiting sits in the event queue. A timeout that never fires
 /// (the attempt was answered) costs a push and a pop here, not an event.
 ///
-/// Invariant: while `pending` is not empty, an event is armed no later than the deadline of
+/// Invariant: while `pending` is not empty, an event is armed no later than the expiry of
 /// its first waiting entry (or the lane is being processed by `timeout_lane`, which re-arms it).
 #[derive(Default)]
 struct TimeoutLane {
+    /// (expiry: the deadline + 1 ns, call, attempt).
     pending: VecDeque<(Nanos, Handle, u32)>,
     /// An event for this lane is in the event queue.
     armed: bool,
@@ -404,14 +424,20 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             })
             .collect();
         let mut instances = Vec::new();
+        // Services whose jobs may carry a deadline: some call into them propagates one.
+        let mut receives_deadlines = vec![false; spec.services.len()];
+        for c in spec.calls.iter().filter(|c| c.propagate_deadline) {
+            receives_deadlines[c.to as usize] = true;
+        }
         let services = spec
             .services
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(svc_index, s)| {
                 let first_instance = instances.len() as u32;
                 for _ in 0..s.instances {
                     let cap = (s.queue_capacity as usize).min(1024);
-                    instances.push(Instance { busy: 0, queue: VecDeque::with_capacity(cap) });
+                    instances.push(Instance { busy: 0, queue: VecDeque::with_capacity(cap), in_system: 0, last_empty_ns: 0 });
                 }
                 let entity = format!("service/{}", s.name);
                 ServiceRt {
@@ -427,6 +453,10 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                     error_probability: s.error_probability,
                     error_rng: Stream::new(seed, &entity, "errors"),
                     slowdowns: s.slowdowns.clone(),
+                    shedding: s.shedding,
+                    sheds: s.shedding.discipline != QueueDiscipline::Fifo
+                        || s.shedding.codel.is_some()
+                        || receives_deadlines[svc_index],
                     fleet: (s.fleet.lb != LbKind::RoundRobin
                         || s.fleet.health.is_some()
                         || s.fleet.outlier.is_some()
@@ -486,7 +516,9 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                     breaker: slots.1,
                     bulkhead: slots.2,
                     caller_first_instance: caller.map_or(0, |s| services_first_instance(spec, s)),
-                    plain: c.retry.budget.is_none()
+                    plain: c.deadline_ns == 0
+                        && !caller.is_some_and(|s| receives_deadlines[s])
+                        && c.retry.budget.is_none()
                         && c.breaker.is_none()
                         && c.bulkhead.is_none()
                         && c.hedge.is_none()
@@ -691,7 +723,8 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         self.requests_in_flight += 1;
         if !plain {
             let pol = self.call_rt[spec as usize].pol(0);
-            self.new_ext(h, pol, now);
+            let d = self.spec.calls[spec as usize].deadline_ns;
+            self.new_ext(h, pol, if d > 0 { now + d } else { Nanos::MAX }, now);
         }
         self.start_attempt(h, spec, type_id, 1, plain, now, q)
     }
@@ -717,19 +750,34 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             return self.after(0, event, now, q);
         }
         let cs = &self.spec.calls[spec as usize];
-        if cs.timeout_ns > 0 {
+        let timeout_at = if cs.timeout_ns > 0 { now + cs.timeout_ns } else { Nanos::MAX };
+        let call_deadline = if plain { Nanos::MAX } else { self.exts[call_h.index as usize].deadline_ns };
+        let deadline = timeout_at.min(call_deadline);
+        if deadline <= now {
+            // The call's own deadline has passed: the attempt is not sent.
+            let event = Event { kind: Kind::Reply, outcome: Outcome::Timeout, arg: attempt, handle: call_h };
+            return self.after(0, event, now, q);
+        }
+        // The caller waits through the deadline's instant: an answer arriving exactly then is
+        // in time, whatever order the two events were scheduled in. The timeout fires 1 ns
+        // later.
+        if deadline < timeout_at {
+            // Capped by the call's deadline: not in order with the lane's entries.
+            q.schedule_at(deadline + 1, Event::new(Kind::AttemptDeadline, call_h, attempt));
+        } else if cs.timeout_ns > 0 {
             // Deadlines only grow along a lane, so a new entry is the head only if the lane was
             // empty; arming for any other entry would delay the head's timeout.
             let lane = &mut self.lanes[spec as usize];
             let was_empty = lane.pending.is_empty();
-            lane.pending.push_back((now + cs.timeout_ns, call_h, attempt));
+            lane.pending.push_back((timeout_at + 1, call_h, attempt));
             if was_empty && !lane.armed {
                 lane.armed = true;
-                q.schedule_at(now + cs.timeout_ns, Event::new(Kind::TimeoutLane, Handle::NONE, spec));
+                q.schedule_at(timeout_at + 1, Event::new(Kind::TimeoutLane, Handle::NONE, spec));
             }
         }
         let latency = sample_opt(&cs.latency, &mut self.call_rt[spec as usize].network_rng);
-        let seed = JobSeed { call: call_h, attempt, service: cs.to, type_id };
+        let deadline_ns = if cs.propagate_deadline { deadline } else { Nanos::MAX };
+        let seed = JobSeed { call: call_h, attempt, service: cs.to, type_id, deadline_ns };
         if latency == 0 {
             return self.admit(seed, None, now, q);
         }
@@ -767,12 +815,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     }
 
     /// Gives a new call with policies its state, at its slab index.
-    fn new_ext(&mut self, call_h: Handle, pol: Pol, now: Nanos) {
+    fn new_ext(&mut self, call_h: Handle, pol: Pol, deadline_ns: Nanos, now: Nanos) {
         let i = call_h.index as usize;
         if self.exts.len() <= i {
             self.exts.resize(i + 1, CallExt::EMPTY);
         }
-        self.exts[i] = CallExt { pol, attempt_started_ns: now, ..CallExt::EMPTY };
+        self.exts[i] = CallExt { pol, attempt_started_ns: now, deadline_ns, ..CallExt::EMPTY };
         if pol.budget != NO_BUDGET {
             self.budgets[pol.budget as usize].on_request(now);
         }
@@ -928,7 +976,8 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             }
         }
         let call = self.calls.get_mut(call_h).expect("still live");
-        if !outcome.is_success() && call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) {
+        let retry_wanted = call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) && now < ext.deadline_ns;
+        if !outcome.is_success() && retry_wanted {
             if parent != Handle::NONE && self.jobs.get(parent).is_none() {
                 self.calls.free(call_h); // nobody waits for this call any more
                 return Ok(None);
@@ -1129,26 +1178,38 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         };
         let instance = &mut self.instances[inst as usize];
         let (free_worker, room) = (instance.busy < rt.workers, instance.queue.len() < rt.queue_capacity);
+        // Turned away: a full queue or the concurrency limit (rejected), or a deadline that
+        // passed on the way (timeout: nobody waits for the answer).
+        let over_limit = rt.shedding.max_in_flight.is_some_and(|m| instance.in_system >= m);
+        let refusal = if seed.deadline_ns <= now {
+            Some(Outcome::Timeout)
+        } else if (!free_worker && !room) || over_limit {
+            Some(Outcome::Rejected)
+        } else {
+            None
+        };
         if batch != UNCOUNTED {
             let b = &mut rt.batches[batch as usize];
             b.arrivals += 1;
-            if !free_worker && !room {
-                b.rejected += 1;
-                rt.stats.outcomes.add(Outcome::Rejected);
+            if let Some(o) = refusal {
+                b.rejected += (o == Outcome::Rejected) as u64;
+                rt.stats.outcomes.add(o);
             }
         }
         if let Some(fleet) = &mut rt.fleet {
-            if !free_worker && !room {
-                fleet.on_answer(inst - rt.first_instance, Outcome::Rejected, false, now);
-            } else {
-                fleet.on_admit(inst - rt.first_instance);
+            match refusal {
+                Some(o) => fleet.on_answer(inst - rt.first_instance, o, false, now),
+                None => fleet.on_admit(inst - rt.first_instance),
             }
         }
-        if !free_worker && !room {
+        if let Some(o) = refusal {
             if let Some(h) = slot {
                 self.jobs.free(h);
             }
-            return self.send_reply(seed.call, seed.attempt, Outcome::Rejected, now, q);
+            return self.send_reply(seed.call, seed.attempt, o, now, q);
+        }
+        if rt.shedding.max_in_flight.is_some() {
+            instance.in_system += 1;
         }
         let plan = rt.plan_by_type[seed.type_id as usize];
         let work_started_ns = if free_worker { now } else { 0 };
@@ -1169,7 +1230,11 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             let work = self.work_starts(seed.service as usize, inst, now, now, batch);
             q.schedule_at(now + work, Event::new(Kind::WorkDone, h, 0));
         } else {
-            self.instances[inst as usize].queue.push_back(h);
+            let instance = &mut self.instances[inst as usize];
+            if instance.queue.is_empty() {
+                instance.last_empty_ns = now;
+            }
+            instance.queue.push_back(h);
         }
         Ok(())
     }
@@ -1210,12 +1275,64 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         round_ns(work as f64 * factor)
     }
 
-    /// A worker of `instance` is free: it takes the next queued job, or goes idle.
-    fn release_worker(&mut self, instance: u32, now: Nanos, q: &mut EventQueue<Event>) {
-        match self.instances[instance as usize].queue.pop_front() {
-            Some(next) => self.start_work(next, now, q),
-            None => self.instances[instance as usize].busy -= 1,
+    /// A worker of `instance` (of service `service`) is free: it takes the next queued job,
+    /// or goes idle. A shedding service may take the newest job instead (LIFO), and drops
+    /// the jobs it finds too old (CoDel) or past their deadline on the way.
+    fn release_worker(&mut self, service: u32, instance: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+        if !self.services[service as usize].sheds {
+            match self.instances[instance as usize].queue.pop_front() {
+                Some(next) => self.start_work(next, now, q),
+                None => self.instances[instance as usize].busy -= 1,
+            }
+            return Ok(());
         }
+        let sh = self.services[service as usize].shedding;
+        loop {
+            let inst = &mut self.instances[instance as usize];
+            let standing = !inst.queue.is_empty() && now - inst.last_empty_ns > sh.standing_ns;
+            let lifo = sh.discipline == QueueDiscipline::Lifo || (sh.discipline == QueueDiscipline::AdaptiveLifo && standing);
+            let next = if lifo { inst.queue.pop_back() } else { inst.queue.pop_front() };
+            let Some(next) = next else {
+                inst.busy -= 1;
+                return Ok(());
+            };
+            if inst.queue.is_empty() {
+                inst.last_empty_ns = now;
+            }
+            let job = *self.jobs.get(next).expect("live job");
+            let max_wait_ns = match sh.codel {
+                Some((target, interval)) => if standing { target } else { interval },
+                None => Nanos::MAX,
+            };
+            if job.deadline_ns <= now {
+                self.drop_queued(next, &job, Outcome::Timeout, now, q)?;
+            } else if now - job.arrived_ns > max_wait_ns {
+                self.drop_queued(next, &job, Outcome::Rejected, now, q)?;
+            } else {
+                self.start_work(next, now, q);
+                return Ok(());
+            }
+        }
+    }
+
+    /// A queued job is dropped without being worked on: `Timeout` (its deadline passed) or
+    /// `Rejected` (CoDel).
+    fn drop_queued(&mut self, job_h: Handle, job: &Job, outcome: Outcome, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+        self.jobs.free(job_h);
+        let rt = &mut self.services[job.service as usize];
+        if let Some(fleet) = &mut rt.fleet {
+            fleet.on_answer(job.instance - rt.first_instance, outcome, true, now);
+        }
+        if rt.shedding.max_in_flight.is_some() {
+            self.instances[job.instance as usize].in_system -= 1;
+        }
+        rt.stats.occupancy.in_system.add(job.arrived_ns, now, self.window);
+        rt.stats.occupancy.queued.add(job.arrived_ns, now, self.window);
+        if job.batch != UNCOUNTED {
+            rt.batches[job.batch as usize].rejected += (outcome == Outcome::Rejected) as u64;
+            rt.stats.outcomes.add(outcome);
+        }
+        self.send_reply(job.call, job.attempt, outcome, now, q)
     }
 
     fn work_done(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
@@ -1223,7 +1340,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let rt = &mut self.services[job.service as usize];
         if !rt.hold_worker_during_calls {
             rt.stats.occupancy.busy.add(job.work_started_ns, now, self.window);
-            self.release_worker(job.instance, now, q);
+            self.release_worker(job.service, job.instance, now, q)?;
         }
         let rt = &mut self.services[job.service as usize];
         if rt.error_probability > 0.0 && rt.error_rng.unit() < rt.error_probability {
@@ -1248,7 +1365,11 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         };
         let (first, end) = self.steps[(job.plan_first + job.step) as usize];
         job.pending = end - first;
-        let (step, type_id, instance) = (job.step, job.type_id, job.instance);
+        let (step, type_id, instance, deadline) = (job.step, job.type_id, job.instance, job.deadline_ns);
+        if deadline <= now {
+            // Nobody waits for this job's answer any more: it makes no more calls.
+            return Ok(Some(Outcome::Error));
+        }
         for spec in first..end {
             let rt = &self.call_rt[spec as usize];
             let plain = rt.plain;
@@ -1268,7 +1389,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             let call_h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
             if !plain {
                 let pol = self.call_rt[spec as usize].pol(instance);
-                self.new_ext(call_h, pol, now);
+                self.new_ext(call_h, pol, deadline, now);
             }
             self.start_attempt(call_h, spec, type_id, 1, plain, now, q)?;
             // A call answered inline may have ended the step or failed the job (and replied).
@@ -1304,7 +1425,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
         loop {
-            self.finish_job(job_h, &job, outcome, now, q);
+            self.finish_job(job_h, &job, outcome, now, q)?;
             let (call, attempt) = (job.call, job.attempt);
             let Some(latency) = self.reply_latency(call, attempt) else { return Ok(()) };
             if latency > 0 {
@@ -1318,16 +1439,26 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
 
     /// Frees the job, its worker if it held one, and records it.
     #[inline(always)]
-    fn finish_job(&mut self, job_h: Handle, job: &Job, outcome: Outcome, now: Nanos, q: &mut EventQueue<Event>) {
+    fn finish_job(
+        &mut self,
+        job_h: Handle,
+        job: &Job,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
         let (service, instance, counted, arrived_ns) = (job.service, job.instance, job.batch, job.arrived_ns);
         let work_started_ns = job.work_started_ns;
         self.jobs.free(job_h);
         let rt = &mut self.services[service as usize];
         if rt.hold_worker_during_calls {
             rt.stats.occupancy.busy.add(work_started_ns, now, self.window);
-            self.release_worker(instance, now, q);
+            self.release_worker(service, instance, now, q)?;
         }
         let rt = &mut self.services[service as usize];
+        if rt.shedding.max_in_flight.is_some() {
+            self.instances[instance as usize].in_system -= 1;
+        }
         if let Some(fleet) = &mut rt.fleet {
             fleet.on_answer(instance - rt.first_instance, outcome, true, now);
         }
@@ -1340,6 +1471,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             rt.stats.outcomes.add(outcome);
             record(&mut rt.stats.sojourn, sojourn);
         }
+        Ok(())
     }
 
     /// The network time of an answer to attempt `attempt` of `call`, or `None` if nobody is
@@ -1412,7 +1544,13 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
             Kind::Arrival => self.arrival(event.arg, now, q),
             Kind::JobArrive => {
                 let job = self.jobs.get(h).expect("live job");
-                let seed = JobSeed { call: job.call, attempt: job.attempt, service: job.service, type_id: job.type_id };
+                let seed = JobSeed {
+                    call: job.call,
+                    attempt: job.attempt,
+                    service: job.service,
+                    type_id: job.type_id,
+                    deadline_ns: job.deadline_ns,
+                };
                 self.admit(seed, Some(h), now, q)
             }
             Kind::WorkDone => self.work_done(h, now, q),
@@ -1443,6 +1581,7 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
                 }
                 Ok(())
             }
+            Kind::AttemptDeadline => self.attempt_ended(h, event.arg, Outcome::Timeout, now, q),
             Kind::Fallback => {
                 let Some(&call) = self.calls.get(h) else { return Ok(()) };
                 match self.conclude(h, &call, Outcome::Degraded, now, q)? {

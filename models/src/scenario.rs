@@ -119,6 +119,12 @@ pub struct RequestSection {
     pub target: Loc<String>,
     /// The client's timeout, per attempt. Default: none.
     pub timeout: Option<Duration>,
+    /// The client's overall deadline, over all attempts. Default: none.
+    pub deadline: Option<Loc<Duration>>,
+    /// Send the attempt's deadline with it (gRPC's `grpc-timeout`), so that the target drops
+    /// the work if nobody waits for it any more and bounds its own calls. Default false.
+    #[serde(default)]
+    pub propagate_deadline: bool,
     /// Network latency between client and target, drawn once each way. Default: none.
     pub latency: Option<Loc<DistSection>>,
     /// Client retries. Default: one attempt.
@@ -160,6 +166,14 @@ pub struct ServiceSection {
     pub health_check: Option<Loc<HealthCheckSection>>,
     /// Envoy-style outlier ejection. Default: none.
     pub outlier_detection: Option<Loc<OutlierSection>>,
+    /// Which queued job a free worker takes. Default fifo.
+    pub queue_discipline: Option<QueueDisciplineSection>,
+    /// Facebook's CoDel variant: drop queued jobs that waited longer than `target` while the
+    /// queue has been standing for `interval`, else longer than `interval`. Default: none.
+    pub codel: Option<Loc<CodelSection>>,
+    /// At most this many jobs present per instance (queued, working, waiting on calls); one
+    /// more is rejected. Default: none.
+    pub max_in_flight: Option<Loc<u32>>,
     /// Downstream calls made after the service's own work, in order.
     #[serde(default, rename = "call")]
     pub calls: Vec<Loc<CallSection>>,
@@ -175,6 +189,10 @@ pub struct CallSection {
     pub critical: Option<bool>,
     /// Per-attempt timeout. Default: none.
     pub timeout: Option<Duration>,
+    /// Send the attempt's deadline (the sooner of its timeout and the caller's own deadline)
+    /// with it. Default false.
+    #[serde(default)]
+    pub propagate_deadline: bool,
     /// Network latency of this hop, drawn once each way. Default: none.
     pub latency: Option<Loc<DistSection>>,
     /// Adjacent calls with the same group run in parallel; a call without one runs alone.
@@ -405,6 +423,25 @@ pub struct BreakerSection {
     pub sleep_window: Option<Duration>,
     /// hystrix: how often the counts are checked. Default 500ms.
     pub snapshot_interval: Option<Loc<Duration>>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum QueueDisciplineSection {
+    Fifo,
+    Lifo,
+    /// FIFO, but LIFO while the queue is standing (not empty for the CoDel interval,
+    /// default 100ms).
+    AdaptiveLifo,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodelSection {
+    /// Default 5ms.
+    pub target: Option<Duration>,
+    /// Default 100ms.
+    pub interval: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]

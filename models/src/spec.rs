@@ -50,6 +50,7 @@ pub struct ServiceSpec {
     /// Instances [first, first + count) are down in [start, end) (outage faults).
     pub outages: Vec<(Nanos, Nanos, u32, u32)>,
     pub fleet: FleetSpec,
+    pub shedding: SheddingSpec,
     pub hold_worker_during_calls: bool,
     /// Index into `Spec::plans`, by global request type.
     pub plan_by_type: Vec<u32>,
@@ -120,6 +121,28 @@ pub struct CallSpec {
     pub fallback: Option<Option<Dist>>,
     /// At most this many attempts in flight (per scope).
     pub bulkhead: Option<(u32, Scope)>,
+    /// Workload requests: the overall deadline over all attempts (0: none).
+    pub deadline_ns: Nanos,
+    /// The callee receives the attempt's deadline.
+    pub propagate_deadline: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueDiscipline {
+    Fifo,
+    Lifo,
+    AdaptiveLifo,
+}
+
+/// Load shedding at a service's instances.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SheddingSpec {
+    pub discipline: QueueDiscipline,
+    /// (target, interval): the CoDel variant, when set.
+    pub codel: Option<(Nanos, Nanos)>,
+    /// The "standing queue" interval for adaptive LIFO (CoDel's, else 100 ms).
+    pub standing_ns: Nanos,
+    pub max_in_flight: Option<u32>,
 }
 
 /// gRPC hedging (reference 2.4): the original at once, another copy every `delay_ns`
