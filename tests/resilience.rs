@@ -722,3 +722,41 @@ fn a_concurrency_limit_rejects_past_the_limit() {
     assert_eq!(r.requests[0].outcomes.get(Outcome::Rejected), 500);
     assert_eq!(service(&r, "s1").outcomes.get(Outcome::Rejected), 500);
 }
+
+#[test]
+fn adaptive_throttling_refuses_in_proportion_to_what_the_backend_rejects() {
+    // A backend of 3 workers (10 ms each, no queue) offered 1000 calls/s can accept under
+    // 300/s. Client-side throttling with K = 2 settles where the refusal share is
+    // 1 - K x accepts / requests (reference 2.5): the client still sends about twice what
+    // the backend accepts, and sheds the rest locally.
+    let text = r#"
+[scenario]
+name = "throttling"
+duration = "600s"
+warmup = "120s"
+
+[[workload]]
+name = "w"
+arrival = { process = "poisson", rate_per_s = 1000 }
+
+[[workload.request]]
+name = "r"
+target = "s1"
+adaptive_throttling = { k = 2, window = "120s" }
+
+[[service]]
+name = "s1"
+workers = 3
+queue_capacity = 0
+service_time = { dist = "constant", value = "10ms" }
+"#;
+    let r = run(text);
+    let o = &r.requests[0].outcomes;
+    let n = o.total() as f64;
+    let (ok, refused, rejected) = (o.successes() as f64 / n, o.get(Outcome::Refused) as f64 / n, o.get(Outcome::Rejected) as f64 / n);
+    assert!((refused - (1.0 - 2.0 * ok)).abs() < 0.02, "refused {refused:.3}, accepted {ok:.3}");
+    assert!(ok > 0.2 && ok < 0.3, "accepted {ok:.3}");
+    // What was sent (not refused) is about twice what was accepted.
+    assert!(((ok + rejected) / ok - 2.0).abs() < 0.1, "sent / accepted = {:.2}", (ok + rejected) / ok);
+    assert_eq!(r.policies[0].policy, "adaptive-throttling");
+}

@@ -403,6 +403,7 @@ impl Checker<'_> {
                 hedge: self.hedge(r.hedge.as_ref(), r.retry.as_ref(), &rpath),
                 fallback: None,
                 bulkhead: self.bulkhead(r.bulkhead.as_ref(), &rpath),
+                throttle: self.throttle(r.adaptive_throttling.as_ref(), &rpath),
                 deadline_ns: match &r.deadline {
                     Some(d) if d.value.ns() == 0 => {
                         self.error(d.span.clone(), format!("{rpath}.deadline"), "a deadline must be above 0".into(), None);
@@ -791,6 +792,27 @@ impl Checker<'_> {
         Some(HedgeSpec { max_attempts: m.value.clamp(2, 5), delay_ns: h.value.delay.ns() })
     }
 
+    fn throttle(&mut self, t: Option<&Loc<ThrottlingSection>>, path: &str) -> Option<(f64, u32, Scope)> {
+        let t = &t?.value;
+        let k = match &t.k {
+            Some(k) if !(k.value >= 1.0 && k.value <= 100.0) => {
+                self.error(k.span.clone(), format!("{path}.adaptive_throttling.k"), format!("k must be from 1 to 100, not {}", k.value), Some("2 lets the backend see twice what it accepts".into()));
+                2.0
+            }
+            Some(k) => k.value,
+            None => 2.0,
+        };
+        let window_s = match &t.window {
+            Some(w) if w.value.ns() < NS_PER_S || w.value.ns() % NS_PER_S != 0 || w.value.ns() > 3600 * NS_PER_S => {
+                self.error(w.span.clone(), format!("{path}.adaptive_throttling.window"), "window must be whole seconds, from 1s to 1h".into(), None);
+                120
+            }
+            Some(w) => (w.value.ns() / NS_PER_S) as u32,
+            None => 120,
+        };
+        Some((k, window_s, t.scope.unwrap_or(Scope::Instance)))
+    }
+
     fn bulkhead(&mut self, b: Option<&Loc<BulkheadSection>>, path: &str) -> Option<(u32, Scope)> {
         let b = &b?.value;
         if b.max_concurrent.value == 0 {
@@ -1135,6 +1157,7 @@ impl Checker<'_> {
                     f.value.latency.as_ref().map(|d| self.dist(d, &format!("{cpath}.fallback.latency")))
                 }),
                 bulkhead: self.bulkhead(c.bulkhead.as_ref(), &cpath),
+                throttle: self.throttle(c.adaptive_throttling.as_ref(), &cpath),
                 deadline_ns: 0,
                 propagate_deadline: c.propagate_deadline,
             });

@@ -23,6 +23,7 @@ use crate::policy::backoff::BackoffKind;
 use crate::policy::breaker::Breaker;
 use crate::policy::budget::Budget;
 use crate::policy::bulkhead::Bulkhead;
+use crate::policy::throttle::Throttle;
 use crate::spec::{QueueDiscipline, Scope, SheddingSpec};
 use crate::spec::{Arrival, Spec};
 use cellsim_sim::{EventQueue, Handle, Model, Nanos, Slab, Stream, NS_PER_S};
@@ -157,10 +158,11 @@ struct Pol {
     budget: u32,
     breaker: u32,
     bulkhead: u32,
+    throttle: u32,
 }
 
 impl Pol {
-    const NONE: Pol = Pol { budget: NO_BUDGET, breaker: NO_BUDGET, bulkhead: NO_BUDGET };
+    const NONE: Pol = Pol { budget: NO_BUDGET, breaker: NO_BUDGET, bulkhead: NO_BUDGET, throttle: NO_BUDGET };
 }
 
 /// What `request_done` needs of a root call that has just been freed.
@@ -272,6 +274,8 @@ struct CallRt {
     budget: Slots,
     breaker: Slots,
     bulkhead: Slots,
+    throttle: Slots,
+    throttle_rng: Stream,
     caller_first_instance: u32,
     /// No budget, breaker, bulkhead, hedging, fallback or decorrelated backoff.
     plain: bool,
@@ -296,6 +300,7 @@ impl CallRt {
             budget: self.budget.pick(instance, first),
             breaker: self.breaker.pick(instance, first),
             bulkhead: self.bulkhead.pick(instance, first),
+            throttle: self.throttle.pick(instance, first),
         }
     }
 }
@@ -375,6 +380,7 @@ pub struct ServiceModel<'s, S: SeriesSink> {
     budgets: Vec<Budget>,
     breakers: Vec<Breaker>,
     bulkheads: Vec<Bulkhead>,
+    throttles: Vec<Throttle>,
     /// By call slab index: the policy state of calls that are not plain.
     exts: Vec<CallExt>,
     /// Every plan's steps in one table (ranges of call specs).
@@ -489,13 +495,14 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let mut budgets = Vec::new();
         let mut breakers = Vec::new();
         let mut bulkheads = Vec::new();
+        let mut throttles = Vec::new();
         let call_rt = spec
             .calls
             .iter()
             .zip(&caller_of)
             .map(|(c, caller)| {
                 let caller_instances = caller.map(|s| spec.services[s].instances);
-                let mut slots = (Slots::NONE, Slots::NONE, Slots::NONE);
+                let mut slots = (Slots::NONE, Slots::NONE, Slots::NONE, Slots::NONE);
                 if let Some((budget, scope)) = c.retry.budget {
                     slots.0 = Slots::reserve(budgets.len(), scope, caller_instances);
                     budgets.extend((0..slots.0.copies).map(|_| Budget::new(budget)));
@@ -508,6 +515,10 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                     slots.2 = Slots::reserve(bulkheads.len(), scope, caller_instances);
                     bulkheads.extend((0..slots.2.copies).map(|_| Bulkhead::new(max)));
                 }
+                if let Some((k, window_s, scope)) = c.throttle {
+                    slots.3 = Slots::reserve(throttles.len(), scope, caller_instances);
+                    throttles.extend((0..slots.3.copies).map(|_| Throttle::new(k, window_s)));
+                }
                 CallRt {
                     network_rng: Stream::new(seed, &c.name, "network"),
                     backoff_rng: Stream::new(seed, &c.name, "backoff"),
@@ -515,12 +526,15 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                     budget: slots.0,
                     breaker: slots.1,
                     bulkhead: slots.2,
+                    throttle: slots.3,
+                    throttle_rng: Stream::new(seed, &c.name, "throttle"),
                     caller_first_instance: caller.map_or(0, |s| services_first_instance(spec, s)),
                     plain: c.deadline_ns == 0
                         && !caller.is_some_and(|s| receives_deadlines[s])
                         && c.retry.budget.is_none()
                         && c.breaker.is_none()
                         && c.bulkhead.is_none()
+                        && c.throttle.is_none()
                         && c.hedge.is_none()
                         && c.fallback.is_none()
                         && c.retry.backoff.kind != BackoffKind::DecorrelatedJitter,
@@ -567,6 +581,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             budgets,
             breakers,
             bulkheads,
+            throttles,
             exts: Vec::new(),
             steps: spec.plans.iter().flat_map(|p| p.steps.iter().copied()).collect(),
             workloads,
@@ -640,6 +655,17 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                     copies: all.len() as u32,
                     opened: all.iter().map(|b| b.opened).sum(),
                     refused: all.iter().map(|b| b.refused).sum(),
+                });
+            }
+            if c.throttle.is_some() {
+                let all = &self.throttles[rt.throttle.range()];
+                policies.push(PolicyStats {
+                    call: c.name.clone(),
+                    policy: "adaptive-throttling",
+                    kind: "sre",
+                    copies: all.len() as u32,
+                    opened: 0,
+                    refused: all.iter().map(|t| t.refused).sum(),
                 });
             }
             if c.bulkhead.is_some() {
@@ -801,6 +827,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let ext = &mut self.exts[call_h.index as usize];
         ext.attempt_started_ns = now;
         let pol = ext.pol;
+        if pol.throttle != NO_BUDGET {
+            let u = self.call_rt[spec as usize].throttle_rng.unit();
+            if !self.throttles[pol.throttle as usize].try_send(now, u) {
+                return false;
+            }
+        }
         let bulkhead_full = pol.bulkhead != NO_BUDGET && !self.bulkheads[pol.bulkhead as usize].try_acquire();
         if bulkhead_full || (pol.breaker != NO_BUDGET && !self.breakers[pol.breaker as usize].try_acquire(now)) {
             if !bulkhead_full && pol.bulkhead != NO_BUDGET {
@@ -945,6 +977,9 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             }
             if pol.bulkhead != NO_BUDGET {
                 self.bulkheads[pol.bulkhead as usize].release(1);
+            }
+            if pol.throttle != NO_BUDGET && outcome.is_success() {
+                self.throttles[pol.throttle as usize].on_accept(now);
             }
         }
         if hedged {

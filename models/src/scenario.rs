@@ -135,6 +135,8 @@ pub struct RequestSection {
     pub hedge: Option<Loc<HedgeSection>>,
     /// A cap on the client's attempts in flight. Default: none.
     pub bulkhead: Option<Loc<BulkheadSection>>,
+    /// Client-side adaptive throttling. Default: none.
+    pub adaptive_throttling: Option<Loc<ThrottlingSection>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -210,6 +212,21 @@ pub struct CallSection {
     pub fallback: Option<Loc<FallbackSection>>,
     /// A cap on this call's attempts in flight. Default: none.
     pub bulkhead: Option<Loc<BulkheadSection>>,
+    /// Client-side adaptive throttling (SRE book). Default: none.
+    pub adaptive_throttling: Option<Loc<ThrottlingSection>>,
+}
+
+/// Refuse requests locally with probability max(0, (requests - k x accepts) / (requests + 1))
+/// over the last `window`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottlingSection {
+    /// At least 1. Default 2 (the SRE book's suggestion).
+    pub k: Option<Loc<f64>>,
+    /// Whole seconds, 1s to 1h. Default 120s.
+    pub window: Option<Loc<Duration>>,
+    /// Default instance.
+    pub scope: Option<Scope>,
 }
 
 /// At most `max_concurrent` attempts of the call in flight; one more is refused at once.

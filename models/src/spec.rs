@@ -121,6 +121,8 @@ pub struct CallSpec {
     pub fallback: Option<Option<Dist>>,
     /// At most this many attempts in flight (per scope).
     pub bulkhead: Option<(u32, Scope)>,
+    /// Client-side adaptive throttling: (K, window in seconds, scope).
+    pub throttle: Option<(f64, u32, Scope)>,
     /// Workload requests: the overall deadline over all attempts (0: none).
     pub deadline_ns: Nanos,
     /// The callee receives the attempt's deadline.

@@ -6,3 +6,4 @@ pub mod backoff;
 pub mod budget;
 pub mod breaker;
 pub mod bulkhead;
+pub mod throttle;
