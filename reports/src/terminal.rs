@@ -144,6 +144,26 @@ pub fn render(s: &Summary) -> String {
         ],
         &rows,
     );
+    let fleets: Vec<Vec<String>> = s
+        .services
+        .iter()
+        .filter_map(|v| {
+            v.fleet.as_ref().map(|f| {
+                vec![
+                    v.service.clone(),
+                    f.marked_unhealthy.to_string(),
+                    f.restarts.to_string(),
+                    f.ejections.to_string(),
+                    f.routed_fail_open.to_string(),
+                    f.refused_fail_closed.to_string(),
+                ]
+            })
+        })
+        .collect();
+    if !fleets.is_empty() {
+        out.push_str("\nInstances (health checks, outlier ejection, routing when too few were usable)\n");
+        table(&mut out, &["service", "unhealthy", "restarts", "ejections", "fail-open jobs", "fail-closed jobs"], &fleets);
+    }
     if let Some(st) = &s.stability {
         let _ = writeln!(
             out,
