@@ -226,7 +226,8 @@ fn a_hystrix_breaker_opens_at_a_snapshot_and_probes_once() {
 
 /// The shipped metastability scenario with `edit` applied to its text, run with `seed`.
 fn metastable_variant(edit: impl Fn(&str) -> String, seed: u64) -> cellsim_models::Stability {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/metastable-retries.toml")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/metastable-retries.toml")).unwrap();
     let spec = compile("metastable-retries.toml", &edit(&text)).unwrap_or_else(|e| panic!("{}", e[0]));
     let (r, _) = simulate(&spec, seed, NoSeries);
     r.stability.expect("the scenario has a fault")
@@ -246,7 +247,8 @@ fn immediate_retries_turn_a_ten_second_capacity_drop_into_a_lasting_collapse() {
 
 #[test]
 fn a_retry_budget_or_a_breaker_or_lower_load_lets_the_same_system_recover() {
-    let budget = |t: &str| t.replace("max_attempts = 5 }\n", "max_attempts = 5, budget = { kind = \"aws-standard\" } }\n");
+    let budget =
+        |t: &str| t.replace("max_attempts = 5 }\n", "max_attempts = 5, budget = { kind = \"aws-standard\" } }\n");
     let breaker = |t: &str| {
         t.replace(
             "retry = { max_attempts = 5 }\n",
@@ -256,10 +258,14 @@ fn a_retry_budget_or_a_breaker_or_lower_load_lets_the_same_system_recover() {
     // 15/s x 5 attempts = 75/s < 100/s: not vulnerable (the reference's rho = 0.15 row).
     let low_load = |t: &str| t.replace("rate_per_s = 50", "rate_per_s = 15");
     let no_retries = |t: &str| t.replace("retry = { max_attempts = 5 }\n", "");
-    let variants: [(&str, &dyn Fn(&str) -> String); 4] =
-        [("budget", &budget), ("breaker", &breaker), ("low load", &low_load), ("no retries", &no_retries)];
+    type Edit = fn(&str) -> String;
+    let variants: [(&str, Edit); 4] =
+        [("budget", budget), ("breaker", breaker), ("low load", low_load), ("no retries", no_retries)];
     for (name, edit) in variants {
-        assert_ne!(edit("retry = { max_attempts = 5 }\nrate_per_s = 50"), "retry = { max_attempts = 5 }\nrate_per_s = 50");
+        assert_ne!(
+            edit("retry = { max_attempts = 5 }\nrate_per_s = 50"),
+            "retry = { max_attempts = 5 }\nrate_per_s = 50"
+        );
         for seed in 1..=3 {
             let st = metastable_variant(edit, seed);
             let (before, after) = (st.goodput_before_per_s(), st.goodput_after_per_s());
@@ -313,7 +319,8 @@ service_time = {{ dist = "empirical", points = [{{ p = 0, value = "0.5ms" }}, {{
 /// The share of successful requests slower than `ms`.
 fn share_slower_than(r: &RunResult, ms: f64) -> f64 {
     let h = &r.requests[0].latency;
-    let slow: u64 = h.iter_recorded().filter(|v| v.value_iterated_to() as f64 > ms * 1e6).map(|v| v.count_at_value()).sum();
+    let slow: u64 =
+        h.iter_recorded().filter(|v| v.value_iterated_to() as f64 > ms * 1e6).map(|v| v.count_at_value()).sum();
     slow as f64 / h.len() as f64
 }
 
@@ -578,7 +585,8 @@ service_time = {{ dist = "constant", value = "1ms" }}
         )
     };
     // Weights 4, 1, 1, 1, 1 out of 8; instance 0 fails for the whole run.
-    let dead_first = "\n[[fault]]\nkind = \"outage\"\nservice = \"pool\"\nstart = \"0s\"\nduration = \"100s\"\ninstances = 1\n";
+    let dead_first =
+        "\n[[fault]]\nkind = \"outage\"\nservice = \"pool\"\nstart = \"0s\"\nduration = \"100s\"\ninstances = 1\n";
     let r = run(&text(&format!("load_balancer = \"weighted\"\nweights = [4, 1, 1, 1, 1]\n{dead_first}")));
     // 9,999 requests; smooth weighted round robin sends 4 of every 8 to the dead instance.
     // Replayed here: add each weight to its score, pick the highest (first on ties), take
@@ -710,7 +718,11 @@ fn codel_bounds_the_queueing_time_of_what_it_serves_and_lifo_serves_fresh_work_f
         let (lifo, _) = overload(&format!("queue_discipline = \"{discipline}\""));
         let share = lifo.len() as f64 / n as f64;
         assert!(share > 0.4 && share < 0.6, "{discipline} served {share:.2}");
-        assert!(lifo.value_at_quantile(0.5) < 50_000_000, "{discipline} median {} ms", lifo.value_at_quantile(0.5) / 1_000_000);
+        assert!(
+            lifo.value_at_quantile(0.5) < 50_000_000,
+            "{discipline} median {} ms",
+            lifo.value_at_quantile(0.5) / 1_000_000
+        );
     }
 }
 
@@ -753,7 +765,8 @@ service_time = { dist = "constant", value = "10ms" }
     let r = run(text);
     let o = &r.requests[0].outcomes;
     let n = o.total() as f64;
-    let (ok, refused, rejected) = (o.successes() as f64 / n, o.get(Outcome::Refused) as f64 / n, o.get(Outcome::Rejected) as f64 / n);
+    let (ok, refused, rejected) =
+        (o.successes() as f64 / n, o.get(Outcome::Refused) as f64 / n, o.get(Outcome::Rejected) as f64 / n);
     assert!((refused - (1.0 - 2.0 * ok)).abs() < 0.02, "refused {refused:.3}, accepted {ok:.3}");
     assert!(ok > 0.2 && ok < 0.3, "accepted {ok:.3}");
     // What was sent (not refused) is about twice what was accepted.

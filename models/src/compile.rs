@@ -186,7 +186,12 @@ impl Checker<'_> {
             };
             if fault.kind == FaultKind::Outage {
                 if let Some(l) = &fault.load_percent {
-                    self.error(l.span.clone(), format!("{path}.load_percent"), "an outage has no load_percent".into(), None);
+                    self.error(
+                        l.span.clone(),
+                        format!("{path}.load_percent"),
+                        "an outage has no load_percent".into(),
+                        None,
+                    );
                 }
                 if let Some(s) = services.get_mut(service as usize) {
                     s.outages.push((start, end, 0, count));
@@ -406,7 +411,12 @@ impl Checker<'_> {
                 throttle: self.throttle(r.adaptive_throttling.as_ref(), &rpath),
                 deadline_ns: match &r.deadline {
                     Some(d) if d.value.ns() == 0 => {
-                        self.error(d.span.clone(), format!("{rpath}.deadline"), "a deadline must be above 0".into(), None);
+                        self.error(
+                            d.span.clone(),
+                            format!("{rpath}.deadline"),
+                            "a deadline must be above 0".into(),
+                            None,
+                        );
                         0
                     }
                     Some(d) => d.value.ns(),
@@ -567,16 +577,19 @@ impl Checker<'_> {
         };
         let retry_on = match &r.value.retry_on {
             Some(list) => list.iter().fold(0u8, |mask, o| {
-                mask | 1 << match o {
-                    RetryOn::Timeout => Outcome::Timeout,
-                    RetryOn::Error => Outcome::Error,
-                    RetryOn::Rejected => Outcome::Rejected,
-                    RetryOn::Refused => Outcome::Refused,
-                } as u8
+                mask | 1
+                    << match o {
+                        RetryOn::Timeout => Outcome::Timeout,
+                        RetryOn::Error => Outcome::Error,
+                        RetryOn::Rejected => Outcome::Rejected,
+                        RetryOn::Refused => Outcome::Refused,
+                    } as u8
             }),
             None => RetrySpec::RETRY_ALL,
         };
-        let budget = r.value.budget.as_ref().map(|b| (self.budget(&b.value, &format!("{path}.retry.budget")), b.value.scope.unwrap_or(Scope::Instance)));
+        let budget = r.value.budget.as_ref().map(|b| {
+            (self.budget(&b.value, &format!("{path}.retry.budget")), b.value.scope.unwrap_or(Scope::Instance))
+        });
         RetrySpec {
             max_attempts,
             backoff: Backoff {
@@ -594,7 +607,8 @@ impl Checker<'_> {
     fn shedding(&mut self, s: &ServiceSection, path: &str) -> SheddingSpec {
         let ms = NS_PER_S / 1000;
         let codel = s.codel.as_ref().map(|c| {
-            let (target, interval) = (c.value.target.map_or(5 * ms, Duration::ns), c.value.interval.map_or(100 * ms, Duration::ns));
+            let (target, interval) =
+                (c.value.target.map_or(5 * ms, Duration::ns), c.value.interval.map_or(100 * ms, Duration::ns));
             if target == 0 || interval < target {
                 self.error(
                     c.span.clone(),
@@ -607,7 +621,12 @@ impl Checker<'_> {
         });
         let max_in_flight = match &s.max_in_flight {
             Some(m) if m.value == 0 => {
-                self.error(m.span.clone(), format!("{path}.max_in_flight"), "max_in_flight must be at least 1".into(), None);
+                self.error(
+                    m.span.clone(),
+                    format!("{path}.max_in_flight"),
+                    "max_in_flight must be at least 1".into(),
+                    None,
+                );
                 None
             }
             Some(m) => Some(m.value),
@@ -696,18 +715,33 @@ impl Checker<'_> {
             let dependency = match (&h.dependency, kind) {
                 (Some(d), HealthKind::Dependency) => Some(self.resolve(d, services, format!("{hp}.dependency"))),
                 (Some(d), _) => {
-                    self.error(d.span.clone(), format!("{hp}.dependency"), "only kind = \"dependency\" checks a dependency".into(), None);
+                    self.error(
+                        d.span.clone(),
+                        format!("{hp}.dependency"),
+                        "only kind = \"dependency\" checks a dependency".into(),
+                        None,
+                    );
                     None
                 }
                 (None, HealthKind::Dependency) => {
-                    self.error(h_span.clone(), format!("{hp}.dependency"), "a dependency check needs `dependency`, a service name".into(), None);
+                    self.error(
+                        h_span.clone(),
+                        format!("{hp}.dependency"),
+                        "a dependency check needs `dependency`, a service name".into(),
+                        None,
+                    );
                     None
                 }
                 (None, _) => None,
             };
             let panic_threshold = match &h.panic_threshold {
                 Some(p) if !(0.0..=100.0).contains(&p.value) => {
-                    self.error(p.span.clone(), format!("{hp}.panic_threshold"), "panic_threshold is a percent, 0 to 100".into(), None);
+                    self.error(
+                        p.span.clone(),
+                        format!("{hp}.panic_threshold"),
+                        "panic_threshold is a percent, 0 to 100".into(),
+                        None,
+                    );
                     None
                 }
                 Some(p) => Some(p.value),
@@ -732,7 +766,12 @@ impl Checker<'_> {
             let d = OutlierSpec::default();
             let consecutive_errors = match &o.consecutive_errors {
                 Some(c) if c.value == 0 => {
-                    self.error(c.span.clone(), format!("{op}.consecutive_errors"), "consecutive_errors must be at least 1".into(), None);
+                    self.error(
+                        c.span.clone(),
+                        format!("{op}.consecutive_errors"),
+                        "consecutive_errors must be at least 1".into(),
+                        None,
+                    );
                     d.consecutive_errors
                 }
                 Some(c) => c.value,
@@ -748,7 +787,12 @@ impl Checker<'_> {
             };
             let max_ejection_percent = match &o.max_ejection_percent {
                 Some(p) if !(0.0..=100.0).contains(&p.value) => {
-                    self.error(p.span.clone(), format!("{op}.max_ejection_percent"), "max_ejection_percent is a percent, 0 to 100".into(), None);
+                    self.error(
+                        p.span.clone(),
+                        format!("{op}.max_ejection_percent"),
+                        "max_ejection_percent is a percent, 0 to 100".into(),
+                        None,
+                    );
                     d.max_ejection_percent
                 }
                 Some(p) => p.value,
@@ -770,7 +814,12 @@ impl Checker<'_> {
 
     /// Hedging: 2 to 5 copies (gRPC caps maxAttempts at 5), and not together with retries
     /// (gRPC allows one policy per method).
-    fn hedge(&mut self, h: Option<&Loc<HedgeSection>>, retry: Option<&Loc<RetrySection>>, path: &str) -> Option<HedgeSpec> {
+    fn hedge(
+        &mut self,
+        h: Option<&Loc<HedgeSection>>,
+        retry: Option<&Loc<RetrySection>>,
+        path: &str,
+    ) -> Option<HedgeSpec> {
         let h = h?;
         let m = &h.value.max_attempts;
         if !(2..=5).contains(&m.value) {
@@ -796,7 +845,12 @@ impl Checker<'_> {
         let t = &t?.value;
         let k = match &t.k {
             Some(k) if !(k.value >= 1.0 && k.value <= 100.0) => {
-                self.error(k.span.clone(), format!("{path}.adaptive_throttling.k"), format!("k must be from 1 to 100, not {}", k.value), Some("2 lets the backend see twice what it accepts".into()));
+                self.error(
+                    k.span.clone(),
+                    format!("{path}.adaptive_throttling.k"),
+                    format!("k must be from 1 to 100, not {}", k.value),
+                    Some("2 lets the backend see twice what it accepts".into()),
+                );
                 2.0
             }
             Some(k) => k.value,
@@ -804,7 +858,12 @@ impl Checker<'_> {
         };
         let window_s = match &t.window {
             Some(w) if w.value.ns() < NS_PER_S || w.value.ns() % NS_PER_S != 0 || w.value.ns() > 3600 * NS_PER_S => {
-                self.error(w.span.clone(), format!("{path}.adaptive_throttling.window"), "window must be whole seconds, from 1s to 1h".into(), None);
+                self.error(
+                    w.span.clone(),
+                    format!("{path}.adaptive_throttling.window"),
+                    "window must be whole seconds, from 1s to 1h".into(),
+                    None,
+                );
                 120
             }
             Some(w) => (w.value.ns() / NS_PER_S) as u32,
@@ -897,7 +956,12 @@ impl Checker<'_> {
         let ms = NS_PER_S / 1000;
         let wait_open_ns = match &b.wait_in_open {
             Some(w) if w.value.ns() < ms => {
-                self.error(w.span.clone(), format!("{path}.wait_in_open"), "wait_in_open must be at least 1ms".into(), None);
+                self.error(
+                    w.span.clone(),
+                    format!("{path}.wait_in_open"),
+                    "wait_in_open must be at least 1ms".into(),
+                    None,
+                );
                 60 * NS_PER_S
             }
             Some(w) => w.value.ns(),
@@ -1013,18 +1077,25 @@ impl Checker<'_> {
         };
         match b.kind {
             BudgetKind::AwsStandard | BudgetKind::AwsStandard2026 => {
-                let mut spec =
-                    if b.kind == BudgetKind::AwsStandard { BudgetSpec::AWS_STANDARD } else { BudgetSpec::AWS_STANDARD_2026 };
+                let mut spec = if b.kind == BudgetKind::AwsStandard {
+                    BudgetSpec::AWS_STANDARD
+                } else {
+                    BudgetSpec::AWS_STANDARD_2026
+                };
                 if let (BudgetSpec::Aws { capacity, .. }, Some(c)) = (&mut spec, &b.capacity) {
                     *capacity = c.value;
                 }
                 spec
             }
             BudgetKind::Grpc => {
-                let max = check(&b.max_tokens, "max_tokens", |x| x > 0.0 && x <= 1000.0, "above 0 and at most 1000", 10.0);
+                let max =
+                    check(&b.max_tokens, "max_tokens", |x| x > 0.0 && x <= 1000.0, "above 0 and at most 1000", 10.0);
                 let ratio = check(&b.token_ratio, "token_ratio", |x| x > 0.0 && x <= 1000.0, "above 0", 0.1);
                 // gRPC keeps three decimals of both.
-                BudgetSpec::Grpc { max_milli: (max * 1000.0).round() as i64, ratio_milli: (ratio * 1000.0).round() as i64 }
+                BudgetSpec::Grpc {
+                    max_milli: (max * 1000.0).round() as i64,
+                    ratio_milli: (ratio * 1000.0).round() as i64,
+                }
             }
             BudgetKind::Envoy => BudgetSpec::Envoy {
                 percent: check(&b.percent, "percent", |x| (0.0..=100.0).contains(&x), "from 0 to 100", 20.0),
@@ -1033,7 +1104,11 @@ impl Checker<'_> {
             BudgetKind::SreRatio => {
                 let ratio = check(&b.ratio, "ratio", |x| x > 0.0 && x <= 1000.0, "above 0", 0.1);
                 let window_s = match &b.window {
-                    Some(w) if w.value.ns() < NS_PER_S || w.value.ns() % NS_PER_S != 0 || w.value.ns() > 3600 * NS_PER_S => {
+                    Some(w)
+                        if w.value.ns() < NS_PER_S
+                            || w.value.ns() % NS_PER_S != 0
+                            || w.value.ns() > 3600 * NS_PER_S =>
+                    {
                         self.error(
                             w.span.clone(),
                             format!("{path}.window"),
@@ -1153,9 +1228,10 @@ impl Checker<'_> {
                 retry: self.retry(c.retry.as_ref(), &cpath),
                 breaker: c.breaker.as_ref().map(|b| self.breaker(b, &format!("{cpath}.breaker"))),
                 hedge: self.hedge(c.hedge.as_ref(), c.retry.as_ref(), &cpath),
-                fallback: c.fallback.as_ref().map(|f| {
-                    f.value.latency.as_ref().map(|d| self.dist(d, &format!("{cpath}.fallback.latency")))
-                }),
+                fallback: c
+                    .fallback
+                    .as_ref()
+                    .map(|f| f.value.latency.as_ref().map(|d| self.dist(d, &format!("{cpath}.fallback.latency")))),
                 bulkhead: self.bulkhead(c.bulkhead.as_ref(), &cpath),
                 throttle: self.throttle(c.adaptive_throttling.as_ref(), &cpath),
                 deadline_ns: 0,
@@ -1322,7 +1398,10 @@ impl Checker<'_> {
                 // A percentile may repeat once: the value jumps there (a mixture, such as 99%
                 // fast and 1% slow).
                 if pts.windows(2).any(|w| w[1].0 < w[0].0) || pts.windows(3).any(|w| w[0].0 == w[2].0) {
-                    return bad(self, "empirical percentiles must increase (a percentile may repeat once, for a jump)".into());
+                    return bad(
+                        self,
+                        "empirical percentiles must increase (a percentile may repeat once, for a jump)".into(),
+                    );
                 }
                 if pts.windows(2).any(|w| w[1].1 < w[0].1) {
                     return bad(self, "empirical values must not decrease as the percentile rises".into());

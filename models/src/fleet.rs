@@ -139,7 +139,8 @@ impl Fleet {
         outlier: Option<OutlierSpec>,
         down: Vec<(Nanos, Nanos, u32, u32)>,
     ) -> Fleet {
-        let weights = if weights.is_empty() { vec![1; n as usize] } else { weights.iter().map(|&w| w as i64).collect() };
+        let weights =
+            if weights.is_empty() { vec![1; n as usize] } else { weights.iter().map(|&w| w as i64).collect() };
         Fleet {
             lb,
             weights,
@@ -157,7 +158,10 @@ impl Fleet {
     /// Is instance `i` down at `now` (an outage fault, or a restart)?
     pub fn is_down(&self, i: u32, now: Nanos) -> bool {
         now < self.instances[i as usize].restart_until_ns
-            || self.down.iter().any(|&(a, b, first, count)| (a..b).contains(&now) && (first..first + count).contains(&i))
+            || self
+                .down
+                .iter()
+                .any(|&(a, b, first, count)| (a..b).contains(&now) && (first..first + count).contains(&i))
     }
 
     /// Is every instance down at `now`?
@@ -176,7 +180,8 @@ impl Fleet {
     pub fn pick(&mut self) -> Option<u32> {
         let n = self.instances.len();
         self.scratch.clear();
-        let filtered = (self.health.is_some() || self.outlier.is_some()) && self.instances.iter().any(|s| !s.healthy || s.ejected);
+        let filtered =
+            (self.health.is_some() || self.outlier.is_some()) && self.instances.iter().any(|s| !s.healthy || s.ejected);
         if filtered {
             let mut scratch = std::mem::take(&mut self.scratch);
             scratch.extend((0..n as u32).filter(|&i| self.usable(i as usize)));
@@ -209,7 +214,10 @@ impl Fleet {
             LbKind::Random => at(self.rng.below(count as u64) as usize, &self.scratch),
             LbKind::LeastOutstanding => {
                 let start = self.rr_next;
-                let rotated = (0..count).map(|k| at(k, &self.scratch)).filter(|&i| i >= start).chain((0..count).map(|k| at(k, &self.scratch)).filter(|&i| i < start));
+                let rotated = (0..count)
+                    .map(|k| at(k, &self.scratch))
+                    .filter(|&i| i >= start)
+                    .chain((0..count).map(|k| at(k, &self.scratch)).filter(|&i| i < start));
                 rotated.min_by_key(|&i| self.instances[i as usize].outstanding).expect("a candidate")
             }
             LbKind::PowerOfTwo => {
@@ -430,7 +438,15 @@ mod tests {
     fn health_thresholds_and_fail_open_or_closed() {
         // Instance 1 is down from 0 to 10 s.
         let down = vec![(0, 10 * S, 1, 1)];
-        let mut f = Fleet::new(2, LbKind::RoundRobin, vec![], Stream::new(1, "f", "lb"), Some(health(HealthKind::Liveness, true)), None, down);
+        let mut f = Fleet::new(
+            2,
+            LbKind::RoundRobin,
+            vec![],
+            Stream::new(1, "f", "lb"),
+            Some(health(HealthKind::Liveness, true)),
+            None,
+            down,
+        );
         f.health_tick(S, |_| 0, false);
         assert!(f.instances[1].healthy, "one failed check is not enough");
         f.health_tick(2 * S, |_| 0, false);
@@ -445,7 +461,15 @@ mod tests {
         assert!(f.instances[1].healthy);
         // A dependency check fails everywhere while the dependency is down.
         for fail_open in [true, false] {
-            let mut f = Fleet::new(2, LbKind::RoundRobin, vec![], Stream::new(1, "f", "lb"), Some(health(HealthKind::Dependency, fail_open)), None, vec![]);
+            let mut f = Fleet::new(
+                2,
+                LbKind::RoundRobin,
+                vec![],
+                Stream::new(1, "f", "lb"),
+                Some(health(HealthKind::Dependency, fail_open)),
+                None,
+                vec![],
+            );
             f.health_tick(S, |_| 0, true);
             f.health_tick(2 * S, |_| 0, true);
             assert!(f.instances.iter().all(|s| !s.healthy));

@@ -17,15 +17,15 @@
 //! - Retries start after the backoff; a call whose caller has already replied is dropped.
 
 use crate::dist::{round_ns, Dist};
-use crate::metrics::*;
 use crate::fleet::{Fleet, LbKind};
+use crate::metrics::*;
 use crate::policy::backoff::BackoffKind;
 use crate::policy::breaker::Breaker;
 use crate::policy::budget::Budget;
 use crate::policy::bulkhead::Bulkhead;
 use crate::policy::throttle::Throttle;
-use crate::spec::{QueueDiscipline, Scope, SheddingSpec};
 use crate::spec::{Arrival, Spec};
+use crate::spec::{QueueDiscipline, Scope, SheddingSpec};
 use cellsim_sim::{EventQueue, Handle, Model, Nanos, Slab, Stream, NS_PER_S};
 use rand_distr::{Distribution, Exp1};
 use std::collections::VecDeque;
@@ -109,7 +109,6 @@ struct Call {
     /// No policy beyond timeouts and plain retries: `exts` holds nothing for this call.
     plain: bool,
 
-
     /// Hedged calls: bit k - 1 set while copy k is out. Always 0 for other calls.
     hedge_mask: u8,
 }
@@ -147,8 +146,13 @@ struct CallExt {
 }
 
 impl CallExt {
-    const EMPTY: CallExt =
-        CallExt { pol: Pol::NONE, last_cost: NO_BUDGET, prev_backoff_ns: 0, attempt_started_ns: 0, deadline_ns: Nanos::MAX };
+    const EMPTY: CallExt = CallExt {
+        pol: Pol::NONE,
+        last_cost: NO_BUDGET,
+        prev_backoff_ns: 0,
+        attempt_started_ns: 0,
+        deadline_ns: Nanos::MAX,
+    };
 }
 
 /// A call's copies of its policies: indexes into the model's `budgets`, `breakers` and
@@ -443,7 +447,12 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 let first_instance = instances.len() as u32;
                 for _ in 0..s.instances {
                     let cap = (s.queue_capacity as usize).min(1024);
-                    instances.push(Instance { busy: 0, queue: VecDeque::with_capacity(cap), in_system: 0, last_empty_ns: 0 });
+                    instances.push(Instance {
+                        busy: 0,
+                        queue: VecDeque::with_capacity(cap),
+                        in_system: 0,
+                        last_empty_ns: 0,
+                    });
                 }
                 let entity = format!("service/{}", s.name);
                 ServiceRt {
@@ -815,7 +824,14 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
 
     /// A call with policies is about to send attempt `attempt`: hedging bookkeeping, then
     /// the bulkhead and the breaker are asked, then the budget is told. False: refused.
-    fn policies_permit(&mut self, call_h: Handle, spec: u32, attempt: u32, now: Nanos, q: &mut EventQueue<Event>) -> bool {
+    fn policies_permit(
+        &mut self,
+        call_h: Handle,
+        spec: u32,
+        attempt: u32,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> bool {
         if let Some(h) = self.spec.calls[spec as usize].hedge {
             // Copy `attempt` is out; the next goes after the delay unless one succeeds.
             let call = self.calls.get_mut(call_h).expect("live call");
@@ -1017,7 +1033,8 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 self.calls.free(call_h); // nobody waits for this call any more
                 return Ok(None);
             }
-            let granted = if budget == NO_BUDGET { Some(0) } else { self.budgets[budget as usize].try_retry(now, outcome) };
+            let granted =
+                if budget == NO_BUDGET { Some(0) } else { self.budgets[budget as usize].try_retry(now, outcome) };
             if let Some(cost) = granted {
                 call.attempt += 1;
                 let u = self.call_rt[call.spec as usize].backoff_rng.unit();
@@ -1305,15 +1322,25 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             return work;
         }
         let i = inst - rt.first_instance;
-        let factor: f64 =
-            rt.slowdowns.iter().filter(|w| (w.0..w.1).contains(&now) && (w.3..w.3 + w.4).contains(&i)).map(|w| w.2).product();
+        let factor: f64 = rt
+            .slowdowns
+            .iter()
+            .filter(|w| (w.0..w.1).contains(&now) && (w.3..w.3 + w.4).contains(&i))
+            .map(|w| w.2)
+            .product();
         round_ns(work as f64 * factor)
     }
 
     /// A worker of `instance` (of service `service`) is free: it takes the next queued job,
     /// or goes idle. A shedding service may take the newest job instead (LIFO), and drops
     /// the jobs it finds too old (CoDel) or past their deadline on the way.
-    fn release_worker(&mut self, service: u32, instance: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+    fn release_worker(
+        &mut self,
+        service: u32,
+        instance: u32,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
         if !self.services[service as usize].sheds {
             match self.instances[instance as usize].queue.pop_front() {
                 Some(next) => self.start_work(next, now, q),
@@ -1325,7 +1352,8 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         loop {
             let inst = &mut self.instances[instance as usize];
             let standing = !inst.queue.is_empty() && now - inst.last_empty_ns > sh.standing_ns;
-            let lifo = sh.discipline == QueueDiscipline::Lifo || (sh.discipline == QueueDiscipline::AdaptiveLifo && standing);
+            let lifo =
+                sh.discipline == QueueDiscipline::Lifo || (sh.discipline == QueueDiscipline::AdaptiveLifo && standing);
             let next = if lifo { inst.queue.pop_back() } else { inst.queue.pop_front() };
             let Some(next) = next else {
                 inst.busy -= 1;
@@ -1336,7 +1364,13 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             }
             let job = *self.jobs.get(next).expect("live job");
             let max_wait_ns = match sh.codel {
-                Some((target, interval)) => if standing { target } else { interval },
+                Some((target, interval)) => {
+                    if standing {
+                        target
+                    } else {
+                        interval
+                    }
+                }
                 None => Nanos::MAX,
             };
             if job.deadline_ns <= now {
@@ -1352,7 +1386,14 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
 
     /// A queued job is dropped without being worked on: `Timeout` (its deadline passed) or
     /// `Rejected` (CoDel).
-    fn drop_queued(&mut self, job_h: Handle, job: &Job, outcome: Outcome, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+    fn drop_queued(
+        &mut self,
+        job_h: Handle,
+        job: &Job,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
         self.jobs.free(job_h);
         let rt = &mut self.services[job.service as usize];
         if let Some(fleet) = &mut rt.fleet {
@@ -1601,7 +1642,8 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
             },
             Kind::HealthTick => {
                 self.health_tick(event.arg as usize, now);
-                let interval = self.spec.services[event.arg as usize].fleet.health.as_ref().map_or(0, |h| h.interval_ns);
+                let interval =
+                    self.spec.services[event.arg as usize].fleet.health.as_ref().map_or(0, |h| h.interval_ns);
                 if now + interval < self.spec.duration_ns {
                     q.schedule_at(now + interval, event);
                 }
@@ -1610,7 +1652,8 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
             Kind::OutlierSweep => {
                 let rt = &mut self.services[event.arg as usize];
                 rt.fleet.as_mut().expect("a fleet with outlier detection").outlier_sweep(now);
-                let interval = self.spec.services[event.arg as usize].fleet.outlier.as_ref().map_or(0, |o| o.interval_ns);
+                let interval =
+                    self.spec.services[event.arg as usize].fleet.outlier.as_ref().map_or(0, |o| o.interval_ns);
                 if now + interval < self.spec.duration_ns {
                     q.schedule_at(now + interval, event);
                 }
@@ -1705,6 +1748,11 @@ fn rate_at(t: Nanos, steps: &[(Nanos, f64)], period_ns: Option<Nanos>) -> (f64, 
     (rate, base.saturating_add(end_local))
 }
 
+/// The first instance of service `s` in the model's instance table.
+fn services_first_instance(spec: &Spec, s: usize) -> u32 {
+    spec.services[..s].iter().map(|x| x.instances).sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1736,9 +1784,4 @@ mod tests {
         assert_eq!(batch_at(299, 100, 10), BATCHES as u8 - 1);
         assert_eq!(batch_at(5_000, 100, 10), BATCHES as u8 - 1);
     }
-}
-
-/// The first instance of service `s` in the model's instance table.
-fn services_first_instance(spec: &Spec, s: usize) -> u32 {
-    spec.services[..s].iter().map(|x| x.instances).sum()
 }

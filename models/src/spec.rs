@@ -2,9 +2,9 @@
 //! distributions compiled. Built by `compile`; read by the model.
 
 use crate::dist::Dist;
+pub use crate::fleet::{HealthKind, HealthSpec, LbKind, OutlierSpec};
 use crate::metrics::Outcome;
 pub use crate::policy::backoff::{Backoff, BackoffKind};
-pub use crate::fleet::{HealthKind, HealthSpec, LbKind, OutlierSpec};
 pub use crate::policy::breaker::{BreakerSpec, HystrixSpec, R4jSpec, WindowKind};
 pub use crate::policy::budget::BudgetSpec;
 pub use crate::scenario::Scope;

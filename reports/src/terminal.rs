@@ -162,7 +162,11 @@ pub fn render(s: &Summary) -> String {
         .collect();
     if !fleets.is_empty() {
         out.push_str("\nInstances (health checks, outlier ejection, routing when too few were usable)\n");
-        table(&mut out, &["service", "unhealthy", "restarts", "ejections", "fail-open jobs", "fail-closed jobs"], &fleets);
+        table(
+            &mut out,
+            &["service", "unhealthy", "restarts", "ejections", "fail-open jobs", "fail-closed jobs"],
+            &fleets,
+        );
     }
     if let Some(st) = &s.stability {
         let _ = writeln!(
@@ -188,7 +192,13 @@ pub fn render(s: &Summary) -> String {
             .iter()
             .map(|p| {
                 let opened = if p.policy == "breaker" { p.opened.to_string() } else { "-".into() };
-                vec![p.call.clone(), format!("{} {}", p.kind, p.policy), p.copies.to_string(), opened, p.refused.to_string()]
+                vec![
+                    p.call.clone(),
+                    format!("{} {}", p.kind, p.policy),
+                    p.copies.to_string(),
+                    opened,
+                    p.refused.to_string(),
+                ]
             })
             .collect();
         table(&mut out, &["call", "policy", "copies", "opened", "refused"], &rows);

@@ -117,7 +117,8 @@ mod tests {
     #[test]
     fn aws_standard_and_grpc_example_schedules() {
         // AWS standard (reference 2.1): rand * min(2^(n-1), 20) s, base 1 s, cap 20 s.
-        let aws = Backoff { kind: BackoffKind::FullJitter, base_ns: 1_000_000_000, cap_ns: 20_000_000_000, multiplier: 2.0 };
+        let aws =
+            Backoff { kind: BackoffKind::FullJitter, base_ns: 1_000_000_000, cap_ns: 20_000_000_000, multiplier: 2.0 };
         assert_eq!(aws.ceiling_ns(1), 1_000_000_000);
         assert_eq!(aws.ceiling_ns(5), 16_000_000_000);
         assert_eq!(aws.ceiling_ns(6), 20_000_000_000);
@@ -125,7 +126,8 @@ mod tests {
         let grpc = Backoff { kind: BackoffKind::Grpc, base_ns: 100_000_000, cap_ns: 200_000_000, multiplier: 1.5 };
         assert_eq!([1, 2, 3].map(|n| grpc.ceiling_ns(n)), [100_000_000, 150_000_000, 200_000_000]);
         // Envoy (2.3): base 25 ms, cap 250 ms; the full jitter's ceilings are 25, 50, 100 ms.
-        let envoy = Backoff { kind: BackoffKind::FullJitter, base_ns: 25_000_000, cap_ns: 250_000_000, multiplier: 2.0 };
+        let envoy =
+            Backoff { kind: BackoffKind::FullJitter, base_ns: 25_000_000, cap_ns: 250_000_000, multiplier: 2.0 };
         assert_eq!([1, 2, 3, 5].map(|n| envoy.ceiling_ns(n)), [25_000_000, 50_000_000, 100_000_000, 250_000_000]);
     }
 }

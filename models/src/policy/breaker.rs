@@ -328,7 +328,11 @@ impl Breaker {
             (BreakerSpec::Resilience4j(r), State::Open) => {
                 let end = self.since_ns + self.wait_ns;
                 if now > end || (r.automatic_transition && now == end) {
-                    self.half_open_at(if r.automatic_transition { end } else { now }, r.half_open_permits, r.half_open_permits);
+                    self.half_open_at(
+                        if r.automatic_transition { end } else { now },
+                        r.half_open_permits,
+                        r.half_open_permits,
+                    );
                     self.tick(now);
                 }
             }
@@ -339,27 +343,23 @@ impl Breaker {
                     self.tick(now);
                 }
             }
-            (BreakerSpec::Hystrix(h), State::Closed) => {
-                // A snapshot passed since the last check: check the counts as they are now.
-                // Hystrix reads them at the snapshot itself; no call was recorded in between,
-                // so the two differ only when a one-second bucket expired between the
-                // snapshot and now, which can only delay a trip, never cause one.
-                if now >= self.next_check_ns {
-                    let interval = h.snapshot_interval_ns.max(1);
-                    self.next_check_ns = (now / interval + 1) * interval;
-                    let c = &self.closed;
-                    if c.total >= h.request_volume_threshold
-                        && c.total > 0
-                        && c.failed as f64 * 100.0 / c.total as f64 >= h.error_threshold
-                    {
-                        self.open(now, 1);
-                    }
+            // A snapshot passed since the last check: check the counts as they are now.
+            // Hystrix reads them at the snapshot itself; no call was recorded in between, so
+            // the two differ only when a one-second bucket expired between the snapshot and
+            // now, which can only delay a trip, never cause one.
+            (BreakerSpec::Hystrix(h), State::Closed) if now >= self.next_check_ns => {
+                let interval = h.snapshot_interval_ns.max(1);
+                self.next_check_ns = (now / interval + 1) * interval;
+                let c = &self.closed;
+                if c.total >= h.request_volume_threshold
+                    && c.total > 0
+                    && c.failed as f64 * 100.0 >= h.error_threshold * c.total as f64
+                {
+                    self.open(now, 1);
                 }
             }
-            (BreakerSpec::Hystrix(h), State::Open) => {
-                if now > self.since_ns + h.sleep_window_ns {
-                    self.half_open_at(now, 1, 1);
-                }
+            (BreakerSpec::Hystrix(h), State::Open) if now > self.since_ns + h.sleep_window_ns => {
+                self.half_open_at(now, 1, 1);
             }
             _ => {}
         }

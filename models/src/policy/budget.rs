@@ -116,7 +116,8 @@ impl Budget {
                 self.retries_active -= retry as u32;
             }
             BudgetSpec::Grpc { max_milli, ratio_milli } => {
-                self.level = if outcome.is_success() { (self.level + ratio_milli).min(max_milli) } else { self.level - 1000 };
+                self.level =
+                    if outcome.is_success() { (self.level + ratio_milli).min(max_milli) } else { self.level - 1000 };
                 self.level = self.level.max(0);
             }
             _ => {}

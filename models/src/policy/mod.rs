@@ -3,7 +3,7 @@
 //! `shared/reference/resilience.md` it models and is tested alone, without a simulation.
 
 pub mod backoff;
-pub mod budget;
 pub mod breaker;
+pub mod budget;
 pub mod bulkhead;
 pub mod throttle;
