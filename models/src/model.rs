@@ -644,49 +644,32 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         self.close_buckets_before(end_ns.max(self.bucket_start_ns) + 1, true);
         let mut policies = Vec::new();
         for (c, rt) in self.spec.calls.iter().zip(&self.call_rt) {
-            if let Some((budget, _)) = c.retry.budget {
-                let all = &self.budgets[rt.budget.range()];
+            let mut push = |policy: &'static str, kind: &'static str, copies: usize, opened: u64, refused: u64| {
                 policies.push(PolicyStats {
                     call: c.name.clone(),
-                    policy: "retry-budget",
-                    kind: budget.name(),
-                    copies: all.len() as u32,
-                    opened: 0,
-                    refused: all.iter().map(|b| b.refused).sum(),
-                });
+                    policy,
+                    kind,
+                    copies: copies as u32,
+                    opened,
+                    refused,
+                })
+            };
+            if let Some((budget, _)) = c.retry.budget {
+                let all = &self.budgets[rt.budget.range()];
+                push("retry-budget", budget.name(), all.len(), 0, all.iter().map(|b| b.refused).sum());
             }
             if let Some((breaker, _)) = c.breaker {
                 let all = &self.breakers[rt.breaker.range()];
-                policies.push(PolicyStats {
-                    call: c.name.clone(),
-                    policy: "breaker",
-                    kind: breaker.name(),
-                    copies: all.len() as u32,
-                    opened: all.iter().map(|b| b.opened).sum(),
-                    refused: all.iter().map(|b| b.refused).sum(),
-                });
+                let opened = all.iter().map(|b| b.opened).sum();
+                push("breaker", breaker.name(), all.len(), opened, all.iter().map(|b| b.refused).sum());
             }
             if c.throttle.is_some() {
                 let all = &self.throttles[rt.throttle.range()];
-                policies.push(PolicyStats {
-                    call: c.name.clone(),
-                    policy: "adaptive-throttling",
-                    kind: "sre",
-                    copies: all.len() as u32,
-                    opened: 0,
-                    refused: all.iter().map(|t| t.refused).sum(),
-                });
+                push("adaptive-throttling", "sre", all.len(), 0, all.iter().map(|t| t.refused).sum());
             }
             if c.bulkhead.is_some() {
                 let all = &self.bulkheads[rt.bulkhead.range()];
-                policies.push(PolicyStats {
-                    call: c.name.clone(),
-                    policy: "bulkhead",
-                    kind: "semaphore",
-                    copies: all.len() as u32,
-                    opened: 0,
-                    refused: all.iter().map(|b| b.refused).sum(),
-                });
+                push("bulkhead", "semaphore", all.len(), 0, all.iter().map(|b| b.refused).sum());
             }
         }
         let services = self

@@ -6,8 +6,11 @@
 //! - Envoy retry budget (1.3): concurrent retries against a share of active requests.
 //! - The SRE book's per-client retry ratio (2.5): retries under 10% of requests.
 
+use super::window::SecondCounts;
 use crate::metrics::Outcome;
-use cellsim_sim::{Nanos, NS_PER_S};
+use cellsim_sim::Nanos;
+#[cfg(test)]
+use cellsim_sim::NS_PER_S;
 
 /// A budget's parameters, compiled from the scenario.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -59,32 +62,21 @@ pub struct Budget {
     /// Envoy: requests (attempts) in flight and retries in flight.
     active: u32,
     retries_active: u32,
-    /// Ratio: per-second counts of requests and retries, and the second of `slot` 0.
-    requests: Vec<u32>,
-    retries: Vec<u32>,
-    second: u64,
+    /// Ratio: requests (first) and retries (second) per second of the window.
+    counts: SecondCounts,
     /// Retries refused so far.
     pub refused: u64,
 }
 
 impl Budget {
     pub fn new(spec: BudgetSpec) -> Budget {
-        let (level, slots) = match spec {
-            BudgetSpec::Aws { capacity, .. } => (capacity as i64, 0),
-            BudgetSpec::Grpc { max_milli, .. } => (max_milli, 0),
-            BudgetSpec::Envoy { .. } => (0, 0),
-            BudgetSpec::Ratio { window_s, .. } => (0, window_s as usize),
+        let (level, window_s) = match spec {
+            BudgetSpec::Aws { capacity, .. } => (capacity as i64, 1),
+            BudgetSpec::Grpc { max_milli, .. } => (max_milli, 1),
+            BudgetSpec::Envoy { .. } => (0, 1),
+            BudgetSpec::Ratio { window_s, .. } => (0, window_s),
         };
-        Budget {
-            spec,
-            level,
-            active: 0,
-            retries_active: 0,
-            requests: vec![0; slots],
-            retries: vec![0; slots],
-            second: 0,
-            refused: 0,
-        }
+        Budget { spec, level, active: 0, retries_active: 0, counts: SecondCounts::new(window_s), refused: 0 }
     }
 
     /// Capacity left (AWS) or tokens in thousandths (gRPC); 0 for the others.
@@ -95,8 +87,7 @@ impl Budget {
     /// A new call (its first attempt) starts.
     pub fn on_request(&mut self, now: Nanos) {
         if let BudgetSpec::Ratio { .. } = self.spec {
-            let slot = self.advance(now);
-            self.requests[slot] += 1;
+            self.counts.add(now, true);
         }
     }
 
@@ -146,11 +137,10 @@ impl Budget {
                 (self.retries_active as f64) < limit
             }
             BudgetSpec::Ratio { ratio, .. } => {
-                let slot = self.advance(now);
-                let (req, ret) = (self.requests.iter().sum::<u32>(), self.retries.iter().sum::<u32>());
+                let (req, ret) = self.counts.totals(now);
                 let ok = (ret as f64) < ratio * req as f64;
                 if ok {
-                    self.retries[slot] += 1;
+                    self.counts.add(now, false);
                 }
                 ok
             }
@@ -170,21 +160,6 @@ impl Budget {
             let back = last_cost.unwrap_or(no_retry_increment);
             self.level = (self.level + back as i64).min(capacity as i64);
         }
-    }
-
-    /// Ratio budgets: moves the window to `now`'s second, clearing the slots of the seconds
-    /// that passed since the last call; returns `now`'s slot.
-    fn advance(&mut self, now: Nanos) -> usize {
-        let n = self.requests.len() as u64;
-        let sec = now / NS_PER_S;
-        let stale = (sec - self.second.min(sec)).min(n);
-        for k in 0..stale {
-            let slot = ((sec - k) % n) as usize;
-            self.requests[slot] = 0;
-            self.retries[slot] = 0;
-        }
-        self.second = self.second.max(sec);
-        (sec % n) as usize
     }
 }
 

@@ -7,3 +7,4 @@ pub mod breaker;
 pub mod budget;
 pub mod bulkhead;
 pub mod throttle;
+pub mod window;

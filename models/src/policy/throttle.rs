@@ -3,30 +3,27 @@
 //! `requests` attempted and `accepts` that succeeded, each new request is refused locally
 //! with probability max(0, (requests - K x accepts) / (requests + 1)).
 
-use cellsim_sim::{Nanos, NS_PER_S};
+use super::window::SecondCounts;
+use cellsim_sim::Nanos;
+#[cfg(test)]
+use cellsim_sim::NS_PER_S;
 
 #[derive(Clone, Debug)]
 pub struct Throttle {
     k: f64,
-    /// Per second of the window (a ring indexed by second % window): requests, accepts.
-    requests: Vec<u32>,
-    accepts: Vec<u32>,
-    /// The latest second seen.
-    second: u64,
+    /// Requests (first) and accepts (second) per second of the window.
+    counts: SecondCounts,
     pub refused: u64,
 }
 
 impl Throttle {
     pub fn new(k: f64, window_s: u32) -> Throttle {
-        let n = window_s.max(1) as usize;
-        Throttle { k, requests: vec![0; n], accepts: vec![0; n], second: 0, refused: 0 }
+        Throttle { k, counts: SecondCounts::new(window_s), refused: 0 }
     }
 
     /// The refusal probability at `now`.
     pub fn p_refuse(&mut self, now: Nanos) -> f64 {
-        self.advance(now);
-        let requests: u32 = self.requests.iter().sum();
-        let accepts: u32 = self.accepts.iter().sum();
+        let (requests, accepts) = self.counts.totals(now);
         ((requests as f64 - self.k * accepts as f64) / (requests as f64 + 1.0)).max(0.0)
     }
 
@@ -34,8 +31,7 @@ impl Throttle {
     /// the refusal probability.
     pub fn try_send(&mut self, now: Nanos, u: f64) -> bool {
         let p = self.p_refuse(now);
-        let slot = (now / NS_PER_S % self.requests.len() as u64) as usize;
-        self.requests[slot] += 1;
+        self.counts.add(now, true);
         if u < p {
             self.refused += 1;
             return false;
@@ -45,22 +41,7 @@ impl Throttle {
 
     /// The backend accepted (answered successfully) a request at `now`.
     pub fn on_accept(&mut self, now: Nanos) {
-        self.advance(now);
-        let slot = (now / NS_PER_S % self.accepts.len() as u64) as usize;
-        self.accepts[slot] += 1;
-    }
-
-    /// Clears the slots of the seconds that passed since the last call.
-    fn advance(&mut self, now: Nanos) {
-        let n = self.requests.len() as u64;
-        let sec = now / NS_PER_S;
-        let stale = (sec - self.second.min(sec)).min(n);
-        for k in 0..stale {
-            let slot = ((sec - k) % n) as usize;
-            self.requests[slot] = 0;
-            self.accepts[slot] = 0;
-        }
-        self.second = self.second.max(sec);
+        self.counts.add(now, false);
     }
 }
 
