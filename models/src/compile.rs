@@ -872,7 +872,7 @@ impl Checker<'_> {
         Some((k, window_s, t.scope.unwrap_or(Scope::Instance)))
     }
 
-    fn bulkhead(&mut self, b: Option<&Loc<BulkheadSection>>, path: &str) -> Option<(u32, Scope)> {
+    fn bulkhead(&mut self, b: Option<&Loc<BulkheadSection>>, path: &str) -> Option<BulkheadSpec> {
         let b = &b?.value;
         if b.max_concurrent.value == 0 {
             self.error(
@@ -882,7 +882,21 @@ impl Checker<'_> {
                 None,
             );
         }
-        Some((b.max_concurrent.value.max(1), b.scope.unwrap_or(Scope::Instance)))
+        let max_pending = b.max_pending.as_ref().map_or(0, |p| p.value);
+        if let (Some(_), 0) = (b.max_wait, max_pending) {
+            self.error(
+                b.max_concurrent.span.clone(),
+                format!("{path}.bulkhead.max_wait"),
+                "max_wait needs max_pending above 0: with no room to wait every call over the cap fails at once".into(),
+                Some("add max_pending = 100, say".into()),
+            );
+        }
+        Some(BulkheadSpec {
+            max_concurrent: b.max_concurrent.value.max(1),
+            max_pending,
+            max_wait_ns: b.max_wait.map_or(Nanos::MAX, Duration::ns),
+            scope: b.scope.unwrap_or(Scope::Instance),
+        })
     }
 
     /// A circuit breaker's parameters, each checked against the range its library accepts

@@ -57,6 +57,10 @@ pub enum Kind {
     /// `handle`: the call; `arg`: the attempt whose deadline (capped by the call's own
     /// deadline, so not in a timeout lane) has passed.
     AttemptDeadline,
+    /// `arg`: a bulkhead that has a free permit and attempts waiting for one.
+    BulkheadPump,
+    /// `handle`: the call; `arg`: the attempt whose wait for a bulkhead permit is over.
+    BulkheadWait,
 }
 
 /// One scheduled event: 16 bytes, 8-aligned, copied as two words. (A Rust enum with these
@@ -143,6 +147,27 @@ struct CallExt {
     /// The call's own deadline over all its attempts: a workload's `deadline`, or the
     /// calling job's propagated one (`Nanos::MAX`: none).
     deadline_ns: Nanos,
+    /// The deadline of the attempt in progress (its timeout or the call's deadline), kept
+    /// for an attempt that waits for a bulkhead permit before it is sent.
+    attempt_deadline_ns: Nanos,
+    /// Bit (attempt - 1) % 16: that attempt holds a bulkhead permit, or waits for one. (One
+    /// attempt is out at a time, or at most 5 hedged copies, so bits do not collide.)
+    permits: u16,
+    waiting: u16,
+}
+
+/// The bit of `attempt` in `CallExt::permits` and `CallExt::waiting`.
+#[inline]
+fn attempt_bit(attempt: u32) -> u16 {
+    1 << ((attempt - 1) % 16)
+}
+
+/// What a call's policies say before an attempt goes out.
+enum Permit {
+    Send,
+    Refuse,
+    /// Queued for a bulkhead permit: it goes out when one frees.
+    Wait,
 }
 
 impl CallExt {
@@ -152,6 +177,9 @@ impl CallExt {
         prev_backoff_ns: 0,
         attempt_started_ns: 0,
         deadline_ns: Nanos::MAX,
+        attempt_deadline_ns: Nanos::MAX,
+        permits: 0,
+        waiting: 0,
     };
 }
 
@@ -520,9 +548,11 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                     slots.1 = Slots::reserve(breakers.len(), scope, caller_instances);
                     breakers.extend((0..slots.1.copies).map(|_| Breaker::new(breaker)));
                 }
-                if let Some((max, scope)) = c.bulkhead {
-                    slots.2 = Slots::reserve(bulkheads.len(), scope, caller_instances);
-                    bulkheads.extend((0..slots.2.copies).map(|_| Bulkhead::new(max)));
+                if let Some(b) = c.bulkhead {
+                    slots.2 = Slots::reserve(bulkheads.len(), b.scope, caller_instances);
+                    bulkheads.extend(
+                        (0..slots.2.copies).map(|_| Bulkhead::new(b.max_concurrent, b.max_pending, b.max_wait_ns)),
+                    );
                 }
                 if let Some((k, window_s, scope)) = c.throttle {
                     slots.3 = Slots::reserve(throttles.len(), scope, caller_instances);
@@ -762,11 +792,6 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
-        if !plain && !self.policies_permit(call_h, spec, attempt, now, q) {
-            // Refused by the caller's own bulkhead or breaker: the attempt ends at once, unsent.
-            let event = Event { kind: Kind::Reply, outcome: Outcome::Refused, arg: attempt, handle: call_h };
-            return self.after(0, event, now, q);
-        }
         let cs = &self.spec.calls[spec as usize];
         let timeout_at = if cs.timeout_ns > 0 { now + cs.timeout_ns } else { Nanos::MAX };
         let call_deadline = if plain { Nanos::MAX } else { self.exts[call_h.index as usize].deadline_ns };
@@ -776,9 +801,23 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             let event = Event { kind: Kind::Reply, outcome: Outcome::Timeout, arg: attempt, handle: call_h };
             return self.after(0, event, now, q);
         }
+        let mut waits = false;
+        if !plain {
+            self.exts[call_h.index as usize].attempt_deadline_ns = deadline;
+            match self.policies_permit(call_h, spec, attempt, now, q) {
+                Permit::Send => {}
+                Permit::Wait => waits = true,
+                Permit::Refuse => {
+                    // Refused by the caller's own policies: the attempt ends at once, unsent.
+                    let event = Event { kind: Kind::Reply, outcome: Outcome::Refused, arg: attempt, handle: call_h };
+                    return self.after(0, event, now, q);
+                }
+            }
+        }
         // The caller waits through the deadline's instant: an answer arriving exactly then is
         // in time, whatever order the two events were scheduled in. The timeout fires 1 ns
         // later.
+        let cs = &self.spec.calls[spec as usize];
         if deadline < timeout_at {
             // Capped by the call's deadline: not in order with the lane's entries.
             q.schedule_at(deadline + 1, Event::new(Kind::AttemptDeadline, call_h, attempt));
@@ -793,6 +832,26 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 q.schedule_at(timeout_at + 1, Event::new(Kind::TimeoutLane, Handle::NONE, spec));
             }
         }
+        if waits {
+            return Ok(()); // sent when a bulkhead permit frees, or refused after max_wait
+        }
+        self.send(call_h, spec, type_id, attempt, deadline, now, q)
+    }
+
+    /// Puts attempt `attempt` of `call_h` on the network (or straight into its callee).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn send(
+        &mut self,
+        call_h: Handle,
+        spec: u32,
+        type_id: u16,
+        attempt: u32,
+        deadline: Nanos,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
+        let cs = &self.spec.calls[spec as usize];
         let latency = sample_opt(&cs.latency, &mut self.call_rt[spec as usize].network_rng);
         let deadline_ns = if cs.propagate_deadline { deadline } else { Nanos::MAX };
         let seed = JobSeed { call: call_h, attempt, service: cs.to, type_id, deadline_ns };
@@ -806,7 +865,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     }
 
     /// A call with policies is about to send attempt `attempt`: hedging bookkeeping, then
-    /// the bulkhead and the breaker are asked, then the budget is told. False: refused.
+    /// client throttling, the bulkhead (which may queue it), the breaker, and the budget.
     fn policies_permit(
         &mut self,
         call_h: Handle,
@@ -814,7 +873,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         attempt: u32,
         now: Nanos,
         q: &mut EventQueue<Event>,
-    ) -> bool {
+    ) -> Permit {
         if let Some(h) = self.spec.calls[spec as usize].hedge {
             // Copy `attempt` is out; the next goes after the delay unless one succeeds.
             let call = self.calls.get_mut(call_h).expect("live call");
@@ -829,20 +888,91 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         if pol.throttle != NO_BUDGET {
             let u = self.call_rt[spec as usize].throttle_rng.unit();
             if !self.throttles[pol.throttle as usize].try_send(now, u) {
-                return false;
+                return Permit::Refuse;
             }
         }
-        let bulkhead_full = pol.bulkhead != NO_BUDGET && !self.bulkheads[pol.bulkhead as usize].try_acquire();
-        if bulkhead_full || (pol.breaker != NO_BUDGET && !self.breakers[pol.breaker as usize].try_acquire(now)) {
-            if !bulkhead_full && pol.bulkhead != NO_BUDGET {
-                self.bulkheads[pol.bulkhead as usize].release(1);
+        if pol.bulkhead != NO_BUDGET {
+            let b = &mut self.bulkheads[pol.bulkhead as usize];
+            if !b.try_acquire() {
+                if !b.try_wait(call_h, attempt) {
+                    return Permit::Refuse;
+                }
+                let max_wait_ns = b.max_wait_ns;
+                self.exts[call_h.index as usize].waiting |= attempt_bit(attempt);
+                if max_wait_ns != Nanos::MAX {
+                    q.schedule_at(now + max_wait_ns, Event::new(Kind::BulkheadWait, call_h, attempt));
+                }
+                return Permit::Wait;
             }
+            self.exts[call_h.index as usize].permits |= attempt_bit(attempt);
+        }
+        if self.gate(call_h, attempt, now, q) {
+            Permit::Send
+        } else {
+            Permit::Refuse
+        }
+    }
+
+    /// The breaker and the budget, for an attempt that holds its bulkhead permit (if any).
+    /// A breaker's refusal gives the permit back.
+    fn gate(&mut self, call_h: Handle, attempt: u32, now: Nanos, q: &mut EventQueue<Event>) -> bool {
+        let pol = self.exts[call_h.index as usize].pol;
+        if pol.breaker != NO_BUDGET && !self.breakers[pol.breaker as usize].try_acquire(now) {
+            self.release_permits(call_h, attempt_bit(attempt), now, q);
             return false;
         }
         if pol.budget != NO_BUDGET {
             self.budgets[pol.budget as usize].on_attempt_start(attempt > 1);
         }
         true
+    }
+
+    /// Gives back the bulkhead permits of `call_h`'s attempts in `bits`; if attempts wait
+    /// for a permit, one is sent next (after this event, at the same instant).
+    fn release_permits(&mut self, call_h: Handle, bits: u16, now: Nanos, q: &mut EventQueue<Event>) {
+        let ext = &mut self.exts[call_h.index as usize];
+        let held = ext.permits & bits;
+        if held == 0 || ext.pol.bulkhead == NO_BUDGET {
+            return;
+        }
+        ext.permits &= !held;
+        let b = ext.pol.bulkhead;
+        let bulkhead = &mut self.bulkheads[b as usize];
+        bulkhead.release(held.count_ones());
+        if bulkhead.has_waiting() {
+            q.schedule_at(now, Event::new(Kind::BulkheadPump, Handle::NONE, b));
+        }
+    }
+
+    /// A bulkhead has free permits: send the attempts waiting for them, oldest first,
+    /// skipping those that ended while they waited.
+    fn pump_bulkhead(&mut self, b: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+        while let Some((call_h, attempt)) = self.bulkheads[b as usize].next_waiting() {
+            // `next_waiting` took a permit for it; an attempt that ended while waiting gives
+            // it back.
+            let bit = attempt_bit(attempt);
+            let live = match self.calls.get(call_h) {
+                Some(c) => !c.plain && c.outstanding(attempt) && self.exts[call_h.index as usize].waiting & bit != 0,
+                None => false,
+            };
+            if !live {
+                self.bulkheads[b as usize].release(1);
+                continue;
+            }
+            let call = self.calls.get(call_h).expect("live");
+            let (spec, type_id) = (call.spec, call.type_id);
+            let ext = &mut self.exts[call_h.index as usize];
+            ext.waiting &= !bit;
+            ext.permits |= bit;
+            let deadline = ext.attempt_deadline_ns;
+            if self.gate(call_h, attempt, now, q) {
+                self.send(call_h, spec, type_id, attempt, deadline, now, q)?;
+            } else {
+                let event = Event { kind: Kind::Reply, outcome: Outcome::Refused, arg: attempt, handle: call_h };
+                q.schedule_at(now, event);
+            }
+        }
+        Ok(())
     }
 
     /// Gives a new call with policies its state, at its slab index.
@@ -962,20 +1092,23 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         call.waiting = call.hedge_mask != 0;
         let cs = &self.spec.calls[call.spec as usize];
         let parent = call.parent;
+        // The attempt no longer waits for, or holds, a bulkhead permit.
+        let was_waiting = self.exts[call_h.index as usize].waiting & attempt_bit(attempt) != 0;
+        self.exts[call_h.index as usize].waiting &= !attempt_bit(attempt);
+        self.release_permits(call_h, attempt_bit(attempt), now, q);
+        let call = self.calls.get_mut(call_h).expect("still live");
         let ext = self.exts[call_h.index as usize];
         let pol = ext.pol;
         let budget = pol.budget;
-        if outcome != Outcome::Refused {
-            // A refused attempt was never sent: its policies did not see it start.
+        if outcome != Outcome::Refused && !was_waiting {
+            // A refused attempt, or one that timed out waiting for a bulkhead permit, was
+            // never sent: its policies did not see it start.
             if budget != NO_BUDGET {
                 self.budgets[budget as usize].on_attempt_end(attempt > 1, outcome);
             }
             if pol.breaker != NO_BUDGET {
                 let took_ns = now - ext.attempt_started_ns;
                 self.breakers[pol.breaker as usize].on_result(now, took_ns, !outcome.is_success());
-            }
-            if pol.bulkhead != NO_BUDGET {
-                self.bulkheads[pol.bulkhead as usize].release(1);
             }
             if pol.throttle != NO_BUDGET && outcome.is_success() {
                 self.throttles[pol.throttle as usize].on_accept(now);
@@ -984,21 +1117,19 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         if hedged {
             if outcome.is_success() {
                 // The first success wins; the copies still out are abandoned (and give back
-                // their bulkhead permits).
-                if pol.bulkhead != NO_BUDGET {
-                    self.bulkheads[pol.bulkhead as usize].release(call.hedge_mask.count_ones());
-                }
+                // their bulkhead permits, or stop waiting for one).
                 call.hedge_mask = 0;
                 call.waiting = false;
+                self.exts[call_h.index as usize].waiting = 0;
+                self.release_permits(call_h, u16::MAX, now, q);
             } else {
                 let max = cs.hedge.map_or(1, |h| h.max_attempts);
                 if call.attempt < max {
                     // A failed copy sends the next at once (gRPC: a non-fatal status).
                     if parent != Handle::NONE && self.jobs.get(parent).is_none() {
-                        if pol.bulkhead != NO_BUDGET {
-                            self.bulkheads[pol.bulkhead as usize].release(call.hedge_mask.count_ones());
-                        }
                         self.calls.free(call_h);
+                        self.exts[call_h.index as usize].waiting = 0;
+                        self.release_permits(call_h, u16::MAX, now, q);
                         return Ok(None);
                     }
                     self.send_hedge(call_h, now, q)?;
@@ -1643,6 +1774,22 @@ impl<S: SeriesSink> ServiceModel<'_, S> {
                 Ok(())
             }
             Kind::AttemptDeadline => self.attempt_ended(h, event.arg, Outcome::Timeout, now, q),
+            Kind::BulkheadPump => self.pump_bulkhead(event.arg, now, q),
+            Kind::BulkheadWait => {
+                // Still waiting for a permit: the wait is over, refused.
+                let bit = attempt_bit(event.arg);
+                match self.calls.get(h) {
+                    Some(c)
+                        if !c.plain && c.outstanding(event.arg) && self.exts[h.index as usize].waiting & bit != 0 =>
+                    {
+                        self.exts[h.index as usize].waiting &= !bit;
+                        let pol = self.exts[h.index as usize].pol;
+                        self.bulkheads[pol.bulkhead as usize].refused += 1;
+                        self.attempt_ended(h, event.arg, Outcome::Refused, now, q)
+                    }
+                    _ => Ok(()),
+                }
+            }
             Kind::Fallback => {
                 let Some(&call) = self.calls.get(h) else { return Ok(()) };
                 match self.conclude(h, &call, Outcome::Degraded, now, q)? {

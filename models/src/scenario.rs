@@ -229,12 +229,19 @@ pub struct ThrottlingSection {
     pub scope: Option<Scope>,
 }
 
-/// At most `max_concurrent` attempts of the call in flight; one more is refused at once.
+/// At most `max_concurrent` attempts of the call in flight; one more waits if fewer than
+/// `max_pending` are waiting (for at most `max_wait`), else is refused at once.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkheadSection {
     /// At least 1. Resilience4j's default is 25, Envoy's max_requests 1024.
     pub max_concurrent: Loc<u32>,
+    /// Attempts that may wait for a permit (Envoy's max_pending_requests, 1024 there).
+    /// Default 0: fail fast (Resilience4j's default).
+    pub max_pending: Option<Loc<u32>>,
+    /// The longest wait for a permit (Resilience4j's maxWaitDuration). Default: no limit
+    /// beyond the attempt's own timeout.
+    pub max_wait: Option<Duration>,
     /// Default instance: one per calling instance; service: one shared.
     pub scope: Option<Scope>,
 }

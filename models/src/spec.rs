@@ -119,14 +119,23 @@ pub struct CallSpec {
     /// A fallback (a cache, a static answer) that answers `degraded` when the call fails,
     /// after this latency (`Some(None)`: at once).
     pub fallback: Option<Option<Dist>>,
-    /// At most this many attempts in flight (per scope).
-    pub bulkhead: Option<(u32, Scope)>,
+    /// At most this many attempts in flight (per scope), and how many may wait how long.
+    pub bulkhead: Option<BulkheadSpec>,
     /// Client-side adaptive throttling: (K, window in seconds, scope).
     pub throttle: Option<(f64, u32, Scope)>,
     /// Workload requests: the overall deadline over all attempts (0: none).
     pub deadline_ns: Nanos,
     /// The callee receives the attempt's deadline.
     pub propagate_deadline: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BulkheadSpec {
+    pub max_concurrent: u32,
+    pub max_pending: u32,
+    /// `Nanos::MAX`: no limit.
+    pub max_wait_ns: Nanos,
+    pub scope: Scope,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
