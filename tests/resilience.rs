@@ -784,7 +784,7 @@ fn a_bulkhead_with_pending_room_queues_fifo_and_refuses_past_it() {
     let mut t = 0u64;
     while t <= 10_000 + 100 {
         in_flight.retain(|&end| end > t);
-        if t > 0 && t % 10 == 0 && t <= 10_000 {
+        if t > 0 && t.is_multiple_of(10) && t <= 10_000 {
             if waiting == 0 && in_flight.len() < 2 {
                 in_flight.push(t + 35);
                 sent += 1;
