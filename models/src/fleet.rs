@@ -126,6 +126,12 @@ pub struct Fleet {
     /// Outage windows: [start, end) for instances [first, first + count).
     down: Vec<(Nanos, Nanos, u32, u32)>,
     scratch: Vec<u32>,
+    /// Instances unhealthy or ejected, kept with every transition so that a fleet with all
+    /// instances usable picks without scanning them.
+    unusable: u32,
+    /// Jobs present and answers are counted only when a balancer or outlier detection reads
+    /// them.
+    tracks_jobs: bool,
     pub stats: FleetStats,
 }
 
@@ -139,6 +145,7 @@ impl Fleet {
         outlier: Option<OutlierSpec>,
         down: Vec<(Nanos, Nanos, u32, u32)>,
     ) -> Fleet {
+        let tracks_jobs = matches!(lb, LbKind::LeastOutstanding | LbKind::PowerOfTwo) || outlier.is_some();
         let weights =
             if weights.is_empty() { vec![1; n as usize] } else { weights.iter().map(|&w| w as i64).collect() };
         Fleet {
@@ -151,11 +158,14 @@ impl Fleet {
             instances: vec![InstanceState { healthy: true, ..InstanceState::default() }; n as usize],
             down,
             scratch: Vec::with_capacity(n as usize),
+            unusable: 0,
+            tracks_jobs,
             stats: FleetStats::default(),
         }
     }
 
     /// Is instance `i` down at `now` (an outage fault, or a restart)?
+    #[inline]
     pub fn is_down(&self, i: u32, now: Nanos) -> bool {
         now < self.instances[i as usize].restart_until_ns
             || self
@@ -180,9 +190,7 @@ impl Fleet {
     pub fn pick(&mut self) -> Option<u32> {
         let n = self.instances.len();
         self.scratch.clear();
-        let filtered =
-            (self.health.is_some() || self.outlier.is_some()) && self.instances.iter().any(|s| !s.healthy || s.ejected);
-        if filtered {
+        if self.unusable > 0 {
             let mut scratch = std::mem::take(&mut self.scratch);
             scratch.extend((0..n as u32).filter(|&i| self.usable(i as usize)));
             self.scratch = scratch;
@@ -205,6 +213,7 @@ impl Fleet {
         let count = if all { n } else { self.scratch.len() };
         let at = |k: usize, scratch: &[u32]| if all { k as u32 } else { scratch[k] };
         let choice = match self.lb {
+            LbKind::RoundRobin if all => self.rr_next,
             LbKind::RoundRobin => {
                 // The first candidate at or after the round-robin position.
                 let start = self.rr_next;
@@ -256,13 +265,23 @@ impl Fleet {
     }
 
     /// A job was admitted at instance `i`.
+    #[inline]
     pub fn on_admit(&mut self, i: u32) {
-        self.instances[i as usize].outstanding += 1;
+        if self.tracks_jobs {
+            self.instances[i as usize].outstanding += 1;
+        }
     }
 
     /// A job at instance `i` answered `outcome` (`admitted`: it had been counted by
     /// `on_admit`). Errors and rejections are 5xx to outlier detection.
+    #[inline]
     pub fn on_answer(&mut self, i: u32, outcome: Outcome, admitted: bool, now: Nanos) {
+        if self.tracks_jobs {
+            self.count_answer(i, outcome, admitted, now);
+        }
+    }
+
+    fn count_answer(&mut self, i: u32, outcome: Outcome, admitted: bool, now: Nanos) {
         let n = self.instances.len();
         let s = &mut self.instances[i as usize];
         if admitted {
@@ -293,6 +312,9 @@ impl Fleet {
         }
         let s = &mut self.instances[i];
         s.times_ejected += 1;
+        if s.healthy {
+            self.unusable += 1;
+        }
         s.ejected = true;
         s.ejected_until_ns = now + base.saturating_mul(s.times_ejected as u64).min(max.max(base));
         self.stats.ejections += 1;
@@ -307,6 +329,9 @@ impl Fleet {
             if s.ejected && now >= s.ejected_until_ns {
                 s.ejected = false;
                 s.consecutive_errors = 0;
+                if s.healthy {
+                    self.unusable -= 1;
+                }
             }
         }
         let rates: Vec<(usize, f64)> = self
@@ -356,6 +381,9 @@ impl Fleet {
                 s.fail_streak = 0;
                 if !s.healthy && s.ok_streak >= h.healthy_threshold {
                     s.healthy = true;
+                    if !s.ejected {
+                        self.unusable -= 1;
+                    }
                 }
             } else {
                 s.fail_streak += 1;
@@ -364,6 +392,9 @@ impl Fleet {
                     s.healthy = false;
                     s.unhealthy_since_ns = now;
                     self.stats.marked_unhealthy += 1;
+                    if !s.ejected {
+                        self.unusable += 1;
+                    }
                 }
             }
             if let Some(after) = h.restart_after_ns {
@@ -482,6 +513,34 @@ mod tests {
                 assert_eq!(f.stats.refused_fail_closed, 1);
             }
         }
+    }
+
+    #[test]
+    fn an_instance_unhealthy_long_enough_is_restarted_and_must_pass_checks_again() {
+        // Instance 0 is down from 0 to 100 s; restart after 5 s unhealthy, restarts take 3 s.
+        let mut h = health(HealthKind::Liveness, true);
+        h.restart_after_ns = Some(5 * S);
+        h.restart_ns = 3 * S;
+        let mut f = Fleet::new(
+            2,
+            LbKind::RoundRobin,
+            vec![],
+            Stream::new(1, "f", "lb"),
+            Some(h),
+            None,
+            vec![(0, 100 * S, 0, 1)],
+        );
+        let mut restarts = Vec::new();
+        for t in 1..=20 {
+            if !f.health_tick(t * S, |_| 0, false).is_empty() {
+                restarts.push(t);
+            }
+        }
+        // Unhealthy at 2 s (two failures); restarted at 7 s; down until 10 s (not probed);
+        // fails again from 10 s, so it counts 5 s from the restart's end: restarted at 15 s.
+        assert_eq!(restarts, [7, 15]);
+        assert_eq!(f.stats.restarts, 2);
+        assert!(f.is_down(0, 16 * S));
     }
 
     #[test]

@@ -915,6 +915,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
 
     /// The breaker and the budget, for an attempt that holds its bulkhead permit (if any).
     /// A breaker's refusal gives the permit back.
+    #[inline(always)]
     fn gate(&mut self, call_h: Handle, attempt: u32, now: Nanos, q: &mut EventQueue<Event>) -> bool {
         let pol = self.exts[call_h.index as usize].pol;
         if pol.breaker != NO_BUDGET && !self.breakers[pol.breaker as usize].try_acquire(now) {
@@ -1092,12 +1093,14 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         call.waiting = call.hedge_mask != 0;
         let cs = &self.spec.calls[call.spec as usize];
         let parent = call.parent;
-        // The attempt no longer waits for, or holds, a bulkhead permit.
-        let was_waiting = self.exts[call_h.index as usize].waiting & attempt_bit(attempt) != 0;
-        self.exts[call_h.index as usize].waiting &= !attempt_bit(attempt);
-        self.release_permits(call_h, attempt_bit(attempt), now, q);
-        let call = self.calls.get_mut(call_h).expect("still live");
         let ext = self.exts[call_h.index as usize];
+        // The attempt no longer waits for, or holds, a bulkhead permit.
+        let was_waiting = ext.waiting & attempt_bit(attempt) != 0;
+        if ext.pol.bulkhead != NO_BUDGET {
+            self.exts[call_h.index as usize].waiting &= !attempt_bit(attempt);
+            self.release_permits(call_h, attempt_bit(attempt), now, q);
+        }
+        let call = self.calls.get_mut(call_h).expect("still live");
         let pol = ext.pol;
         let budget = pol.budget;
         if outcome != Outcome::Refused && !was_waiting {

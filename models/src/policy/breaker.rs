@@ -241,6 +241,7 @@ impl Breaker {
     }
 
     /// May a call go out at `now`? A refused call is counted and must not be reported.
+    #[inline]
     pub fn try_acquire(&mut self, now: Nanos) -> bool {
         self.tick(now);
         let ok = match self.state {
@@ -259,6 +260,7 @@ impl Breaker {
     }
 
     /// A permitted call finished at `now` after `duration_ns`, failed or not.
+    #[inline]
     pub fn on_result(&mut self, now: Nanos, duration_ns: Nanos, failed: bool) {
         self.tick(now);
         match &self.spec {
@@ -274,7 +276,12 @@ impl Breaker {
                 match self.state {
                     State::Closed => {
                         self.closed.record(now, failed, slow);
-                        if exceeded(&self.closed, min_closed, failure_threshold, slow_threshold) {
+                        // In a count window, a fast success past the minimum cannot raise a
+                        // rate (it replaces a call or dilutes the window), so only failures,
+                        // slow calls and the call that reaches the minimum need the check.
+                        let may_trip =
+                            failed || slow || self.closed.total <= min_closed || self.closed.kind == WindowKind::Time;
+                        if may_trip && exceeded(&self.closed, min_closed, failure_threshold, slow_threshold) {
                             self.open(now, 1);
                         }
                     }
