@@ -132,6 +132,8 @@ pub struct Fleet {
     /// Jobs present and answers are counted only when a balancer or outlier detection reads
     /// them.
     tracks_jobs: bool,
+    /// Round robin, no outages, no restarts, nothing tracked: see `transparent`.
+    transparent_when_usable: bool,
     pub stats: FleetStats,
 }
 
@@ -146,6 +148,10 @@ impl Fleet {
         down: Vec<(Nanos, Nanos, u32, u32)>,
     ) -> Fleet {
         let tracks_jobs = matches!(lb, LbKind::LeastOutstanding | LbKind::PowerOfTwo) || outlier.is_some();
+        let transparent_when_usable = lb == LbKind::RoundRobin
+            && !tracks_jobs
+            && down.is_empty()
+            && health.as_ref().is_none_or(|h| h.restart_after_ns.is_none());
         let weights =
             if weights.is_empty() { vec![1; n as usize] } else { weights.iter().map(|&w| w as i64).collect() };
         Fleet {
@@ -160,6 +166,7 @@ impl Fleet {
             scratch: Vec::with_capacity(n as usize),
             unusable: 0,
             tracks_jobs,
+            transparent_when_usable,
             stats: FleetStats::default(),
         }
     }
@@ -182,6 +189,14 @@ impl Fleet {
     fn usable(&self, i: usize) -> bool {
         let s = &self.instances[i];
         s.healthy && !s.ejected
+    }
+
+    /// Picking changes nothing and nothing needs counting: round robin, every instance
+    /// usable, no outage windows, no restarts, no ejection. The model then balances with its
+    /// own round-robin position.
+    #[inline]
+    pub fn transparent(&self) -> bool {
+        self.transparent_when_usable && self.unusable == 0
     }
 
     /// Chooses the instance for a job, or `None` when none is usable and

@@ -129,7 +129,22 @@ impl Stability {
 
 /// Runs `spec` with master seed `seed`, streaming the time series into `sink`.
 pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S) {
-    let mut model = model::ServiceModel::new(spec, seed, sink);
+    if spec.uses_policies() {
+        simulate_with::<S, true>(spec, seed, sink)
+    } else {
+        simulate_with::<S, false>(spec, seed, sink)
+    }
+}
+
+/// `simulate` with the general model even when the scenario needs none of its features:
+/// for tests that check the two instantiations agree.
+#[doc(hidden)]
+pub fn simulate_general<S: SeriesSink>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S) {
+    simulate_with::<S, true>(spec, seed, sink)
+}
+
+fn simulate_with<S: SeriesSink, const RICH: bool>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S) {
+    let mut model = model::ServiceModel::<S, RICH>::new(spec, seed, sink);
     let mut queue = EventQueue::new();
     model.start(&mut queue);
     let budget = Budget { max_events: spec.max_events, until_ns: spec.duration_ns.saturating_add(spec.drain_ns) };

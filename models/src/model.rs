@@ -399,7 +399,10 @@ struct Bucket {
     latency: SeriesHistogram,
 }
 
-pub struct ServiceModel<'s, S: SeriesSink> {
+/// `RICH`: the scenario uses a policy, a fleet feature, load shedding, deadlines or faults.
+/// A scenario that uses none runs the `false` instantiation, from which the compiler removes
+/// every such check: what a scenario does not use costs it nothing.
+pub struct ServiceModel<'s, S: SeriesSink, const RICH: bool> {
     spec: &'s Spec,
     calls: Slab<Call>,
     jobs: Slab<Job>,
@@ -449,7 +452,7 @@ pub struct Stability {
     pub after_total: u64,
 }
 
-impl<'s, S: SeriesSink> ServiceModel<'s, S> {
+impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
     pub fn new(spec: &'s Spec, seed: u64, sink: S) -> Self {
         let batch_ns = ((spec.duration_ns - spec.warmup_ns) / BATCHES as Nanos).max(1);
         let plan_of: Vec<(u32, u32)> = spec
@@ -769,7 +772,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let (spec, type_id, plain) = (call.spec, call.type_id, call.plain);
         let h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
         self.requests_in_flight += 1;
-        if !plain {
+        if RICH && !plain {
             let pol = self.call_rt[spec as usize].pol(0);
             let d = self.spec.calls[spec as usize].deadline_ns;
             self.new_ext(h, pol, if d > 0 { now + d } else { Nanos::MAX }, now);
@@ -794,7 +797,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     ) -> Result<(), Overload> {
         let cs = &self.spec.calls[spec as usize];
         let timeout_at = if cs.timeout_ns > 0 { now + cs.timeout_ns } else { Nanos::MAX };
-        let call_deadline = if plain { Nanos::MAX } else { self.exts[call_h.index as usize].deadline_ns };
+        let call_deadline = if !RICH || plain { Nanos::MAX } else { self.exts[call_h.index as usize].deadline_ns };
         let deadline = timeout_at.min(call_deadline);
         if deadline <= now {
             // The call's own deadline has passed: the attempt is not sent.
@@ -802,7 +805,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             return self.after(0, event, now, q);
         }
         let mut waits = false;
-        if !plain {
+        if RICH && !plain {
             self.exts[call_h.index as usize].attempt_deadline_ns = deadline;
             match self.policies_permit(call_h, spec, attempt, now, q) {
                 Permit::Send => {}
@@ -853,7 +856,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     ) -> Result<(), Overload> {
         let cs = &self.spec.calls[spec as usize];
         let latency = sample_opt(&cs.latency, &mut self.call_rt[spec as usize].network_rng);
-        let deadline_ns = if cs.propagate_deadline { deadline } else { Nanos::MAX };
+        let deadline_ns = if RICH && cs.propagate_deadline { deadline } else { Nanos::MAX };
         let seed = JobSeed { call: call_h, attempt, service: cs.to, type_id, deadline_ns };
         if latency == 0 {
             return self.admit(seed, None, now, q);
@@ -1056,7 +1059,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         if !call.outstanding(attempt) {
             return Ok(None);
         }
-        if !call.plain {
+        if RICH && !call.plain {
             return self.resolve_with_policies(call_h, attempt, outcome, now, q);
         }
         call.waiting = false;
@@ -1255,7 +1258,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         if now >= self.bucket_start_ns + self.spec.bucket_ns {
             self.close_buckets_before(now, false);
         }
-        if let Some(st) = &mut self.stability {
+        if let Some(st) = self.stability.as_mut().filter(|_| RICH) {
             let ok = outcome.is_success() as u64;
             if (st.before.0..st.before.1).contains(&now) {
                 st.before_ok += ok;
@@ -1312,7 +1315,9 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     ) -> Result<(), Overload> {
         let batch = self.batch_at(now);
         let rt = &mut self.services[seed.service as usize];
-        let inst = match &mut rt.fleet {
+        // A fleet that changes nothing right now (round robin, every instance usable, no
+        // outage, nothing counted) leaves the plain round-robin path.
+        let inst = match rt.fleet.as_mut().filter(|f| RICH && !f.transparent()) {
             None => {
                 let inst = rt.first_instance + rt.next_instance;
                 rt.next_instance = if rt.next_instance + 1 == rt.instances { 0 } else { rt.next_instance + 1 };
@@ -1349,8 +1354,8 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let (free_worker, room) = (instance.busy < rt.workers, instance.queue.len() < rt.queue_capacity);
         // Turned away: a full queue or the concurrency limit (rejected), or a deadline that
         // passed on the way (timeout: nobody waits for the answer).
-        let over_limit = rt.shedding.max_in_flight.is_some_and(|m| instance.in_system >= m);
-        let refusal = if seed.deadline_ns <= now {
+        let over_limit = RICH && rt.shedding.max_in_flight.is_some_and(|m| instance.in_system >= m);
+        let refusal = if RICH && seed.deadline_ns <= now {
             Some(Outcome::Timeout)
         } else if (!free_worker && !room) || over_limit {
             Some(Outcome::Rejected)
@@ -1365,7 +1370,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 rt.stats.outcomes.add(o);
             }
         }
-        if let Some(fleet) = &mut rt.fleet {
+        if let Some(fleet) = rt.fleet.as_mut().filter(|_| RICH) {
             match refusal {
                 Some(o) => fleet.on_answer(inst - rt.first_instance, o, false, now),
                 None => fleet.on_admit(inst - rt.first_instance),
@@ -1377,7 +1382,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             }
             return self.send_reply(seed.call, seed.attempt, o, now, q);
         }
-        if rt.shedding.max_in_flight.is_some() {
+        if RICH && rt.shedding.max_in_flight.is_some() {
             instance.in_system += 1;
         }
         let plan = rt.plan_by_type[seed.type_id as usize];
@@ -1400,7 +1405,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             q.schedule_at(now + work, Event::new(Kind::WorkDone, h, 0));
         } else {
             let instance = &mut self.instances[inst as usize];
-            if instance.queue.is_empty() {
+            if RICH && instance.queue.is_empty() {
                 instance.last_empty_ns = now;
             }
             instance.queue.push_back(h);
@@ -1435,7 +1440,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             }
         }
         let work = rt.service_time.sample(&mut rt.service_time_rng);
-        if rt.slowdowns.is_empty() {
+        if !RICH || rt.slowdowns.is_empty() {
             return work;
         }
         let i = inst - rt.first_instance;
@@ -1458,7 +1463,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
-        if !self.services[service as usize].sheds {
+        if !RICH || !self.services[service as usize].sheds {
             match self.instances[instance as usize].queue.pop_front() {
                 Some(next) => self.start_work(next, now, q),
                 None => self.instances[instance as usize].busy -= 1,
@@ -1536,7 +1541,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             self.release_worker(job.service, job.instance, now, q)?;
         }
         let rt = &mut self.services[job.service as usize];
-        if rt.error_probability > 0.0 && rt.error_rng.unit() < rt.error_probability {
+        if RICH && rt.error_probability > 0.0 && rt.error_rng.unit() < rt.error_probability {
             return self.reply_from(job_h, job, Outcome::Error, now, q);
         }
         if job.plan_steps == 0 {
@@ -1559,13 +1564,13 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
         let (first, end) = self.steps[(job.plan_first + job.step) as usize];
         job.pending = end - first;
         let (step, type_id, instance, deadline) = (job.step, job.type_id, job.instance, job.deadline_ns);
-        if deadline <= now {
+        if RICH && deadline <= now {
             // Nobody waits for this job's answer any more: it makes no more calls.
             return Ok(Some(Outcome::Error));
         }
         for spec in first..end {
             let rt = &self.call_rt[spec as usize];
-            let plain = rt.plain;
+            let plain = !RICH || rt.plain;
             let call = Call {
                 parent: job_h,
                 spec,
@@ -1580,7 +1585,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
                 hedge_mask: 0,
             };
             let call_h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
-            if !plain {
+            if RICH && !plain {
                 let pol = self.call_rt[spec as usize].pol(instance);
                 self.new_ext(call_h, pol, deadline, now);
             }
@@ -1649,10 +1654,10 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
             self.release_worker(service, instance, now, q)?;
         }
         let rt = &mut self.services[service as usize];
-        if rt.shedding.max_in_flight.is_some() {
+        if RICH && rt.shedding.max_in_flight.is_some() {
             self.instances[instance as usize].in_system -= 1;
         }
-        if let Some(fleet) = &mut rt.fleet {
+        if let Some(fleet) = rt.fleet.as_mut().filter(|_| RICH) {
             fleet.on_answer(instance - rt.first_instance, outcome, true, now);
         }
         rt.stats.occupancy.in_system.add(arrived_ns, now, self.window);
@@ -1717,7 +1722,7 @@ impl<'s, S: SeriesSink> ServiceModel<'s, S> {
     }
 }
 
-impl<S: SeriesSink> Model for ServiceModel<'_, S> {
+impl<S: SeriesSink, const RICH: bool> Model for ServiceModel<'_, S, RICH> {
     type Event = Event;
     type Stop = Overload;
 
@@ -1727,7 +1732,7 @@ impl<S: SeriesSink> Model for ServiceModel<'_, S> {
     }
 }
 
-impl<S: SeriesSink> ServiceModel<'_, S> {
+impl<S: SeriesSink, const RICH: bool> ServiceModel<'_, S, RICH> {
     /// Routes an event to its handler. Always inlined, so that where the kind is known (an
     /// event handled at once by `after`) the match folds into a direct call.
     #[inline(always)]

@@ -190,6 +190,35 @@ impl RetrySpec {
 }
 
 impl Spec {
+    /// Does the scenario use anything beyond plain calls (timeouts, simple retries) and
+    /// round-robin services: a policy, a fleet feature, load shedding, deadlines, an error
+    /// probability, or faults? If not, the run uses a model compiled without them.
+    pub fn uses_policies(&self) -> bool {
+        let call = |c: &CallSpec| {
+            c.retry.budget.is_some()
+                || c.breaker.is_some()
+                || c.bulkhead.is_some()
+                || c.hedge.is_some()
+                || c.fallback.is_some()
+                || c.throttle.is_some()
+                || c.deadline_ns > 0
+                || c.propagate_deadline
+                || c.retry.backoff.kind == BackoffKind::DecorrelatedJitter
+        };
+        let service = |s: &ServiceSpec| {
+            s.fleet.lb != LbKind::RoundRobin
+                || s.fleet.health.is_some()
+                || s.fleet.outlier.is_some()
+                || !s.outages.is_empty()
+                || !s.slowdowns.is_empty()
+                || s.error_probability > 0.0
+                || s.shedding.discipline != QueueDiscipline::Fifo
+                || s.shedding.codel.is_some()
+                || s.shedding.max_in_flight.is_some()
+        };
+        self.trigger.is_some() || self.calls.iter().any(call) || self.services.iter().any(service)
+    }
+
     /// The mean number of busy workers a service needs at steady state, from the arrival
     /// rates and mean service times (requests that reach it once per end-to-end request
     /// along each path); a planning aid for `validate`, not used by the simulation.

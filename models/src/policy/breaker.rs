@@ -275,12 +275,14 @@ impl Breaker {
                 let min_half_open = r.minimum_calls.min(r.half_open_permits);
                 match self.state {
                     State::Closed => {
+                        let total_before = self.closed.total;
                         self.closed.record(now, failed, slow);
-                        // In a count window, a fast success past the minimum cannot raise a
-                        // rate (it replaces a call or dilutes the window), so only failures,
-                        // slow calls and the call that reaches the minimum need the check.
+                        // In a count window, a fast success cannot raise a rate (it replaces a
+                        // call or dilutes the window), and rates that were below the thresholds
+                        // stay below: only failures, slow calls and the calls up to the
+                        // minimum need the check.
                         let may_trip =
-                            failed || slow || self.closed.total <= min_closed || self.closed.kind == WindowKind::Time;
+                            failed || slow || total_before < min_closed || self.closed.kind == WindowKind::Time;
                         if may_trip && exceeded(&self.closed, min_closed, failure_threshold, slow_threshold) {
                             self.open(now, 1);
                         }
