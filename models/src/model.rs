@@ -869,6 +869,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
 
     /// A call with policies is about to send attempt `attempt`: hedging bookkeeping, then
     /// client throttling, the bulkhead (which may queue it), the breaker, and the budget.
+    #[inline(never)]
     fn policies_permit(
         &mut self,
         call_h: Handle,
@@ -950,6 +951,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
 
     /// A bulkhead has free permits: send the attempts waiting for them, oldest first,
     /// skipping those that ended while they waited.
+    #[inline(never)]
     fn pump_bulkhead(&mut self, b: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         while let Some((call_h, attempt)) = self.bulkheads[b as usize].next_waiting() {
             // `next_waiting` took a permit for it; an attempt that ended while waiting gives
@@ -1006,6 +1008,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
     /// The head of a timeout lane is due: time out every attempt whose deadline has passed
     /// and that is still waiting, drop the ones already answered, and arm the lane for the
     /// next attempt still waiting.
+    #[inline(never)]
     fn timeout_lane(&mut self, spec: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         self.lanes[spec as usize].armed = false;
         loop {
@@ -1082,6 +1085,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
     /// `resolve` for a call with policies: budgets, breakers and bulkheads hear of the
     /// attempt's end; a hedged call waits for its other copies or sends the next; a retry
     /// needs the budget's grant; a final failure may go to the fallback.
+    #[inline(never)]
     fn resolve_with_policies(
         &mut self,
         call_h: Handle,
@@ -1226,6 +1230,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
 
     /// Runs service `s`'s health checks at `now`. A probe waits behind the instance's queue:
     /// it is estimated to wait (queued jobs x mean work) / workers.
+    #[inline(never)]
     fn health_tick(&mut self, s: usize, now: Nanos) {
         let svc = &self.spec.services[s];
         let dependency_down = match svc.fleet.health.as_ref().and_then(|h| h.dependency) {
@@ -1470,6 +1475,18 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
             }
             return Ok(());
         }
+        self.release_worker_shedding(service, instance, now, q)
+    }
+
+    /// `release_worker` for a shedding service: LIFO, CoDel and expired deadlines.
+    #[inline(never)]
+    fn release_worker_shedding(
+        &mut self,
+        service: u32,
+        instance: u32,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Overload> {
         let sh = self.services[service as usize].shedding;
         loop {
             let inst = &mut self.instances[instance as usize];
@@ -1508,6 +1525,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
 
     /// A queued job is dropped without being worked on: `Timeout` (its deadline passed) or
     /// `Rejected` (CoDel).
+    #[inline(never)]
     fn drop_queued(
         &mut self,
         job_h: Handle,

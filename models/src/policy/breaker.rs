@@ -131,7 +131,7 @@ impl Window {
         Window { kind, calls, next: 0, size, seconds, total: 0, failed: 0, slow: 0 }
     }
 
-    #[inline]
+    #[inline(always)]
     fn record(&mut self, now: Nanos, failed: bool, slow: bool) {
         match self.kind {
             WindowKind::Count => {

@@ -85,6 +85,7 @@ impl Budget {
     }
 
     /// A new call (its first attempt) starts.
+    #[inline]
     pub fn on_request(&mut self, now: Nanos) {
         if let BudgetSpec::Ratio { .. } = self.spec {
             self.counts.add(now, true);
@@ -92,6 +93,7 @@ impl Budget {
     }
 
     /// An attempt is sent (`retry`: it is not the call's first).
+    #[inline]
     pub fn on_attempt_start(&mut self, retry: bool) {
         if let BudgetSpec::Envoy { .. } = self.spec {
             self.active += 1;
@@ -100,6 +102,7 @@ impl Budget {
     }
 
     /// An attempt ended (answered or timed out) with `outcome`.
+    #[inline]
     pub fn on_attempt_end(&mut self, retry: bool, outcome: Outcome) {
         match self.spec {
             BudgetSpec::Envoy { .. } => {
@@ -155,6 +158,7 @@ impl Budget {
 
     /// The call succeeded in the end; `last_cost` is what its last retry acquired (`None` if
     /// it was never retried).
+    #[inline]
     pub fn on_success(&mut self, last_cost: Option<u32>) {
         if let BudgetSpec::Aws { capacity, no_retry_increment, .. } = self.spec {
             let back = last_cost.unwrap_or(no_retry_increment);
