@@ -68,3 +68,22 @@ service_time = { dist = "exponential", mean = "5ms" }
     assert_eq!(page_a.latency, page_b.latency);
     assert!(rb.services[0].sojourn.len() > 10_000, "the extra service did run");
 }
+
+#[test]
+fn the_model_without_policies_and_the_general_one_give_identical_results() {
+    // Scenarios that use no policy run a model compiled without them; the general model
+    // must give the same bytes on them (it only adds checks that all come out false).
+    for name in ["quickstart.toml", "three-tier.toml", "mmc.toml"] {
+        let src = scenario(name).replace("duration = \"10h\"", "duration = \"1h\"");
+        let spec = compile("test.toml", &src).expect("compiles");
+        assert!(!spec.uses_policies(), "{name} uses no policy");
+        let (a, sa) = simulate(&spec, 3, Vec::new());
+        let (b, sb) = cellsim_models::simulate_general(&spec, 3, Vec::new());
+        let json = |r| serde_json::to_string_pretty(&summarise(r)).unwrap();
+        assert_eq!(json(&a), json(&b), "{name}");
+        assert_eq!(sa, sb, "{name}");
+    }
+    // And a scenario with policies takes the general model.
+    let spec = compile("test.toml", &scenario("circuit-breaker.toml")).expect("compiles");
+    assert!(spec.uses_policies());
+}
