@@ -129,10 +129,10 @@ impl Stability {
 
 /// Runs `spec` with master seed `seed`, streaming the time series into `sink`.
 pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S) {
-    if spec.uses_policies() {
-        simulate_with::<S, true>(spec, seed, sink)
-    } else {
-        simulate_with::<S, false>(spec, seed, sink)
+    match (spec.uses_policies(), spec.uses_extras()) {
+        (false, false) => simulate_with::<S, false, false>(spec, seed, sink),
+        (true, false) => simulate_with::<S, true, false>(spec, seed, sink),
+        (_, true) => simulate_with::<S, true, true>(spec, seed, sink),
     }
 }
 
@@ -140,11 +140,15 @@ pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S
 /// for tests that check the two instantiations agree.
 #[doc(hidden)]
 pub fn simulate_general<S: SeriesSink>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S) {
-    simulate_with::<S, true>(spec, seed, sink)
+    simulate_with::<S, true, true>(spec, seed, sink)
 }
 
-fn simulate_with<S: SeriesSink, const RICH: bool>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S) {
-    let mut model = model::ServiceModel::<S, RICH>::new(spec, seed, sink);
+fn simulate_with<S: SeriesSink, const RICH: bool, const EXTRAS: bool>(
+    spec: &Spec,
+    seed: u64,
+    sink: S,
+) -> (RunResult, S) {
+    let mut model = model::ServiceModel::<S, RICH, EXTRAS>::new(spec, seed, sink);
     let mut queue = EventQueue::new();
     model.start(&mut queue);
     let budget = Budget { max_events: spec.max_events, until_ns: spec.duration_ns.saturating_add(spec.drain_ns) };

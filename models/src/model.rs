@@ -399,10 +399,11 @@ struct Bucket {
     latency: SeriesHistogram,
 }
 
-/// `RICH`: the scenario uses a policy, a fleet feature, load shedding, deadlines or faults.
+/// `RICH`: the scenario uses a call policy or a fleet feature; `EXTRAS`: deadlines, load
+/// shedding, faults or error probabilities.
 /// A scenario that uses none runs the `false` instantiation, from which the compiler removes
 /// every such check: what a scenario does not use costs it nothing.
-pub struct ServiceModel<'s, S: SeriesSink, const RICH: bool> {
+pub struct ServiceModel<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> {
     spec: &'s Spec,
     calls: Slab<Call>,
     jobs: Slab<Job>,
@@ -452,7 +453,7 @@ pub struct Stability {
     pub after_total: u64,
 }
 
-impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
+impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S, RICH, EXTRAS> {
     pub fn new(spec: &'s Spec, seed: u64, sink: S) -> Self {
         let batch_ns = ((spec.duration_ns - spec.warmup_ns) / BATCHES as Nanos).max(1);
         let plan_of: Vec<(u32, u32)> = spec
@@ -797,7 +798,8 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
     ) -> Result<(), Overload> {
         let cs = &self.spec.calls[spec as usize];
         let timeout_at = if cs.timeout_ns > 0 { now + cs.timeout_ns } else { Nanos::MAX };
-        let call_deadline = if !RICH || plain { Nanos::MAX } else { self.exts[call_h.index as usize].deadline_ns };
+        let call_deadline =
+            if !(RICH && EXTRAS) || plain { Nanos::MAX } else { self.exts[call_h.index as usize].deadline_ns };
         let deadline = timeout_at.min(call_deadline);
         if deadline <= now {
             // The call's own deadline has passed: the attempt is not sent.
@@ -856,7 +858,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
     ) -> Result<(), Overload> {
         let cs = &self.spec.calls[spec as usize];
         let latency = sample_opt(&cs.latency, &mut self.call_rt[spec as usize].network_rng);
-        let deadline_ns = if RICH && cs.propagate_deadline { deadline } else { Nanos::MAX };
+        let deadline_ns = if EXTRAS && cs.propagate_deadline { deadline } else { Nanos::MAX };
         let seed = JobSeed { call: call_h, attempt, service: cs.to, type_id, deadline_ns };
         if latency == 0 {
             return self.admit(seed, None, now, q);
@@ -1263,7 +1265,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
         if now >= self.bucket_start_ns + self.spec.bucket_ns {
             self.close_buckets_before(now, false);
         }
-        if let Some(st) = self.stability.as_mut().filter(|_| RICH) {
+        if let Some(st) = self.stability.as_mut().filter(|_| EXTRAS) {
             let ok = outcome.is_success() as u64;
             if (st.before.0..st.before.1).contains(&now) {
                 st.before_ok += ok;
@@ -1359,8 +1361,8 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
         let (free_worker, room) = (instance.busy < rt.workers, instance.queue.len() < rt.queue_capacity);
         // Turned away: a full queue or the concurrency limit (rejected), or a deadline that
         // passed on the way (timeout: nobody waits for the answer).
-        let over_limit = RICH && rt.shedding.max_in_flight.is_some_and(|m| instance.in_system >= m);
-        let refusal = if RICH && seed.deadline_ns <= now {
+        let over_limit = EXTRAS && rt.shedding.max_in_flight.is_some_and(|m| instance.in_system >= m);
+        let refusal = if EXTRAS && seed.deadline_ns <= now {
             Some(Outcome::Timeout)
         } else if (!free_worker && !room) || over_limit {
             Some(Outcome::Rejected)
@@ -1387,7 +1389,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
             }
             return self.send_reply(seed.call, seed.attempt, o, now, q);
         }
-        if RICH && rt.shedding.max_in_flight.is_some() {
+        if EXTRAS && rt.shedding.max_in_flight.is_some() {
             instance.in_system += 1;
         }
         let plan = rt.plan_by_type[seed.type_id as usize];
@@ -1410,7 +1412,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
             q.schedule_at(now + work, Event::new(Kind::WorkDone, h, 0));
         } else {
             let instance = &mut self.instances[inst as usize];
-            if RICH && instance.queue.is_empty() {
+            if EXTRAS && instance.queue.is_empty() {
                 instance.last_empty_ns = now;
             }
             instance.queue.push_back(h);
@@ -1445,7 +1447,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
             }
         }
         let work = rt.service_time.sample(&mut rt.service_time_rng);
-        if !RICH || rt.slowdowns.is_empty() {
+        if !EXTRAS || rt.slowdowns.is_empty() {
             return work;
         }
         let i = inst - rt.first_instance;
@@ -1468,7 +1470,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Overload> {
-        if !RICH || !self.services[service as usize].sheds {
+        if !EXTRAS || !self.services[service as usize].sheds {
             match self.instances[instance as usize].queue.pop_front() {
                 Some(next) => self.start_work(next, now, q),
                 None => self.instances[instance as usize].busy -= 1,
@@ -1559,7 +1561,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
             self.release_worker(job.service, job.instance, now, q)?;
         }
         let rt = &mut self.services[job.service as usize];
-        if RICH && rt.error_probability > 0.0 && rt.error_rng.unit() < rt.error_probability {
+        if EXTRAS && rt.error_probability > 0.0 && rt.error_rng.unit() < rt.error_probability {
             return self.reply_from(job_h, job, Outcome::Error, now, q);
         }
         if job.plan_steps == 0 {
@@ -1582,7 +1584,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
         let (first, end) = self.steps[(job.plan_first + job.step) as usize];
         job.pending = end - first;
         let (step, type_id, instance, deadline) = (job.step, job.type_id, job.instance, job.deadline_ns);
-        if RICH && deadline <= now {
+        if EXTRAS && deadline <= now {
             // Nobody waits for this job's answer any more: it makes no more calls.
             return Ok(Some(Outcome::Error));
         }
@@ -1672,7 +1674,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
             self.release_worker(service, instance, now, q)?;
         }
         let rt = &mut self.services[service as usize];
-        if RICH && rt.shedding.max_in_flight.is_some() {
+        if EXTRAS && rt.shedding.max_in_flight.is_some() {
             self.instances[instance as usize].in_system -= 1;
         }
         if let Some(fleet) = rt.fleet.as_mut().filter(|_| RICH) {
@@ -1740,7 +1742,7 @@ impl<'s, S: SeriesSink, const RICH: bool> ServiceModel<'s, S, RICH> {
     }
 }
 
-impl<S: SeriesSink, const RICH: bool> Model for ServiceModel<'_, S, RICH> {
+impl<S: SeriesSink, const RICH: bool, const EXTRAS: bool> Model for ServiceModel<'_, S, RICH, EXTRAS> {
     type Event = Event;
     type Stop = Overload;
 
@@ -1750,7 +1752,7 @@ impl<S: SeriesSink, const RICH: bool> Model for ServiceModel<'_, S, RICH> {
     }
 }
 
-impl<S: SeriesSink, const RICH: bool> ServiceModel<'_, S, RICH> {
+impl<S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'_, S, RICH, EXTRAS> {
     /// Routes an event to its handler. Always inlined, so that where the kind is known (an
     /// event handled at once by `after`) the match folds into a direct call.
     #[inline(always)]

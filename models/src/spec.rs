@@ -191,8 +191,8 @@ impl RetrySpec {
 
 impl Spec {
     /// Does the scenario use anything beyond plain calls (timeouts, simple retries) and
-    /// round-robin services: a policy, a fleet feature, load shedding, deadlines, an error
-    /// probability, or faults? If not, the run uses a model compiled without them.
+    /// round-robin services: a call policy, a fleet feature, load shedding, deadlines, an
+    /// error probability, or faults? If not, the run uses a model compiled without them.
     pub fn uses_policies(&self) -> bool {
         let call = |c: &CallSpec| {
             c.retry.budget.is_some()
@@ -217,6 +217,21 @@ impl Spec {
                 || s.shedding.max_in_flight.is_some()
         };
         self.trigger.is_some() || self.calls.iter().any(call) || self.services.iter().any(service)
+    }
+
+    /// Does it use deadlines, load shedding, concurrency limits, faults or error
+    /// probabilities (the checks on every hop that policies alone do not need)?
+    pub fn uses_extras(&self) -> bool {
+        self.trigger.is_some()
+            || self.calls.iter().any(|c| c.deadline_ns > 0 || c.propagate_deadline)
+            || self.services.iter().any(|s| {
+                !s.outages.is_empty()
+                    || !s.slowdowns.is_empty()
+                    || s.error_probability > 0.0
+                    || s.shedding.discipline != QueueDiscipline::Fifo
+                    || s.shedding.codel.is_some()
+                    || s.shedding.max_in_flight.is_some()
+            })
     }
 
     /// The mean number of busy workers a service needs at steady state, from the arrival
