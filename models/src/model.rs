@@ -311,6 +311,9 @@ struct CallRt {
     caller_first_instance: u32,
     /// No budget, breaker, bulkhead, hedging, fallback or decorrelated backoff.
     plain: bool,
+    /// Some policy is kept per calling instance; if not, every call uses `shared`.
+    per_instance: bool,
+    shared: Pol,
 }
 
 /// A call declaration's copies of one policy in its table: `copies` of them from `base`
@@ -328,6 +331,9 @@ impl CallRt {
     #[inline]
     fn pol(&self, instance: u32) -> Pol {
         let first = self.caller_first_instance;
+        if !self.per_instance {
+            return self.shared;
+        }
         Pol {
             budget: self.budget.pick(instance, first),
             breaker: self.breaker.pick(instance, first),
@@ -570,6 +576,16 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
                     breaker: slots.1,
                     bulkhead: slots.2,
                     throttle: slots.3,
+                    per_instance: slots.0.per_instance
+                        || slots.1.per_instance
+                        || slots.2.per_instance
+                        || slots.3.per_instance,
+                    shared: Pol {
+                        budget: slots.0.base,
+                        breaker: slots.1.base,
+                        bulkhead: slots.2.base,
+                        throttle: slots.3.base,
+                    },
                     throttle_rng: Stream::new(seed, &c.name, "throttle"),
                     caller_first_instance: caller.map_or(0, |s| services_first_instance(spec, s)),
                     plain: c.deadline_ns == 0

@@ -208,6 +208,11 @@ pub struct Breaker {
     /// How many times the breaker opened, and the calls it refused.
     pub opened: u64,
     pub refused: u64,
+    /// Resilience4j's per-result constants, copied out of the spec once: the slow-call
+    /// threshold, the two rate thresholds, and the minimum calls when closed and half-open.
+    slow_ns: Nanos,
+    thresholds: (f64, f64),
+    min_calls: (u32, u32),
 }
 
 impl Breaker {
@@ -215,6 +220,20 @@ impl Breaker {
         let closed = match spec {
             BreakerSpec::Resilience4j(r) => Window::new(r.window, r.window_size),
             BreakerSpec::Hystrix(h) => Window::new(WindowKind::Time, h.window_s),
+        };
+        let (slow_ns, thresholds, min_calls) = match spec {
+            BreakerSpec::Resilience4j(r) => {
+                let min_closed = match r.window {
+                    WindowKind::Count => r.minimum_calls.min(r.window_size),
+                    WindowKind::Time => r.minimum_calls,
+                };
+                (
+                    r.slow_call_duration_ns,
+                    (r.failure_rate_threshold, r.slow_call_rate_threshold),
+                    (min_closed, r.minimum_calls.min(r.half_open_permits)),
+                )
+            }
+            BreakerSpec::Hystrix(_) => (Nanos::MAX, (100.0, 100.0), (u32::MAX, u32::MAX)),
         };
         Breaker {
             spec,
@@ -231,6 +250,9 @@ impl Breaker {
             },
             opened: 0,
             refused: 0,
+            slow_ns,
+            thresholds,
+            min_calls,
         }
     }
 
@@ -264,15 +286,10 @@ impl Breaker {
     pub fn on_result(&mut self, now: Nanos, duration_ns: Nanos, failed: bool) {
         self.tick(now);
         match &self.spec {
-            BreakerSpec::Resilience4j(r) => {
-                // Copy out the few fields needed (the spec is large).
-                let slow = duration_ns > r.slow_call_duration_ns;
-                let (failure_threshold, slow_threshold) = (r.failure_rate_threshold, r.slow_call_rate_threshold);
-                let min_closed = match r.window {
-                    WindowKind::Count => r.minimum_calls.min(r.window_size),
-                    WindowKind::Time => r.minimum_calls,
-                };
-                let min_half_open = r.minimum_calls.min(r.half_open_permits);
+            BreakerSpec::Resilience4j(_) => {
+                let slow = duration_ns > self.slow_ns;
+                let (failure_threshold, slow_threshold) = self.thresholds;
+                let (min_closed, min_half_open) = self.min_calls;
                 match self.state {
                     State::Closed => {
                         let total_before = self.closed.total;
