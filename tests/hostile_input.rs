@@ -6,6 +6,8 @@
 use cellsim_models::{compile, simulate, NoSeries};
 
 const BASE: &str = include_str!("../scenarios/quickstart.toml");
+/// Every policy, fleet feature, shedding rule and fault in one small scenario.
+const POLICIES: &str = include_str!("fixtures/all-policies.toml");
 
 const EXTREMES: &[&str] = &[
     "0",
@@ -27,8 +29,9 @@ const EXTREMES: &[&str] = &[
     "0.000000001",
 ];
 
-fn variants() -> Vec<String> {
-    let lines: Vec<&str> = BASE.lines().collect();
+/// Lines of `base` deleted or duplicated, and each value replaced by each extreme.
+fn line_variants(base: &str) -> Vec<String> {
+    let lines: Vec<&str> = base.lines().collect();
     let mut out = Vec::new();
     for i in 0..lines.len() {
         // Delete line i; duplicate line i.
@@ -58,6 +61,11 @@ fn variants() -> Vec<String> {
             }
         }
     }
+    out
+}
+
+fn variants() -> Vec<String> {
+    let mut out = line_variants(BASE);
     // Valid but extreme: draws far beyond any duration, rates far beyond any budget.
     let extreme = [
         (
@@ -89,7 +97,17 @@ fn variants() -> Vec<String> {
 
 #[test]
 fn hostile_variants_are_rejected_or_run_to_a_verdict_without_panicking() {
-    let variants = variants();
+    check_all(&variants());
+}
+
+#[test]
+fn hostile_variants_of_the_policies_are_rejected_or_run_to_a_verdict_without_panicking() {
+    check_all(&line_variants(POLICIES));
+}
+
+/// Each variant compiles with located errors, or runs to a verdict under small budgets;
+/// none panics.
+fn check_all(variants: &[String]) {
     assert!(variants.len() > 1000, "{} variants", variants.len());
     let (mut rejected, mut ran) = (0, 0);
     for (i, text) in variants.iter().enumerate() {
