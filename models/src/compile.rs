@@ -562,19 +562,13 @@ impl Checker<'_> {
             Some(m) => m.value,
             None => 1,
         };
-        let multiplier = match &r.value.multiplier {
-            Some(m) if !(m.value >= 1.0 && m.value <= 100.0) => {
-                self.error(
-                    m.span.clone(),
-                    format!("{path}.retry.multiplier"),
-                    format!("multiplier must be from 1 to 100, not {}", m.value),
-                    Some("2 doubles the backoff ceiling at each retry".into()),
-                );
-                2.0
-            }
-            Some(m) => m.value,
-            None => 2.0,
-        };
+        let multiplier = self.number_in(
+            &r.value.multiplier,
+            format!("{path}.retry.multiplier"),
+            (1.0, 100.0),
+            2.0,
+            Some("2 doubles the backoff ceiling at each retry"),
+        );
         let retry_on = match &r.value.retry_on {
             Some(list) => list.iter().fold(0u8, |mask, o| {
                 mask | 1
@@ -812,6 +806,43 @@ impl Checker<'_> {
         FleetSpec { lb, weights, health, outlier }
     }
 
+    /// An optional number that must lie in `range` (inclusive): out of it, an error at its
+    /// span, and `default` in its place.
+    fn number_in(
+        &mut self,
+        v: &Option<Loc<f64>>,
+        field: String,
+        range: (f64, f64),
+        default: f64,
+        hint: Option<&str>,
+    ) -> f64 {
+        match v {
+            Some(x) if !(x.value >= range.0 && x.value <= range.1) => {
+                let key = field.rsplit('.').next().unwrap_or_default().to_string();
+                let message = format!("{key} must be from {} to {}, not {}", range.0, range.1, x.value);
+                self.error(x.span.clone(), field, message, hint.map(String::from));
+                default
+            }
+            Some(x) => x.value,
+            None => default,
+        }
+    }
+
+    /// An optional window of whole seconds, 1 s to 1 h (policies count in one-second
+    /// buckets), in seconds; `default` if absent or wrong.
+    fn whole_seconds(&mut self, v: &Option<Loc<Duration>>, field: String, default: u32) -> u32 {
+        match v {
+            Some(w) if w.value.ns() < NS_PER_S || w.value.ns() % NS_PER_S != 0 || w.value.ns() > 3600 * NS_PER_S => {
+                let key = field.rsplit('.').next().unwrap_or_default().to_string();
+                let message = format!("{key} must be whole seconds, from 1s to 1h");
+                self.error(w.span.clone(), field, message, Some("it is counted in one-second buckets".into()));
+                default
+            }
+            Some(w) => (w.value.ns() / NS_PER_S) as u32,
+            None => default,
+        }
+    }
+
     /// Hedging: 2 to 5 copies (gRPC caps maxAttempts at 5), and not together with retries
     /// (gRPC allows one policy per method).
     fn hedge(
@@ -843,32 +874,14 @@ impl Checker<'_> {
 
     fn throttle(&mut self, t: Option<&Loc<ThrottlingSection>>, path: &str) -> Option<(f64, u32, Scope)> {
         let t = &t?.value;
-        let k = match &t.k {
-            Some(k) if !(k.value >= 1.0 && k.value <= 100.0) => {
-                self.error(
-                    k.span.clone(),
-                    format!("{path}.adaptive_throttling.k"),
-                    format!("k must be from 1 to 100, not {}", k.value),
-                    Some("2 lets the backend see twice what it accepts".into()),
-                );
-                2.0
-            }
-            Some(k) => k.value,
-            None => 2.0,
-        };
-        let window_s = match &t.window {
-            Some(w) if w.value.ns() < NS_PER_S || w.value.ns() % NS_PER_S != 0 || w.value.ns() > 3600 * NS_PER_S => {
-                self.error(
-                    w.span.clone(),
-                    format!("{path}.adaptive_throttling.window"),
-                    "window must be whole seconds, from 1s to 1h".into(),
-                    None,
-                );
-                120
-            }
-            Some(w) => (w.value.ns() / NS_PER_S) as u32,
-            None => 120,
-        };
+        let k = self.number_in(
+            &t.k,
+            format!("{path}.adaptive_throttling.k"),
+            (1.0, 100.0),
+            2.0,
+            Some("2 lets the backend see twice what it accepts"),
+        );
+        let window_s = self.whole_seconds(&t.window, format!("{path}.adaptive_throttling.window"), 120);
         Some((k, window_s, t.scope.unwrap_or(Scope::Instance)))
     }
 
@@ -981,33 +994,9 @@ impl Checker<'_> {
             Some(w) => w.value.ns(),
             None => 60 * NS_PER_S,
         };
-        let wait_multiplier = match &b.wait_multiplier {
-            Some(m) if !(m.value >= 1.0 && m.value <= 100.0) => {
-                self.error(
-                    m.span.clone(),
-                    format!("{path}.wait_multiplier"),
-                    format!("wait_multiplier must be from 1 to 100, not {}", m.value),
-                    None,
-                );
-                1.0
-            }
-            Some(m) => m.value,
-            None => 1.0,
-        };
-        let mut whole_seconds = |v: &Option<Loc<Duration>>, key: &str, default: u32| match v {
-            Some(w) if w.value.ns() < NS_PER_S || w.value.ns() % NS_PER_S != 0 || w.value.ns() > 3600 * NS_PER_S => {
-                self.error(
-                    w.span.clone(),
-                    format!("{path}.{key}"),
-                    format!("{key} must be whole seconds, from 1s to 1h"),
-                    Some("the counts are kept in one-second buckets".into()),
-                );
-                default
-            }
-            Some(w) => (w.value.ns() / NS_PER_S) as u32,
-            None => default,
-        };
-        let window_s = whole_seconds(&b.rolling_window, "rolling_window", 10);
+        let wait_multiplier =
+            self.number_in(&b.wait_multiplier, format!("{path}.wait_multiplier"), (1.0, 100.0), 1.0, None);
+        let window_s = self.whole_seconds(&b.rolling_window, format!("{path}.rolling_window"), 10);
         let snapshot_interval_ns = match &b.snapshot_interval {
             Some(w) if w.value.ns() == 0 => {
                 self.error(
@@ -1117,23 +1106,7 @@ impl Checker<'_> {
             },
             BudgetKind::SreRatio => {
                 let ratio = check(&b.ratio, "ratio", |x| x > 0.0 && x <= 1000.0, "above 0", 0.1);
-                let window_s = match &b.window {
-                    Some(w)
-                        if w.value.ns() < NS_PER_S
-                            || w.value.ns() % NS_PER_S != 0
-                            || w.value.ns() > 3600 * NS_PER_S =>
-                    {
-                        self.error(
-                            w.span.clone(),
-                            format!("{path}.window"),
-                            "window must be whole seconds, from 1s to 1h".into(),
-                            Some("the ratio is counted in one-second buckets".into()),
-                        );
-                        60
-                    }
-                    Some(w) => (w.value.ns() / NS_PER_S) as u32,
-                    None => 60,
-                };
+                let window_s = self.whole_seconds(&b.window, format!("{path}.window"), 60);
                 BudgetSpec::Ratio { ratio, window_s }
             }
         }
