@@ -192,11 +192,20 @@ impl Fleet {
     }
 
     /// Picking changes nothing and nothing needs counting: round robin, every instance
-    /// usable, no outage windows, no restarts, no ejection. The model then balances with its
-    /// own round-robin position.
+    /// usable, no outage windows, no restarts, no ejection. The model then takes
+    /// `next_in_turn` directly.
     #[inline]
     pub fn transparent(&self) -> bool {
         self.transparent_when_usable && self.unusable == 0
+    }
+
+    /// Round robin over every instance: the next in turn (what `pick` does when nothing is
+    /// filtered), without the checks.
+    #[inline]
+    pub fn next_in_turn(&mut self) -> u32 {
+        let choice = self.rr_next;
+        self.rr_next = if choice + 1 >= self.instances.len() as u32 { 0 } else { choice + 1 };
+        choice
     }
 
     /// Chooses the instance for a job, or `None` when none is usable and

@@ -1338,14 +1338,15 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
     ) -> Result<(), Overload> {
         let batch = self.batch_at(now);
         let rt = &mut self.services[seed.service as usize];
-        // A fleet that changes nothing right now (round robin, every instance usable, no
-        // outage, nothing counted) leaves the plain round-robin path.
-        let inst = match rt.fleet.as_mut().filter(|f| RICH && !f.transparent()) {
+        let inst = match rt.fleet.as_mut().filter(|_| RICH) {
             None => {
                 let inst = rt.first_instance + rt.next_instance;
                 rt.next_instance = if rt.next_instance + 1 == rt.instances { 0 } else { rt.next_instance + 1 };
                 inst
             }
+            // A fleet that changes nothing right now (round robin, every instance usable, no
+            // outage, nothing counted) only takes the next instance in turn.
+            Some(fleet) if fleet.transparent() => rt.first_instance + fleet.next_in_turn(),
             Some(fleet) => {
                 // No usable instance and fail-closed: refused by the balancer; an instance
                 // that is down: refused by the instance.
