@@ -295,6 +295,9 @@ struct ServiceRt {
     /// A free worker may drop or reorder queued jobs (LIFO, CoDel, expired deadlines).
     sheds: bool,
     stats: ServiceStats,
+    /// Become `stats.sojourn` and `stats.wait` when the run ends.
+    sojourn: LatencyRecorder,
+    wait: LatencyRecorder,
     batches: [ServiceBatch; BATCHES],
 }
 
@@ -437,6 +440,9 @@ pub struct ServiceModel<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool>
     /// The window's width over BATCHES, at least 1 ns.
     batch_ns: Nanos,
     pub request_stats: Vec<RequestStats>,
+    /// By request stats: latencies of successes and of failures (they become
+    /// `latency` and `latency_failed` when the run ends).
+    request_latency: Vec<[LatencyRecorder; 2]>,
     buckets: Vec<Bucket>,
     bucket_start_ns: Nanos,
     sink: S,
@@ -526,6 +532,8 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
                         ))
                     }),
                     stats: ServiceStats::new(&s.name, s.instances, s.workers),
+                    sojourn: LatencyRecorder::default(),
+                    wait: LatencyRecorder::default(),
                     batches: [ServiceBatch::default(); BATCHES],
                 }
             })
@@ -648,6 +656,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
             batch_now: if spec.warmup_ns == 0 { 0 } else { UNCOUNTED },
             batch_end_ns: if spec.warmup_ns == 0 { batch_ns } else { spec.warmup_ns },
             batch_ns,
+            request_latency: request_stats.iter().map(|_| Default::default()).collect(),
             request_stats,
             buckets,
             bucket_start_ns: 0,
@@ -727,10 +736,16 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
             .into_iter()
             .map(|mut rt| {
                 rt.stats.fold_batches(&rt.batches);
+                rt.stats.sojourn = rt.sojourn.into_histogram();
+                rt.stats.wait = rt.wait.into_histogram();
                 rt.stats.fleet = rt.fleet.as_ref().map(|f| f.stats);
                 rt.stats
             })
             .collect();
+        for (st, [ok, failed]) in self.request_stats.iter_mut().zip(self.request_latency) {
+            st.latency = ok.into_histogram();
+            st.latency_failed = failed.into_histogram();
+        }
         (self.request_stats, services, policies, self.sink)
     }
 
@@ -1304,12 +1319,12 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         st.outcomes.add(outcome);
         st.attempts += attempts as u64;
         if outcome.is_success() {
-            record(&mut st.latency, latency);
+            self.request_latency[stats as usize][0].record(latency);
             st.latency_batches.add(batch, latency as f64);
             st.success_batches.add(batch, 1.0);
         } else {
             st.success_batches.add(batch, 0.0);
-            record(&mut st.latency_failed, latency);
+            self.request_latency[stats as usize][1].record(latency);
         }
     }
 
@@ -1460,7 +1475,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
             if wait > 0 {
                 b.waited += 1;
                 b.wait_sum_ns += wait as f64;
-                record(&mut rt.stats.wait, wait);
+                rt.wait.record(wait);
             }
         }
         let work = rt.service_time.sample(&mut rt.service_time_rng);
@@ -1704,7 +1719,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
             b.completed += 1;
             b.sojourn_sum_ns += sojourn as f64;
             rt.stats.outcomes.add(outcome);
-            record(&mut rt.stats.sojourn, sojourn);
+            rt.sojourn.record(sojourn);
         }
         Ok(())
     }
