@@ -1,7 +1,6 @@
 //! A table of malformed scenarios: each must fail with its message at its line, exit code 2
 //! from the command line, and leave no output file behind.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 const GOOD_SERVICE: &str = "[[service]]\nname = \"api\"\nservice_time = { dist = \"exponential\", mean = \"5ms\" }\n";
@@ -110,16 +109,15 @@ fn semantic_errors_are_all_reported_at_once() {
     assert_eq!(messages, vec!["instances must be at least 1", "workers must be at least 1"]);
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cellsim-test-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh temporary folder, removed when the returned guard is dropped.
+fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("cellsim-test-{tag}-")).tempdir().unwrap()
 }
 
 #[test]
 fn the_command_line_exits_2_and_writes_nothing() {
-    let dir = temp_dir("bad");
+    let scratch = temp_dir("bad");
+    let dir = scratch.path();
     for (i, case) in cases().into_iter().enumerate() {
         let file = dir.join(format!("case{i}.toml"));
         std::fs::write(&file, &case.toml).unwrap();

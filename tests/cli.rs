@@ -3,24 +3,24 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use tempfile::TempDir;
 
 fn cellsim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cellsim")).args(args).output().unwrap()
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cellsim-cli-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A fresh temporary folder, removed when the returned guard is dropped.
+fn temp_dir(tag: &str) -> TempDir {
+    tempfile::Builder::new().prefix(&format!("cellsim-cli-{tag}-")).tempdir().unwrap()
 }
 
-/// Writes `text` as `<tag>.toml` in a fresh temporary folder; returns the file's path.
-fn write_scenario(tag: &str, text: &str) -> PathBuf {
+/// Writes `text` as `<tag>.toml` in a fresh temporary folder; returns the folder (removed
+/// when dropped) and the file's path.
+fn write_scenario(tag: &str, text: &str) -> (TempDir, PathBuf) {
     let dir = temp_dir(tag);
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("{tag}.toml"));
+    let file = dir.path().join(format!("{tag}.toml"));
     std::fs::write(&file, text).unwrap();
-    file
+    (dir, file)
 }
 
 fn scenario_files() -> Vec<PathBuf> {
@@ -45,19 +45,19 @@ fn every_shipped_scenario_validates_runs_and_documents_itself() {
         let v = cellsim(&["validate", &path]);
         assert_eq!(v.status.code(), Some(0), "{path}: {}", String::from_utf8_lossy(&v.stderr));
         let out = temp_dir(f.file_stem().unwrap().to_str().unwrap());
-        let r = cellsim(&["run", &path, "--out", out.to_str().unwrap(), "--json"]);
+        let r = cellsim(&["run", &path, "--out", out.path().to_str().unwrap(), "--json"]);
         assert_eq!(r.status.code(), Some(0), "{path}: {}", String::from_utf8_lossy(&r.stderr));
         let printed: serde_json::Value = serde_json::from_slice(&r.stdout).expect("--json prints JSON");
         let written: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap()).unwrap();
         assert_eq!(printed, written);
         assert_eq!(written["schema_version"], 2);
         assert_eq!(written["verdict"], "completed");
-        let series = std::fs::read_to_string(out.join("series.csv")).unwrap();
+        let series = std::fs::read_to_string(out.path().join("series.csv")).unwrap();
         assert!(series.starts_with(
             "t_s,workload,requests,ok,degraded,error,timeout,rejected,refused,availability,p50_ms,p99_ms,mean_ms\n"
         ));
-        let leftovers: Vec<_> = std::fs::read_dir(&out)
+        let leftovers: Vec<_> = std::fs::read_dir(out.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .filter(|n| n.to_string_lossy().ends_with(".tmp"))
@@ -69,13 +69,13 @@ fn every_shipped_scenario_validates_runs_and_documents_itself() {
 #[test]
 fn the_demo_runs_the_quickstart_and_prints_a_readable_summary() {
     let out = temp_dir("demo");
-    let r = cellsim(&["demo", "--out", out.to_str().unwrap()]);
+    let r = cellsim(&["demo", "--out", out.path().to_str().unwrap()]);
     assert_eq!(r.status.code(), Some(0));
     let text = String::from_utf8_lossy(&r.stdout);
     assert!(text.contains("scenario `quickstart`"), "{text}");
     assert!(text.contains("shoppers/browse") && text.contains("shoppers/checkout"), "{text}");
     assert!(text.contains("recommendations"), "{text}");
-    assert!(out.join("summary.json").exists());
+    assert!(out.path().join("summary.json").exists());
 }
 
 #[test]
@@ -83,7 +83,7 @@ fn seed_flag_overrides_the_scenario_seed() {
     let f = scenario_files().into_iter().find(|p| p.ends_with("quickstart.toml")).unwrap();
     let run = |seed: &str| {
         let out = temp_dir(&format!("seed{seed}"));
-        let r = cellsim(&["run", f.to_str().unwrap(), "--seed", seed, "--json", "--out", out.to_str().unwrap()]);
+        let r = cellsim(&["run", f.to_str().unwrap(), "--seed", seed, "--json", "--out", out.path().to_str().unwrap()]);
         serde_json::from_slice::<serde_json::Value>(&r.stdout).unwrap()
     };
     let (a, b) = (run("5"), run("6"));
@@ -108,7 +108,7 @@ fn schema_is_a_json_schema_of_the_format() {
 #[test]
 fn a_run_that_hits_a_bound_stops_with_a_verdict_and_exit_2() {
     // 2000 requests/s into one worker at 10 ms: 20x overloaded, the in-flight bound trips.
-    let file = write_scenario(
+    let (_dir, file) = write_scenario(
         "overload",
         "[scenario]\nname = \"overload\"\nduration = \"10m\"\n\n[limits]\nmax_in_flight_requests = 5000\n\n[[workload]]\nname = \"w\"\narrival = { process = \"poisson\", rate_per_s = 2000 }\n\n[[workload.request]]\nname = \"r\"\ntarget = \"s\"\n\n[[service]]\nname = \"s\"\nqueue_capacity = 1000000\nservice_time = { dist = \"constant\", value = \"10ms\" }\n",
     );
@@ -132,7 +132,7 @@ fn a_run_that_hits_a_bound_stops_with_a_verdict_and_exit_2() {
 #[test]
 fn validate_warns_about_a_service_offered_more_work_than_it_has_workers() {
     // 300 requests/s x 10 ms = 3 busy workers' worth of work, offered to 2 workers.
-    let file = write_scenario(
+    let (_dir, file) = write_scenario(
         "offered",
         "[scenario]\nname = \"offered\"\nduration = \"1m\"\n\n[[workload]]\nname = \"w\"\narrival = { process = \"poisson\", rate_per_s = 300 }\n\n[[workload.request]]\nname = \"r\"\ntarget = \"s\"\n\n[[service]]\nname = \"s\"\nworkers = 2\nservice_time = { dist = \"constant\", value = \"10ms\" }\n",
     );

@@ -1,8 +1,8 @@
 //! `compare`: cellsim's benchmarks side by side with the peer simulators in shared/anchors.
 //!
-//! Runs cellsim's M/M/c and three-tier chain scenarios (benches/scenarios) through the same
-//! path as `cellsim run` (read and compile the file, simulate, write series.csv and
-//! summary.json), then the anchors' run.sh in the same invocation, three times each, and
+//! Runs cellsim's M/M/c and three-tier chain scenarios (benches/scenarios) with the `cellsim`
+//! binary (`cellsim run FILE`: read and compile the file, simulate, write series.csv and
+//! summary.json; timed from process start to exit), then the anchors' run.sh in the same invocation, three times each, and
 //! prints each tool's median rate, cellsim's ratio to it and the target. It also checks that
 //! peak memory does not grow with simulated duration (the chain at 1x and 10x duration, each
 //! in a child process of its own).
@@ -19,15 +19,65 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("benches/ sits in the workspace").to_path_buf()
 }
 
-/// Runs a scenario file as `cellsim run` does; returns (requests, wall seconds).
+/// Where runs write their outputs (one folder per process, removed at the end of `main`).
+fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cellsim-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The `cellsim` binary next to this one, built first so that it is current.
+fn cellsim_binary() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--bin", "cellsim", "--manifest-path"])
+        .arg(root().join("Cargo.toml"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building cellsim failed");
+    let exe = std::env::current_exe().unwrap().with_file_name("cellsim");
+    assert!(exe.exists(), "{} was not built", exe.display());
+    exe
+}
+
+/// Runs `cellsim run FILE --out DIR` (the shipped binary: read and compile the file,
+/// simulate, write series.csv and summary.json) in a child process; returns (requests, wall
+/// seconds, process start to exit). With `duration_s`, runs a copy of the file with that
+/// duration.
+fn run_binary(exe: &Path, file: &Path, duration_s: Option<u64>) -> (u64, f64) {
+    let dir = scratch_dir();
+    let file = match duration_s {
+        None => file.to_path_buf(),
+        Some(d) => {
+            let text = std::fs::read_to_string(file).unwrap();
+            let text: Vec<String> = text
+                .lines()
+                .map(|l| if l.starts_with("duration = ") { format!("duration = \"{d}s\"") } else { l.to_string() })
+                .collect();
+            let copy = dir.join(file.file_name().unwrap());
+            std::fs::write(&copy, text.join("\n")).unwrap();
+            copy
+        }
+    };
+    let started = Instant::now();
+    let out = Command::new(exe).arg("run").arg(&file).arg("--out").arg(&dir).output().expect("cellsim runs");
+    let wall = started.elapsed().as_secs_f64();
+    assert!(out.status.success(), "cellsim run {} failed:\n{}", file.display(), String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let requests = summary["requests"].as_array().unwrap().iter().map(|r| r["requests"].as_u64().unwrap()).sum();
+    (requests, wall)
+}
+
+/// Runs a scenario file in this process, as `cellsim run` does (for the memory probe);
+/// returns (requests, wall seconds).
 fn run_scenario(file: &Path, duration_s: Option<u64>) -> (u64, f64) {
     let started = Instant::now();
     let mut spec = cellsim_models::load(&file.display().to_string()).unwrap_or_else(|e| panic!("{}", e[0]));
     if let Some(d) = duration_s {
         spec.duration_ns = d * 1_000_000_000;
     }
-    let dir = std::env::temp_dir().join(format!("cellsim-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir();
     let series = cellsim_reports::CsvSeries::create(&dir.join("series.csv")).unwrap();
     let (result, series) = cellsim_models::simulate(&spec, spec.seed, series);
     series.finish().unwrap();
@@ -89,6 +139,7 @@ fn main() {
         let duration_s: u64 = args[3].parse().unwrap();
         let (requests, _) = run_scenario(&file, Some(duration_s));
         println!("{requests} {}", peak_rss_kib().unwrap_or(0));
+        let _ = std::fs::remove_dir_all(scratch_dir());
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
@@ -105,12 +156,13 @@ fn main() {
     let mut chain_rates = Vec::new();
     let mut policies_rates = Vec::new();
     let mut anchor_runs: Vec<(String, f64)> = Vec::new();
+    let exe = cellsim_binary();
     for round in 1..=REPEATS {
-        let (n, wall) = run_scenario(&mmc_file, mmc_s);
+        let (n, wall) = run_binary(&exe, &mmc_file, mmc_s);
         mmc_rates.push(n as f64 / wall);
-        let (n, wall) = run_scenario(&chain_file, chain_s);
+        let (n, wall) = run_binary(&exe, &chain_file, chain_s);
         chain_rates.push(n as f64 / wall);
-        let (n, wall) = run_scenario(&policies_file, chain_s);
+        let (n, wall) = run_binary(&exe, &policies_file, chain_s);
         policies_rates.push(n as f64 / wall);
         eprintln!(
             "round {round}: cellsim M/M/c {}/s, chain {}/s, chain with policies {}/s",
@@ -178,4 +230,5 @@ fn main() {
         rss10 as f64 / 1024.0,
         rss10 as f64 / rss1.max(1) as f64
     );
+    let _ = std::fs::remove_dir_all(scratch_dir());
 }

@@ -468,8 +468,22 @@ mod tests {
     /// directly with `saturating_record`.
     #[test]
     fn recorder_matches_recording_into_the_hdr_histogram() {
-        let mut values =
-            vec![0u64, 1, 2, 2047, 2048, 2049, 4095, 4096, 4097, HIGHEST_NS, HIGHEST_NS + 1, TOP_NS, TOP_NS + 1, u64::MAX];
+        let mut values = vec![
+            0u64,
+            1,
+            2,
+            2047,
+            2048,
+            2049,
+            4095,
+            4096,
+            4097,
+            HIGHEST_NS,
+            HIGHEST_NS + 1,
+            TOP_NS,
+            TOP_NS + 1,
+            u64::MAX,
+        ];
         for shift in 11..42 {
             let p = 1u64 << shift;
             values.extend([p - 1, p, p + 1, p + (p >> 10) - 1, p + (p >> 10), p + p / 3]);

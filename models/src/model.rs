@@ -314,6 +314,9 @@ struct CallRt {
     caller_first_instance: u32,
     /// No budget, breaker, bulkhead, hedging, fallback or decorrelated backoff.
     plain: bool,
+    /// At most a budget and a breaker (no bulkhead, throttling or hedging): an attempt's
+    /// start takes `start_attempt`'s inline gate.
+    gated_only: bool,
     /// Some policy is kept per calling instance; if not, every call uses `shared`.
     per_instance: bool,
     shared: Pol,
@@ -605,6 +608,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
                         && c.hedge.is_none()
                         && c.fallback.is_none()
                         && c.retry.backoff.kind != BackoffKind::DecorrelatedJitter,
+                    gated_only: c.bulkhead.is_none() && c.throttle.is_none() && c.hedge.is_none(),
                 }
             })
             .collect();
@@ -838,7 +842,16 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
             return self.after(0, event, now, q);
         }
         let mut waits = false;
-        if RICH && !plain {
+        if RICH && !plain && self.call_rt[spec as usize].gated_only {
+            // What `policies_permit` does when a breaker and a budget are all there is.
+            let ext = &mut self.exts[call_h.index as usize];
+            ext.attempt_deadline_ns = deadline;
+            ext.attempt_started_ns = now;
+            if !self.gate(call_h, attempt, now, q) {
+                let event = Event { kind: Kind::Reply, outcome: Outcome::Refused, arg: attempt, handle: call_h };
+                return self.after(0, event, now, q);
+            }
+        } else if RICH && !plain {
             self.exts[call_h.index as usize].attempt_deadline_ns = deadline;
             match self.policies_permit(call_h, spec, attempt, now, q) {
                 Permit::Send => {}
@@ -1015,15 +1028,23 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
     }
 
     /// Gives a new call with policies its state, at its slab index.
+    #[inline(always)]
     fn new_ext(&mut self, call_h: Handle, pol: Pol, deadline_ns: Nanos, now: Nanos) {
         let i = call_h.index as usize;
         if self.exts.len() <= i {
-            self.exts.resize(i + 1, CallExt::EMPTY);
+            self.grow_exts(i);
         }
         self.exts[i] = CallExt { pol, attempt_started_ns: now, deadline_ns, ..CallExt::EMPTY };
         if pol.budget != NO_BUDGET {
             self.budgets[pol.budget as usize].on_request(now);
         }
+    }
+
+    /// The side table grows with the call slab (rarely: the slab reuses its slots).
+    #[cold]
+    #[inline(never)]
+    fn grow_exts(&mut self, i: usize) {
+        self.exts.resize(i + 1, CallExt::EMPTY);
     }
 
     /// Handles `event` now when `delay_ns` is zero (saving a trip through the queue), else
@@ -1096,6 +1117,17 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
             return Ok(None);
         }
         if RICH && !call.plain {
+            if outcome.is_success() && self.call_rt[call.spec as usize].gated_only {
+                // What `resolve_with_policies` does with a success when a breaker and a
+                // budget are all there is: they hear of it, the budget refunds, the call ends.
+                call.waiting = false;
+                let call = *call;
+                let ext = &self.exts[call_h.index as usize];
+                let (pol, attempt_started_ns, last_cost) = (ext.pol, ext.attempt_started_ns, ext.last_cost);
+                self.policies_hear(pol, attempt, outcome, attempt_started_ns, now);
+                self.refund(pol.budget, last_cost);
+                return self.conclude(call_h, &call, outcome, now, q);
+            }
             return self.resolve_with_policies(call_h, attempt, outcome, now, q);
         }
         call.waiting = false;
@@ -1133,30 +1165,22 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         call.waiting = call.hedge_mask != 0;
         let cs = &self.spec.calls[call.spec as usize];
         let parent = call.parent;
-        let ext = self.exts[call_h.index as usize];
+        // Only the fields read below, not a copy of the whole record.
+        let ext = &self.exts[call_h.index as usize];
+        let (pol, attempt_started_ns, deadline_ns) = (ext.pol, ext.attempt_started_ns, ext.deadline_ns);
         // The attempt no longer waits for, or holds, a bulkhead permit.
         let was_waiting = ext.waiting & attempt_bit(attempt) != 0;
-        if ext.pol.bulkhead != NO_BUDGET {
+        if pol.bulkhead != NO_BUDGET {
             self.exts[call_h.index as usize].waiting &= !attempt_bit(attempt);
             self.release_permits(call_h, attempt_bit(attempt), now, q);
         }
-        let call = self.calls.get_mut(call_h).expect("still live");
-        let pol = ext.pol;
         let budget = pol.budget;
         if outcome != Outcome::Refused && !was_waiting {
             // A refused attempt, or one that timed out waiting for a bulkhead permit, was
             // never sent: its policies did not see it start.
-            if budget != NO_BUDGET {
-                self.budgets[budget as usize].on_attempt_end(attempt > 1, outcome);
-            }
-            if pol.breaker != NO_BUDGET {
-                let took_ns = now - ext.attempt_started_ns;
-                self.breakers[pol.breaker as usize].on_result(now, took_ns, !outcome.is_success());
-            }
-            if pol.throttle != NO_BUDGET && outcome.is_success() {
-                self.throttles[pol.throttle as usize].on_accept(now);
-            }
+            self.policies_hear(pol, attempt, outcome, attempt_started_ns, now);
         }
+        let call = self.calls.get_mut(call_h).expect("still live");
         if hedged {
             if outcome.is_success() {
                 // The first success wins; the copies still out are abandoned (and give back
@@ -1184,7 +1208,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
             }
         }
         let call = self.calls.get_mut(call_h).expect("still live");
-        let retry_wanted = call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) && now < ext.deadline_ns;
+        let retry_wanted = call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) && now < deadline_ns;
         if !outcome.is_success() && retry_wanted {
             if parent != Handle::NONE && self.jobs.get(parent).is_none() {
                 self.calls.free(call_h); // nobody waits for this call any more
@@ -1195,27 +1219,49 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
             if let Some(cost) = granted {
                 call.attempt += 1;
                 let u = self.call_rt[call.spec as usize].backoff_rng.unit();
-                let wait = cs.retry.backoff.wait_ns(attempt, ext.prev_backoff_ns, u);
                 let ext = &mut self.exts[call_h.index as usize];
+                let wait = cs.retry.backoff.wait_ns(attempt, ext.prev_backoff_ns, u);
                 ext.last_cost = cost;
                 ext.prev_backoff_ns = wait;
                 self.after(wait, Event::new(Kind::Retry, call_h, 0), now, q)?;
                 return Ok(None);
             }
         }
-        if budget != NO_BUDGET && outcome.is_success() {
-            let last = (ext.last_cost != NO_BUDGET).then_some(ext.last_cost);
+        let call = *call;
+        if outcome.is_success() {
+            self.refund(budget, self.exts[call_h.index as usize].last_cost);
+        } else if let Some(fallback) = &cs.fallback {
+            // The fallback answers instead, degraded, after its own latency.
+            let latency = sample_opt(fallback, &mut self.call_rt[call.spec as usize].fallback_rng);
+            return self.after(latency, Event::new(Kind::Fallback, call_h, 0), now, q).map(|_| None);
+        }
+        self.conclude(call_h, &call, outcome, now, q)
+    }
+
+    /// The call's budget, breaker and throttle hear that an attempt sent at
+    /// `attempt_started_ns` ended with `outcome`.
+    #[inline(always)]
+    fn policies_hear(&mut self, pol: Pol, attempt: u32, outcome: Outcome, attempt_started_ns: Nanos, now: Nanos) {
+        if pol.budget != NO_BUDGET {
+            self.budgets[pol.budget as usize].on_attempt_end(attempt > 1, outcome);
+        }
+        if pol.breaker != NO_BUDGET {
+            let took_ns = now - attempt_started_ns;
+            self.breakers[pol.breaker as usize].on_result(now, took_ns, !outcome.is_success());
+        }
+        if pol.throttle != NO_BUDGET && outcome.is_success() {
+            self.throttles[pol.throttle as usize].on_accept(now);
+        }
+    }
+
+    /// A call succeeded: its budget (if any) gets back what its last retry cost, or its
+    /// increment for a success without retries (`last_cost` is `NO_BUDGET`).
+    #[inline(always)]
+    fn refund(&mut self, budget: u32, last_cost: u32) {
+        if budget != NO_BUDGET {
+            let last = (last_cost != NO_BUDGET).then_some(last_cost);
             self.budgets[budget as usize].on_success(last);
         }
-        if !outcome.is_success() {
-            if let Some(fallback) = &cs.fallback {
-                // The fallback answers instead, degraded, after its own latency.
-                let latency = sample_opt(fallback, &mut self.call_rt[call.spec as usize].fallback_rng);
-                return self.after(latency, Event::new(Kind::Fallback, call_h, 0), now, q).map(|_| None);
-            }
-        }
-        let call = *call;
-        self.conclude(call_h, &call, outcome, now, q)
     }
 
     /// The call is over with `outcome`: free it and tell its caller (the client, or the

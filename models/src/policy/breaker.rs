@@ -213,6 +213,8 @@ pub struct Breaker {
     slow_ns: Nanos,
     thresholds: (f64, f64),
     min_calls: (u32, u32),
+    /// Resilience4j with a count window: results while closed take `on_result`'s inline path.
+    r4j_count: bool,
 }
 
 impl Breaker {
@@ -253,6 +255,7 @@ impl Breaker {
             slow_ns,
             thresholds,
             min_calls,
+            r4j_count: matches!(spec, BreakerSpec::Resilience4j(r) if r.window == WindowKind::Count),
         }
     }
 
@@ -282,8 +285,27 @@ impl Breaker {
     }
 
     /// A permitted call finished at `now` after `duration_ns`, failed or not.
-    #[inline]
+    #[inline(always)]
     pub fn on_result(&mut self, now: Nanos, duration_ns: Nanos, failed: bool) {
+        if self.state == State::Closed && self.r4j_count {
+            // The common case, inline: what `on_result_any` does for a closed Resilience4j
+            // breaker with a count window (time cannot move it, and no window rolls).
+            let slow = duration_ns > self.slow_ns;
+            let total_before = self.closed.total;
+            self.closed.record(now, failed, slow);
+            let (min_closed, _) = self.min_calls;
+            if (failed || slow || total_before < min_closed)
+                && exceeded(&self.closed, min_closed, self.thresholds.0, self.thresholds.1)
+            {
+                self.open(now, 1);
+            }
+            return;
+        }
+        self.on_result_any(now, duration_ns, failed);
+    }
+
+    #[inline(never)]
+    fn on_result_any(&mut self, now: Nanos, duration_ns: Nanos, failed: bool) {
         self.tick(now);
         match &self.spec {
             BreakerSpec::Resilience4j(_) => {
