@@ -81,6 +81,13 @@ impl Event {
     }
 }
 
+/// What the model's handlers return to stop the run: the reason waits in
+/// `ServiceModel::overload`. (A bare marker keeps the handlers' results small enough to come
+/// back in registers: with the reason inside, `resolve`'s result went through the stack and
+/// was read back wider than it was written, a store-forwarding stall on every answer.)
+#[derive(Clone, Copy, Debug)]
+pub struct Halt;
+
 /// Why a run was stopped before its end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Overload {
@@ -453,6 +460,8 @@ pub struct ServiceModel<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool>
     /// Requests that finished before the trigger and in the late window after it, and how
     /// many of each succeeded (see `Stability`).
     stability: Option<Stability>,
+    /// Why the run halted (set with the `Halt` that stops it).
+    overload: Option<Overload>,
 }
 
 /// Goodput before a trigger and long after it: the metastability check.
@@ -666,6 +675,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
             bucket_start_ns: 0,
             sink,
             requests_in_flight: 0,
+            overload: None,
             stability: spec.trigger.map(|(start, end)| {
                 let end = end.min(spec.duration_ns);
                 Stability {
@@ -753,6 +763,13 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         (self.request_stats, services, policies, self.sink)
     }
 
+    /// Records why the run must stop; the caller returns the `Halt`.
+    #[cold]
+    fn halt(&mut self, why: Overload) -> Halt {
+        self.overload = Some(why);
+        Halt
+    }
+
     // ----- arrivals -----
 
     fn schedule_arrival(&mut self, w: u32, now: Nanos, q: &mut EventQueue<Event>) {
@@ -774,10 +791,10 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         }
     }
 
-    fn arrival(&mut self, w: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+    fn arrival(&mut self, w: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         self.schedule_arrival(w, now, q);
         if self.requests_in_flight >= self.spec.max_in_flight_requests {
-            return Err(Overload::Requests { limit: self.spec.max_in_flight_requests });
+            return Err(self.halt(Overload::Requests { limit: self.spec.max_in_flight_requests }));
         }
         let ws = &self.spec.workloads[w as usize];
         let rt = &mut self.workloads[w as usize];
@@ -806,7 +823,8 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
             hedge_mask: 0,
         };
         let (spec, type_id, plain) = (call.spec, call.type_id, call.plain);
-        let h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
+        let h =
+            self.calls.insert(call).ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
         self.requests_in_flight += 1;
         if RICH && !plain {
             let pol = self.call_rt[spec as usize].pol(0);
@@ -830,7 +848,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         plain: bool,
         now: Nanos,
         q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    ) -> Result<(), Halt> {
         let cs = &self.spec.calls[spec as usize];
         let timeout_at = if cs.timeout_ns > 0 { now + cs.timeout_ns } else { Nanos::MAX };
         let call_deadline =
@@ -899,7 +917,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         deadline: Nanos,
         now: Nanos,
         q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    ) -> Result<(), Halt> {
         let cs = &self.spec.calls[spec as usize];
         let latency = sample_opt(&cs.latency, &mut self.call_rt[spec as usize].network_rng);
         let deadline_ns = if EXTRAS && cs.propagate_deadline { deadline } else { Nanos::MAX };
@@ -908,7 +926,8 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
             return self.admit(seed, None, now, q);
         }
         let job = seed.job((0, 0), 0, UNCOUNTED, 0, 0);
-        let job_h = self.jobs.insert(job).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
+        let job_h =
+            self.jobs.insert(job).ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
         q.schedule_at(now + latency, Event::new(Kind::JobArrive, job_h, 0));
         Ok(())
     }
@@ -998,7 +1017,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
     /// A bulkhead has free permits: send the attempts waiting for them, oldest first,
     /// skipping those that ended while they waited.
     #[inline(never)]
-    fn pump_bulkhead(&mut self, b: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+    fn pump_bulkhead(&mut self, b: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         while let Some((call_h, attempt)) = self.bulkheads[b as usize].next_waiting() {
             // `next_waiting` took a permit for it; an attempt that ended while waiting gives
             // it back.
@@ -1050,7 +1069,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
     /// Handles `event` now when `delay_ns` is zero (saving a trip through the queue), else
     /// schedules it.
     #[inline(always)]
-    fn after(&mut self, delay_ns: Nanos, event: Event, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+    fn after(&mut self, delay_ns: Nanos, event: Event, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         if delay_ns == 0 {
             self.dispatch(now, event, q)
         } else {
@@ -1063,7 +1082,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
     /// and that is still waiting, drop the ones already answered, and arm the lane for the
     /// next attempt still waiting.
     #[inline(never)]
-    fn timeout_lane(&mut self, spec: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+    fn timeout_lane(&mut self, spec: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         self.lanes[spec as usize].armed = false;
         loop {
             let Some(&(deadline, call_h, attempt)) = self.lanes[spec as usize].pending.front() else { return Ok(()) };
@@ -1091,7 +1110,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         outcome: Outcome,
         now: Nanos,
         q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    ) -> Result<(), Halt> {
         match self.resolve(call_h, attempt, outcome, now, q)? {
             Some((job_h, answer)) => self.reply(job_h, answer, now, q),
             None => Ok(()),
@@ -1104,6 +1123,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
     /// finishes the caller's job (its last step ended, or a critical call failed) returns the
     /// job and its answer for the caller to reply. One slab lookup reads everything the
     /// decision needs.
+    #[inline(always)]
     fn resolve(
         &mut self,
         call_h: Handle,
@@ -1111,7 +1131,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         outcome: Outcome,
         now: Nanos,
         q: &mut EventQueue<Event>,
-    ) -> Result<Option<(Handle, Outcome)>, Overload> {
+    ) -> Result<Option<(Handle, Outcome)>, Halt> {
         let Some(call) = self.calls.get_mut(call_h) else { return Ok(None) };
         if !call.outstanding(attempt) {
             return Ok(None);
@@ -1158,7 +1178,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         outcome: Outcome,
         now: Nanos,
         q: &mut EventQueue<Event>,
-    ) -> Result<Option<(Handle, Outcome)>, Overload> {
+    ) -> Result<Option<(Handle, Outcome)>, Halt> {
         let call = self.calls.get_mut(call_h).expect("checked by resolve");
         let hedged = call.hedge_mask != 0;
         call.hedge_mask &= !(1u8.checked_shl(attempt - 1).unwrap_or(0));
@@ -1274,7 +1294,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         outcome: Outcome,
         now: Nanos,
         q: &mut EventQueue<Event>,
-    ) -> Result<Option<(Handle, Outcome)>, Overload> {
+    ) -> Result<Option<(Handle, Outcome)>, Halt> {
         let parent = call.parent;
         if parent == Handle::NONE {
             let done = Finished {
@@ -1327,7 +1347,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
     }
 
     /// Sends the next copy of a hedged call now.
-    fn send_hedge(&mut self, call_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+    fn send_hedge(&mut self, call_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         let call = self.calls.get_mut(call_h).expect("live call");
         call.attempt += 1;
         call.waiting = true;
@@ -1396,7 +1416,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         slot: Option<Handle>,
         now: Nanos,
         q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    ) -> Result<(), Halt> {
         let batch = self.batch_at(now);
         let rt = &mut self.services[seed.service as usize];
         let inst = match rt.fleet.as_mut().filter(|_| RICH) {
@@ -1481,7 +1501,9 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
             }
             None => {
                 let job = seed.job(plan, inst, batch, now, work_started_ns);
-                self.jobs.insert(job).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?
+                self.jobs
+                    .insert(job)
+                    .ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?
             }
         };
         if free_worker {
@@ -1547,7 +1569,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         instance: u32,
         now: Nanos,
         q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    ) -> Result<(), Halt> {
         if !EXTRAS || !self.services[service as usize].sheds {
             match self.instances[instance as usize].queue.pop_front() {
                 Some(next) => self.start_work(next, now, q),
@@ -1566,7 +1588,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         instance: u32,
         now: Nanos,
         q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    ) -> Result<(), Halt> {
         let sh = self.services[service as usize].shedding;
         loop {
             let inst = &mut self.instances[instance as usize];
@@ -1613,7 +1635,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         outcome: Outcome,
         now: Nanos,
         q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    ) -> Result<(), Halt> {
         self.jobs.free(job_h);
         let rt = &mut self.services[job.service as usize];
         if let Some(fleet) = &mut rt.fleet {
@@ -1631,7 +1653,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         self.send_reply(job.call, job.attempt, outcome, now, q)
     }
 
-    fn work_done(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+    fn work_done(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         let job = *self.jobs.get(job_h).expect("live job");
         let rt = &mut self.services[job.service as usize];
         if !rt.hold_worker_during_calls {
@@ -1654,7 +1676,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
 
     /// Starts the job's current step; when no step is left, returns the job's answer for the
     /// caller to reply with.
-    fn advance(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<Option<Outcome>, Overload> {
+    fn advance(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<Option<Outcome>, Halt> {
         let job = self.jobs.get_mut(job_h).expect("live job");
         if job.step >= job.plan_steps {
             return Ok(Some(if job.degraded { Outcome::Degraded } else { Outcome::Ok }));
@@ -1682,7 +1704,10 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
                 plain,
                 hedge_mask: 0,
             };
-            let call_h = self.calls.insert(call).ok_or(Overload::Jobs { limit: self.spec.max_in_flight_jobs })?;
+            let call_h = self
+                .calls
+                .insert(call)
+                .ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
             if RICH && !plain {
                 let pol = self.call_rt[spec as usize].pol(instance);
                 self.new_ext(call_h, pol, deadline, now);
@@ -1698,13 +1723,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
     }
 
     /// The job is over: free its worker if it held one, record it, answer its caller.
-    fn reply(
-        &mut self,
-        job_h: Handle,
-        outcome: Outcome,
-        now: Nanos,
-        q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    fn reply(&mut self, job_h: Handle, outcome: Outcome, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         let job = *self.jobs.get(job_h).expect("live job");
         self.reply_from(job_h, job, outcome, now, q)
     }
@@ -1719,7 +1738,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         mut outcome: Outcome,
         now: Nanos,
         q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    ) -> Result<(), Halt> {
         loop {
             self.finish_job(job_h, &job, outcome, now, q)?;
             let (call, attempt) = (job.call, job.attempt);
@@ -1742,7 +1761,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         outcome: Outcome,
         now: Nanos,
         q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    ) -> Result<(), Halt> {
         let (service, instance, counted, arrived_ns) = (job.service, job.instance, job.batch, job.arrived_ns);
         let work_started_ns = job.work_started_ns;
         self.jobs.free(job_h);
@@ -1788,7 +1807,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         outcome: Outcome,
         now: Nanos,
         q: &mut EventQueue<Event>,
-    ) -> Result<(), Overload> {
+    ) -> Result<(), Halt> {
         let Some(latency) = self.reply_latency(call, attempt) else { return Ok(()) };
         self.after(latency, Event { kind: Kind::Reply, outcome, arg: attempt, handle: call }, now, q)
     }
@@ -1826,7 +1845,7 @@ impl<S: SeriesSink, const RICH: bool, const EXTRAS: bool> Model for ServiceModel
 
     #[inline]
     fn handle(&mut self, now: Nanos, event: Event, q: &mut EventQueue<Event>) -> Result<(), Overload> {
-        self.dispatch(now, event, q)
+        self.dispatch(now, event, q).map_err(|Halt| self.overload.take().expect("a halt records its overload"))
     }
 }
 
@@ -1834,7 +1853,7 @@ impl<S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'_, S, RI
     /// Routes an event to its handler. Always inlined, so that where the kind is known (an
     /// event handled at once by `after`) the match folds into a direct call.
     #[inline(always)]
-    fn dispatch(&mut self, now: Nanos, event: Event, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+    fn dispatch(&mut self, now: Nanos, event: Event, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         let h = event.handle;
         match event.kind {
             Kind::Arrival => self.arrival(event.arg, now, q),
