@@ -246,6 +246,34 @@ impl JobSeed {
     }
 }
 
+/// What ending a job reads of it, field by field: a copy of the whole record, read just
+/// after `conclude` wrote its step counters, was a store-forwarding stall on every reply.
+#[derive(Clone, Copy)]
+struct JobEnd {
+    call: Handle,
+    attempt: u32,
+    service: u32,
+    instance: u32,
+    batch: u8,
+    arrived_ns: Nanos,
+    work_started_ns: Nanos,
+}
+
+impl JobEnd {
+    #[inline(always)]
+    fn of(job: &Job) -> JobEnd {
+        JobEnd {
+            call: job.call,
+            attempt: job.attempt,
+            service: job.service,
+            instance: job.instance,
+            batch: job.batch,
+            arrived_ns: job.arrived_ns,
+            work_started_ns: job.work_started_ns,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Job {
     /// The job's plan, resolved once: its steps are `steps[plan_first..plan_first + plan_steps]`
@@ -1662,11 +1690,11 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         }
         let rt = &mut self.services[job.service as usize];
         if EXTRAS && rt.error_probability > 0.0 && rt.error_rng.unit() < rt.error_probability {
-            return self.reply_from(job_h, job, Outcome::Error, now, q);
+            return self.reply_from(job_h, JobEnd::of(&job), Outcome::Error, now, q);
         }
         if job.plan_steps == 0 {
             // A leaf: answer now, from the copy already read.
-            return self.reply_from(job_h, job, Outcome::Ok, now, q);
+            return self.reply_from(job_h, JobEnd::of(&job), Outcome::Ok, now, q);
         }
         match self.advance(job_h, now, q)? {
             Some(answer) => self.reply(job_h, answer, now, q),
@@ -1724,17 +1752,17 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
 
     /// The job is over: free its worker if it held one, record it, answer its caller.
     fn reply(&mut self, job_h: Handle, outcome: Outcome, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
-        let job = *self.jobs.get(job_h).expect("live job");
+        let job = JobEnd::of(self.jobs.get(job_h).expect("live job"));
         self.reply_from(job_h, job, outcome, now, q)
     }
 
-    /// `reply`, from a copy of the job already read. An answer that needs no network time
+    /// `reply`, from what was already read of the job. An answer that needs no network time
     /// reaches its call at once; when that finishes the caller's job too, the caller replies
     /// in the same loop (a chain of replies is a loop here, not a recursion).
     fn reply_from(
         &mut self,
         mut job_h: Handle,
-        mut job: Job,
+        mut job: JobEnd,
         mut outcome: Outcome,
         now: Nanos,
         q: &mut EventQueue<Event>,
@@ -1748,7 +1776,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
                 return Ok(());
             }
             let Some((parent, answer)) = self.resolve(call, attempt, outcome, now, q)? else { return Ok(()) };
-            (job_h, job, outcome) = (parent, *self.jobs.get(parent).expect("live job"), answer);
+            (job_h, job, outcome) = (parent, JobEnd::of(self.jobs.get(parent).expect("live job")), answer);
         }
     }
 
@@ -1757,7 +1785,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
     fn finish_job(
         &mut self,
         job_h: Handle,
-        job: &Job,
+        job: &JobEnd,
         outcome: Outcome,
         now: Nanos,
         q: &mut EventQueue<Event>,
