@@ -1113,20 +1113,25 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
     fn timeout_lane(&mut self, spec: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         self.lanes[spec as usize].armed = false;
         loop {
-            let Some(&(deadline, call_h, attempt)) = self.lanes[spec as usize].pending.front() else { return Ok(()) };
-            let waiting = matches!(self.calls.get(call_h), Some(c) if c.outstanding(attempt));
-            if waiting && deadline > now {
-                let lane = &mut self.lanes[spec as usize];
-                if !lane.armed {
-                    lane.armed = true;
-                    q.schedule_at(deadline, Event::new(Kind::TimeoutLane, Handle::NONE, spec));
+            // Drop the answered entries in one pass over the lane, up to the first attempt
+            // still waiting: it times out now, or arms the lane for its deadline.
+            let (calls, lane) = (&self.calls, &mut self.lanes[spec as usize]);
+            let (call_h, attempt) = loop {
+                let Some(&(deadline, call_h, attempt)) = lane.pending.front() else { return Ok(()) };
+                if matches!(calls.get(call_h), Some(c) if c.outstanding(attempt)) {
+                    if deadline > now {
+                        if !lane.armed {
+                            lane.armed = true;
+                            q.schedule_at(deadline, Event::new(Kind::TimeoutLane, Handle::NONE, spec));
+                        }
+                        return Ok(());
+                    }
+                    lane.pending.pop_front();
+                    break (call_h, attempt);
                 }
-                return Ok(());
-            }
-            self.lanes[spec as usize].pending.pop_front();
-            if waiting {
-                self.attempt_ended(call_h, attempt, Outcome::Timeout, now, q)?;
-            }
+                lane.pending.pop_front();
+            };
+            self.attempt_ended(call_h, attempt, Outcome::Timeout, now, q)?;
         }
     }
 
