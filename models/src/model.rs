@@ -16,7 +16,7 @@
 //! - Network latency is drawn once for the request and once for the reply.
 //! - Retries start after the backoff; a call whose caller has already replied is dropped.
 
-use crate::dist::{round_ns, Dist};
+use crate::dist::{round_ns, Dist, Draws};
 use crate::fleet::{Fleet, LbKind};
 use crate::metrics::*;
 use crate::policy::backoff::BackoffKind;
@@ -317,7 +317,8 @@ struct ServiceRt {
     /// By global request type: the plan's place in the step table.
     plan_by_type: Vec<(u32, u32)>,
     service_time: Dist,
-    service_time_rng: Stream,
+    /// Work times, drawn ahead in batches from the service's own stream.
+    work_draws: Draws,
     error_probability: f64,
     error_rng: Stream,
     /// cpu-stress windows: work started in [start, end) at instances [first, first +
@@ -548,7 +549,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
                     hold_worker_during_calls: s.hold_worker_during_calls,
                     plan_by_type: s.plan_by_type.iter().map(|&p| plan_of[p as usize]).collect(),
                     service_time: s.service_time.clone(),
-                    service_time_rng: Stream::new(seed, &entity, "service_time"),
+                    work_draws: Draws::new(Stream::new(seed, &entity, "service_time")),
                     error_probability: s.error_probability,
                     error_rng: Stream::new(seed, &entity, "errors"),
                     slowdowns: s.slowdowns.clone(),
@@ -1579,7 +1580,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
                 rt.wait.record(wait);
             }
         }
-        let work = rt.service_time.sample(&mut rt.service_time_rng);
+        let work = rt.work_draws.next(&rt.service_time);
         if !EXTRAS || rt.slowdowns.is_empty() {
             return work;
         }
