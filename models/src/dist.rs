@@ -129,8 +129,17 @@ impl Draws {
     /// The next draw of `dist`, which must be the same distribution at every call.
     #[inline(always)]
     pub fn next(&mut self, dist: &Dist) -> Nanos {
+        match dist {
+            Dist::Exponential { exp, .. } => self.next_with(|rng| round_ns(exp.sample(rng))),
+            _ => self.next_with(|rng| dist.sample(rng)),
+        }
+    }
+
+    /// The next value of `draw`, which must be the same function of the stream at every call.
+    #[inline(always)]
+    pub fn next_with<F: FnMut(&mut Stream) -> Nanos>(&mut self, draw: F) -> Nanos {
         if self.next == DRAWS_AHEAD {
-            self.refill(dist);
+            self.refill(draw);
         }
         let v = self.values[self.next];
         self.next += 1;
@@ -138,18 +147,9 @@ impl Draws {
     }
 
     #[inline(never)]
-    fn refill(&mut self, dist: &Dist) {
-        match dist {
-            Dist::Exponential { exp, .. } => {
-                for v in &mut self.values {
-                    *v = round_ns(exp.sample(&mut self.rng));
-                }
-            }
-            _ => {
-                for v in &mut self.values {
-                    *v = dist.sample(&mut self.rng);
-                }
-            }
+    fn refill<F: FnMut(&mut Stream) -> Nanos>(&mut self, mut draw: F) {
+        for v in &mut self.values {
+            *v = draw(&mut self.rng);
         }
         self.next = 0;
     }
@@ -185,6 +185,19 @@ fn interpolate(points: &[(f64, f64)], u: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Drawn ahead or one at a time, a stream gives the same values in the same order, over
+    /// several batches, for the inline exponential and for the general path.
+    #[test]
+    fn draws_made_ahead_are_the_draws_made_one_at_a_time() {
+        for d in [Dist::exponential(3e6), Dist::lognormal(2e6, 9e6), Dist::Constant(7)] {
+            let mut one = Stream::new(5, "service/x", "service_time");
+            let mut ahead = Draws::new(Stream::new(5, "service/x", "service_time"));
+            for i in 0..3 * DRAWS_AHEAD + 5 {
+                assert_eq!(ahead.next(&d), d.sample(&mut one), "{d:?}, draw {i}");
+            }
+        }
+    }
 
     fn mean_of(d: &Dist, n: usize) -> f64 {
         let mut rng = Stream::new(11, "dist", "test");

@@ -415,6 +415,9 @@ impl Slots {
 }
 
 struct WorkloadRt {
+    /// Poisson gaps, drawn ahead in batches from the workload's arrivals stream.
+    gaps: Draws,
+    /// The same stream, for schedules (a workload uses one of the two).
     arrival_rng: Stream,
     mix_rng: Stream,
     customer_rng: Stream,
@@ -665,6 +668,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
                     })
                     .collect();
                 WorkloadRt {
+                    gaps: Draws::new(Stream::new(seed, &entity, "arrivals")),
                     arrival_rng: Stream::new(seed, &entity, "arrivals"),
                     mix_rng: Stream::new(seed, &entity, "mix"),
                     customer_rng: Stream::new(seed, &entity, "customers"),
@@ -805,7 +809,8 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         let rt = &mut self.workloads[w as usize];
         let next = match &self.spec.workloads[w as usize].arrival {
             Arrival::Poisson { .. } => {
-                now + round_ns(rt.mean_interarrival_ns * Distribution::<f64>::sample(&Exp1, &mut rt.arrival_rng))
+                let mean_ns = rt.mean_interarrival_ns;
+                now + rt.gaps.next_with(|rng| round_ns(mean_ns * Distribution::<f64>::sample(&Exp1, rng)))
             }
             Arrival::Constant { rate_per_s } => {
                 rt.count += 1;
