@@ -350,8 +350,9 @@ struct CallRt {
     caller_first_instance: u32,
     /// No budget, breaker, bulkhead, hedging, fallback or decorrelated backoff.
     plain: bool,
-    /// At most a budget and a breaker (no bulkhead, throttling or hedging): an attempt's
-    /// start takes `start_attempt`'s inline gate.
+    /// No bulkhead, throttling or hedging: an attempt's start only asks the breaker and the
+    /// budget (`start_attempt`'s inline gate), and a success only tells them (`resolve`'s
+    /// inline path).
     gated_only: bool,
     /// Some policy is kept per calling instance; if not, every call uses `shared`.
     per_instance: bool,
@@ -895,7 +896,7 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         }
         let mut waits = false;
         if RICH && !plain && self.call_rt[spec as usize].gated_only {
-            // What `policies_permit` does when a breaker and a budget are all there is.
+            // What `policies_permit` does without a bulkhead, throttling or hedging.
             let ext = &mut self.exts[call_h.index as usize];
             ext.attempt_deadline_ns = deadline;
             ext.attempt_started_ns = now;
@@ -1177,8 +1178,9 @@ impl<'s, S: SeriesSink, const RICH: bool, const EXTRAS: bool> ServiceModel<'s, S
         }
         if RICH && !call.plain {
             if outcome.is_success() && self.call_rt[call.spec as usize].gated_only {
-                // What `resolve_with_policies` does with a success when a breaker and a
-                // budget are all there is: they hear of it, the budget refunds, the call ends.
+                // What `resolve_with_policies` does with a success when there is no bulkhead,
+                // throttling or hedging: the breaker and the budget hear of it, the budget
+                // refunds, the call ends.
                 call.waiting = false;
                 let call = *call;
                 let ext = &self.exts[call_h.index as usize];
