@@ -2,7 +2,9 @@
 //!
 //! Ties at the same instant break by insertion order (FIFO), so a run is a pure function of
 //! the order in which the model schedules events. Push and pop are O(log n); the storage is
-//! reused, so a queue that has reached its working size never allocates again.
+//! reused, so a queue that has reached its working size never allocates again. A pop leaves
+//! the root vacant, and a handler's first push takes its place: one sift down where a pop
+//! and a push would sift twice (a handler almost always schedules something).
 //!
 //! The heap is written here rather than taken from `std::collections::BinaryHeap` because
 //! std's pop swaps the last entry into the root with 8-byte stores and reads it straight back
@@ -32,6 +34,9 @@ pub struct EventQueue<E> {
     heap: Vec<Entry<E>>,
     next_seq: u64,
     now: Nanos,
+    /// The root was popped and not yet replaced: the next push takes its place (one sift
+    /// down instead of a pop's sift down and a push's sift up), or the next pop removes it.
+    hole: bool,
 }
 
 impl<E: Copy> Default for EventQueue<E> {
@@ -42,7 +47,7 @@ impl<E: Copy> Default for EventQueue<E> {
 
 impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
-        EventQueue { heap: Vec::with_capacity(1024), next_seq: 0, now: 0 }
+        EventQueue { heap: Vec::with_capacity(1024), next_seq: 0, now: 0, hole: false }
     }
 
     /// The time of the event being handled (or of the last one popped).
@@ -59,6 +64,11 @@ impl<E: Copy> EventQueue<E> {
         debug_assert!(at_ns >= self.now, "event scheduled in the past");
         let entry = Entry { at_ns, seq: self.next_seq, event };
         self.next_seq += 1;
+        if self.hole {
+            self.hole = false;
+            Self::sift_down(self.heap.as_mut_slice(), entry);
+            return;
+        }
         let mut pos = self.heap.len();
         self.heap.push(entry);
         // A local slice: its length stays in a register, so the indexing below needs no
@@ -84,7 +94,7 @@ impl<E: Copy> EventQueue<E> {
     /// Removes the earliest event and advances `now` to its time.
     #[inline]
     pub fn pop(&mut self) -> Option<(Nanos, E)> {
-        if self.heap.is_empty() {
+        if self.is_empty() {
             None
         } else {
             Some(self.pop_earliest())
@@ -97,13 +107,29 @@ impl<E: Copy> EventQueue<E> {
     /// the event's niche and was copied with overlapping moves that stalled the loop).
     #[inline(always)]
     pub fn pop_earliest(&mut self) -> (Nanos, E) {
-        let last = self.heap.pop().expect("pop_earliest on an empty queue");
-        let top = match self.heap.first() {
-            Some(&top) => top,
-            None => last,
-        };
-        let heap = self.heap.as_mut_slice();
-        if !heap.is_empty() {
+        if self.hole {
+            self.fill_hole();
+        }
+        let top = *self.heap.first().expect("pop_earliest on an empty queue");
+        self.hole = true;
+        self.now = top.at_ns;
+        (top.at_ns, top.event)
+    }
+
+    /// Removes the vacant root: the last entry takes its place and sifts down.
+    #[inline(always)]
+    fn fill_hole(&mut self) {
+        self.hole = false;
+        let last = self.heap.pop().expect("a hole is in a non-empty heap");
+        if !self.heap.is_empty() {
+            Self::sift_down(self.heap.as_mut_slice(), last);
+        }
+    }
+
+    /// Puts `last` in the root's place and sifts it down, moving smaller children up.
+    #[inline(always)]
+    fn sift_down(heap: &mut [Entry<E>], last: Entry<E>) {
+        {
             // Sift `last` down from the root, moving smaller children up into the hole.
             let n = heap.len();
             let mut pos = 0;
@@ -125,8 +151,6 @@ impl<E: Copy> EventQueue<E> {
             }
             heap[pos] = last;
         }
-        self.now = top.at_ns;
-        (top.at_ns, top.event)
     }
 
     /// Undoes a `pop` of `event` at `at_ns` that should not have been taken: the clock goes
@@ -138,16 +162,19 @@ impl<E: Copy> EventQueue<E> {
 
     /// The time of the earliest pending event.
     #[inline]
-    pub fn peek_time(&self) -> Option<Nanos> {
+    pub fn peek_time(&mut self) -> Option<Nanos> {
+        if self.hole {
+            self.fill_hole();
+        }
         self.heap.first().map(|e| e.at_ns)
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() - self.hole as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len() == 0
     }
 }
 
@@ -166,6 +193,25 @@ mod tests {
         q.schedule_at(10, "a3");
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(order, vec![(10, "a1"), (10, "a2"), (10, "a3"), (20, "b"), (30, "c")]);
+    }
+
+    #[test]
+    fn a_push_after_a_pop_takes_the_root_and_lengths_exclude_it() {
+        let mut q = EventQueue::new();
+        for (t, e) in [(50, "e"), (10, "a"), (30, "c")] {
+            q.schedule_at(t, e);
+        }
+        assert_eq!(q.pop(), Some((10, "a")));
+        assert_eq!(q.len(), 2);
+        q.schedule_at(20, "b"); // takes the popped root's place
+        q.schedule_at(40, "d");
+        assert_eq!(q.peek_time(), Some(20));
+        assert_eq!(q.pop(), Some((20, "b")));
+        assert_eq!(q.peek_time(), Some(30), "a peek after a pop sees the next event");
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(order, vec![(30, "c"), (40, "d"), (50, "e")]);
+        assert!(q.is_empty());
+        assert_eq!(q.peek_time(), None);
     }
 
     #[test]
