@@ -126,31 +126,28 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
-    /// Puts `last` in the root's place and sifts it down, moving smaller children up.
+    /// Puts `entry` in the root's place and sifts it down, moving smaller children up.
     #[inline(always)]
-    fn sift_down(heap: &mut [Entry<E>], last: Entry<E>) {
-        {
-            // Sift `last` down from the root, moving smaller children up into the hole.
-            let n = heap.len();
-            let mut pos = 0;
-            loop {
-                let mut child = 2 * pos + 1;
-                if child >= n {
-                    break;
-                }
-                // Branch-free choice of the smaller child: in a small heap this comparison
-                // is a coin flip, which a branch predictor gets wrong half the time.
-                if child + 1 < n {
-                    child += heap[child + 1].before(&heap[child]) as usize;
-                }
-                if !heap[child].before(&last) {
-                    break;
-                }
-                heap[pos] = heap[child];
-                pos = child;
+    fn sift_down(heap: &mut [Entry<E>], entry: Entry<E>) {
+        let n = heap.len();
+        let mut pos = 0;
+        loop {
+            let mut child = 2 * pos + 1;
+            if child >= n {
+                break;
             }
-            heap[pos] = last;
+            // Branch-free choice of the smaller child: in a small heap this comparison is a
+            // coin flip, which a branch predictor gets wrong half the time.
+            if child + 1 < n {
+                child += heap[child + 1].before(&heap[child]) as usize;
+            }
+            if !heap[child].before(&entry) {
+                break;
+            }
+            heap[pos] = heap[child];
+            pos = child;
         }
+        heap[pos] = entry;
     }
 
     /// Undoes a `pop` of `event` at `at_ns` that should not have been taken: the clock goes
