@@ -1,7 +1,7 @@
 //! Same scenario and seed: byte-identical results. Another seed: different results. Adding an
 //! unrelated service and workload: the existing services draw the same numbers.
 
-use cellsim_models::{compile, simulate, NoSeries, SeriesRow};
+use cellsim_models::{compile, simulate, Features, NoSeries, SeriesRow, TierKind};
 use cellsim_reports::summarise;
 
 fn scenario(name: &str) -> String {
@@ -76,14 +76,14 @@ fn the_model_without_policies_and_the_general_one_give_identical_results() {
     for name in ["quickstart.toml", "three-tier.toml", "mmc.toml"] {
         let src = scenario(name).replace("duration = \"10h\"", "duration = \"1h\"");
         let spec = compile("test.toml", &src).expect("compiles");
-        assert!(!spec.uses_policies(), "{name} uses no policy");
+        assert_eq!(Features::of(&spec).tier(), TierKind::Lean, "{name} uses no policy");
         let (a, sa) = simulate(&spec, 3, Vec::new());
-        let (b, sb) = cellsim_models::simulate_general(&spec, 3, Vec::new());
+        let (b, sb) = cellsim_models::simulate_in(&spec, 3, Vec::new(), TierKind::Full, false);
         let json = |r| serde_json::to_string_pretty(&summarise(r)).unwrap();
         assert_eq!(json(&a), json(&b), "{name}");
         assert_eq!(sa, sb, "{name}");
     }
     // And a scenario with policies takes the general model.
     let spec = compile("test.toml", &scenario("circuit-breaker.toml")).expect("compiles");
-    assert!(spec.uses_policies());
+    assert!(Features::of(&spec).tier() > TierKind::Lean);
 }

@@ -3,7 +3,9 @@
 
 use crate::dist::Dist;
 use crate::error::{did_you_mean, ScenarioError};
-use crate::metrics::Outcome;
+use crate::faults::{CpuStress, FaultKind, FaultTarget};
+use crate::outcome::Outcome;
+use crate::scenario::FaultKind as FaultKindSection;
 use crate::scenario::*;
 use crate::spec::*;
 use crate::units::{Duration, Loc};
@@ -142,12 +144,13 @@ impl Checker<'_> {
         let workloads =
             f.workloads.iter().map(|w| self.workload(&w.value, &service_ids, &type_ids, &mut calls)).collect();
         let mut plans = Vec::new();
-        let mut services: Vec<ServiceSpec> = f
+        let services: Vec<ServiceSpec> = f
             .services
             .iter()
             .map(|s| self.service(&s.value, &service_ids, &type_names, &type_ids, &mut calls, &mut plans))
             .collect();
-        let mut trigger: Option<(Nanos, Nanos)> = None;
+        let mut trigger: Option<Window> = None;
+        let mut faults = Vec::new();
         for (i, fault) in f.faults.iter().enumerate() {
             let path = format!("fault[{i}]");
             let fault = &fault.value;
@@ -184,7 +187,7 @@ impl Checker<'_> {
                 Some(c) => c.value,
                 None => n,
             };
-            if fault.kind == FaultKind::Outage {
+            if fault.kind == FaultKindSection::Outage {
                 if let Some(l) = &fault.load_percent {
                     self.error(
                         l.span.clone(),
@@ -193,38 +196,42 @@ impl Checker<'_> {
                         None,
                     );
                 }
-                if let Some(s) = services.get_mut(service as usize) {
-                    s.outages.push((start, end, 0, count));
-                }
-                trigger = Some(trigger.map_or((start, end), |(a, b)| (a.min(start), b.max(end))));
+                faults.push(FaultSpec {
+                    kind: FaultKind::Outage,
+                    target: FaultTarget { service, instances: count },
+                    window: Window { start_ns: start, end_ns: end },
+                });
+                trigger = Some(widen(trigger, start, end));
                 continue;
             }
-            let multiplier = match (fault.kind, &fault.load_percent) {
-                (FaultKind::CpuStress, Some(l)) if (0.0..=99.0).contains(&l.value) => 1.0 / (1.0 - l.value / 100.0),
-                (FaultKind::CpuStress, Some(l)) => {
+            let stress = match (fault.kind, &fault.load_percent) {
+                (FaultKindSection::CpuStress, Some(l)) if (0.0..=99.0).contains(&l.value) => CpuStress::new(l.value),
+                (FaultKindSection::CpuStress, Some(l)) => {
                     self.error(
                         l.span.clone(),
                         format!("{path}.load_percent"),
                         format!("load_percent must be from 0 to 99, not {}", l.value),
                         Some("80 leaves the service a fifth of its CPU: work takes 5 times as long".into()),
                     );
-                    1.0
+                    CpuStress::new(0.0)
                 }
-                (FaultKind::CpuStress, None) => {
+                (FaultKindSection::CpuStress, None) => {
                     self.error(
                         fault.service.span.clone(),
                         format!("{path}.load_percent"),
                         "a cpu-stress fault needs load_percent".into(),
                         Some("load_percent = 80 leaves the service a fifth of its CPU".into()),
                     );
-                    1.0
+                    CpuStress::new(0.0)
                 }
-                (FaultKind::Outage, _) => unreachable!("handled above"),
+                (FaultKindSection::Outage, _) => unreachable!("handled above"),
             };
-            if let Some(s) = services.get_mut(service as usize) {
-                s.slowdowns.push((start, end, multiplier, 0, count));
-            }
-            trigger = Some(trigger.map_or((start, end), |(a, b)| (a.min(start), b.max(end))));
+            faults.push(FaultSpec {
+                kind: FaultKind::CpuStress(stress),
+                target: FaultTarget { service, instances: count },
+                window: Window { start_ns: start, end_ns: end },
+            });
+            trigger = Some(widen(trigger, start, end));
         }
 
         let limit = |l: &Option<Loc<u64>>, name: &str, default: u64, me: &mut Self| match l {
@@ -252,6 +259,7 @@ impl Checker<'_> {
             workloads,
             calls,
             plans,
+            faults,
             trigger,
             type_names,
         }
@@ -509,10 +517,10 @@ impl Checker<'_> {
                         Some("steps = [{ at = \"0s\", rate_per_s = 100 }, { at = \"10m\", rate_per_s = 500 }]".into()),
                     );
                 }
-                let mut steps: Vec<(Nanos, f64)> = Vec::new();
+                let mut steps: Vec<RateStep> = Vec::new();
                 for s in steps_in {
                     let at = s.value.at.ns();
-                    if steps.last().is_some_and(|&(prev, _)| at <= prev) {
+                    if steps.last().is_some_and(|prev| at <= prev.at_ns) {
                         self.error(
                             s.span.clone(),
                             format!("{field}.steps"),
@@ -521,9 +529,9 @@ impl Checker<'_> {
                         );
                     }
                     let rate = self.rate(&s.value.rate_per_s, format!("{field}.steps.rate_per_s"), true);
-                    steps.push((at, rate));
+                    steps.push(RateStep { at_ns: at, rate_per_s: rate });
                 }
-                if !steps.is_empty() && steps.iter().all(|s| s.1 == 0.0) {
+                if !steps.is_empty() && steps.iter().all(|s| s.rate_per_s == 0.0) {
                     self.error(
                         span.clone(),
                         format!("{field}.steps"),
@@ -532,7 +540,7 @@ impl Checker<'_> {
                     );
                 }
                 let period_ns = a.period.as_ref().map(|p| {
-                    if steps.last().is_some_and(|&(at, _)| p.value.ns() <= at) {
+                    if steps.last().is_some_and(|last| p.value.ns() <= last.at_ns) {
                         self.error(
                             p.span.clone(),
                             format!("{field}.period"),
@@ -581,8 +589,9 @@ impl Checker<'_> {
             }),
             None => RetrySpec::RETRY_ALL,
         };
-        let budget = r.value.budget.as_ref().map(|b| {
-            (self.budget(&b.value, &format!("{path}.retry.budget")), b.value.scope.unwrap_or(Scope::Instance))
+        let budget = r.value.budget.as_ref().map(|b| Scoped {
+            spec: self.budget(&b.value, &format!("{path}.retry.budget")),
+            scope: b.value.scope.unwrap_or(Scope::Instance),
         });
         RetrySpec {
             max_attempts,
@@ -611,7 +620,7 @@ impl Checker<'_> {
                     Some("Facebook's values: target = \"5ms\", interval = \"100ms\"".into()),
                 );
             }
-            (target.max(1), interval.max(target.max(1)))
+            CodelSpec { target_ns: target.max(1), interval_ns: interval.max(target.max(1)) }
         });
         let max_in_flight = match &s.max_in_flight {
             Some(m) if m.value == 0 => {
@@ -633,7 +642,7 @@ impl Checker<'_> {
                 QueueDisciplineSection::AdaptiveLifo => QueueDiscipline::AdaptiveLifo,
             },
             codel,
-            standing_ns: codel.map_or(100 * ms, |c| c.1),
+            standing_ns: codel.map_or(100 * ms, |c| c.interval_ns),
             max_in_flight,
         }
     }
@@ -872,7 +881,7 @@ impl Checker<'_> {
         Some(HedgeSpec { max_attempts: m.value.clamp(2, 5), delay_ns: h.value.delay.ns() })
     }
 
-    fn throttle(&mut self, t: Option<&Loc<ThrottlingSection>>, path: &str) -> Option<(f64, u32, Scope)> {
+    fn throttle(&mut self, t: Option<&Loc<ThrottlingSection>>, path: &str) -> Option<ThrottleSpec> {
         let t = &t?.value;
         let k = self.number_in(
             &t.k,
@@ -882,7 +891,7 @@ impl Checker<'_> {
             Some("2 lets the backend see twice what it accepts"),
         );
         let window_s = self.whole_seconds(&t.window, format!("{path}.adaptive_throttling.window"), 120);
-        Some((k, window_s, t.scope.unwrap_or(Scope::Instance)))
+        Some(ThrottleSpec { k, window_s, scope: t.scope.unwrap_or(Scope::Instance) })
     }
 
     fn bulkhead(&mut self, b: Option<&Loc<BulkheadSection>>, path: &str) -> Option<BulkheadSpec> {
@@ -914,7 +923,7 @@ impl Checker<'_> {
 
     /// A circuit breaker's parameters, each checked against the range its library accepts
     /// (reference 1.1 for Resilience4j's validation, 1.2 for Hystrix's defaults).
-    fn breaker(&mut self, b: &Loc<BreakerSection>, path: &str) -> (BreakerSpec, Scope) {
+    fn breaker(&mut self, b: &Loc<BreakerSection>, path: &str) -> Scoped<BreakerSpec> {
         let scope = b.value.scope.unwrap_or(Scope::Instance);
         let b_span = b.span.clone();
         let b = &b.value;
@@ -1059,7 +1068,7 @@ impl Checker<'_> {
                 snapshot_interval_ns,
             }),
         };
-        (spec, scope)
+        Scoped { spec, scope }
     }
 
     /// A retry budget's parameters, each checked against its range (reference 1.3, 2.1,
@@ -1229,7 +1238,7 @@ impl Checker<'_> {
         // One plan per request type: the calls that apply, grouped into steps.
         let plan_by_type = (0..type_names.len() as u16)
             .map(|t| {
-                let mut steps: Vec<(u32, u32)> = Vec::new();
+                let mut steps: Vec<Step> = Vec::new();
                 let mut step_group: Option<&str> = None;
                 let mut chosen: Vec<u32> = Vec::new();
                 for (i, f) in filters.iter().enumerate() {
@@ -1241,11 +1250,12 @@ impl Checker<'_> {
                 // contiguous in the declared list; filtering can break that, so copy calls.
                 for &i in &chosen {
                     let g = groups[i as usize].as_deref();
-                    let joins = g.is_some() && g == step_group && steps.last().is_some_and(|s| s.1 == first_call + i);
+                    let joins =
+                        g.is_some() && g == step_group && steps.last().is_some_and(|s| s.end_call == first_call + i);
                     if joins {
-                        steps.last_mut().expect("joins implies a step").1 += 1;
+                        steps.last_mut().expect("joins implies a step").end_call += 1;
                     } else {
-                        steps.push((first_call + i, first_call + i + 1));
+                        steps.push(Step { first_call: first_call + i, end_call: first_call + i + 1 });
                     }
                     step_group = g;
                 }
@@ -1261,8 +1271,6 @@ impl Checker<'_> {
             queue_capacity: s.queue_capacity.unwrap_or(DEFAULT_QUEUE_CAPACITY),
             service_time,
             error_probability,
-            slowdowns: Vec::new(),
-            outages: Vec::new(),
             fleet: self.fleet(s, &path, services, instances),
             shedding: self.shedding(s, &path),
             hold_worker_during_calls: s.hold_worker_during_calls,
@@ -1396,5 +1404,13 @@ impl Checker<'_> {
                 Dist::Empirical(pts)
             }
         }
+    }
+}
+
+/// The span from the earliest start to the latest end of `trigger` and `[start, end)`.
+fn widen(trigger: Option<Window>, start: Nanos, end: Nanos) -> Window {
+    match trigger {
+        Some(t) => Window { start_ns: t.start_ns.min(start), end_ns: t.end_ns.max(end) },
+        None => Window { start_ns: start, end_ns: end },
     }
 }

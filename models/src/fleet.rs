@@ -1,12 +1,13 @@
 //! Which instance of a service takes a job: load balancing over the instances that health
 //! checks and outlier ejection leave usable, with fail-open and panic routing when too few
 //! are left (shared/reference/resilience.md sections 1.3 and 3). Instances that a fault has
-//! taken down are known here too; the balancer does not see that, only the health checks do.
+//! taken down are known to `faults::state`; the model passes that in, and the balancer does
+//! not see it: only the health checks do.
 //!
 //! Nothing here schedules events: the model calls `health_tick` and `outlier_sweep` at their
 //! intervals and reports each job's end.
 
-use crate::metrics::Outcome;
+use crate::outcome::Outcome;
 use cellsim_sim::{Nanos, Stream};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,8 +124,6 @@ pub struct Fleet {
     pub health: Option<HealthSpec>,
     pub outlier: Option<OutlierSpec>,
     pub instances: Vec<InstanceState>,
-    /// Outage windows: [start, end) for instances [first, first + count).
-    down: Vec<(Nanos, Nanos, u32, u32)>,
     scratch: Vec<u32>,
     /// Instances unhealthy or ejected, kept with every transition so that a fleet with all
     /// instances usable picks without scanning them.
@@ -145,12 +144,12 @@ impl Fleet {
         rng: Stream,
         health: Option<HealthSpec>,
         outlier: Option<OutlierSpec>,
-        down: Vec<(Nanos, Nanos, u32, u32)>,
+        has_outages: bool,
     ) -> Fleet {
         let tracks_jobs = matches!(lb, LbKind::LeastOutstanding | LbKind::PowerOfTwo) || outlier.is_some();
         let transparent_when_usable = lb == LbKind::RoundRobin
             && !tracks_jobs
-            && down.is_empty()
+            && !has_outages
             && health.as_ref().is_none_or(|h| h.restart_after_ns.is_none());
         let weights =
             if weights.is_empty() { vec![1; n as usize] } else { weights.iter().map(|&w| w as i64).collect() };
@@ -162,7 +161,6 @@ impl Fleet {
             health,
             outlier,
             instances: vec![InstanceState { healthy: true, ..InstanceState::default() }; n as usize],
-            down,
             scratch: Vec::with_capacity(n as usize),
             unusable: 0,
             tracks_jobs,
@@ -171,19 +169,27 @@ impl Fleet {
         }
     }
 
-    /// Is instance `i` down at `now` (an outage fault, or a restart)?
+    /// Is instance `i` restarting at `now` (down after a health-check restart)?
     #[inline]
-    pub fn is_down(&self, i: u32, now: Nanos) -> bool {
+    pub fn restarting(&self, i: u32, now: Nanos) -> bool {
         now < self.instances[i as usize].restart_until_ns
-            || self
-                .down
-                .iter()
-                .any(|&(a, b, first, count)| (a..b).contains(&now) && (first..first + count).contains(&i))
     }
 
-    /// Is every instance down at `now`?
-    pub fn all_down(&self, now: Nanos) -> bool {
-        (0..self.instances.len() as u32).all(|i| self.is_down(i, now))
+    /// Is every instance down at `now`: restarting, or down by a fault (`fault_down(i)`)?
+    pub fn all_down(&self, now: Nanos, fault_down: impl Fn(u32) -> bool) -> bool {
+        (0..self.instances.len() as u32).all(|i| self.restarting(i, now) || fault_down(i))
+    }
+
+    /// Tested builds: the jobs counted present at each instance equal `recount(i)`, and
+    /// `unusable` equals a recount of the instances unhealthy or ejected.
+    pub fn check(&self, recount: impl Fn(u32) -> u32) {
+        let unusable = (0..self.instances.len()).filter(|&i| !self.usable(i)).count() as u32;
+        assert_eq!(self.unusable, unusable, "the fleet's count of unusable instances");
+        if self.tracks_jobs {
+            for (i, s) in self.instances.iter().enumerate() {
+                assert_eq!(s.outstanding, recount(i as u32), "jobs present at instance {i}");
+            }
+        }
     }
 
     fn usable(&self, i: usize) -> bool {
@@ -383,13 +389,20 @@ impl Fleet {
     }
 
     /// Runs one round of health checks at `now`. `queue_wait_ns(i)` estimates how long a
-    /// probe would wait at instance `i`; `dependency_down` says whether the checked
-    /// dependency is entirely down. Returns the instances that begin a restart now.
-    pub fn health_tick(&mut self, now: Nanos, queue_wait_ns: impl Fn(u32) -> Nanos, dependency_down: bool) -> Vec<u32> {
+    /// probe would wait at instance `i`; `fault_down(i)` says whether a fault holds it down;
+    /// `dependency_down` says whether the checked dependency is entirely down. Returns the
+    /// instances that begin a restart now.
+    pub fn health_tick(
+        &mut self,
+        now: Nanos,
+        queue_wait_ns: impl Fn(u32) -> Nanos,
+        fault_down: impl Fn(u32) -> bool,
+        dependency_down: bool,
+    ) -> Vec<u32> {
         let Some(h) = self.health.clone() else { return Vec::new() };
         let mut restarts = Vec::new();
         for i in 0..self.instances.len() as u32 {
-            let down = self.is_down(i, now);
+            let down = self.restarting(i, now) || fault_down(i);
             let pass = !down
                 && match h.kind {
                     HealthKind::Liveness => true,
@@ -444,7 +457,7 @@ mod tests {
     const S: Nanos = 1_000_000_000;
 
     fn fleet(n: u32, lb: LbKind) -> Fleet {
-        Fleet::new(n, lb, Vec::new(), Stream::new(1, "fleet", "lb"), None, None, Vec::new())
+        Fleet::new(n, lb, Vec::new(), Stream::new(1, "fleet", "lb"), None, None, false)
     }
 
     #[test]
@@ -453,7 +466,7 @@ mod tests {
         let picks: Vec<_> = (0..6).map(|_| f.pick().unwrap()).collect();
         assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
         // Smooth weighted round robin, weights 5, 1, 1 (nginx's example): a a b a c a a.
-        let mut f = Fleet::new(3, LbKind::Weighted, vec![5, 1, 1], Stream::new(1, "f", "lb"), None, None, Vec::new());
+        let mut f = Fleet::new(3, LbKind::Weighted, vec![5, 1, 1], Stream::new(1, "f", "lb"), None, None, false);
         let picks: Vec<_> = (0..7).map(|_| f.pick().unwrap()).collect();
         assert_eq!(picks, [0, 0, 1, 0, 2, 0, 0]);
     }
@@ -492,7 +505,7 @@ mod tests {
     #[test]
     fn health_thresholds_and_fail_open_or_closed() {
         // Instance 1 is down from 0 to 10 s.
-        let down = vec![(0, 10 * S, 1, 1)];
+        let down = |t: Nanos| move |i: u32| i == 1 && t < 10 * S;
         let mut f = Fleet::new(
             2,
             LbKind::RoundRobin,
@@ -500,19 +513,19 @@ mod tests {
             Stream::new(1, "f", "lb"),
             Some(health(HealthKind::Liveness, true)),
             None,
-            down,
+            true,
         );
-        f.health_tick(S, |_| 0, false);
+        f.health_tick(S, |_| 0, down(S), false);
         assert!(f.instances[1].healthy, "one failed check is not enough");
-        f.health_tick(2 * S, |_| 0, false);
+        f.health_tick(2 * S, |_| 0, down(2 * S), false);
         assert!(!f.instances[1].healthy, "two are");
         assert!((0..4).all(|_| f.pick() == Some(0)), "only the healthy instance gets jobs");
         // Back up at 10 s: healthy again after three passing checks.
         for t in 10..12 {
-            f.health_tick(t * S, |_| 0, false);
+            f.health_tick(t * S, |_| 0, down(t * S), false);
             assert!(!f.instances[1].healthy);
         }
-        f.health_tick(12 * S, |_| 0, false);
+        f.health_tick(12 * S, |_| 0, down(12 * S), false);
         assert!(f.instances[1].healthy);
         // A dependency check fails everywhere while the dependency is down.
         for fail_open in [true, false] {
@@ -523,10 +536,10 @@ mod tests {
                 Stream::new(1, "f", "lb"),
                 Some(health(HealthKind::Dependency, fail_open)),
                 None,
-                vec![],
+                false,
             );
-            f.health_tick(S, |_| 0, true);
-            f.health_tick(2 * S, |_| 0, true);
+            f.health_tick(S, |_| 0, |_| false, true);
+            f.health_tick(2 * S, |_| 0, |_| false, true);
             assert!(f.instances.iter().all(|s| !s.healthy));
             let got = f.pick();
             if fail_open {
@@ -545,18 +558,10 @@ mod tests {
         let mut h = health(HealthKind::Liveness, true);
         h.restart_after_ns = Some(5 * S);
         h.restart_ns = 3 * S;
-        let mut f = Fleet::new(
-            2,
-            LbKind::RoundRobin,
-            vec![],
-            Stream::new(1, "f", "lb"),
-            Some(h),
-            None,
-            vec![(0, 100 * S, 0, 1)],
-        );
+        let mut f = Fleet::new(2, LbKind::RoundRobin, vec![], Stream::new(1, "f", "lb"), Some(h), None, true);
         let mut restarts = Vec::new();
         for t in 1..=20 {
-            if !f.health_tick(t * S, |_| 0, false).is_empty() {
+            if !f.health_tick(t * S, |_| 0, |i| i == 0, false).is_empty() {
                 restarts.push(t);
             }
         }
@@ -564,17 +569,17 @@ mod tests {
         // fails again from 10 s, so it counts 5 s from the restart's end: restarted at 15 s.
         assert_eq!(restarts, [7, 15]);
         assert_eq!(f.stats.restarts, 2);
-        assert!(f.is_down(0, 16 * S));
+        assert!(f.restarting(0, 16 * S) && !f.restarting(0, 18 * S));
     }
 
     #[test]
     fn panic_threshold_routes_to_all_below_half_healthy() {
         let mut h = health(HealthKind::Liveness, true);
         h.panic_threshold = Some(50.0);
-        let down = vec![(0, 100 * S, 0, 3)]; // 3 of 4 down
-        let mut f = Fleet::new(4, LbKind::RoundRobin, vec![], Stream::new(1, "f", "lb"), Some(h), None, down);
-        f.health_tick(S, |_| 0, false);
-        f.health_tick(2 * S, |_| 0, false);
+        let down = |i: u32| i < 3; // 3 of 4 down
+        let mut f = Fleet::new(4, LbKind::RoundRobin, vec![], Stream::new(1, "f", "lb"), Some(h), None, true);
+        f.health_tick(S, |_| 0, down, false);
+        f.health_tick(2 * S, |_| 0, down, false);
         // 1 of 4 usable, under 50%: every instance gets jobs again.
         let picks: Vec<_> = (0..4).map(|_| f.pick().unwrap()).collect();
         assert_eq!(picks, [0, 1, 2, 3]);
@@ -583,7 +588,7 @@ mod tests {
     #[test]
     fn outlier_ejection_after_consecutive_errors_grows_and_respects_the_cap() {
         let o = OutlierSpec::default();
-        let mut f = Fleet::new(10, LbKind::RoundRobin, vec![], Stream::new(1, "f", "lb"), None, Some(o), vec![]);
+        let mut f = Fleet::new(10, LbKind::RoundRobin, vec![], Stream::new(1, "f", "lb"), None, Some(o), false);
         for _ in 0..4 {
             f.on_answer(3, Outcome::Error, false, 0);
         }
@@ -605,7 +610,7 @@ mod tests {
     #[test]
     fn success_rate_ejection_finds_the_outlier() {
         let o = OutlierSpec { consecutive_errors: u32::MAX, ..OutlierSpec::default() };
-        let mut f = Fleet::new(6, LbKind::RoundRobin, vec![], Stream::new(1, "f", "lb"), None, Some(o), vec![]);
+        let mut f = Fleet::new(6, LbKind::RoundRobin, vec![], Stream::new(1, "f", "lb"), None, Some(o), false);
         for i in 0..6 {
             for k in 0..100 {
                 // Instance 5 fails half its requests; the others 1%.

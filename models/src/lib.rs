@@ -8,21 +8,29 @@
 pub mod compile;
 pub mod dist;
 pub mod error;
+pub mod faults;
+pub mod features;
 pub mod fleet;
 pub mod metrics;
 mod model;
+pub mod outcome;
 pub mod policy;
 pub mod scenario;
 pub mod spec;
+pub mod tier;
 pub mod units;
 
 pub use compile::{compile, load};
 pub use error::ScenarioError;
-pub use metrics::{NoSeries, Outcome, PolicyStats, RequestStats, SeriesRow, SeriesSink, ServiceStats};
+pub use features::{Feature, Features};
+pub use metrics::{NoSeries, PolicyStats, RequestStats, SeriesRow, SeriesSink, ServiceStats};
 pub use model::{Overload, Stability};
+pub use outcome::{Outcome, Outcomes};
 pub use spec::Spec;
+pub use tier::TierKind;
 
 use cellsim_sim::{Budget, EventQueue, Nanos, RunOutcome};
+use tier::{Full, Lean, Policies, Tier};
 
 /// How a run ended, in the words the summary uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,28 +135,26 @@ impl Stability {
     }
 }
 
-/// Runs `spec` with master seed `seed`, streaming the time series into `sink`.
+/// Runs `spec` with master seed `seed`, streaming the time series into `sink`, in the
+/// lowest tier that covers every feature the scenario uses.
 pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S) {
-    match (spec.uses_policies(), spec.uses_extras()) {
-        (false, false) => simulate_with::<S, false, false>(spec, seed, sink),
-        (true, false) => simulate_with::<S, true, false>(spec, seed, sink),
-        (_, true) => simulate_with::<S, true, true>(spec, seed, sink),
+    simulate_in(spec, seed, sink, Features::of(spec).tier(), true)
+}
+
+/// `simulate` in tier `tier` (which may ignore features the scenario uses, if it is below
+/// `Features::of(spec).tier()`), with the per-call and per-service fast paths on or off: for
+/// tests that check every tier and path gives the same bytes.
+#[doc(hidden)]
+pub fn simulate_in<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, tier: TierKind, fast_paths: bool) -> (RunResult, S) {
+    match tier {
+        TierKind::Lean => simulate_with::<S, Lean>(spec, seed, sink, fast_paths),
+        TierKind::Policies => simulate_with::<S, Policies>(spec, seed, sink, fast_paths),
+        TierKind::Full => simulate_with::<S, Full>(spec, seed, sink, fast_paths),
     }
 }
 
-/// `simulate` with the general model even when the scenario needs none of its features:
-/// for tests that check the two instantiations agree.
-#[doc(hidden)]
-pub fn simulate_general<S: SeriesSink>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S) {
-    simulate_with::<S, true, true>(spec, seed, sink)
-}
-
-fn simulate_with<S: SeriesSink, const RICH: bool, const EXTRAS: bool>(
-    spec: &Spec,
-    seed: u64,
-    sink: S,
-) -> (RunResult, S) {
-    let mut model = model::ServiceModel::<S, RICH, EXTRAS>::new(spec, seed, sink);
+fn simulate_with<S: SeriesSink, T: Tier>(spec: &Spec, seed: u64, sink: S, fast_paths: bool) -> (RunResult, S) {
+    let mut model = model::ServiceModel::<S, T>::new(spec, seed, sink, fast_paths);
     let mut queue = EventQueue::new();
     model.start(&mut queue);
     let budget = Budget { max_events: spec.max_events, until_ns: spec.duration_ns.saturating_add(spec.drain_ns) };

@@ -2,8 +2,9 @@
 //! distributions compiled. Built by `compile`; read by the model.
 
 use crate::dist::Dist;
+pub use crate::faults::{FaultKind, FaultSpec};
 pub use crate::fleet::{HealthKind, HealthSpec, LbKind, OutlierSpec};
-use crate::metrics::Outcome;
+use crate::outcome::Outcome;
 pub use crate::policy::backoff::{Backoff, BackoffKind};
 pub use crate::policy::breaker::{BreakerSpec, HystrixSpec, R4jSpec, WindowKind};
 pub use crate::policy::budget::BudgetSpec;
@@ -28,9 +29,11 @@ pub struct Spec {
     pub calls: Vec<CallSpec>,
     /// What a service does for one request type: steps of calls.
     pub plans: Vec<Plan>,
+    /// The faults injected, in the file's order (see `faults::catalogue`).
+    pub faults: Vec<FaultSpec>,
     /// When the scenario's faults act: from the first start to the last end (none without
     /// faults). The summary's stability check compares goodput before and after.
-    pub trigger: Option<(Nanos, Nanos)>,
+    pub trigger: Option<Window>,
     /// Request type names across all workloads (a name used by two workloads is one type).
     pub type_names: Vec<String>,
 }
@@ -44,11 +47,6 @@ pub struct ServiceSpec {
     pub service_time: Dist,
     /// The chance that a job answers `error` after its own work, without making its calls.
     pub error_probability: f64,
-    /// Work started in [start, end) at instances [first, first + count) takes `multiplier`
-    /// times as long (cpu-stress faults).
-    pub slowdowns: Vec<(Nanos, Nanos, f64, u32, u32)>,
-    /// Instances [first, first + count) are down in [start, end) (outage faults).
-    pub outages: Vec<(Nanos, Nanos, u32, u32)>,
     pub fleet: FleetSpec,
     pub shedding: SheddingSpec,
     pub hold_worker_during_calls: bool,
@@ -56,10 +54,23 @@ pub struct ServiceSpec {
     pub plan_by_type: Vec<u32>,
 }
 
-/// Steps run in order; the calls of one step run in parallel. Each range indexes `Spec::calls`.
+/// Steps run in order; the calls of one step run in parallel.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
-    pub steps: Vec<(u32, u32)>,
+    pub steps: Vec<Step>,
+}
+
+/// One step of a plan: the calls `Spec::calls[first_call..end_call]`, made in parallel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub first_call: u32,
+    pub end_call: u32,
+}
+
+impl Step {
+    pub fn calls(self) -> std::ops::Range<u32> {
+        self.first_call..self.end_call
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -88,11 +99,56 @@ pub enum Arrival {
     Constant {
         rate_per_s: f64,
     },
-    /// Rate `steps[i].1` from `steps[i].0` until the next step; repeats every `period_ns`.
+    /// Rate `steps[i].rate_per_s` from `steps[i].at_ns` until the next step; repeats every
+    /// `period_ns`.
     Schedule {
-        steps: Vec<(Nanos, f64)>,
+        steps: Vec<RateStep>,
         period_ns: Option<Nanos>,
     },
+}
+
+/// One step of a rate schedule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateStep {
+    pub at_ns: Nanos,
+    pub rate_per_s: f64,
+}
+
+/// A span of simulated time, `[start_ns, end_ns)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    pub start_ns: Nanos,
+    pub end_ns: Nanos,
+}
+
+impl Window {
+    #[inline]
+    pub fn contains(self, t: Nanos) -> bool {
+        (self.start_ns..self.end_ns).contains(&t)
+    }
+}
+
+/// A policy and whether each calling instance keeps its own copy or the service shares one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scoped<T> {
+    pub spec: T,
+    pub scope: Scope,
+}
+
+/// Client-side adaptive throttling (the SRE book's K formula).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ThrottleSpec {
+    pub k: f64,
+    pub window_s: u32,
+    pub scope: Scope,
+}
+
+/// CoDel as Facebook runs it: a queued job older than `target_ns` (while the queue stands) or
+/// `interval_ns` (otherwise) is dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodelSpec {
+    pub target_ns: Nanos,
+    pub interval_ns: Nanos,
 }
 
 /// How a service's jobs are spread over its instances.
@@ -114,15 +170,15 @@ pub struct CallSpec {
     pub timeout_ns: Nanos,
     pub latency: Option<Dist>,
     pub retry: RetrySpec,
-    pub breaker: Option<(BreakerSpec, Scope)>,
+    pub breaker: Option<Scoped<BreakerSpec>>,
     pub hedge: Option<HedgeSpec>,
     /// A fallback (a cache, a static answer) that answers `degraded` when the call fails,
     /// after this latency (`Some(None)`: at once).
     pub fallback: Option<Option<Dist>>,
     /// At most this many attempts in flight (per scope), and how many may wait how long.
     pub bulkhead: Option<BulkheadSpec>,
-    /// Client-side adaptive throttling: (K, window in seconds, scope).
-    pub throttle: Option<(f64, u32, Scope)>,
+    /// Client-side adaptive throttling.
+    pub throttle: Option<ThrottleSpec>,
     /// Workload requests: the overall deadline over all attempts (0: none).
     pub deadline_ns: Nanos,
     /// The callee receives the attempt's deadline.
@@ -149,8 +205,8 @@ pub enum QueueDiscipline {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SheddingSpec {
     pub discipline: QueueDiscipline,
-    /// (target, interval): the CoDel variant, when set.
-    pub codel: Option<(Nanos, Nanos)>,
+    /// The CoDel variant, when set.
+    pub codel: Option<CodelSpec>,
     /// The "standing queue" interval for adaptive LIFO (CoDel's, else 100 ms).
     pub standing_ns: Nanos,
     pub max_in_flight: Option<u32>,
@@ -171,7 +227,7 @@ pub struct RetrySpec {
     pub backoff: Backoff,
     /// Bit `o as u8` set: outcome `o` is retried.
     pub retry_on: u8,
-    pub budget: Option<(BudgetSpec, Scope)>,
+    pub budget: Option<Scoped<BudgetSpec>>,
 }
 
 impl RetrySpec {
@@ -190,50 +246,6 @@ impl RetrySpec {
 }
 
 impl Spec {
-    /// Does the scenario use anything beyond plain calls (timeouts, simple retries) and
-    /// round-robin services: a call policy, a fleet feature, load shedding, deadlines, an
-    /// error probability, or faults? If not, the run uses a model compiled without them.
-    pub fn uses_policies(&self) -> bool {
-        let call = |c: &CallSpec| {
-            c.retry.budget.is_some()
-                || c.breaker.is_some()
-                || c.bulkhead.is_some()
-                || c.hedge.is_some()
-                || c.fallback.is_some()
-                || c.throttle.is_some()
-                || c.deadline_ns > 0
-                || c.propagate_deadline
-                || c.retry.backoff.kind == BackoffKind::DecorrelatedJitter
-        };
-        let service = |s: &ServiceSpec| {
-            s.fleet.lb != LbKind::RoundRobin
-                || s.fleet.health.is_some()
-                || s.fleet.outlier.is_some()
-                || !s.outages.is_empty()
-                || !s.slowdowns.is_empty()
-                || s.error_probability > 0.0
-                || s.shedding.discipline != QueueDiscipline::Fifo
-                || s.shedding.codel.is_some()
-                || s.shedding.max_in_flight.is_some()
-        };
-        self.trigger.is_some() || self.calls.iter().any(call) || self.services.iter().any(service)
-    }
-
-    /// Does it use deadlines, load shedding, concurrency limits, faults or error
-    /// probabilities (the checks on every hop that policies alone do not need)?
-    pub fn uses_extras(&self) -> bool {
-        self.trigger.is_some()
-            || self.calls.iter().any(|c| c.deadline_ns > 0 || c.propagate_deadline)
-            || self.services.iter().any(|s| {
-                !s.outages.is_empty()
-                    || !s.slowdowns.is_empty()
-                    || s.error_probability > 0.0
-                    || s.shedding.discipline != QueueDiscipline::Fifo
-                    || s.shedding.codel.is_some()
-                    || s.shedding.max_in_flight.is_some()
-            })
-    }
-
     /// The mean number of busy workers a service needs at steady state, from the arrival
     /// rates and mean service times (requests that reach it once per end-to-end request
     /// along each path); a planning aid for `validate`, not used by the simulation.
@@ -255,8 +267,8 @@ impl Spec {
         visits[service as usize] += rate;
         let s = &self.services[service as usize];
         let plan = &self.plans[s.plan_by_type[type_id as usize] as usize];
-        for &(a, b) in &plan.steps {
-            for c in a..b {
+        for step in &plan.steps {
+            for c in step.calls() {
                 self.add_visits(self.calls[c as usize].to, type_id, rate, visits);
             }
         }
@@ -269,14 +281,14 @@ impl Arrival {
         match self {
             Arrival::Poisson { rate_per_s } | Arrival::Constant { rate_per_s } => *rate_per_s,
             Arrival::Schedule { steps, period_ns } => {
-                let end = period_ns.unwrap_or(steps.last().map_or(0, |s| s.0));
+                let end = period_ns.unwrap_or(steps.last().map_or(0, |s| s.at_ns));
                 if end == 0 || period_ns.is_none() {
-                    return steps.last().map_or(0.0, |s| s.1);
+                    return steps.last().map_or(0.0, |s| s.rate_per_s);
                 }
                 let mut total = 0.0;
-                for (i, &(at, rate)) in steps.iter().enumerate() {
-                    let next = steps.get(i + 1).map_or(end, |s| s.0);
-                    total += rate * (next - at) as f64;
+                for (i, step) in steps.iter().enumerate() {
+                    let next = steps.get(i + 1).map_or(end, |s| s.at_ns);
+                    total += step.rate_per_s * (next - step.at_ns) as f64;
                 }
                 total / end as f64
             }
@@ -290,7 +302,8 @@ mod tests {
 
     #[test]
     fn schedule_mean_rate_weights_by_time() {
-        let a = Arrival::Schedule { steps: vec![(0, 100.0), (6, 400.0)], period_ns: Some(24) };
+        let steps = vec![RateStep { at_ns: 0, rate_per_s: 100.0 }, RateStep { at_ns: 6, rate_per_s: 400.0 }];
+        let a = Arrival::Schedule { steps, period_ns: Some(24) };
         // 6 units at 100 and 18 at 400: (600 + 7200) / 24 = 325.
         assert_eq!(a.mean_rate_per_s(), 325.0);
     }

@@ -154,7 +154,7 @@ fn latency(h: &Histogram<u64>, batches: Option<&BatchMeans>) -> Option<Latency> 
     })
 }
 
-fn outcomes(o: &cellsim_models::metrics::Outcomes) -> BTreeMap<String, u64> {
+fn outcomes(o: &cellsim_models::Outcomes) -> BTreeMap<String, u64> {
     Outcome::ALL.iter().map(|&x| (x.name().to_string(), o.get(x))).collect()
 }
 

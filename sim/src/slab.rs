@@ -108,6 +108,11 @@ impl<T: Copy> Slab<T> {
     pub fn capacity_limit(&self) -> usize {
         self.capacity
     }
+
+    /// Every live record, in slot order (for checkers: it visits every slot ever used).
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.slots.iter().filter(|s| s.generation % 2 == 1).map(|s| &s.value)
+    }
 }
 
 #[cfg(test)]

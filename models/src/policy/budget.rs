@@ -7,7 +7,7 @@
 //! - The SRE book's per-client retry ratio (2.5): retries under 10% of requests.
 
 use super::window::SecondCounts;
-use crate::metrics::Outcome;
+use crate::outcome::Outcome;
 use cellsim_sim::Nanos;
 #[cfg(test)]
 use cellsim_sim::NS_PER_S;

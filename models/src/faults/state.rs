@@ -1,0 +1,171 @@
+//! What is broken now: per instance, whether an outage holds it down and how much CPU stress
+//! slows it, changed only when a fault starts or ends. Lookups are O(1); a transition costs
+//! O(faults x targeted instances).
+
+use super::catalogue::{FaultKind, FaultSpec};
+use cellsim_sim::Nanos;
+use std::ops::Range;
+
+/// A fault starting or ending at `at_ns`.
+#[derive(Clone, Copy, Debug)]
+struct Transition {
+    at_ns: Nanos,
+    fault: u32,
+    starts: bool,
+}
+
+/// The faults acting now, as lookups by global instance index.
+#[derive(Clone, Debug, Default)]
+pub struct FaultState {
+    /// Every start and end, by time (ties in fault order, starts first).
+    timeline: Vec<Transition>,
+    /// The next transition to apply.
+    next: usize,
+    /// By fault: its kind, the global instances it targets, whether it acts now.
+    kinds: Vec<FaultKind>,
+    targets: Vec<Range<u32>>,
+    active: Vec<bool>,
+    /// By global instance: outages holding it down now.
+    down: Vec<u32>,
+    /// By global instance: the product of the CPU-stress multipliers acting on it (1.0 when
+    /// none); empty when the scenario has no CPU-stress fault.
+    slowdown: Vec<f64>,
+}
+
+impl FaultState {
+    /// `first_instance[s]` is service `s`'s first global instance; `instances` the total.
+    pub fn new(faults: &[FaultSpec], first_instance: &[u32], instances: u32) -> FaultState {
+        let mut timeline = Vec::with_capacity(2 * faults.len());
+        for (i, f) in faults.iter().enumerate() {
+            timeline.push(Transition { at_ns: f.window.start_ns, fault: i as u32, starts: true });
+            timeline.push(Transition { at_ns: f.window.end_ns, fault: i as u32, starts: false });
+        }
+        timeline.sort_by_key(|t| (t.at_ns, t.fault, !t.starts));
+        let targets = faults
+            .iter()
+            .map(|f| {
+                let first = first_instance[f.target.service as usize];
+                first..first + f.target.instances
+            })
+            .collect();
+        let stressed = faults.iter().any(|f| matches!(f.kind, FaultKind::CpuStress(_)));
+        FaultState {
+            timeline,
+            next: 0,
+            kinds: faults.iter().map(|f| f.kind).collect(),
+            targets,
+            active: vec![false; faults.len()],
+            down: if faults.is_empty() { Vec::new() } else { vec![0; instances as usize] },
+            slowdown: if stressed { vec![1.0; instances as usize] } else { Vec::new() },
+        }
+    }
+
+    /// When the next transition is due (`Nanos::MAX`: none is left).
+    #[inline]
+    pub fn next_ns(&self) -> Nanos {
+        self.timeline.get(self.next).map_or(Nanos::MAX, |t| t.at_ns)
+    }
+
+    /// Applies every transition due at or before `now`.
+    pub fn advance_to(&mut self, now: Nanos) {
+        while let Some(&t) = self.timeline.get(self.next).filter(|t| t.at_ns <= now) {
+            self.next += 1;
+            let f = t.fault as usize;
+            self.active[f] = t.starts;
+            match self.kinds[f] {
+                FaultKind::Outage => {
+                    for i in self.targets[f].clone() {
+                        if t.starts {
+                            self.down[i as usize] += 1;
+                        } else {
+                            self.down[i as usize] -= 1;
+                        }
+                    }
+                }
+                FaultKind::CpuStress(_) => self.restress(f),
+            }
+        }
+    }
+
+    /// Recomputes the slowdown of fault `f`'s instances: the product of the multipliers of
+    /// the CPU-stress faults acting on each, in fault order (the same product, in the same
+    /// order, whatever order the faults started in).
+    fn restress(&mut self, f: usize) {
+        for i in self.targets[f].clone() {
+            let mut factor = 1.0;
+            for (g, kind) in self.kinds.iter().enumerate() {
+                if let FaultKind::CpuStress(c) = kind {
+                    if self.active[g] && self.targets[g].contains(&i) {
+                        factor *= c.multiplier;
+                    }
+                }
+            }
+            self.slowdown[i as usize] = factor;
+        }
+    }
+
+    /// Is global instance `i` held down by an outage now?
+    #[inline]
+    pub fn is_down(&self, i: u32) -> bool {
+        self.down.get(i as usize).is_some_and(|&d| d > 0)
+    }
+
+    /// How many times as long work started now at global instance `i` takes (1.0: no stress).
+    #[inline]
+    pub fn slowdown(&self, i: u32) -> f64 {
+        self.slowdown.get(i as usize).copied().unwrap_or(1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::{CpuStress, FaultTarget};
+    use crate::spec::Window;
+
+    fn fault(kind: FaultKind, service: u32, instances: u32, start_ns: Nanos, end_ns: Nanos) -> FaultSpec {
+        FaultSpec { kind, target: FaultTarget { service, instances }, window: Window { start_ns, end_ns } }
+    }
+
+    #[test]
+    fn a_fault_acts_from_its_start_to_just_before_its_end() {
+        // Service 0 has instances 0..2, service 1 has 2..5; the outage takes service 1's first 2.
+        let faults = [fault(FaultKind::Outage, 1, 2, 10, 20)];
+        let mut s = FaultState::new(&faults, &[0, 2], 5);
+        assert_eq!(s.next_ns(), 10);
+        s.advance_to(9);
+        assert!(!s.is_down(2));
+        s.advance_to(10);
+        assert!(s.is_down(2) && s.is_down(3) && !s.is_down(4) && !s.is_down(1));
+        s.advance_to(19);
+        assert!(s.is_down(3));
+        s.advance_to(20);
+        assert!(!s.is_down(2) && !s.is_down(3));
+        assert_eq!(s.next_ns(), Nanos::MAX);
+    }
+
+    #[test]
+    fn overlapping_stress_multiplies_in_fault_order_and_unwinds() {
+        // 50% load doubles work, 75% quadruples it: both at once, 8 times.
+        let faults = [
+            fault(FaultKind::CpuStress(CpuStress::new(50.0)), 0, 1, 0, 100),
+            fault(FaultKind::CpuStress(CpuStress::new(75.0)), 0, 2, 50, 150),
+        ];
+        let mut s = FaultState::new(&faults, &[0], 2);
+        s.advance_to(0);
+        assert_eq!((s.slowdown(0), s.slowdown(1)), (2.0, 1.0));
+        s.advance_to(50);
+        assert_eq!((s.slowdown(0), s.slowdown(1)), (8.0, 4.0));
+        s.advance_to(100);
+        assert_eq!((s.slowdown(0), s.slowdown(1)), (4.0, 4.0));
+        s.advance_to(150);
+        assert_eq!((s.slowdown(0), s.slowdown(1)), (1.0, 1.0));
+        // Two overlapping outages: down until both end.
+        let faults = [fault(FaultKind::Outage, 0, 1, 0, 10), fault(FaultKind::Outage, 0, 1, 5, 20)];
+        let mut s = FaultState::new(&faults, &[0], 1);
+        s.advance_to(12);
+        assert!(s.is_down(0));
+        s.advance_to(20);
+        assert!(!s.is_down(0));
+    }
+}

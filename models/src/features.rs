@@ -1,0 +1,312 @@
+//! What a scenario uses, computed once, in one place: the set of features that decides its
+//! speed tier, and for each call and service whether it may take a fast path. Every spec
+//! struct is destructured exhaustively here, so a new field does not compile until someone
+//! decides which feature (and so which tier) it belongs to.
+
+use crate::faults::{FaultKind, FaultSpec};
+use crate::fleet::LbKind;
+use crate::spec::*;
+use crate::tier::TierKind;
+
+/// A feature beyond plain calls between round-robin services, and the tier that runs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Feature {
+    RetryBudget,
+    CircuitBreaker,
+    Bulkhead,
+    AdaptiveThrottling,
+    Hedging,
+    Fallback,
+    DecorrelatedJitter,
+    LoadBalancer,
+    HealthCheck,
+    OutlierDetection,
+    /// A workload request's overall deadline over its attempts.
+    CallDeadline,
+    PropagateDeadline,
+    ErrorProbability,
+    QueueDiscipline,
+    Codel,
+    MaxInFlight,
+    Outage,
+    CpuStress,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 18] = [
+        Feature::RetryBudget,
+        Feature::CircuitBreaker,
+        Feature::Bulkhead,
+        Feature::AdaptiveThrottling,
+        Feature::Hedging,
+        Feature::Fallback,
+        Feature::DecorrelatedJitter,
+        Feature::LoadBalancer,
+        Feature::HealthCheck,
+        Feature::OutlierDetection,
+        Feature::CallDeadline,
+        Feature::PropagateDeadline,
+        Feature::ErrorProbability,
+        Feature::QueueDiscipline,
+        Feature::Codel,
+        Feature::MaxInFlight,
+        Feature::Outage,
+        Feature::CpuStress,
+    ];
+
+    /// The lowest tier whose model handles this feature.
+    pub fn tier(self) -> TierKind {
+        use Feature::*;
+        match self {
+            RetryBudget | CircuitBreaker | Bulkhead | AdaptiveThrottling | Hedging | Fallback | DecorrelatedJitter
+            | LoadBalancer | HealthCheck | OutlierDetection => TierKind::Policies,
+            CallDeadline | PropagateDeadline | ErrorProbability | QueueDiscipline | Codel | MaxInFlight | Outage
+            | CpuStress => TierKind::Full,
+        }
+    }
+
+    /// A call with this feature keeps policy state beyond `Call` (it is not plain).
+    fn needs_call_state(self) -> bool {
+        use Feature::*;
+        matches!(
+            self,
+            RetryBudget
+                | CircuitBreaker
+                | Bulkhead
+                | AdaptiveThrottling
+                | Hedging
+                | Fallback
+                | DecorrelatedJitter
+                | CallDeadline
+        )
+    }
+
+    fn bit(self) -> u32 {
+        1 << self as u32
+    }
+}
+
+/// A set of features.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Features(u32);
+
+impl Features {
+    /// Every feature `spec` uses.
+    pub fn of(spec: &Spec) -> Features {
+        let Spec {
+            name: _,
+            description: _,
+            duration_ns: _,
+            warmup_ns: _,
+            drain_ns: _,
+            bucket_ns: _,
+            seed: _,
+            max_events: _,
+            max_in_flight_requests: _,
+            max_in_flight_jobs: _,
+            services,
+            workloads: _, // arrival processes and mixes are the lean tier's
+            calls,
+            plans: _,
+            faults,
+            trigger: _, // derived from `faults`
+            type_names: _,
+        } = spec;
+        let mut set = Features::default();
+        calls.iter().for_each(|c| set.0 |= call_features(c).0);
+        services.iter().for_each(|s| set.0 |= service_features(s).0);
+        faults.iter().for_each(|f| set.insert(fault_feature(f)));
+        set
+    }
+
+    pub fn insert(&mut self, f: Feature) {
+        self.0 |= f.bit();
+    }
+
+    pub fn contains(self, f: Feature) -> bool {
+        self.0 & f.bit() != 0
+    }
+
+    /// The set without `f`: what a tier choice that forgot `f` would see (for tests).
+    pub fn without(self, f: Feature) -> Features {
+        Features(self.0 & !f.bit())
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Feature> {
+        Feature::ALL.into_iter().filter(move |f| self.contains(*f))
+    }
+
+    /// The lowest tier that handles every feature in the set.
+    pub fn tier(self) -> TierKind {
+        self.iter().map(Feature::tier).max().unwrap_or(TierKind::Lean)
+    }
+}
+
+/// The features one call uses.
+pub fn call_features(c: &CallSpec) -> Features {
+    let CallSpec {
+        name: _,
+        to: _,
+        critical: _,
+        timeout_ns: _,
+        latency: _,
+        retry,
+        breaker,
+        hedge,
+        fallback,
+        bulkhead,
+        throttle,
+        deadline_ns,
+        propagate_deadline,
+    } = c;
+    let RetrySpec { max_attempts: _, backoff, retry_on: _, budget } = retry;
+    let mut set = Features::default();
+    let mut add = |used: bool, f: Feature| {
+        if used {
+            set.insert(f)
+        }
+    };
+    add(budget.is_some(), Feature::RetryBudget);
+    add(breaker.is_some(), Feature::CircuitBreaker);
+    add(hedge.is_some(), Feature::Hedging);
+    add(fallback.is_some(), Feature::Fallback);
+    add(bulkhead.is_some(), Feature::Bulkhead);
+    add(throttle.is_some(), Feature::AdaptiveThrottling);
+    add(*deadline_ns > 0, Feature::CallDeadline);
+    add(*propagate_deadline, Feature::PropagateDeadline);
+    add(backoff.kind == BackoffKind::DecorrelatedJitter, Feature::DecorrelatedJitter);
+    set
+}
+
+/// The features one service uses (faults aimed at it are counted with the faults).
+pub fn service_features(s: &ServiceSpec) -> Features {
+    let ServiceSpec {
+        name: _,
+        instances: _,
+        workers: _,
+        queue_capacity: _,
+        service_time: _,
+        error_probability,
+        fleet,
+        shedding,
+        hold_worker_during_calls: _,
+        plan_by_type: _,
+    } = s;
+    let FleetSpec { lb, weights: _, health, outlier } = fleet;
+    let SheddingSpec { discipline, codel, standing_ns: _, max_in_flight } = shedding;
+    let mut set = Features::default();
+    let mut add = |used: bool, f: Feature| {
+        if used {
+            set.insert(f)
+        }
+    };
+    add(*lb != LbKind::RoundRobin, Feature::LoadBalancer);
+    add(health.is_some(), Feature::HealthCheck);
+    add(outlier.is_some(), Feature::OutlierDetection);
+    add(*error_probability > 0.0, Feature::ErrorProbability);
+    add(*discipline != QueueDiscipline::Fifo, Feature::QueueDiscipline);
+    add(codel.is_some(), Feature::Codel);
+    add(max_in_flight.is_some(), Feature::MaxInFlight);
+    set
+}
+
+fn fault_feature(f: &FaultSpec) -> Feature {
+    match f.kind {
+        FaultKind::Outage => Feature::Outage,
+        FaultKind::CpuStress(_) => Feature::CpuStress,
+    }
+}
+
+/// Which fast paths each call and service may take. With `fast_paths` off (a hidden switch
+/// for tests), none: every call keeps policy state and takes the general gate and resolve,
+/// every service has a fleet and sheds through the general loop. The answers must not change.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    /// By call: no policy state (`Call::plain`): the inline path in `resolve`.
+    pub plain: Vec<bool>,
+    /// By call: no bulkhead, throttling or hedging: the inline gate and success path.
+    pub gated_only: Vec<bool>,
+    /// By service: the balancer has work beyond round robin (load balancing, health checks,
+    /// outlier ejection, outages aimed at it).
+    pub fleet: Vec<bool>,
+    /// By service: a free worker may drop or reorder queued jobs (LIFO, CoDel, deadlines).
+    pub sheds: Vec<bool>,
+    /// By service: whether its fleet's counters are reported (it uses a fleet feature).
+    pub reports_fleet: Vec<bool>,
+}
+
+impl Paths {
+    pub fn of(spec: &Spec, fast_paths: bool) -> Paths {
+        let receives_deadlines = receives_deadlines(spec);
+        let caller = callers(spec);
+        let mut outages = vec![false; spec.services.len()];
+        for f in spec.faults.iter().filter(|f| f.kind == FaultKind::Outage) {
+            outages[f.target.service as usize] = true;
+        }
+        let calls: Vec<Features> = spec.calls.iter().map(call_features).collect();
+        let plain = calls
+            .iter()
+            .zip(&caller)
+            .map(|(f, caller)| {
+                !f.iter().any(Feature::needs_call_state) && !caller.is_some_and(|s| receives_deadlines[s as usize])
+            })
+            .collect();
+        let gated_only = calls
+            .iter()
+            .map(|f| {
+                !(f.contains(Feature::Bulkhead)
+                    || f.contains(Feature::AdaptiveThrottling)
+                    || f.contains(Feature::Hedging))
+            })
+            .collect();
+        let services: Vec<Features> = spec.services.iter().map(service_features).collect();
+        let reports_fleet: Vec<bool> = services
+            .iter()
+            .zip(&outages)
+            .map(|(f, &out)| {
+                out || f.contains(Feature::LoadBalancer)
+                    || f.contains(Feature::HealthCheck)
+                    || f.contains(Feature::OutlierDetection)
+            })
+            .collect();
+        let sheds = services
+            .iter()
+            .zip(&receives_deadlines)
+            .map(|(f, &rd)| rd || f.contains(Feature::QueueDiscipline) || f.contains(Feature::Codel))
+            .collect();
+        let paths = Paths { plain, gated_only, fleet: reports_fleet.clone(), sheds, reports_fleet };
+        if fast_paths {
+            paths
+        } else {
+            Paths {
+                plain: vec![false; spec.calls.len()],
+                gated_only: vec![false; spec.calls.len()],
+                fleet: vec![true; spec.services.len()],
+                sheds: vec![true; spec.services.len()],
+                ..paths
+            }
+        }
+    }
+}
+
+/// By service: some call into it propagates a deadline, so its jobs may carry one.
+pub fn receives_deadlines(spec: &Spec) -> Vec<bool> {
+    let mut receives = vec![false; spec.services.len()];
+    for c in spec.calls.iter().filter(|c| c.propagate_deadline) {
+        receives[c.to as usize] = true;
+    }
+    receives
+}
+
+/// By call: the service that makes it (`None` for a workload's request).
+pub fn callers(spec: &Spec) -> Vec<Option<u32>> {
+    let mut caller = vec![None; spec.calls.len()];
+    for (s, svc) in spec.services.iter().enumerate() {
+        for &p in &svc.plan_by_type {
+            for step in &spec.plans[p as usize].steps {
+                step.calls().for_each(|c| caller[c as usize] = Some(s as u32));
+            }
+        }
+    }
+    caller
+}

@@ -1,0 +1,264 @@
+//! What the model records as the run goes: requests that finish (outcome counts, latency,
+//! batch means, the stability windows), the time series bucket by bucket, and the records
+//! handed back when the run ends. Nothing here schedules an event.
+
+use super::records::{Finished, UNCOUNTED};
+use super::ServiceModel;
+use crate::metrics::*;
+use crate::outcome::{Outcome, Outcomes};
+use crate::spec::Window;
+use crate::tier::Tier;
+use cellsim_sim::Nanos;
+
+/// Per workload, the requests that finished in the current bucket.
+#[derive(Default)]
+pub(super) struct Bucket {
+    outcomes: Outcomes,
+    latency: SeriesHistogram,
+}
+
+/// Goodput before a trigger and long after it: the metastability check.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stability {
+    /// Finishes in [warm-up, trigger start) count as "before".
+    pub before: (Nanos, Nanos),
+    /// Finishes in [trigger end + half of what remains, duration) count as "after".
+    pub after: (Nanos, Nanos),
+    pub before_ok: u64,
+    pub before_total: u64,
+    pub after_ok: u64,
+    pub after_total: u64,
+}
+
+impl Stability {
+    /// The windows around faults acting over `trigger`, in a run measured from `warmup_ns`
+    /// to `duration_ns`.
+    pub(super) fn around(trigger: Window, warmup_ns: Nanos, duration_ns: Nanos) -> Stability {
+        let end = trigger.end_ns.min(duration_ns);
+        Stability {
+            before: (warmup_ns, trigger.start_ns.max(warmup_ns)),
+            after: (end + (duration_ns - end) / 2, duration_ns),
+            ..Stability::default()
+        }
+    }
+
+    fn count(&mut self, now: Nanos, outcome: Outcome) {
+        let ok = outcome.is_success() as u64;
+        if (self.before.0..self.before.1).contains(&now) {
+            self.before_ok += ok;
+            self.before_total += 1;
+        } else if (self.after.0..self.after.1).contains(&now) {
+            self.after_ok += ok;
+            self.after_total += 1;
+        }
+    }
+}
+
+/// What a run hands back: per request type, per service, per call policy, and the sink.
+pub type Records<S> = (Vec<RequestStats>, Vec<ServiceStats>, Vec<PolicyStats>, S);
+
+impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
+    /// A request finished with `outcome`: count it in its bucket, and (after the warm-up) in
+    /// its request type's statistics.
+    pub(super) fn request_done(&mut self, done: Finished, outcome: Outcome, now: Nanos) {
+        let Finished { started_ns, workload, batch: counted, stats, attempts } = done;
+        self.requests_in_flight -= 1;
+        self.requests_finished += 1;
+        let latency = now - started_ns;
+        if now >= self.bucket_start_ns + self.spec.bucket_ns {
+            self.close_buckets_before(now, false);
+        }
+        if let Some(st) = self.stability.as_mut().filter(|_| T::EXTRAS) {
+            st.count(now, outcome);
+        }
+        let b = &mut self.buckets[workload as usize];
+        b.outcomes.add(outcome);
+        if outcome.is_success() {
+            b.latency.record(latency);
+        }
+        if counted == UNCOUNTED {
+            return;
+        }
+        let batch = counted as usize;
+        let st = &mut self.request_stats[stats as usize];
+        st.outcomes.add(outcome);
+        st.attempts += attempts as u64;
+        if outcome.is_success() {
+            self.request_latency[stats as usize][0].record(latency);
+            st.latency_batches.add(batch, latency as f64);
+            st.success_batches.add(batch, 1.0);
+        } else {
+            st.success_batches.add(batch, 0.0);
+            self.request_latency[stats as usize][1].record(latency);
+        }
+    }
+
+    /// The batch of the measurement window that `now` falls in, or `UNCOUNTED`.
+    #[inline]
+    pub(super) fn batch_at(&mut self, now: Nanos) -> u8 {
+        while now >= self.batch_end_ns && (self.batch_now == UNCOUNTED || (self.batch_now as usize) < BATCHES - 1) {
+            self.batch_now = if self.batch_now == UNCOUNTED { 0 } else { self.batch_now + 1 };
+            self.batch_end_ns = self.window.0 + (self.batch_now as Nanos + 1) * self.batch_ns;
+        }
+        debug_assert_eq!(self.batch_now, batch_at(now, self.window.0, self.batch_ns));
+        self.batch_now
+    }
+
+    /// Records a job's wait from `arrived_ns` to `now` at service `s`, as its work starts.
+    #[inline]
+    pub(super) fn record_wait(&mut self, s: usize, arrived_ns: Nanos, now: Nanos, batch: u8) {
+        let rt = &mut self.services[s];
+        let wait = now - arrived_ns;
+        if wait > 0 {
+            rt.stats.occupancy.queued.add(arrived_ns, now, self.window);
+        }
+        if batch != UNCOUNTED {
+            let b = &mut rt.batches[batch as usize];
+            b.started += 1;
+            if wait > 0 {
+                b.waited += 1;
+                b.wait_sum_ns += wait as f64;
+                rt.wait.record(wait);
+            }
+        }
+    }
+
+    /// Records a job that ended at service `service` with `outcome`, at its instance since
+    /// `arrived_ns`.
+    #[inline(always)]
+    pub(super) fn record_job(&mut self, service: u32, arrived_ns: Nanos, counted: u8, outcome: Outcome, now: Nanos) {
+        let rt = &mut self.services[service as usize];
+        rt.stats.occupancy.in_system.add(arrived_ns, now, self.window);
+        if counted != UNCOUNTED {
+            let sojourn = now - arrived_ns;
+            let b = &mut rt.batches[counted as usize];
+            b.completed += 1;
+            b.sojourn_sum_ns += sojourn as f64;
+            rt.stats.outcomes.add(outcome);
+            rt.sojourn.record(sojourn);
+        }
+    }
+
+    /// Emits every bucket that ends at or before `now` (all buckets up to `now` if `last`).
+    pub(super) fn close_buckets_before(&mut self, now: Nanos, last: bool) {
+        let width = self.spec.bucket_ns;
+        while self.bucket_start_ns + width <= now || (last && self.bucket_start_ns < now) {
+            for (w, b) in self.buckets.iter_mut().enumerate() {
+                let (p50_ns, p99_ns, mean_ns) = match b.latency.percentiles() {
+                    Some((p50, p99, mean)) => (Some(p50), Some(p99), Some(mean)),
+                    None => (None, None, None),
+                };
+                self.sink.row(SeriesRow {
+                    bucket_start_ns: self.bucket_start_ns,
+                    workload: self.spec.workloads[w].name.clone(),
+                    outcomes: b.outcomes,
+                    p50_ns,
+                    p99_ns,
+                    mean_ns,
+                });
+                b.outcomes = Outcomes::default();
+                b.latency.reset();
+            }
+            self.bucket_start_ns += width;
+        }
+    }
+
+    /// Requests still in flight (started, not finished).
+    pub fn requests_in_flight(&self) -> u64 {
+        self.requests_in_flight
+    }
+
+    /// The stability counters, when the scenario has a trigger.
+    pub fn stability(&self) -> Option<Stability> {
+        self.stability
+    }
+
+    /// Closes the series up to `end_ns`; returns the records and the sink.
+    pub fn finish(mut self, end_ns: Nanos) -> Records<S> {
+        debug_assert_eq!(
+            self.requests_arrived,
+            self.requests_finished + self.requests_in_flight,
+            "every request that arrived has finished or is still in flight"
+        );
+        self.close_buckets_before(end_ns.max(self.bucket_start_ns) + 1, true);
+        let policies = self.policy_stats();
+        let services = self
+            .services
+            .into_iter()
+            .map(|mut rt| {
+                rt.stats.fold_batches(&rt.batches);
+                rt.stats.sojourn = rt.sojourn.into_histogram();
+                rt.stats.wait = rt.wait.into_histogram();
+                rt.stats.fleet = rt.fleet.as_ref().filter(|_| rt.reports_fleet).map(|f| f.stats);
+                rt.stats
+            })
+            .collect();
+        for (st, [ok, failed]) in self.request_stats.iter_mut().zip(self.request_latency) {
+            st.latency = ok.into_histogram();
+            st.latency_failed = failed.into_histogram();
+        }
+        (self.request_stats, services, policies, self.sink)
+    }
+
+    /// What each call's policies did, summed over their copies.
+    fn policy_stats(&self) -> Vec<PolicyStats> {
+        let mut policies = Vec::new();
+        for (c, rt) in self.spec.calls.iter().zip(&self.call_rt) {
+            let mut push = |policy: &'static str, kind: &'static str, copies: usize, opened: u64, refused: u64| {
+                policies.push(PolicyStats {
+                    call: c.name.clone(),
+                    policy,
+                    kind,
+                    copies: copies as u32,
+                    opened,
+                    refused,
+                })
+            };
+            if let Some(budget) = c.retry.budget {
+                let all = &self.budgets[rt.budget.range()];
+                push("retry-budget", budget.spec.name(), all.len(), 0, all.iter().map(|b| b.refused).sum());
+            }
+            if let Some(breaker) = c.breaker {
+                let all = &self.breakers[rt.breaker.range()];
+                let opened = all.iter().map(|b| b.opened).sum();
+                push("breaker", breaker.spec.name(), all.len(), opened, all.iter().map(|b| b.refused).sum());
+            }
+            if c.throttle.is_some() {
+                let all = &self.throttles[rt.throttle.range()];
+                push("adaptive-throttling", "sre", all.len(), 0, all.iter().map(|t| t.refused).sum());
+            }
+            if c.bulkhead.is_some() {
+                let all = &self.bulkheads[rt.bulkhead.range()];
+                push("bulkhead", "semaphore", all.len(), 0, all.iter().map(|b| b.refused).sum());
+            }
+        }
+        policies
+    }
+}
+
+/// Which batch of the measurement window a time falls in (the last batch also takes the
+/// drain period), or `UNCOUNTED` before the window. The model keeps a running equivalent;
+/// this is its definition, checked against it in debug builds.
+#[cfg_attr(not(any(test, debug_assertions)), allow(dead_code))]
+fn batch_at(t: Nanos, window_start: Nanos, batch_ns: Nanos) -> u8 {
+    if t < window_start {
+        return UNCOUNTED;
+    }
+    (((t - window_start) / batch_ns) as usize).min(BATCHES - 1) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_split_the_window_evenly() {
+        // A window [100, 300) in 20 batches of 10 ns.
+        assert_eq!(batch_at(99, 100, 10), UNCOUNTED);
+        assert_eq!(batch_at(100, 100, 10), 0);
+        assert_eq!(batch_at(109, 100, 10), 0);
+        assert_eq!(batch_at(110, 100, 10), 1);
+        assert_eq!(batch_at(299, 100, 10), BATCHES as u8 - 1);
+        assert_eq!(batch_at(5_000, 100, 10), BATCHES as u8 - 1);
+    }
+}

@@ -1,0 +1,224 @@
+//! The model's run-time records: calls, the policy state of calls that have some, jobs, and
+//! instances. Plain data with small helpers; nothing here schedules an event.
+
+use cellsim_sim::{Handle, Nanos};
+use std::collections::VecDeque;
+
+/// Marks a request or job from the warm-up: simulated, not counted.
+pub(super) const UNCOUNTED: u8 = u8::MAX;
+
+/// A logical call from a caller (a job, or the client for a root call) to a service,
+/// spanning its retries.
+#[derive(Clone, Copy)]
+pub(super) struct Call {
+    /// The calling job; `Handle::NONE` for the client's root call.
+    pub(super) parent: Handle,
+    pub(super) spec: u32,
+    pub(super) type_id: u16,
+    /// Root calls: index into `request_stats`, and the workload.
+    pub(super) stats: u32,
+    pub(super) workload: u16,
+    /// The attempt in progress or next to start, from 1.
+    pub(super) attempt: u32,
+    /// An attempt is out and not yet answered or timed out.
+    pub(super) waiting: bool,
+    /// Root calls: the batch of the measurement window the request started in, or
+    /// `UNCOUNTED` if it started during the warm-up.
+    pub(super) batch: u8,
+    /// Root calls: when the request started; others: unused.
+    pub(super) started_ns: Nanos,
+    /// No policy beyond timeouts and plain retries: `exts` holds nothing for this call.
+    pub(super) plain: bool,
+
+    /// Hedged calls: bit k - 1 set while copy k is out. Always 0 for other calls.
+    pub(super) hedge_mask: u8,
+}
+
+impl Call {
+    /// Is attempt `attempt` still awaited?
+    #[inline]
+    pub(super) fn outstanding(&self, attempt: u32) -> bool {
+        if self.hedge_mask == 0 {
+            self.attempt == attempt && self.waiting
+        } else {
+            attempt <= 8 && self.hedge_mask & (1 << (attempt - 1)) != 0
+        }
+    }
+}
+
+/// No budget (breaker, bulkhead), or no retry yet.
+pub(super) const NO_BUDGET: u32 = u32::MAX;
+
+/// What a call with policies keeps beyond `Call`, in `exts` at the call's slab index (so a
+/// plain call, the common case, carries and copies none of it).
+#[derive(Clone, Copy)]
+pub(super) struct CallExt {
+    pub(super) pol: Pol,
+    /// What the budget granted the last retry (refunded on success), or `NO_BUDGET` if the
+    /// call was never retried.
+    pub(super) last_cost: u32,
+    /// The previous backoff wait (decorrelated jitter), 0 before the first retry.
+    pub(super) prev_backoff_ns: Nanos,
+    /// When the attempt in progress was sent (breakers time calls).
+    pub(super) attempt_started_ns: Nanos,
+    /// The call's own deadline over all its attempts: a workload's `deadline`, or the
+    /// calling job's propagated one (`Nanos::MAX`: none).
+    pub(super) deadline_ns: Nanos,
+    /// The deadline of the attempt in progress (its timeout or the call's deadline), kept
+    /// for an attempt that waits for a bulkhead permit before it is sent.
+    pub(super) attempt_deadline_ns: Nanos,
+    /// Bit (attempt - 1) % 16: that attempt holds a bulkhead permit, or waits for one. (One
+    /// attempt is out at a time, or at most 5 hedged copies, so bits do not collide.)
+    pub(super) permits: u16,
+    pub(super) waiting: u16,
+}
+
+/// The bit of `attempt` in `CallExt::permits` and `CallExt::waiting`.
+#[inline]
+pub(super) fn attempt_bit(attempt: u32) -> u16 {
+    1 << ((attempt - 1) % 16)
+}
+
+/// What a call's policies say before an attempt goes out.
+pub(super) enum Permit {
+    Send,
+    Refuse,
+    /// Queued for a bulkhead permit: it goes out when one frees.
+    Wait,
+}
+
+impl CallExt {
+    pub(super) const EMPTY: CallExt = CallExt {
+        pol: Pol::NONE,
+        last_cost: NO_BUDGET,
+        prev_backoff_ns: 0,
+        attempt_started_ns: 0,
+        deadline_ns: Nanos::MAX,
+        attempt_deadline_ns: Nanos::MAX,
+        permits: 0,
+        waiting: 0,
+    };
+}
+
+/// A call's copies of its policies: indexes into the model's `budgets`, `breakers` and
+/// `bulkheads`, each `NO_BUDGET` when the call has none.
+#[derive(Clone, Copy)]
+pub(super) struct Pol {
+    pub(super) budget: u32,
+    pub(super) breaker: u32,
+    pub(super) bulkhead: u32,
+    pub(super) throttle: u32,
+}
+
+impl Pol {
+    pub(super) const NONE: Pol =
+        Pol { budget: NO_BUDGET, breaker: NO_BUDGET, bulkhead: NO_BUDGET, throttle: NO_BUDGET };
+}
+
+/// What `request_done` needs of a root call that has just been freed.
+pub(super) struct Finished {
+    pub(super) started_ns: Nanos,
+    pub(super) workload: u16,
+    pub(super) batch: u8,
+    pub(super) stats: u32,
+    pub(super) attempts: u32,
+}
+
+/// What identifies a job before it reaches its instance.
+#[derive(Clone, Copy)]
+pub(super) struct JobSeed {
+    pub(super) call: Handle,
+    pub(super) attempt: u32,
+    pub(super) service: u32,
+    pub(super) type_id: u16,
+    /// The deadline the caller sent (`Nanos::MAX`: none).
+    pub(super) deadline_ns: Nanos,
+}
+
+impl JobSeed {
+    #[inline(always)]
+    pub(super) fn job(
+        self,
+        plan: (u32, u32),
+        instance: u32,
+        batch: u8,
+        arrived_ns: Nanos,
+        work_started_ns: Nanos,
+    ) -> Job {
+        Job {
+            plan_first: plan.0,
+            plan_steps: plan.1,
+            call: self.call,
+            attempt: self.attempt,
+            service: self.service,
+            instance,
+            type_id: self.type_id,
+            batch,
+            degraded: false,
+            arrived_ns,
+            work_started_ns,
+            step: 0,
+            pending: 0,
+            deadline_ns: self.deadline_ns,
+        }
+    }
+}
+
+/// What ending a job reads of it, field by field: a copy of the whole record, read just
+/// after `conclude` wrote its step counters, was a store-forwarding stall on every reply.
+#[derive(Clone, Copy)]
+pub(super) struct JobEnd {
+    pub(super) call: Handle,
+    pub(super) attempt: u32,
+    pub(super) service: u32,
+    pub(super) instance: u32,
+    pub(super) batch: u8,
+    pub(super) arrived_ns: Nanos,
+    pub(super) work_started_ns: Nanos,
+}
+
+impl JobEnd {
+    #[inline(always)]
+    pub(super) fn of(job: &Job) -> JobEnd {
+        JobEnd {
+            call: job.call,
+            attempt: job.attempt,
+            service: job.service,
+            instance: job.instance,
+            batch: job.batch,
+            arrived_ns: job.arrived_ns,
+            work_started_ns: job.work_started_ns,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(super) struct Job {
+    /// The job's plan, resolved once: its steps are `steps[plan_first..plan_first + plan_steps]`
+    /// of the model's flattened step table.
+    pub(super) plan_first: u32,
+    pub(super) plan_steps: u32,
+    pub(super) call: Handle,
+    pub(super) attempt: u32,
+    pub(super) service: u32,
+    pub(super) instance: u32,
+    pub(super) type_id: u16,
+    /// The batch the job arrived in, or `UNCOUNTED` if it arrived during the warm-up.
+    pub(super) batch: u8,
+    pub(super) degraded: bool,
+    pub(super) arrived_ns: Nanos,
+    pub(super) work_started_ns: Nanos,
+    pub(super) step: u32,
+    pub(super) pending: u32,
+    /// Nobody waits for the answer after this (a propagated deadline); `Nanos::MAX`: none.
+    pub(super) deadline_ns: Nanos,
+}
+
+pub(super) struct Instance {
+    pub(super) busy: u32,
+    pub(super) queue: VecDeque<Handle>,
+    /// Jobs present (kept only for services with `max_in_flight`).
+    pub(super) in_system: u32,
+    /// When the queue was last empty (kept only for shedding services: CoDel, LIFO).
+    pub(super) last_empty_ns: Nanos,
+}

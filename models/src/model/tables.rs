@@ -1,0 +1,366 @@
+//! What the model builds from the spec before the run: per service, per call and per
+//! workload run-time records with their random streams, the policy tables, and the flattened
+//! step table. Construction only; nothing here schedules an event.
+
+use super::lanes::TimeoutLane;
+use super::record::Bucket;
+use super::records::{Instance, Pol, NO_BUDGET, UNCOUNTED};
+use super::{ServiceModel, Tick};
+use crate::dist::{Dist, Draws};
+use crate::faults::FaultState;
+use crate::features::{callers, Paths};
+use crate::fleet::Fleet;
+use crate::metrics::*;
+use crate::policy::breaker::Breaker;
+use crate::policy::budget::Budget;
+use crate::policy::bulkhead::Bulkhead;
+use crate::policy::throttle::Throttle;
+use crate::spec::{FaultKind, Scope, SheddingSpec, Spec};
+use crate::tier::Tier;
+use cellsim_sim::{Nanos, Slab, Stream, NS_PER_S};
+use std::collections::VecDeque;
+
+/// A service at run time: what the hot path reads of its spec, its round-robin position, its
+/// random stream and its statistics, in one record so that a hop indexes one place.
+pub(super) struct ServiceRt {
+    pub(super) first_instance: u32,
+    pub(super) next_instance: u32,
+    pub(super) instances: u32,
+    pub(super) workers: u32,
+    pub(super) queue_capacity: usize,
+    pub(super) hold_worker_during_calls: bool,
+    /// By global request type: the plan's place in the step table.
+    pub(super) plan_by_type: Vec<(u32, u32)>,
+    pub(super) service_time: Dist,
+    /// Work times, drawn ahead in batches from the service's own stream.
+    pub(super) work_draws: Draws,
+    pub(super) error_probability: f64,
+    pub(super) error_rng: Stream,
+    /// Load balancing beyond round robin, health checks, outlier ejection, outages; `None`
+    /// for a plain round-robin service (the fast path).
+    pub(super) fleet: Option<Box<Fleet>>,
+    /// The fleet's counters go into the summary (the service uses a fleet feature).
+    pub(super) reports_fleet: bool,
+    pub(super) shedding: SheddingSpec,
+    /// A free worker may drop or reorder queued jobs (LIFO, CoDel, expired deadlines).
+    pub(super) sheds: bool,
+    pub(super) stats: ServiceStats,
+    /// Become `stats.sojourn` and `stats.wait` when the run ends.
+    pub(super) sojourn: LatencyRecorder,
+    pub(super) wait: LatencyRecorder,
+    pub(super) batches: [ServiceBatch; BATCHES],
+}
+
+pub(super) struct CallRt {
+    pub(super) network_rng: Stream,
+    pub(super) backoff_rng: Stream,
+    pub(super) fallback_rng: Stream,
+    /// Where the call's retry budgets, breakers and bulkheads sit in the model's tables.
+    pub(super) budget: Slots,
+    pub(super) breaker: Slots,
+    pub(super) bulkhead: Slots,
+    pub(super) throttle: Slots,
+    pub(super) throttle_rng: Stream,
+    pub(super) caller_first_instance: u32,
+    /// No policy state: see `features::Paths::plain`.
+    pub(super) plain: bool,
+    /// No bulkhead, throttling or hedging: an attempt's start only asks the breaker and the
+    /// budget (`start_attempt`'s inline gate), and a success only tells them (`resolve`'s
+    /// inline path).
+    pub(super) gated_only: bool,
+    /// Some policy is kept per calling instance; if not, every call uses `shared`.
+    pub(super) per_instance: bool,
+    pub(super) shared: Pol,
+}
+
+/// A call declaration's copies of one policy in its table: `copies` of them from `base`
+/// (`NO_BUDGET` if the call has none), one per calling instance or one shared.
+#[derive(Clone, Copy)]
+pub(super) struct Slots {
+    pub(super) base: u32,
+    pub(super) copies: u32,
+    pub(super) per_instance: bool,
+}
+
+impl CallRt {
+    /// The policies of a call made by `instance` (ignored for workload requests and shared
+    /// scopes).
+    #[inline]
+    pub(super) fn pol(&self, instance: u32) -> Pol {
+        let first = self.caller_first_instance;
+        if !self.per_instance {
+            return self.shared;
+        }
+        Pol {
+            budget: self.budget.pick(instance, first),
+            breaker: self.breaker.pick(instance, first),
+            bulkhead: self.bulkhead.pick(instance, first),
+            throttle: self.throttle.pick(instance, first),
+        }
+    }
+}
+
+impl Slots {
+    pub(super) const NONE: Slots = Slots { base: NO_BUDGET, copies: 0, per_instance: false };
+
+    /// Reserves the copies a call needs in a table of `len` entries; returns the slots.
+    fn reserve(len: usize, scope: Scope, caller_instances: Option<u32>) -> Slots {
+        let per_instance = scope == Scope::Instance && caller_instances.is_some();
+        let copies = if per_instance { caller_instances.unwrap_or(1) } else { 1 };
+        Slots { base: len as u32, copies, per_instance }
+    }
+
+    /// The copy used by a call from `instance` (whose service's first instance is `first`).
+    #[inline]
+    pub(super) fn pick(self, instance: u32, first: u32) -> u32 {
+        match (self.base, self.per_instance) {
+            (NO_BUDGET, _) => NO_BUDGET,
+            (base, true) => base + (instance - first),
+            (base, false) => base,
+        }
+    }
+
+    pub(super) fn range(self) -> std::ops::Range<usize> {
+        if self.base == NO_BUDGET {
+            0..0
+        } else {
+            self.base as usize..(self.base + self.copies) as usize
+        }
+    }
+}
+
+pub(super) struct WorkloadRt {
+    /// Poisson gaps, drawn ahead in batches from the workload's arrivals stream.
+    pub(super) gaps: Draws,
+    /// The same stream, for schedules (a workload uses one of the two).
+    pub(super) arrival_rng: Stream,
+    pub(super) mix_rng: Stream,
+    pub(super) customer_rng: Stream,
+    /// For constant-rate arrivals: arrivals so far, so times do not drift.
+    pub(super) count: u64,
+    /// For Poisson arrivals: 1 / rate, in nanoseconds.
+    pub(super) mean_interarrival_ns: f64,
+    /// Per request type of this workload: index into `request_stats`.
+    pub(super) stats: Vec<u32>,
+}
+
+/// The policy tables every call's `Slots` index.
+#[derive(Default)]
+pub(super) struct PolicyTables {
+    pub(super) budgets: Vec<Budget>,
+    pub(super) breakers: Vec<Breaker>,
+    pub(super) bulkheads: Vec<Bulkhead>,
+    pub(super) throttles: Vec<Throttle>,
+}
+
+impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
+    /// The model of `spec` with master seed `seed`, streaming its series into `sink`;
+    /// `fast_paths` off makes every call and service take the general paths (for tests).
+    pub fn new(spec: &'s Spec, seed: u64, sink: S, fast_paths: bool) -> Self {
+        let batch_ns = ((spec.duration_ns - spec.warmup_ns) / BATCHES as Nanos).max(1);
+        let paths = Paths::of(spec, fast_paths);
+        let (instances, services) = services_rt(spec, seed, &paths);
+        let first_instance: Vec<u32> = services.iter().map(|s| s.first_instance).collect();
+        let (call_rt, tables) = calls_rt(spec, seed, &paths, &first_instance);
+        let mut request_stats = Vec::new();
+        let workloads = workloads_rt(spec, seed, &mut request_stats);
+        ServiceModel {
+            spec,
+            calls: Slab::with_capacity_limit(spec.max_in_flight_jobs as usize + spec.max_in_flight_requests as usize),
+            jobs: Slab::with_capacity_limit(spec.max_in_flight_jobs as usize),
+            faults: FaultState::new(&spec.faults, &first_instance, instances.len() as u32),
+            instances,
+            services,
+            call_rt,
+            lanes: spec.calls.iter().map(|_| TimeoutLane::default()).collect(),
+            budgets: tables.budgets,
+            breakers: tables.breakers,
+            bulkheads: tables.bulkheads,
+            throttles: tables.throttles,
+            exts: Vec::new(),
+            steps: spec.plans.iter().flat_map(|p| p.steps.iter().map(|s| (s.first_call, s.end_call))).collect(),
+            ticks: Vec::new(),
+            workloads,
+            window: (spec.warmup_ns, spec.duration_ns),
+            batch_now: if spec.warmup_ns == 0 { 0 } else { UNCOUNTED },
+            batch_end_ns: if spec.warmup_ns == 0 { batch_ns } else { spec.warmup_ns },
+            batch_ns,
+            request_latency: request_stats.iter().map(|_| Default::default()).collect(),
+            request_stats,
+            buckets: spec.workloads.iter().map(|_| Bucket::default()).collect(),
+            bucket_start_ns: 0,
+            sink,
+            requests_arrived: 0,
+            requests_finished: 0,
+            requests_in_flight: 0,
+            overload: None,
+            stability: spec.trigger.map(|t| super::record::Stability::around(t, spec.warmup_ns, spec.duration_ns)),
+            _tier: std::marker::PhantomData,
+        }
+    }
+}
+
+/// Every instance (each with its queue) and every service's run-time record.
+fn services_rt(spec: &Spec, seed: u64, paths: &Paths) -> (Vec<Instance>, Vec<ServiceRt>) {
+    let plan_of: Vec<(u32, u32)> = spec
+        .plans
+        .iter()
+        .scan(0u32, |first, p| {
+            let at = (*first, p.steps.len() as u32);
+            *first += p.steps.len() as u32;
+            Some(at)
+        })
+        .collect();
+    let mut instances = Vec::new();
+    let services = spec
+        .services
+        .iter()
+        .enumerate()
+        .map(|(svc_index, s)| {
+            let first_instance = instances.len() as u32;
+            for _ in 0..s.instances {
+                let cap = (s.queue_capacity as usize).min(1024);
+                instances.push(Instance {
+                    busy: 0,
+                    queue: VecDeque::with_capacity(cap),
+                    in_system: 0,
+                    last_empty_ns: 0,
+                });
+            }
+            let entity = format!("service/{}", s.name);
+            let has_outages =
+                spec.faults.iter().any(|f| f.kind == FaultKind::Outage && f.target.service == svc_index as u32);
+            ServiceRt {
+                first_instance,
+                next_instance: 0,
+                instances: s.instances,
+                workers: s.workers,
+                queue_capacity: s.queue_capacity as usize,
+                hold_worker_during_calls: s.hold_worker_during_calls,
+                plan_by_type: s.plan_by_type.iter().map(|&p| plan_of[p as usize]).collect(),
+                service_time: s.service_time.clone(),
+                work_draws: Draws::new(Stream::new(seed, &entity, "service_time")),
+                error_probability: s.error_probability,
+                error_rng: Stream::new(seed, &entity, "errors"),
+                shedding: s.shedding,
+                sheds: paths.sheds[svc_index],
+                fleet: paths.fleet[svc_index].then(|| {
+                    Box::new(Fleet::new(
+                        s.instances,
+                        s.fleet.lb,
+                        s.fleet.weights.clone(),
+                        Stream::new(seed, &entity, "load_balancer"),
+                        s.fleet.health.clone(),
+                        s.fleet.outlier.clone(),
+                        has_outages,
+                    ))
+                }),
+                reports_fleet: paths.reports_fleet[svc_index],
+                stats: ServiceStats::new(&s.name, s.instances, s.workers),
+                sojourn: LatencyRecorder::default(),
+                wait: LatencyRecorder::default(),
+                batches: [ServiceBatch::default(); BATCHES],
+            }
+        })
+        .collect();
+    (instances, services)
+}
+
+/// Every call's run-time record, and the policy tables their copies live in.
+fn calls_rt(spec: &Spec, seed: u64, paths: &Paths, first_instance: &[u32]) -> (Vec<CallRt>, PolicyTables) {
+    let caller_of = callers(spec);
+    let mut t = PolicyTables::default();
+    let call_rt = spec
+        .calls
+        .iter()
+        .zip(&caller_of)
+        .enumerate()
+        .map(|(i, (c, caller))| {
+            let caller_instances = caller.map(|s| spec.services[s as usize].instances);
+            let mut slots = [Slots::NONE; 4];
+            if let Some(b) = c.retry.budget {
+                slots[0] = Slots::reserve(t.budgets.len(), b.scope, caller_instances);
+                t.budgets.extend((0..slots[0].copies).map(|_| Budget::new(b.spec)));
+            }
+            if let Some(b) = c.breaker {
+                slots[1] = Slots::reserve(t.breakers.len(), b.scope, caller_instances);
+                t.breakers.extend((0..slots[1].copies).map(|_| Breaker::new(b.spec)));
+            }
+            if let Some(b) = c.bulkhead {
+                slots[2] = Slots::reserve(t.bulkheads.len(), b.scope, caller_instances);
+                t.bulkheads.extend(
+                    (0..slots[2].copies).map(|_| Bulkhead::new(b.max_concurrent, b.max_pending, b.max_wait_ns)),
+                );
+            }
+            if let Some(th) = c.throttle {
+                slots[3] = Slots::reserve(t.throttles.len(), th.scope, caller_instances);
+                t.throttles.extend((0..slots[3].copies).map(|_| Throttle::new(th.k, th.window_s)));
+            }
+            let [budget, breaker, bulkhead, throttle] = slots;
+            CallRt {
+                network_rng: Stream::new(seed, &c.name, "network"),
+                backoff_rng: Stream::new(seed, &c.name, "backoff"),
+                fallback_rng: Stream::new(seed, &c.name, "fallback"),
+                budget,
+                breaker,
+                bulkhead,
+                throttle,
+                per_instance: slots.iter().any(|s| s.per_instance),
+                shared: Pol {
+                    budget: budget.base,
+                    breaker: breaker.base,
+                    bulkhead: bulkhead.base,
+                    throttle: throttle.base,
+                },
+                throttle_rng: Stream::new(seed, &c.name, "throttle"),
+                caller_first_instance: caller.map_or(0, |s| first_instance[s as usize]),
+                plain: paths.plain[i],
+                gated_only: paths.gated_only[i],
+            }
+        })
+        .collect();
+    (call_rt, t)
+}
+
+/// Every workload's arrival state and streams; adds a `RequestStats` per request type.
+fn workloads_rt(spec: &Spec, seed: u64, request_stats: &mut Vec<RequestStats>) -> Vec<WorkloadRt> {
+    spec.workloads
+        .iter()
+        .map(|w| {
+            let entity = format!("workload/{}", w.name);
+            let stats = w
+                .requests
+                .iter()
+                .map(|r| {
+                    request_stats.push(RequestStats::new(&w.name, &r.name));
+                    (request_stats.len() - 1) as u32
+                })
+                .collect();
+            WorkloadRt {
+                gaps: Draws::new(Stream::new(seed, &entity, "arrivals")),
+                arrival_rng: Stream::new(seed, &entity, "arrivals"),
+                mix_rng: Stream::new(seed, &entity, "mix"),
+                customer_rng: Stream::new(seed, &entity, "customers"),
+                count: 0,
+                mean_interarrival_ns: NS_PER_S as f64 / w.arrival.mean_rate_per_s(),
+                stats,
+            }
+        })
+        .collect()
+}
+
+/// The periodic ticks of `spec`'s services, in service order (health checks, then outlier
+/// sweeps), with their first instants.
+pub(super) fn ticks(spec: &Spec) -> Vec<(Tick, Nanos)> {
+    let mut ticks = Vec::new();
+    for (s, svc) in spec.services.iter().enumerate() {
+        let service = s as u32;
+        if let Some(h) = &svc.fleet.health {
+            ticks.push((Tick::Health { service, interval_ns: h.interval_ns }, h.interval_ns));
+        }
+        if let Some(o) = &svc.fleet.outlier {
+            ticks.push((Tick::Outlier { service, interval_ns: o.interval_ns }, o.interval_ns));
+        }
+    }
+    ticks
+}
