@@ -7,6 +7,7 @@ mod support;
 mod bad_input;
 mod cli;
 mod determinism;
+mod golden;
 mod hostile_input;
 mod queueing;
 mod resilience;

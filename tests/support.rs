@@ -9,7 +9,7 @@
 
 use cellsim_models::{compile, simulate, NoSeries, RunResult, ServiceStats, Spec};
 use std::ffi::OsStr;
-use std::fmt::{self, Display};
+use std::fmt::{self, Display, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tempfile::TempDir;
@@ -406,4 +406,13 @@ pub fn write_scenario(tag: &str, text: &str) -> (TempDir, PathBuf) {
     let file = dir.path().join(format!("{tag}.toml"));
     std::fs::write(&file, text).unwrap();
     (dir, file)
+}
+
+/// Lowercase hexadecimal of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        write!(s, "{b:02x}").unwrap();
+    }
+    s
 }
