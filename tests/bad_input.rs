@@ -1,7 +1,7 @@
 //! A table of malformed scenarios: each must fail with its message at its line, exit code 2
 //! from the command line, and leave no output file behind.
 
-use std::process::Command;
+use crate::support::{cellsim, temp_dir};
 
 const GOOD_SERVICE: &str = "[[service]]\nname = \"api\"\nservice_time = { dist = \"exponential\", mean = \"5ms\" }\n";
 const HEAD: &str = "[scenario]\nname = \"bad\"\nduration = \"1m\"\n\n[[workload]]\nname = \"w\"\narrival = { process = \"poisson\", rate_per_s = 10 }\n\n[[workload.request]]\nname = \"get\"\ntarget = \"api\"\n\n";
@@ -109,11 +109,6 @@ fn semantic_errors_are_all_reported_at_once() {
     assert_eq!(messages, vec!["instances must be at least 1", "workers must be at least 1"]);
 }
 
-/// A fresh temporary folder, removed when the returned guard is dropped.
-fn temp_dir(tag: &str) -> tempfile::TempDir {
-    tempfile::Builder::new().prefix(&format!("cellsim-test-{tag}-")).tempdir().unwrap()
-}
-
 #[test]
 fn the_command_line_exits_2_and_writes_nothing() {
     let scratch = temp_dir("bad");
@@ -126,7 +121,7 @@ fn the_command_line_exits_2_and_writes_nothing() {
             vec!["validate".into(), file.display().to_string()],
             vec!["run".into(), file.display().to_string(), "--out".into(), out_dir.display().to_string()],
         ] {
-            let out = Command::new(env!("CARGO_BIN_EXE_cellsim")).args(&args).output().unwrap();
+            let out = cellsim(&args);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{}: {args:?} exit code; stderr: {stderr}", case.name);
             assert!(stderr.contains(&format!("case{i}.toml:{}:", case.line)), "{}: stderr: {stderr}", case.name);
@@ -138,7 +133,7 @@ fn the_command_line_exits_2_and_writes_nothing() {
             case.name
         );
     }
-    let missing = Command::new(env!("CARGO_BIN_EXE_cellsim")).args(["run", "/nonexistent/x.toml"]).output().unwrap();
+    let missing = cellsim(["run", "/nonexistent/x.toml"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/x.toml: cannot read the file"));
 }

@@ -1,38 +1,9 @@
 //! The command line as users script it: every shipped scenario validates and runs, the demo
 //! runs, `--json` prints what `summary.json` holds, and `schema` prints a JSON Schema.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use tempfile::TempDir;
-
-fn cellsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cellsim")).args(args).output().unwrap()
-}
-
-/// A fresh temporary folder, removed when the returned guard is dropped.
-fn temp_dir(tag: &str) -> TempDir {
-    tempfile::Builder::new().prefix(&format!("cellsim-cli-{tag}-")).tempdir().unwrap()
-}
-
-/// Writes `text` as `<tag>.toml` in a fresh temporary folder; returns the folder (removed
-/// when dropped) and the file's path.
-fn write_scenario(tag: &str, text: &str) -> (TempDir, PathBuf) {
-    let dir = temp_dir(tag);
-    let file = dir.path().join(format!("{tag}.toml"));
-    std::fs::write(&file, text).unwrap();
-    (dir, file)
-}
-
-fn scenario_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
-}
+use crate::support::{
+    cellsim, constant, scenario_files, temp_dir, write_scenario, Request, Scenario, Service, Workload,
+};
 
 #[test]
 fn every_shipped_scenario_validates_runs_and_documents_itself() {
@@ -42,10 +13,10 @@ fn every_shipped_scenario_validates_runs_and_documents_itself() {
         let path = f.display().to_string();
         let text = std::fs::read_to_string(&f).unwrap();
         assert!(text.starts_with("# "), "{path}: starts with a header comment saying what it shows");
-        let v = cellsim(&["validate", &path]);
+        let v = cellsim(["validate", &path]);
         assert_eq!(v.status.code(), Some(0), "{path}: {}", String::from_utf8_lossy(&v.stderr));
         let out = temp_dir(f.file_stem().unwrap().to_str().unwrap());
-        let r = cellsim(&["run", &path, "--out", out.path().to_str().unwrap(), "--json"]);
+        let r = cellsim(["run", &path, "--out", out.path().to_str().unwrap(), "--json"]);
         assert_eq!(r.status.code(), Some(0), "{path}: {}", String::from_utf8_lossy(&r.stderr));
         let printed: serde_json::Value = serde_json::from_slice(&r.stdout).expect("--json prints JSON");
         let written: serde_json::Value =
@@ -69,7 +40,7 @@ fn every_shipped_scenario_validates_runs_and_documents_itself() {
 #[test]
 fn the_demo_runs_the_quickstart_and_prints_a_readable_summary() {
     let out = temp_dir("demo");
-    let r = cellsim(&["demo", "--out", out.path().to_str().unwrap()]);
+    let r = cellsim(["demo", "--out", out.path().to_str().unwrap()]);
     assert_eq!(r.status.code(), Some(0));
     let text = String::from_utf8_lossy(&r.stdout);
     assert!(text.contains("scenario `quickstart`"), "{text}");
@@ -83,7 +54,7 @@ fn seed_flag_overrides_the_scenario_seed() {
     let f = scenario_files().into_iter().find(|p| p.ends_with("quickstart.toml")).unwrap();
     let run = |seed: &str| {
         let out = temp_dir(&format!("seed{seed}"));
-        let r = cellsim(&["run", f.to_str().unwrap(), "--seed", seed, "--json", "--out", out.path().to_str().unwrap()]);
+        let r = cellsim(["run", f.to_str().unwrap(), "--seed", seed, "--json", "--out", out.path().to_str().unwrap()]);
         serde_json::from_slice::<serde_json::Value>(&r.stdout).unwrap()
     };
     let (a, b) = (run("5"), run("6"));
@@ -93,7 +64,7 @@ fn seed_flag_overrides_the_scenario_seed() {
 
 #[test]
 fn schema_is_a_json_schema_of_the_format() {
-    let r = cellsim(&["schema"]);
+    let r = cellsim(["schema"]);
     assert_eq!(r.status.code(), Some(0));
     let s: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(s["title"], "ScenarioFile");
@@ -108,12 +79,13 @@ fn schema_is_a_json_schema_of_the_format() {
 #[test]
 fn a_run_that_hits_a_bound_stops_with_a_verdict_and_exit_2() {
     // 2000 requests/s into one worker at 10 ms: 20x overloaded, the in-flight bound trips.
-    let (_dir, file) = write_scenario(
-        "overload",
-        "[scenario]\nname = \"overload\"\nduration = \"10m\"\n\n[limits]\nmax_in_flight_requests = 5000\n\n[[workload]]\nname = \"w\"\narrival = { process = \"poisson\", rate_per_s = 2000 }\n\n[[workload.request]]\nname = \"r\"\ntarget = \"s\"\n\n[[service]]\nname = \"s\"\nqueue_capacity = 1000000\nservice_time = { dist = \"constant\", value = \"10ms\" }\n",
-    );
+    let overload = Scenario::new("overload", "10m")
+        .limit("max_in_flight_requests", 5000)
+        .workload(Workload::poisson("w", 2000.0).request(Request::new("r", "s")))
+        .service(Service::new("s", &constant("10ms")).queue_capacity(1_000_000));
+    let (_dir, file) = write_scenario("overload", &overload.text());
     let out = file.with_file_name("out");
-    let r = cellsim(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"]);
+    let r = cellsim(["run", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"]);
     assert_eq!(r.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&r.stderr);
     // In flight grows at 2000 - 100 = 1900/s, so 5000 are reached near t = 2.63 s (the
@@ -132,11 +104,11 @@ fn a_run_that_hits_a_bound_stops_with_a_verdict_and_exit_2() {
 #[test]
 fn validate_warns_about_a_service_offered_more_work_than_it_has_workers() {
     // 300 requests/s x 10 ms = 3 busy workers' worth of work, offered to 2 workers.
-    let (_dir, file) = write_scenario(
-        "offered",
-        "[scenario]\nname = \"offered\"\nduration = \"1m\"\n\n[[workload]]\nname = \"w\"\narrival = { process = \"poisson\", rate_per_s = 300 }\n\n[[workload.request]]\nname = \"r\"\ntarget = \"s\"\n\n[[service]]\nname = \"s\"\nworkers = 2\nservice_time = { dist = \"constant\", value = \"10ms\" }\n",
-    );
-    let r = cellsim(&["validate", file.to_str().unwrap()]);
+    let offered = Scenario::new("offered", "1m")
+        .workload(Workload::poisson("w", 300.0).request(Request::new("r", "s")))
+        .service(Service::new("s", &constant("10ms")).workers(2));
+    let (_dir, file) = write_scenario("offered", &offered.text());
+    let r = cellsim(["validate", file.to_str().unwrap()]);
     assert_eq!(r.status.code(), Some(0), "a warning is not an error");
     let out = String::from_utf8_lossy(&r.stdout);
     assert!(out.contains("warning: service `s` is offered 3.00 busy workers of 2"), "{out}");

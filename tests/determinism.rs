@@ -1,15 +1,12 @@
 //! Same scenario and seed: byte-identical results. Another seed: different results. Adding an
 //! unrelated service and workload: the existing services draw the same numbers.
 
-use cellsim_models::{compile, simulate, Features, NoSeries, SeriesRow, TierKind};
+use crate::support::{compile_ok, scenario_text as scenario};
+use cellsim_models::{simulate, Features, NoSeries, SeriesRow, TierKind};
 use cellsim_reports::summarise;
 
-fn scenario(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
 fn summary_json(src: &str, seed: u64) -> (String, Vec<SeriesRow>) {
-    let spec = compile("test.toml", src).expect("compiles");
+    let spec = compile_ok(src);
     let (r, series) = simulate(&spec, seed, Vec::new());
     (serde_json::to_string_pretty(&summarise(&r)).unwrap(), series)
 }
@@ -51,8 +48,8 @@ service_time = { dist = "exponential", mean = "5ms" }
 "#;
     let split = base.find("[[workload]]").unwrap();
     let with_extra = format!("{}{}\n{}", &base[..split], extra, &base[split..]);
-    let spec_a = compile("a.toml", &base).unwrap();
-    let spec_b = compile("b.toml", &with_extra).unwrap();
+    let spec_a = compile_ok(&base);
+    let spec_b = compile_ok(&with_extra);
     assert_eq!(spec_b.services[0].name, "reporting", "the extra service comes first");
     let (ra, _) = simulate(&spec_a, 1, NoSeries);
     let (rb, _) = simulate(&spec_b, 1, NoSeries);
@@ -75,7 +72,7 @@ fn the_model_without_policies_and_the_general_one_give_identical_results() {
     // must give the same bytes on them (it only adds checks that all come out false).
     for name in ["quickstart.toml", "three-tier.toml", "mmc.toml"] {
         let src = scenario(name).replace("duration = \"10h\"", "duration = \"1h\"");
-        let spec = compile("test.toml", &src).expect("compiles");
+        let spec = compile_ok(&src);
         assert_eq!(Features::of(&spec).tier(), TierKind::Lean, "{name} uses no policy");
         let (a, sa) = simulate(&spec, 3, Vec::new());
         let (b, sb) = cellsim_models::simulate_in(&spec, 3, Vec::new(), TierKind::Full, false);
@@ -84,6 +81,6 @@ fn the_model_without_policies_and_the_general_one_give_identical_results() {
         assert_eq!(sa, sb, "{name}");
     }
     // And a scenario with policies takes the general model.
-    let spec = compile("test.toml", &scenario("circuit-breaker.toml")).expect("compiles");
+    let spec = compile_ok(&scenario("circuit-breaker.toml"));
     assert!(Features::of(&spec).tier() > TierKind::Lean);
 }

@@ -142,7 +142,7 @@ fn check_all(variants: &[String]) {
     assert!(rejected > 100 && ran > 100, "the variants exercise both paths");
 }
 
-/// Prints variant N (`HOSTILE_SHOW=N cargo test --test hostile_input show -- --ignored`).
+/// Prints variant N (`HOSTILE_SHOW=N cargo test --test main hostile_input::show -- --ignored`).
 #[test]
 #[ignore]
 fn show() {

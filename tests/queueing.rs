@@ -5,17 +5,14 @@
 //! law is checked on the run's own time averages. Runs are long (hours of simulated time),
 //! which the optimised test profile makes cheap.
 
+use crate::support::{run_spec, scenario_spec as spec};
 use cellsim_models::metrics::{BatchMeans, T_19_99};
-use cellsim_models::{load, simulate, NoSeries, RunResult, Spec};
+use cellsim_models::{RunResult, Spec};
 use cellsim_sim::NS_PER_S;
 
-fn spec(file: &str) -> Spec {
-    load(&format!("{}/scenarios/{file}", env!("CARGO_MANIFEST_DIR"))).expect("scenario compiles")
-}
-
+/// Runs `spec` with `seed`: it must complete, with nothing left in flight.
 fn run(spec: &Spec, seed: u64) -> RunResult {
-    let (r, _) = simulate(spec, seed, NoSeries);
-    assert!(r.verdict.is_completed(), "{:?}", r.verdict);
+    let r = run_spec(spec, seed);
     assert_eq!(r.in_flight_at_end, 0);
     r
 }

@@ -2,67 +2,47 @@
 //! retry amplification (2.5), the AWS retry quota (2.1), the fan-out law (2.5). Arrivals are
 //! constant and far apart unless a case says otherwise, so every count is exact.
 
-use cellsim_models::{compile, simulate, NoSeries, Outcome, RunResult, ServiceStats};
-
-fn run(text: &str) -> RunResult {
-    let spec = compile("resilience.toml", text).unwrap_or_else(|e| panic!("{}", e[0]));
-    let (r, _) = simulate(&spec, 1, NoSeries);
-    assert!(r.verdict.is_completed(), "{:?}", r.verdict);
-    r
-}
-
-fn service<'a>(r: &'a RunResult, name: &str) -> &'a ServiceStats {
-    r.services.iter().find(|s| s.service == name).unwrap()
-}
+use crate::support::{
+    arrivals_with_prefix, compile_ok, constant, exponential, scenario_text, service, Call, Fault, Request, Scenario,
+    Service, Workload,
+};
+use cellsim_models::{simulate, NoSeries, Outcome, RunResult};
 
 /// One request per second, `seconds` of them, to `s1`, with the client's `retry` (TOML inline
-/// table, or empty for none) and `timeout`.
-fn head(seconds: u32, retry: &str, timeout: &str) -> String {
-    let retry = if retry.is_empty() { String::new() } else { format!("retry = {retry}") };
-    let timeout = if timeout.is_empty() { String::new() } else { format!("timeout = \"{timeout}\"") };
+/// table, or empty for none) and `timeout` (or empty for none).
+fn head(seconds: u32, retry: &str, timeout: &str) -> Scenario {
+    let mut request = Request::new("r", "s1");
+    if !timeout.is_empty() {
+        request = request.set_str("timeout", timeout);
+    }
+    if !retry.is_empty() {
+        request = request.set("retry", retry);
+    }
     // Arrivals come at 1 s, 2 s, ...: half a second more makes `seconds` requests.
     let duration_ms = seconds * 1000 + 500;
-    format!(
-        r#"
-[scenario]
-name = "resilience"
-duration = "{duration_ms}ms"
-
-[[workload]]
-name = "w"
-arrival = {{ process = "constant", rate_per_s = 1 }}
-
-[[workload.request]]
-name = "r"
-target = "s1"
-{timeout}
-{retry}
-"#
-    )
+    Scenario::new("resilience", &format!("{duration_ms}ms")).workload(Workload::constant("w", 1.0).request(request))
 }
 
 /// A chain s1 -> s2 -> ... -> s`depth`, each call with `retry`; the last service always
 /// fails.
-fn chain(depth: usize, retry: &str) -> String {
-    let mut text = String::new();
-    for i in 1..=depth {
-        text += &format!(
-            "\n[[service]]\nname = \"s{i}\"\nworkers = 1000\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n"
-        );
-        if i == depth {
-            text += "error_probability = 1.0\n";
-        } else {
-            text += &format!("\n[[service.call]]\nto = \"s{}\"\nretry = {retry}\n", i + 1);
-        }
-    }
-    text
+fn chain(depth: usize, retry: &str) -> Vec<Service> {
+    (1..=depth)
+        .map(|i| {
+            let s = Service::new(&format!("s{i}"), &constant("1ms")).workers(1000);
+            if i == depth {
+                s.always_fails()
+            } else {
+                s.call(Call::to(&format!("s{}", i + 1)).set("retry", retry))
+            }
+        })
+        .collect()
 }
 
 #[test]
 fn three_attempts_per_layer_over_five_layers_reach_the_dead_leaf_243_times() {
     // Reference 2.5: 3 attempts per layer on a 5-deep stack gives 3^5 = 243x the load.
     let retry = "{ max_attempts = 3 }";
-    let r = run(&(head(20, retry, "") + &chain(5, retry)));
+    let r = head(20, retry, "").services(chain(5, retry)).run();
     let requests = r.requests[0].outcomes.total();
     assert_eq!(requests, 20);
     assert_eq!(r.requests[0].outcomes.get(Outcome::Error), 20);
@@ -77,7 +57,7 @@ fn three_attempts_per_layer_over_five_layers_reach_the_dead_leaf_243_times() {
 fn retry_on_limits_which_failures_are_retried() {
     // The leaf fails with errors; retrying only timeouts leaves one attempt per layer.
     let retry = r#"{ max_attempts = 3, retry_on = ["timeout"] }"#;
-    let r = run(&(head(20, retry, "") + &chain(5, retry)));
+    let r = head(20, retry, "").services(chain(5, retry)).run();
     assert_eq!(service(&r, "s5").arrivals, 20);
 }
 
@@ -86,12 +66,11 @@ fn retry_on_limits_which_failures_are_retried() {
 fn aws_retries(kind: &str, timeout: &str) -> u64 {
     let retry = format!(r#"{{ max_attempts = 3, budget = {{ kind = "{kind}" }} }}"#);
     let dead = if timeout.is_empty() {
-        "service_time = { dist = \"constant\", value = \"1ms\" }\nerror_probability = 1.0"
+        Service::new("s1", &constant("1ms")).always_fails()
     } else {
-        "service_time = { dist = \"constant\", value = \"2s\" }"
+        Service::new("s1", &constant("2s"))
     };
-    let text = head(300, &retry, timeout) + &format!("\n[[service]]\nname = \"s1\"\nworkers = 1000\n{dead}\n");
-    let r = run(&text);
+    let r = head(300, &retry, timeout).service(dead.workers(1000)).run();
     let req = &r.requests[0];
     assert_eq!(req.outcomes.total(), 300);
     assert_eq!(req.outcomes.successes(), 0);
@@ -116,7 +95,7 @@ fn a_retry_budget_on_every_layer_caps_the_amplification() {
     // requests the leaf sees far less than 243x: at most 300 first attempts plus the
     // retries the five budgets can fund, amplified by the layers below each.
     let retry = r#"{ max_attempts = 3, budget = { kind = "aws-standard" } }"#;
-    let r = run(&(head(300, retry, "") + &chain(5, retry)));
+    let r = head(300, retry, "").services(chain(5, retry)).run();
     let leaf = service(&r, "s5").arrivals;
     let unbudgeted = 243 * 300;
     assert!(leaf < unbudgeted / 20, "leaf saw {leaf} attempts");
@@ -131,34 +110,22 @@ fn a_retry_budget_on_every_layer_caps_the_amplification() {
 
 /// Requests every 10 ms (`n` of them) from a client with `client` settings (TOML lines) to
 /// `s1`, then `services`.
-fn every_10ms(n: u32, client: &str, services: &str) -> RunResult {
-    run(&format!(
-        r#"
-[scenario]
-name = "breakers"
-duration = "{}ms"
-
-[[workload]]
-name = "w"
-arrival = {{ process = "constant", rate_per_s = 100 }}
-
-[[workload.request]]
-name = "r"
-target = "s1"
-{client}
-{services}
-"#,
-        n * 10 + 5
-    ))
+fn every_10ms(n: u32, client: &str, services: impl IntoIterator<Item = Service>) -> RunResult {
+    Scenario::new("breakers", &format!("{}ms", n * 10 + 5))
+        .workload(Workload::constant("w", 100.0).request(Request::new("r", "s1").line(client)))
+        .services(services)
+        .run()
 }
 
-const DEAD: &str = r#"
-[[service]]
-name = "s1"
-workers = 100
-service_time = { dist = "constant", value = "1ms" }
-error_probability = 1.0
-"#;
+/// `s1`, 100 workers, fails every job after 1 ms.
+fn dead() -> Service {
+    Service::new("s1", &constant("1ms")).workers(100).always_fails()
+}
+
+/// `s1`, 100 workers, `work` per job.
+fn slow(work: &str) -> Service {
+    Service::new("s1", &constant(work)).workers(100)
+}
 
 #[test]
 fn a_resilience4j_breaker_refuses_calls_to_a_dead_service_and_probes_once_per_wait() {
@@ -167,7 +134,7 @@ fn a_resilience4j_breaker_refuses_calls_to_a_dead_service_and_probes_once_per_wa
     // strictly after 1.101 s (at 1.11 s) is the half-open trial (1 permit); it fails at
     // 1.111 s: open again. Trials follow at 2.12, 3.13, ..., 9.19 s: 9 trials in 10 s.
     let breaker = r#"breaker = { kind = "resilience4j", window_size = 10, minimum_calls = 10, wait_in_open = "1s", half_open_permits = 1 }"#;
-    let r = every_10ms(1000, breaker, DEAD);
+    let r = every_10ms(1000, breaker, [dead()]);
     let req = &r.requests[0];
     assert_eq!(req.outcomes.total(), 1000);
     assert_eq!(req.outcomes.get(Outcome::Error), 19);
@@ -183,28 +150,16 @@ fn breaker_scope_per_instance_trips_later_than_a_shared_one() {
     // after 10 calls at 100% failures. Per instance, each of the 4 breakers needs its own
     // 10 failures: 40 calls reach the backend. Shared by the service: 10.
     let front = |scope: &str| {
-        format!(
-            r#"
-[[service]]
-name = "s1"
-instances = 4
-workers = 100
-service_time = {{ dist = "constant", value = "1ms" }}
-
-[[service.call]]
-to = "s2"
-breaker = {{ kind = "resilience4j", window_size = 10, minimum_calls = 10, wait_in_open = "60s", scope = "{scope}" }}
-
-[[service]]
-name = "s2"
-workers = 100
-service_time = {{ dist = "constant", value = "1ms" }}
-error_probability = 1.0
-"#
-        )
+        let breaker = format!(
+            r#"{{ kind = "resilience4j", window_size = 10, minimum_calls = 10, wait_in_open = "60s", scope = "{scope}" }}"#
+        );
+        [
+            Service::new("s1", &constant("1ms")).instances(4).workers(100).call(Call::to("s2").set("breaker", breaker)),
+            Service::new("s2", &constant("1ms")).workers(100).always_fails(),
+        ]
     };
-    let per_instance = every_10ms(200, "", &front("instance"));
-    let shared = every_10ms(200, "", &front("service"));
+    let per_instance = every_10ms(200, "", front("instance"));
+    let shared = every_10ms(200, "", front("service"));
     assert_eq!(service(&per_instance, "s2").arrivals, 40);
     assert_eq!(service(&shared, "s2").arrivals, 10);
     assert_eq!(per_instance.policies[0].copies, 4);
@@ -219,16 +174,14 @@ fn a_hystrix_breaker_opens_at_a_snapshot_and_probes_once() {
     // 100 calls/s to a dead service. Hystrix checks every 500 ms: at 0.5 s it has seen 49
     // failed calls (>= 20, 100% >= 50%) and opens. Sleep 5 s: probes at 5.51 s and, after
     // that probe fails at 5.511 s, at 10.52 s.
-    let r = every_10ms(1100, r#"breaker = { kind = "hystrix" }"#, DEAD);
+    let r = every_10ms(1100, r#"breaker = { kind = "hystrix" }"#, [dead()]);
     assert_eq!(service(&r, "s1").arrivals, 49 + 2);
     assert_eq!(r.policies[0].opened, 3);
 }
 
 /// The shipped metastability scenario with `edit` applied to its text, run with `seed`.
 fn metastable_variant(edit: impl Fn(&str) -> String, seed: u64) -> cellsim_models::Stability {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/metastable-retries.toml")).unwrap();
-    let spec = compile("metastable-retries.toml", &edit(&text)).unwrap_or_else(|e| panic!("{}", e[0]));
+    let spec = compile_ok(&edit(&scenario_text("metastable-retries.toml")));
     let (r, _) = simulate(&spec, seed, NoSeries);
     r.stability.expect("the scenario has a fault")
 }
@@ -279,41 +232,16 @@ fn a_retry_budget_or_a_breaker_or_lower_load_lets_the_same_system_recover() {
 /// 1% of the time when it takes U(100, 120) ms (an empirical distribution with a jump at
 /// p = 99). `hedge` is the shard call's hedge (TOML inline table) or empty.
 fn fan_out(hedge: &str) -> RunResult {
-    let mut text = String::from(
-        r#"
-[scenario]
-name = "fan-out"
-duration = "200s"
-
-[[workload]]
-name = "w"
-arrival = { process = "poisson", rate_per_s = 100 }
-
-[[workload.request]]
-name = "r"
-target = "front"
-
-[[service]]
-name = "front"
-workers = 1000
-service_time = { dist = "constant", value = "0ms" }
-"#,
-    );
+    let shard_time = r#"{ dist = "empirical", points = [{ p = 0, value = "0.5ms" }, { p = 99, value = "1.5ms" }, { p = 99, value = "100ms" }, { p = 100, value = "120ms" }] }"#;
     let hedge = if hedge.is_empty() { String::new() } else { format!("hedge = {hedge}") };
-    for i in 0..100 {
-        text += &format!("\n[[service.call]]\nto = \"shard{i}\"\ngroup = \"all\"\n{hedge}\n");
-    }
-    for i in 0..100 {
-        text += &format!(
-            r#"
-[[service]]
-name = "shard{i}"
-workers = 1000
-service_time = {{ dist = "empirical", points = [{{ p = 0, value = "0.5ms" }}, {{ p = 99, value = "1.5ms" }}, {{ p = 99, value = "100ms" }}, {{ p = 100, value = "120ms" }}] }}
-"#
-        );
-    }
-    run(&text)
+    let front = (0..100).fold(Service::new("front", &constant("0ms")).workers(1000), |front, i| {
+        front.call(Call::to(&format!("shard{i}")).group("all").line(&hedge))
+    });
+    Scenario::new("fan-out", "200s")
+        .workload(Workload::poisson("w", 100.0).request(Request::new("r", "front")))
+        .service(front)
+        .services((0..100).map(|i| Service::new(&format!("shard{i}"), shard_time).workers(1000)))
+        .run()
 }
 
 /// The share of successful requests slower than `ms`.
@@ -335,7 +263,7 @@ fn a_hundred_way_fan_out_with_one_percent_slow_shards_is_slow_63_percent_of_the_
     let sigma = (want * (1.0 - want) / n).sqrt();
     assert!((share - want).abs() < 4.0 * sigma, "slow share {share:.4}, expected {want:.4} +- {:.4}", 4.0 * sigma);
     // Every shard job is one call: 100 per request.
-    let shards: u64 = r.services.iter().filter(|s| s.service.starts_with("shard")).map(|s| s.arrivals).sum();
+    let shards = arrivals_with_prefix(&r, "shard");
     assert_eq!(shards, 100 * r.requests[0].outcomes.total());
 }
 
@@ -350,34 +278,24 @@ fn hedging_after_the_p95_cuts_the_fan_out_tail_for_a_few_percent_more_calls() {
     let p999 = |r: &RunResult| r.requests[0].latency.value_at_quantile(0.999) as f64 / 1e6;
     assert!(p999(&plain) > 100.0, "plain p99.9 {} ms", p999(&plain));
     assert!(p999(&hedged) < 5.0, "hedged p99.9 {} ms", p999(&hedged));
-    let calls = |r: &RunResult| -> f64 {
-        r.services.iter().filter(|s| s.service.starts_with("shard")).map(|s| s.arrivals).sum::<u64>() as f64
-    };
+    let calls = |r: &RunResult| arrivals_with_prefix(r, "shard") as f64;
     let extra = calls(&hedged) / calls(&plain) - 1.0;
     // P(a U(0.5, 1.5) ms draw or a slow one exceeds 1.46 ms) = 0.99 x 0.04 + 0.01 = 0.0496.
     assert!((extra - 0.0496).abs() < 0.003, "hedges added {:.2}% calls", extra * 100.0);
 }
 
-const FRONT_TO_DEAD: &str = r#"
-[[service]]
-name = "s1"
-workers = 100
-service_time = { dist = "constant", value = "2ms" }
-
-[[service.call]]
-to = "dead"
-CALL_SETTINGS
-
-[[service]]
-name = "dead"
-workers = 100
-service_time = { dist = "constant", value = "1ms" }
-error_probability = 1.0
-"#;
+/// `s1` (2 ms of work) calls `dead` (fails every job after 1 ms) with `call_settings` (TOML
+/// lines).
+fn front_to_dead(call_settings: &str) -> [Service; 2] {
+    [
+        Service::new("s1", &constant("2ms")).workers(100).call(Call::to("dead").line(call_settings)),
+        Service::new("dead", &constant("1ms")).workers(100).always_fails(),
+    ]
+}
 
 #[test]
 fn a_dead_optional_dependency_degrades_every_answer_and_the_summary_counts_them() {
-    let r = every_10ms(100, "", &FRONT_TO_DEAD.replace("CALL_SETTINGS", "critical = false"));
+    let r = every_10ms(100, "", front_to_dead("critical = false"));
     let req = &r.requests[0];
     assert_eq!(req.outcomes.get(Outcome::Degraded), 100);
     assert_eq!(req.outcomes.successes(), 100);
@@ -392,14 +310,14 @@ fn a_dead_optional_dependency_degrades_every_answer_and_the_summary_counts_them(
 #[test]
 fn a_critical_call_with_a_fallback_answers_degraded_after_the_fallback_latency() {
     let settings = r#"fallback = { latency = { dist = "constant", value = "5ms" } }"#;
-    let r = every_10ms(100, "", &FRONT_TO_DEAD.replace("CALL_SETTINGS", settings));
+    let r = every_10ms(100, "", front_to_dead(settings));
     let req = &r.requests[0];
     assert_eq!(req.outcomes.get(Outcome::Degraded), 100);
     // 2 ms own work + 1 ms failed call + 5 ms fallback.
     assert!((req.latency.max() as f64 / 1e6 - 8.0).abs() < 0.01, "{}", req.latency.max());
     assert!(req.latency.equivalent(req.latency.min(), req.latency.max()), "all requests took the same time");
     // Without the fallback the same call fails the request.
-    let r = every_10ms(100, "", &FRONT_TO_DEAD.replace("CALL_SETTINGS", ""));
+    let r = every_10ms(100, "", front_to_dead(""));
     assert_eq!(r.requests[0].outcomes.get(Outcome::Error), 100);
 }
 
@@ -409,13 +327,7 @@ fn a_bulkhead_refuses_calls_past_its_cap_and_frees_permits_as_calls_end() {
     // 10 and 20 ms go out (ending at 45 and 55 ms), those at 30 and 40 ms are refused, those
     // at 50 and 60 ms take the permits back, and so on: 2 of every 4 calls go out. The test
     // replays the rule rather than trusting the pattern.
-    let slow = r#"
-[[service]]
-name = "s1"
-workers = 100
-service_time = { dist = "constant", value = "35ms" }
-"#;
-    let r = every_10ms(1000, r#"bulkhead = { max_concurrent = 2 }"#, slow);
+    let r = every_10ms(1000, r#"bulkhead = { max_concurrent = 2 }"#, [slow("35ms")]);
     // Replay: permits held until start + 35 ms; a call at t takes one if fewer than 2 held.
     let mut ends: Vec<u64> = Vec::new();
     let mut sent = 0;
@@ -437,51 +349,22 @@ service_time = { dist = "constant", value = "35ms" }
 /// API's 4 instances run dependency health checks on the database every second. The
 /// database is down from 20 s to 40 s.
 fn shared_database_outage(all_unhealthy: &str) -> RunResult {
-    run(&format!(
-        r#"
-[scenario]
-name = "dependency-check"
-duration = "60s"
-
-[[workload]]
-name = "readers"
-arrival = {{ process = "constant", rate_per_s = 50 }}
-
-[[workload.request]]
-name = "read"
-target = "api"
-
-[[workload]]
-name = "writers"
-arrival = {{ process = "constant", rate_per_s = 50 }}
-
-[[workload.request]]
-name = "write"
-target = "api"
-
-[[service]]
-name = "api"
-instances = 4
-workers = 10
-service_time = {{ dist = "constant", value = "1ms" }}
-health_check = {{ kind = "dependency", dependency = "db", interval = "1s", unhealthy_threshold = 2, healthy_threshold = 2, all_unhealthy = "{all_unhealthy}" }}
-
-[[service.call]]
-to = "db"
-for_types = ["write"]
-
-[[service]]
-name = "db"
-workers = 10
-service_time = {{ dist = "constant", value = "1ms" }}
-
-[[fault]]
-kind = "outage"
-service = "db"
-start = "20s"
-duration = "20s"
-"#
-    ))
+    let health_check = format!(
+        r#"{{ kind = "dependency", dependency = "db", interval = "1s", unhealthy_threshold = 2, healthy_threshold = 2, all_unhealthy = "{all_unhealthy}" }}"#
+    );
+    Scenario::new("dependency-check", "60s")
+        .workload(Workload::constant("readers", 50.0).request(Request::new("read", "api")))
+        .workload(Workload::constant("writers", 50.0).request(Request::new("write", "api")))
+        .service(
+            Service::new("api", &constant("1ms"))
+                .instances(4)
+                .workers(10)
+                .set("health_check", health_check)
+                .call(Call::to("db").set("for_types", r#"["write"]"#)),
+        )
+        .service(Service::new("db", &constant("1ms")).workers(10))
+        .fault(Fault::new("outage", "db", "20s", "20s"))
+        .run()
 }
 
 #[test]
@@ -516,29 +399,16 @@ fn a_dependency_check_marks_every_instance_unhealthy_in_a_shared_outage() {
 /// 10 single-worker instances at rho = 0.9 (Poisson 900/s, exponential work of mean 10 ms),
 /// balanced by `lb`; returns the mean sojourn in units of the mean work.
 fn sojourn_with(lb: &str) -> f64 {
-    let r = run(&format!(
-        r#"
-[scenario]
-name = "balancers"
-duration = "2000s"
-warmup = "100s"
-
-[[workload]]
-name = "w"
-arrival = {{ process = "poisson", rate_per_s = 900 }}
-
-[[workload.request]]
-name = "r"
-target = "pool"
-
-[[service]]
-name = "pool"
-instances = 10
-queue_capacity = 100000
-load_balancer = "{lb}"
-service_time = {{ dist = "exponential", mean = "10ms" }}
-"#
-    ));
+    let r = Scenario::new("balancers", "2000s")
+        .warmup("100s")
+        .workload(Workload::poisson("w", 900.0).request(Request::new("r", "pool")))
+        .service(
+            Service::new("pool", &exponential("10ms"))
+                .instances(10)
+                .queue_capacity(100_000)
+                .set_str("load_balancer", lb),
+        )
+        .run();
     let s = service(&r, "pool");
     s.sojourn_batches.sum.iter().sum::<f64>() / s.sojourn_batches.count.iter().sum::<u64>() as f64 / 10e6
 }
@@ -560,34 +430,22 @@ fn random_balancing_makes_independent_mm1_queues_and_two_choices_beat_it() {
 
 #[test]
 fn weighted_balancing_splits_by_weight_and_outlier_detection_ejects_a_dead_instance() {
-    let text = |extra: &str| {
-        format!(
-            r#"
-[scenario]
-name = "weights"
-duration = "100s"
-
-[[workload]]
-name = "w"
-arrival = {{ process = "constant", rate_per_s = 100 }}
-
-[[workload.request]]
-name = "r"
-target = "pool"
-
-[[service]]
-name = "pool"
-instances = 5
-workers = 10
-service_time = {{ dist = "constant", value = "1ms" }}
-{extra}
-"#
-        )
-    };
     // Weights 4, 1, 1, 1, 1 out of 8; instance 0 fails for the whole run.
-    let dead_first =
-        "\n[[fault]]\nkind = \"outage\"\nservice = \"pool\"\nstart = \"0s\"\nduration = \"100s\"\ninstances = 1\n";
-    let r = run(&text(&format!("load_balancer = \"weighted\"\nweights = [4, 1, 1, 1, 1]\n{dead_first}")));
+    let weighted = |extra: &str| {
+        Scenario::new("weights", "100s")
+            .workload(Workload::constant("w", 100.0).request(Request::new("r", "pool")))
+            .service(
+                Service::new("pool", &constant("1ms"))
+                    .instances(5)
+                    .workers(10)
+                    .set_str("load_balancer", "weighted")
+                    .set("weights", "[4, 1, 1, 1, 1]")
+                    .line(extra),
+            )
+            .fault(Fault::new("outage", "pool", "0s", "100s").set("instances", 1))
+            .run()
+    };
+    let r = weighted("");
     // 9,999 requests; smooth weighted round robin sends 4 of every 8 to the dead instance.
     // Replayed here: add each weight to its score, pick the highest (first on ties), take
     // the total off the winner.
@@ -604,7 +462,7 @@ service_time = {{ dist = "constant", value = "1ms" }}
     // 10 s): the dead instance fails 5 jobs and is ejected at about 0.1 s; the sweep at 40 s
     // is the first after its 30 s, so it comes back then, fails 5 more and is ejected for
     // 60 s, past the end of the run. 2 ejections, 10 errors.
-    let r = run(&text(&format!("load_balancer = \"weighted\"\nweights = [4, 1, 1, 1, 1]\noutlier_detection = {{ consecutive_errors = 5 }}\n{dead_first}")));
+    let r = weighted("outlier_detection = { consecutive_errors = 5 }");
     let fleet = service(&r, "pool").fleet.unwrap();
     assert_eq!(fleet.ejections, 2);
     assert_eq!(r.requests[0].outcomes.get(Outcome::Error), 10);
@@ -614,9 +472,8 @@ service_time = {{ dist = "constant", value = "1ms" }}
 fn an_overall_deadline_caps_the_retries_and_ends_the_request_on_time() {
     // Attempts time out after 100 ms; the request's deadline is 250 ms: attempts start at
     // 0, 100 and 200 ms, the third is cut at 250 ms, and no fourth starts.
-    let slow = "\n[[service]]\nname = \"s1\"\nworkers = 100\nservice_time = { dist = \"constant\", value = \"1s\" }\n";
     let client = "timeout = \"100ms\"\ndeadline = \"250ms\"\nretry = { max_attempts = 5 }";
-    let r = every_10ms(100, client, slow);
+    let r = every_10ms(100, client, [slow("1s")]);
     let req = &r.requests[0];
     assert_eq!(req.outcomes.get(Outcome::Timeout), 100);
     assert_eq!(req.attempts, 300);
@@ -630,9 +487,9 @@ fn an_overall_deadline_caps_the_retries_and_ends_the_request_on_time() {
 /// propagated or not. Returns (successes, jobs the server dropped as expired, jobs it
 /// finished).
 fn overloaded_server(propagate: bool, discipline: &str) -> (u64, u64, u64) {
-    let server = format!("\n[[service]]\nname = \"s1\"\nqueue_capacity = 100000\nqueue_discipline = \"{discipline}\"\nservice_time = {{ dist = \"constant\", value = \"30ms\" }}\n");
+    let server = Service::new("s1", &constant("30ms")).queue_capacity(100_000).set_str("queue_discipline", discipline);
     let client = format!("timeout = \"50ms\"\npropagate_deadline = {propagate}");
-    let r = every_10ms(1000, &client, &server);
+    let r = every_10ms(1000, &client, [server]);
     let s = service(&r, "s1");
     let finished = s.outcomes.get(Outcome::Ok);
     (r.requests[0].outcomes.successes(), s.outcomes.get(Outcome::Timeout), finished)
@@ -674,28 +531,10 @@ fn a_propagated_deadline_stops_the_server_working_for_callers_that_left() {
 /// clients giving up after 1 s, with `extra` service settings. Returns the successful
 /// requests' latency histogram and the request count.
 fn overload(extra: &str) -> (hdrhistogram::Histogram<u64>, u64) {
-    let r = run(&format!(
-        r#"
-[scenario]
-name = "shedding"
-duration = "60s"
-
-[[workload]]
-name = "w"
-arrival = {{ process = "poisson", rate_per_s = 200 }}
-
-[[workload.request]]
-name = "r"
-target = "s1"
-timeout = "1s"
-
-[[service]]
-name = "s1"
-queue_capacity = 100000
-service_time = {{ dist = "exponential", mean = "10ms" }}
-{extra}
-"#
-    ));
+    let r = Scenario::new("shedding", "60s")
+        .workload(Workload::poisson("w", 200.0).request(Request::new("r", "s1").set_str("timeout", "1s")))
+        .service(Service::new("s1", &exponential("10ms")).queue_capacity(100_000).line(extra))
+        .run();
     (r.requests[0].latency.clone(), r.requests[0].outcomes.total())
 }
 
@@ -729,8 +568,7 @@ fn codel_bounds_the_queueing_time_of_what_it_serves_and_lifo_serves_fresh_work_f
 #[test]
 fn a_concurrency_limit_rejects_past_the_limit() {
     // As the bulkhead case: every 10 ms, 35 ms of work, at most 2 jobs present: 2 of 4.
-    let slow = "\n[[service]]\nname = \"s1\"\nworkers = 100\nmax_in_flight = 2\nservice_time = { dist = \"constant\", value = \"35ms\" }\n";
-    let r = every_10ms(1000, "", slow);
+    let r = every_10ms(1000, "", [slow("35ms").set("max_in_flight", 2)]);
     assert_eq!(r.requests[0].outcomes.get(Outcome::Rejected), 500);
     assert_eq!(service(&r, "s1").outcomes.get(Outcome::Rejected), 500);
 }
@@ -741,28 +579,14 @@ fn adaptive_throttling_refuses_in_proportion_to_what_the_backend_rejects() {
     // 300/s. Client-side throttling with K = 2 settles where the refusal share is
     // 1 - K x accepts / requests (reference 2.5): the client still sends about twice what
     // the backend accepts, and sheds the rest locally.
-    let text = r#"
-[scenario]
-name = "throttling"
-duration = "600s"
-warmup = "120s"
-
-[[workload]]
-name = "w"
-arrival = { process = "poisson", rate_per_s = 1000 }
-
-[[workload.request]]
-name = "r"
-target = "s1"
-adaptive_throttling = { k = 2, window = "120s" }
-
-[[service]]
-name = "s1"
-workers = 3
-queue_capacity = 0
-service_time = { dist = "constant", value = "10ms" }
-"#;
-    let r = run(text);
+    let r = Scenario::new("throttling", "600s")
+        .warmup("120s")
+        .workload(
+            Workload::poisson("w", 1000.0)
+                .request(Request::new("r", "s1").set("adaptive_throttling", r#"{ k = 2, window = "120s" }"#)),
+        )
+        .service(Service::new("s1", &constant("10ms")).workers(3).queue_capacity(0))
+        .run();
     let o = &r.requests[0].outcomes;
     let n = o.total() as f64;
     let (ok, refused, rejected) =
@@ -801,9 +625,7 @@ fn a_bulkhead_with_pending_room_queues_fifo_and_refuses_past_it() {
         }
         t += 5;
     }
-    let slow =
-        "\n[[service]]\nname = \"s1\"\nworkers = 100\nservice_time = { dist = \"constant\", value = \"35ms\" }\n";
-    let r = every_10ms(1000, r#"bulkhead = { max_concurrent = 2, max_pending = 1 }"#, slow);
+    let r = every_10ms(1000, r#"bulkhead = { max_concurrent = 2, max_pending = 1 }"#, [slow("35ms")]);
     assert_eq!(service(&r, "s1").arrivals, sent);
     assert_eq!(r.requests[0].outcomes.get(Outcome::Refused), refused);
     assert_eq!(sent + refused, 1000);
@@ -811,6 +633,6 @@ fn a_bulkhead_with_pending_room_queues_fifo_and_refuses_past_it() {
     assert!(sent > 500, "{sent}");
     // A bounded wait: waiting longer than 3 ms is refused, so only waiters freed within
     // 3 ms go (a call arriving 5 ms before a release waits too long).
-    let r = every_10ms(1000, r#"bulkhead = { max_concurrent = 2, max_pending = 1, max_wait = "3ms" }"#, slow);
+    let r = every_10ms(1000, r#"bulkhead = { max_concurrent = 2, max_pending = 1, max_wait = "3ms" }"#, [slow("35ms")]);
     assert_eq!(service(&r, "s1").arrivals, 500);
 }

@@ -2,31 +2,19 @@
 //! arrivals every 20 ms and constant work times, so every latency below is computed by hand
 //! and no queue ever forms unless the case says so.
 
-use cellsim_models::{compile, simulate, NoSeries, Outcome, RunResult};
+use crate::support::{constant, service, Call, Request, Scenario, Service, Workload};
+use cellsim_models::{Outcome, RunResult};
 
-const HEAD: &str = r#"
-[scenario]
-name = "semantics"
-duration = "10s"
-
-[[workload]]
-name = "w"
-arrival = { process = "constant", rate_per_s = 50 }
-
-[[workload.request]]
-name = "r"
-target = "front"
-"#;
-
-fn run(services: &str) -> RunResult {
-    let spec = compile("semantics.toml", &format!("{HEAD}\n{services}")).unwrap_or_else(|e| panic!("{}", e[0]));
-    let (r, _) = simulate(&spec, 1, NoSeries);
-    assert!(r.verdict.is_completed());
-    r
+/// 10 s of constant arrivals, `rate_per_s` a second, to `front`, which `services` define.
+fn scenario(rate_per_s: f64, services: impl IntoIterator<Item = Service>) -> Scenario {
+    Scenario::new("semantics", "10s")
+        .workload(Workload::constant("w", rate_per_s).request(Request::new("r", "front")))
+        .services(services)
 }
 
-fn service<'a>(r: &'a RunResult, name: &str) -> &'a cellsim_models::ServiceStats {
-    r.services.iter().find(|s| s.service == name).unwrap()
+/// A request every 20 ms to `front`; `services` must complete.
+fn run(services: impl IntoIterator<Item = Service>) -> RunResult {
+    scenario(50.0, services).run()
 }
 
 /// Every request's end-to-end latency, in ms, when they are all equal: the HDR histogram
@@ -45,45 +33,39 @@ fn assert_ms(r: &RunResult, ms: f64) {
     assert!((got - ms).abs() <= ms * 1e-3, "latency {got} ms, expected {ms} ms");
 }
 
-const LEAVES: &str = r#"
-[[service]]
-name = "a"
-workers = 4
-service_time = { dist = "constant", value = "5ms" }
+/// `a` (5 ms of work) and `b` (3 ms), 4 workers each.
+fn leaves() -> [Service; 2] {
+    [Service::new("a", &constant("5ms")).workers(4), Service::new("b", &constant("3ms")).workers(4)]
+}
 
-[[service]]
-name = "b"
-workers = 4
-service_time = { dist = "constant", value = "3ms" }
-"#;
+/// A front of 4 workers with 1 ms of own work and `calls`.
+fn front(calls: impl IntoIterator<Item = Call>) -> Service {
+    calls.into_iter().fold(Service::new("front", &constant("1ms")).workers(4), Service::call)
+}
 
 #[test]
 fn sequential_calls_add_up_and_parallel_calls_take_the_longest() {
-    let front = |group: &str| {
-        format!(
-            "[[service]]\nname = \"front\"\nworkers = 4\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n\n[[service.call]]\nto = \"a\"\n{group}\n[[service.call]]\nto = \"b\"\n{group}\n{LEAVES}"
-        )
-    };
+    let front =
+        |group: &str| [front([Call::to("a").line(group), Call::to("b").line(group)])].into_iter().chain(leaves());
     // Own work 1 ms, then a (5 ms), then b (3 ms).
-    assert_ms(&run(&front("")), 9.0);
+    assert_ms(&run(front("")), 9.0);
     // Own work 1 ms, then a and b together: max(5, 3).
-    assert_ms(&run(&front("group = \"g\"")), 6.0);
+    assert_ms(&run(front("group = \"g\"")), 6.0);
 }
 
 #[test]
 fn an_optional_call_that_fails_degrades_and_a_critical_one_fails_fast() {
     let front = |critical: bool| {
-        format!(
-            "[[service]]\nname = \"front\"\nworkers = 4\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n\n[[service.call]]\nto = \"a\"\ngroup = \"g\"\n\n[[service.call]]\nto = \"b\"\ngroup = \"g\"\ntimeout = \"2ms\"\ncritical = {critical}\n{LEAVES}"
-        )
+        let b = Call::to("b").group("g").set_str("timeout", "2ms").set("critical", critical);
+        [front([Call::to("a").group("g"), b])].into_iter().chain(leaves())
     };
     // b times out after 2 ms; optional: the front waits for a and answers degraded at 1 + 5.
-    let r = run(&front(false));
+    let r = run(front(false));
     let req = &r.requests[0];
     assert_eq!(req.outcomes.get(Outcome::Degraded), req.outcomes.total());
     assert_ms(&r, 6.0);
     // Critical: the front fails as soon as b times out, at 1 + 2 ms, without waiting for a.
-    let r = run(&front(true));
+    let r = run(front(true));
     let req = &r.requests[0];
     assert_eq!(req.outcomes.get(Outcome::Error), req.outcomes.total());
     assert_ms(&r, 3.0);
@@ -97,12 +79,13 @@ fn holding_the_worker_during_calls_shows_in_utilisation() {
     // Holding the worker, it is busy 499 x 10 ms in the 10 s window: 0.499. Not holding it,
     // 499 x 1 ms: 0.0499.
     let front = |hold: bool| {
-        format!(
-            "[[service]]\nname = \"front\"\nhold_worker_during_calls = {hold}\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n\n[[service.call]]\nto = \"db\"\n\n[[service]]\nname = \"db\"\nservice_time = {{ dist = \"constant\", value = \"9ms\" }}\n"
-        )
+        [
+            Service::new("front", &constant("1ms")).set("hold_worker_during_calls", hold).call(Call::to("db")),
+            Service::new("db", &constant("9ms")),
+        ]
     };
     for (hold, busy) in [(true, 0.499), (false, 0.0499)] {
-        let r = run(&front(hold));
+        let r = run(front(hold));
         let s = service(&r, "front");
         let utilisation = s.occupancy.busy.0 as f64 / (r.duration_ns - r.warmup_ns) as f64;
         assert!((utilisation - busy).abs() < 1e-12, "hold {hold}: utilisation {utilisation}");
@@ -112,9 +95,10 @@ fn holding_the_worker_during_calls_shows_in_utilisation() {
 
 #[test]
 fn network_latency_is_drawn_each_way() {
-    let r = run(
-        "[[service]]\nname = \"front\"\nservice_time = { dist = \"constant\", value = \"1ms\" }\n\n[[service.call]]\nto = \"db\"\nlatency = { dist = \"constant\", value = \"2ms\" }\n\n[[service]]\nname = \"db\"\nservice_time = { dist = \"constant\", value = \"3ms\" }\n",
-    );
+    let r = run([
+        Service::new("front", &constant("1ms")).call(Call::to("db").set("latency", constant("2ms"))),
+        Service::new("db", &constant("3ms")),
+    ]);
     // 1 ms own work, 2 ms there, 3 ms at db, 2 ms back.
     assert_ms(&r, 8.0);
     let db = &service(&r, "db").sojourn;
@@ -125,9 +109,11 @@ fn network_latency_is_drawn_each_way() {
 fn retries_multiply_the_attempts_and_the_time() {
     // db takes 3 ms but the call times out at 2 ms: all 3 attempts time out, back to back
     // (no backoff), so the front fails at 1 + 3 x 2 = 7 ms and db sees 3 jobs per request.
-    let r = run(
-        "[[service]]\nname = \"front\"\nservice_time = { dist = \"constant\", value = \"1ms\" }\n\n[[service.call]]\nto = \"db\"\ntimeout = \"2ms\"\nretry = { max_attempts = 3 }\n\n[[service]]\nname = \"db\"\nworkers = 4\nservice_time = { dist = \"constant\", value = \"3ms\" }\n",
-    );
+    let r = run([
+        Service::new("front", &constant("1ms"))
+            .call(Call::to("db").set_str("timeout", "2ms").set("retry", "{ max_attempts = 3 }")),
+        Service::new("db", &constant("3ms")).workers(4),
+    ]);
     let req = &r.requests[0];
     assert_eq!(req.outcomes.get(Outcome::Error), req.outcomes.total());
     assert_ms(&r, 7.0);
@@ -138,9 +124,7 @@ fn retries_multiply_the_attempts_and_the_time() {
 fn a_full_queue_rejects_and_the_client_sees_rejected() {
     // 50 requests/s into one worker that takes 30 ms and has no queue: while it works on one
     // request the next (20 ms later) is rejected, so every other request is rejected.
-    let r = run(
-        "[[service]]\nname = \"front\"\nqueue_capacity = 0\nservice_time = { dist = \"constant\", value = \"30ms\" }\n",
-    );
+    let r = run([Service::new("front", &constant("30ms")).queue_capacity(0)]);
     let req = &r.requests[0];
     // Constant arrivals come every 20 ms from t = 20 ms: 499 of them before 10 s. Requests
     // 1, 3, 5, ... are served (each frees the worker 30 ms later, before the next odd one).
@@ -155,10 +139,16 @@ fn timeouts_fire_on_time_when_retries_overlap_on_one_edge() {
     // the 2 ms timeout, immediate retries: attempt 1 starts after the front's 1 ms of work,
     // times out at 3 ms, attempt 2 starts at once and times out at 5 ms: every request fails
     // at exactly 5 ms, and db receives exactly 2 jobs per request.
-    let text = HEAD.replace("rate_per_s = 50", "rate_per_s = 1000")
-        + "[[service]]\nname = \"front\"\nworkers = 16\nservice_time = { dist = \"constant\", value = \"1ms\" }\n\n[[service.call]]\nto = \"db\"\ntimeout = \"2ms\"\nretry = { max_attempts = 2 }\n\n[[service]]\nname = \"db\"\nworkers = 64\nservice_time = { dist = \"constant\", value = \"30ms\" }\n";
-    let spec = compile("lanes.toml", &text).unwrap();
-    let (r, _) = simulate(&spec, 1, NoSeries);
+    let r = scenario(
+        1000.0,
+        [
+            Service::new("front", &constant("1ms"))
+                .workers(16)
+                .call(Call::to("db").set_str("timeout", "2ms").set("retry", "{ max_attempts = 2 }")),
+            Service::new("db", &constant("30ms")).workers(64),
+        ],
+    )
+    .run();
     let req = &r.requests[0];
     assert_eq!(req.outcomes.get(Outcome::Error), req.outcomes.total());
     assert_ms(&r, 5.0);

@@ -1,0 +1,193 @@
+//! Golden outputs: every scenario of `scenarios/` and `tests/fixtures/` run through the real
+//! binary must write the same `summary.json` and `series.csv`, byte for byte, as recorded (as
+//! SHA-256) in `tests/goldens.txt`. A deliberate change of output is blessed with
+//! `CELLSIM_BLESS=1 cargo test --test main golden`, which rewrites that file.
+
+use crate::support::{hex, repo_path, temp_dir, toml_files};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::process::Command;
+use std::sync::Mutex;
+
+const GOLDENS: &str = "tests/goldens.txt";
+const BLESS: &str = "CELLSIM_BLESS=1 cargo test --test main golden";
+
+/// The SHA-256 of one scenario's `summary.json` and `series.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Hashes {
+    summary: String,
+    series: String,
+}
+
+/// Every scenario with a golden output, as paths relative to the repository root, sorted.
+fn golden_scenarios() -> Vec<String> {
+    let mut files: Vec<String> = ["scenarios", "tests/fixtures"]
+        .into_iter()
+        .flat_map(toml_files)
+        .map(|p| p.to_str().expect("UTF-8 path").replace('\\', "/"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs `cellsim run <scenario> --out <temp> --json` from the repository root (so the path
+/// is the same relative one every time) and hashes what it wrote.
+fn run_and_hash(scenario: &str) -> Hashes {
+    let out = temp_dir("golden");
+    let r = Command::new(env!("CARGO_BIN_EXE_cellsim"))
+        .current_dir(repo_path(""))
+        .args(["run", scenario, "--out"])
+        .arg(out.path())
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(0), "{scenario}: {}", String::from_utf8_lossy(&r.stderr));
+    let hash = |name: &str| {
+        let bytes = std::fs::read(out.path().join(name)).unwrap_or_else(|e| panic!("{scenario}: {name}: {e}"));
+        hex(&Sha256::digest(bytes))
+    };
+    Hashes { summary: hash("summary.json"), series: hash("series.csv") }
+}
+
+/// Runs every scenario, a few at a time.
+fn run_all(scenarios: &[String]) -> BTreeMap<String, Hashes> {
+    let next = Mutex::new(scenarios.iter());
+    let results = Mutex::new(BTreeMap::new());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(scenarios.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let Some(scenario) = next.lock().unwrap().next() else { break };
+                let hashes = run_and_hash(scenario);
+                results.lock().unwrap().insert(scenario.clone(), hashes);
+            });
+        }
+    });
+    results.into_inner().unwrap()
+}
+
+/// The recorded hashes: `path summary-sha256 series-sha256` lines; `#` starts a comment.
+fn parse_goldens(text: &str) -> Result<BTreeMap<String, Hashes>, String> {
+    let mut goldens = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [path, summary, series] = fields[..] else {
+            return Err(format!("{GOLDENS}:{}: expected `path summary-sha256 series-sha256`, got `{line}`", i + 1));
+        };
+        let hashes = Hashes { summary: summary.to_string(), series: series.to_string() };
+        if goldens.insert(path.to_string(), hashes).is_some() {
+            return Err(format!("{GOLDENS}:{}: `{path}` is listed twice", i + 1));
+        }
+    }
+    Ok(goldens)
+}
+
+fn render_goldens(hashes: &BTreeMap<String, Hashes>) -> String {
+    let mut text = String::from(
+        "# Golden outputs: the SHA-256 of the summary.json and series.csv that `cellsim run` writes\n\
+         # for each scenario of scenarios/ and tests/fixtures/, checked by tests/golden.rs.\n\
+         # Line format: <scenario path> <summary.json sha256> <series.csv sha256>, sorted by path.\n\
+         # summary.json holds cellsim_version, so a version bump changes every summary hash.\n\
+         # Do not edit by hand: after a deliberate change of output, run\n\
+         #     CELLSIM_BLESS=1 cargo test --test main golden\n\
+         # and commit this file with the change.\n",
+    );
+    for (path, h) in hashes {
+        text += &format!("{path} {} {}\n", h.summary, h.series);
+    }
+    text
+}
+
+/// What differs between the recorded hashes and the actual ones, one line per scenario.
+fn differences(recorded: &BTreeMap<String, Hashes>, actual: &BTreeMap<String, Hashes>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, a) in actual {
+        match recorded.get(path) {
+            None => out.push(format!("{path}: no golden line (a new scenario?)")),
+            Some(r) => {
+                let changed: Vec<&str> =
+                    [("summary.json", r.summary != a.summary), ("series.csv", r.series != a.series)]
+                        .into_iter()
+                        .filter_map(|(name, differs)| differs.then_some(name))
+                        .collect();
+                if !changed.is_empty() {
+                    out.push(format!("{path}: {} changed", changed.join(" and ")));
+                }
+            }
+        }
+    }
+    for path in recorded.keys().filter(|p| !actual.contains_key(*p)) {
+        out.push(format!("{path}: has a golden line but the file no longer exists"));
+    }
+    out
+}
+
+#[test]
+fn golden_outputs_are_unchanged() {
+    let scenarios = golden_scenarios();
+    assert!(scenarios.len() >= 19, "{scenarios:?}");
+    let actual = run_all(&scenarios);
+    assert_eq!(actual.len(), scenarios.len());
+    let path = repo_path(GOLDENS);
+    let recorded_text = std::fs::read_to_string(&path).unwrap_or_default();
+    let recorded = parse_goldens(&recorded_text);
+    if std::env::var_os("CELLSIM_BLESS").is_some_and(|v| v == "1") {
+        let diffs = differences(&recorded.unwrap_or_default(), &actual);
+        let text = render_goldens(&actual);
+        let rewrite = text != recorded_text;
+        if rewrite {
+            std::fs::write(&path, &text).unwrap();
+        }
+        // Straight to stderr: the test harness captures eprintln! of passing tests.
+        let mut err = std::io::stderr().lock();
+        let what = if rewrite { "rewrote" } else { "left as it was" };
+        writeln!(err, "CELLSIM_BLESS: {what} {} ({} scenarios)", path.display(), actual.len()).unwrap();
+        for d in &diffs {
+            writeln!(err, "  {d}").unwrap();
+        }
+        if diffs.is_empty() {
+            writeln!(err, "  no output changed").unwrap();
+        }
+        return;
+    }
+    let recorded = recorded.unwrap_or_else(|e| panic!("{e}\nRewrite the file with\n    {BLESS}"));
+    let diffs = differences(&recorded, &actual);
+    assert!(
+        diffs.is_empty(),
+        "golden outputs differ from {GOLDENS} for {} of {} scenarios:\n  {}\n\
+         If the change is deliberate, rewrite the file with\n    {BLESS}\nand commit it with the change.",
+        diffs.len(),
+        actual.len(),
+        diffs.join("\n  ")
+    );
+}
+
+#[test]
+fn goldens_file_round_trips_and_differences_name_each_file() {
+    let h = |a: &str, b: &str| Hashes { summary: a.repeat(64), series: b.repeat(64) };
+    let recorded: BTreeMap<String, Hashes> =
+        [("a.toml", h("1", "2")), ("b.toml", h("3", "4")), ("gone.toml", h("5", "6"))]
+            .into_iter()
+            .map(|(p, h)| (p.to_string(), h))
+            .collect();
+    assert_eq!(parse_goldens(&render_goldens(&recorded)), Ok(recorded.clone()));
+    assert!(parse_goldens("a.toml 11 22 33\n").is_err());
+    let actual: BTreeMap<String, Hashes> =
+        [("a.toml", h("1", "2")), ("b.toml", h("3", "0")), ("new.toml", h("7", "8"))]
+            .into_iter()
+            .map(|(p, h)| (p.to_string(), h))
+            .collect();
+    assert_eq!(
+        differences(&recorded, &actual),
+        [
+            "b.toml: series.csv changed",
+            "new.toml: no golden line (a new scenario?)",
+            "gone.toml: has a golden line but the file no longer exists",
+        ]
+    );
+}
