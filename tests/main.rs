@@ -12,6 +12,7 @@ mod hostile_input;
 mod queueing;
 mod resilience;
 mod semantics;
+mod tiers;
 
 #[test]
 fn every_test_file_is_declared() {

@@ -154,3 +154,25 @@ fn timeouts_fire_on_time_when_retries_overlap_on_one_edge() {
     assert_ms(&r, 5.0);
     assert_eq!(service(&r, "db").arrivals, 2 * req.outcomes.total());
 }
+
+#[test]
+fn an_event_at_zero_delay_is_handled_at_once_before_others_queued_for_that_instant() {
+    // The model's rule (ARCHITECTURE.md): what a handler causes with no delay (an answer with
+    // no network latency, a retry with no backoff) is handled inside that handler, before
+    // events already queued for the same instant. One worker, no queue, 1 s of work; requests
+    // at 1 s and 2 s with one retry and no backoff. At 2 s the second request arrives before
+    // the first one's work ends (its arrival was queued first). It is rejected, and the
+    // rejection and the retry are handled at once, so the retry finds the worker still busy
+    // and is rejected too: the request fails. Queued behind the first job's end instead, the
+    // retry would have found the worker free.
+    let r = Scenario::new("zero-delay", "2500ms")
+        .workload(Workload::constant("w", 1.0).request(Request::new("r", "s").line("retry = { max_attempts = 2 }")))
+        .service(Service::new("s", &constant("1s")).workers(1).queue_capacity(0))
+        .run();
+    let req = &r.requests[0];
+    assert_eq!(req.outcomes.get(Outcome::Ok), 1);
+    assert_eq!(req.outcomes.get(Outcome::Rejected), 1);
+    assert_eq!(req.attempts, 3);
+    let s = service(&r, "s");
+    assert_eq!((s.arrivals, s.outcomes.get(Outcome::Rejected)), (3, 2));
+}

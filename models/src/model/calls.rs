@@ -1,0 +1,449 @@
+//! The hub's call handlers: a call's attempts start, pass their policies (bulkheads,
+//! breakers, budgets, throttling, hedging), travel, time out, retry, fall back and conclude,
+//! telling the calling job. Part of the hub: these handlers schedule events and call the job
+//! handlers in `jobs.rs`, which call back.
+
+use super::lanes::Head;
+use super::records::*;
+use super::{sample_opt, Event, Halt, Kind, Overload, ServiceModel, TRAVELLING};
+use crate::metrics::SeriesSink;
+use crate::outcome::Outcome;
+use crate::tier::Tier;
+use cellsim_sim::{EventQueue, Handle, Nanos};
+
+impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
+    /// Sends attempt `attempt` of `call_h` (already marked waiting by the caller, which
+    /// passes what it knows of the call so that the record is not read back).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn start_attempt(
+        &mut self,
+        call_h: Handle,
+        spec: u32,
+        type_id: u16,
+        attempt: u32,
+        plain: bool,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        let cs = &self.spec.calls[spec as usize];
+        let timeout_at = if cs.timeout_ns > 0 { now + cs.timeout_ns } else { Nanos::MAX };
+        let call_deadline = if !(T::POLICIES && T::EXTRAS) || plain {
+            Nanos::MAX
+        } else {
+            self.exts[call_h.index as usize].deadline_ns
+        };
+        let deadline = timeout_at.min(call_deadline);
+        if deadline <= now {
+            // The call's own deadline has passed: the attempt is not sent.
+            let event = Event { kind: Kind::Reply, outcome: Outcome::Timeout, arg: attempt, handle: call_h };
+            return self.after(0, event, now, q);
+        }
+        let mut waits = false;
+        if T::POLICIES && !plain && self.call_rt[spec as usize].gated_only {
+            // What `policies_permit` does without a bulkhead, throttling or hedging.
+            let ext = &mut self.exts[call_h.index as usize];
+            ext.attempt_deadline_ns = deadline;
+            ext.attempt_started_ns = now;
+            if !self.gate(call_h, attempt, now, q) {
+                let event = Event { kind: Kind::Reply, outcome: Outcome::Refused, arg: attempt, handle: call_h };
+                return self.after(0, event, now, q);
+            }
+        } else if T::POLICIES && !plain {
+            self.exts[call_h.index as usize].attempt_deadline_ns = deadline;
+            match self.policies_permit(call_h, spec, attempt, now, q) {
+                Permit::Send => {}
+                Permit::Wait => waits = true,
+                Permit::Refuse => {
+                    // Refused by the caller's own policies: the attempt ends at once, unsent.
+                    let event = Event { kind: Kind::Reply, outcome: Outcome::Refused, arg: attempt, handle: call_h };
+                    return self.after(0, event, now, q);
+                }
+            }
+        }
+        // The caller waits through the deadline's instant: an answer arriving exactly then is
+        // in time, whatever order the two events were scheduled in. The timeout fires 1 ns
+        // later.
+        let cs = &self.spec.calls[spec as usize];
+        if deadline < timeout_at {
+            // Capped by the call's deadline: not in order with the lane's entries.
+            q.schedule_at(deadline + 1, Event::new(Kind::AttemptDeadline, call_h, attempt));
+        } else if cs.timeout_ns > 0 {
+            // Deadlines only grow along a lane, so a new entry is the head only if the lane was
+            // empty; arming for any other entry would delay the head's timeout.
+            let lane = &mut self.lanes[spec as usize];
+            if lane.push(timeout_at + 1, call_h, attempt) {
+                lane.arm(timeout_at + 1);
+                q.schedule_at(timeout_at + 1, Event::new(Kind::TimeoutLane, Handle::NONE, spec));
+            }
+        }
+        if waits {
+            return Ok(()); // sent when a bulkhead permit frees, or refused after max_wait
+        }
+        self.send(call_h, spec, type_id, attempt, deadline, now, q)
+    }
+
+    /// Puts attempt `attempt` of `call_h` on the network (or straight into its callee).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) fn send(
+        &mut self,
+        call_h: Handle,
+        spec: u32,
+        type_id: u16,
+        attempt: u32,
+        deadline: Nanos,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        let cs = &self.spec.calls[spec as usize];
+        let latency = sample_opt(&cs.latency, &mut self.call_rt[spec as usize].network_rng);
+        let deadline_ns = if T::EXTRAS && cs.propagate_deadline { deadline } else { Nanos::MAX };
+        let seed = JobSeed { call: call_h, attempt, service: cs.to, type_id, deadline_ns };
+        if latency == 0 {
+            return self.admit(seed, None, now, q);
+        }
+        // On its way: at no instance yet.
+        let job = seed.job((0, 0), TRAVELLING, UNCOUNTED, 0, 0);
+        let job_h =
+            self.jobs.insert(job).ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
+        q.schedule_at(now + latency, Event::new(Kind::JobArrive, job_h, 0));
+        Ok(())
+    }
+
+    /// A call with policies is about to send attempt `attempt`: hedging bookkeeping, then
+    /// client throttling, the bulkhead (which may queue it), the breaker, and the budget.
+    #[inline(never)]
+    pub(super) fn policies_permit(
+        &mut self,
+        call_h: Handle,
+        spec: u32,
+        attempt: u32,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Permit {
+        if let Some(h) = self.spec.calls[spec as usize].hedge {
+            // Copy `attempt` is out; the next goes after the delay unless one succeeds.
+            let call = self.calls.get_mut(call_h).expect("live call");
+            call.hedge_mask |= 1 << (attempt - 1);
+            if attempt < h.max_attempts {
+                q.schedule_at(now + h.delay_ns, Event::new(Kind::Hedge, call_h, attempt));
+            }
+        }
+        let ext = &mut self.exts[call_h.index as usize];
+        ext.attempt_started_ns = now;
+        let pol = ext.pol;
+        if pol.throttle != NO_BUDGET {
+            let u = self.call_rt[spec as usize].throttle_rng.unit();
+            if !self.throttles[pol.throttle as usize].try_send(now, u) {
+                return Permit::Refuse;
+            }
+        }
+        if pol.bulkhead != NO_BUDGET {
+            let b = &mut self.bulkheads[pol.bulkhead as usize];
+            if !b.try_acquire() {
+                if !b.try_wait(call_h, attempt) {
+                    return Permit::Refuse;
+                }
+                let max_wait_ns = b.max_wait_ns;
+                self.exts[call_h.index as usize].waiting |= attempt_bit(attempt);
+                if max_wait_ns != Nanos::MAX {
+                    q.schedule_at(now + max_wait_ns, Event::new(Kind::BulkheadWait, call_h, attempt));
+                }
+                return Permit::Wait;
+            }
+            self.exts[call_h.index as usize].permits |= attempt_bit(attempt);
+        }
+        if self.gate(call_h, attempt, now, q) {
+            Permit::Send
+        } else {
+            Permit::Refuse
+        }
+    }
+
+    /// The breaker and the budget, for an attempt that holds its bulkhead permit (if any).
+    /// A breaker's refusal gives the permit back.
+    #[inline(always)]
+    pub(super) fn gate(&mut self, call_h: Handle, attempt: u32, now: Nanos, q: &mut EventQueue<Event>) -> bool {
+        let pol = self.exts[call_h.index as usize].pol;
+        if pol.breaker != NO_BUDGET && !self.breakers[pol.breaker as usize].try_acquire(now) {
+            self.release_permits(call_h, attempt_bit(attempt), now, q);
+            return false;
+        }
+        if pol.budget != NO_BUDGET {
+            self.budgets[pol.budget as usize].on_attempt_start(attempt > 1);
+        }
+        true
+    }
+
+    /// Gives back the bulkhead permits of `call_h`'s attempts in `bits`; if attempts wait
+    /// for a permit, one is sent next (after this event, at the same instant).
+    pub(super) fn release_permits(&mut self, call_h: Handle, bits: u16, now: Nanos, q: &mut EventQueue<Event>) {
+        if let Some(b) = self.give_back_permits(call_h, bits) {
+            q.schedule_at(now, Event::new(Kind::BulkheadPump, Handle::NONE, b));
+        }
+    }
+
+    /// A bulkhead has free permits: send the attempts waiting for them, oldest first,
+    /// skipping those that ended while they waited.
+    #[inline(never)]
+    pub(super) fn pump_bulkhead(&mut self, b: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
+        while let Some((call_h, attempt)) = self.bulkheads[b as usize].next_waiting() {
+            // `next_waiting` took a permit for it; an attempt that ended while waiting gives
+            // it back.
+            let bit = attempt_bit(attempt);
+            let live = match self.calls.get(call_h) {
+                Some(c) => !c.plain && c.outstanding(attempt) && self.exts[call_h.index as usize].waiting & bit != 0,
+                None => false,
+            };
+            if !live {
+                self.bulkheads[b as usize].release(1);
+                continue;
+            }
+            let call = self.calls.get(call_h).expect("live");
+            let (spec, type_id) = (call.spec, call.type_id);
+            let ext = &mut self.exts[call_h.index as usize];
+            ext.waiting &= !bit;
+            ext.permits |= bit;
+            let deadline = ext.attempt_deadline_ns;
+            if self.gate(call_h, attempt, now, q) {
+                self.send(call_h, spec, type_id, attempt, deadline, now, q)?;
+            } else {
+                let event = Event { kind: Kind::Reply, outcome: Outcome::Refused, arg: attempt, handle: call_h };
+                q.schedule_at(now, event);
+            }
+        }
+        Ok(())
+    }
+
+    /// The head of a timeout lane is due: time out every attempt whose deadline has passed
+    /// and that is still waiting, drop the ones already answered, and arm the lane for the
+    /// next attempt still waiting.
+    #[inline(never)]
+    pub(super) fn timeout_lane(&mut self, spec: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
+        self.lanes[spec as usize].armed = false;
+        loop {
+            let lane = &mut self.lanes[spec as usize];
+            match lane.head(&self.calls, now) {
+                Head::Empty => return Ok(()),
+                Head::Later(expiry_ns) => {
+                    if !lane.armed {
+                        lane.arm(expiry_ns);
+                        q.schedule_at(expiry_ns, Event::new(Kind::TimeoutLane, Handle::NONE, spec));
+                    }
+                    lane.check(&self.calls);
+                    return Ok(());
+                }
+                Head::Due(call_h, attempt) => self.attempt_ended(call_h, attempt, Outcome::Timeout, now, q)?,
+            }
+        }
+    }
+
+    /// An attempt of `call_h` ended with `outcome` (a reply that travelled, or a timeout).
+    pub(super) fn attempt_ended(
+        &mut self,
+        call_h: Handle,
+        attempt: u32,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        match self.resolve(call_h, attempt, outcome, now, q)? {
+            Some((job_h, answer)) => self.reply(job_h, answer, now, q),
+            None => Ok(()),
+        }
+    }
+
+    /// Applies the end of an attempt of `call_h` with `outcome`. Late news (the attempt
+    /// already ended, or the call is gone) is ignored. A failure with attempts left starts
+    /// the backoff; anything else resolves the call and tells its caller, and when that
+    /// finishes the caller's job (its last step ended, or a critical call failed) returns the
+    /// job and its answer for the caller to reply. One slab lookup reads everything the
+    /// decision needs.
+    #[inline(always)]
+    pub(super) fn resolve(
+        &mut self,
+        call_h: Handle,
+        attempt: u32,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<Option<(Handle, Outcome)>, Halt> {
+        let Some(call) = self.calls.get_mut(call_h) else { return Ok(None) };
+        if !call.outstanding(attempt) {
+            return Ok(None);
+        }
+        if T::POLICIES && !call.plain {
+            if outcome.is_success() && self.call_rt[call.spec as usize].gated_only {
+                // What `resolve_with_policies` does with a success when there is no bulkhead,
+                // throttling or hedging: the breaker and the budget hear of it, the budget
+                // refunds, the call ends.
+                call.waiting = false;
+                let call = *call;
+                let ext = &self.exts[call_h.index as usize];
+                let (pol, attempt_started_ns, last_cost) = (ext.pol, ext.attempt_started_ns, ext.last_cost);
+                self.policies_hear(pol, attempt, outcome, attempt_started_ns, now);
+                self.refund(pol.budget, last_cost);
+                return self.conclude(call_h, &call, outcome, now, q);
+            }
+            return self.resolve_with_policies(call_h, attempt, outcome, now, q);
+        }
+        call.waiting = false;
+        let cs = &self.spec.calls[call.spec as usize];
+        if !outcome.is_success() && call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) {
+            if call.parent != Handle::NONE && self.jobs.get(call.parent).is_none() {
+                self.calls.free(call_h); // nobody waits for this call any more
+                return Ok(None);
+            }
+            call.attempt += 1;
+            let u = self.call_rt[call.spec as usize].backoff_rng.unit();
+            let wait = cs.retry.backoff.wait_ns(attempt, 0, u);
+            self.after(wait, Event::new(Kind::Retry, call_h, 0), now, q)?;
+            return Ok(None);
+        }
+        let call = *call;
+        self.conclude(call_h, &call, outcome, now, q)
+    }
+
+    /// `resolve` for a call with policies: budgets, breakers and bulkheads hear of the
+    /// attempt's end; a hedged call waits for its other copies or sends the next; a retry
+    /// needs the budget's grant; a final failure may go to the fallback.
+    #[inline(never)]
+    pub(super) fn resolve_with_policies(
+        &mut self,
+        call_h: Handle,
+        attempt: u32,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<Option<(Handle, Outcome)>, Halt> {
+        let call = self.calls.get_mut(call_h).expect("checked by resolve");
+        let hedged = call.hedge_mask != 0;
+        call.hedge_mask &= !(1u8.checked_shl(attempt - 1).unwrap_or(0));
+        call.waiting = call.hedge_mask != 0;
+        let cs = &self.spec.calls[call.spec as usize];
+        let parent = call.parent;
+        // Only the fields read below, not a copy of the whole record.
+        let ext = &self.exts[call_h.index as usize];
+        let (pol, attempt_started_ns, deadline_ns) = (ext.pol, ext.attempt_started_ns, ext.deadline_ns);
+        // The attempt no longer waits for, or holds, a bulkhead permit.
+        let was_waiting = ext.waiting & attempt_bit(attempt) != 0;
+        if pol.bulkhead != NO_BUDGET {
+            self.exts[call_h.index as usize].waiting &= !attempt_bit(attempt);
+            self.release_permits(call_h, attempt_bit(attempt), now, q);
+        }
+        let budget = pol.budget;
+        if outcome != Outcome::Refused && !was_waiting {
+            // A refused attempt, or one that timed out waiting for a bulkhead permit, was
+            // never sent: its policies did not see it start.
+            self.policies_hear(pol, attempt, outcome, attempt_started_ns, now);
+        }
+        let call = self.calls.get_mut(call_h).expect("still live");
+        if hedged {
+            if outcome.is_success() {
+                // The first success wins; the copies still out are abandoned (and give back
+                // their bulkhead permits, or stop waiting for one).
+                call.hedge_mask = 0;
+                call.waiting = false;
+                self.exts[call_h.index as usize].waiting = 0;
+                self.release_permits(call_h, u16::MAX, now, q);
+            } else {
+                let max = cs.hedge.map_or(1, |h| h.max_attempts);
+                if call.attempt < max {
+                    // A failed copy sends the next at once (gRPC: a non-fatal status).
+                    if parent != Handle::NONE && self.jobs.get(parent).is_none() {
+                        self.calls.free(call_h);
+                        self.exts[call_h.index as usize].waiting = 0;
+                        self.release_permits(call_h, u16::MAX, now, q);
+                        return Ok(None);
+                    }
+                    self.send_hedge(call_h, now, q)?;
+                    return Ok(None);
+                }
+                if call.waiting {
+                    return Ok(None); // other copies may still succeed
+                }
+            }
+        }
+        let call = self.calls.get_mut(call_h).expect("still live");
+        let retry_wanted = call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) && now < deadline_ns;
+        if !outcome.is_success() && retry_wanted {
+            if parent != Handle::NONE && self.jobs.get(parent).is_none() {
+                self.calls.free(call_h); // nobody waits for this call any more
+                return Ok(None);
+            }
+            let granted =
+                if budget == NO_BUDGET { Some(0) } else { self.budgets[budget as usize].try_retry(now, outcome) };
+            if let Some(cost) = granted {
+                call.attempt += 1;
+                let u = self.call_rt[call.spec as usize].backoff_rng.unit();
+                let ext = &mut self.exts[call_h.index as usize];
+                let wait = cs.retry.backoff.wait_ns(attempt, ext.prev_backoff_ns, u);
+                ext.last_cost = cost;
+                ext.prev_backoff_ns = wait;
+                self.after(wait, Event::new(Kind::Retry, call_h, 0), now, q)?;
+                return Ok(None);
+            }
+        }
+        let call = *call;
+        if outcome.is_success() {
+            self.refund(budget, self.exts[call_h.index as usize].last_cost);
+        } else if let Some(fallback) = &cs.fallback {
+            // The fallback answers instead, degraded, after its own latency.
+            let latency = sample_opt(fallback, &mut self.call_rt[call.spec as usize].fallback_rng);
+            return self.after(latency, Event::new(Kind::Fallback, call_h, 0), now, q).map(|_| None);
+        }
+        self.conclude(call_h, &call, outcome, now, q)
+    }
+
+    /// The call is over with `outcome`: free it and tell its caller (the client, or the
+    /// calling job, which may thereby be finished: then it is returned with its answer).
+    #[inline(always)]
+    pub(super) fn conclude(
+        &mut self,
+        call_h: Handle,
+        call: &Call,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<Option<(Handle, Outcome)>, Halt> {
+        let parent = call.parent;
+        if parent == Handle::NONE {
+            let done = Finished {
+                started_ns: call.started_ns,
+                workload: call.workload,
+                batch: call.batch,
+                stats: call.stats,
+                attempts: call.attempt,
+            };
+            self.calls.free(call_h);
+            self.request_done(done, outcome, now);
+            return Ok(None);
+        }
+        let critical = self.spec.calls[call.spec as usize].critical;
+        self.calls.free(call_h);
+        let Some(job) = self.jobs.get_mut(parent) else {
+            return Ok(None);
+        };
+        match outcome {
+            Outcome::Ok => {}
+            Outcome::Degraded => job.degraded = true,
+            _ if critical => return Ok(Some((parent, Outcome::Error))),
+            _ => job.degraded = true,
+        }
+        job.pending -= 1;
+        if job.pending == 0 {
+            job.step += 1;
+            return Ok(self.advance(parent, now, q)?.map(|answer| (parent, answer)));
+        }
+        Ok(None)
+    }
+
+    /// Sends the next copy of a hedged call now.
+    pub(super) fn send_hedge(&mut self, call_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
+        let call = self.calls.get_mut(call_h).expect("live call");
+        call.attempt += 1;
+        call.waiting = true;
+        let (spec, type_id, attempt) = (call.spec, call.type_id, call.attempt);
+        self.start_attempt(call_h, spec, type_id, attempt, false, now, q)
+    }
+}

@@ -1,0 +1,405 @@
+//! The hub's job handlers: a job reaches an instance (balancing, refusals, load shedding),
+//! waits for a worker, works (slowed by CPU stress), runs its plan's steps of calls, and
+//! replies. Part of the hub: these handlers schedule events and call the call handlers in
+//! `calls.rs`, which call back.
+
+use super::records::*;
+use super::{sample_opt, Event, Halt, Kind, Overload, ServiceModel};
+use crate::dist::round_ns;
+use crate::metrics::SeriesSink;
+use crate::outcome::Outcome;
+use crate::spec::QueueDiscipline;
+use crate::tier::Tier;
+use cellsim_sim::{EventQueue, Handle, Nanos};
+
+impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
+    /// A job reaches an instance (chosen round-robin): it takes a free worker, waits in the
+    /// queue, or is rejected. `slot` holds it if it was already stored (it travelled over the
+    /// network); a job that arrives at once is stored here, complete, in one write.
+    pub(super) fn admit(
+        &mut self,
+        seed: JobSeed,
+        slot: Option<Handle>,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        let batch = self.batch_at(now);
+        let rt = &mut self.services[seed.service as usize];
+        let inst = match rt.fleet.as_mut().filter(|_| T::POLICIES) {
+            None => {
+                let inst = rt.first_instance + rt.next_instance;
+                rt.next_instance = if rt.next_instance + 1 == rt.instances { 0 } else { rt.next_instance + 1 };
+                inst
+            }
+            // A fleet that changes nothing right now (round robin, every instance usable, no
+            // outage, nothing counted) only takes the next instance in turn.
+            Some(fleet) if fleet.transparent() => rt.first_instance + fleet.next_in_turn(),
+            Some(fleet) => {
+                // No usable instance and fail-closed: refused by the balancer; an instance
+                // that is down: refused by the instance.
+                let picked = fleet.pick();
+                let refusal = match picked {
+                    None => Some(Outcome::Rejected),
+                    Some(i) if fleet.restarting(i, now) || self.faults.is_down(rt.first_instance + i) => {
+                        fleet.on_answer(i, Outcome::Error, false, now);
+                        Some(Outcome::Error)
+                    }
+                    Some(_) => None,
+                };
+                if let Some(outcome) = refusal {
+                    if batch != UNCOUNTED {
+                        let b = &mut rt.batches[batch as usize];
+                        b.arrivals += 1;
+                        b.rejected += (outcome == Outcome::Rejected) as u64;
+                        rt.stats.outcomes.add(outcome);
+                    }
+                    if let Some(h) = slot {
+                        self.jobs.free(h);
+                    }
+                    return self.send_reply(seed.call, seed.attempt, outcome, now, q);
+                }
+                rt.first_instance + picked.expect("picked")
+            }
+        };
+        let instance = &mut self.instances[inst as usize];
+        let (free_worker, room) = (instance.busy < rt.workers, instance.queue.len() < rt.queue_capacity);
+        // Turned away: a full queue or the concurrency limit (rejected), or a deadline that
+        // passed on the way (timeout: nobody waits for the answer).
+        let over_limit = T::EXTRAS && rt.shedding.max_in_flight.is_some_and(|m| instance.in_system >= m);
+        let refusal = if T::EXTRAS && seed.deadline_ns <= now {
+            Some(Outcome::Timeout)
+        } else if (!free_worker && !room) || over_limit {
+            Some(Outcome::Rejected)
+        } else {
+            None
+        };
+        if batch != UNCOUNTED {
+            let b = &mut rt.batches[batch as usize];
+            b.arrivals += 1;
+            if let Some(o) = refusal {
+                b.rejected += (o == Outcome::Rejected) as u64;
+                rt.stats.outcomes.add(o);
+            }
+        }
+        if let Some(fleet) = rt.fleet.as_mut().filter(|_| T::POLICIES) {
+            match refusal {
+                Some(o) => fleet.on_answer(inst - rt.first_instance, o, false, now),
+                None => fleet.on_admit(inst - rt.first_instance),
+            }
+        }
+        if let Some(o) = refusal {
+            if let Some(h) = slot {
+                self.jobs.free(h);
+            }
+            return self.send_reply(seed.call, seed.attempt, o, now, q);
+        }
+        if T::EXTRAS && rt.shedding.max_in_flight.is_some() {
+            instance.in_system += 1;
+        }
+        let plan = rt.plan_by_type[seed.type_id as usize];
+        let work_started_ns = if free_worker { now } else { 0 };
+        let h = match slot {
+            Some(h) => {
+                let job = self.jobs.get_mut(h).expect("live job");
+                (job.plan_first, job.plan_steps) = plan;
+                (job.instance, job.batch, job.arrived_ns, job.work_started_ns) = (inst, batch, now, work_started_ns);
+                h
+            }
+            None => {
+                let job = seed.job(plan, inst, batch, now, work_started_ns);
+                self.jobs
+                    .insert(job)
+                    .ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?
+            }
+        };
+        if free_worker {
+            self.instances[inst as usize].busy += 1;
+            let work = self.work_starts(seed.service as usize, inst, now, now, batch);
+            q.schedule_at(now + work, Event::new(Kind::WorkDone, h, 0));
+        } else {
+            let instance = &mut self.instances[inst as usize];
+            if T::EXTRAS && instance.queue.is_empty() {
+                instance.last_empty_ns = now;
+            }
+            instance.queue.push_back(h);
+        }
+        Ok(())
+    }
+
+    /// A queued job gets a worker.
+    pub(super) fn start_work(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) {
+        let job = self.jobs.get_mut(job_h).expect("live job");
+        job.work_started_ns = now;
+        let (s, inst, arrived_ns, batch) = (job.service as usize, job.instance, job.arrived_ns, job.batch);
+        let work = self.work_starts(s, inst, arrived_ns, now, batch);
+        q.schedule_at(now + work, Event::new(Kind::WorkDone, job_h, 0));
+    }
+
+    /// Records a job's wait from `arrived_ns` to `now` at service `s`; draws its work time,
+    /// slowed by the CPU stress acting on its instance now.
+    #[inline]
+    pub(super) fn work_starts(&mut self, s: usize, inst: u32, arrived_ns: Nanos, now: Nanos, batch: u8) -> Nanos {
+        self.record_wait(s, arrived_ns, now, batch);
+        let rt = &mut self.services[s];
+        let work = rt.work_draws.next(&rt.service_time);
+        if !T::EXTRAS {
+            return work;
+        }
+        let factor = self.faults.slowdown(inst);
+        if factor == 1.0 {
+            work
+        } else {
+            round_ns(work as f64 * factor)
+        }
+    }
+
+    /// A worker of `instance` (of service `service`) is free: it takes the next queued job,
+    /// or goes idle. A shedding service may take the newest job instead (LIFO), and drops
+    /// the jobs it finds too old (CoDel) or past their deadline on the way.
+    pub(super) fn release_worker(
+        &mut self,
+        service: u32,
+        instance: u32,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        if !T::EXTRAS || !self.services[service as usize].sheds {
+            match self.instances[instance as usize].queue.pop_front() {
+                Some(next) => self.start_work(next, now, q),
+                None => self.instances[instance as usize].busy -= 1,
+            }
+            return Ok(());
+        }
+        self.release_worker_shedding(service, instance, now, q)
+    }
+
+    /// `release_worker` for a shedding service: LIFO, CoDel and expired deadlines.
+    #[inline(never)]
+    pub(super) fn release_worker_shedding(
+        &mut self,
+        service: u32,
+        instance: u32,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        let sh = self.services[service as usize].shedding;
+        loop {
+            let inst = &mut self.instances[instance as usize];
+            let standing = !inst.queue.is_empty() && now - inst.last_empty_ns > sh.standing_ns;
+            let lifo =
+                sh.discipline == QueueDiscipline::Lifo || (sh.discipline == QueueDiscipline::AdaptiveLifo && standing);
+            let next = if lifo { inst.queue.pop_back() } else { inst.queue.pop_front() };
+            let Some(next) = next else {
+                inst.busy -= 1;
+                return Ok(());
+            };
+            if inst.queue.is_empty() {
+                inst.last_empty_ns = now;
+            }
+            let job = *self.jobs.get(next).expect("live job");
+            let max_wait_ns = match sh.codel {
+                Some(c) if standing => c.target_ns,
+                Some(c) => c.interval_ns,
+                None => Nanos::MAX,
+            };
+            if job.deadline_ns <= now {
+                self.drop_queued(next, &job, Outcome::Timeout, now, q)?;
+            } else if now - job.arrived_ns > max_wait_ns {
+                self.drop_queued(next, &job, Outcome::Rejected, now, q)?;
+            } else {
+                self.start_work(next, now, q);
+                return Ok(());
+            }
+        }
+    }
+
+    /// A queued job is dropped without being worked on: `Timeout` (its deadline passed) or
+    /// `Rejected` (CoDel).
+    #[inline(never)]
+    pub(super) fn drop_queued(
+        &mut self,
+        job_h: Handle,
+        job: &Job,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        self.jobs.free(job_h);
+        let rt = &mut self.services[job.service as usize];
+        if let Some(fleet) = &mut rt.fleet {
+            fleet.on_answer(job.instance - rt.first_instance, outcome, true, now);
+        }
+        if rt.shedding.max_in_flight.is_some() {
+            self.instances[job.instance as usize].in_system -= 1;
+        }
+        rt.stats.occupancy.in_system.add(job.arrived_ns, now, self.window);
+        rt.stats.occupancy.queued.add(job.arrived_ns, now, self.window);
+        if job.batch != UNCOUNTED {
+            rt.batches[job.batch as usize].rejected += (outcome == Outcome::Rejected) as u64;
+            rt.stats.outcomes.add(outcome);
+        }
+        self.send_reply(job.call, job.attempt, outcome, now, q)
+    }
+
+    pub(super) fn work_done(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
+        let job = *self.jobs.get(job_h).expect("live job");
+        let rt = &mut self.services[job.service as usize];
+        if !rt.hold_worker_during_calls {
+            rt.stats.occupancy.busy.add(job.work_started_ns, now, self.window);
+            self.release_worker(job.service, job.instance, now, q)?;
+        }
+        let rt = &mut self.services[job.service as usize];
+        if T::EXTRAS && rt.error_probability > 0.0 && rt.error_rng.unit() < rt.error_probability {
+            return self.reply_from(job_h, JobEnd::of(&job), Outcome::Error, now, q);
+        }
+        if job.plan_steps == 0 {
+            // A leaf: answer now, from the copy already read.
+            return self.reply_from(job_h, JobEnd::of(&job), Outcome::Ok, now, q);
+        }
+        match self.advance(job_h, now, q)? {
+            Some(answer) => self.reply(job_h, answer, now, q),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts the job's current step; when no step is left, returns the job's answer for the
+    /// caller to reply with.
+    pub(super) fn advance(
+        &mut self,
+        job_h: Handle,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<Option<Outcome>, Halt> {
+        let job = self.jobs.get_mut(job_h).expect("live job");
+        if job.step >= job.plan_steps {
+            return Ok(Some(if job.degraded { Outcome::Degraded } else { Outcome::Ok }));
+        };
+        let (first, end) = self.steps[(job.plan_first + job.step) as usize];
+        job.pending = end - first;
+        let (step, type_id, instance, deadline) = (job.step, job.type_id, job.instance, job.deadline_ns);
+        if T::EXTRAS && deadline <= now {
+            // Nobody waits for this job's answer any more: it makes no more calls.
+            return Ok(Some(Outcome::Error));
+        }
+        for spec in first..end {
+            let rt = &self.call_rt[spec as usize];
+            let plain = !T::POLICIES || rt.plain;
+            let call = Call {
+                parent: job_h,
+                spec,
+                type_id,
+                stats: 0,
+                workload: 0,
+                attempt: 1,
+                waiting: true,
+                batch: UNCOUNTED,
+                started_ns: now,
+                plain,
+                hedge_mask: 0,
+            };
+            let call_h = self
+                .calls
+                .insert(call)
+                .ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
+            if T::POLICIES && !plain {
+                let pol = self.call_rt[spec as usize].pol(instance);
+                self.new_ext(call_h, pol, deadline, now);
+            }
+            self.start_attempt(call_h, spec, type_id, 1, plain, now, q)?;
+            // A call answered inline may have ended the step or failed the job (and replied).
+            match self.jobs.get(job_h) {
+                Some(j) if j.step == step => {}
+                _ => break,
+            }
+        }
+        Ok(None)
+    }
+
+    /// The job is over: free its worker if it held one, record it, answer its caller.
+    pub(super) fn reply(
+        &mut self,
+        job_h: Handle,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        let job = JobEnd::of(self.jobs.get(job_h).expect("live job"));
+        self.reply_from(job_h, job, outcome, now, q)
+    }
+
+    /// `reply`, from what was already read of the job. An answer that needs no network time
+    /// reaches its call at once; when that finishes the caller's job too, the caller replies
+    /// in the same loop (a chain of replies is a loop here, not a recursion).
+    pub(super) fn reply_from(
+        &mut self,
+        mut job_h: Handle,
+        mut job: JobEnd,
+        mut outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        loop {
+            self.finish_job(job_h, &job, outcome, now, q)?;
+            let (call, attempt) = (job.call, job.attempt);
+            let Some(latency) = self.reply_latency(call, attempt) else { return Ok(()) };
+            if latency > 0 {
+                q.schedule_at(now + latency, Event { kind: Kind::Reply, outcome, arg: attempt, handle: call });
+                return Ok(());
+            }
+            let Some((parent, answer)) = self.resolve(call, attempt, outcome, now, q)? else { return Ok(()) };
+            (job_h, job, outcome) = (parent, JobEnd::of(self.jobs.get(parent).expect("live job")), answer);
+        }
+    }
+
+    /// Frees the job, its worker if it held one, and records it.
+    #[inline(always)]
+    pub(super) fn finish_job(
+        &mut self,
+        job_h: Handle,
+        job: &JobEnd,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        let (service, instance, counted, arrived_ns) = (job.service, job.instance, job.batch, job.arrived_ns);
+        let work_started_ns = job.work_started_ns;
+        self.jobs.free(job_h);
+        let rt = &mut self.services[service as usize];
+        if rt.hold_worker_during_calls {
+            rt.stats.occupancy.busy.add(work_started_ns, now, self.window);
+            self.release_worker(service, instance, now, q)?;
+        }
+        let rt = &mut self.services[service as usize];
+        if T::EXTRAS && rt.shedding.max_in_flight.is_some() {
+            self.instances[instance as usize].in_system -= 1;
+        }
+        if let Some(fleet) = rt.fleet.as_mut().filter(|_| T::POLICIES) {
+            fleet.on_answer(instance - rt.first_instance, outcome, true, now);
+        }
+        self.record_job(service, arrived_ns, counted, outcome, now);
+        Ok(())
+    }
+
+    /// The network time of an answer to attempt `attempt` of `call`, or `None` if nobody is
+    /// waiting for it (the attempt timed out, or the call is gone).
+    #[inline(always)]
+    pub(super) fn reply_latency(&mut self, call: Handle, attempt: u32) -> Option<Nanos> {
+        let spec = match self.calls.get(call) {
+            Some(c) if c.outstanding(attempt) => c.spec,
+            _ => return None,
+        };
+        Some(sample_opt(&self.spec.calls[spec as usize].latency, &mut self.call_rt[spec as usize].network_rng))
+    }
+
+    pub(super) fn send_reply(
+        &mut self,
+        call: Handle,
+        attempt: u32,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        let Some(latency) = self.reply_latency(call, attempt) else { return Ok(()) };
+        self.after(latency, Event { kind: Kind::Reply, outcome, arg: attempt, handle: call }, now, q)
+    }
+}
