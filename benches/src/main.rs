@@ -1,4 +1,4 @@
-//! `compare`: cellsim's benchmarks side by side with the peer simulators in shared/anchors.
+//! `peers`: cellsim's benchmarks side by side with the peer simulators in shared/anchors.
 //!
 //! Runs cellsim's M/M/c and three-tier chain scenarios (benches/scenarios) with the `cellsim`
 //! binary (`cellsim run FILE`: read and compile the file, simulate, write series.csv and
@@ -7,7 +7,7 @@
 //! target. It also checks that peak memory does not grow with simulated duration (the chain
 //! at 1x and 10x duration, each in a child process of its own).
 //!
-//! Usage: cargo run --release -p cellsim-benches --bin compare [-- --quick] [-- --no-anchors]
+//! Usage: cargo run --release -p cellsim-benches --bin peers [-- --quick] [-- --no-anchors]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
