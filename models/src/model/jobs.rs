@@ -24,43 +24,11 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
         let batch = self.batch_at(now);
-        let rt = &mut self.services[seed.service as usize];
-        let inst = match rt.fleet.as_mut().filter(|_| T::POLICIES) {
-            None => {
-                let inst = rt.first_instance + rt.next_instance;
-                rt.next_instance = if rt.next_instance + 1 == rt.instances { 0 } else { rt.next_instance + 1 };
-                inst
-            }
-            // A fleet that changes nothing right now (round robin, every instance usable, no
-            // outage, nothing counted) only takes the next instance in turn.
-            Some(fleet) if fleet.transparent() => rt.first_instance + fleet.next_in_turn(),
-            Some(fleet) => {
-                // No usable instance and fail-closed: refused by the balancer; an instance
-                // that is down: refused by the instance.
-                let picked = fleet.pick();
-                let refusal = match picked {
-                    None => Some(Outcome::Rejected),
-                    Some(i) if fleet.restarting(i, now) || self.faults.is_down(rt.first_instance + i) => {
-                        fleet.on_answer(i, Outcome::Error, false, now);
-                        Some(Outcome::Error)
-                    }
-                    Some(_) => None,
-                };
-                if let Some(outcome) = refusal {
-                    if batch != UNCOUNTED {
-                        let b = &mut rt.batches[batch as usize];
-                        b.arrivals += 1;
-                        b.rejected += (outcome == Outcome::Rejected) as u64;
-                        rt.stats.outcomes.add(outcome);
-                    }
-                    if let Some(h) = slot {
-                        self.jobs.free(h);
-                    }
-                    return self.send_reply(seed.call, seed.attempt, outcome, now, q);
-                }
-                rt.first_instance + picked.expect("picked")
-            }
+        let inst = match self.pick_instance(seed.service, now) {
+            Ok(inst) => inst,
+            Err(outcome) => return self.refused_by_balancer(seed, slot, batch, outcome, now, q),
         };
+        let rt = &mut self.services[seed.service as usize];
         let instance = &mut self.instances[inst as usize];
         let (free_worker, room) = (instance.busy < rt.workers, instance.queue.len() < rt.queue_capacity);
         // Turned away: a full queue or the concurrency limit (rejected), or a deadline that
@@ -124,6 +92,56 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             instance.queue.push_back(h);
         }
         Ok(())
+    }
+
+    /// The instance (global index) that takes a job for `service`: the next in turn, or the
+    /// balancer's pick. `Err`: no usable instance and fail-closed (`Rejected`, by the
+    /// balancer), or the picked instance is down (`Error`, by the instance).
+    #[inline(always)]
+    fn pick_instance(&mut self, service: u32, now: Nanos) -> Result<u32, Outcome> {
+        let rt = &mut self.services[service as usize];
+        match rt.fleet.as_mut().filter(|_| T::POLICIES) {
+            None => {
+                let inst = rt.first_instance + rt.next_instance;
+                rt.next_instance = if rt.next_instance + 1 == rt.instances { 0 } else { rt.next_instance + 1 };
+                Ok(inst)
+            }
+            // A fleet that changes nothing right now (round robin, every instance usable, no
+            // outage, nothing counted) only takes the next instance in turn.
+            Some(fleet) if fleet.transparent() => Ok(rt.first_instance + fleet.next_in_turn()),
+            Some(fleet) => match fleet.pick() {
+                None => Err(Outcome::Rejected),
+                Some(i) if fleet.restarting(i, now) || self.faults.is_down(rt.first_instance + i) => {
+                    fleet.on_answer(i, Outcome::Error, false, now);
+                    Err(Outcome::Error)
+                }
+                Some(i) => Ok(rt.first_instance + i),
+            },
+        }
+    }
+
+    /// A job found no instance (`pick_instance`'s refusal): count it and answer at once.
+    #[inline(never)]
+    fn refused_by_balancer(
+        &mut self,
+        seed: JobSeed,
+        slot: Option<Handle>,
+        batch: u8,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        let rt = &mut self.services[seed.service as usize];
+        if batch != UNCOUNTED {
+            let b = &mut rt.batches[batch as usize];
+            b.arrivals += 1;
+            b.rejected += (outcome == Outcome::Rejected) as u64;
+            rt.stats.outcomes.add(outcome);
+        }
+        if let Some(h) = slot {
+            self.jobs.free(h);
+        }
+        self.send_reply(seed.call, seed.attempt, outcome, now, q)
     }
 
     /// A queued job gets a worker.
