@@ -1,0 +1,135 @@
+//! Names and references: unique names, the table of request types, the one resolver of a
+//! name to an index, and the check that the call graph has no cycle.
+
+use super::Checker;
+use crate::error::did_you_mean;
+use crate::scenario::{ServiceSection, WorkloadSection};
+use crate::units::Loc;
+use std::collections::BTreeMap;
+
+impl Checker<'_> {
+    /// The index of each name, in order; an empty or repeated name is an error (`what` names
+    /// the table, as in `service` or `workload.w.request`).
+    pub(super) fn unique_names<'n>(
+        &mut self,
+        names: impl Iterator<Item = &'n Loc<String>>,
+        what: &str,
+    ) -> BTreeMap<String, u32> {
+        let mut ids = BTreeMap::new();
+        for (i, n) in names.enumerate() {
+            if n.value.trim().is_empty() {
+                self.err(n.span.clone(), format!("{what}.name"), format!("a {what} name must not be empty"));
+            } else if ids.insert(n.value.clone(), i as u32).is_some() {
+                self.err(n.span.clone(), format!("{what}.name"), format!("{what} `{}` is defined twice", n.value))
+                    .hint(format!("{what} names must be unique"));
+            }
+        }
+        ids
+    }
+
+    /// Request type names across all workloads, in order of first use, and their ids (a name
+    /// used by two workloads is one type).
+    pub(super) fn type_table(&mut self, workloads: &[Loc<WorkloadSection>]) -> (Vec<String>, BTreeMap<String, u16>) {
+        let mut names = Vec::new();
+        let mut ids = BTreeMap::new();
+        for w in workloads {
+            for r in &w.value.requests {
+                let name = &r.value.name.value;
+                if !ids.contains_key(name) {
+                    ids.insert(name.clone(), names.len() as u16);
+                    names.push(name.clone());
+                }
+            }
+        }
+        (names, ids)
+    }
+
+    /// The index of the `what` (a service, say) called `name`; an unknown name is an error
+    /// at `field`, with the closest defined name as a hint, and resolves to 0.
+    pub(super) fn resolve(
+        &mut self,
+        what: &str,
+        name: &Loc<String>,
+        ids: &BTreeMap<String, u32>,
+        field: String,
+    ) -> u32 {
+        match ids.get(&name.value) {
+            Some(&i) => i,
+            None => {
+                let hint = match did_you_mean(&name.value, ids.keys().map(String::as_str)) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("defined {what}s: {}", ids.keys().cloned().collect::<Vec<_>>().join(", ")),
+                };
+                self.err(name.span.clone(), field, format!("no {what} is named `{}`", name.value)).hint(hint);
+                0
+            }
+        }
+    }
+
+    /// The id of request type `name`; an unknown one is an error at `field` and gives `None`.
+    pub(super) fn request_type(
+        &mut self,
+        name: &Loc<String>,
+        type_names: &[String],
+        types: &BTreeMap<String, u16>,
+        field: String,
+    ) -> Option<u16> {
+        if let Some(&id) = types.get(&name.value) {
+            return Some(id);
+        }
+        let hint = match did_you_mean(&name.value, type_names.iter().map(String::as_str)) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("request types: {}", type_names.join(", ")),
+        };
+        self.err(name.span.clone(), field, format!("no workload has a request type named `{}`", name.value)).hint(hint);
+        None
+    }
+
+    /// Reports each cycle of the call graph once, at the call that closes it.
+    pub(super) fn check_cycles(&mut self, services: &[Loc<ServiceSection>], ids: &BTreeMap<String, u32>) {
+        // Depth-first search in file order; a call to a service on the current path closes a cycle.
+        let n = services.len();
+        let mut state = vec![0u8; n]; // 0 new, 1 on the path, 2 done
+        let mut path = Vec::new();
+        for start in 0..n {
+            self.visit(start, services, ids, &mut state, &mut path);
+        }
+    }
+
+    fn visit(
+        &mut self,
+        s: usize,
+        services: &[Loc<ServiceSection>],
+        ids: &BTreeMap<String, u32>,
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+    ) {
+        if state[s] != 0 {
+            return;
+        }
+        state[s] = 1;
+        path.push(s);
+        for call in &services[s].value.calls {
+            let Some(&t) = ids.get(&call.value.to.value) else {
+                continue;
+            };
+            let t = t as usize;
+            if state[t] == 1 {
+                let from = path.iter().position(|&p| p == t).unwrap_or(0);
+                let mut names: Vec<&str> =
+                    path[from..].iter().map(|&p| services[p].value.name.value.as_str()).collect();
+                names.push(&services[t].value.name.value);
+                self.err(
+                    call.value.to.span.clone(),
+                    format!("service.{}.call.to", services[s].value.name.value),
+                    format!("the call graph has a cycle: {}", names.join(" -> ")),
+                )
+                .hint("a request would call itself forever; remove one call of the cycle");
+            } else {
+                self.visit(t, services, ids, state, path);
+            }
+        }
+        path.pop();
+        state[s] = 2;
+    }
+}
