@@ -72,10 +72,24 @@ fn cases() -> Vec<Case> {
         ),
         c(
             "split parallel group",
-            format!("{HEAD}{GOOD_SERVICE}\n[[service.call]]\nto = \"db\"\ngroup = \"g\"\n\n[[service.call]]\nto = \"db\"\n\n[[service.call]]\nto = \"db\"\ngroup = \"g\"\n\n[[service]]\nname = \"db\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n"),
-            head_lines + 14,
+            format!("{HEAD}{GOOD_SERVICE}\n[[service.call]]\nto = \"db\"\nname = \"a\"\ngroup = \"g\"\n\n[[service.call]]\nto = \"db\"\nname = \"b\"\n\n[[service.call]]\nto = \"db\"\nname = \"c\"\ngroup = \"g\"\n\n[[service]]\nname = \"db\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n"),
+            head_lines + 17,
             "group `g` is split by other calls",
             None,
+        ),
+        c(
+            "two calls to one service without names",
+            format!("{HEAD}{GOOD_SERVICE}\n[[service.call]]\nto = \"db\"\n\n[[service.call]]\nto = \"db\"\n\n[[service]]\nname = \"db\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n"),
+            head_lines + 9,
+            "service `api` already has a call named `db`",
+            Some("two calls to one service need different names: add `name = \"...\"` to one of them"),
+        ),
+        c(
+            "two calls with one name",
+            format!("{HEAD}{GOOD_SERVICE}\n[[service.call]]\nto = \"db\"\nname = \"read\"\n\n[[service.call]]\nto = \"cache\"\nname = \"read\"\n\n[[service]]\nname = \"db\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n\n[[service]]\nname = \"cache\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n"),
+            head_lines + 11,
+            "service `api` already has a call named `read`",
+            Some("(it names the call's random streams)"),
         ),
         c("schedule out of order", HEAD.replace("{ process = \"poisson\", rate_per_s = 10 }", "{ process = \"schedule\", steps = [{ at = \"1m\", rate_per_s = 5 }, { at = \"0s\", rate_per_s = 5 }] }") + GOOD_SERVICE, 7, "steps must be in strictly increasing order", None),
         c("empty file", String::new(), 1, "missing field `scenario`", Some("every scenario starts with a [scenario] table")),
@@ -107,6 +121,30 @@ fn semantic_errors_are_all_reported_at_once() {
     let errors = cellsim_models::compile("bad.toml", &toml).unwrap_err();
     let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
     assert_eq!(messages, vec!["instances must be at least 1", "workers must be at least 1"]);
+}
+
+#[test]
+fn a_repeated_call_name_is_reported_at_the_second_call_only() {
+    let db = "[[service]]\nname = \"db\"\nservice_time = { dist = \"constant\", value = \"1ms\" }\n";
+    // Without names, at the second call's `to`; with a name, at that name.
+    for (second, column, width) in [("to = \"db\"\n", 6, 4), ("to = \"db\"\nname = \"db\"\n", 8, 4)] {
+        let toml = format!("{HEAD}{GOOD_SERVICE}\n[[service.call]]\nto = \"db\"\n\n[[service.call]]\n{second}\n{db}");
+        let errors = cellsim_models::compile("bad.toml", &toml).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let e = &errors[0];
+        assert_eq!(e.field.as_deref(), Some("service.api.call[1].name"));
+        assert_eq!(e.message, "service `api` already has a call named `db`");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("two calls to one service need different names: add `name = \"...\"` to one of them (it names the call's random streams)")
+        );
+        assert_eq!((e.line, e.column, e.width), (HEAD.lines().count() + 3 + second.lines().count() + 5, column, width));
+    }
+    // Named apart, two calls to one service are fine.
+    let named = format!("{HEAD}{GOOD_SERVICE}\n[[service.call]]\nto = \"db\"\n\n[[service.call]]\nto = \"db\"\nname = \"again\"\n\n{db}");
+    let spec = cellsim_models::compile("ok.toml", &named).unwrap();
+    let names: Vec<&str> = spec.calls.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["workload/w/get", "service/api/op/default/call/db", "service/api/op/default/call/again"]);
 }
 
 #[test]

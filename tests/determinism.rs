@@ -1,7 +1,10 @@
 //! Same scenario and seed: byte-identical results. Another seed: different results. Adding an
-//! unrelated service and workload: the existing services draw the same numbers.
+//! unrelated service and workload, or another call of a service: the existing services and
+//! calls draw the same numbers.
 
-use crate::support::{compile_ok, scenario_text as scenario};
+use crate::support::{
+    compile_ok, constant, exponential, scenario_text as scenario, service, Call, Request, Scenario, Service, Workload,
+};
 use cellsim_models::{simulate, Features, NoSeries, SeriesRow, TierKind};
 use cellsim_reports::summarise;
 
@@ -64,6 +67,36 @@ service_time = { dist = "exponential", mean = "5ms" }
     let page_b = rb.requests.iter().find(|r| r.request == "page").unwrap();
     assert_eq!(page_a.latency, page_b.latency);
     assert!(rb.services[0].sojourn.len() > 10_000, "the extra service did run");
+}
+
+#[test]
+fn adding_a_call_before_another_leaves_that_calls_draws_unchanged() {
+    // `front` calls `b` over a network whose latency is drawn from an exponential. The second
+    // version adds, before it in the same parallel group, a call to `c` that takes no time:
+    // the request's latency is still decided by the `b` path alone. With constant work and
+    // plenty of workers, the latencies are the same only if the `b` call draws the same
+    // network latencies, which it does only if its streams are named by what the call is,
+    // not by its position among the service's calls.
+    let b_call = Call::to("b").group("fan").set("latency", exponential("5ms"));
+    let version = |extra: Option<Call>| {
+        let mut front = Service::new("front", &constant("1ms")).workers(64);
+        if let Some(c) = extra {
+            front = front.call(c);
+        }
+        Scenario::new("calls", "1m")
+            .workload(Workload::poisson("w", 200.0).request(Request::new("get", "front")))
+            .service(front.call(b_call.clone()))
+            .service(Service::new("b", &constant("2ms")).workers(64))
+            .service(Service::new("c", &constant("0ms")).workers(64))
+            .run()
+    };
+    let before = version(None);
+    let after = version(Some(Call::to("c").group("fan")));
+    assert_eq!(service(&before, "c").arrivals, 0);
+    assert!(service(&after, "c").arrivals > 10_000, "the added call is made");
+    assert_eq!(service(&before, "b").arrivals, service(&after, "b").arrivals);
+    assert!(before.requests[0].latency.len() > 10_000);
+    assert_eq!(before.requests[0].latency, after.requests[0].latency, "the `b` call drew other latencies");
 }
 
 #[test]

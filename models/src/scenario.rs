@@ -186,6 +186,11 @@ pub struct ServiceSection {
 pub struct CallSection {
     /// The called service.
     pub to: Loc<String>,
+    /// The call's name, unique among its service's calls: it names the call's random streams
+    /// (network latency, backoff, fallback, throttling), so that adding or moving another
+    /// call leaves this one's draws unchanged, and the call in the summary's policies table.
+    /// Default: the called service's name.
+    pub name: Option<Loc<String>>,
     /// true: the call's failure fails the caller. false: the caller answers degraded.
     /// Default true.
     pub critical: Option<bool>,

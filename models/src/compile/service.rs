@@ -95,10 +95,20 @@ impl Checker<'_> {
         let name = &s.name.value;
         let mut list = CallList { first_call: calls.len() as u32, groups: Vec::new(), filters: Vec::new() };
         let mut closed_groups: Vec<String> = Vec::new();
+        let mut call_names: Vec<&str> = Vec::new();
         for (i, c) in s.calls.iter().enumerate() {
             let c = &c.value;
             let cpath = format!("{path}.call[{i}]");
             let to = self.resolve("service", &c.to, services, format!("{cpath}.to"));
+            let call_name = c.name.as_ref().unwrap_or(&c.to);
+            if call_names.contains(&call_name.value.as_str()) {
+                let message = format!("service `{name}` already has a call named `{}`", call_name.value);
+                self.err(call_name.span.clone(), format!("{cpath}.name"), message).hint(
+                    "two calls to one service need different names: add `name = \"...\"` to one of them \
+                     (it names the call's random streams)",
+                );
+            }
+            call_names.push(&call_name.value);
             if let Some(g) = &c.group {
                 let continues = list.groups.last().is_some_and(|prev| prev.as_deref() == Some(g.value.as_str()));
                 if !continues && closed_groups.contains(&g.value) {
@@ -123,9 +133,10 @@ impl Checker<'_> {
                     .collect()
             });
             list.filters.push(filter);
-            let call_name = format!("service/{name}/call{i}/{}", c.to.value);
+            // `op/default`: a service without named operations has one, `default`.
+            let stream_name = format!("service/{name}/op/default/call/{}", call_name.value);
             let caller = Caller::Service { critical: c.critical.unwrap_or(true), fallback: c.fallback.as_ref() };
-            calls.push(self.call(call_name, to, &cpath, c.into(), caller));
+            calls.push(self.call(stream_name, to, &cpath, c.into(), caller));
         }
         list
     }
