@@ -104,6 +104,11 @@ pub struct RunResult {
     pub end_ns: Nanos,
     /// Requests still in flight when the run ended (cut off by the drain limit or a bound).
     pub in_flight_at_end: u64,
+    /// End-to-end requests that arrived (warm-up included): `requests_finished +
+    /// in_flight_at_end`.
+    pub requests_arrived: u64,
+    /// End-to-end requests that finished (warm-up included): the series' rows add up to it.
+    pub requests_finished: u64,
     pub requests: Vec<RequestStats>,
     pub services: Vec<ServiceStats>,
     /// Retry budgets and breakers, by call declaration.
@@ -167,6 +172,7 @@ fn simulate_with<S: SeriesSink, T: Tier>(spec: &Spec, seed: u64, sink: S, fast_p
         RunOutcome::Stopped { reason, events, at_ns } => (Verdict::Overload { what: reason, at_ns }, events, at_ns),
     };
     let in_flight_at_end = model.requests_in_flight();
+    let (requests_arrived, requests_finished) = model.request_counts();
     let stability = model.stability();
     let (requests, services, policies, sink) = model.finish(end_ns.max(spec.duration_ns));
     let result = RunResult {
@@ -178,6 +184,8 @@ fn simulate_with<S: SeriesSink, T: Tier>(spec: &Spec, seed: u64, sink: S, fast_p
         events,
         end_ns,
         in_flight_at_end,
+        requests_arrived,
+        requests_finished,
         requests,
         services,
         policies,

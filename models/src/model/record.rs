@@ -168,6 +168,11 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         self.requests_in_flight
     }
 
+    /// End-to-end requests arrived and finished so far (warm-up included).
+    pub fn request_counts(&self) -> (u64, u64) {
+        (self.requests_arrived, self.requests_finished)
+    }
+
     /// The stability counters, when the scenario has a trigger.
     pub fn stability(&self) -> Option<Stability> {
         self.stability
