@@ -15,6 +15,16 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("static bounds are valid")
 }
 
+/// A histogram of [`new_histogram`]'s layout sized for values up to `highest_ns` (at least
+/// 2), which resizes itself when a larger value is recorded or added. Quantiles, mean,
+/// minimum and maximum do not depend on the size, only the memory does: about 16 KB empty,
+/// 270 KB at the full hour.
+pub fn sized_histogram(highest_ns: u64) -> Histogram<u64> {
+    let mut h = Histogram::new_with_bounds(1, highest_ns.clamp(2, HIGHEST_NS), 3).expect("bounds are valid");
+    h.auto(true);
+    h
+}
+
 /// What a run records latencies into: the counters of [`new_histogram`]'s layout and nothing
 /// else, turned into that HDR histogram when the run ends ([`LatencyRecorder::into_histogram`]).
 ///
@@ -41,9 +51,11 @@ const LZ_BASE: u32 = 53;
 /// The largest value the counters hold: HDR sizes the array in whole powers of two.
 const TOP_NS: u64 = (1 << 42) - 1;
 
+/// Empty: the counters grow to the largest slot recorded, so a service or request type that
+/// sees no traffic costs nothing, and one whose latencies stay under a second about 40 KB.
 impl Default for LatencyRecorder {
     fn default() -> Self {
-        LatencyRecorder { counts: vec![0; Self::slot(TOP_NS) + 1], wraps: Vec::new() }
+        LatencyRecorder { counts: Vec::new(), wraps: Vec::new() }
     }
 }
 
@@ -70,15 +82,30 @@ impl LatencyRecorder {
     pub fn record(&mut self, ns: Nanos) {
         let v = if ns > TOP_NS { HIGHEST_NS } else { ns.max(1) };
         let s = Self::slot(v);
-        let c = &mut self.counts[s];
+        let Some(c) = self.counts.get_mut(s) else { return self.grow_and_record(s) };
         *c = c.wrapping_add(1);
         if *c == 0 {
             self.wraps.push(s as u32);
         }
     }
 
+    #[cold]
+    #[inline(never)]
+    fn grow_and_record(&mut self, s: usize) {
+        // Whole powers of two of slots, so that a run grows the counters a few times at most.
+        self.counts.resize((s + 1).next_power_of_two().min(Self::slot(TOP_NS) + 1), 0);
+        self.counts[s] = 1;
+    }
+
+    /// Bytes held by the counters now.
+    pub fn heap_bytes(&self) -> usize {
+        self.counts.capacity() * 2 + self.wraps.capacity() * 4
+    }
+
+    /// The HDR histogram of the recorded values, sized to hold the largest.
     pub fn into_histogram(self) -> Histogram<u64> {
-        let mut h = new_histogram();
+        let top = self.counts.iter().rposition(|&c| c > 0).max(self.wraps.iter().map(|&s| s as usize).max());
+        let mut h = sized_histogram(top.map_or(2, Self::lowest));
         for (s, &c) in self.counts.iter().enumerate().filter(|(_, &c)| c > 0) {
             h.record_n(Self::lowest(s), c as u64).expect("slot values are in range");
         }
@@ -106,7 +133,8 @@ const SUB: u64 = 1 << SUB_BITS;
 
 impl Default for SeriesHistogram {
     fn default() -> Self {
-        SeriesHistogram { counts: vec![0; Self::slot(u64::MAX) + 1], total: 0, sum_ns: 0, top: 0 }
+        // Grown to the largest slot recorded (see `record`).
+        SeriesHistogram { counts: Vec::new(), total: 0, sum_ns: 0, top: 0 }
     }
 }
 
@@ -137,6 +165,9 @@ impl SeriesHistogram {
     #[inline]
     pub fn record(&mut self, ns: Nanos) {
         let s = Self::slot(ns);
+        if s >= self.counts.len() {
+            self.counts.resize((s + 1).next_power_of_two().min(Self::slot(u64::MAX) + 1), 0);
+        }
         self.counts[s] = self.counts[s].saturating_add(1);
         self.top = self.top.max(s);
         self.total += 1;
@@ -164,7 +195,9 @@ impl SeriesHistogram {
     }
 
     pub fn reset(&mut self) {
-        self.counts[..=self.top].fill(0);
+        if self.total > 0 {
+            self.counts[..=self.top].fill(0);
+        }
         self.top = 0;
         self.total = 0;
         self.sum_ns = 0;
@@ -315,8 +348,8 @@ impl RequestStats {
             request: request.to_string(),
             outcomes: Outcomes::default(),
             attempts: 0,
-            latency: new_histogram(),
-            latency_failed: new_histogram(),
+            latency: sized_histogram(2),
+            latency_failed: sized_histogram(2),
             latency_batches: BatchMeans::default(),
             success_batches: BatchMeans::default(),
         }
@@ -350,8 +383,8 @@ impl ServiceStats {
             outcomes: Outcomes::default(),
             waited: 0,
             started: 0,
-            sojourn: new_histogram(),
-            wait: new_histogram(),
+            sojourn: sized_histogram(2),
+            wait: sized_histogram(2),
             sojourn_batches: BatchMeans::default(),
             wait_batches: BatchMeans::default(),
             waited_batches: BatchMeans::default(),
@@ -447,7 +480,7 @@ mod tests {
         }
         let via = rec.into_histogram();
         assert_eq!((via.len(), via.max(), via.min_nz()), (direct.len(), direct.max(), direct.min_nz()));
-        let slots = LatencyRecorder::default().counts.len();
+        let slots = LatencyRecorder::slot(TOP_NS) + 1;
         let first_diff = (0..slots).map(LatencyRecorder::lowest).find(|&v| via.count_at(v) != direct.count_at(v));
         assert_eq!(first_diff, None, "counters differ");
         assert!(via == direct, "the histograms differ");
@@ -456,7 +489,7 @@ mod tests {
         for q in [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0] {
             assert_eq!(via.value_at_quantile(q), direct.value_at_quantile(q), "q {q}");
         }
-        for s in 0..LatencyRecorder::default().counts.len() {
+        for s in 0..=LatencyRecorder::slot(TOP_NS) {
             let v = LatencyRecorder::lowest(s);
             assert_eq!(LatencyRecorder::slot(v), s, "slot {s} starts at {v}");
             assert_eq!(direct.lowest_equivalent(v.max(1)), v.max(1), "slot {s}");

@@ -219,10 +219,10 @@ fn services_rt(spec: &Spec, seed: u64, paths: &Paths) -> (Vec<Instance>, Vec<Ser
         .map(|(svc_index, s)| {
             let first_instance = instances.len() as u32;
             for _ in 0..s.instances {
-                let cap = (s.queue_capacity as usize).min(1024);
+                // Queues grow as jobs wait: an idle instance costs its record only.
                 instances.push(Instance {
                     busy: 0,
-                    queue: VecDeque::with_capacity(cap),
+                    queue: VecDeque::new(),
                     in_system: 0,
                     last_empty_ns: 0,
                 });
