@@ -1,11 +1,17 @@
-//! The `cellsim` command line: parses arguments, calls the libraries, maps outcomes to exit
-//! codes (0 success, 2 bad input or a run that could not be done).
+//! The `cellsim` command line: parses arguments, calls the libraries, and maps what happened
+//! to the exit codes every command shares: 0 done (and every hypothesis held), 1 the design
+//! failed (a limit verdict, or refused because an estimate exceeds a `[limits]` value), 2 the
+//! input was wrong, 3 the environment failed.
 
-use cellsim_models::{ScenarioError, Spec};
-use cellsim_reports::{render, summarise, CsvSeries, Staged};
+use cellsim_models::estimate::format_bytes;
+use cellsim_models::{Estimate, ScenarioError, Spec};
+use cellsim_reports::{render, summarise, CsvSeries, OutputDir, OutputError};
 use clap::{Parser, Subcommand};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 const DEMO_NAME: &str = "scenarios/quickstart.toml (built in)";
@@ -32,7 +38,7 @@ enum Command {
         #[command(flatten)]
         opts: RunOpts,
     },
-    /// Check scenario files without running them.
+    /// Check scenario files without running them; print what a run would need.
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -46,7 +52,8 @@ struct RunOpts {
     /// Master seed; overrides the scenario's `seed`.
     #[arg(long)]
     seed: Option<u64>,
-    /// Output folder for summary.json and series.csv. Default: out/<scenario name>.
+    /// Output folder for summary.json and series.csv, replaced as a whole. Default:
+    /// out/<scenario name>.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Print the JSON summary on stdout instead of the text summary.
@@ -54,28 +61,112 @@ struct RunOpts {
     json: bool,
 }
 
+/// Why a command did not end with 0, with its message.
+enum Failure {
+    /// 1: a limit verdict, or a run refused by an estimate.
+    Design(String),
+    /// 2: the scenario or the arguments are wrong.
+    Input(String),
+    /// 3: a file could not be read or written, the output folder is busy, the disk is full.
+    Environment(String),
+}
+
+impl Failure {
+    fn code(&self) -> u8 {
+        match self {
+            Failure::Design(_) => 1,
+            Failure::Input(_) => 2,
+            Failure::Environment(_) => 3,
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            Failure::Design(m) | Failure::Input(m) | Failure::Environment(m) => m,
+        }
+    }
+
+    /// The more serious of two failures (environment, then input, then design).
+    fn worse(self, other: Failure) -> Failure {
+        if other.code() > self.code() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         None => run_text(DEMO_NAME, DEMO, RunOpts::default()),
         Some(Command::Demo { opts }) => run_text(DEMO_NAME, DEMO, opts),
-        Some(Command::Run { file, opts }) => match std::fs::read_to_string(&file) {
-            Ok(src) => run_text(&file.display().to_string(), &src, opts),
-            Err(e) => Err(format!("error: {}: cannot read the file: {e}", file.display())),
-        },
+        Some(Command::Run { file, opts }) => {
+            read_scenario(&file).and_then(|src| run_text(&file.display().to_string(), &src, opts))
+        }
         Some(Command::Validate { files }) => validate(&files),
         Some(Command::Schema) => {
             let schema = schemars::schema_for!(cellsim_models::scenario::ScenarioFile);
-            println!("{}", serde_json::to_string_pretty(&schema).expect("schema serialises"));
-            Ok(())
+            out(&(serde_json::to_string_pretty(&schema).expect("schema serialises") + "\n"))
         }
     };
+    let result = result.and_then(|()| flush_stdout());
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("{message}");
-            ExitCode::from(2)
+        Err(failure) => {
+            err(failure.message());
+            ExitCode::from(failure.code())
         }
+    }
+}
+
+/// Set once stdout is found closed: later output is dropped, and the exit code is the one
+/// the work earned.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Prints `text` on stdout. A closed pipe ends output quietly; any other failure to write
+/// (a full disk behind a redirection) fails the command.
+fn out(text: &str) -> Result<(), Failure> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    stdout_result(io::stdout().lock().write_all(text.as_bytes()))
+}
+
+fn flush_stdout() -> Result<(), Failure> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    stdout_result(io::stdout().lock().flush())
+}
+
+fn stdout_result(r: io::Result<()>) -> Result<(), Failure> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Err(Failure::Environment(format!("error: cannot write to standard output: {e}")))
+        }
+    }
+}
+
+/// Prints a line on stderr; a closed stderr is ignored (there is nobody to tell).
+fn err(text: &str) {
+    let _ = writeln!(io::stderr().lock(), "{text}");
+}
+
+/// The scenario file's text: unreadable is the environment's failure, not UTF-8 the input's.
+fn read_scenario(file: &Path) -> Result<String, Failure> {
+    let name = file.display().to_string();
+    let bytes = std::fs::read(file)
+        .map_err(|e| Failure::Environment(format!("error: {name}: cannot read the file: {e}")))?;
+    match cellsim_models::decode(&name, &bytes) {
+        Ok(text) => Ok(text.to_string()),
+        Err(e) => Err(Failure::Input(errors_text(&e))),
     }
 }
 
@@ -87,76 +178,158 @@ fn errors_text(errors: &[ScenarioError]) -> String {
     s.join("\n\n")
 }
 
-fn validate(files: &[PathBuf]) -> Result<(), String> {
-    let mut failed = Vec::new();
+/// The scenario compiled and checked against its `[limits]`, with its estimate.
+fn checked(name: &str, src: &str) -> Result<(Spec, Estimate), Failure> {
+    let spec = cellsim_models::compile(name, src).map_err(|e| Failure::Input(errors_text(&e)))?;
+    let estimate = Estimate::of(&spec);
+    let refusals = estimate.refusals(&spec);
+    if refusals.is_empty() {
+        Ok((spec, estimate))
+    } else {
+        let lines: Vec<String> = refusals.iter().map(|r| format!("error: {name}: {r}")).collect();
+        Err(Failure::Design(lines.join("\n")))
+    }
+}
+
+fn validate(files: &[PathBuf]) -> Result<(), Failure> {
+    let mut failed: Option<Failure> = None;
     for f in files {
         let name = f.display().to_string();
-        match cellsim_models::load(&name) {
-            Ok(spec) => {
-                let load: Vec<String> = spec
-                    .offered_load()
-                    .iter()
-                    .zip(&spec.services)
-                    .filter(|(busy, s)| **busy >= s.instances as f64 * s.workers as f64)
-                    .map(|(busy, s)| {
-                        let workers = s.instances as u64 * s.workers as u64;
-                        format!("  warning: service `{}` is offered {busy:.2} busy workers of {workers} (overloaded at steady state)", s.name)
-                    })
-                    .collect();
-                println!("ok: {name}");
-                for l in load {
-                    println!("{l}");
+        let result = read_scenario(f).and_then(|src| checked(&name, &src));
+        match result {
+            Ok((spec, estimate)) => {
+                let mut text = format!("ok: {name}\n");
+                for (busy, s) in spec.offered_load().iter().zip(&spec.services) {
+                    let workers = s.instances as u64 * s.workers as u64;
+                    if *busy >= workers as f64 {
+                        text += &format!(
+                            "  warning: service `{}` is offered {busy:.2} busy workers of {workers} (overloaded at steady state)\n",
+                            s.name
+                        );
+                    }
                 }
+                text += &estimate_lines(&spec, &estimate);
+                out(&text)?;
             }
-            Err(errors) => failed.push(errors_text(&errors)),
+            Err(e) => {
+                err(e.message());
+                failed = Some(match failed {
+                    Some(f) => f.worse(e),
+                    None => e,
+                });
+            }
         }
     }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(failed.join("\n\n"))
+    // Each file's errors are printed already: one closing line with the worst exit code.
+    match failed {
+        Some(f) => Err(summary_of(f, files.len())),
+        None => Ok(()),
     }
 }
 
-fn run_text(name: &str, src: &str, opts: RunOpts) -> Result<(), String> {
-    let spec = cellsim_models::compile(name, src).map_err(|e| errors_text(&e))?;
+/// After `validate` printed each file's errors: one closing line with the worst exit code.
+fn summary_of(f: Failure, files: usize) -> Failure {
+    let line = format!("validate: {} file{} checked; exit code {}", files, if files == 1 { "" } else { "s" }, f.code());
+    match f {
+        Failure::Design(_) => Failure::Design(line),
+        Failure::Input(_) => Failure::Input(line),
+        Failure::Environment(_) => Failure::Environment(line),
+    }
+}
+
+/// What `validate` prints of a run's estimate.
+fn estimate_lines(spec: &Spec, e: &Estimate) -> String {
+    format!(
+        "  memory: about {} expected, at most {} with limits.max_in_flight_requests = {} and max_in_flight_jobs = {} \
+         (limits.max_memory_mb = {})\n  output: at most {} with {} buckets (limits.max_output_mb = {})\n",
+        format_bytes(e.expected_peak_bytes),
+        format_bytes(e.bound_peak_bytes),
+        cellsim_models::group_digits(spec.max_in_flight_requests),
+        cellsim_models::group_digits(spec.max_in_flight_jobs),
+        spec.max_memory_bytes / 1_000_000,
+        format_bytes(e.output_bytes()),
+        cellsim_sim::format_ns(spec.bucket_ns),
+        spec.max_output_bytes / 1_000_000,
+    )
+}
+
+fn run_text(name: &str, src: &str, opts: RunOpts) -> Result<(), Failure> {
+    let (spec, estimate) = checked(name, src)?;
     let seed = opts.seed.unwrap_or(spec.seed);
     let dir = opts.out.unwrap_or_else(|| Path::new("out").join(sanitise(&spec.name)));
-    if dir.exists() && !dir.is_dir() {
-        return Err(format!("error: --out {} is a file, not a folder", dir.display()));
-    }
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("error: cannot create the output folder {}: {e}", dir.display()))?;
-    run_into(&spec, seed, &dir, opts.json)
+    let output = OutputDir::claim(&dir).map_err(|e| match e {
+        OutputError::Unusable(m) => Failure::Input(format!("error: {m}")),
+        OutputError::Busy(m) | OutputError::Io(m) => Failure::Environment(format!("error: {m}")),
+    })?;
+    on_interrupt_remove(output.staging());
+    run_into(&spec, seed, output, &estimate, opts.json)
 }
 
-fn run_into(spec: &Spec, seed: u64, dir: &Path, json: bool) -> Result<(), String> {
-    let io_err = |e: std::io::Error| format!("error: writing into {}: {e}", dir.display());
-    let mut staged = Staged::new();
-    let series_path = staged.path(dir, "series.csv");
-    let summary_path = staged.path(dir, "summary.json");
-    let series = CsvSeries::create(&series_path).map_err(io_err)?;
+/// The staging folder a signal handler removes before the process ends (Ctrl-C, SIGTERM,
+/// SIGHUP); `None` once the run has committed. The lock is held while committing, so that
+/// the handler never removes a folder being renamed into place.
+static STAGING: Mutex<Option<PathBuf>> = Mutex::new(None);
+static HANDLER: AtomicBool = AtomicBool::new(false);
+
+fn on_interrupt_remove(staging: &Path) {
+    *STAGING.lock().unwrap_or_else(|p| p.into_inner()) = Some(staging.to_path_buf());
+    if !HANDLER.swap(true, Ordering::SeqCst) {
+        let _ = ctrlc::set_handler(|| {
+            let staging = STAGING.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = staging.as_ref() {
+                let _ = std::fs::remove_dir_all(p);
+            }
+            err("interrupted: no results were written");
+            std::process::exit(130);
+        });
+    }
+}
+
+fn run_into(spec: &Spec, seed: u64, output: OutputDir, estimate: &Estimate, json: bool) -> Result<(), Failure> {
+    let dir = output.dir().to_path_buf();
+    let io_err = |e: io::Error| Failure::Environment(format!("error: writing into {}: {e}", dir.display()));
+    let series = CsvSeries::create(&output.path("series.csv")).map_err(io_err)?;
     let started = Instant::now();
     let (result, series) = cellsim_models::simulate(spec, seed, series);
     let wall_s = started.elapsed().as_secs_f64();
     series.finish().map_err(io_err)?;
     let summary = summarise(&result);
     let text = serde_json::to_string_pretty(&summary).expect("summary serialises") + "\n";
-    std::fs::write(&summary_path, &text).map_err(io_err)?;
-    staged.commit().map_err(io_err)?;
-    if json {
-        print!("{text}");
-    } else {
-        print!("{}", render(&summary));
-        println!("\nwrote {} and {}", dir.join("summary.json").display(), dir.join("series.csv").display());
+    std::fs::write(output.path("summary.json"), &text).map_err(io_err)?;
+    {
+        let mut staging = STAGING.lock().unwrap_or_else(|p| p.into_inner());
+        output.commit().map_err(io_err)?;
+        *staging = None;
     }
-    let _ = std::io::Write::flush(&mut std::io::stdout());
-    eprintln!("ran in {wall_s:.2}s wall clock ({:.1} M events/s)", result.events as f64 / wall_s / 1e6);
+    if json {
+        out(&text)?;
+    } else {
+        out(&render(&summary))?;
+        out(&format!("\nwrote {} and {}\n", dir.join("summary.json").display(), dir.join("series.csv").display()))?;
+    }
+    flush_stdout()?;
+    err(&format!("ran in {wall_s:.2}s wall clock ({:.1} M events/s)", result.events as f64 / wall_s / 1e6));
+    if let Some(peak) = peak_memory_bytes() {
+        err(&format!(
+            "peak memory {} (estimated {} expected, {} at most)",
+            format_bytes(peak),
+            format_bytes(estimate.expected_peak_bytes),
+            format_bytes(estimate.bound_peak_bytes)
+        ));
+    }
     if result.verdict.is_completed() {
         Ok(())
     } else {
-        Err(format!("error: the run could not be completed: {}", result.verdict.describe()))
+        Err(Failure::Design(format!("error: the run could not be completed: {}", result.verdict.describe())))
     }
+}
+
+/// The process's peak resident memory, where the system reports it (Linux: VmHWM).
+fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// A scenario name made safe as a folder name.

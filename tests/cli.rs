@@ -77,7 +77,7 @@ fn schema_is_a_json_schema_of_the_format() {
 }
 
 #[test]
-fn a_run_that_hits_a_bound_stops_with_a_verdict_and_exit_2() {
+fn a_run_that_hits_a_bound_stops_with_a_verdict_and_exit_1() {
     // 2000 requests/s into one worker at 10 ms: 20x overloaded, the in-flight bound trips.
     let overload = Scenario::new("overload", "10m")
         .limit("max_in_flight_requests", 5000)
@@ -86,7 +86,8 @@ fn a_run_that_hits_a_bound_stops_with_a_verdict_and_exit_2() {
     let (_dir, file) = write_scenario("overload", &overload.text());
     let out = file.with_file_name("out");
     let r = cellsim(["run", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"]);
-    assert_eq!(r.status.code(), Some(2));
+    // The design failed (1), which an orchestrator tells from bad input (2).
+    assert_eq!(r.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&r.stderr);
     // In flight grows at 2000 - 100 = 1900/s, so 5000 are reached near t = 2.63 s (the
     // Poisson count's noise there is about 70 requests, 0.04 s).

@@ -43,8 +43,13 @@ fn run_and_hash(scenario: &str) -> Hashes {
         .output()
         .unwrap();
     assert_eq!(r.status.code(), Some(0), "{scenario}: {}", String::from_utf8_lossy(&r.stderr));
+    // Every output stays within the bound `validate` states before the run.
+    let spec = cellsim_models::load(&repo_path(scenario).display().to_string()).expect("a golden scenario compiles");
+    let estimate = cellsim_models::Estimate::of(&spec);
     let hash = |name: &str| {
         let bytes = std::fs::read(out.path().join(name)).unwrap_or_else(|e| panic!("{scenario}: {name}: {e}"));
+        let bound = if name == "series.csv" { estimate.series_bytes } else { estimate.summary_bytes };
+        assert!(bytes.len() as u64 <= bound, "{scenario}: {name} has {} bytes, over its estimate {bound}", bytes.len());
         hex(&Sha256::digest(bytes))
     };
     Hashes { summary: hash("summary.json"), series: hash("series.csv") }

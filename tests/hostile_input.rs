@@ -123,6 +123,9 @@ fn check_all(variants: &[String]) {
                 false
             }
             Ok(mut spec) => {
+                if !cellsim_models::Estimate::of(&spec).refusals(&spec).is_empty() {
+                    return false; // refused before running, as `cellsim run` refuses it (exit 1)
+                }
                 // Small budgets so that extreme rates or sizes end quickly, with a verdict.
                 spec.max_events = 200_000;
                 spec.max_in_flight_requests = spec.max_in_flight_requests.min(10_000);

@@ -20,9 +20,20 @@ use std::ops::Range;
 
 /// Reads and compiles a scenario file.
 pub fn load(path: &str) -> Result<Spec, Vec<ScenarioError>> {
-    let src = std::fs::read_to_string(path)
-        .map_err(|e| vec![ScenarioError::whole_file(path, format!("cannot read the file: {e}"))])?;
-    compile(path, &src)
+    let bytes =
+        std::fs::read(path).map_err(|e| vec![ScenarioError::whole_file(path, format!("cannot read the file: {e}"))])?;
+    compile(path, decode(path, &bytes)?)
+}
+
+/// The scenario text in `bytes`, or an error at the line and column of the first byte that
+/// is not UTF-8.
+pub fn decode<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, Vec<ScenarioError>> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let text = String::from_utf8_lossy(bytes);
+        let message = format!("the file is not UTF-8 text: byte {at} (0x{:02x}) is not valid UTF-8", bytes[at]);
+        vec![ScenarioError::at(file, &text, at..at, message).hint("save the scenario as UTF-8 (TOML files are UTF-8)")]
+    })
 }
 
 /// Compiles scenario text; `file` names it in errors. Returns every semantic error found.
@@ -52,6 +63,16 @@ fn from_toml(file: &str, src: &str, e: &toml::de::Error) -> ScenarioError {
                 None => err.hint(format!("allowed {kind} here: {}", expected.join(", "))),
             };
         }
+    } else if let Some((found, expected)) = type_error(&message) {
+        let key = key_before(src, err_span_start(e));
+        let (what, example) = expected_words(expected, key.as_deref().unwrap_or("key"));
+        let mut message = format!("expected {what}, found {found}");
+        if let Some(k) = &key {
+            message = format!("must be {what}, not {found}");
+            err = err.field(k.clone());
+        }
+        err.message = message;
+        err = err.hint(example);
     } else if let Some(rest) = message.strip_prefix("missing field ") {
         let words = quoted(rest);
         if let Some(word) = words.first() {
@@ -62,7 +83,52 @@ fn from_toml(file: &str, src: &str, e: &toml::de::Error) -> ScenarioError {
             });
         }
     }
+    if err.field.is_none() && !message.starts_with("unknown field") && !message.starts_with("missing field") {
+        if let Some(k) = key_before(src, err_span_start(e)) {
+            err = err.field(k);
+        }
+    }
     err
+}
+
+fn err_span_start(e: &toml::de::Error) -> usize {
+    e.span().map_or(0, |s| s.start)
+}
+
+/// serde's "invalid type: integer `-4`, expected u32" (or "invalid value: ..."), as the value
+/// found and what was expected.
+fn type_error(message: &str) -> Option<(&str, &str)> {
+    let rest = message.strip_prefix("invalid type: ").or_else(|| message.strip_prefix("invalid value: "))?;
+    rest.split_once(", expected ")
+}
+
+/// The key whose value starts at byte `at` of `src`: the last `key =` before it on its line
+/// (inline tables included).
+fn key_before(src: &str, at: usize) -> Option<String> {
+    let at = at.min(src.len());
+    let line_start = src[..at].rfind('\n').map_or(0, |i| i + 1);
+    let before = &src[line_start..at];
+    let eq = before.rfind('=')?;
+    let key = before[..eq].trim_end();
+    let start = key.rfind(|c: char| c == '{' || c == ',' || c.is_whitespace()).map_or(0, |i| i + 1);
+    let key = key[start..].trim_matches('"');
+    (!key.is_empty()).then(|| key.to_string())
+}
+
+/// What serde's expected type means in words, and a hint with an example line for `key`.
+fn expected_words(expected: &str, key: &str) -> (String, String) {
+    let whole = |max: &str| (format!("a whole number from 0 to {max}, without quotes"), format!("for example `{key} = 4`"));
+    match expected.trim() {
+        "u8" => whole("255"),
+        "u16" => whole("65,535"),
+        "u32" => whole("4,294,967,295"),
+        "u64" | "usize" => whole("18,446,744,073,709,551,615"),
+        "f64" | "f32" => ("a number, without quotes or units".into(), format!("for example `{key} = 2.5`")),
+        "a boolean" => ("true or false, without quotes".into(), format!("for example `{key} = true`")),
+        "a string" => ("a string in quotes".into(), format!("for example `{key} = \"text\"`")),
+        e if e.contains("duration") => (e.to_string(), format!("for example `{key} = \"250ms\"`")),
+        e => (e.to_string(), "docs/scenario-format.md lists every key with an example".into()),
+    }
 }
 
 /// Walks a parsed scenario, building its `Spec` and collecting every semantic error.
@@ -98,6 +164,7 @@ impl Drop for PendingError<'_> {
 struct Times {
     duration_ns: Nanos,
     warmup_ns: Nanos,
+    drain_ns: Nanos,
     bucket_ns: Nanos,
 }
 
@@ -137,19 +204,25 @@ impl Checker<'_> {
         let (faults, trigger) = self.faults(&f.faults, &service_ids, &services, times.duration_ns);
 
         let limits = &f.limits;
-        let max_in_flight_requests = self.limit(&limits.max_in_flight_requests, "max_in_flight_requests", 1_000_000);
-        let max_in_flight_jobs = self.limit(&limits.max_in_flight_jobs, "max_in_flight_jobs", 4_000_000);
+        let max_events = self.limit(&limits.max_events, "max_events", 1_000_000_000_000, 2_000_000_000);
+        let max_in_flight_requests =
+            self.limit(&limits.max_in_flight_requests, "max_in_flight_requests", 100_000_000, 1_000_000);
+        let max_in_flight_jobs = self.limit(&limits.max_in_flight_jobs, "max_in_flight_jobs", 1_000_000_000, 4_000_000);
+        let max_memory_mb = self.limit(&limits.max_memory_mb, "max_memory_mb", 16_000_000, 4_000);
+        let max_output_mb = self.limit(&limits.max_output_mb, "max_output_mb", 16_000_000, 1_000);
         Spec {
             name: run.name.clone(),
             description: run.description.clone(),
             duration_ns: times.duration_ns,
             warmup_ns: times.warmup_ns,
-            drain_ns: run.drain.map_or(60 * NS_PER_S, Duration::ns),
+            drain_ns: times.drain_ns,
             bucket_ns: times.bucket_ns,
             seed: run.seed.unwrap_or(1),
-            max_events: limits.max_events.unwrap_or(2_000_000_000),
+            max_events,
             max_in_flight_requests,
             max_in_flight_jobs,
+            max_memory_bytes: max_memory_mb * 1_000_000,
+            max_output_bytes: max_output_mb * 1_000_000,
             services,
             workloads,
             calls,
@@ -174,23 +247,27 @@ impl Checker<'_> {
                     .hint("nothing would be measured; shorten warmup or lengthen duration");
             }
         }
-        let bucket_ns = run.bucket.as_ref().map_or(NS_PER_S, |b| b.value.ns());
-        if let Some(b) = &run.bucket {
-            if b.value.ns() == 0 {
+        let drain_ns = run.drain.map_or(60 * NS_PER_S, Duration::ns);
+        // The series is bounded in bytes by `limits.max_output_mb` (see `estimate`); the
+        // default bucket widens for long runs.
+        let bucket_ns = match &run.bucket {
+            None => crate::estimate::default_bucket_ns(duration_ns, drain_ns),
+            Some(b) if b.value.ns() == 0 => {
                 self.err(b.span.clone(), "scenario.bucket", "bucket must be positive").hint("e.g. bucket = \"1s\"");
-            } else if duration_ns / b.value.ns() > 1_000_000 {
-                let message = format!("{} buckets is more than the 1,000,000 allowed", duration_ns / b.value.ns());
-                self.err(b.span.clone(), "scenario.bucket", message).hint("use a wider bucket");
+                NS_PER_S
             }
-        }
-        Times { duration_ns, warmup_ns, bucket_ns }
+            Some(b) => b.value.ns(),
+        };
+        Times { duration_ns, warmup_ns, drain_ns, bucket_ns }
     }
 
-    /// A `[limits]` count: at least 1, `default` if absent.
-    fn limit(&mut self, l: &Option<Loc<u64>>, name: &str, default: u64) -> u64 {
+    /// A `[limits]` count: from 1 to `max`, `default` if absent.
+    fn limit(&mut self, l: &Option<Loc<u64>>, name: &str, max: u64, default: u64) -> u64 {
         match l {
-            Some(v) if v.value == 0 => {
-                self.err(v.span.clone(), format!("limits.{name}"), format!("{name} must be at least 1"));
+            Some(v) if v.value == 0 || v.value > max => {
+                let message = format!("{name} must be from 1 to {}", crate::group_digits(max));
+                self.err(v.span.clone(), format!("limits.{name}"), message)
+                    .hint(format!("leave it out for the default, {}", crate::group_digits(default)));
                 default
             }
             Some(v) => v.value,

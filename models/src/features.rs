@@ -104,6 +104,8 @@ impl Features {
             max_events: _,
             max_in_flight_requests: _,
             max_in_flight_jobs: _,
+            max_memory_bytes: _,
+            max_output_bytes: _,
             services,
             workloads: _, // arrival processes and mixes are the lean tier's
             calls,

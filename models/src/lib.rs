@@ -8,6 +8,7 @@
 pub mod compile;
 pub mod dist;
 pub mod error;
+pub mod estimate;
 pub mod faults;
 pub mod features;
 pub mod fleet;
@@ -20,8 +21,9 @@ pub mod spec;
 pub mod tier;
 pub mod units;
 
-pub use compile::{compile, load};
+pub use compile::{compile, decode, load};
 pub use error::ScenarioError;
+pub use estimate::{Estimate, Refusal};
 pub use features::{Feature, Features};
 pub use metrics::{NoSeries, PolicyStats, RequestStats, SeriesRow, SeriesSink, ServiceStats};
 pub use model::{Overload, Stability};
@@ -40,7 +42,8 @@ pub enum Verdict {
     Completed,
     /// Too much in flight: the run stopped at `at_ns` rather than exhaust memory.
     Overload { what: Overload, at_ns: Nanos },
-    /// `limits.max_events` events were handled before the run could end.
+    /// `limits.max_events` events were handled before the run could end (`events` counts
+    /// the queued events and those dispatched at once).
     EventBudget { events: u64, at_ns: Nanos },
 }
 
@@ -67,9 +70,9 @@ impl Verdict {
                     cellsim_sim::format_ns(*at_ns)
                 )
             }
-            Verdict::EventBudget { events, at_ns } => {
+            Verdict::Overload { what: Overload::Events { events }, at_ns } | Verdict::EventBudget { events, at_ns } => {
                 format!(
-                    "event budget: {} events handled by t={} (limits.max_events)",
+                    "event budget: {} events handled by t={}, zero-delay dispatches included (limits.max_events)",
                     group_digits(*events),
                     cellsim_sim::format_ns(*at_ns)
                 )
@@ -169,6 +172,9 @@ fn simulate_with<S: SeriesSink, T: Tier>(spec: &Spec, seed: u64, sink: S, fast_p
             (Verdict::Completed, events, at_ns)
         }
         RunOutcome::EventBudget { events, at_ns } => (Verdict::EventBudget { events, at_ns }, events, at_ns),
+        RunOutcome::Stopped { reason: Overload::Events { events: work }, events, at_ns } => {
+            (Verdict::EventBudget { events: work, at_ns }, events, at_ns)
+        }
         RunOutcome::Stopped { reason, events, at_ns } => (Verdict::Overload { what: reason, at_ns }, events, at_ns),
     };
     let in_flight_at_end = model.requests_in_flight();

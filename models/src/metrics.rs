@@ -60,9 +60,12 @@ impl Default for LatencyRecorder {
 }
 
 impl LatencyRecorder {
+    /// The counters at their largest: every slot up to the top, and a few wraps.
+    pub const MAX_HEAP_BYTES: u64 = 2 * (Self::slot(TOP_NS) as u64 + 1);
+
     /// HDR's `index_for` for this layout (unit magnitude 0).
     #[inline]
-    fn slot(v: u64) -> usize {
+    const fn slot(v: u64) -> usize {
         let bucket = LZ_BASE - (v | 2047).leading_zeros();
         ((bucket << HALF_SUB_BITS) as u64 + (v >> bucket)) as usize
     }
@@ -120,8 +123,9 @@ impl LatencyRecorder {
 /// steps per power of two (values up to 63 ns exact, others within 1/64 = 1.6%), an exact sum
 /// for the mean, and reads and resets that touch only the slots up to the largest value seen.
 /// HDR histograms (every other latency record) are too slow to read and clear every bucket.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct SeriesHistogram {
+    /// Grown to the largest slot recorded (see `record`).
     counts: Vec<u32>,
     total: u64,
     sum_ns: u128,
@@ -131,16 +135,13 @@ pub struct SeriesHistogram {
 const SUB_BITS: u32 = 6;
 const SUB: u64 = 1 << SUB_BITS;
 
-impl Default for SeriesHistogram {
-    fn default() -> Self {
-        // Grown to the largest slot recorded (see `record`).
-        SeriesHistogram { counts: Vec::new(), total: 0, sum_ns: 0, top: 0 }
-    }
-}
 
 impl SeriesHistogram {
+    /// The counters at their largest.
+    pub const MAX_HEAP_BYTES: u64 = 4 * (Self::slot(u64::MAX) as u64 + 1);
+
     #[inline]
-    fn slot(v: u64) -> usize {
+    const fn slot(v: u64) -> usize {
         if v < SUB {
             return v as usize;
         }

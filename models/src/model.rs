@@ -28,12 +28,14 @@ mod calls;
 mod event;
 mod jobs;
 mod lanes;
+mod memory;
 mod policies;
 mod record;
 mod records;
 mod tables;
 
 pub use event::{Event, Halt, Kind, Overload};
+pub use memory::ModelMemory;
 pub use record::Stability;
 
 use crate::dist::Dist;
@@ -98,6 +100,10 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     requests_arrived: u64,
     requests_finished: u64,
     requests_in_flight: u64,
+    /// Events handled from the queue, and events dispatched at once by `after` (both count
+    /// against `limits.max_events`).
+    handled_events: u64,
+    inline_events: u64,
     /// Requests that finished before the trigger and in the late window after it, and how
     /// many of each succeeded (see `Stability`).
     stability: Option<Stability>,
@@ -194,6 +200,11 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
     #[inline(always)]
     fn after(&mut self, delay_ns: Nanos, event: Event, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         if delay_ns == 0 {
+            // Work done at once counts against the event budget like a queued event.
+            self.inline_events += 1;
+            if self.handled_events + self.inline_events > self.spec.max_events {
+                return Err(self.halt(Overload::Events { events: self.handled_events + self.inline_events - 1 }));
+            }
             self.dispatch(now, event, q)
         } else {
             q.schedule_at(now + delay_ns, event);
@@ -265,6 +276,7 @@ impl<S: SeriesSink, T: Tier> Model for ServiceModel<'_, S, T> {
 
     #[inline]
     fn handle(&mut self, now: Nanos, event: Event, q: &mut EventQueue<Event>) -> Result<(), Overload> {
+        self.handled_events += 1;
         if T::EXTRAS && now >= self.faults.next_ns() {
             self.faults.advance_to(now);
         }

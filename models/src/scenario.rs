@@ -48,7 +48,9 @@ pub struct RunSection {
     /// Master seed of every random stream. `--seed` overrides it. Default 1.
     #[serde(default)]
     pub seed: Option<u64>,
-    /// Width of a time-series bucket. Default 1s.
+    /// Width of a time-series bucket. Default: 1s, or for runs longer than 100,000 s
+    /// (duration and drain) the narrowest of 10s, 1m, 10m, 1h, 1d giving at most 100,000
+    /// buckets.
     #[serde(default)]
     pub bucket: Option<Loc<Duration>>,
 }
@@ -56,12 +58,20 @@ pub struct RunSection {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSection {
-    /// Most events one run may handle. Default 2,000,000,000.
-    pub max_events: Option<u64>,
-    /// Most end-to-end requests in flight at once. Default 1,000,000.
+    /// Most events one run may handle (zero-delay dispatches, such as a retry sent at once
+    /// after a refusal, count as events). 1 to 10^12. Default 2,000,000,000.
+    pub max_events: Option<Loc<u64>>,
+    /// Most end-to-end requests in flight at once. 1 to 100,000,000. Default 1,000,000.
     pub max_in_flight_requests: Option<Loc<u64>>,
-    /// Most service jobs (one per call attempt being served or queued) at once. Default 4,000,000.
+    /// Most service jobs (one per call attempt being served or queued) at once. 1 to
+    /// 1,000,000,000. Default 4,000,000.
     pub max_in_flight_jobs: Option<Loc<u64>>,
+    /// Most memory a run may need, in megabytes (10^6 bytes), estimated before it starts with
+    /// the work in flight at its limits. 1 to 16,000,000. Default 4,000.
+    pub max_memory_mb: Option<Loc<u64>>,
+    /// Most bytes the run's output files may take together, in megabytes (10^6 bytes),
+    /// estimated before it starts. 1 to 16,000,000. Default 1,000.
+    pub max_output_mb: Option<Loc<u64>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -117,8 +127,8 @@ pub struct RequestSection {
     pub weight: Option<Loc<f64>>,
     /// The service that receives this request type.
     pub target: Loc<String>,
-    /// The client's timeout, per attempt. Default: none.
-    pub timeout: Option<Duration>,
+    /// The client's timeout, per attempt, above 0. Default: none.
+    pub timeout: Option<Loc<Duration>>,
     /// The client's overall deadline, over all attempts. Default: none.
     pub deadline: Option<Loc<Duration>>,
     /// Send the attempt's deadline with it (gRPC's `grpc-timeout`), so that the target drops
@@ -194,8 +204,8 @@ pub struct CallSection {
     /// true: the call's failure fails the caller. false: the caller answers degraded.
     /// Default true.
     pub critical: Option<bool>,
-    /// Per-attempt timeout. Default: none.
-    pub timeout: Option<Duration>,
+    /// Per-attempt timeout, above 0. Default: none.
+    pub timeout: Option<Loc<Duration>>,
     /// Send the attempt's deadline (the sooner of its timeout and the caller's own deadline)
     /// with it. Default false.
     #[serde(default)]

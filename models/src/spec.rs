@@ -23,6 +23,9 @@ pub struct Spec {
     pub max_events: u64,
     pub max_in_flight_requests: u64,
     pub max_in_flight_jobs: u64,
+    /// What the run's memory and its output files may need at most (`[limits]`, in bytes).
+    pub max_memory_bytes: u64,
+    pub max_output_bytes: u64,
     pub services: Vec<ServiceSpec>,
     pub workloads: Vec<WorkloadSpec>,
     /// Every call edge: a workload's request type into its target, and each service's calls.
@@ -257,21 +260,48 @@ impl Spec {
             for (r, cum) in w.requests.iter().zip(&w.cumulative_mix) {
                 let share = cum - prev;
                 prev = *cum;
-                self.add_visits(self.calls[r.call as usize].to, r.type_id, rate * share, &mut visits);
+                for (s, k) in self.visits(self.calls[r.call as usize].to, r.type_id, |_| 1.0) {
+                    visits[s as usize] += rate * share * k;
+                }
             }
         }
         visits.iter().zip(&self.services).map(|(v, s)| v * s.service_time.mean_ns() / 1e9).collect()
     }
 
-    fn add_visits(&self, service: u32, type_id: u16, rate: f64, visits: &mut [f64]) {
-        visits[service as usize] += rate;
-        let s = &self.services[service as usize];
-        let plan = &self.plans[s.plan_by_type[type_id as usize] as usize];
-        for step in &plan.steps {
-            for c in step.calls() {
-                self.add_visits(self.calls[c as usize].to, type_id, rate, visits);
+    /// The services a request of type `type_id` reaches from `entry`, each with the number
+    /// of times it is visited per request: the sum over the paths to it of the product of
+    /// `per_call` along the path (with `per_call` 1, the number of paths). In topological
+    /// order; linear in the calls reached, however many paths a diamond-shaped graph has.
+    pub fn visits(&self, entry: u32, type_id: u16, per_call: impl Fn(&CallSpec) -> f64) -> Vec<(u32, f64)> {
+        let calls_of = |s: u32| {
+            let plan = &self.plans[self.services[s as usize].plan_by_type[type_id as usize] as usize];
+            plan.steps.iter().flat_map(|step| step.calls()).map(|c| &self.calls[c as usize])
+        };
+        // Depth-first post-order without recursion (graphs may be deep): reversed, a
+        // topological order of the reached services.
+        let mut seen = vec![false; self.services.len()];
+        let mut order = Vec::new();
+        let mut stack = vec![(entry, false)];
+        while let Some((s, done)) = stack.pop() {
+            if done {
+                order.push(s);
+                continue;
+            }
+            if std::mem::replace(&mut seen[s as usize], true) {
+                continue;
+            }
+            stack.push((s, true));
+            stack.extend(calls_of(s).filter(|c| !seen[c.to as usize]).map(|c| (c.to, false)));
+        }
+        order.reverse();
+        let mut times = vec![0.0f64; self.services.len()];
+        times[entry as usize] = 1.0;
+        for &s in &order {
+            for c in calls_of(s) {
+                times[c.to as usize] += times[s as usize] * per_call(c);
             }
         }
+        order.into_iter().map(|s| (s, times[s as usize])).collect()
     }
 }
 

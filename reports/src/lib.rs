@@ -1,59 +1,23 @@
 //! cellsim's reports: turns a `RunResult` into the versioned JSON summary, the terminal
-//! summary and the CSV time series. It reads results only, never the engine's internals.
+//! summary and the CSV time series, written into an output folder as a set. It reads
+//! results only, never the engine's internals.
 
+mod output;
 mod series;
 mod summary;
 mod terminal;
 
+pub use output::{OutputDir, OutputError, OUTPUT_FILES};
 pub use series::{CsvSeries, SERIES_HEADER};
 pub use summary::{summarise, Summary, SCHEMA_VERSION};
 pub use terminal::render;
 
-use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
 
-/// Files written into an output folder only when complete: each is written under a
-/// temporary name and renamed into place by [`Staged::commit`]; dropping uncommitted
-/// removes the temporaries, so a failed run never leaves a half-written file.
-pub struct Staged {
-    moves: Vec<(PathBuf, PathBuf)>,
-    committed: bool,
-}
-
-impl Staged {
-    pub fn new() -> Self {
-        Staged { moves: Vec::new(), committed: false }
-    }
-
-    /// The temporary path to write `name` at in `dir`; it becomes `dir/name` on commit.
-    pub fn path(&mut self, dir: &Path, name: &str) -> PathBuf {
-        let tmp = dir.join(format!(".{name}.tmp"));
-        self.moves.push((tmp.clone(), dir.join(name)));
-        tmp
-    }
-
-    pub fn commit(mut self) -> io::Result<()> {
-        for (tmp, dst) in &self.moves {
-            fs::rename(tmp, dst)?;
-        }
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Default for Staged {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        if !self.committed {
-            for (tmp, _) in &self.moves {
-                let _ = fs::remove_file(tmp);
-            }
-        }
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_estimate_knows_the_series_header() {
+        let line = super::SERIES_HEADER.join(",") + "\n";
+        assert_eq!(line.len() as u64, cellsim_models::estimate::SERIES_HEADER_BYTES);
     }
 }

@@ -11,7 +11,7 @@ use crate::units::{Duration, Loc};
 
 /// The keys a workload's `[[workload.request]]` and a `[[service.call]]` share.
 pub(super) struct CallKeys<'s> {
-    timeout: Option<Duration>,
+    timeout: Option<&'s Loc<Duration>>,
     propagate_deadline: bool,
     latency: Option<&'s Loc<DistSection>>,
     retry: Option<&'s Loc<RetrySection>>,
@@ -24,7 +24,7 @@ pub(super) struct CallKeys<'s> {
 impl<'s> From<&'s RequestSection> for CallKeys<'s> {
     fn from(r: &'s RequestSection) -> Self {
         CallKeys {
-            timeout: r.timeout,
+            timeout: r.timeout.as_ref(),
             propagate_deadline: r.propagate_deadline,
             latency: r.latency.as_ref(),
             retry: r.retry.as_ref(),
@@ -39,7 +39,7 @@ impl<'s> From<&'s RequestSection> for CallKeys<'s> {
 impl<'s> From<&'s CallSection> for CallKeys<'s> {
     fn from(c: &'s CallSection) -> Self {
         CallKeys {
-            timeout: c.timeout,
+            timeout: c.timeout.as_ref(),
             propagate_deadline: c.propagate_deadline,
             latency: c.latency.as_ref(),
             retry: c.retry.as_ref(),
@@ -77,6 +77,15 @@ impl Checker<'_> {
         };
         let bulkhead = self.bulkhead(keys.bulkhead, path);
         let throttle = self.throttle(keys.throttle, path);
+        let timeout_ns = match keys.timeout {
+            Some(t) if t.value.ns() == 0 => {
+                self.err(t.span.clone(), format!("{path}.timeout"), "a timeout must be above 0")
+                    .hint("every attempt would time out at once; leave `timeout` out for no timeout");
+                0
+            }
+            Some(t) => t.value.ns(),
+            None => 0,
+        };
         let deadline_ns = match deadline {
             Some(d) if d.value.ns() == 0 => {
                 self.err(d.span.clone(), format!("{path}.deadline"), "a deadline must be above 0");
@@ -89,7 +98,7 @@ impl Checker<'_> {
             name,
             to,
             critical,
-            timeout_ns: keys.timeout.map_or(0, Duration::ns),
+            timeout_ns,
             latency,
             retry,
             breaker,

@@ -66,6 +66,9 @@ pub enum Overload {
     Requests { limit: u64 },
     /// More service jobs at once than `limits.max_in_flight_jobs`.
     Jobs { limit: u64 },
+    /// `limits.max_events` reached counting zero-delay dispatches (a retry storm of
+    /// attempts refused at once can run long inside one queued event).
+    Events { events: u64 },
 }
 
 #[cfg(test)]

@@ -166,7 +166,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
         let workloads = workloads_rt(spec, seed, &mut request_stats);
         ServiceModel {
             spec,
-            calls: Slab::with_capacity_limit(spec.max_in_flight_jobs as usize + spec.max_in_flight_requests as usize),
+            calls: Slab::with_capacity_limit(spec.max_in_flight_jobs.saturating_add(spec.max_in_flight_requests) as usize),
             jobs: Slab::with_capacity_limit(spec.max_in_flight_jobs as usize),
             faults: FaultState::new(&spec.faults, &first_instance, instances.len() as u32),
             instances,
@@ -193,6 +193,8 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             requests_arrived: 0,
             requests_finished: 0,
             requests_in_flight: 0,
+            handled_events: 0,
+            inline_events: 0,
             overload: None,
             stability: spec.trigger.map(|t| super::record::Stability::around(t, spec.warmup_ns, spec.duration_ns)),
             _tier: std::marker::PhantomData,

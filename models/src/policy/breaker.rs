@@ -12,6 +12,20 @@ pub enum BreakerSpec {
 }
 
 impl BreakerSpec {
+    /// The most heap one breaker of this spec holds: its sliding window (a byte per call, or
+    /// a record per second) and its half-open trial window.
+    pub fn heap_bytes_at_most(&self) -> u64 {
+        let (kind, size, permits) = match self {
+            BreakerSpec::Resilience4j(r) => (r.window, r.window_size as u64, r.half_open_permits as u64),
+            BreakerSpec::Hystrix(h) => (WindowKind::Time, h.window_s as u64, 1),
+        };
+        let per_entry = match kind {
+            WindowKind::Count => 1,
+            WindowKind::Time => std::mem::size_of::<(u64, u32, u32, u32)>() as u64,
+        };
+        size.max(1) * per_entry + permits.max(1)
+    }
+
     /// The scenario's name for this kind.
     pub fn name(&self) -> &'static str {
         match self {

@@ -1,0 +1,155 @@
+//! What a run will cost before it starts, from its spec alone: its peak memory and the
+//! bytes of every output file, and the `[limits]` check that refuses a run whose bound is
+//! over a limit. `validate` prints the same figures and gives the same verdict on every
+//! machine: nothing here reads the machine.
+
+use crate::model::ModelMemory;
+use crate::spec::Spec;
+use cellsim_sim::{Nanos, NS_PER_S};
+use std::fmt;
+
+/// The series' header line (kept equal to the CSV writer's by a test in `reports`).
+pub const SERIES_HEADER_BYTES: u64 = 100;
+
+/// The memory and output a run of a spec needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Estimate {
+    pub memory: ModelMemory,
+    /// The peak when traffic flows as offered: the model, full histograms and the work in
+    /// flight at steady state (from the offered load), or at the limits if some service
+    /// is offered more than it can serve.
+    pub expected_peak_bytes: u64,
+    /// The peak if the work in flight reaches `limits.max_in_flight_requests` and
+    /// `limits.max_in_flight_jobs`: what `limits.max_memory_mb` is checked against.
+    pub bound_peak_bytes: u64,
+    /// `series.csv` at its largest: one row per workload per bucket to the end of the drain.
+    pub series_bytes: u64,
+    /// `summary.json` at its largest.
+    pub summary_bytes: u64,
+}
+
+/// A `[limits]` value that an estimate exceeds: the run is refused before it starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    Memory { bound_bytes: u64, limit_bytes: u64 },
+    Output { bytes: u64, limit_bytes: u64 },
+}
+
+impl Estimate {
+    pub fn of(spec: &Spec) -> Estimate {
+        let memory = ModelMemory::of(spec);
+        let base = memory.fixed_bytes.saturating_add(memory.histogram_bytes);
+        let at_limits = memory.in_flight_bytes(spec.max_in_flight_requests, spec.max_in_flight_jobs);
+        let overloaded =
+            spec.offered_load().iter().zip(&spec.services).any(|(busy, s)| *busy >= s.instances as f64 * s.workers as f64);
+        let steady = if overloaded { at_limits } else { memory.in_flight_bytes(steady_requests(spec), u64::MAX) };
+        Estimate {
+            memory,
+            expected_peak_bytes: base.saturating_add(steady),
+            bound_peak_bytes: base.saturating_add(at_limits),
+            series_bytes: series_bytes(spec, spec.bucket_ns),
+            summary_bytes: summary_bytes(spec),
+        }
+    }
+
+    /// Every output file together.
+    pub fn output_bytes(&self) -> u64 {
+        self.series_bytes.saturating_add(self.summary_bytes)
+    }
+
+    /// The limits this estimate exceeds.
+    pub fn refusals(&self, spec: &Spec) -> Vec<Refusal> {
+        let mut out = Vec::new();
+        if self.bound_peak_bytes > spec.max_memory_bytes {
+            out.push(Refusal::Memory { bound_bytes: self.bound_peak_bytes, limit_bytes: spec.max_memory_bytes });
+        }
+        if self.output_bytes() > spec.max_output_bytes {
+            out.push(Refusal::Output { bytes: self.output_bytes(), limit_bytes: spec.max_output_bytes });
+        }
+        out
+    }
+}
+
+/// Requests in flight at steady state, generously: ten times the busy workers the offered
+/// load needs (Little's law with queueing and calls on top), at least a hundred.
+fn steady_requests(spec: &Spec) -> u64 {
+    let busy: f64 = spec.offered_load().iter().sum();
+    (10.0 * busy).clamp(100.0, 1e15) as u64
+}
+
+/// Decimal digits of `n`.
+fn digits(n: u64) -> u64 {
+    n.checked_ilog10().map_or(1, |d| d as u64 + 1)
+}
+
+/// `series.csv` at its largest with buckets of `bucket_ns`: every bucket from 0 to the end
+/// of the drain, for every workload, each field at its widest (counts bounded by the event
+/// budget, since every request arrives in an event; latencies by the run's length).
+pub fn series_bytes(spec: &Spec, bucket_ns: Nanos) -> u64 {
+    let end_ns = spec.duration_ns.saturating_add(spec.drain_ns);
+    let buckets = end_ns / bucket_ns.max(1) + 1;
+    let seconds = digits(end_ns / NS_PER_S) + 4;
+    let counts = 7 * digits(spec.max_events);
+    let ms = 3 * (digits(end_ns / 1_000_000) + 4);
+    // 12 commas, a newline, the availability (0.000000 to 1.000000).
+    let fixed = seconds + counts + ms + 13 + 8;
+    let rows: u64 =
+        spec.workloads.iter().map(|w| fixed + 2 * w.name.len() as u64 + 2).fold(0, u64::saturating_add);
+    SERIES_HEADER_BYTES.saturating_add(buckets.saturating_mul(rows))
+}
+
+/// `summary.json` at its largest: a fixed part, a part per request type, service and
+/// policy, and every name (escaped, so up to six bytes a byte) several times.
+fn summary_bytes(spec: &Spec) -> u64 {
+    let names: u64 = spec.services.iter().map(|s| s.name.len() as u64).sum::<u64>()
+        + spec.workloads.iter().map(|w| w.name.len() as u64 + w.requests.len() as u64 * w.name.len() as u64).sum::<u64>()
+        + spec.type_names.iter().map(|n| n.len() as u64).sum::<u64>()
+        + spec.calls.iter().map(|c| c.name.len() as u64).sum::<u64>()
+        + (spec.name.len() + spec.description.len()) as u64;
+    let requests: u64 = spec.workloads.iter().map(|w| w.requests.len() as u64).sum();
+    let policies = spec.calls.iter().filter(|c| c.breaker.is_some() || c.retry.budget.is_some()).count() as u64;
+    16_384 + 4_096 * requests + 6_144 * spec.services.len() as u64 + 1_024 * policies + 6 * 4 * names
+}
+
+/// The default bucket: the narrowest of 1 s, 10 s, 1 min, 10 min, 1 h and 1 day that cuts
+/// the run (duration and drain) into at most 100,000 buckets.
+pub fn default_bucket_ns(duration_ns: Nanos, drain_ns: Nanos) -> Nanos {
+    let end_ns = duration_ns.saturating_add(drain_ns);
+    const LADDER_S: [u64; 6] = [1, 10, 60, 600, 3_600, 86_400];
+    LADDER_S.iter().map(|s| s * NS_PER_S).find(|&b| end_ns / b < MAX_DEFAULT_BUCKETS).unwrap_or(86_400 * NS_PER_S)
+}
+
+/// The most buckets the default bucket width gives.
+pub const MAX_DEFAULT_BUCKETS: u64 = 100_000;
+
+/// `1234567` bytes as `1.2 MB` (decimal units, as disk sizes are read).
+pub fn format_bytes(b: u64) -> String {
+    match b {
+        0..=9_999 => format!("{b} B"),
+        10_000..=9_999_999 => format!("{:.1} kB", b as f64 / 1e3),
+        10_000_000..=9_999_999_999 => format!("{:.1} MB", b as f64 / 1e6),
+        _ => format!("{:.1} GB", b as f64 / 1e9),
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Memory { bound_bytes, limit_bytes } => write!(
+                f,
+                "refused: the run could need {} of memory, over limits.max_memory_mb = {}\n  \
+                 hint: lower limits.max_in_flight_requests or limits.max_in_flight_jobs, or the model's \
+                 size (instances, breaker windows), or raise limits.max_memory_mb",
+                format_bytes(*bound_bytes),
+                limit_bytes / 1_000_000
+            ),
+            Refusal::Output { bytes, limit_bytes } => write!(
+                f,
+                "refused: the run could write {} of output, over limits.max_output_mb = {}\n  \
+                 hint: set a wider [scenario] bucket, shorten duration or drain, or raise limits.max_output_mb",
+                format_bytes(*bytes),
+                limit_bytes / 1_000_000
+            ),
+        }
+    }
+}

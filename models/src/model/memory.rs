@@ -1,0 +1,186 @@
+//! What a run of a spec holds in memory, estimated from the spec before it starts: the
+//! model's fixed records, the latency histograms traffic fills, and the records of the work
+//! in flight. Sizes are the real types' `size_of`, so the estimate follows the code; the
+//! heap parts are counted as the code allocates them. Checked against measured peaks by
+//! the tests (`tests/limits.rs`).
+
+use super::lanes::TimeoutLane;
+use super::record::Bucket;
+use super::records::{Call, CallExt, Instance, Job};
+use super::tables::{CallRt, ServiceRt, WorkloadRt};
+use crate::fleet::{Fleet, InstanceState};
+use crate::metrics::{LatencyRecorder, RequestStats, SeriesHistogram};
+use crate::policy::breaker::Breaker;
+use crate::policy::budget::Budget;
+use crate::policy::bulkhead::Bulkhead;
+use crate::policy::throttle::Throttle;
+use crate::spec::*;
+use crate::Features;
+use std::mem::size_of;
+
+/// The process before the model: the binary, the allocator, the parsed scenario's buffers.
+const BASE_BYTES: u64 = 8 << 20;
+/// An HDR histogram of the summary's layout sized for values up to 2 ns (its least).
+const EMPTY_HDR_BYTES: u64 = 2048 * 8;
+/// A slab slot: the record and its generation, aligned.
+const SLOT_OVERHEAD: u64 = 8;
+/// One entry in the event queue: time, sequence, event.
+const QUEUE_ENTRY_BYTES: u64 = 16 + size_of::<super::event::Event>() as u64;
+
+/// Bytes of one run of a spec, in parts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ModelMemory {
+    /// The spec and every record built before the first event: services, instances, calls
+    /// with their policy state, workloads, statistics.
+    pub fixed_bytes: u64,
+    /// Latency histograms that traffic fills, at their largest (the services and request
+    /// types that traffic can reach).
+    pub histogram_bytes: u64,
+    /// One end-to-end request in flight with the most work a request can have in flight at
+    /// once (every call of its plans out, hedges included), and that work's jobs and calls.
+    pub request_bytes: u64,
+    pub job_bytes: u64,
+    pub call_bytes: u64,
+    /// The most jobs one request can have in flight at once.
+    pub jobs_per_request: u64,
+}
+
+impl ModelMemory {
+    pub fn of(spec: &Spec) -> ModelMemory {
+        let policies = Features::of(spec).tier() != crate::TierKind::Lean;
+        let call_bytes = size_of::<Call>() as u64
+            + SLOT_OVERHEAD
+            + if policies { size_of::<CallExt>() as u64 } else { 0 }
+            // A timeout lane entry or a deadline, retry or hedge timer; the slab's free list.
+            + QUEUE_ENTRY_BYTES
+            + 4;
+        let job_bytes = size_of::<Job>() as u64 + SLOT_OVERHEAD + size_of::<Handle>() as u64 + QUEUE_ENTRY_BYTES + 4;
+        ModelMemory {
+            fixed_bytes: BASE_BYTES + spec_bytes(spec) + services_bytes(spec) + calls_bytes(spec) + workloads_bytes(spec),
+            histogram_bytes: histogram_bytes(spec),
+            request_bytes: call_bytes,
+            job_bytes,
+            call_bytes,
+            jobs_per_request: jobs_per_request(spec),
+        }
+    }
+
+    /// Bytes of `requests` requests in flight with at most `jobs` jobs in flight.
+    pub fn in_flight_bytes(&self, requests: u64, jobs: u64) -> u64 {
+        let jobs = jobs.min(requests.saturating_mul(self.jobs_per_request));
+        // Each job answers one call attempt; calls waiting for a retry hold no job.
+        requests.saturating_mul(self.request_bytes).saturating_add(jobs.saturating_mul(self.job_bytes + self.call_bytes))
+    }
+}
+
+type Handle = cellsim_sim::Handle;
+
+fn sum(it: impl Iterator<Item = u64>) -> u64 {
+    it.fold(0u64, u64::saturating_add)
+}
+
+/// The spec itself: its vectors and names.
+fn spec_bytes(spec: &Spec) -> u64 {
+    let types = spec.type_names.len() as u64;
+    sum(spec.services.iter().map(|s| size_of::<ServiceSpec>() as u64 + s.name.len() as u64 + 4 * types))
+        + sum(spec.calls.iter().map(|c| size_of::<CallSpec>() as u64 + c.name.len() as u64))
+        + sum(spec.plans.iter().map(|p| size_of::<Plan>() as u64 + 8 * p.steps.len() as u64))
+        + sum(spec.workloads.iter().map(|w| size_of::<WorkloadSpec>() as u64 + 64 * w.requests.len() as u64))
+        + sum(spec.type_names.iter().map(|n| 24 + n.len() as u64))
+        + sum(spec.faults.iter().map(|_| size_of::<FaultSpec>() as u64 + 64))
+}
+
+/// Services with their statistics, fleets and instances (and the faults' per-instance state).
+fn services_bytes(spec: &Spec) -> u64 {
+    let types = spec.type_names.len() as u64;
+    let faults_per_instance = if spec.faults.is_empty() { 0 } else { 12 };
+    sum(spec.services.iter().map(|s| {
+        let n = s.instances as u64;
+        let fleet = size_of::<Fleet>() as u64 + n * (size_of::<InstanceState>() as u64 + 8 + 4);
+        size_of::<ServiceRt>() as u64
+            + 8 * types
+            + 2 * EMPTY_HDR_BYTES
+            + 3 * s.name.len() as u64
+            + fleet
+            + n * (size_of::<Instance>() as u64 + faults_per_instance)
+    }))
+}
+
+/// Calls with their lanes and the policy state of every copy.
+fn calls_bytes(spec: &Spec) -> u64 {
+    let callers = crate::features::callers(spec);
+    sum(spec.calls.iter().zip(&callers).map(|(c, caller)| {
+        let instances = caller.map_or(1, |s| spec.services[s as usize].instances as u64);
+        let copies = |scope: Scope| if scope == Scope::Instance { instances } else { 1 };
+        let mut bytes = (size_of::<CallRt>() + size_of::<TimeoutLane>()) as u64;
+        if let Some(b) = c.retry.budget {
+            let window_s = match b.spec {
+                BudgetSpec::Ratio { window_s, .. } => window_s as u64,
+                _ => 1,
+            };
+            bytes += copies(b.scope) * (size_of::<Budget>() as u64 + 8 * window_s);
+        }
+        if let Some(b) = c.breaker {
+            bytes += copies(b.scope) * (size_of::<Breaker>() as u64 + b.spec.heap_bytes_at_most());
+        }
+        if let Some(b) = c.bulkhead {
+            bytes += copies(b.scope) * size_of::<Bulkhead>() as u64;
+        }
+        if let Some(t) = c.throttle {
+            bytes += copies(t.scope) * (size_of::<Throttle>() as u64 + 8 * t.window_s as u64);
+        }
+        bytes
+    }))
+}
+
+/// Workloads with their series buckets and request types with their statistics.
+fn workloads_bytes(spec: &Spec) -> u64 {
+    sum(spec.workloads.iter().map(|w| {
+        let types = w.requests.len() as u64;
+        (size_of::<WorkloadRt>() + size_of::<Bucket>()) as u64
+            + SeriesHistogram::MAX_HEAP_BYTES
+            + 2 * w.name.len() as u64
+            + types * (size_of::<RequestStats>() as u64 + 2 * EMPTY_HDR_BYTES + 4 + 2 * size_of::<LatencyRecorder>() as u64)
+    }))
+}
+
+/// The latency recorders of the services and request types traffic reaches, at their
+/// largest, and the HDR histograms they become when the run ends, sized for the longest
+/// latency the run allows (its duration and drain, capped at an hour).
+fn histogram_bytes(spec: &Spec) -> u64 {
+    let longest_ns = spec.duration_ns.saturating_add(spec.drain_ns);
+    let hdr = crate::metrics::sized_histogram(longest_ns.max(2));
+    let hdr_bytes = 8 * hdr.distinct_values() as u64;
+    let per_record = LatencyRecorder::MAX_HEAP_BYTES + hdr_bytes;
+    let mut reached = vec![false; spec.services.len()];
+    let mut types = 0u64;
+    for w in &spec.workloads {
+        for r in &w.requests {
+            types += 1;
+            for (s, _) in spec.visits(spec.calls[r.call as usize].to, r.type_id, |_| 1.0) {
+                reached[s as usize] = true;
+            }
+        }
+    }
+    let services = reached.iter().filter(|&&r| r).count() as u64;
+    2 * per_record * (services + types)
+}
+
+/// The most jobs one request can have in flight at once: each call of each plan along
+/// every path out at the same time, hedged calls with every copy out.
+fn jobs_per_request(spec: &Spec) -> u64 {
+    let mut most = 1f64;
+    for w in &spec.workloads {
+        for r in &w.requests {
+            let entry = &spec.calls[r.call as usize];
+            let copies = |c: &CallSpec| c.hedge.map_or(1.0, |h| h.max_attempts as f64);
+            let visits = spec.visits(entry.to, r.type_id, copies);
+            most = most.max(copies(entry) * visits.iter().map(|(_, k)| k).sum::<f64>());
+        }
+    }
+    if most >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        most as u64
+    }
+}
