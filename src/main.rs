@@ -96,8 +96,22 @@ impl Failure {
     }
 }
 
+/// The work runs on a thread with a large stack: a scenario's call chain (up to 1,000
+/// services deep) nests the model's handlers when answers travel back with no delay.
+const STACK_BYTES: usize = 512 << 20;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match std::thread::Builder::new().stack_size(STACK_BYTES).spawn(move || command(cli)) {
+        Ok(worker) => worker.join().unwrap_or(ExitCode::from(3)),
+        Err(e) => {
+            err(&format!("error: cannot start the worker thread: {e}"));
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn command(cli: Cli) -> ExitCode {
     let result = match cli.command {
         None => run_text(DEMO_NAME, DEMO, RunOpts::default()),
         Some(Command::Demo { opts }) => run_text(DEMO_NAME, DEMO, opts),

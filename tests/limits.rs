@@ -396,6 +396,30 @@ fn invalid_utf8_is_located_at_its_line() {
     assert!(stderr(&v).contains("bad.toml:2:1"), "{}", stderr(&v));
 }
 
+#[test]
+fn call_chains_are_bounded_in_depth_and_a_deep_one_runs_without_exhausting_the_stack() {
+    // Each service calls the next; answers travel back with no delay, so the model's
+    // handlers nest once per hop. 1,000 hops run; more are refused at compile time (they
+    // overflowed the stack while checking for cycles, before the model existed).
+    let chain = |n: usize| {
+        let mut s = Scenario::new("chain", "2s")
+            .workload(Workload::constant("w", 100.0).request(Request::new("r", "s0")));
+        for i in 0..n {
+            let mut svc = Service::new(&format!("s{i}"), &constant("0ms"));
+            if i + 1 < n {
+                svc = svc.call(Call::to(&format!("s{}", i + 1)));
+            }
+            s = s.service(svc);
+        }
+        s.text()
+    };
+    let e = compile("deep.toml", &chain(1_500)).unwrap_err();
+    assert!(e[0].to_string().contains("more than 1000 services deep"), "{}", e[0]);
+    let (dir, file) = write_scenario("chain", &chain(1_000));
+    let r = cellsim(["run", file.to_str().unwrap(), "--out", dir.path().join("out").to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+}
+
 // ---------------------------------------------------------------------------------------
 // Retry storms count against the event budget
 

@@ -203,7 +203,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             // Work done at once counts against the event budget like a queued event.
             self.inline_events += 1;
             if self.handled_events + self.inline_events > self.spec.max_events {
-                return Err(self.halt(Overload::Events { events: self.handled_events + self.inline_events - 1 }));
+                return Err(self.halt(Overload::Events { events: self.spec.max_events }));
             }
             self.dispatch(now, event, q)
         } else {

@@ -85,51 +85,62 @@ impl Checker<'_> {
         None
     }
 
-    /// Reports each cycle of the call graph once, at the call that closes it.
+    /// Reports each cycle of the call graph once, at the call that closes it, and a call
+    /// chain deeper than [`MAX_CALL_DEPTH`] services.
     pub(super) fn check_cycles(&mut self, services: &[Loc<ServiceSection>], ids: &BTreeMap<String, u32>) {
-        // Depth-first search in file order; a call to a service on the current path closes a cycle.
+        // Depth-first search in file order, without recursion (a graph may be deep): a call to
+        // a service on the current path closes a cycle. `path` holds each service on the
+        // path with the index of its next call to follow.
         let n = services.len();
         let mut state = vec![0u8; n]; // 0 new, 1 on the path, 2 done
-        let mut path = Vec::new();
+        let mut depth_reported = false;
+        let mut height = vec![0usize; n];
         for start in 0..n {
-            self.visit(start, services, ids, &mut state, &mut path);
-        }
-    }
-
-    fn visit(
-        &mut self,
-        s: usize,
-        services: &[Loc<ServiceSection>],
-        ids: &BTreeMap<String, u32>,
-        state: &mut [u8],
-        path: &mut Vec<usize>,
-    ) {
-        if state[s] != 0 {
-            return;
-        }
-        state[s] = 1;
-        path.push(s);
-        for call in &services[s].value.calls {
-            let Some(&t) = ids.get(&call.value.to.value) else {
+            if state[start] != 0 {
                 continue;
-            };
-            let t = t as usize;
-            if state[t] == 1 {
-                let from = path.iter().position(|&p| p == t).unwrap_or(0);
-                let mut names: Vec<&str> =
-                    path[from..].iter().map(|&p| services[p].value.name.value.as_str()).collect();
-                names.push(&services[t].value.name.value);
-                self.err(
-                    call.value.to.span.clone(),
-                    format!("service.{}.call.to", services[s].value.name.value),
-                    format!("the call graph has a cycle: {}", names.join(" -> ")),
-                )
-                .hint("a request would call itself forever; remove one call of the cycle");
-            } else {
-                self.visit(t, services, ids, state, path);
+            }
+            state[start] = 1;
+            let mut path: Vec<(usize, usize)> = vec![(start, 0)];
+            while let Some(&mut (s, ref mut next)) = path.last_mut() {
+                let Some(call) = services[s].value.calls.get(*next) else {
+                    // Done: its chain is one longer than its callees' longest.
+                    let callees = services[s].value.calls.iter().filter_map(|c| ids.get(&c.value.to.value));
+                    height[s] = 1 + callees.map(|&t| height[t as usize]).max().unwrap_or(0);
+                    if height[s] > MAX_CALL_DEPTH && !depth_reported {
+                        depth_reported = true;
+                        self.err(
+                            services[s].value.name.span.clone(),
+                            format!("service.{}", services[s].value.name.value),
+                            format!("the calls from here chain more than {MAX_CALL_DEPTH} services deep"),
+                        )
+                        .hint("real call graphs are a few hops deep; shorten the chain");
+                    }
+                    state[s] = 2;
+                    path.pop();
+                    continue;
+                };
+                *next += 1;
+                let Some(&t) = ids.get(&call.value.to.value) else { continue };
+                let t = t as usize;
+                if state[t] == 1 {
+                    let from = path.iter().position(|&(p, _)| p == t).unwrap_or(0);
+                    let mut names: Vec<&str> =
+                        path[from..].iter().map(|&(p, _)| services[p].value.name.value.as_str()).collect();
+                    names.push(&services[t].value.name.value);
+                    self.err(
+                        call.value.to.span.clone(),
+                        format!("service.{}.call.to", services[s].value.name.value),
+                        format!("the call graph has a cycle: {}", names.join(" -> ")),
+                    )
+                    .hint("a request would call itself forever; remove one call of the cycle");
+                } else if state[t] == 0 {
+                    state[t] = 1;
+                    path.push((t, 0));
+                }
             }
         }
-        path.pop();
-        state[s] = 2;
     }
 }
+
+/// The deepest call chain a scenario may have, in services (a bound on the model's nesting).
+pub const MAX_CALL_DEPTH: usize = 1_000;
