@@ -11,6 +11,7 @@ pub mod error;
 pub mod faults;
 pub mod features;
 pub mod fleet;
+pub mod invariants;
 pub mod metrics;
 mod model;
 pub mod outcome;
