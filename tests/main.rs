@@ -9,6 +9,7 @@ mod cli;
 mod determinism;
 mod golden;
 mod hostile_input;
+mod properties;
 mod queueing;
 mod resilience;
 mod semantics;
