@@ -10,6 +10,7 @@ mod determinism;
 mod golden;
 mod hostile_input;
 mod limits;
+mod properties;
 mod queueing;
 mod resilience;
 mod semantics;

@@ -12,6 +12,7 @@ pub mod estimate;
 pub mod faults;
 pub mod features;
 pub mod fleet;
+pub mod invariants;
 pub mod metrics;
 mod model;
 pub mod outcome;

@@ -35,6 +35,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let deadline = timeout_at.min(call_deadline);
         if deadline <= now {
             // The call's own deadline has passed: the attempt is not sent.
+            if T::POLICIES && !plain {
+                self.exts[call_h.index as usize].attempt_started_ns = UNSENT;
+            }
             let event = Event { kind: Kind::Reply, outcome: Outcome::Timeout, arg: attempt, handle: call_h };
             return self.after(0, event, now, q);
         }
@@ -332,9 +335,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             self.release_permits(call_h, attempt_bit(attempt), now, q);
         }
         let budget = pol.budget;
-        if outcome != Outcome::Refused && !was_waiting {
-            // A refused attempt, or one that timed out waiting for a bulkhead permit, was
-            // never sent: its policies did not see it start.
+        if outcome != Outcome::Refused && !was_waiting && attempt_started_ns != UNSENT {
+            // A refused attempt, one that timed out waiting for a bulkhead permit, or one not
+            // sent because the call's deadline had passed: its policies did not see it start.
             self.policies_hear(pol, attempt, outcome, attempt_started_ns, now);
         }
         let call = self.calls.get_mut(call_h).expect("still live");

@@ -73,6 +73,10 @@ pub(super) struct CallExt {
     pub(super) waiting: u16,
 }
 
+/// `CallExt::attempt_started_ns` of an attempt that was never sent because the call's
+/// deadline had passed: its policies did not see it start and must not hear of its end.
+pub(super) const UNSENT: Nanos = Nanos::MAX;
+
 /// The bit of `attempt` in `CallExt::permits` and `CallExt::waiting`.
 #[inline]
 pub(super) fn attempt_bit(attempt: u32) -> u16 {

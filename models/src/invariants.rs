@@ -1,0 +1,485 @@
+//! Invariants of a finished run, checked from the outside: from the public [`RunResult`], the
+//! series rows the run streamed, and the [`Spec`] it ran. The property tests
+//! (`tests/properties.rs`) run thousands of random scenarios through [`check`]; the tests
+//! below break one count of a real result at a time and require the checker to notice.
+//!
+//! What is checked, and why it must hold:
+//!
+//! - **Conservation.** Every request that arrived finished or was still in flight at the end.
+//! - **Outcome counts add up.** A request type's counted requests (after the warm-up) are at
+//!   most the requests that finished, per outcome, workload by workload; a service's ended
+//!   jobs are at most its arrivals.
+//! - **No histogram count lost.** A request type's success histogram holds one value per
+//!   success (`ok` + `degraded`) and its failure histogram one per failure; a service's wait
+//!   histogram one per job that waited; every batch-means count equals the count it splits.
+//! - **Simulated time never goes back.** Series rows come bucket by bucket in time order, one
+//!   row per workload per bucket in scenario order, each bucket one `bucket` after the last,
+//!   from 0 to the bucket holding the end of the run; the run ends within `duration + drain`.
+//! - **The series adds up.** Each workload's rows (warm-up included) add up to the requests
+//!   of that workload that finished, and in all to `requests_finished`.
+//! - **Limits are respected.** At most `max_events` events, at most `max_in_flight_requests`
+//!   requests in flight, and a verdict that names the limit the scenario set.
+//!
+//! Only what the documentation of `RunResult`, `RequestStats` and `ServiceStats` promises is
+//! asserted; the relations between a service's counts are inequalities, because jobs still
+//! queued or working when the run ends are counted as arrivals and not as ended.
+
+use crate::metrics::{BatchMeans, SeriesRow};
+use crate::outcome::{Outcome, Outcomes};
+use crate::spec::Spec;
+use crate::{Overload, RunResult, Verdict};
+
+/// Checks every invariant of `result`, a run of `spec`. `rows` are the series rows the run
+/// streamed (a `Vec<SeriesRow>` sink), or `None` when the run discarded them: the series
+/// checks are then skipped. Returns every violation found, each one line naming the check.
+pub fn check(spec: &Spec, result: &RunResult, rows: Option<&[SeriesRow]>) -> Result<(), Vec<String>> {
+    let mut v = Violations(Vec::new());
+    run_level(spec, result, &mut v);
+    requests(spec, result, &mut v);
+    services(spec, result, &mut v);
+    if let Some(rows) = rows {
+        series(spec, result, rows, &mut v);
+    }
+    if v.0.is_empty() {
+        Ok(())
+    } else {
+        Err(v.0)
+    }
+}
+
+/// The violations found so far.
+struct Violations(Vec<String>);
+
+impl Violations {
+    /// Records `what` (the check's name, then the numbers) unless `ok`.
+    fn require(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(what());
+        }
+    }
+}
+
+/// The number of values a batch-means record holds.
+fn batch_count(b: &BatchMeans) -> u64 {
+    b.count.iter().sum()
+}
+
+/// Conservation, the run's end, the limits and the verdict.
+fn run_level(spec: &Spec, r: &RunResult, v: &mut Violations) {
+    v.require(r.requests_arrived == r.requests_finished.saturating_add(r.in_flight_at_end), || {
+        format!(
+            "conservation: requests_arrived {} != requests_finished {} + in_flight_at_end {}",
+            r.requests_arrived, r.requests_finished, r.in_flight_at_end
+        )
+    });
+    let until = spec.duration_ns.saturating_add(spec.drain_ns);
+    v.require(r.end_ns <= until, || {
+        format!("time: end_ns {} is past duration + drain = {until}", r.end_ns)
+    });
+    v.require(r.duration_ns == spec.duration_ns && r.warmup_ns == spec.warmup_ns, || {
+        format!(
+            "spec: the result's duration/warm-up {}/{} are not the spec's {}/{}",
+            r.duration_ns, r.warmup_ns, spec.duration_ns, spec.warmup_ns
+        )
+    });
+    v.require(r.events <= spec.max_events, || {
+        format!("limits: {} events handled, limits.max_events is {}", r.events, spec.max_events)
+    });
+    v.require(r.in_flight_at_end <= spec.max_in_flight_requests, || {
+        format!(
+            "limits: {} requests in flight at the end, limits.max_in_flight_requests is {}",
+            r.in_flight_at_end, spec.max_in_flight_requests
+        )
+    });
+    match &r.verdict {
+        Verdict::Completed => {}
+        Verdict::EventBudget { events, at_ns } => {
+            // Queued events and those dispatched at once together reach the budget.
+            v.require(r.events <= *events && *events == spec.max_events, || {
+                format!(
+                    "verdict: event budget at {events} events, the run handled {} of limits.max_events {}",
+                    r.events, spec.max_events
+                )
+            });
+            v.require(*at_ns == r.end_ns, || format!("verdict: event budget at {at_ns} ns, the run ended at {}", r.end_ns));
+        }
+        Verdict::Overload { what, at_ns } => {
+            let (limit, set) = match what {
+                Overload::Requests { limit } => (*limit, spec.max_in_flight_requests),
+                Overload::Jobs { limit } => (*limit, spec.max_in_flight_jobs),
+                Overload::Events { events } => (*events, spec.max_events),
+            };
+            v.require(limit == set, || format!("verdict: overload at a limit of {limit}, the scenario set {set}"));
+            v.require(*at_ns == r.end_ns, || format!("verdict: overload at {at_ns} ns, the run ended at {}", r.end_ns));
+        }
+    }
+    if let Some(st) = &r.stability {
+        v.require(st.before_ok <= st.before_total && st.after_ok <= st.after_total, || {
+            format!("stability: successes above totals: {st:?}")
+        });
+        v.require(st.before_total.saturating_add(st.after_total) <= r.requests_finished, || {
+            format!("stability: windows count more requests than finished ({}): {st:?}", r.requests_finished)
+        });
+        v.require(st.before.0 <= st.before.1 && st.after.1 <= r.duration_ns, || {
+            format!("stability: windows out of order or past the duration: {st:?}")
+        });
+    }
+    for p in &r.policies {
+        v.require(p.copies >= 1, || format!("policies: {} {} has no copies", p.call, p.policy));
+    }
+}
+
+/// Per request type: histograms and batch means against the outcome counts.
+fn requests(spec: &Spec, r: &RunResult, v: &mut Violations) {
+    let types: usize = spec.workloads.iter().map(|w| w.requests.len()).sum();
+    v.require(r.requests.len() == types, || {
+        format!("requests: {} request records for {types} request types", r.requests.len())
+    });
+    let mut counted = 0u64;
+    for st in &r.requests {
+        let name = format!("{}/{}", st.workload, st.request);
+        let (total, ok) = (st.outcomes.total(), st.outcomes.successes());
+        counted = counted.saturating_add(total);
+        v.require(st.latency.len() == ok, || {
+            format!("histograms: {name}: {} success latencies for {ok} successes (ok + degraded)", st.latency.len())
+        });
+        v.require(st.latency_failed.len() == total - ok, || {
+            format!("histograms: {name}: {} failure latencies for {} failures", st.latency_failed.len(), total - ok)
+        });
+        v.require(batch_count(&st.success_batches) == total, || {
+            format!("batches: {name}: success batches hold {} for {total} requests", batch_count(&st.success_batches))
+        });
+        v.require(batch_count(&st.latency_batches) == ok, || {
+            format!("batches: {name}: latency batches hold {} for {ok} successes", batch_count(&st.latency_batches))
+        });
+        let sum: f64 = st.success_batches.sum.iter().sum();
+        v.require(sum == ok as f64, || format!("batches: {name}: success batches sum to {sum}, {ok} successes"));
+        v.require(st.attempts >= total, || {
+            format!("attempts: {name}: {} attempts for {total} counted requests", st.attempts)
+        });
+    }
+    v.require(counted <= r.requests_finished, || {
+        format!("outcomes: {counted} requests counted, only {} finished", r.requests_finished)
+    });
+}
+
+/// Per service: what its documentation promises about its counts.
+fn services(spec: &Spec, r: &RunResult, v: &mut Violations) {
+    v.require(r.services.len() == spec.services.len(), || {
+        format!("services: {} service records for {} services", r.services.len(), spec.services.len())
+    });
+    for (st, s) in r.services.iter().zip(&spec.services) {
+        let name = &st.service;
+        v.require(
+            *name == s.name && st.instances == s.instances && st.workers_per_instance == s.workers,
+            || format!("services: record {name} {}x{} is not the spec's {} {}x{}", st.instances, st.workers_per_instance, s.name, s.instances, s.workers),
+        );
+        let ended = st.outcomes.total();
+        let sojourns = st.sojourn.len();
+        v.require(st.wait.len() == st.waited, || {
+            format!("histograms: service {name}: {} wait values for {} jobs that waited", st.wait.len(), st.waited)
+        });
+        v.require(st.waited <= st.started && st.started <= st.arrivals, || {
+            format!("services: {name}: waited {} <= started {} <= arrivals {} fails", st.waited, st.started, st.arrivals)
+        });
+        v.require(ended <= st.arrivals, || format!("outcomes: service {name}: {ended} jobs ended of {} arrivals", st.arrivals));
+        // A sojourn is recorded for each job that replied after its work, so at most one per
+        // job started and one per job ended; the jobs that ended without a sojourn (turned
+        // away on arrival, or dropped from the queue) never started.
+        v.require(sojourns <= st.started && sojourns <= ended, || {
+            format!("histograms: service {name}: {sojourns} sojourns for {} started and {ended} ended jobs", st.started)
+        });
+        v.require(ended - sojourns.min(ended) <= st.arrivals - st.started.min(st.arrivals), || {
+            format!(
+                "outcomes: service {name}: {} jobs ended unstarted, but only {} of {} arrivals never started",
+                ended - sojourns.min(ended),
+                st.arrivals - st.started.min(st.arrivals),
+                st.arrivals
+            )
+        });
+        let b = [
+            ("sojourn", batch_count(&st.sojourn_batches), sojourns),
+            ("wait", batch_count(&st.wait_batches), st.started),
+            ("waited", batch_count(&st.waited_batches), st.started),
+            ("rejected", batch_count(&st.rejected_batches), st.arrivals),
+        ];
+        for (what, count, expected) in b {
+            v.require(count == expected, || format!("batches: service {name}: {what} batches hold {count}, expected {expected}"));
+        }
+        let waited: f64 = st.waited_batches.sum.iter().sum();
+        v.require(waited == st.waited as f64, || {
+            format!("batches: service {name}: waited batches sum to {waited}, {} waited", st.waited)
+        });
+        let rejected: f64 = st.rejected_batches.sum.iter().sum();
+        v.require(rejected <= st.outcomes.get(Outcome::Rejected) as f64, || {
+            format!(
+                "batches: service {name}: rejected batches sum to {rejected}, {} jobs rejected",
+                st.outcomes.get(Outcome::Rejected)
+            )
+        });
+    }
+}
+
+/// The time series: order, spacing, coverage, and counts against the finished requests.
+fn series(spec: &Spec, r: &RunResult, rows: &[SeriesRow], v: &mut Violations) {
+    let workloads = spec.workloads.len();
+    if workloads == 0 {
+        v.require(rows.is_empty(), || format!("series: {} rows without workloads", rows.len()));
+        return;
+    }
+    v.require(rows.len() % workloads == 0, || {
+        format!("series: {} rows is not a whole number of buckets of {workloads} workloads", rows.len())
+    });
+    let mut finished = vec![Outcomes::default(); workloads];
+    let mut last_start: Option<u64> = None;
+    for (i, row) in rows.iter().enumerate() {
+        let (bucket, w) = (i / workloads, i % workloads);
+        let expected = (bucket as u64).saturating_mul(spec.bucket_ns);
+        if row.workload != spec.workloads[w].name || row.bucket_start_ns != expected {
+            v.0.push(format!(
+                "series: row {i} is {} at {} ns, expected {} at {expected} ns (time order, workloads in scenario order)",
+                row.workload, row.bucket_start_ns, spec.workloads[w].name
+            ));
+            return;
+        }
+        if let Some(prev) = last_start.filter(|_| w == 0) {
+            v.require(row.bucket_start_ns > prev, || {
+                format!("series: row {i}: bucket start {} after {prev}: time went back", row.bucket_start_ns)
+            });
+        }
+        last_start = Some(row.bucket_start_ns);
+        let ok = row.outcomes.successes();
+        v.require(row.p50_ns.is_some() == (ok > 0) && row.mean_ns.is_some() == (ok > 0), || {
+            format!("series: row {i}: percentiles {:?}/{:?} for {ok} successes", row.p50_ns, row.mean_ns)
+        });
+        v.require(row.p50_ns <= row.p99_ns, || format!("series: row {i}: p50 {:?} above p99 {:?}", row.p50_ns, row.p99_ns));
+        for o in Outcome::ALL {
+            finished[w].0[o as usize] = finished[w].get(o).saturating_add(row.outcomes.get(o));
+        }
+    }
+    // The last bucket holds the end of the run (or of the duration, if the run ended early).
+    let end = r.end_ns.max(r.duration_ns);
+    if let Some(last) = rows.last() {
+        v.require(last.bucket_start_ns <= end && end - last.bucket_start_ns < spec.bucket_ns, || {
+            format!("series: the last bucket starts at {} ns, the run covers to {end} ns", last.bucket_start_ns)
+        });
+    } else {
+        v.0.push(format!("series: no rows for a run covering {end} ns"));
+    }
+    let total: u64 = finished.iter().map(Outcomes::total).sum();
+    v.require(total == r.requests_finished, || {
+        format!("series: rows add up to {total} requests, {} finished", r.requests_finished)
+    });
+    // The counted requests (after the warm-up) are among those finished, outcome by outcome.
+    for (w, rows_w) in finished.iter().enumerate() {
+        let name = &spec.workloads[w].name;
+        let mut counted = Outcomes::default();
+        for st in r.requests.iter().filter(|st| st.workload == *name) {
+            for o in Outcome::ALL {
+                counted.0[o as usize] = counted.get(o).saturating_add(st.outcomes.get(o));
+            }
+        }
+        for o in Outcome::ALL {
+            v.require(counted.get(o) <= rows_w.get(o), || {
+                format!(
+                    "outcomes: workload {name}: {} requests counted `{}`, the series has {} finished so",
+                    counted.get(o),
+                    o.name(),
+                    rows_w.get(o)
+                )
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{compile, simulate};
+
+    /// Two workloads, a warm-up, retries, an optional call, a fallback, a small queue that
+    /// rejects, and an outage: every count the checker reads is non-zero.
+    const SCENARIO: &str = r#"
+[scenario]
+name = "checked"
+duration = "4s"
+warmup = "500ms"
+bucket = "250ms"
+
+[[workload]]
+name = "a"
+arrival = { process = "poisson", rate_per_s = 400 }
+[[workload.request]]
+name = "get"
+target = "front"
+timeout = "40ms"
+retry = { max_attempts = 3, backoff = "full-jitter", base = "2ms" }
+[[workload.request]]
+name = "put"
+weight = 0.5
+target = "front"
+
+[[workload]]
+name = "b"
+arrival = { process = "constant", rate_per_s = 100 }
+[[workload.request]]
+name = "get"
+target = "back"
+
+[[service]]
+name = "front"
+instances = 2
+workers = 2
+queue_capacity = 4
+service_time = { dist = "exponential", mean = "4ms" }
+[[service.call]]
+to = "back"
+timeout = "20ms"
+[[service.call]]
+to = "extra"
+critical = false
+fallback = {}
+
+[[service]]
+name = "back"
+workers = 4
+service_time = { dist = "lognormal", median = "3ms", p99 = "30ms" }
+
+[[service]]
+name = "extra"
+service_time = { dist = "constant", value = "1ms" }
+
+[[fault]]
+kind = "outage"
+service = "back"
+start = "2s"
+duration = "500ms"
+"#;
+
+    fn real() -> (Spec, RunResult, Vec<SeriesRow>) {
+        let spec = compile("checked.toml", SCENARIO).unwrap_or_else(|e| panic!("{}", e[0]));
+        let (r, rows) = simulate(&spec, 7, Vec::new());
+        (spec, r, rows)
+    }
+
+    /// The checker's complaints about `result` after `break_it`, which must include one
+    /// starting with `prefix`.
+    fn caught(prefix: &str, break_it: impl FnOnce(&mut Spec, &mut RunResult, &mut Vec<SeriesRow>)) {
+        let (mut spec, mut r, mut rows) = real();
+        break_it(&mut spec, &mut r, &mut rows);
+        let errors = check(&spec, &r, Some(&rows)).expect_err("the broken result passed the checker");
+        assert!(errors.iter().any(|e| e.starts_with(prefix)), "no `{prefix}` complaint in {errors:#?}");
+    }
+
+    #[test]
+    fn a_real_run_passes_and_exercises_every_count() {
+        let (spec, r, rows) = real();
+        check(&spec, &r, Some(&rows)).unwrap_or_else(|e| panic!("{e:#?}"));
+        check(&spec, &r, None).unwrap();
+        assert!(r.verdict.is_completed());
+        for st in &r.requests {
+            assert!(st.outcomes.successes() > 0 && st.outcomes.total() > st.outcomes.successes(), "{st:?}");
+        }
+        let front = &r.services[0];
+        assert!(front.waited > 0 && front.outcomes.get(Outcome::Rejected) > 0, "{front:?}");
+        assert!(r.services[1].outcomes.get(Outcome::Error) > 0);
+        assert!(rows.len() > 2 * 16 && r.requests_finished > r.requests.iter().map(|s| s.outcomes.total()).sum());
+    }
+
+    #[test]
+    fn catches_lost_conservation() {
+        caught("conservation", |_, r, _| r.requests_arrived += 1);
+        caught("conservation", |_, r, _| r.in_flight_at_end += 1);
+    }
+
+    #[test]
+    fn catches_a_bumped_outcome_count() {
+        caught("histograms", |_, r, _| r.requests[0].outcomes.0[Outcome::Ok as usize] += 1);
+        caught("histograms", |_, r, _| r.requests[1].outcomes.0[Outcome::Timeout as usize] += 1);
+        caught("batches", |_, r, _| r.requests[0].outcomes.0[Outcome::Error as usize] += 1);
+    }
+
+    #[test]
+    fn catches_a_lost_histogram_count() {
+        caught("histograms", |_, r, _| r.requests[0].latency.reset());
+        caught("histograms", |_, r, _| r.requests[2].latency_failed.record(1_000).unwrap());
+        caught("histograms", |_, r, _| r.services[0].wait.record(5_000).unwrap());
+        caught("histograms", |_, r, _| r.services[1].sojourn.record_n(5_000, 1_000_000).unwrap());
+    }
+
+    #[test]
+    fn catches_lost_batch_counts() {
+        caught("batches", |_, r, _| r.requests[0].success_batches.count[3] -= 1);
+        caught("batches", |_, r, _| r.services[0].sojourn_batches.count[19] += 1);
+        caught("batches", |_, r, _| r.services[0].rejected_batches.count[0] += 1);
+    }
+
+    #[test]
+    fn catches_service_counts_that_do_not_add_up() {
+        caught("services", |_, r, _| r.services[0].started = r.services[0].arrivals + 1);
+        caught("outcomes", |_, r, _| r.services[2].outcomes.0[Outcome::Ok as usize] += r.services[2].arrivals);
+    }
+
+    #[test]
+    fn catches_more_counted_than_finished() {
+        caught("outcomes", |_, r, _| r.requests_finished = 10);
+        caught("outcomes", |_, _, rows| {
+            // Moves every finished `ok` of workload b out of the series into `error`.
+            for row in rows.iter_mut().filter(|row| row.workload == "b") {
+                row.outcomes.0[Outcome::Error as usize] += row.outcomes.get(Outcome::Ok);
+                row.outcomes.0[Outcome::Ok as usize] = 0;
+                (row.p50_ns, row.p99_ns, row.mean_ns) = (None, None, None);
+            }
+        });
+    }
+
+    #[test]
+    fn catches_a_dropped_or_reordered_series_row() {
+        caught("series", |_, _, rows| {
+            rows.remove(rows.len() / 2);
+        });
+        caught("series", |_, _, rows| {
+            rows.truncate(rows.len() - 2);
+        });
+        caught("series", |_, _, rows| rows.swap(2, 4));
+        caught("series", |_, _, rows| rows[7].outcomes.0[Outcome::Ok as usize] += 1);
+        caught("series", |_, _, rows| rows[9].bucket_start_ns -= 1);
+    }
+
+    #[test]
+    fn catches_time_past_the_drain() {
+        caught("time", |spec, r, _| r.end_ns = spec.duration_ns + spec.drain_ns + 1);
+    }
+
+    #[test]
+    fn catches_limits_exceeded() {
+        caught("limits", |spec, r, _| spec.max_events = r.events - 1);
+        caught("limits", |spec, r, _| {
+            r.in_flight_at_end = 5;
+            r.requests_arrived += 5;
+            spec.max_in_flight_requests = 4;
+        });
+        caught("verdict", |spec, r, _| {
+            r.verdict = Verdict::EventBudget { events: r.events, at_ns: r.end_ns };
+            spec.max_events = r.events + 1;
+        });
+        caught("verdict", |spec, r, _| {
+            r.verdict = Verdict::Overload { what: Overload::Jobs { limit: 10 }, at_ns: r.end_ns };
+            spec.max_in_flight_jobs = 11;
+        });
+    }
+
+    #[test]
+    fn runs_stopped_by_a_limit_pass() {
+        let (mut spec, ..) = real();
+        spec.max_events = 5_000;
+        let (r, rows) = simulate(&spec, 3, Vec::new());
+        assert!(matches!(r.verdict, Verdict::EventBudget { .. }), "{:?}", r.verdict);
+        check(&spec, &r, Some(&rows)).unwrap_or_else(|e| panic!("{e:#?}"));
+        let (mut spec, ..) = real();
+        spec.max_in_flight_requests = 3;
+        let (r, rows) = simulate(&spec, 3, Vec::new());
+        assert!(matches!(r.verdict, Verdict::Overload { .. }), "{:?}", r.verdict);
+        check(&spec, &r, Some(&rows)).unwrap_or_else(|e| panic!("{e:#?}"));
+    }
+}

@@ -1,0 +1,780 @@
+//! Property tests: random small *valid* scenarios, drawn from what docs/scenario-format.md
+//! documents (1 to 3 workloads, 1 to 4 services calling each other in a DAG, every policy,
+//! fleet feature, shedding rule and fault, small `[limits]` now and then), each compiled, run
+//! with its series collected, and checked by `cellsim_models::invariants::check`: requests
+//! arrived = finished + in flight, outcome counts add up, no histogram count lost, simulated
+//! time never goes back, limits respected. A sample is also run twice (same bytes), and once
+//! more in the top tier with the fast paths off (same bytes again).
+//!
+//! The default count suits `cargo test --workspace`; CI raises it:
+//!
+//! ```sh
+//! CELLSIM_PROPERTY_CASES=10000 cargo test --test main properties:: -- --nocapture
+//! ```
+//!
+//! `CELLSIM_PROPERTY_CASES` is the total over the shards (each shard is a test, so the test
+//! harness runs them in parallel); `CELLSIM_PROPERTY_SEED` changes the random scenarios (the
+//! default is fixed, so a CI failure reproduces); `CELLSIM_PROPERTY_SECONDS` stops each shard
+//! after that long, reporting how many scenarios it ran. A failure prints the shrunk
+//! scenario's TOML text and its seed.
+//!
+//! Every new scenario key belongs in this generator: a feature it cannot draw is a feature
+//! these invariants never see.
+
+use cellsim_models::{compile, invariants, simulate, simulate_in, SeriesRow, TierKind};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Cases per shard under plain `cargo test` (about 10 s for both shards on two cores).
+const DEFAULT_CASES: u64 = 1000;
+/// The tests below split the cases between this many shards.
+const SHARDS: u64 = 2;
+/// One case in this many is also checked for determinism and against the top tier.
+const SAMPLE_EVERY: u64 = 8;
+
+// ---------------------------------------------------------------------------------------
+// The generated scenario
+
+/// Request type names, in the order a workload's request types take them.
+const TYPES: [&str; 3] = ["get", "put", "list"];
+
+#[derive(Clone, Debug)]
+struct Gen {
+    duration_us: u64,
+    /// Warm-up as a share of the duration, in percent (below 100).
+    warmup_pct: Option<u64>,
+    /// The bucket as a share of the duration, in percent (1 to 100).
+    bucket_pct: Option<u64>,
+    drain: Option<&'static str>,
+    seed: u64,
+    limits: Vec<(&'static str, u64)>,
+    workloads: Vec<WorkloadG>,
+    services: Vec<ServiceG>,
+    faults: Vec<FaultG>,
+}
+
+#[derive(Clone, Debug)]
+struct WorkloadG {
+    arrival: String,
+    customers: Option<u64>,
+    requests: Vec<RequestG>,
+}
+
+#[derive(Clone, Debug)]
+struct RequestG {
+    weight: Option<f64>,
+    /// Any service: taken modulo the number of services.
+    target: usize,
+    /// `key = value` lines: timeout, deadline, latency, retry or hedge, breaker...
+    keys: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+struct ServiceG {
+    instances: u32,
+    keys: Vec<String>,
+    load_balancer: Option<usize>,
+    weights: Vec<u32>,
+    /// Some(kind, dependency): the dependency is taken modulo the number of services.
+    health: Option<(String, usize)>,
+    calls: Vec<CallG>,
+}
+
+#[derive(Clone, Debug)]
+struct CallG {
+    /// A service after the caller: caller + 1 + (to modulo the services after it).
+    to: usize,
+    /// Runs in parallel with the previous call (same group).
+    joins_previous: bool,
+    /// A group even when alone.
+    grouped: bool,
+    /// Bit i: the request type TYPES[i], when some workload has it.
+    for_types: Option<u8>,
+    keys: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+struct FaultG {
+    outage: bool,
+    service: usize,
+    start_pct: u64,
+    duration_pct: u64,
+    load_percent: u64,
+    instances: Option<u32>,
+}
+
+/// A duration in microseconds as the format writes it.
+fn d(us: u64) -> String {
+    if us == 0 {
+        "0".to_string()
+    } else if us % 1000 == 0 {
+        format!("\"{}ms\"", us / 1000)
+    } else {
+        format!("\"{us}us\"")
+    }
+}
+
+impl Gen {
+    fn text(&self) -> String {
+        let mut out = String::new();
+        let duration = self.duration_us;
+        out += &format!("[scenario]\nname = \"prop\"\nduration = {}\nseed = {}\n", d(duration), self.seed);
+        if let Some(p) = self.warmup_pct {
+            out += &format!("warmup = {}\n", d(duration * p / 100));
+        }
+        if let Some(p) = self.bucket_pct {
+            out += &format!("bucket = {}\n", d((duration * p / 100).max(1)));
+        }
+        if let Some(drain) = self.drain {
+            out += &format!("drain = {drain}\n");
+        }
+        if !self.limits.is_empty() {
+            out += "\n[limits]\n";
+            for (k, v) in &self.limits {
+                out += &format!("{k} = {v}\n");
+            }
+        }
+        let n = self.services.len();
+        let present: u8 = (0..TYPES.len())
+            .filter(|&t| self.workloads.iter().any(|w| w.requests.len() > t))
+            .fold(0, |m, t| m | 1 << t);
+        for (w, wl) in self.workloads.iter().enumerate() {
+            out += &format!("\n[[workload]]\nname = \"w{w}\"\narrival = {}\n", wl.arrival);
+            if let Some(c) = wl.customers {
+                out += &format!("customers = {c}\n");
+            }
+            for (t, r) in wl.requests.iter().enumerate() {
+                out += &format!("\n[[workload.request]]\nname = \"{}\"\ntarget = \"s{}\"\n", TYPES[t], r.target % n);
+                if let Some(wt) = r.weight {
+                    out += &format!("weight = {wt}\n");
+                }
+                for k in &r.keys {
+                    out += k;
+                    out.push('\n');
+                }
+            }
+        }
+        for (i, s) in self.services.iter().enumerate() {
+            out += &format!("\n[[service]]\nname = \"s{i}\"\ninstances = {}\n", s.instances);
+            for k in &s.keys {
+                out += k;
+                out.push('\n');
+            }
+            if let Some(lb) = s.load_balancer {
+                let kinds = ["round-robin", "random", "least-outstanding", "power-of-two", "weighted"];
+                out += &format!("load_balancer = \"{}\"\n", kinds[lb]);
+                if kinds[lb] == "weighted" {
+                    let w: Vec<String> = s.weights[..s.instances as usize].iter().map(u32::to_string).collect();
+                    out += &format!("weights = [{}]\n", w.join(", "));
+                }
+            }
+            if let Some((check, dep)) = &s.health {
+                let dep = if check.contains("\"dependency\"") { format!(", dependency = \"s{}\"", dep % n) } else { String::new() };
+                out += &format!("health_check = {{ {check}{dep} }}\n");
+            }
+            let after = n - i - 1;
+            let mut used = Vec::new();
+            let mut group = 0;
+            for (k, c) in s.calls.iter().enumerate() {
+                if after == 0 {
+                    break;
+                }
+                let to = i + 1 + c.to % after;
+                out += &format!("\n[[service.call]]\nto = \"s{to}\"\n");
+                if used.contains(&to) {
+                    out += &format!("name = \"c{k}\"\n");
+                }
+                used.push(to);
+                if k == 0 || !c.joins_previous {
+                    group += 1;
+                }
+                if c.grouped || c.joins_previous || s.calls.get(k + 1).is_some_and(|next| next.joins_previous) {
+                    out += &format!("group = \"g{group}\"\n");
+                }
+                if let Some(mask) = c.for_types.map(|m| m & present).filter(|&m| m != 0) {
+                    let names: Vec<String> =
+                        (0..TYPES.len()).filter(|t| mask & 1 << t != 0).map(|t| format!("\"{}\"", TYPES[t])).collect();
+                    out += &format!("for_types = [{}]\n", names.join(", "));
+                }
+                for key in &c.keys {
+                    out += key;
+                    out.push('\n');
+                }
+            }
+        }
+        for f in &self.faults {
+            let s = f.service % n;
+            let start = duration * f.start_pct / 100;
+            let length = (duration * f.duration_pct / 100).max(1);
+            out += &format!(
+                "\n[[fault]]\nkind = \"{}\"\nservice = \"s{s}\"\nstart = {}\nduration = {}\n",
+                if f.outage { "outage" } else { "cpu-stress" },
+                d(start),
+                d(length)
+            );
+            if !f.outage {
+                out += &format!("load_percent = {}\n", f.load_percent);
+            }
+            if let Some(k) = f.instances {
+                out += &format!("instances = {}\n", k.min(self.services[s].instances));
+            }
+        }
+        out
+    }
+}
+
+/// The TOML text, which is what a failure should show.
+struct Case(Gen);
+
+impl fmt::Debug for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\n{}", self.0.text())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Strategies: values the format documents, within their ranges
+
+/// `key = value` when the option is set.
+fn opt_key(key: &'static str, v: impl Strategy<Value = String>) -> impl Strategy<Value = Option<String>> {
+    proptest::option::of(v.prop_map(move |v| format!("{key} = {v}")))
+}
+
+/// Inline-table entries `key = value` for the options that are set.
+fn entries(parts: Vec<Option<String>>) -> String {
+    parts.into_iter().flatten().collect::<Vec<_>>().join(", ")
+}
+
+fn us(range: std::ops::Range<u64>) -> impl Strategy<Value = String> {
+    range.prop_map(d)
+}
+
+fn scope() -> impl Strategy<Value = Option<String>> {
+    proptest::option::of(prop_oneof![Just("\"instance\""), Just("\"service\"")].prop_map(|s| format!("scope = {s}")))
+}
+
+fn dist() -> BoxedStrategy<String> {
+    prop_oneof![
+        (1u64..20_000).prop_map(|m| format!("{{ dist = \"exponential\", mean = {} }}", d(m))),
+        (0u64..20_000).prop_map(|v| format!("{{ dist = \"constant\", value = {} }}", d(v))),
+        (0u64..10_000, 0u64..10_000)
+            .prop_map(|(a, w)| format!("{{ dist = \"uniform\", min = {}, max = {} }}", d(a), d(a + w))),
+        (100u64..20_000, 0u64..10_000, proptest::option::of(0u64..100), proptest::option::of(1u64..20_000)).prop_map(
+            |(mean, sd, below, above)| {
+                let min = below.map(|p| format!(", min = {}", d(mean * p / 100))).unwrap_or_default();
+                let max = above.map(|a| format!(", max = {}", d(mean + a))).unwrap_or_default();
+                format!("{{ dist = \"normal\", mean = {}, stddev = {}{min}{max} }}", d(mean), d(sd))
+            }
+        ),
+        (1u64..10_000, 1u64..50_000)
+            .prop_map(|(m, x)| format!("{{ dist = \"lognormal\", median = {}, p99 = {} }}", d(m), d(m + x))),
+        (0u64..2_000, 0u64..5_000, 0u64..50_000, any::<bool>()).prop_map(|(a, b, c, jump)| {
+            let mid = if jump {
+                format!("{{ p = 95, value = {} }}, {{ p = 95, value = {} }}", d(a + b), d(a + b + c / 2))
+            } else {
+                format!("{{ p = 50, value = {} }}", d(a + b))
+            };
+            format!(
+                "{{ dist = \"empirical\", points = [{{ p = 0, value = {} }}, {mid}, {{ p = 100, value = {} }}] }}",
+                d(a),
+                d(a + b + c)
+            )
+        }),
+    ]
+    .boxed()
+}
+
+fn budget() -> BoxedStrategy<String> {
+    prop_oneof![
+        (prop_oneof![Just("aws-standard"), Just("aws-standard-2026")], opt_key("capacity", (0u32..1000).prop_map(|c| c.to_string())))
+            .prop_map(|(k, c)| entries(vec![Some(format!("kind = \"{k}\"")), c])),
+        (
+            opt_key("max_tokens", (1u32..100).prop_map(|x| x.to_string())),
+            opt_key("token_ratio", (1u32..2000).prop_map(|x| format!("{}", x as f64 / 1000.0)))
+        )
+            .prop_map(|(m, r)| entries(vec![Some("kind = \"grpc\"".into()), m, r])),
+        (
+            opt_key("percent", (0u32..=100).prop_map(|x| x.to_string())),
+            opt_key("min_concurrency", (0u32..10).prop_map(|x| x.to_string()))
+        )
+            .prop_map(|(p, m)| entries(vec![Some("kind = \"envoy\"".into()), p, m])),
+        (
+            opt_key("ratio", (1u32..2000).prop_map(|x| format!("{}", x as f64 / 1000.0))),
+            opt_key("window", (1u64..10).prop_map(|s| format!("\"{s}s\"")))
+        )
+            .prop_map(|(r, w)| entries(vec![Some("kind = \"sre-ratio\"".into()), r, w])),
+    ]
+    .prop_flat_map(|b| scope().prop_map(move |s| format!("{{ {} }}", entries(vec![Some(b.clone()), s]))))
+    .boxed()
+}
+
+fn retry() -> BoxedStrategy<String> {
+    let backoffs =
+        ["none", "constant", "exponential", "full-jitter", "equal-jitter", "decorrelated-jitter", "grpc"];
+    (
+        1u32..=5,
+        proptest::option::of(0..backoffs.len()),
+        opt_key("base", us(0..20_000)),
+        opt_key("cap", us(1_000..100_000)),
+        opt_key("multiplier", (10u32..40).prop_map(|m| format!("{}", m as f64 / 10.0))),
+        proptest::option::of(1u8..16),
+        opt_key("budget", budget()),
+    )
+        .prop_map(move |(attempts, backoff, base, cap, mult, on, budget)| {
+            let backoff = backoff.map(|b| format!("backoff = \"{}\"", backoffs[b]));
+            let on = on.map(|mask| {
+                let all = ["timeout", "error", "rejected", "refused"];
+                let v: Vec<String> = (0..4).filter(|i| mask & 1 << i != 0).map(|i| format!("\"{}\"", all[i])).collect();
+                format!("retry_on = [{}]", v.join(", "))
+            });
+            format!(
+                "retry = {{ {} }}",
+                entries(vec![Some(format!("max_attempts = {attempts}")), backoff, base, cap, mult, on, budget])
+            )
+        })
+        .boxed()
+}
+
+fn breaker() -> BoxedStrategy<String> {
+    let pct = || (1u32..=100).prop_map(|x| x.to_string());
+    let r4j = (
+        (
+            opt_key("failure_rate_threshold", pct()),
+            opt_key("slow_call_rate_threshold", pct()),
+            opt_key("slow_call_duration", us(0..50_000)),
+            opt_key("sliding_window", prop_oneof![Just("\"count\"".to_string()), Just("\"time\"".to_string())]),
+            opt_key("window_size", (1u32..20).prop_map(|x| x.to_string())),
+            opt_key("minimum_calls", (1u32..20).prop_map(|x| x.to_string())),
+        ),
+        (
+            opt_key("wait_in_open", us(1_000..500_000)),
+            opt_key("wait_multiplier", (10u32..30).prop_map(|m| format!("{}", m as f64 / 10.0))),
+            opt_key("max_wait_in_open", us(0..1_000_000)),
+            opt_key("half_open_permits", (1u32..5).prop_map(|x| x.to_string())),
+            opt_key("max_wait_in_half_open", us(0..200_000)),
+            opt_key("automatic_transition", any::<bool>().prop_map(|b| b.to_string())),
+        ),
+    )
+        .prop_map(|((a, b, c, d, e, f), (g, h, i, j, k, l))| {
+            entries(vec![Some("kind = \"resilience4j\"".into()), a, b, c, d, e, f, g, h, i, j, k, l])
+        });
+    let hystrix = (
+        opt_key("rolling_window", (1u64..5).prop_map(|s| format!("\"{s}s\""))),
+        opt_key("request_volume_threshold", (0u32..30).prop_map(|x| x.to_string())),
+        opt_key("error_threshold", pct()),
+        opt_key("sleep_window", us(0..500_000)),
+        opt_key("snapshot_interval", us(1..300_000)),
+    )
+        .prop_map(|(a, b, c, d, e)| entries(vec![Some("kind = \"hystrix\"".into()), a, b, c, d, e]));
+    (prop_oneof![r4j, hystrix], scope()).prop_map(|(b, s)| format!("breaker = {{ {} }}", entries(vec![Some(b), s]))).boxed()
+}
+
+fn hedge() -> impl Strategy<Value = String> {
+    (2u32..=5, 0u64..20_000).prop_map(|(m, delay)| format!("hedge = {{ max_attempts = {m}, delay = {} }}", d(delay)))
+}
+
+fn bulkhead() -> impl Strategy<Value = String> {
+    (1u32..10, proptest::option::of(0u32..10), proptest::option::of(0u64..50_000), scope()).prop_map(
+        |(max, pending, wait, scope)| {
+            let pending_key = pending.map(|p| format!("max_pending = {p}"));
+            // max_wait needs room to wait.
+            let wait = wait.filter(|_| pending.unwrap_or(0) > 0).map(|w| format!("max_wait = {}", d(w)));
+            format!(
+                "bulkhead = {{ {} }}",
+                entries(vec![Some(format!("max_concurrent = {max}")), pending_key, wait, scope])
+            )
+        },
+    )
+}
+
+fn throttling() -> impl Strategy<Value = String> {
+    (
+        opt_key("k", (10u32..40).prop_map(|k| format!("{}", k as f64 / 10.0))),
+        opt_key("window", (1u64..10).prop_map(|s| format!("\"{s}s\""))),
+        scope(),
+    )
+        .prop_map(|(k, w, s)| format!("adaptive_throttling = {{ {} }}", entries(vec![k, w, s])))
+}
+
+/// The policies a client or a call may have: retry or hedge, breaker, bulkhead, throttling.
+fn client_policies() -> impl Strategy<Value = Vec<String>> {
+    (
+        proptest::option::of(prop_oneof![3 => retry(), 1 => hedge().boxed()]),
+        proptest::option::of(breaker()),
+        proptest::option::of(bulkhead()),
+        proptest::option::of(throttling()),
+        opt_key("timeout", us(500..100_000)),
+        opt_key("latency", dist()),
+        proptest::option::weighted(0.15, Just("propagate_deadline = true".to_string())),
+    )
+        .prop_map(|(a, b, c, d, e, f, g)| [a, b, c, d, e, f, g].into_iter().flatten().collect())
+}
+
+fn arrival() -> BoxedStrategy<String> {
+    let rate = || (1u32..3000).prop_map(|r| format!("{}", r as f64 / 2.0));
+    prop_oneof![
+        rate().prop_map(|r| format!("{{ process = \"poisson\", rate_per_s = {r} }}")),
+        rate().prop_map(|r| format!("{{ process = \"constant\", rate_per_s = {r} }}")),
+        (proptest::collection::vec((0u64..200_000, 0u32..2000), 1..4), proptest::option::of(1u64..300_000)).prop_map(
+            |(steps, period)| {
+                // Steps at increasing times from 0, at least one with a positive rate.
+                let mut at = 0;
+                let mut parts = Vec::new();
+                for (i, (gap, r)) in steps.iter().enumerate() {
+                    if i > 0 {
+                        at += gap + 1;
+                    }
+                    let r = if i == 0 { r + 1 } else { *r };
+                    parts.push(format!("{{ at = {}, rate_per_s = {r} }}", d(at)));
+                }
+                let period = period.map(|p| format!(", period = {}", d(at + p))).unwrap_or_default();
+                format!("{{ process = \"schedule\", steps = [{}]{period} }}", parts.join(", "))
+            }
+        ),
+    ]
+    .boxed()
+}
+
+fn request() -> impl Strategy<Value = RequestG> {
+    (
+        proptest::option::of((1u32..50).prop_map(|w| w as f64 / 10.0)),
+        0usize..4,
+        client_policies(),
+        proptest::option::weighted(0.2, us(1_000..200_000).prop_map(|d| format!("deadline = {d}"))),
+    )
+        .prop_map(|(weight, target, mut keys, deadline)| {
+            keys.extend(deadline);
+            RequestG { weight, target, keys }
+        })
+}
+
+fn workload() -> impl Strategy<Value = WorkloadG> {
+    (arrival(), proptest::option::of(1u64..1000), proptest::collection::vec(request(), 1..=3))
+        .prop_map(|(arrival, customers, requests)| WorkloadG { arrival, customers, requests })
+}
+
+fn call() -> impl Strategy<Value = CallG> {
+    (
+        0usize..4,
+        any::<bool>(),
+        any::<bool>(),
+        proptest::option::of(1u8..8),
+        client_policies(),
+        opt_key("critical", any::<bool>().prop_map(|b| b.to_string())),
+        opt_key("fallback", prop_oneof![Just("{}".to_string()), dist().prop_map(|d| format!("{{ latency = {d} }}"))]),
+    )
+        .prop_map(|(to, joins_previous, grouped, for_types, mut keys, critical, fallback)| {
+            keys.extend(critical);
+            keys.extend(fallback);
+            CallG { to, joins_previous, grouped, for_types, keys }
+        })
+}
+
+fn health() -> impl Strategy<Value = String> {
+    (
+        prop_oneof![Just("liveness"), Just("local"), Just("dependency")],
+        opt_key("interval", us(1_000..200_000)),
+        opt_key("timeout", us(0..50_000)),
+        opt_key("healthy_threshold", (1u32..5).prop_map(|x| x.to_string())),
+        opt_key("unhealthy_threshold", (1u32..5).prop_map(|x| x.to_string())),
+        opt_key(
+            "all_unhealthy",
+            prop_oneof![Just("\"fail-open\"".to_string()), Just("\"fail-closed\"".to_string())],
+        ),
+        opt_key("panic_threshold", (0u32..=100).prop_map(|x| x.to_string())),
+        opt_key("restart_after", us(0..300_000)),
+        opt_key("restart_time", us(0..100_000)),
+    )
+        .prop_map(|(kind, a, b, c, e, f, g, h, i)| {
+            let timeout = if kind == "local" { b } else { None };
+            entries(vec![Some(format!("kind = \"{kind}\"")), a, timeout, c, e, f, g, h, i])
+        })
+}
+
+fn outlier() -> impl Strategy<Value = String> {
+    (
+        opt_key("consecutive_errors", (1u32..6).prop_map(|x| x.to_string())),
+        opt_key("interval", us(1_000..200_000)),
+        opt_key("base_ejection_time", us(0..200_000)),
+        opt_key("max_ejection_time", us(0..500_000)),
+        opt_key("max_ejection_percent", (0u32..=100).prop_map(|x| x.to_string())),
+        opt_key("success_rate_minimum_hosts", (0u32..5).prop_map(|x| x.to_string())),
+        opt_key("success_rate_request_volume", (0u32..50).prop_map(|x| x.to_string())),
+        opt_key("success_rate_stdev_factor", (0u32..30).prop_map(|x| format!("{}", x as f64 / 10.0))),
+    )
+        .prop_map(|(a, b, c, e, f, g, h, i)| format!("outlier_detection = {{ {} }}", entries(vec![a, b, c, e, f, g, h, i])))
+}
+
+fn service() -> impl Strategy<Value = ServiceG> {
+    let shedding = (
+        opt_key(
+            "queue_discipline",
+            prop_oneof![Just("\"fifo\"".to_string()), Just("\"lifo\"".to_string()), Just("\"adaptive-lifo\"".to_string())],
+        ),
+        proptest::option::of((1u64..20_000, 0u64..100_000)).prop_map(|c| {
+            c.map(|(target, extra)| format!("codel = {{ target = {}, interval = {} }}", d(target), d(target + extra)))
+        }),
+        opt_key("max_in_flight", (1u32..30).prop_map(|x| x.to_string())),
+        opt_key("queue_capacity", (0u32..30).prop_map(|x| x.to_string())),
+    );
+    (
+        1u32..=4,
+        (1u32..=4).prop_map(|w| format!("workers = {w}")),
+        dist().prop_map(|d| format!("service_time = {d}")),
+        opt_key("error_probability", (0u32..=100).prop_map(|p| format!("{}", p as f64 / 100.0))),
+        opt_key("hold_worker_during_calls", any::<bool>().prop_map(|b| b.to_string())),
+        shedding,
+        (proptest::option::of(0usize..5), proptest::collection::vec(0u32..4, 4)),
+        proptest::option::of((health(), 0usize..4)),
+        proptest::option::of(outlier()),
+        proptest::collection::vec(call(), 0..=3),
+    )
+        .prop_map(|(instances, workers, time, errors, hold, shed, (lb, mut weights), health, outlier, calls)| {
+            weights[0] += 1; // not all zero
+            let mut keys = vec![workers, time];
+            keys.extend([errors, hold, shed.0, shed.1, shed.2, shed.3, outlier].into_iter().flatten());
+            ServiceG { instances, keys, load_balancer: lb, weights, health, calls }
+        })
+}
+
+fn fault() -> impl Strategy<Value = FaultG> {
+    (any::<bool>(), 0usize..4, 0u64..100, 1u64..80, 0u64..=99, proptest::option::of(1u32..=4)).prop_map(
+        |(outage, service, start_pct, duration_pct, load_percent, instances)| FaultG {
+            outage,
+            service,
+            start_pct,
+            duration_pct,
+            load_percent,
+            instances,
+        },
+    )
+}
+
+fn limits() -> impl Strategy<Value = Vec<(&'static str, u64)>> {
+    prop_oneof![
+        3 => Just(Vec::new()),
+        1 => (
+            proptest::option::of(1u64..20_000),
+            proptest::option::of(1u64..200),
+            proptest::option::of(1u64..500),
+        )
+            .prop_map(|(e, r, j)| {
+                [("max_events", e), ("max_in_flight_requests", r), ("max_in_flight_jobs", j)]
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k, v)))
+                    .collect()
+            }),
+    ]
+}
+
+fn scenario() -> impl Strategy<Value = Case> {
+    (
+        (
+            1_000u64..1_000_000,
+            proptest::option::of(0u64..90),
+            proptest::option::of(1u64..=100),
+            proptest::option::of(prop_oneof![Just("0"), Just("\"1ms\""), Just("\"50ms\""), Just("\"1s\"")]),
+            any::<u64>(),
+        ),
+        limits(),
+        proptest::collection::vec(workload(), 1..=3),
+        proptest::collection::vec(service(), 1..=4),
+        proptest::collection::vec(fault(), 0..=2),
+    )
+        .prop_map(|((duration_us, warmup_pct, bucket_pct, drain, seed), limits, workloads, services, faults)| {
+            Case(Gen { duration_us, warmup_pct, bucket_pct, drain, seed, limits, workloads, services, faults })
+        })
+}
+
+// ---------------------------------------------------------------------------------------
+// The properties
+
+/// Scenarios run by every shard together, reported at the end of each shard.
+static RAN: AtomicU64 = AtomicU64::new(0);
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v}: not a whole number")))
+}
+
+/// One scenario: it compiles, its run passes the invariant checker, and (for a sample) a
+/// second run and a top-tier run without fast paths give the same results.
+fn check_case(case: &Case, index: u64) -> Result<(), TestCaseError> {
+    let text = case.0.text();
+    let spec = compile("prop.toml", &text).map_err(|e| {
+        let errors: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+        TestCaseError::fail(format!("a generated scenario does not compile:\n{}", errors.join("\n")))
+    })?;
+    let (result, rows) = simulate(&spec, spec.seed, Vec::<SeriesRow>::new());
+    if let Err(violations) = invariants::check(&spec, &result, Some(&rows)) {
+        return Err(TestCaseError::fail(format!("invariants violated:\n  {}", violations.join("\n  "))));
+    }
+    let summary = serde_json::to_string(&cellsim_reports::summarise(&result)).unwrap();
+    if index % SAMPLE_EVERY == 0 {
+        let (again, rows_again) = simulate(&spec, spec.seed, Vec::<SeriesRow>::new());
+        let summary_again = serde_json::to_string(&cellsim_reports::summarise(&again)).unwrap();
+        prop_assert!(summary == summary_again, "the same scenario and seed gave two summaries");
+        prop_assert!(rows == rows_again, "the same scenario and seed gave two series");
+        let (full, rows_full) = simulate_in(&spec, spec.seed, Vec::<SeriesRow>::new(), TierKind::Full, false);
+        let summary_full = serde_json::to_string(&cellsim_reports::summarise(&full)).unwrap();
+        prop_assert!(
+            summary == summary_full && rows == rows_full,
+            "the top tier without fast paths gave other results than `simulate`"
+        );
+    }
+    Ok(())
+}
+
+fn shard(k: u64) {
+    let total = env_u64("CELLSIM_PROPERTY_CASES").unwrap_or(DEFAULT_CASES * SHARDS);
+    let cases = total / SHARDS + u64::from(k < total % SHARDS);
+    let seed = env_u64("CELLSIM_PROPERTY_SEED").unwrap_or(0x5eed);
+    let budget = env_u64("CELLSIM_PROPERTY_SECONDS").map(Duration::from_secs);
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8..16].copy_from_slice(&k.to_le_bytes());
+    let config = Config {
+        cases: cases as u32,
+        failure_persistence: None,
+        max_shrink_iters: 2000,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
+    let started = Instant::now();
+    let ran = AtomicU64::new(0);
+    let result = runner.run(&scenario(), |case| {
+        // Past the time budget the remaining cases are drawn but not run.
+        if budget.is_some_and(|b| started.elapsed() > b) {
+            return Ok(());
+        }
+        let index = ran.fetch_add(1, Ordering::Relaxed);
+        check_case(&case, index)
+    });
+    let ran = ran.load(Ordering::Relaxed);
+    let all = RAN.fetch_add(ran, Ordering::Relaxed) + ran;
+    eprintln!(
+        "properties: shard {k}: {ran} random scenarios checked in {:.1} s (seed {seed:#x}; {all} in all so far)",
+        started.elapsed().as_secs_f64()
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn random_scenarios_keep_the_invariants_shard_0() {
+    shard(0);
+}
+
+#[test]
+fn random_scenarios_keep_the_invariants_shard_1() {
+    shard(1);
+}
+
+/// The generator is not vacuous: over a few hundred scenarios it draws every policy and
+/// fault, and runs both complete and stopped by each limit.
+#[test]
+fn the_generator_covers_the_format() {
+    let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]));
+    let strategy = scenario();
+    let mut text = String::new();
+    let mut verdicts = std::collections::BTreeSet::new();
+    for _ in 0..300 {
+        let case = strategy.new_tree(&mut runner).unwrap().current();
+        let t = case.0.text();
+        let spec = compile("prop.toml", &t).unwrap_or_else(|e| panic!("{}\n{t}", e[0]));
+        let (r, _) = simulate(&spec, spec.seed, cellsim_models::NoSeries);
+        verdicts.insert(r.verdict.describe().split(':').next().unwrap().to_string());
+        text += &t;
+    }
+    for key in [
+        "retry = ",
+        "budget = ",
+        "aws-standard",
+        "grpc",
+        "envoy",
+        "sre-ratio",
+        "breaker = ",
+        "resilience4j",
+        "hystrix",
+        "hedge = ",
+        "bulkhead = ",
+        "adaptive_throttling = ",
+        "fallback = ",
+        "timeout = ",
+        "deadline = ",
+        "propagate_deadline = true",
+        "critical = false",
+        "group = ",
+        "for_types = ",
+        "latency = ",
+        "queue_capacity = 0",
+        "queue_discipline = \"lifo\"",
+        "adaptive-lifo",
+        "codel = ",
+        "max_in_flight = ",
+        "error_probability = ",
+        "hold_worker_during_calls = true",
+        "health_check = ",
+        "\"dependency\"",
+        "fail-closed",
+        "outlier_detection = ",
+        "\"weighted\"",
+        "power-of-two",
+        "least-outstanding",
+        "\"outage\"",
+        "\"cpu-stress\"",
+        "warmup = ",
+        "bucket = ",
+        "drain = ",
+        "\"schedule\"",
+        "period = ",
+        "\"empirical\"",
+        "\"normal\"",
+        "\"lognormal\"",
+        "\"uniform\"",
+        "[limits]",
+    ] {
+        assert!(text.contains(key), "the generator never writes `{key}`");
+    }
+    for v in ["completed", "overload", "event budget"] {
+        assert!(verdicts.contains(v), "no run ended `{v}`: {verdicts:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Bugs the generator found, each kept as a case.
+
+/// Every request fails at 1 ms and would retry after 20 ms, past its 10 ms deadline; the
+/// deadline ends the retry's attempt unsent. The Envoy budget never saw it start and must
+/// not hear of its end (its count of attempts in flight underflowed: a panic with overflow
+/// checks, a wrapped count without).
+#[test]
+fn an_attempt_its_deadline_stopped_unsent_is_not_heard_by_its_policies() {
+    let text = r#"
+[scenario]
+name = "envoy-deadline"
+duration = "1s"
+
+[[workload]]
+name = "w"
+arrival = { process = "constant", rate_per_s = 10 }
+
+[[workload.request]]
+name = "get"
+target = "s"
+deadline = "10ms"
+retry = { max_attempts = 2, backoff = "constant", base = "20ms", budget = { kind = "envoy" } }
+
+[[service]]
+name = "s"
+service_time = { dist = "constant", value = "1ms" }
+error_probability = 1
+"#;
+    let spec = compile("envoy-deadline.toml", text).unwrap();
+    let (result, rows) = simulate(&spec, 1, Vec::<SeriesRow>::new());
+    invariants::check(&spec, &result, Some(&rows)).unwrap();
+}
