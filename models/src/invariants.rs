@@ -227,7 +227,7 @@ fn series(spec: &Spec, r: &RunResult, rows: &[SeriesRow], v: &mut Violations) {
         v.require(rows.is_empty(), || format!("series: {} rows without workloads", rows.len()));
         return;
     }
-    v.require(rows.len() % workloads == 0, || {
+    v.require(rows.len().is_multiple_of(workloads), || {
         format!("series: {} rows is not a whole number of buckets of {workloads} workloads", rows.len())
     });
     let mut finished = vec![Outcomes::default(); workloads];
