@@ -111,7 +111,7 @@ struct FaultG {
 fn d(us: u64) -> String {
     if us == 0 {
         "0".to_string()
-    } else if us % 1000 == 0 {
+    } else if us.is_multiple_of(1000) {
         format!("\"{}ms\"", us / 1000)
     } else {
         format!("\"{us}us\"")
@@ -613,7 +613,7 @@ fn check_case(case: &Case, index: u64) -> Result<(), TestCaseError> {
         return Err(TestCaseError::fail(format!("invariants violated:\n  {}", violations.join("\n  "))));
     }
     let summary = serde_json::to_string(&cellsim_reports::summarise(&result)).unwrap();
-    if index % SAMPLE_EVERY == 0 {
+    if index.is_multiple_of(SAMPLE_EVERY) {
         let (again, rows_again) = simulate(&spec, spec.seed, Vec::<SeriesRow>::new());
         let summary_again = serde_json::to_string(&cellsim_reports::summarise(&again)).unwrap();
         prop_assert!(summary == summary_again, "the same scenario and seed gave two summaries");
