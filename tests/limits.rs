@@ -178,6 +178,26 @@ fn a_model_too_big_for_the_memory_limit_is_refused_before_it_starts() {
 // ---------------------------------------------------------------------------------------
 // Output folders: one run's files, together or not at all
 
+/// `cellsim run FILE --out OUT` and `extra` arguments, started in the background, its
+/// output discarded.
+fn spawn_run(file: &Path, out: &Path, extra: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_cellsim"))
+        .args(["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (up to 20 s) until `path` exists: a background run has got that far.
+fn wait_for(path: &Path) {
+    let t0 = std::time::Instant::now();
+    while !path.exists() && t0.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// A run long enough (about a second) for another to try the same folder meanwhile.
 fn slow_scenario() -> String {
     simple("slow", "2h", 2_000.0).text()
@@ -187,23 +207,14 @@ fn slow_scenario() -> String {
 fn a_second_run_into_a_busy_folder_is_refused_with_exit_3() {
     let (dir, file) = write_scenario("busy", &slow_scenario());
     let out = dir.path().join("out");
-    let first = Command::new(env!("CARGO_BIN_EXE_cellsim"))
-        .args(["run", file.to_str().unwrap(), "--seed", "7", "--out", out.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first = spawn_run(&file, &out, &["--seed", "7"]);
     // Wait until the first run holds the lock (its staging folder exists).
     let staging = dir.path().join(".out.staging");
-    let t0 = std::time::Instant::now();
-    while !staging.exists() && t0.elapsed().as_secs() < 20 {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_for(&staging);
     let second = cellsim(["run", file.to_str().unwrap(), "--seed", "8", "--out", out.to_str().unwrap()]);
     assert_eq!(second.status.code(), Some(3), "{}", stderr(&second));
     assert!(stderr(&second).contains("in use by another run"), "{}", stderr(&second));
-    let first = first.wait_with_output().unwrap();
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(first.wait_with_output().unwrap().status.code(), Some(0));
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["seed"], 7);
@@ -218,14 +229,7 @@ fn runs_racing_for_one_folder_never_mix_their_files() {
     let (dir, file) = write_scenario("race", &text);
     let out = dir.path().join("out");
     let children: Vec<_> = (0..10)
-        .map(|seed| {
-            Command::new(env!("CARGO_BIN_EXE_cellsim"))
-                .args(["run", file.to_str().unwrap(), "--seed", &seed.to_string(), "--out", out.to_str().unwrap()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
-        })
+        .map(|seed: u32| spawn_run(&file, &out, &["--seed", &seed.to_string()]))
         .collect();
     let codes: Vec<i32> = children.into_iter().map(|mut c| c.wait().unwrap().code().unwrap()).collect();
     assert!(codes.iter().all(|c| *c == 0 || *c == 3), "{codes:?}");
@@ -264,17 +268,9 @@ fn an_interrupted_run_leaves_the_old_results_and_no_staging_folder() {
     assert_eq!(cellsim(["run", quick_file.to_str().unwrap(), "--out", out.to_str().unwrap()]).status.code(), Some(0));
     let before = std::fs::read(out.join("summary.json")).unwrap();
     for signal in ["TERM", "INT", "KILL"] {
-        let child = Command::new(env!("CARGO_BIN_EXE_cellsim"))
-            .args(["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = spawn_run(&file, &out, &[]);
         let staging = dir.path().join(".out.staging");
-        let t0 = std::time::Instant::now();
-        while !staging.join("series.csv").exists() && t0.elapsed().as_secs() < 20 {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        wait_for(&staging.join("series.csv"));
         std::thread::sleep(std::time::Duration::from_millis(50));
         let kill = Command::new("kill").args([format!("-{signal}"), child.id().to_string()]).status().unwrap();
         assert!(kill.success());

@@ -166,13 +166,18 @@ impl SeriesHistogram {
     #[inline]
     pub fn record(&mut self, ns: Nanos) {
         let s = Self::slot(ns);
-        if s >= self.counts.len() {
-            self.counts.resize((s + 1).next_power_of_two().min(Self::slot(u64::MAX) + 1), 0);
-        }
-        self.counts[s] = self.counts[s].saturating_add(1);
+        let Some(c) = self.counts.get_mut(s) else { return self.grow_and_record(s, ns) };
+        *c = c.saturating_add(1);
         self.top = self.top.max(s);
         self.total += 1;
         self.sum_ns += ns as u128;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow_and_record(&mut self, s: usize, ns: Nanos) {
+        self.counts.resize((s + 1).next_power_of_two().min(Self::slot(u64::MAX) + 1), 0);
+        self.record(ns);
     }
 
     /// p50, p99 (the largest value of the slot holding each rank) and the exact mean.
