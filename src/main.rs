@@ -176,8 +176,8 @@ fn err(text: &str) {
 /// The scenario file's text: unreadable is the environment's failure, not UTF-8 the input's.
 fn read_scenario(file: &Path) -> Result<String, Failure> {
     let name = file.display().to_string();
-    let bytes = std::fs::read(file)
-        .map_err(|e| Failure::Environment(format!("error: {name}: cannot read the file: {e}")))?;
+    let bytes =
+        std::fs::read(file).map_err(|e| Failure::Environment(format!("error: {name}: cannot read the file: {e}")))?;
     match cellsim_models::decode(&name, &bytes) {
         Ok(text) => Ok(text.to_string()),
         Err(e) => Err(Failure::Input(errors_text(&e))),

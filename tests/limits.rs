@@ -215,8 +215,7 @@ fn a_second_run_into_a_busy_folder_is_refused_with_exit_3() {
     assert_eq!(second.status.code(), Some(3), "{}", stderr(&second));
     assert!(stderr(&second).contains("in use by another run"), "{}", stderr(&second));
     assert_eq!(first.wait_with_output().unwrap().status.code(), Some(0));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["seed"], 7);
     assert!(!staging.exists());
 }
@@ -228,14 +227,11 @@ fn runs_racing_for_one_folder_never_mix_their_files() {
     let text = simple("race", "60s", 500.0).text();
     let (dir, file) = write_scenario("race", &text);
     let out = dir.path().join("out");
-    let children: Vec<_> = (0..10)
-        .map(|seed: u32| spawn_run(&file, &out, &["--seed", &seed.to_string()]))
-        .collect();
+    let children: Vec<_> = (0..10).map(|seed: u32| spawn_run(&file, &out, &["--seed", &seed.to_string()])).collect();
     let codes: Vec<i32> = children.into_iter().map(|mut c| c.wait().unwrap().code().unwrap()).collect();
     assert!(codes.iter().all(|c| *c == 0 || *c == 3), "{codes:?}");
     assert!(codes.contains(&0), "{codes:?}");
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     let seed = summary["seed"].as_u64().unwrap();
     let spec = compile_ok(&text);
     let (_, rows) = simulate(&spec, seed, Vec::new());
@@ -280,7 +276,10 @@ fn an_interrupted_run_leaves_the_old_results_and_no_staging_folder() {
         if signal == "KILL" {
             // Nothing can clean up after SIGKILL; the next run into the folder removes it.
             assert!(staging.exists());
-            assert_eq!(cellsim(["run", quick_file.to_str().unwrap(), "--out", out.to_str().unwrap()]).status.code(), Some(0));
+            assert_eq!(
+                cellsim(["run", quick_file.to_str().unwrap(), "--out", out.to_str().unwrap()]).status.code(),
+                Some(0)
+            );
         }
         assert_eq!(leftovers(dir.path()), Vec::<String>::new(), "{signal}");
     }
@@ -370,7 +369,10 @@ fn type_errors_name_the_field_and_give_an_example() {
         let text = base.replacen(from, to, 1);
         let e = compile("t.toml", &text).unwrap_err();
         let shown = e[0].to_string();
-        assert!(shown.contains(&format!(":{field}: must be ")) || shown.contains(&format!(" {field}: must be ")), "{shown}");
+        assert!(
+            shown.contains(&format!(":{field}: must be ")) || shown.contains(&format!(" {field}: must be ")),
+            "{shown}"
+        );
         assert!(shown.contains(&format!("for example `{example}`")), "{shown}");
         assert!(e[0].line > 0, "{shown}");
     }
@@ -398,8 +400,8 @@ fn call_chains_are_bounded_in_depth_and_a_deep_one_runs_without_exhausting_the_s
     // handlers nest once per hop. 1,000 hops run; more are refused at compile time (they
     // overflowed the stack while checking for cycles, before the model existed).
     let chain = |n: usize| {
-        let mut s = Scenario::new("chain", "2s")
-            .workload(Workload::constant("w", 100.0).request(Request::new("r", "s0")));
+        let mut s =
+            Scenario::new("chain", "2s").workload(Workload::constant("w", 100.0).request(Request::new("r", "s0")));
         for i in 0..n {
             let mut svc = Service::new(&format!("s{i}"), &constant("0ms"));
             if i + 1 < n {
@@ -425,11 +427,13 @@ fn a_retry_storm_inside_one_event_stops_at_the_event_budget() {
     // every new request's attempts are refused at once, 100 of them inside one event.
     let text = Scenario::new("storm", "1h")
         .limit("max_events", 100_000)
-        .workload(Workload::poisson("w", 1_000.0).request(
-            Request::new("r", "s")
-                .set("retry", "{ max_attempts = 100, backoff = \"none\", retry_on = [\"refused\"] }")
-                .set("bulkhead", "{ max_concurrent = 1 }"),
-        ))
+        .workload(
+            Workload::poisson("w", 1_000.0).request(
+                Request::new("r", "s")
+                    .set("retry", "{ max_attempts = 100, backoff = \"none\", retry_on = [\"refused\"] }")
+                    .set("bulkhead", "{ max_concurrent = 1 }"),
+            ),
+        )
         .service(Service::new("s", &constant("50ms")))
         .text();
     let spec = compile_ok(&text);

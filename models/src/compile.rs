@@ -117,7 +117,8 @@ fn key_before(src: &str, at: usize) -> Option<String> {
 
 /// What serde's expected type means in words, and a hint with an example line for `key`.
 fn expected_words(expected: &str, key: &str) -> (String, String) {
-    let whole = |max: &str| (format!("a whole number from 0 to {max}, without quotes"), format!("for example `{key} = 4`"));
+    let whole =
+        |max: &str| (format!("a whole number from 0 to {max}, without quotes"), format!("for example `{key} = 4`"));
     match expected.trim() {
         "u8" => whole("255"),
         "u16" => whole("65,535"),

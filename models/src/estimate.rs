@@ -40,9 +40,13 @@ impl Estimate {
         let memory = ModelMemory::of(spec);
         let base = memory.fixed_bytes.saturating_add(memory.histogram_bytes);
         let at_limits = memory.in_flight_bytes(spec.max_in_flight_requests, spec.max_in_flight_jobs);
-        let overloaded =
-            spec.offered_load().iter().zip(&spec.services).any(|(busy, s)| *busy >= s.instances as f64 * s.workers as f64);
-        let steady = if overloaded { at_limits } else { memory.in_flight_bytes(steady_requests(spec), u64::MAX) };
+        let overloaded = spec
+            .offered_load()
+            .iter()
+            .zip(&spec.services)
+            .any(|(busy, s)| *busy >= s.instances as f64 * s.workers as f64);
+        let steady_work = steady_work(spec);
+        let steady = if overloaded { at_limits } else { memory.in_flight_bytes(steady_work, steady_work) };
         Estimate {
             memory,
             expected_peak_bytes: base.saturating_add(steady),
@@ -70,11 +74,12 @@ impl Estimate {
     }
 }
 
-/// Requests in flight at steady state, generously: ten times the busy workers the offered
-/// load needs (Little's law with queueing and calls on top), at least a hundred.
-fn steady_requests(spec: &Spec) -> u64 {
+/// Requests and jobs in flight at steady state, generously: four times the busy workers the
+/// offered load needs over all services (by Little's law the jobs in service; queueing and
+/// jobs waiting on their calls on top), at least a hundred.
+fn steady_work(spec: &Spec) -> u64 {
     let busy: f64 = spec.offered_load().iter().sum();
-    (10.0 * busy).clamp(100.0, 1e15) as u64
+    (4.0 * busy).clamp(100.0, 1e15) as u64
 }
 
 /// Decimal digits of `n`.
@@ -93,8 +98,7 @@ pub fn series_bytes(spec: &Spec, bucket_ns: Nanos) -> u64 {
     let ms = 3 * (digits(end_ns / 1_000_000) + 4);
     // 12 commas, a newline, the availability (0.000000 to 1.000000).
     let fixed = seconds + counts + ms + 13 + 8;
-    let rows: u64 =
-        spec.workloads.iter().map(|w| fixed + 2 * w.name.len() as u64 + 2).fold(0, u64::saturating_add);
+    let rows: u64 = spec.workloads.iter().map(|w| fixed + 2 * w.name.len() as u64 + 2).fold(0, u64::saturating_add);
     SERIES_HEADER_BYTES.saturating_add(buckets.saturating_mul(rows))
 }
 
@@ -102,7 +106,11 @@ pub fn series_bytes(spec: &Spec, bucket_ns: Nanos) -> u64 {
 /// policy, and every name (escaped, so up to six bytes a byte) several times.
 fn summary_bytes(spec: &Spec) -> u64 {
     let names: u64 = spec.services.iter().map(|s| s.name.len() as u64).sum::<u64>()
-        + spec.workloads.iter().map(|w| w.name.len() as u64 + w.requests.len() as u64 * w.name.len() as u64).sum::<u64>()
+        + spec
+            .workloads
+            .iter()
+            .map(|w| w.name.len() as u64 + w.requests.len() as u64 * w.name.len() as u64)
+            .sum::<u64>()
         + spec.type_names.iter().map(|n| n.len() as u64).sum::<u64>()
         + spec.calls.iter().map(|c| c.name.len() as u64).sum::<u64>()
         + (spec.name.len() + spec.description.len()) as u64;

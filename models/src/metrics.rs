@@ -135,7 +135,6 @@ pub struct SeriesHistogram {
 const SUB_BITS: u32 = 6;
 const SUB: u64 = 1 << SUB_BITS;
 
-
 impl SeriesHistogram {
     /// The counters at their largest.
     pub const MAX_HEAP_BYTES: u64 = 4 * (Self::slot(u64::MAX) as u64 + 1);

@@ -12,7 +12,6 @@ pub use series::{CsvSeries, SERIES_HEADER};
 pub use summary::{summarise, Summary, SCHEMA_VERSION};
 pub use terminal::render;
 
-
 #[cfg(test)]
 mod tests {
     #[test]

@@ -56,7 +56,11 @@ impl ModelMemory {
             + 4;
         let job_bytes = size_of::<Job>() as u64 + SLOT_OVERHEAD + size_of::<Handle>() as u64 + QUEUE_ENTRY_BYTES + 4;
         ModelMemory {
-            fixed_bytes: BASE_BYTES + spec_bytes(spec) + services_bytes(spec) + calls_bytes(spec) + workloads_bytes(spec),
+            fixed_bytes: BASE_BYTES
+                + spec_bytes(spec)
+                + services_bytes(spec)
+                + calls_bytes(spec)
+                + workloads_bytes(spec),
             histogram_bytes: histogram_bytes(spec),
             request_bytes: call_bytes,
             job_bytes,
@@ -69,7 +73,9 @@ impl ModelMemory {
     pub fn in_flight_bytes(&self, requests: u64, jobs: u64) -> u64 {
         let jobs = jobs.min(requests.saturating_mul(self.jobs_per_request));
         // Each job answers one call attempt; calls waiting for a retry hold no job.
-        requests.saturating_mul(self.request_bytes).saturating_add(jobs.saturating_mul(self.job_bytes + self.call_bytes))
+        requests
+            .saturating_mul(self.request_bytes)
+            .saturating_add(jobs.saturating_mul(self.job_bytes + self.call_bytes))
     }
 }
 
@@ -94,9 +100,12 @@ fn spec_bytes(spec: &Spec) -> u64 {
 fn services_bytes(spec: &Spec) -> u64 {
     let types = spec.type_names.len() as u64;
     let faults_per_instance = if spec.faults.is_empty() { 0 } else { 12 };
-    sum(spec.services.iter().map(|s| {
+    let fleets = crate::features::Paths::of(spec, true).fleet;
+    sum(spec.services.iter().zip(fleets).map(|(s, has_fleet)| {
         let n = s.instances as u64;
-        let fleet = size_of::<Fleet>() as u64 + n * (size_of::<InstanceState>() as u64 + 8 + 4);
+        // Only a service beyond plain round robin has a fleet, with a record per instance.
+        let fleet =
+            if has_fleet { size_of::<Fleet>() as u64 + n * (size_of::<InstanceState>() as u64 + 8 + 4) } else { 0 };
         size_of::<ServiceRt>() as u64
             + 8 * types
             + 2 * EMPTY_HDR_BYTES
@@ -140,7 +149,8 @@ fn workloads_bytes(spec: &Spec) -> u64 {
         (size_of::<WorkloadRt>() + size_of::<Bucket>()) as u64
             + SeriesHistogram::MAX_HEAP_BYTES
             + 2 * w.name.len() as u64
-            + types * (size_of::<RequestStats>() as u64 + 2 * EMPTY_HDR_BYTES + 4 + 2 * size_of::<LatencyRecorder>() as u64)
+            + types
+                * (size_of::<RequestStats>() as u64 + 2 * EMPTY_HDR_BYTES + 4 + 2 * size_of::<LatencyRecorder>() as u64)
     }))
 }
 

@@ -166,7 +166,9 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
         let workloads = workloads_rt(spec, seed, &mut request_stats);
         ServiceModel {
             spec,
-            calls: Slab::with_capacity_limit(spec.max_in_flight_jobs.saturating_add(spec.max_in_flight_requests) as usize),
+            calls: Slab::with_capacity_limit(
+                spec.max_in_flight_jobs.saturating_add(spec.max_in_flight_requests) as usize
+            ),
             jobs: Slab::with_capacity_limit(spec.max_in_flight_jobs as usize),
             faults: FaultState::new(&spec.faults, &first_instance, instances.len() as u32),
             instances,
@@ -222,12 +224,7 @@ fn services_rt(spec: &Spec, seed: u64, paths: &Paths) -> (Vec<Instance>, Vec<Ser
             let first_instance = instances.len() as u32;
             for _ in 0..s.instances {
                 // Queues grow as jobs wait: an idle instance costs its record only.
-                instances.push(Instance {
-                    busy: 0,
-                    queue: VecDeque::new(),
-                    in_system: 0,
-                    last_empty_ns: 0,
-                });
+                instances.push(Instance { busy: 0, queue: VecDeque::new(), in_system: 0, last_empty_ns: 0 });
             }
             let entity = format!("service/{}", s.name);
             let has_outages =
