@@ -176,6 +176,9 @@ fn err(text: &str) {
 /// The scenario file's text: unreadable is the environment's failure, not UTF-8 the input's.
 fn read_scenario(file: &Path) -> Result<String, Failure> {
     let name = file.display().to_string();
+    if file.is_dir() {
+        return Err(Failure::Input(format!("error: {name} is a folder, not a scenario file")));
+    }
     let bytes =
         std::fs::read(file).map_err(|e| Failure::Environment(format!("error: {name}: cannot read the file: {e}")))?;
     match cellsim_models::decode(&name, &bytes) {
@@ -260,10 +263,10 @@ fn estimate_lines(spec: &Spec, e: &Estimate) -> String {
         format_bytes(e.bound_peak_bytes),
         cellsim_models::group_digits(spec.max_in_flight_requests),
         cellsim_models::group_digits(spec.max_in_flight_jobs),
-        spec.max_memory_bytes / 1_000_000,
+        cellsim_models::group_digits(spec.max_memory_bytes / 1_000_000),
         format_bytes(e.output_bytes()),
         cellsim_sim::format_ns(spec.bucket_ns),
-        spec.max_output_bytes / 1_000_000,
+        cellsim_models::group_digits(spec.max_output_bytes / 1_000_000),
     )
 }
 

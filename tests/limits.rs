@@ -43,7 +43,7 @@ fn an_explicit_bucket_over_the_output_limit_is_refused_with_exit_1_and_writes_no
     let (dir, file) = write_scenario("fine", &text);
     let v = cellsim(["validate", file.to_str().unwrap()]);
     assert_eq!(v.status.code(), Some(1), "{}", stderr(&v));
-    assert!(stderr(&v).contains("over limits.max_output_mb = 1000"), "{}", stderr(&v));
+    assert!(stderr(&v).contains("over limits.max_output_mb = 1,000"), "{}", stderr(&v));
     let out = dir.path().join("out");
     let r = cellsim(["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(r.status.code(), Some(1), "{}", stderr(&r));
@@ -172,7 +172,7 @@ fn a_model_too_big_for_the_memory_limit_is_refused_before_it_starts() {
         .text();
     let spec = compile_ok(&breakers);
     let refusals = Estimate::of(&spec).refusals(&spec);
-    assert!(refusals.iter().any(|r| r.to_string().contains("max_memory_mb = 4000")), "{refusals:?}");
+    assert!(refusals.iter().any(|r| r.to_string().contains("max_memory_mb = 4,000")), "{refusals:?}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -298,6 +298,56 @@ fn a_folder_holding_other_files_is_never_replaced() {
     assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "keep me");
     let dot = cellsim(["run", file.to_str().unwrap(), "--out", "."]);
     assert_eq!(dot.status.code(), Some(2), "{}", stderr(&dot));
+    // A user's own summary.json is not taken for cellsim's: only a folder holding the marker
+    // that cellsim writes is replaced.
+    let theirs = dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("summary.json"), "my precious summary").unwrap();
+    let r = cellsim(["run", file.to_str().unwrap(), "--out", theirs.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    assert_eq!(std::fs::read_to_string(theirs.join("summary.json")).unwrap(), "my precious summary");
+    // A file in the way of the folder is bad input too, not the environment's failure.
+    let under_file = out.join("notes.txt").join("sub");
+    let r = cellsim(["run", file.to_str().unwrap(), "--out", under_file.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    let v = cellsim(["validate", dir.path().to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(2), "{}", stderr(&v));
+}
+
+#[test]
+fn a_replaced_folder_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("mode");
+    let out = dir.path().join("shared");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o2770)).unwrap();
+    let (_d, file) = write_scenario("quick", &simple("quick", "1s", 10.0).text());
+    for _ in 0..2 {
+        assert_eq!(cellsim(["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]).status.code(), Some(0));
+        assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o7777, 0o2770);
+    }
+}
+
+#[test]
+fn a_stopped_run_measures_up_to_the_stop_and_its_series_ends_there() {
+    // One worker at 10 ms, 1000 requests/s: saturated from the start; stopped near 1 s.
+    let text = Scenario::new("stopped", "10m")
+        .limit("max_in_flight_requests", 1_000)
+        .workload(Workload::poisson("w", 1_000.0).request(Request::new("r", "s")))
+        .service(Service::new("s", &constant("10ms")).queue_capacity(1_000_000))
+        .text();
+    let spec = compile_ok(&text);
+    let (r, rows) = simulate(&spec, 1, Vec::new());
+    assert!(!r.verdict.is_completed());
+    assert_eq!(r.measured_until_ns, r.end_ns);
+    assert!(rows.iter().all(|row| row.bucket_start_ns <= r.end_ns), "no rows past the stop");
+    let summary = cellsim_reports::summarise(&r);
+    let s = &summary.services[0];
+    // Busy all the time it ran (the job in service at the stop is not counted).
+    assert!(s.utilisation > 0.95, "{}", s.utilisation);
+    // Accepted arrivals per second of the window: the 1000/s offered (over the whole 10
+    // minutes it would read 1.7/s).
+    assert!((s.throughput_per_s - 1000.0).abs() < 100.0, "{}", s.throughput_per_s);
 }
 
 // ---------------------------------------------------------------------------------------

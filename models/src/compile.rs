@@ -117,13 +117,10 @@ fn key_before(src: &str, at: usize) -> Option<String> {
 
 /// What serde's expected type means in words, and a hint with an example line for `key`.
 fn expected_words(expected: &str, key: &str) -> (String, String) {
-    let whole =
-        |max: &str| (format!("a whole number from 0 to {max}, without quotes"), format!("for example `{key} = 4`"));
+    // The semantic range (at least 1, at most 100, ...) is checked later, with its own message.
+    let whole = || ("a whole number, not negative, without quotes".to_string(), format!("for example `{key} = 4`"));
     match expected.trim() {
-        "u8" => whole("255"),
-        "u16" => whole("65,535"),
-        "u32" => whole("4,294,967,295"),
-        "u64" | "usize" => whole("18,446,744,073,709,551,615"),
+        "u8" | "u16" | "u32" | "u64" | "usize" => whole(),
         "f64" | "f32" => ("a number, without quotes or units".into(), format!("for example `{key} = 2.5`")),
         "a boolean" => ("true or false, without quotes".into(), format!("for example `{key} = true`")),
         "a string" => ("a string in quotes".into(), format!("for example `{key} = \"text\"`")),

@@ -16,8 +16,8 @@ pub const SERIES_HEADER_BYTES: u64 = 100;
 pub struct Estimate {
     pub memory: ModelMemory,
     /// The peak when traffic flows as offered: the model, full histograms and the work in
-    /// flight at steady state (from the offered load), or at the limits if some service
-    /// is offered more than it can serve.
+    /// flight at steady state (from the offered load), or, if some service is offered more
+    /// than it can serve, at the limits or with every queue full, whichever is less.
     pub expected_peak_bytes: u64,
     /// The peak if the work in flight reaches `limits.max_in_flight_requests` and
     /// `limits.max_in_flight_jobs`: what `limits.max_memory_mb` is checked against.
@@ -46,7 +46,13 @@ impl Estimate {
             .zip(&spec.services)
             .any(|(busy, s)| *busy >= s.instances as f64 * s.workers as f64);
         let steady_work = steady_work(spec);
-        let steady = if overloaded { at_limits } else { memory.in_flight_bytes(steady_work, steady_work) };
+        let steady = if overloaded {
+            // Work piles up to the limits, unless the services' queues turn it away first.
+            let queued = queue_bound(spec);
+            memory.in_flight_bytes(spec.max_in_flight_requests.min(queued), spec.max_in_flight_jobs.min(queued))
+        } else {
+            memory.in_flight_bytes(steady_work, steady_work)
+        };
         Estimate {
             memory,
             expected_peak_bytes: base.saturating_add(steady),
@@ -80,6 +86,14 @@ impl Estimate {
 fn steady_work(spec: &Spec) -> u64 {
     let busy: f64 = spec.offered_load().iter().sum();
     (4.0 * busy).clamp(100.0, 1e15) as u64
+}
+
+/// The most jobs the services can hold at once: every worker busy and every queue full.
+fn queue_bound(spec: &Spec) -> u64 {
+    spec.services
+        .iter()
+        .map(|s| s.instances as u64 * (s.workers as u64 + s.queue_capacity as u64))
+        .fold(0, u64::saturating_add)
 }
 
 /// Decimal digits of `n`.
@@ -130,13 +144,17 @@ pub fn default_bucket_ns(duration_ns: Nanos, drain_ns: Nanos) -> Nanos {
 /// The most buckets the default bucket width gives.
 pub const MAX_DEFAULT_BUCKETS: u64 = 100_000;
 
-/// `1234567` bytes as `1.2 MB` (decimal units, as disk sizes are read).
+/// `1234567` bytes as `1.2 MB` (decimal units, as disk sizes are read); a saturated
+/// estimate as "more than 18 EB".
 pub fn format_bytes(b: u64) -> String {
-    match b {
-        0..=9_999 => format!("{b} B"),
-        10_000..=9_999_999 => format!("{:.1} kB", b as f64 / 1e3),
-        10_000_000..=9_999_999_999 => format!("{:.1} MB", b as f64 / 1e6),
-        _ => format!("{:.1} GB", b as f64 / 1e9),
+    const UNITS: [(f64, &str); 5] = [(1e3, "kB"), (1e6, "MB"), (1e9, "GB"), (1e12, "TB"), (1e15, "PB")];
+    if b == u64::MAX {
+        return "more than 18 EB".into();
+    }
+    let x = b as f64;
+    match UNITS.iter().rev().find(|(scale, _)| x >= *scale) {
+        Some((scale, unit)) => format!("{:.1} {unit}", x / scale),
+        None => format!("{b} B"),
     }
 }
 
@@ -149,14 +167,14 @@ impl fmt::Display for Refusal {
                  hint: lower limits.max_in_flight_requests or limits.max_in_flight_jobs, or the model's \
                  size (instances, breaker windows), or raise limits.max_memory_mb",
                 format_bytes(*bound_bytes),
-                limit_bytes / 1_000_000
+                crate::group_digits(limit_bytes / 1_000_000)
             ),
             Refusal::Output { bytes, limit_bytes } => write!(
                 f,
                 "refused: the run could write {} of output, over limits.max_output_mb = {}\n  \
                  hint: set a wider [scenario] bucket, shorten duration or drain, or raise limits.max_output_mb",
                 format_bytes(*bytes),
-                limit_bytes / 1_000_000
+                crate::group_digits(limit_bytes / 1_000_000)
             ),
         }
     }

@@ -268,8 +268,9 @@ fn series(spec: &Spec, r: &RunResult, rows: &[SeriesRow], v: &mut Violations) {
             finished[w].0[o as usize] = finished[w].get(o).saturating_add(row.outcomes.get(o));
         }
     }
-    // The last bucket holds the end of the run (or of the duration, if the run ended early).
-    let end = r.end_ns.max(r.duration_ns);
+    // The last bucket holds the end of the run: of the drain, or of the duration if the run
+    // drained early, or where a limit stopped it.
+    let end = if r.verdict.is_completed() { r.end_ns.max(r.duration_ns) } else { r.end_ns };
     if let Some(last) = rows.last() {
         v.require(last.bucket_start_ns <= end && end - last.bucket_start_ns < spec.bucket_ns, || {
             format!("series: the last bucket starts at {} ns, the run covers to {end} ns", last.bucket_start_ns)

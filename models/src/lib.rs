@@ -106,6 +106,10 @@ pub struct RunResult {
     pub events: u64,
     /// Simulated time of the last event handled.
     pub end_ns: Nanos,
+    /// The end of the measurement window, which starts at the warm-up: the duration, or the
+    /// time a limit stopped the run. Rates and time averages are over this window, and the
+    /// series ends here for a stopped run.
+    pub measured_until_ns: Nanos,
     /// Requests still in flight when the run ended (cut off by the drain limit or a bound).
     pub in_flight_at_end: u64,
     /// End-to-end requests that arrived (warm-up included): `requests_finished +
@@ -181,7 +185,12 @@ fn simulate_with<S: SeriesSink, T: Tier>(spec: &Spec, seed: u64, sink: S, fast_p
     let in_flight_at_end = model.requests_in_flight();
     let (requests_arrived, requests_finished) = model.request_counts();
     let stability = model.stability();
-    let (requests, services, policies, sink) = model.finish(end_ns.max(spec.duration_ns));
+    let measured_until_ns =
+        if verdict.is_completed() { spec.duration_ns } else { end_ns.clamp(spec.warmup_ns, spec.duration_ns) };
+    // A completed run's series covers the duration and the drain; a stopped one's ends at the
+    // stop (later buckets were never simulated: rows of zeros would read as no traffic).
+    let series_end_ns = if verdict.is_completed() { end_ns.max(spec.duration_ns) } else { end_ns };
+    let (requests, services, policies, sink) = model.finish(series_end_ns);
     let result = RunResult {
         scenario: spec.name.clone(),
         seed,
@@ -190,6 +199,7 @@ fn simulate_with<S: SeriesSink, T: Tier>(spec: &Spec, seed: u64, sink: S, fast_p
         verdict,
         events,
         end_ns,
+        measured_until_ns,
         in_flight_at_end,
         requests_arrived,
         requests_finished,

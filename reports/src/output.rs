@@ -3,7 +3,8 @@
 //! file beside it keeps a second run out while one is writing; what a killed run left is
 //! removed by the next run that can take its lock, never while its run is alive.
 //!
-//! For `out/mm1`: the lock is `out/.mm1.lock` (empty, kept), the staging folder
+//! A folder is replaced only if it is empty or cellsim wrote it (it holds the marker file
+//! [`MARKER`] and nothing but cellsim's files). For `out/mm1`: the lock is `out/.mm1.lock` (empty, kept), the staging folder
 //! `out/.mm1.staging`, and the folder being replaced is moved to `out/.mm1.old` for the
 //! instant between the two renames of [`OutputDir::commit`].
 
@@ -13,7 +14,12 @@ use std::path::{Path, PathBuf};
 
 /// Every file cellsim writes into an output folder. A folder holding anything else is not
 /// replaced: it may be the user's.
-pub const OUTPUT_FILES: [&str; 2] = ["summary.json", "series.csv"];
+pub const OUTPUT_FILES: [&str; 3] = [MARKER, "summary.json", "series.csv"];
+
+/// The file that marks a folder as cellsim's output: a folder that is not empty is replaced
+/// only if it holds this file (so a user's own `summary.json` is never taken for ours).
+pub const MARKER: &str = ".cellsim-output";
+const MARKER_TEXT: &str = "This folder was written by cellsim; a later run into it replaces it as a whole.\n";
 
 /// Why an output folder cannot be used.
 #[derive(Debug)]
@@ -50,7 +56,14 @@ impl OutputDir {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        fs::create_dir_all(&parent).map_err(|e| io_err("cannot create the folder", &parent, e))?;
+        fs::create_dir_all(&parent).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists | io::ErrorKind::NotADirectory => OutputError::Unusable(format!(
+                "--out {}: the folder {} cannot be made, a file is in the way",
+                dir.display(),
+                parent.display()
+            )),
+            _ => io_err("cannot create the folder", &parent, e),
+        })?;
         check_replaceable(dir)?;
         let lock_path = parent.join(format!(".{name}.lock"));
         let lock = OpenOptions::new()
@@ -77,6 +90,7 @@ impl OutputDir {
             remove_any(p).map_err(|e| io_err("cannot remove the stale", p, e))?;
         }
         fs::create_dir(&staging).map_err(|e| io_err("cannot create the staging folder", &staging, e))?;
+        fs::write(staging.join(MARKER), MARKER_TEXT).map_err(|e| io_err("cannot write into", &staging, e))?;
         Ok(OutputDir { dir: dir.to_path_buf(), staging, old, _lock: lock, committed: false })
     }
 
@@ -100,6 +114,10 @@ impl OutputDir {
     /// the renames leaves no folder (and the next run removes both leftovers), never a mix.
     pub fn commit(mut self) -> io::Result<()> {
         check_replaceable(&self.dir).map_err(|e| io::Error::other(format!("{e:?}")))?;
+        if let Ok(meta) = fs::metadata(&self.dir) {
+            // The new folder keeps the old one's mode (group, setgid) on shared machines.
+            fs::set_permissions(&self.staging, meta.permissions())?;
+        }
         let had_old = match fs::rename(&self.dir, &self.old) {
             Ok(()) => true,
             Err(e) if e.kind() == io::ErrorKind::NotFound => false,
@@ -140,11 +158,17 @@ fn check_replaceable(dir: &Path) -> Result<(), OutputError> {
         return Err(OutputError::Unusable(format!("--out {} is a file, not a folder", dir.display())));
     }
     let entries = fs::read_dir(dir).map_err(|e| OutputError::Io(format!("cannot read {}: {e}", dir.display())))?;
-    let mut foreign: Vec<String> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !OUTPUT_FILES.contains(&n.as_str()))
-        .collect();
+    let names: Vec<String> = entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    if !names.is_empty() && !names.iter().any(|n| n == MARKER) {
+        let first = names.iter().min().expect("not empty");
+        return Err(OutputError::Unusable(format!(
+            "--out {} holds {first}{} and was not written by cellsim (it has no {MARKER} file); a run \
+             replaces its output folder as a whole, so give a new or empty folder",
+            dir.display(),
+            if names.len() > 1 { format!(" and {} more", names.len() - 1) } else { String::new() }
+        )));
+    }
+    let mut foreign: Vec<String> = names.into_iter().filter(|n| !OUTPUT_FILES.contains(&n.as_str())).collect();
     foreign.sort();
     if let Some(first) = foreign.first() {
         return Err(OutputError::Unusable(format!(

@@ -171,7 +171,7 @@ fn ci(b: &BatchMeans) -> Option<f64> {
 }
 
 pub fn summarise(r: &RunResult) -> Summary {
-    let window_s = (r.duration_ns - r.warmup_ns) as f64 / 1e9;
+    let window_s = (r.measured_until_ns - r.warmup_ns) as f64 / 1e9;
     let (verdict, detail) = match &r.verdict {
         Verdict::Completed => ("completed", r.verdict.describe()),
         Verdict::Overload { .. } => ("overload", r.verdict.describe()),
@@ -214,7 +214,7 @@ pub fn summarise(r: &RunResult) -> Summary {
             .map(|s| {
                 let workers = s.instances as f64 * s.workers_per_instance as f64;
                 let accepted = s.arrivals - s.outcomes.get(Outcome::Rejected);
-                let width = r.duration_ns - r.warmup_ns;
+                let width = r.measured_until_ns - r.warmup_ns;
                 let o = &s.occupancy;
                 let (in_system, busy, queued) =
                     (o.in_system.average(width), o.busy.average(width), o.queued.average(width));

@@ -65,6 +65,14 @@ pub fn render(s: &Summary) -> String {
         "cellsim {}: scenario `{}`, seed {}, {}s simulated ({}s warm-up), {} events: {}",
         s.cellsim_version, s.scenario, s.seed, s.duration_s, s.warmup_s, s.events, s.verdict_detail
     );
+    if s.verdict != "completed" {
+        let _ = writeln!(
+            out,
+            "  note: stopped at t={:.3}s: rates and averages below are over the {:.3}s from the warm-up to the stop",
+            s.end_s,
+            (s.end_s.min(s.duration_s) - s.warmup_s).max(0.0)
+        );
+    }
     if s.in_flight_at_end > 0 {
         let _ = writeln!(
             out,
