@@ -111,7 +111,7 @@ struct FaultG {
 fn d(us: u64) -> String {
     if us == 0 {
         "0".to_string()
-    } else if us % 1000 == 0 {
+    } else if us.is_multiple_of(1000) {
         format!("\"{}ms\"", us / 1000)
     } else {
         format!("\"{us}us\"")
@@ -175,7 +175,11 @@ impl Gen {
                 }
             }
             if let Some((check, dep)) = &s.health {
-                let dep = if check.contains("\"dependency\"") { format!(", dependency = \"s{}\"", dep % n) } else { String::new() };
+                let dep = if check.contains("\"dependency\"") {
+                    format!(", dependency = \"s{}\"", dep % n)
+                } else {
+                    String::new()
+                };
                 out += &format!("health_check = {{ {check}{dep} }}\n");
             }
             let after = n - i - 1;
@@ -294,8 +298,11 @@ fn dist() -> BoxedStrategy<String> {
     prop_oneof![
         (1u64..20_000).prop_map(|m| format!("{{ dist = \"exponential\", mean = {} }}", d(m))),
         (0u64..20_000).prop_map(|v| format!("{{ dist = \"constant\", value = {} }}", d(v))),
-        (0u64..10_000, 0u64..10_000)
-            .prop_map(|(a, w)| format!("{{ dist = \"uniform\", min = {}, max = {} }}", d(a), d(a + w))),
+        (0u64..10_000, 0u64..10_000).prop_map(|(a, w)| format!(
+            "{{ dist = \"uniform\", min = {}, max = {} }}",
+            d(a),
+            d(a + w)
+        )),
         (100u64..20_000, 0u64..10_000, proptest::option::of(0u64..100), proptest::option::of(1u64..20_000)).prop_map(
             |(mean, sd, below, above)| {
                 let min = below.map(|p| format!(", min = {}", d(mean * p / 100))).unwrap_or_default();
@@ -303,8 +310,11 @@ fn dist() -> BoxedStrategy<String> {
                 format!("{{ dist = \"normal\", mean = {}, stddev = {}{min}{max} }}", d(mean), d(sd))
             }
         ),
-        (1u64..10_000, 1u64..50_000)
-            .prop_map(|(m, x)| format!("{{ dist = \"lognormal\", median = {}, p99 = {} }}", d(m), d(m + x))),
+        (1u64..10_000, 1u64..50_000).prop_map(|(m, x)| format!(
+            "{{ dist = \"lognormal\", median = {}, p99 = {} }}",
+            d(m),
+            d(m + x)
+        )),
         (0u64..2_000, 0u64..5_000, 0u64..50_000, any::<bool>()).prop_map(|(a, b, c, jump)| {
             let mid = if jump {
                 format!("{{ p = 95, value = {} }}, {{ p = 95, value = {} }}", d(a + b), d(a + b + c / 2))
@@ -323,7 +333,10 @@ fn dist() -> BoxedStrategy<String> {
 
 fn budget() -> BoxedStrategy<String> {
     prop_oneof![
-        (prop_oneof![Just("aws-standard"), Just("aws-standard-2026")], opt_key("capacity", (0u32..1000).prop_map(|c| c.to_string())))
+        (
+            prop_oneof![Just("aws-standard"), Just("aws-standard-2026")],
+            opt_key("capacity", (0u32..1000).prop_map(|c| c.to_string()))
+        )
             .prop_map(|(k, c)| entries(vec![Some(format!("kind = \"{k}\"")), c])),
         (
             opt_key("max_tokens", (1u32..100).prop_map(|x| x.to_string())),
@@ -346,8 +359,7 @@ fn budget() -> BoxedStrategy<String> {
 }
 
 fn retry() -> BoxedStrategy<String> {
-    let backoffs =
-        ["none", "constant", "exponential", "full-jitter", "equal-jitter", "decorrelated-jitter", "grpc"];
+    let backoffs = ["none", "constant", "exponential", "full-jitter", "equal-jitter", "decorrelated-jitter", "grpc"];
     (
         1u32..=5,
         proptest::option::of(0..backoffs.len()),
@@ -403,7 +415,9 @@ fn breaker() -> BoxedStrategy<String> {
         opt_key("snapshot_interval", us(1..300_000)),
     )
         .prop_map(|(a, b, c, d, e)| entries(vec![Some("kind = \"hystrix\"".into()), a, b, c, d, e]));
-    (prop_oneof![r4j, hystrix], scope()).prop_map(|(b, s)| format!("breaker = {{ {} }}", entries(vec![Some(b), s]))).boxed()
+    (prop_oneof![r4j, hystrix], scope())
+        .prop_map(|(b, s)| format!("breaker = {{ {} }}", entries(vec![Some(b), s])))
+        .boxed()
 }
 
 fn hedge() -> impl Strategy<Value = String> {
@@ -514,10 +528,7 @@ fn health() -> impl Strategy<Value = String> {
         opt_key("timeout", us(0..50_000)),
         opt_key("healthy_threshold", (1u32..5).prop_map(|x| x.to_string())),
         opt_key("unhealthy_threshold", (1u32..5).prop_map(|x| x.to_string())),
-        opt_key(
-            "all_unhealthy",
-            prop_oneof![Just("\"fail-open\"".to_string()), Just("\"fail-closed\"".to_string())],
-        ),
+        opt_key("all_unhealthy", prop_oneof![Just("\"fail-open\"".to_string()), Just("\"fail-closed\"".to_string())]),
         opt_key("panic_threshold", (0u32..=100).prop_map(|x| x.to_string())),
         opt_key("restart_after", us(0..300_000)),
         opt_key("restart_time", us(0..100_000)),
@@ -539,14 +550,20 @@ fn outlier() -> impl Strategy<Value = String> {
         opt_key("success_rate_request_volume", (0u32..50).prop_map(|x| x.to_string())),
         opt_key("success_rate_stdev_factor", (0u32..30).prop_map(|x| format!("{}", x as f64 / 10.0))),
     )
-        .prop_map(|(a, b, c, e, f, g, h, i)| format!("outlier_detection = {{ {} }}", entries(vec![a, b, c, e, f, g, h, i])))
+        .prop_map(|(a, b, c, e, f, g, h, i)| {
+            format!("outlier_detection = {{ {} }}", entries(vec![a, b, c, e, f, g, h, i]))
+        })
 }
 
 fn service() -> impl Strategy<Value = ServiceG> {
     let shedding = (
         opt_key(
             "queue_discipline",
-            prop_oneof![Just("\"fifo\"".to_string()), Just("\"lifo\"".to_string()), Just("\"adaptive-lifo\"".to_string())],
+            prop_oneof![
+                Just("\"fifo\"".to_string()),
+                Just("\"lifo\"".to_string()),
+                Just("\"adaptive-lifo\"".to_string())
+            ],
         ),
         proptest::option::of((1u64..20_000, 0u64..100_000)).prop_map(|c| {
             c.map(|(target, extra)| format!("codel = {{ target = {}, interval = {} }}", d(target), d(target + extra)))
@@ -646,7 +663,7 @@ fn check_case(case: &Case, index: u64) -> Result<(), TestCaseError> {
         return Err(TestCaseError::fail(format!("invariants violated:\n  {}", violations.join("\n  "))));
     }
     let summary = serde_json::to_string(&cellsim_reports::summarise(&result)).unwrap();
-    if index % SAMPLE_EVERY == 0 {
+    if index.is_multiple_of(SAMPLE_EVERY) {
         let (again, rows_again) = simulate(&spec, spec.seed, Vec::<SeriesRow>::new());
         let summary_again = serde_json::to_string(&cellsim_reports::summarise(&again)).unwrap();
         prop_assert!(summary == summary_again, "the same scenario and seed gave two summaries");
@@ -669,12 +686,7 @@ fn shard(k: u64) {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     bytes[8..16].copy_from_slice(&k.to_le_bytes());
-    let config = Config {
-        cases: cases as u32,
-        failure_persistence: None,
-        max_shrink_iters: 2000,
-        ..Config::default()
-    };
+    let config = Config { cases: cases as u32, failure_persistence: None, max_shrink_iters: 2000, ..Config::default() };
     let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
     let started = Instant::now();
     let ran = AtomicU64::new(0);

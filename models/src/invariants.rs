@@ -73,9 +73,7 @@ fn run_level(spec: &Spec, r: &RunResult, v: &mut Violations) {
         )
     });
     let until = spec.duration_ns.saturating_add(spec.drain_ns);
-    v.require(r.end_ns <= until, || {
-        format!("time: end_ns {} is past duration + drain = {until}", r.end_ns)
-    });
+    v.require(r.end_ns <= until, || format!("time: end_ns {} is past duration + drain = {until}", r.end_ns));
     v.require(r.duration_ns == spec.duration_ns && r.warmup_ns == spec.warmup_ns, || {
         format!(
             "spec: the result's duration/warm-up {}/{} are not the spec's {}/{}",
@@ -100,7 +98,9 @@ fn run_level(spec: &Spec, r: &RunResult, v: &mut Violations) {
                     r.events, spec.max_events
                 )
             });
-            v.require(*at_ns == r.end_ns, || format!("verdict: event budget at {at_ns} ns, the run ended at {}", r.end_ns));
+            v.require(*at_ns == r.end_ns, || {
+                format!("verdict: event budget at {at_ns} ns, the run ended at {}", r.end_ns)
+            });
         }
         Verdict::Overload { what, at_ns } => {
             let (limit, set) = match what {
@@ -168,19 +168,26 @@ fn services(spec: &Spec, r: &RunResult, v: &mut Violations) {
     });
     for (st, s) in r.services.iter().zip(&spec.services) {
         let name = &st.service;
-        v.require(
-            *name == s.name && st.instances == s.instances && st.workers_per_instance == s.workers,
-            || format!("services: record {name} {}x{} is not the spec's {} {}x{}", st.instances, st.workers_per_instance, s.name, s.instances, s.workers),
-        );
+        v.require(*name == s.name && st.instances == s.instances && st.workers_per_instance == s.workers, || {
+            format!(
+                "services: record {name} {}x{} is not the spec's {} {}x{}",
+                st.instances, st.workers_per_instance, s.name, s.instances, s.workers
+            )
+        });
         let ended = st.outcomes.total();
         let sojourns = st.sojourn.len();
         v.require(st.wait.len() == st.waited, || {
             format!("histograms: service {name}: {} wait values for {} jobs that waited", st.wait.len(), st.waited)
         });
         v.require(st.waited <= st.started && st.started <= st.arrivals, || {
-            format!("services: {name}: waited {} <= started {} <= arrivals {} fails", st.waited, st.started, st.arrivals)
+            format!(
+                "services: {name}: waited {} <= started {} <= arrivals {} fails",
+                st.waited, st.started, st.arrivals
+            )
         });
-        v.require(ended <= st.arrivals, || format!("outcomes: service {name}: {ended} jobs ended of {} arrivals", st.arrivals));
+        v.require(ended <= st.arrivals, || {
+            format!("outcomes: service {name}: {ended} jobs ended of {} arrivals", st.arrivals)
+        });
         // A sojourn is recorded for each job that replied after its work, so at most one per
         // job started and one per job ended; the jobs that ended without a sojourn (turned
         // away on arrival, or dropped from the queue) never started.
@@ -202,7 +209,9 @@ fn services(spec: &Spec, r: &RunResult, v: &mut Violations) {
             ("rejected", batch_count(&st.rejected_batches), st.arrivals),
         ];
         for (what, count, expected) in b {
-            v.require(count == expected, || format!("batches: service {name}: {what} batches hold {count}, expected {expected}"));
+            v.require(count == expected, || {
+                format!("batches: service {name}: {what} batches hold {count}, expected {expected}")
+            });
         }
         let waited: f64 = st.waited_batches.sum.iter().sum();
         v.require(waited == st.waited as f64, || {
@@ -225,7 +234,7 @@ fn series(spec: &Spec, r: &RunResult, rows: &[SeriesRow], v: &mut Violations) {
         v.require(rows.is_empty(), || format!("series: {} rows without workloads", rows.len()));
         return;
     }
-    v.require(rows.len() % workloads == 0, || {
+    v.require(rows.len().is_multiple_of(workloads), || {
         format!("series: {} rows is not a whole number of buckets of {workloads} workloads", rows.len())
     });
     let mut finished = vec![Outcomes::default(); workloads];
@@ -250,7 +259,9 @@ fn series(spec: &Spec, r: &RunResult, rows: &[SeriesRow], v: &mut Violations) {
         v.require(row.p50_ns.is_some() == (ok > 0) && row.mean_ns.is_some() == (ok > 0), || {
             format!("series: row {i}: percentiles {:?}/{:?} for {ok} successes", row.p50_ns, row.mean_ns)
         });
-        v.require(row.p50_ns <= row.p99_ns, || format!("series: row {i}: p50 {:?} above p99 {:?}", row.p50_ns, row.p99_ns));
+        v.require(row.p50_ns <= row.p99_ns, || {
+            format!("series: row {i}: p50 {:?} above p99 {:?}", row.p50_ns, row.p99_ns)
+        });
         for o in Outcome::ALL {
             finished[w].0[o as usize] = finished[w].get(o).saturating_add(row.outcomes.get(o));
         }
