@@ -624,12 +624,22 @@ pub struct Args {
 }
 
 impl Args {
-    /// Parses `std::env::args()`; `flags` take no value.
-    pub fn parse(flags: &[&str]) -> Result<Args, String> {
-        let mut pairs = Vec::new();
+    /// Parses `std::env::args()`; `flags` take no value; `lists` take every value up to the
+    /// next option (`--replay a.toml b.toml`).
+    pub fn parse(flags: &[&str], lists: &[&str]) -> Result<Args, String> {
+        let mut pairs: Vec<(String, Option<String>)> = Vec::new();
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
-            let Some(name) = a.strip_prefix("--") else { return Err(format!("unexpected argument `{a}`")) };
+            let Some(name) = a.strip_prefix("--") else {
+                match pairs.last() {
+                    Some((last, Some(_))) if lists.contains(&last.as_str()) => {
+                        let last = last.clone();
+                        pairs.push((last, Some(a)));
+                        continue;
+                    }
+                    _ => return Err(format!("unexpected argument `{a}`")),
+                }
+            };
             if let Some((n, v)) = name.split_once('=') {
                 pairs.push((n.to_string(), Some(v.to_string())));
             } else if flags.contains(&name) {

@@ -17,7 +17,8 @@
 //! exit code; exits 1 if any run failed a check.
 //!
 //! ```sh
-//! cargo build --release && cargo run --release -p cellsim-fuzz --bin fuzz-cli -- --bin target/release/cellsim --runs 100000 --jobs 2
+//! cargo build --profile test -p cellsim -p cellsim-fuzz --bins
+//! target/debug/fuzz-cli --bin target/debug/cellsim --runs 100000 --jobs 2
 //! ```
 
 use cellsim_fuzz::{
@@ -351,7 +352,7 @@ fn default_bin() -> PathBuf {
 }
 
 fn run_all() -> Result<i32, String> {
-    let args = Args::parse(&["help", "strict"])?;
+    let args = Args::parse(&["help", "strict"], &[])?;
     if args.flag("help") {
         print!("{HELP}");
         return Ok(0);

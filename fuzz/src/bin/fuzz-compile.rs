@@ -13,8 +13,12 @@
 //! slowest input is saved there as `slowest.toml`. Deterministic given `--seed` (and
 //! `--jobs`). `--replay FILE...` runs files instead (a crash, to check a fix).
 //!
+//! Build it in the test profile (optimised, with overflow checks and debug assertions): the
+//! release profile aborts on a panic, which no harness can catch.
+//!
 //! ```sh
-//! cargo run --release -p cellsim-fuzz --bin fuzz-compile -- --seconds 3600 --jobs 2
+//! cargo build --profile test -p cellsim-fuzz --bins
+//! target/debug/fuzz-compile --seconds 3600 --jobs 2 --simulate-events 2000
 //! ```
 
 use cellsim_fuzz::{
@@ -277,7 +281,13 @@ fn main() {
 }
 
 fn run() -> Result<i32, String> {
-    let args = Args::parse(&["help", "strict"])?;
+    if cfg!(panic = "abort") {
+        return Err(
+            "built with panic = \"abort\" (the release profile): panics cannot be caught; build with --profile test"
+                .into(),
+        );
+    }
+    let args = Args::parse(&["help", "strict"], &["replay"])?;
     if args.flag("help") {
         print!("{HELP}");
         return Ok(0);
@@ -332,15 +342,19 @@ fn run() -> Result<i32, String> {
         for f in &replay {
             let text = std::fs::read(f).map_err(|e| format!("{f}: {e}"))?;
             let text = String::from_utf8_lossy(&text);
-            let before = totals.panics.load(Ordering::Relaxed) + totals.broken.load(Ordering::Relaxed);
+            let failures = || totals.panics.load(Ordering::Relaxed) + totals.broken.load(Ordering::Relaxed);
+            let known = || totals.known.iter().map(|k| k.load(Ordering::Relaxed)).collect::<Vec<_>>();
+            let (failed_before, known_before) = (failures(), known());
             let started = Instant::now();
             let sig = one(&opts, &totals, &text);
-            let failed = totals.panics.load(Ordering::Relaxed) + totals.broken.load(Ordering::Relaxed) > before;
-            println!(
-                "{f}: {} in {:.3} s",
-                if failed { "FAILED".into() } else { sig.unwrap_or_default() },
-                started.elapsed().as_secs_f64()
-            );
+            let what = if failures() > failed_before {
+                "FAILED".to_string()
+            } else if let Some(k) = known().iter().zip(&known_before).position(|(a, b)| a > b) {
+                KNOWN_BUGS[k].to_string()
+            } else {
+                sig.unwrap_or_default()
+            };
+            println!("{f}: {what} in {:.3} s", started.elapsed().as_secs_f64());
         }
         let bad = totals.panics.load(Ordering::Relaxed)
             + totals.broken.load(Ordering::Relaxed)
