@@ -68,6 +68,8 @@ struct Opts {
 #[derive(Default)]
 struct Totals {
     runs: AtomicU64,
+    /// Inputs not run (known bug 3).
+    skipped: AtomicU64,
     failed: AtomicU64,
     /// Runs by exit: "0", "2", "signal", "hang"...
     exits: Mutex<BTreeMap<String, u64>>,
@@ -243,15 +245,10 @@ fn check(run: &Run, ran: &Ran) -> Vec<String> {
 /// Records a failed run and saves its input (once per kind of problem).
 fn report_failure(run: &Run, ran: &Ran, problems: &[String], opts: &Opts, totals: &Totals) {
     totals.failed.fetch_add(1, Ordering::Relaxed);
-    let kind: String = problems[0].split(':').next().unwrap_or_default().to_string()
-        + ": "
-        + &problems[0]
-            .split(':')
-            .nth(1)
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !c.is_ascii_digit())
-            .collect::<String>();
+    // The kind of failure: the first problem, numbers left out (but an exit code kept).
+    let p = &problems[0];
+    let kind: String =
+        if p.starts_with("exit:") { p.clone() } else { p.chars().filter(|c| !c.is_ascii_digit()).collect() };
     let first = {
         let mut p = totals.problems.lock().unwrap();
         let n = p.entry(kind).or_default();
@@ -294,6 +291,7 @@ fn one(
         let spec = std::str::from_utf8(&run.input).ok().and_then(|t| cellsim_models::compile("fuzz.toml", t).ok());
         if spec.as_ref().and_then(known_bug_in) == Some(BUG_BUCKETS) {
             totals.known[BUG_BUCKETS].fetch_add(1, Ordering::Relaxed);
+            totals.skipped.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
     }
@@ -470,9 +468,10 @@ fn run_all() -> Result<i32, String> {
     let n = totals.runs.load(Ordering::Relaxed);
     let failed = totals.failed.load(Ordering::Relaxed);
     println!(
-        "fuzz-cli: {n} runs in {secs:.1} s ({:.1} runs/s; 100,000 would take {:.0} min): exits {:?}; {failed} failed{}; slowest run {} ms",
+        "fuzz-cli: {n} runs in {secs:.1} s ({:.1} runs/s; 100,000 would take {:.0} min), {} inputs not run (known bug 3): exits {:?}; {failed} failed{}; slowest run {} ms",
         n as f64 / secs,
         100_000.0 / (n as f64 / secs).max(1e-9) / 60.0,
+        totals.skipped.load(Ordering::Relaxed),
         totals.exits.lock().unwrap(),
         if failed > 0 { format!(" {:?}", totals.problems.lock().unwrap()) } else { String::new() },
         totals.slowest_ms.load(Ordering::Relaxed)

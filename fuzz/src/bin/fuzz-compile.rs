@@ -46,7 +46,7 @@ options:
   --hang-seconds T      an input still running after T s is saved and the fuzzer exits 3 (default 30)
   --corpus DIR          a seed folder (repeatable; default: scenarios, tests/fixtures, benches/scenarios, fuzz/seeds)
   --artifacts DIR       where failing inputs go (default fuzz/artifacts/compile)
-  --pool N              largest pool of inputs to mutate, per worker (default 4096)
+  --pool N              largest pools of compiled and of rejected mutants, per worker (default 4096)
   --progress T          print progress every T seconds (default 30; 0: never)
   --replay FILE...      run these files (no mutation) and report
   --strict              known bugs (cellsim_fuzz::KNOWN_BUGS) fail the run too (also CELLSIM_FUZZ_STRICT=1)
@@ -119,6 +119,9 @@ fn shape(message: &str) -> String {
 
 /// Compiles `text` and exercises what compiled. Panics propagate to the caller.
 fn exercise(text: &str, simulate_events: u64, strict: bool) -> Verdict {
+    if let Some(v) = self_test(text) {
+        return v;
+    }
     match compile("fuzz.toml", text) {
         Err(errors) => {
             if errors.is_empty() {
@@ -166,6 +169,24 @@ fn exercise(text: &str, simulate_events: u64, strict: bool) -> Verdict {
             Verdict::Fine(format!("ok {tier:?} {features:?}"))
         }
     }
+}
+
+/// With `CELLSIM_FUZZ_SELF_TEST=1`, inputs holding a marker fail on purpose, so that the
+/// tests (`fuzz/tests/harnesses.rs`) can check that the harness notices: `fuzz-self-test:panic`
+/// panics, `:broken` breaks a rule, `:slow` takes 300 ms, `:hang` 60 s.
+fn self_test(text: &str) -> Option<Verdict> {
+    if std::env::var_os("CELLSIM_FUZZ_SELF_TEST").is_none_or(|v| v != "1") || !text.contains("fuzz-self-test:") {
+        return None;
+    }
+    if text.contains("fuzz-self-test:panic") {
+        panic!("a deliberate panic (fuzz-self-test)");
+    }
+    if text.contains("fuzz-self-test:broken") {
+        return Some(Verdict::Broken("a deliberately broken rule (fuzz-self-test)".into()));
+    }
+    let pause = if text.contains("fuzz-self-test:hang") { 60_000 } else { 300 };
+    std::thread::sleep(Duration::from_millis(pause));
+    Some(Verdict::Fine("self-test".into()))
 }
 
 /// Saves a failing input (once per distinct kind of failure) and prints it.
@@ -242,26 +263,36 @@ fn worker(
     started: Instant,
 ) {
     let mut rng = Rng::new(opts.seed ^ w.wrapping_mul(0xd1b5_4a32_d192_ed03));
-    let mut pool: Vec<Vec<u8>> = seeds.to_vec();
+    // Mutants that compiled to a new feature set, and mutants rejected with a new kind of
+    // error: each input starts from a seed (2 in 5), a compiled mutant (2 in 5) or a rejected
+    // one (1 in 5), so that the pool does not fill with text that no longer parses.
+    let (mut compiled, mut rejected): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
     let mut signatures: HashSet<String> = HashSet::new();
     let share = opts.inputs / opts.jobs + u64::from(w < opts.inputs % opts.jobs);
     for _ in 0..share {
         if opts.seconds.is_some_and(|s| started.elapsed().as_secs_f64() >= s) {
             break;
         }
-        let base = rng.below(pool.len());
-        let other = rng.below(pool.len());
-        let input = mutator.mutate(&mut rng, &pool[base], &pool[other]);
+        let pick = |rng: &mut Rng| -> Vec<u8> {
+            let from = match rng.below(5) {
+                0 | 1 if !compiled.is_empty() => &compiled,
+                2 if !rejected.is_empty() => &rejected,
+                _ => seeds,
+            };
+            rng.pick(from).clone()
+        };
+        let (base, other) = (pick(&mut rng), pick(&mut rng));
+        let input = mutator.mutate(&mut rng, &base, &other);
         let text = String::from_utf8_lossy(&input).into_owned();
         *current.lock().unwrap() = (Instant::now(), text.as_bytes().to_vec());
         if let Some(sig) = one(opts, totals, &text) {
             if !signatures.contains(&sig) {
+                let pool = if sig.starts_with("ok") { &mut compiled } else { &mut rejected };
                 signatures.insert(sig);
                 if pool.len() < opts.pool {
                     pool.push(input);
                 } else {
-                    // Keep the seeds; replace a grown entry.
-                    let k = seeds.len() + rng.below(pool.len() - seeds.len());
+                    let k = rng.below(pool.len());
                     pool[k] = input;
                 }
             }
