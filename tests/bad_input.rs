@@ -34,6 +34,13 @@ fn cases() -> Vec<Case> {
             "the call graph has a cycle: api -> b -> api",
             None,
         ),
+        c(
+            "two workloads with one name",
+            format!("{HEAD}[[workload]]\nname = \"w\"\narrival = {{ process = \"poisson\", rate_per_s = 1 }}\n\n[[workload.request]]\nname = \"get\"\ntarget = \"api\"\n\n{GOOD_SERVICE}"),
+            head_lines + 2,
+            "workload `w` is defined twice",
+            Some("workload names must be unique"),
+        ),
         c("negative rate", HEAD.replace("rate_per_s = 10", "rate_per_s = -5") + GOOD_SERVICE, 7, "rate_per_s must be positive, not -5", None),
         c(
             "p99 below the median",

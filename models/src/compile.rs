@@ -187,6 +187,8 @@ impl Checker<'_> {
         }
 
         let service_ids = self.unique_names(f.services.iter().map(|s| &s.value.name), "service");
+        // Workload names key their random streams and their series rows: unique too.
+        self.unique_names(f.workloads.iter().map(|w| &w.value.name), "workload");
         let (type_names, type_ids) = self.type_table(&f.workloads);
         self.check_cycles(&f.services, &service_ids);
 
