@@ -8,9 +8,11 @@
 //! kind of error, join the pool that later mutants start from.
 //!
 //! It stops after `--inputs N` or `--seconds T`, prints the count, inputs/s and the slowest
-//! input, and exits 1 on any panic, any broken rule, or any input slower than `--slow-ms`
-//! (1000). Inputs that fail are saved under `--artifacts` (`fuzz/artifacts/compile`); the
-//! slowest input is saved there as `slowest.toml`. Deterministic given `--seed` (and
+//! input, and exits 1 on any panic, any broken rule, or any input whose compilation takes over
+//! `--slow-ms` (1000) or whose compilation and capped run take over `--slow-run-ms` (5000: a
+//! capped run still sets up every instance, up to 100,000 per service). Inputs that fail are
+//! saved under `--artifacts` (`fuzz/artifacts/compile`); the slowest input and the slowest to
+//! compile are saved there as `slowest.toml` and `slowest-compile.toml`. Deterministic given `--seed` (and
 //! `--jobs`). `--replay FILE...` runs files instead (a crash, to check a fix).
 //!
 //! Build it in the test profile (optimised, with overflow checks and debug assertions): the
@@ -42,7 +44,8 @@ options:
   --seed S              the mutations' seed (default 1)
   --jobs J              worker threads (default 1); each has its own seed, pool and share of --inputs
   --simulate-events N   also run each compiled mutant for at most N events and check its invariants (default 0: off)
-  --slow-ms MS          an input slower than this is a failure (default 1000)
+  --slow-ms MS          an input whose compilation takes longer is a failure (default 1000)
+  --slow-run-ms MS      an input whose compilation and capped run take longer is a failure (default 5000)
   --hang-seconds T      an input still running after T s is saved and the fuzzer exits 3 (default 30)
   --corpus DIR          a seed folder (repeatable; default: scenarios, tests/fixtures, benches/scenarios, fuzz/seeds)
   --artifacts DIR       where failing inputs go (default fuzz/artifacts/compile)
@@ -57,6 +60,8 @@ thread_local! {
     static PANIC: RefCell<String> = const { RefCell::new(String::new()) };
     /// Whether this thread is running an input (a panic elsewhere is the harness's own).
     static IN_INPUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// How long the last input's `compile` took.
+    static COMPILE_TOOK: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::ZERO) };
 }
 
 #[derive(Clone)]
@@ -67,6 +72,7 @@ struct Opts {
     jobs: u64,
     simulate_events: u64,
     slow: Duration,
+    slow_run: Duration,
     hang: Duration,
     artifacts: PathBuf,
     pool: usize,
@@ -94,6 +100,8 @@ struct Totals {
     broken: AtomicU64,
     slow: AtomicU64,
     slowest_ns: AtomicU64,
+    slowest_compile_ns: AtomicU64,
+    slowest_compile: Mutex<Vec<u8>>,
     known: [AtomicU64; KNOWN_BUGS.len()],
     saved: Mutex<HashSet<String>>,
     slowest: Mutex<Vec<u8>>,
@@ -122,7 +130,10 @@ fn exercise(text: &str, simulate_events: u64, strict: bool) -> Verdict {
     if let Some(v) = self_test(text) {
         return v;
     }
-    match compile("fuzz.toml", text) {
+    let started = Instant::now();
+    let compiled = compile("fuzz.toml", text);
+    COMPILE_TOOK.with(|c| c.set(started.elapsed()));
+    match compiled {
         Err(errors) => {
             if errors.is_empty() {
                 return Verdict::Broken("compile failed with no error".into());
@@ -184,8 +195,9 @@ fn self_test(text: &str) -> Option<Verdict> {
     if text.contains("fuzz-self-test:broken") {
         return Some(Verdict::Broken("a deliberately broken rule (fuzz-self-test)".into()));
     }
-    let pause = if text.contains("fuzz-self-test:hang") { 60_000 } else { 300 };
-    std::thread::sleep(Duration::from_millis(pause));
+    let pause = Duration::from_millis(if text.contains("fuzz-self-test:hang") { 60_000 } else { 300 });
+    std::thread::sleep(pause);
+    COMPILE_TOOK.with(|c| c.set(pause));
     Some(Verdict::Fine("self-test".into()))
 }
 
@@ -208,6 +220,7 @@ fn save(opts: &Opts, totals: &Totals, kind: &str, what: &str, text: &str) {
 /// fine input.
 fn one(opts: &Opts, totals: &Totals, text: &str) -> Option<String> {
     let started = Instant::now();
+    COMPILE_TOOK.with(|c| c.set(Duration::ZERO));
     IN_INPUT.with(|f| f.set(true));
     let verdict = catch_unwind(AssertUnwindSafe(|| exercise(text, opts.simulate_events, opts.strict)));
     IN_INPUT.with(|f| f.set(false));
@@ -217,9 +230,15 @@ fn one(opts: &Opts, totals: &Totals, text: &str) -> Option<String> {
     if ns > totals.slowest_ns.fetch_max(ns, Ordering::Relaxed) {
         *totals.slowest.lock().unwrap() = text.as_bytes().to_vec();
     }
-    if took > opts.slow {
+    let compile_took = COMPILE_TOOK.with(|c| c.get());
+    let ns = compile_took.as_nanos() as u64;
+    if ns > totals.slowest_compile_ns.fetch_max(ns, Ordering::Relaxed) {
+        *totals.slowest_compile.lock().unwrap() = text.as_bytes().to_vec();
+    }
+    if compile_took > opts.slow || took > opts.slow_run {
         totals.slow.fetch_add(1, Ordering::Relaxed);
-        save(opts, totals, "slow", &format!("took {:.3} s", took.as_secs_f64()), text);
+        let what = format!("took {:.3} s ({:.3} s to compile)", took.as_secs_f64(), compile_took.as_secs_f64());
+        save(opts, totals, "slow", &what, text);
     }
     match verdict {
         Ok(Verdict::Fine(sig)) => {
@@ -330,6 +349,7 @@ fn run() -> Result<i32, String> {
         "jobs",
         "simulate-events",
         "slow-ms",
+        "slow-run-ms",
         "hang-seconds",
         "corpus",
         "artifacts",
@@ -349,6 +369,7 @@ fn run() -> Result<i32, String> {
         jobs: args.num::<u64>("jobs", 1)?.max(1),
         simulate_events: args.num("simulate-events", 0)?,
         slow: Duration::from_millis(args.num("slow-ms", 1000)?),
+        slow_run: Duration::from_millis(args.num("slow-run-ms", 5000)?),
         hang: Duration::from_secs(args.num("hang-seconds", 30)?),
         artifacts: args
             .get("artifacts")
@@ -465,19 +486,29 @@ fn report(opts: &Opts, t: &Totals, started: Instant) -> i32 {
     let n = t.inputs.load(Ordering::Relaxed);
     let (panics, broken, slow) =
         (t.panics.load(Ordering::Relaxed), t.broken.load(Ordering::Relaxed), t.slow.load(Ordering::Relaxed));
-    let slowest = t.slowest.lock().unwrap().clone();
-    let slowest_file = opts.artifacts.join("slowest.toml");
-    if !slowest.is_empty() && std::fs::create_dir_all(&opts.artifacts).is_ok() {
-        let _ = std::fs::write(&slowest_file, &slowest);
+    let mut saved = Vec::new();
+    for (input, name) in [(&t.slowest, "slowest.toml"), (&t.slowest_compile, "slowest-compile.toml")] {
+        let input = input.lock().unwrap().clone();
+        let file = opts.artifacts.join(name);
+        if !input.is_empty() && std::fs::create_dir_all(&opts.artifacts).is_ok() {
+            let _ = std::fs::write(&file, &input);
+        }
+        saved.push(display(&file));
     }
     println!(
-        "fuzz-compile: {n} inputs in {secs:.1} s ({:.0} inputs/s): {} compiled, {} rejected; {panics} panics, {broken} broken rules, {slow} slower than {} ms; slowest {:.3} ms ({})",
+        "fuzz-compile: {n} inputs in {secs:.1} s ({:.0} inputs/s): {} compiled, {} rejected; {panics} panics, {broken} broken rules, {slow} slow (compile over {} ms or all over {} ms)",
         n as f64 / secs.max(1e-9),
         t.compiled.load(Ordering::Relaxed),
         t.rejected.load(Ordering::Relaxed),
         opts.slow.as_millis(),
+        opts.slow_run.as_millis(),
+    );
+    println!(
+        "  slowest compile {:.3} ms ({}); slowest input {:.3} ms ({})",
+        t.slowest_compile_ns.load(Ordering::Relaxed) as f64 / 1e6,
+        saved[1],
         t.slowest_ns.load(Ordering::Relaxed) as f64 / 1e6,
-        display(&slowest_file),
+        saved[0],
     );
     for (k, n) in t.known.iter().enumerate() {
         let n = n.load(Ordering::Relaxed);
