@@ -678,46 +678,6 @@ impl Args {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Known bugs
-
-/// Bugs these harnesses found that are not fixed yet. A harness counts an input that hits
-/// one apart (as `known`), does not fail on it, and (for bug 3) does not run it, so that CI
-/// stays green until the fix; `--strict` (or `CELLSIM_FUZZ_STRICT=1`) turns this off. Remove
-/// an entry with its fix.
-pub const KNOWN_BUGS: &[&str] = &[
-    "known bug 1: an Envoy retry budget's count of attempts in flight underflows when a deadline ends an attempt waiting in its backoff (policy/budget.rs)",
-    "known bug 2: two workloads with the same name are accepted (the docs say names are unique)",
-    "known bug 3: the 1,000,000-bucket limit is checked only for an explicit `bucket`; with the default a long duration streams millions of rows",
-];
-
-/// The index in [`KNOWN_BUGS`] of the bucket limit bug, whose inputs the command-line
-/// harness does not run.
-pub const BUG_BUCKETS: usize = 2;
-
-/// Whether known bugs fail the harness too.
-pub fn strict(flag: bool) -> bool {
-    flag || std::env::var_os("CELLSIM_FUZZ_STRICT").is_some_and(|v| v == "1")
-}
-
-/// The known bug a compiled scenario would hit before it runs, if any.
-pub fn known_bug_in(spec: &cellsim_models::Spec) -> Option<usize> {
-    if spec.duration_ns / spec.bucket_ns.max(1) > 1_000_000 {
-        return Some(BUG_BUCKETS);
-    }
-    let mut names: Vec<&str> = spec.workloads.iter().map(|w| w.name.as_str()).collect();
-    names.sort_unstable();
-    if names.windows(2).any(|w| w[0] == w[1]) {
-        return Some(1);
-    }
-    None
-}
-
-/// The known bug a panic message (or a crashed run's stderr) shows, if any.
-pub fn known_bug_panic(message: &str) -> Option<usize> {
-    (message.contains("budget.rs") && message.contains("overflow")).then_some(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -182,7 +182,7 @@ mod fake_binaries {
         (out, notes)
     }
 
-    const COMPLETE: &str = "mkdir -p \"$4\"; echo '{\"verdict\": \"completed\"}' > \"$4/summary.json\"; echo 't_s,workload' > \"$4/series.csv\"";
+    const COMPLETE: &str = "mkdir -p \"$4\"; touch \"$4/.cellsim-output\"; echo '{\"verdict\": \"completed\"}' > \"$4/summary.json\"; echo 't_s,workload' > \"$4/series.csv\"";
 
     #[test]
     fn a_complete_well_behaved_fake_passes() {
@@ -226,11 +226,11 @@ mod fake_binaries {
     #[test]
     fn catches_a_summary_that_is_not_json_or_not_completed_after_exit_0() {
         let (_, notes) = against(
-            "mkdir -p \"$4\"; echo '{' > \"$4/summary.json\"; echo 't_s,workload' > \"$4/series.csv\"; exit 2",
+            "mkdir -p \"$4\"; touch \"$4/.cellsim-output\"; echo '{' > \"$4/summary.json\"; echo 't_s,workload' > \"$4/series.csv\"; exit 2",
             &[],
         );
         assert!(notes.contains("summary.json is not JSON"), "{notes}");
-        let (_, notes) = against("mkdir -p \"$4\"; echo '{\"verdict\": \"overload\"}' > \"$4/summary.json\"; echo 't_s,workload' > \"$4/series.csv\"; exit 0", &[]);
+        let (_, notes) = against("mkdir -p \"$4\"; touch \"$4/.cellsim-output\"; echo '{\"verdict\": \"overload\"}' > \"$4/summary.json\"; echo 't_s,workload' > \"$4/series.csv\"; exit 0", &[]);
         assert!(notes.contains("verdict \"overload\" with exit 0"), "{notes}");
     }
 

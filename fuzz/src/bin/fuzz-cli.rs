@@ -6,8 +6,9 @@
 //! For each run it checks:
 //! - the exit code is 0 to 3 (a signal, or Rust's panic code 101, is a crash);
 //! - stderr holds no panic text (`panicked`, `RUST_BACKTRACE`, `stack backtrace`);
-//! - the output folder holds `summary.json` and `series.csv` together or neither, nothing
-//!   else (no leftover hidden temporary file), both when the run exited 0; `summary.json`
+//! - the output folder holds its files (`cellsim_reports::OUTPUT_FILES`: the marker,
+//!   `summary.json`, `series.csv`) together or none, nothing else, and no staging or old
+//!   folder is left beside it, both when the run exited 0; `summary.json`
 //!   parses as JSON, says `completed` when the exit code is 0, and is what `--json`
 //!   printed; `series.csv` starts with its header;
 //! - `validate` writes no output folder.
@@ -21,10 +22,8 @@
 //! target/debug/fuzz-cli --bin target/debug/cellsim --runs 100000 --jobs 2
 //! ```
 
-use cellsim_fuzz::{
-    cap_events, default_seed_dirs, digest, known_bug_in, known_bug_panic, load_seeds, Args, Mutator, Rng, BUG_BUCKETS,
-    KNOWN_BUGS,
-};
+use cellsim_fuzz::{cap_events, default_seed_dirs, digest, load_seeds, Args, Mutator, Rng};
+use cellsim_reports::OUTPUT_FILES;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -46,8 +45,6 @@ options:
   --artifacts DIR   where failing inputs go (default fuzz/artifacts/cli)
   --only I          run input I alone, print its command and output, keep its files
   --progress T      print progress every T seconds (default 30; 0: never)
-  --strict          known bugs (cellsim_fuzz::KNOWN_BUGS) fail the run too, and inputs that hit
-                    known bug 3 are run (each may write gigabytes of series) (also CELLSIM_FUZZ_STRICT=1)
 ";
 
 #[derive(Clone)]
@@ -61,23 +58,18 @@ struct Opts {
     max_events: u64,
     artifacts: PathBuf,
     progress: u64,
-    strict: bool,
 }
 
 /// Totals shared by the workers.
 #[derive(Default)]
 struct Totals {
     runs: AtomicU64,
-    /// Inputs not run (known bug 3).
-    skipped: AtomicU64,
     failed: AtomicU64,
     /// Runs by exit: "0", "2", "signal", "hang"...
     exits: Mutex<BTreeMap<String, u64>>,
     /// Failures by kind (the first problem's words).
     problems: Mutex<BTreeMap<String, u64>>,
     slowest_ms: AtomicU64,
-    /// Inputs that hit each known bug (skipped before running, or crashed as known).
-    known: [AtomicU64; KNOWN_BUGS.len()],
 }
 
 /// One run's input and command.
@@ -200,14 +192,23 @@ fn check(run: &Run, ran: &Ran) -> Vec<String> {
         Ok(entries) => entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
         Err(_) => Vec::new(),
     };
-    let extra: Vec<&String> = names.iter().filter(|n| *n != "summary.json" && *n != "series.csv").collect();
+    let extra: Vec<&String> = names.iter().filter(|n| !OUTPUT_FILES.contains(&n.as_str())).collect();
     if !extra.is_empty() {
         problems.push(format!("output: leftover files {extra:?}"));
     }
-    let (summary, series) = (names.iter().any(|n| n == "summary.json"), names.iter().any(|n| n == "series.csv"));
-    if summary != series {
-        problems.push(format!("output: incomplete (summary.json {summary}, series.csv {series})"));
+    let present: Vec<bool> = OUTPUT_FILES.iter().map(|f| names.iter().any(|n| n == f)).collect();
+    if present.contains(&true) && present.contains(&false) {
+        problems.push(format!("output: incomplete ({OUTPUT_FILES:?} present: {present:?})"));
     }
+    // Beside the folder: its lock (kept, empty) and nothing else of this run's.
+    let name = run.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for leftover in [format!(".{name}.staging"), format!(".{name}.old")] {
+        if run.out.with_file_name(&leftover).exists() {
+            problems.push(format!("output: leftover {leftover} beside the output folder"));
+        }
+    }
+    let has = |file: &str| names.iter().any(|n| n == file);
+    let (summary, series) = (has("summary.json"), has("series.csv"));
     if ran.code == Some(0) && !summary {
         problems.push("output: exit 0 without summary.json".into());
     }
@@ -287,14 +288,6 @@ fn one(
     keep: bool,
 ) -> Result<(), String> {
     let run = make_run(index, opts, seeds, mutator, dir);
-    if !opts.strict {
-        let spec = std::str::from_utf8(&run.input).ok().and_then(|t| cellsim_models::compile("fuzz.toml", t).ok());
-        if spec.as_ref().and_then(known_bug_in) == Some(BUG_BUCKETS) {
-            totals.known[BUG_BUCKETS].fetch_add(1, Ordering::Relaxed);
-            totals.skipped.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
-        }
-    }
     let ran = execute(&run, opts, dir).map_err(|e| format!("cannot run {}: {e}", opts.bin.display()))?;
     let problems = check(&run, &ran);
     totals.runs.fetch_add(1, Ordering::Relaxed);
@@ -311,14 +304,14 @@ fn one(
         println!("stderr:\n{}", ran.stderr);
         println!("problems: {problems:?}\ninput and output kept in {}", dir.display());
     }
-    let known = known_bug_panic(&ran.stderr).filter(|_| !opts.strict);
-    if let (Some(k), false) = (known, problems.is_empty()) {
-        totals.known[k].fetch_add(1, Ordering::Relaxed);
-    } else if !problems.is_empty() {
+    if !problems.is_empty() {
         report_failure(&run, &ran, &problems, opts, totals);
     }
     if !keep {
         let _ = std::fs::remove_dir_all(&run.out);
+        if let Some(name) = run.out.file_name() {
+            let _ = std::fs::remove_file(run.out.with_file_name(format!(".{}.lock", name.to_string_lossy())));
+        }
     }
     Ok(())
 }
@@ -350,7 +343,7 @@ fn default_bin() -> PathBuf {
 }
 
 fn run_all() -> Result<i32, String> {
-    let args = Args::parse(&["help", "strict"], &[])?;
+    let args = Args::parse(&["help"], &[])?;
     if args.flag("help") {
         print!("{HELP}");
         return Ok(0);
@@ -367,7 +360,6 @@ fn run_all() -> Result<i32, String> {
         "artifacts",
         "only",
         "progress",
-        "strict",
     ];
     if let Some(u) = args.unknown(&known).first() {
         return Err(format!("unknown option --{u}"));
@@ -387,7 +379,6 @@ fn run_all() -> Result<i32, String> {
             .get("artifacts")
             .map_or_else(|| cellsim_fuzz::repo_root().join("fuzz/artifacts/cli"), PathBuf::from),
         progress: args.num("progress", 30)?,
-        strict: cellsim_fuzz::strict(args.flag("strict")),
     };
     let dirs: Vec<PathBuf> = match args.all("corpus") {
         d if d.is_empty() => default_seed_dirs(),
@@ -468,19 +459,12 @@ fn run_all() -> Result<i32, String> {
     let n = totals.runs.load(Ordering::Relaxed);
     let failed = totals.failed.load(Ordering::Relaxed);
     println!(
-        "fuzz-cli: {n} runs in {secs:.1} s ({:.1} runs/s; 100,000 would take {:.0} min), {} inputs not run (known bug 3): exits {:?}; {failed} failed{}; slowest run {} ms",
+        "fuzz-cli: {n} runs in {secs:.1} s ({:.1} runs/s; 100,000 would take {:.0} min): exits {:?}; {failed} failed{}; slowest run {} ms",
         n as f64 / secs,
         100_000.0 / (n as f64 / secs).max(1e-9) / 60.0,
-        totals.skipped.load(Ordering::Relaxed),
         totals.exits.lock().unwrap(),
         if failed > 0 { format!(" {:?}", totals.problems.lock().unwrap()) } else { String::new() },
         totals.slowest_ms.load(Ordering::Relaxed)
     );
-    for (k, n) in totals.known.iter().enumerate() {
-        let n = n.load(Ordering::Relaxed);
-        if n > 0 {
-            println!("  {n} inputs hit {} (skipped or not failures; --strict makes them so)", KNOWN_BUGS[k]);
-        }
-    }
     Ok(i32::from(failed > 0))
 }

@@ -24,7 +24,7 @@
 //! ```
 
 use cellsim_fuzz::{
-    default_seed_dirs, digest, known_bug_in, known_bug_panic, load_seeds, Args, Mutator, Rng, KNOWN_BUGS,
+    default_seed_dirs, digest, load_seeds, Args, Mutator, Rng,
 };
 use cellsim_models::features::{Features, Paths};
 use cellsim_models::{compile, invariants, simulate, NoSeries, SeriesRow};
@@ -52,7 +52,6 @@ options:
   --pool N              largest pools of compiled and of rejected mutants, per worker (default 4096)
   --progress T          print progress every T seconds (default 30; 0: never)
   --replay FILE...      run these files (no mutation) and report
-  --strict              known bugs (cellsim_fuzz::KNOWN_BUGS) fail the run too (also CELLSIM_FUZZ_STRICT=1)
 ";
 
 thread_local! {
@@ -77,7 +76,6 @@ struct Opts {
     artifacts: PathBuf,
     pool: usize,
     progress: u64,
-    strict: bool,
 }
 
 /// What one input did.
@@ -86,8 +84,6 @@ enum Verdict {
     Fine(String),
     /// A rule was broken without a panic (an unlocated error, a violated invariant).
     Broken(String),
-    /// The input hits known bug `KNOWN_BUGS[k]`.
-    Known(usize),
 }
 
 /// The run's totals, shared by the workers.
@@ -102,7 +98,6 @@ struct Totals {
     slowest_ns: AtomicU64,
     slowest_compile_ns: AtomicU64,
     slowest_compile: Mutex<Vec<u8>>,
-    known: [AtomicU64; KNOWN_BUGS.len()],
     saved: Mutex<HashSet<String>>,
     slowest: Mutex<Vec<u8>>,
 }
@@ -126,7 +121,7 @@ fn shape(message: &str) -> String {
 }
 
 /// Compiles `text` and exercises what compiled. Panics propagate to the caller.
-fn exercise(text: &str, simulate_events: u64, strict: bool) -> Verdict {
+fn exercise(text: &str, simulate_events: u64) -> Verdict {
     if let Some(v) = self_test(text) {
         return v;
     }
@@ -147,11 +142,11 @@ fn exercise(text: &str, simulate_events: u64, strict: bool) -> Verdict {
             Verdict::Fine(format!("err {} {}", errors.len().min(3), shape(&errors[0].message)))
         }
         Ok(mut spec) => {
-            if let Some(k) = known_bug_in(&spec) {
-                if !strict {
-                    return Verdict::Known(k);
-                }
-                return Verdict::Broken(format!("compiled: {}", KNOWN_BUGS[k]));
+            // What `validate` prints; a run over a `[limits]` estimate is refused, as
+            // `cellsim run` refuses it (exit 1), before it starts.
+            let estimate = cellsim_models::Estimate::of(&spec);
+            if !estimate.refusals(&spec).is_empty() {
+                return Verdict::Fine("refused by [limits]".into());
             }
             let features = Features::of(&spec);
             let tier = features.tier();
@@ -222,7 +217,7 @@ fn one(opts: &Opts, totals: &Totals, text: &str) -> Option<String> {
     let started = Instant::now();
     COMPILE_TOOK.with(|c| c.set(Duration::ZERO));
     IN_INPUT.with(|f| f.set(true));
-    let verdict = catch_unwind(AssertUnwindSafe(|| exercise(text, opts.simulate_events, opts.strict)));
+    let verdict = catch_unwind(AssertUnwindSafe(|| exercise(text, opts.simulate_events)));
     IN_INPUT.with(|f| f.set(false));
     let took = started.elapsed();
     totals.inputs.fetch_add(1, Ordering::Relaxed);
@@ -246,10 +241,6 @@ fn one(opts: &Opts, totals: &Totals, text: &str) -> Option<String> {
             counter.fetch_add(1, Ordering::Relaxed);
             Some(sig)
         }
-        Ok(Verdict::Known(k)) => {
-            totals.known[k].fetch_add(1, Ordering::Relaxed);
-            None
-        }
         Ok(Verdict::Broken(what)) => {
             totals.broken.fetch_add(1, Ordering::Relaxed);
             save(opts, totals, "broken", &what, text);
@@ -257,10 +248,6 @@ fn one(opts: &Opts, totals: &Totals, text: &str) -> Option<String> {
         }
         Err(_) => {
             let message = PANIC.with(|p| p.borrow().clone());
-            if let Some(k) = known_bug_panic(&message).filter(|_| !opts.strict) {
-                totals.known[k].fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
             totals.panics.fetch_add(1, Ordering::Relaxed);
             save(opts, totals, "panic", &message, text);
             None
@@ -337,7 +324,7 @@ fn run() -> Result<i32, String> {
                 .into(),
         );
     }
-    let args = Args::parse(&["help", "strict"], &["replay"])?;
+    let args = Args::parse(&["help"], &["replay"])?;
     if args.flag("help") {
         print!("{HELP}");
         return Ok(0);
@@ -356,7 +343,6 @@ fn run() -> Result<i32, String> {
         "pool",
         "progress",
         "replay",
-        "strict",
     ];
     if let Some(u) = args.unknown(&known).first() {
         return Err(format!("unknown option --{u}"));
@@ -376,7 +362,6 @@ fn run() -> Result<i32, String> {
             .map_or_else(|| cellsim_fuzz::repo_root().join("fuzz/artifacts/compile"), PathBuf::from),
         pool: args.num("pool", 4096)?,
         progress: args.num("progress", 30)?,
-        strict: cellsim_fuzz::strict(args.flag("strict")),
     };
     // Panics are expected and counted: record their message instead of printing it.
     let default_hook = std::panic::take_hook();
@@ -395,17 +380,10 @@ fn run() -> Result<i32, String> {
             let text = std::fs::read(f).map_err(|e| format!("{f}: {e}"))?;
             let text = String::from_utf8_lossy(&text);
             let failures = || totals.panics.load(Ordering::Relaxed) + totals.broken.load(Ordering::Relaxed);
-            let known = || totals.known.iter().map(|k| k.load(Ordering::Relaxed)).collect::<Vec<_>>();
-            let (failed_before, known_before) = (failures(), known());
+            let failed_before = failures();
             let started = Instant::now();
             let sig = one(&opts, &totals, &text);
-            let what = if failures() > failed_before {
-                "FAILED".to_string()
-            } else if let Some(k) = known().iter().zip(&known_before).position(|(a, b)| a > b) {
-                KNOWN_BUGS[k].to_string()
-            } else {
-                sig.unwrap_or_default()
-            };
+            let what = if failures() > failed_before { "FAILED".to_string() } else { sig.unwrap_or_default() };
             println!("{f}: {what} in {:.3} s", started.elapsed().as_secs_f64());
         }
         let bad = totals.panics.load(Ordering::Relaxed)
@@ -510,12 +488,6 @@ fn report(opts: &Opts, t: &Totals, started: Instant) -> i32 {
         t.slowest_ns.load(Ordering::Relaxed) as f64 / 1e6,
         saved[0],
     );
-    for (k, n) in t.known.iter().enumerate() {
-        let n = n.load(Ordering::Relaxed);
-        if n > 0 {
-            println!("  {n} inputs hit {} (not failures; --strict makes them so)", KNOWN_BUGS[k]);
-        }
-    }
     i32::from(panics + broken + slow > 0)
 }
 
