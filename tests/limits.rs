@@ -429,6 +429,16 @@ fn type_errors_name_the_field_and_give_an_example() {
 }
 
 #[test]
+fn a_type_error_after_a_wide_space_is_reported_not_a_panic() {
+    // Found by fuzz-compile: the key before a wrong value follows U+202F (3 bytes).
+    let text = "[scenario]\nname = \"x\"\nduration = \"1s\"\n}\u{202f}workers = \"w\"\n";
+    let e = compile("w.toml", text).unwrap_err();
+    assert!(e[0].line >= 1, "{}", e[0]);
+    let seed = std::fs::read_to_string(repo_path("fuzz/seeds/type-error-after-a-wide-space.toml")).unwrap();
+    assert!(compile("seed.toml", &seed).is_err());
+}
+
+#[test]
 fn invalid_utf8_is_located_at_its_line() {
     let mut bytes = simple("t", "1s", 10.0).text().into_bytes();
     let at = bytes.iter().position(|&b| b == b'\n').unwrap() + 1; // start of line 2

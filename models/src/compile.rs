@@ -106,11 +106,19 @@ fn type_error(message: &str) -> Option<(&str, &str)> {
 /// (inline tables included).
 fn key_before(src: &str, at: usize) -> Option<String> {
     let at = at.min(src.len());
+    if !src.is_char_boundary(at) {
+        return None;
+    }
     let line_start = src[..at].rfind('\n').map_or(0, |i| i + 1);
     let before = &src[line_start..at];
     let eq = before.rfind('=')?;
     let key = before[..eq].trim_end();
-    let start = key.rfind(|c: char| c == '{' || c == ',' || c.is_whitespace()).map_or(0, |i| i + 1);
+    // After the last separator (which may be a wide character, such as U+202F).
+    let start = key
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| c == '{' || c == ',' || c.is_whitespace())
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let key = key[start..].trim_matches('"');
     (!key.is_empty()).then(|| key.to_string())
 }
