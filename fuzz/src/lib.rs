@@ -302,7 +302,11 @@ impl Mutator {
                 for (i, _) in t.match_indices('=') {
                     let before = t[..i].trim_end();
                     // The trailing run of key characters (ASCII, so its start is a char boundary).
-                    let len = before.bytes().rev().take_while(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-').count();
+                    let len = before
+                        .bytes()
+                        .rev()
+                        .take_while(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                        .count();
                     let key = &before[before.len() - len..];
                     if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
                         keys.insert(key.to_string());

@@ -158,7 +158,8 @@ fn check_replaceable(dir: &Path) -> Result<(), OutputError> {
         return Err(OutputError::Unusable(format!("--out {} is a file, not a folder", dir.display())));
     }
     let entries = fs::read_dir(dir).map_err(|e| OutputError::Io(format!("cannot read {}: {e}", dir.display())))?;
-    let names: Vec<String> = entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> =
+        entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     if !names.is_empty() && !names.iter().any(|n| n == MARKER) {
         let first = names.iter().min().expect("not empty");
         return Err(OutputError::Unusable(format!(

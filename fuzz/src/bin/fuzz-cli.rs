@@ -348,19 +348,8 @@ fn run_all() -> Result<i32, String> {
         print!("{HELP}");
         return Ok(0);
     }
-    let known = [
-        "bin",
-        "runs",
-        "seconds",
-        "seed",
-        "jobs",
-        "timeout",
-        "max-events",
-        "corpus",
-        "artifacts",
-        "only",
-        "progress",
-    ];
+    let known =
+        ["bin", "runs", "seconds", "seed", "jobs", "timeout", "max-events", "corpus", "artifacts", "only", "progress"];
     if let Some(u) = args.unknown(&known).first() {
         return Err(format!("unknown option --{u}"));
     }

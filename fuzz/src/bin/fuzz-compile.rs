@@ -23,9 +23,7 @@
 //! target/debug/fuzz-compile --seconds 3600 --jobs 2 --simulate-events 2000
 //! ```
 
-use cellsim_fuzz::{
-    default_seed_dirs, digest, load_seeds, Args, Mutator, Rng,
-};
+use cellsim_fuzz::{default_seed_dirs, digest, load_seeds, Args, Mutator, Rng};
 use cellsim_models::features::{Features, Paths};
 use cellsim_models::{compile, invariants, simulate, NoSeries, SeriesRow};
 use std::cell::RefCell;
