@@ -275,8 +275,8 @@ fn run_text(name: &str, src: &str, opts: RunOpts) -> Result<(), Failure> {
     let seed = opts.seed.unwrap_or(spec.seed);
     let dir = opts.out.unwrap_or_else(|| Path::new("out").join(sanitise(&spec.name)));
     let output = OutputDir::claim(&dir).map_err(|e| match e {
-        OutputError::Unusable(m) => Failure::Input(format!("error: {m}")),
-        OutputError::Busy(m) | OutputError::Io(m) => Failure::Environment(format!("error: {m}")),
+        OutputError::Unusable(_) => Failure::Input(format!("error: {e}")),
+        OutputError::Busy(_) | OutputError::Io(_) => Failure::Environment(format!("error: {e}")),
     })?;
     on_interrupt_remove(output.staging());
     run_into(&spec, seed, output, &estimate, opts.json)

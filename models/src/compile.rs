@@ -52,6 +52,8 @@ pub fn compile(file: &str, src: &str) -> Result<Spec, Vec<ScenarioError>> {
 fn from_toml(file: &str, src: &str, e: &toml::de::Error) -> ScenarioError {
     let message = e.message().trim().to_string();
     let span = e.span().unwrap_or(0..0);
+    // For an error about a value: the key it was given to.
+    let key = key_before(src, span.start);
     let mut err = ScenarioError::at(file, src, span, message.clone());
     let quoted = |s: &str| -> Vec<String> { s.split('`').skip(1).step_by(2).map(str::to_string).collect() };
     if let Some(rest) = message.strip_prefix("unknown field ").or_else(|| message.strip_prefix("unknown variant ")) {
@@ -64,14 +66,11 @@ fn from_toml(file: &str, src: &str, e: &toml::de::Error) -> ScenarioError {
             };
         }
     } else if let Some((found, expected)) = type_error(&message) {
-        let key = key_before(src, err_span_start(e));
         let (what, example) = expected_words(expected, key.as_deref().unwrap_or("key"));
-        let mut message = format!("expected {what}, found {found}");
-        if let Some(k) = &key {
-            message = format!("must be {what}, not {found}");
-            err = err.field(k.clone());
-        }
-        err.message = message;
+        err.message = match key {
+            Some(_) => format!("must be {what}, not {found}"),
+            None => format!("expected {what}, found {found}"),
+        };
         err = err.hint(example);
     } else if let Some(rest) = message.strip_prefix("missing field ") {
         let words = quoted(rest);
@@ -83,16 +82,12 @@ fn from_toml(file: &str, src: &str, e: &toml::de::Error) -> ScenarioError {
             });
         }
     }
-    if err.field.is_none() && !message.starts_with("unknown field") && !message.starts_with("missing field") {
-        if let Some(k) = key_before(src, err_span_start(e)) {
+    if !message.starts_with("unknown field") && !message.starts_with("missing field") {
+        if let Some(k) = key {
             err = err.field(k);
         }
     }
     err
-}
-
-fn err_span_start(e: &toml::de::Error) -> usize {
-    e.span().map_or(0, |s| s.start)
 }
 
 /// serde's "invalid type: integer `-4`, expected u32" (or "invalid value: ..."), as the value

@@ -40,12 +40,10 @@ impl Estimate {
         let memory = ModelMemory::of(spec);
         let base = memory.fixed_bytes.saturating_add(memory.histogram_bytes);
         let at_limits = memory.in_flight_bytes(spec.max_in_flight_requests, spec.max_in_flight_jobs);
-        let overloaded = spec
-            .offered_load()
-            .iter()
-            .zip(&spec.services)
-            .any(|(busy, s)| *busy >= s.instances as f64 * s.workers as f64);
-        let steady_work = steady_work(spec);
+        let load = spec.offered_load();
+        let overloaded =
+            load.iter().zip(&spec.services).any(|(busy, s)| *busy >= s.instances as f64 * s.workers as f64);
+        let steady_work = steady_work(&load);
         let steady = if overloaded {
             // Work piles up to the limits, unless the services' queues turn it away first.
             let queued = queue_bound(spec);
@@ -83,8 +81,8 @@ impl Estimate {
 /// Requests and jobs in flight at steady state, generously: four times the busy workers the
 /// offered load needs over all services (by Little's law the jobs in service; queueing and
 /// jobs waiting on their calls on top), at least a hundred.
-fn steady_work(spec: &Spec) -> u64 {
-    let busy: f64 = spec.offered_load().iter().sum();
+fn steady_work(offered_load: &[f64]) -> u64 {
+    let busy: f64 = offered_load.iter().sum();
     (4.0 * busy).clamp(100.0, 1e15) as u64
 }
 

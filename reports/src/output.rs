@@ -32,6 +32,14 @@ pub enum OutputError {
     Io(String),
 }
 
+impl std::fmt::Display for OutputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutputError::Unusable(m) | OutputError::Busy(m) | OutputError::Io(m) => f.write_str(m),
+        }
+    }
+}
+
 /// A claimed output folder: its lock is held until this is dropped.
 pub struct OutputDir {
     dir: PathBuf,
@@ -113,7 +121,8 @@ impl OutputDir {
     /// and the staging folder renamed into place, then the old one removed. A crash between
     /// the renames leaves no folder (and the next run removes both leftovers), never a mix.
     pub fn commit(mut self) -> io::Result<()> {
-        check_replaceable(&self.dir).map_err(|e| io::Error::other(format!("{e:?}")))?;
+        // Still ours: nothing else was written into it while the run ran.
+        check_replaceable(&self.dir).map_err(|e| io::Error::other(e.to_string()))?;
         if let Ok(meta) = fs::metadata(&self.dir) {
             // The new folder keeps the old one's mode (group, setgid) on shared machines.
             fs::set_permissions(&self.staging, meta.permissions())?;

@@ -54,7 +54,8 @@ impl ModelMemory {
             // A timeout lane entry or a deadline, retry or hedge timer; the slab's free list.
             + QUEUE_ENTRY_BYTES
             + 4;
-        let job_bytes = size_of::<Job>() as u64 + SLOT_OVERHEAD + size_of::<Handle>() as u64 + QUEUE_ENTRY_BYTES + 4;
+        let job_bytes =
+            size_of::<Job>() as u64 + SLOT_OVERHEAD + size_of::<cellsim_sim::Handle>() as u64 + QUEUE_ENTRY_BYTES + 4;
         ModelMemory {
             fixed_bytes: BASE_BYTES
                 + spec_bytes(spec)
@@ -78,8 +79,6 @@ impl ModelMemory {
             .saturating_add(jobs.saturating_mul(self.job_bytes + self.call_bytes))
     }
 }
-
-type Handle = cellsim_sim::Handle;
 
 fn sum(it: impl Iterator<Item = u64>) -> u64 {
     it.fold(0u64, u64::saturating_add)
