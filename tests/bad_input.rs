@@ -51,7 +51,7 @@ fn cases() -> Vec<Case> {
         ),
         c("duration without a unit", HEAD.replace("duration = \"1m\"", "duration = 60") + GOOD_SERVICE, 3, "`60` has no unit", None),
         c("unknown unit", HEAD.replace("duration = \"1m\"", "duration = \"1 fortnight\"") + GOOD_SERVICE, 3, "unknown unit `fortnight`", None),
-        c("missing service time", format!("{HEAD}[[service]]\nname = \"api\"\n"), head_lines + 1, "missing field `service_time`", Some("add `service_time = ...`")),
+        c("missing service time", format!("{HEAD}[[service]]\nname = \"api\"\n"), head_lines + 2, "the service has no service_time", Some("add service_time = ")),
         c(
             "misspelt distribution",
             format!("{HEAD}[[service]]\nname = \"api\"\nservice_time = {{ dist = \"exponental\", mean = \"5ms\" }}\n"),

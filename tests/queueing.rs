@@ -124,7 +124,7 @@ fn mg1_uniform_service_pollaczek_khinchine() {
 fn erlang_b_rejection_probability() {
     let spec = spec("erlang-b.toml");
     // The scenario's lognormal service time is tuned to a 100 ms mean: offered load 3.
-    assert!((spec.services[0].service_time.mean_ns() / 1e6 - 100.0).abs() < 0.01);
+    assert!((spec.services[0].operations[0].service_time.mean_ns() / 1e6 - 100.0).abs() < 0.01);
     let r = run(&spec, 1);
     assert_in_ci("Erlang B(4, 3)", &r.services[0].rejected_batches, 27.0 / 131.0, 1.0);
     // Rejected callers see `rejected` end to end.

@@ -12,7 +12,9 @@ mod service;
 mod workload;
 
 use crate::error::{did_you_mean, ScenarioError};
-use crate::scenario::{RunSection, ScenarioFile};
+use crate::scenario::{RunSection, ScenarioFile, ServiceSection};
+use service::Names;
+use std::collections::BTreeMap;
 use crate::spec::{ServiceSpec, Spec};
 use crate::units::{Duration, Loc};
 use cellsim_sim::{Nanos, NS_PER_S};
@@ -195,15 +197,13 @@ impl Checker<'_> {
         let (type_names, type_ids) = self.type_table(&f.workloads);
         self.check_cycles(&f.services, &service_ids);
 
+        let operations = self.operation_names(&f.services);
+        let names = Names { services: &service_ids, operations: &operations, type_names: &type_names, types: &type_ids };
         let mut calls = Vec::new();
-        let workloads =
-            f.workloads.iter().map(|w| self.workload(&w.value, &service_ids, &type_ids, &mut calls)).collect();
+        let workloads = f.workloads.iter().map(|w| self.workload(&w.value, &names, &mut calls)).collect();
         let mut plans = Vec::new();
-        let services: Vec<ServiceSpec> = f
-            .services
-            .iter()
-            .map(|s| self.service(&s.value, &service_ids, &type_names, &type_ids, &mut calls, &mut plans))
-            .collect();
+        let services: Vec<ServiceSpec> =
+            f.services.iter().map(|s| self.service(&s.value, &names, &mut calls, &mut plans)).collect();
         let (faults, trigger) = self.faults(&f.faults, &service_ids, &services, times.duration_ns);
 
         let limits = &f.limits;
@@ -234,6 +234,22 @@ impl Checker<'_> {
             trigger,
             type_names,
         }
+    }
+
+    /// By service: its operations' names (unique) and indices; `default` for a service that
+    /// names none.
+    fn operation_names(&mut self, services: &[Loc<ServiceSection>]) -> Vec<BTreeMap<String, u32>> {
+        services
+            .iter()
+            .map(|s| {
+                let s = &s.value;
+                if s.operations.is_empty() {
+                    return BTreeMap::from([("default".to_string(), 0)]);
+                }
+                let what = format!("service.{}.operation", s.name.value);
+                self.unique_names(s.operations.iter().map(|o| &o.value.name), &what)
+            })
+            .collect()
     }
 
     /// `[scenario]`'s duration, warm-up and bucket width.

@@ -149,7 +149,13 @@ pub fn call_features(c: &CallSpec) -> Features {
     let CallSpec {
         name: _,
         to: _,
+        op: _, // operations are the lean tier's
         critical: _,
+        // Waits, repetitions and conditions are the lean tier's: a step whose calls have
+        // none takes the plain path (`Paths::shaped`).
+        wait: _,
+        probability: _,
+        repeat: _,
         timeout_ns: _,
         latency: _,
         retry,
@@ -187,12 +193,11 @@ pub fn service_features(s: &ServiceSpec) -> Features {
         instances: _,
         workers: _,
         queue_capacity: _,
-        service_time: _,
+        operations: _, // their work, branches and plans are the lean tier's
         error_probability,
         fleet,
         shedding,
         hold_worker_during_calls: _,
-        plan_by_type: _,
     } = s;
     let FleetSpec { lb, weights: _, health, outlier } = fleet;
     let SheddingSpec { discipline, codel, standing_ns: _, max_in_flight } = shedding;
@@ -235,6 +240,9 @@ pub struct Paths {
     pub sheds: Vec<bool>,
     /// By service: whether its fleet's counters are reported (it uses a fleet feature).
     pub reports_fleet: Vec<bool>,
+    /// By call: awaited late or never, repeated, or conditional: a step with such a call
+    /// takes the general path in `advance`.
+    pub shaped: Vec<bool>,
 }
 
 impl Paths {
@@ -276,7 +284,12 @@ impl Paths {
             .zip(&receives_deadlines)
             .map(|(f, &rd)| rd || f.contains(Feature::QueueDiscipline) || f.contains(Feature::Codel))
             .collect();
-        let paths = Paths { plain, gated_only, fleet: reports_fleet.clone(), sheds, reports_fleet };
+        let shaped = spec
+            .calls
+            .iter()
+            .map(|c| c.wait != Wait::Step || c.repeat.is_some() || c.probability < 1.0)
+            .collect();
+        let paths = Paths { plain, gated_only, fleet: reports_fleet.clone(), sheds, reports_fleet, shaped };
         if fast_paths {
             paths
         } else {
@@ -285,6 +298,7 @@ impl Paths {
                 gated_only: vec![false; spec.calls.len()],
                 fleet: vec![true; spec.services.len()],
                 sheds: vec![true; spec.services.len()],
+                shaped: vec![true; spec.calls.len()],
                 ..paths
             }
         }
@@ -304,9 +318,11 @@ pub fn receives_deadlines(spec: &Spec) -> Vec<bool> {
 pub fn callers(spec: &Spec) -> Vec<Option<u32>> {
     let mut caller = vec![None; spec.calls.len()];
     for (s, svc) in spec.services.iter().enumerate() {
-        for &p in &svc.plan_by_type {
-            for step in &spec.plans[p as usize].steps {
-                step.calls().for_each(|c| caller[c as usize] = Some(s as u32));
+        for op in &svc.operations {
+            for &p in &op.plan_by_type {
+                for plan in &spec.plans[p as usize..(p + op.variants()) as usize] {
+                    plan.steps.iter().flat_map(|step| step.calls()).for_each(|c| caller[c as usize] = Some(s as u32));
+                }
             }
         }
     }

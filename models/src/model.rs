@@ -53,7 +53,7 @@ use lanes::TimeoutLane;
 use record::Bucket;
 use records::*;
 use std::marker::PhantomData;
-use tables::{CallRt, ServiceRt, WorkloadRt};
+use tables::{CallRt, OpRt, ServiceRt, StepRt, WorkloadRt};
 
 /// The service model, compiled for tier `T`: a scenario runs in the lowest tier that covers
 /// what it uses, from which the compiler removes every check of the features it does not
@@ -74,8 +74,10 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     throttles: Vec<Throttle>,
     /// By call slab index: the policy state of calls that are not plain.
     exts: Vec<CallExt>,
+    /// The operations of services that have several or branches (see `ServiceRt::simple`).
+    ops: Vec<OpRt>,
     /// Every plan's steps in one table (ranges of call specs).
-    steps: Vec<(u32, u32)>,
+    steps: Vec<StepRt>,
     /// What the faults break now.
     faults: FaultState,
     /// The periodic ticks, indexed by a `Kind::Tick` event's `arg`.
@@ -109,6 +111,9 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     stability: Option<Stability>,
     /// Why the run halted (set with the `Halt` that stops it).
     overload: Option<Overload>,
+    /// Copies of calls repeated in sequence being sent inside one another (see
+    /// `calls::send_repeat`).
+    repeat_nesting: u32,
     _tier: PhantomData<T>,
 }
 
@@ -181,6 +186,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             started_ns: now,
             plain: self.call_rt[req.call as usize].plain,
             hedge_mask: 0,
+            repeats_left: 0,
         };
         let (spec, type_id, plain) = (call.spec, call.type_id, call.plain);
         let h =
@@ -247,7 +253,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             None => false,
         };
         let rt = &self.services[s];
-        let (first, workers, mean_ns) = (rt.first_instance, rt.workers.max(1) as f64, svc.service_time.mean_ns());
+        let (first, workers, mean_ns) = (rt.first_instance, rt.workers.max(1) as f64, svc.mean_work_ns());
         let instances = &self.instances;
         let wait = |i: u32| (instances[(first + i) as usize].queue.len() as f64 * mean_ns / workers) as Nanos;
         let rt = &mut self.services[s];
@@ -298,6 +304,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                     call: job.call,
                     attempt: job.attempt,
                     service: job.service,
+                    op: job.op,
                     type_id: job.type_id,
                     deadline_ns: job.deadline_ns,
                 };
@@ -345,7 +352,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Kind::Hedge => match self.calls.get(h) {
                 // Still waiting, and no copy went out since this timer was set.
                 Some(call) if call.waiting && call.hedge_mask != 0 && call.attempt == event.arg => {
-                    if call.parent != Handle::NONE && self.jobs.get(call.parent).is_none() {
+                    let never = self.spec.calls[call.spec as usize].wait == crate::spec::Wait::Never;
+                    if call.parent != Handle::NONE && self.jobs.get(call.parent).is_none() && !never {
                         return Ok(());
                     }
                     self.send_hedge(h, now, q)

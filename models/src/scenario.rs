@@ -127,6 +127,8 @@ pub struct RequestSection {
     pub weight: Option<Loc<f64>>,
     /// The service that receives this request type.
     pub target: Loc<String>,
+    /// The target's operation. Required when it has several; default: its only one.
+    pub operation: Option<Loc<String>>,
     /// The client's timeout, per attempt, above 0. Default: none.
     pub timeout: Option<Loc<Duration>>,
     /// The client's overall deadline, over all attempts. Default: none.
@@ -160,8 +162,12 @@ pub struct ServiceSection {
     /// Jobs an instance may hold waiting for a worker; an arrival that finds it full is
     /// rejected. 0 makes a loss system. Default 1000.
     pub queue_capacity: Option<u32>,
-    /// The service's own work per job.
-    pub service_time: Loc<DistSection>,
+    /// The service's own work per job; with `[[service.operation]]`s, the work of those
+    /// that state none. Required unless every operation states its own.
+    pub service_time: Option<Loc<DistSection>>,
+    /// The implicit operation's mutually exclusive branches, with weights: one is drawn per
+    /// job, and calls with `branch = "name"` are made only when it is drawn. Default: none.
+    pub branches: Option<Loc<Branches>>,
     /// The chance that a job answers `error` after its own work, without making its calls
     /// (a faulty dependency, a bad deployment). From 0 to 1. Default 0.
     pub error_probability: Option<Loc<f64>>,
@@ -186,7 +192,38 @@ pub struct ServiceSection {
     /// At most this many jobs present per instance (queued, working, waiting on calls); one
     /// more is rejected. Default: none.
     pub max_in_flight: Option<Loc<u32>>,
-    /// Downstream calls made after the service's own work, in order.
+    /// Downstream calls made after the service's own work, in order (the implicit
+    /// operation's; not with `[[service.operation]]`).
+    #[serde(default, rename = "call")]
+    pub calls: Vec<Loc<CallSection>>,
+    /// Named operations (endpoints, RPC methods), each with its own work and calls. Default:
+    /// one implicit operation, `default`, made of the service's `service_time` and calls.
+    #[serde(default, rename = "operation")]
+    pub operations: Vec<Loc<OperationSection>>,
+}
+
+impl ServiceSection {
+    /// Every call the service declares: its own, then its operations', in file order.
+    pub fn all_calls(&self) -> impl Iterator<Item = &Loc<CallSection>> {
+        self.calls.iter().chain(self.operations.iter().flat_map(|o| o.value.calls.iter()))
+    }
+}
+
+/// Branch names and their weights, e.g. `{ hit = 0.9, miss = 0.1 }`.
+pub type Branches = std::collections::BTreeMap<String, f64>;
+
+/// One operation of a service: its own work and its own calls; workers, queue, instances and
+/// policies stay the service's.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperationSection {
+    /// Unique within the service; callers name it with `operation = "..."`.
+    pub name: Loc<String>,
+    /// This operation's own work per job. Default: the service's `service_time`.
+    pub service_time: Option<Loc<DistSection>>,
+    /// Mutually exclusive branches with weights, one drawn per job. Default: none.
+    pub branches: Option<Loc<Branches>>,
+    /// Downstream calls made after the operation's own work, in order.
     #[serde(default, rename = "call")]
     pub calls: Vec<Loc<CallSection>>,
 }
@@ -196,6 +233,21 @@ pub struct ServiceSection {
 pub struct CallSection {
     /// The called service.
     pub to: Loc<String>,
+    /// The called service's operation. Required when it has several; default: its only one.
+    pub operation: Option<Loc<String>>,
+    /// When the caller waits for the answer: "step" (its step waits, the default), "end"
+    /// (the operation goes on and waits before it replies), "never" (fire-and-forget).
+    pub wait: Option<WaitSection>,
+    /// The call is made several times per job: a count (`repeat = 9`, one after another), or
+    /// a table with `count` or a distribution (`dist` = "uniform" with `min`, `max`;
+    /// "geometric" with `mean` and `min`; "empirical" with `values`, `weights`), and
+    /// `parallel = true` to make the copies at once. Default: once.
+    pub repeat: Option<Loc<RepeatSection>>,
+    /// The chance, above 0 and at most 1, that a job makes this call (drawn once per job).
+    /// Default 1.
+    pub probability: Option<Loc<f64>>,
+    /// Make the call only when the job drew this branch of its operation's `branches`.
+    pub branch: Option<Loc<String>>,
     /// The call's name, unique among its service's calls: it names the call's random streams
     /// (network latency, backoff, fallback, throttling), so that adding or moving another
     /// call leaves this one's draws unchanged, and the call in the summary's policies table.
@@ -229,6 +281,58 @@ pub struct CallSection {
     pub bulkhead: Option<Loc<BulkheadSection>>,
     /// Client-side adaptive throttling (SRE book). Default: none.
     pub adaptive_throttling: Option<Loc<ThrottlingSection>>,
+}
+
+/// When a caller waits for a call's answer.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum WaitSection {
+    /// The call's step waits for it.
+    Step,
+    /// The operation goes on, and waits for it before it replies.
+    End,
+    /// Fire-and-forget: nobody waits for it.
+    Never,
+}
+
+/// How many times a call is made per job.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RepeatSection {
+    /// That many times, one after another.
+    Count(u32),
+    /// A count or a distribution, in sequence or in parallel.
+    Table(RepeatTable),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatTable {
+    /// A fixed count (not with `dist`).
+    pub count: Option<u32>,
+    /// A distribution of counts: "uniform", "geometric" or "empirical".
+    pub dist: Option<CountDist>,
+    /// uniform: the least count; geometric: the least count (default 1).
+    pub min: Option<u32>,
+    /// uniform: the largest count.
+    pub max: Option<u32>,
+    /// geometric: the mean count, above `min`.
+    pub mean: Option<f64>,
+    /// empirical: the counts.
+    pub values: Option<Vec<u32>>,
+    /// empirical: their relative weights.
+    pub weights: Option<Vec<f64>>,
+    /// true: the copies are made at once; false: one after another. Default false.
+    #[serde(default)]
+    pub parallel: bool,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CountDist {
+    Uniform,
+    Geometric,
+    Empirical,
 }
 
 /// Refuse requests locally with probability max(0, (requests - k x accepts) / (requests + 1))

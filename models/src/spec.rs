@@ -47,14 +47,139 @@ pub struct ServiceSpec {
     pub instances: u32,
     pub workers: u32,
     pub queue_capacity: u32,
-    pub service_time: Dist,
+    /// What the service offers: at least one operation; a service that names none has one,
+    /// `default`. Workers, queue, instances and policies are the service's, shared by them.
+    pub operations: Vec<OperationSpec>,
     /// The chance that a job answers `error` after its own work, without making its calls.
     pub error_probability: f64,
     pub fleet: FleetSpec,
     pub shedding: SheddingSpec,
     pub hold_worker_during_calls: bool,
-    /// Index into `Spec::plans`, by global request type.
+}
+
+impl ServiceSpec {
+    /// The mean work of a job, over the operations alike (the health checks' estimate of a
+    /// queued job's work).
+    pub fn mean_work_ns(&self) -> f64 {
+        self.operations.iter().map(|o| o.service_time.mean_ns()).sum::<f64>() / self.operations.len() as f64
+    }
+}
+
+/// One operation (endpoint, RPC method) of a service: its own work and its own calls.
+#[derive(Clone, Debug)]
+pub struct OperationSpec {
+    /// `default` for a service that names no operation.
+    pub name: String,
+    pub service_time: Dist,
+    /// Index into `Spec::plans`, by global request type. An operation with branches has one
+    /// plan per branch from there, in the order of `branches`.
     pub plan_by_type: Vec<u32>,
+    /// Mutually exclusive branches, one drawn per execution (empty: none).
+    pub branches: Vec<Branch>,
+}
+
+impl OperationSpec {
+    /// How many plans each request type has: one per branch, or one.
+    pub fn variants(&self) -> u32 {
+        self.branches.len().max(1) as u32
+    }
+
+    /// The weight of variant `b` (1 without branches).
+    pub fn variant_weight(&self, b: u32) -> f64 {
+        match b.checked_sub(1) {
+            _ if self.branches.is_empty() => 1.0,
+            None => self.branches[0].cumulative,
+            Some(prev) => self.branches[b as usize].cumulative - self.branches[prev as usize].cumulative,
+        }
+    }
+}
+
+/// A branch of an operation and the running share of the branches up to it (the last is 1).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Branch {
+    pub name: String,
+    pub cumulative: f64,
+}
+
+/// When the calling operation waits for a call's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// Its step waits for it (the default).
+    Step,
+    /// The operation goes on and waits for it before it replies.
+    End,
+    /// Fire-and-forget: nobody waits; the callee's work and failures still happen.
+    Never,
+}
+
+/// How many times a call is made per execution of its operation, drawn once per execution.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Count {
+    Fixed(u32),
+    /// Uniform over `min..=max`.
+    Uniform { min: u32, max: u32 },
+    /// `min` plus the failures before a success of probability `p` (mean min + (1 - p) / p).
+    Geometric { min: u32, p: f64 },
+    /// `values[i]` with the share `cumulative[i] - cumulative[i - 1]`.
+    Empirical { values: Vec<u32>, cumulative: Vec<f64> },
+}
+
+/// A repeated call: `count` copies, one after another or all at once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Repeat {
+    pub count: Count,
+    pub parallel: bool,
+}
+
+/// The most copies one repetition draws (draws above are capped).
+pub const MAX_REPEAT: u32 = 1000;
+
+impl Count {
+    pub fn mean(&self) -> f64 {
+        match self {
+            Count::Fixed(n) => *n as f64,
+            Count::Uniform { min, max } => (*min as f64 + *max as f64) / 2.0,
+            Count::Geometric { min, p } => *min as f64 + (1.0 - p) / p,
+            Count::Empirical { values, cumulative } => {
+                let mut prev = 0.0;
+                values
+                    .iter()
+                    .zip(cumulative)
+                    .map(|(&v, &c)| {
+                        let share = c - prev;
+                        prev = c;
+                        v as f64 * share
+                    })
+                    .sum()
+            }
+        }
+    }
+
+    pub fn max(&self) -> u32 {
+        match self {
+            Count::Fixed(n) => *n,
+            Count::Uniform { max, .. } => *max,
+            Count::Geometric { .. } => MAX_REPEAT,
+            Count::Empirical { values, .. } => values.iter().copied().max().unwrap_or(0),
+        }
+    }
+
+    /// One draw, from a uniform `u` in [0, 1).
+    pub fn sample(&self, u: f64) -> u32 {
+        match self {
+            Count::Fixed(n) => *n,
+            Count::Uniform { min, max } => min + ((u * (max - min + 1) as f64) as u32).min(max - min),
+            Count::Geometric { min, p } => {
+                // Inversion: the number of failures is floor(ln(1 - u) / ln(1 - p)).
+                let failures = if *p >= 1.0 { 0.0 } else { ((1.0 - u).ln() / (1.0 - p).ln()).floor() };
+                min.saturating_add(failures.min(MAX_REPEAT as f64) as u32).min(MAX_REPEAT)
+            }
+            Count::Empirical { values, cumulative } => {
+                let i = cumulative.partition_point(|&c| c <= u).min(values.len() - 1);
+                values[i]
+            }
+        }
+    }
 }
 
 /// Steps run in order; the calls of one step run in parallel.
@@ -168,7 +293,15 @@ pub struct CallSpec {
     /// Stable name of the edge, which seeds its random streams.
     pub name: String,
     pub to: u32,
+    /// The callee's operation, an index into its `operations`.
+    pub op: u16,
     pub critical: bool,
+    /// When the caller waits for the answer (workload requests: `Step`).
+    pub wait: Wait,
+    /// The chance that an execution of the caller's operation makes the call (1: always).
+    pub probability: f64,
+    /// Made several times per execution (`None`: once).
+    pub repeat: Option<Repeat>,
     /// 0 means no timeout.
     pub timeout_ns: Nanos,
     pub latency: Option<Dist>,
@@ -250,58 +383,118 @@ impl RetrySpec {
 
 impl Spec {
     /// The mean number of busy workers a service needs at steady state, from the arrival
-    /// rates and mean service times (requests that reach it once per end-to-end request
-    /// along each path); a planning aid for `validate`, not used by the simulation.
+    /// rates and mean service times (with each call made as often as it is on average: its
+    /// probability, its mean repetitions, its branch's share); a planning aid for
+    /// `validate`, not used by the simulation.
     pub fn offered_load(&self) -> Vec<f64> {
-        let mut visits = vec![0.0; self.services.len()];
+        let mut busy = vec![0.0; self.services.len()];
         for w in &self.workloads {
             let rate = w.arrival.mean_rate_per_s();
             let mut prev = 0.0;
             for (r, cum) in w.requests.iter().zip(&w.cumulative_mix) {
                 let share = cum - prev;
                 prev = *cum;
-                for (s, k) in self.visits(self.calls[r.call as usize].to, r.type_id, |_| 1.0) {
-                    visits[s as usize] += rate * share * k;
+                let entry = &self.calls[r.call as usize];
+                for ((s, op), k) in self.visits(entry.to, entry.op, r.type_id, CallSpec::mean_count, true) {
+                    let work_s = self.services[s as usize].operations[op as usize].service_time.mean_ns() / 1e9;
+                    busy[s as usize] += rate * share * k * work_s;
                 }
             }
         }
-        visits.iter().zip(&self.services).map(|(v, s)| v * s.service_time.mean_ns() / 1e9).collect()
+        busy
     }
 
-    /// The services a request of type `type_id` reaches from `entry`, each with the number
-    /// of times it is visited per request: the sum over the paths to it of the product of
-    /// `per_call` along the path (with `per_call` 1, the number of paths). In topological
+    /// The operations (service, operation) a request of type `type_id` reaches from
+    /// operation `op` of service `entry`, each with the number of times it is executed per
+    /// request: the sum over the paths to it of the product of `per_call` along the path
+    /// (with `per_call` 1, the number of paths), a call in a branch weighted by the branch's
+    /// share when `weigh_branches` (else every branch counts fully: a bound). In topological
     /// order; linear in the calls reached, however many paths a diamond-shaped graph has.
-    pub fn visits(&self, entry: u32, type_id: u16, per_call: impl Fn(&CallSpec) -> f64) -> Vec<(u32, f64)> {
-        let calls_of = |s: u32| {
-            let plan = &self.plans[self.services[s as usize].plan_by_type[type_id as usize] as usize];
-            plan.steps.iter().flat_map(|step| step.calls()).map(|c| &self.calls[c as usize])
+    pub fn visits(
+        &self,
+        entry: u32,
+        op: u16,
+        type_id: u16,
+        per_call: impl Fn(&CallSpec) -> f64,
+        weigh_branches: bool,
+    ) -> Vec<((u32, u16), f64)> {
+        let mut first_op = Vec::with_capacity(self.services.len() + 1);
+        first_op.push(0usize);
+        for s in &self.services {
+            first_op.push(first_op.last().unwrap() + s.operations.len());
+        }
+        let mut node_of = Vec::with_capacity(*first_op.last().unwrap());
+        for (s, svc) in self.services.iter().enumerate() {
+            node_of.extend((0..svc.operations.len()).map(|o| (s as u32, o as u16)));
+        }
+        let index = |s: u32, o: u16| first_op[s as usize] + o as usize;
+        let calls_of = |n: usize| {
+            let (s, o) = node_of[n];
+            let operation = &self.services[s as usize].operations[o as usize];
+            let first = operation.plan_by_type[type_id as usize];
+            (0..operation.variants()).flat_map(move |b| {
+                let weight = if weigh_branches { operation.variant_weight(b) } else { 1.0 };
+                let plan = &self.plans[(first + b) as usize];
+                plan.steps.iter().flat_map(|step| step.calls()).map(move |c| (&self.calls[c as usize], weight))
+            })
         };
         // Depth-first post-order without recursion (graphs may be deep): reversed, a
-        // topological order of the reached services.
-        let mut seen = vec![false; self.services.len()];
+        // topological order of the reached operations.
+        let mut seen = vec![false; node_of.len()];
         let mut order = Vec::new();
-        let mut stack = vec![(entry, false)];
-        while let Some((s, done)) = stack.pop() {
+        let mut stack = vec![(index(entry, op), false)];
+        while let Some((n, done)) = stack.pop() {
             if done {
-                order.push(s);
+                order.push(n);
                 continue;
             }
-            if std::mem::replace(&mut seen[s as usize], true) {
+            if std::mem::replace(&mut seen[n], true) {
                 continue;
             }
-            stack.push((s, true));
-            stack.extend(calls_of(s).filter(|c| !seen[c.to as usize]).map(|c| (c.to, false)));
+            stack.push((n, true));
+            stack.extend(calls_of(n).map(|(c, _)| index(c.to, c.op)).filter(|&m| !seen[m]).map(|m| (m, false)));
         }
         order.reverse();
-        let mut times = vec![0.0f64; self.services.len()];
-        times[entry as usize] = 1.0;
-        for &s in &order {
-            for c in calls_of(s) {
-                times[c.to as usize] += times[s as usize] * per_call(c);
+        let mut times = vec![0.0f64; node_of.len()];
+        times[index(entry, op)] = 1.0;
+        for &n in &order {
+            for (c, weight) in calls_of(n) {
+                times[index(c.to, c.op)] += times[n] * weight * per_call(c);
             }
         }
-        order.into_iter().map(|s| (s, times[s as usize])).collect()
+        order.into_iter().map(|n| (node_of[n], times[n])).collect()
+    }
+
+    /// `visits` summed by service.
+    pub fn service_visits(
+        &self,
+        entry: &CallSpec,
+        type_id: u16,
+        per_call: impl Fn(&CallSpec) -> f64,
+        weigh_branches: bool,
+    ) -> Vec<(u32, f64)> {
+        let mut total: Vec<Option<f64>> = vec![None; self.services.len()];
+        let mut order = Vec::new();
+        for ((s, _), k) in self.visits(entry.to, entry.op, type_id, per_call, weigh_branches) {
+            let t = total[s as usize].get_or_insert_with(|| {
+                order.push(s);
+                0.0
+            });
+            *t += k;
+        }
+        order.into_iter().map(|s| (s, total[s as usize].unwrap_or(0.0))).collect()
+    }
+}
+
+impl CallSpec {
+    /// How many times an execution of the caller makes this call, on average.
+    pub fn mean_count(&self) -> f64 {
+        self.probability * self.repeat.as_ref().map_or(1.0, |r| r.count.mean())
+    }
+
+    /// The most times an execution of the caller makes this call.
+    pub fn max_count(&self) -> u32 {
+        self.repeat.as_ref().map_or(1, |r| r.count.max())
     }
 }
 

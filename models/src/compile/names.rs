@@ -1,9 +1,10 @@
 //! Names and references: unique names, the table of request types, the one resolver of a
 //! name to an index, and the check that the call graph has no cycle.
 
+use super::service::Names;
 use super::Checker;
 use crate::error::did_you_mean;
-use crate::scenario::{ServiceSection, WorkloadSection};
+use crate::scenario::{CallSection, ServiceSection, WorkloadSection};
 use crate::units::Loc;
 use std::collections::BTreeMap;
 
@@ -66,6 +67,44 @@ impl Checker<'_> {
         }
     }
 
+    /// The operation of service `to` that a call names (`given`), or its only one; the
+    /// call's `to` is `to_name`, its keys at `path`.
+    pub(super) fn callee_operation(
+        &mut self,
+        to: u32,
+        given: Option<&Loc<String>>,
+        to_name: &Loc<String>,
+        names: &Names,
+        path: &str,
+    ) -> u16 {
+        if !names.services.contains_key(&to_name.value) {
+            return 0; // reported by `resolve`
+        }
+        let ops = &names.operations[to as usize];
+        let list = || ops.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+        match given {
+            Some(g) => match ops.get(&g.value) {
+                Some(&i) => i as u16,
+                None => {
+                    let hint = match did_you_mean(&g.value, ops.keys().map(String::as_str)) {
+                        Some(best) => format!("did you mean `{best}`?"),
+                        None => format!("its operations: {}", list()),
+                    };
+                    let message = format!("service `{}` has no operation named `{}`", to_name.value, g.value);
+                    self.err(g.span.clone(), format!("{path}.operation"), message).hint(hint);
+                    0
+                }
+            },
+            None if ops.len() > 1 => {
+                let message = format!("service `{}` has {} operations: the call must name one", to_name.value, ops.len());
+                self.err(to_name.span.clone(), format!("{path}.operation"), message)
+                    .hint(format!("add operation = \"...\", one of {}", list()));
+                0
+            }
+            None => 0,
+        }
+    }
+
     /// The id of request type `name`; an unknown one is an error at `field` and gives `None`.
     pub(super) fn request_type(
         &mut self,
@@ -92,6 +131,7 @@ impl Checker<'_> {
         // a service on the current path closes a cycle. `path` holds each service on the
         // path with the index of its next call to follow.
         let n = services.len();
+        let calls: Vec<Vec<&Loc<CallSection>>> = services.iter().map(|s| s.value.all_calls().collect()).collect();
         let mut state = vec![0u8; n]; // 0 new, 1 on the path, 2 done
         let mut depth_reported = false;
         let mut height = vec![0usize; n];
@@ -102,9 +142,9 @@ impl Checker<'_> {
             state[start] = 1;
             let mut path: Vec<(usize, usize)> = vec![(start, 0)];
             while let Some(&mut (s, ref mut next)) = path.last_mut() {
-                let Some(call) = services[s].value.calls.get(*next) else {
+                let Some(call) = calls[s].get(*next) else {
                     // Done: its chain is one longer than its callees' longest.
-                    let callees = services[s].value.calls.iter().filter_map(|c| ids.get(&c.value.to.value));
+                    let callees = calls[s].iter().filter_map(|c| ids.get(&c.value.to.value));
                     height[s] = 1 + callees.map(|&t| height[t as usize]).max().unwrap_or(0);
                     if height[s] > MAX_CALL_DEPTH && !depth_reported {
                         depth_reported = true;

@@ -1,12 +1,13 @@
-//! `[[service]]`: instances, workers and errors; its calls and the plan of steps each
-//! request type follows; its fleet (load balancing, health checks, outlier detection); and
+//! `[[service]]`: instances, workers and errors; its operations, their calls and the plan of
+//! steps each request type (and branch) follows; its fleet (load balancing, health checks, outlier detection); and
 //! load shedding.
 
 use super::call::Caller;
 use super::Checker;
+use crate::dist::Dist;
 use crate::scenario::{
-    AllUnhealthy, HealthCheckKind, HealthCheckSection, LoadBalancer, OutlierSection, QueueDisciplineSection,
-    ServiceSection,
+    AllUnhealthy, Branches, CallSection, HealthCheckKind, HealthCheckSection, LoadBalancer,
+    OutlierSection, QueueDisciplineSection, ServiceSection,
 };
 use crate::spec::*;
 use crate::units::{Duration, Loc};
@@ -17,22 +18,42 @@ const DEFAULT_QUEUE_CAPACITY: u32 = 1000;
 /// Each instance is a record with its own queue: this bounds the memory a scenario can ask for.
 const MAX_INSTANCES: u32 = 100_000;
 
-/// A service's compiled calls: for each, its parallel group and its request-type filter.
+/// An operation's compiled calls: for each, its parallel group, its request-type filter and
+/// its branch.
 struct CallList {
     first_call: u32,
     groups: Vec<Option<String>>,
     filters: Vec<Option<Vec<u16>>>,
+    branches: Vec<Option<u32>>,
+}
+
+/// What compiling one service needs to know of the whole scenario.
+pub(super) struct Names<'n> {
+    pub(super) services: &'n BTreeMap<String, u32>,
+    /// By service: its operations' names and indices.
+    pub(super) operations: &'n [BTreeMap<String, u32>],
+    pub(super) type_names: &'n [String],
+    pub(super) types: &'n BTreeMap<String, u16>,
+}
+
+/// The parts of a `[[service]]` or a `[[service.operation]]` that make an operation.
+struct OperationKeys<'s> {
+    name: &'s str,
+    /// The operation in words, for messages: "service `api`" or "operation `get` of service
+    /// `api`".
+    owner: String,
+    path: String,
+    branches: Option<&'s Loc<Branches>>,
+    calls: &'s [Loc<CallSection>],
 }
 
 impl Checker<'_> {
-    /// A service; its calls are appended to `calls` and its plans (one per request type) to
-    /// `plans`.
+    /// A service; its calls are appended to `calls` and its plans (per operation, one per
+    /// request type and branch) to `plans`.
     pub(super) fn service(
         &mut self,
         s: &ServiceSection,
-        services: &BTreeMap<String, u32>,
-        type_names: &[String],
-        types: &BTreeMap<String, u16>,
+        names: &Names,
         calls: &mut Vec<CallSpec>,
         plans: &mut Vec<Plan>,
     ) -> ServiceSpec {
@@ -55,7 +76,6 @@ impl Checker<'_> {
             instances = 1;
         }
         let workers = at_least_one(&s.workers, "workers", self);
-        let service_time = self.dist(&s.service_time, &format!("{path}.service_time"));
         let error_probability = match &s.error_probability {
             Some(p) if !(0.0..=1.0).contains(&p.value) => {
                 let message = format!("error_probability must be from 0 to 1, not {}", p.value);
@@ -66,43 +86,168 @@ impl Checker<'_> {
             Some(p) => p.value,
             None => 0.0,
         };
-        let list = self.service_calls(s, &path, services, type_names, types, calls);
-        let plan_by_type = (0..type_names.len() as u16).map(|t| plan(&list, t, plans)).collect();
+        let operations = self.operations(s, &path, names, calls, plans);
         ServiceSpec {
             name: name.clone(),
             instances,
             workers,
             queue_capacity: s.queue_capacity.unwrap_or(DEFAULT_QUEUE_CAPACITY),
-            service_time,
+            operations,
             error_probability,
-            fleet: self.fleet(s, &path, services, instances),
+            fleet: self.fleet(s, &path, names.services, instances),
             shedding: self.shedding(s, &path),
             hold_worker_during_calls: s.hold_worker_during_calls,
-            plan_by_type,
         }
     }
 
-    /// Compiles the declared calls into `calls`, remembering each one's group and type filter.
-    fn service_calls(
+    /// The service's operations: its named ones, or the implicit `default` made of the
+    /// service's own `service_time`, `branches` and calls.
+    fn operations(
         &mut self,
         s: &ServiceSection,
         path: &str,
-        services: &BTreeMap<String, u32>,
-        type_names: &[String],
-        types: &BTreeMap<String, u16>,
+        names: &Names,
+        calls: &mut Vec<CallSpec>,
+        plans: &mut Vec<Plan>,
+    ) -> Vec<OperationSpec> {
+        let service_time = s.service_time.as_ref().map(|d| self.dist(d, &format!("{path}.service_time")));
+        if s.operations.is_empty() {
+            if service_time.is_none() {
+                self.err(s.name.span.clone(), format!("{path}.service_time"), "the service has no service_time")
+                    .hint("add service_time = { dist = \"exponential\", mean = \"5ms\" }, its work per job");
+            }
+            let keys = OperationKeys {
+                name: "default",
+                owner: format!("service `{}`", s.name.value),
+                path: path.to_string(),
+                branches: s.branches.as_ref(),
+                calls: &s.calls,
+            };
+            let time = service_time.unwrap_or(Dist::Constant(0));
+            return vec![self.operation(&s.name.value, keys, time, names, calls, plans)];
+        }
+        if let Some(c) = s.calls.first() {
+            self.err(c.span.clone(), format!("{path}.call"), "a service with [[service.operation]] has no calls of its own")
+                .hint("move each [[service.call]] under the [[service.operation]] that makes it, as [[service.operation.call]]");
+        }
+        if let Some(b) = &s.branches {
+            self.err(b.span.clone(), format!("{path}.branches"), "a service with [[service.operation]] has no branches of its own")
+                .hint("give `branches` to the operation that draws them");
+        }
+        s.operations
+            .iter()
+            .map(|o| {
+                let o = &o.value;
+                let opath = format!("{path}.operation.{}", o.name.value);
+                let time = match (&o.service_time, &service_time) {
+                    (Some(d), _) => self.dist(d, &format!("{opath}.service_time")),
+                    (None, Some(d)) => d.clone(),
+                    (None, None) => {
+                        self.err(o.name.span.clone(), format!("{opath}.service_time"), "the operation has no service_time")
+                            .hint("give it a service_time, or give the service one for every operation without");
+                        Dist::Constant(0)
+                    }
+                };
+                let keys = OperationKeys {
+                    name: &o.name.value,
+                    owner: format!("operation `{}` of service `{}`", o.name.value, s.name.value),
+                    path: opath,
+                    branches: o.branches.as_ref(),
+                    calls: &o.calls,
+                };
+                self.operation(&s.name.value, keys, time, names, calls, plans)
+            })
+            .collect()
+    }
+
+    /// One operation of service `service`: its branches, its calls (appended to `calls`) and
+    /// its plans, one per request type and branch (appended to `plans`).
+    fn operation(
+        &mut self,
+        service: &str,
+        keys: OperationKeys,
+        service_time: Dist,
+        names: &Names,
+        calls: &mut Vec<CallSpec>,
+        plans: &mut Vec<Plan>,
+    ) -> OperationSpec {
+        let branches = keys.branches.map_or_else(Vec::new, |b| self.branches(b, &keys.path));
+        let list = self.operation_calls(service, &keys, &branches, names, calls);
+        // A job counts its steps and its calls awaited at the end in 16 bits.
+        let declared = &calls[list.first_call as usize..];
+        let deferred: u64 = declared
+            .iter()
+            .filter(|c| c.wait == Wait::End)
+            .map(|c| if c.repeat.as_ref().is_some_and(|r| r.parallel) { c.max_count() as u64 } else { 1 })
+            .sum();
+        if declared.len() > u16::MAX as usize || deferred > u16::MAX as u64 {
+            let span = keys.calls.first().map_or(0..0, |c| c.span.clone());
+            self.err(span, format!("{}.call", keys.path), format!("{} makes too many calls", keys.owner)).hint(
+                "an operation declares at most 65,535 calls, and awaits at most 65,535 at its end; \
+                 use `repeat` for a call made many times",
+            );
+        }
+        let variants = branches.len().max(1) as u32;
+        let plan_by_type = (0..names.type_names.len() as u16)
+            .map(|t| {
+                let first = plans.len() as u32;
+                for b in 0..variants {
+                    plans.push(plan(&list, t, (!branches.is_empty()).then_some(b)));
+                }
+                first
+            })
+            .collect();
+        OperationSpec { name: keys.name.to_string(), service_time, plan_by_type, branches }
+    }
+
+    /// `branches = { hit = 0.9, miss = 0.1 }`: names and positive weights, normalised.
+    fn branches(&mut self, b: &Loc<Branches>, path: &str) -> Vec<Branch> {
+        let field = format!("{path}.branches");
+        if b.value.len() < 2 {
+            self.err(b.span.clone(), field.clone(), "branches needs at least two branches")
+                .hint("e.g. branches = { hit = 0.9, miss = 0.1 }; for one optional call use `probability`");
+        }
+        if let Some((name, w)) = b.value.iter().find(|(_, w)| !(w.is_finite() && **w > 0.0)) {
+            self.err(b.span.clone(), field, format!("branch `{name}` has weight {w}; weights must be positive"));
+            return Vec::new();
+        }
+        let total: f64 = b.value.values().sum();
+        let mut acc = 0.0;
+        let mut out: Vec<Branch> = b
+            .value
+            .iter()
+            .map(|(name, w)| {
+                acc += w / total;
+                Branch { name: name.clone(), cumulative: acc }
+            })
+            .collect();
+        if let Some(last) = out.last_mut() {
+            last.cumulative = 1.0;
+        }
+        out
+    }
+
+    /// Compiles an operation's declared calls into `calls`, remembering each one's group,
+    /// type filter and branch.
+    fn operation_calls(
+        &mut self,
+        service: &str,
+        keys: &OperationKeys,
+        branches: &[Branch],
+        names: &Names,
         calls: &mut Vec<CallSpec>,
     ) -> CallList {
-        let name = &s.name.value;
-        let mut list = CallList { first_call: calls.len() as u32, groups: Vec::new(), filters: Vec::new() };
+        let mut list =
+            CallList { first_call: calls.len() as u32, groups: Vec::new(), filters: Vec::new(), branches: Vec::new() };
         let mut closed_groups: Vec<String> = Vec::new();
         let mut call_names: Vec<&str> = Vec::new();
-        for (i, c) in s.calls.iter().enumerate() {
+        for (i, c) in keys.calls.iter().enumerate() {
             let c = &c.value;
-            let cpath = format!("{path}.call[{i}]");
-            let to = self.resolve("service", &c.to, services, format!("{cpath}.to"));
+            let cpath = format!("{}.call[{i}]", keys.path);
+            let to = self.resolve("service", &c.to, names.services, format!("{cpath}.to"));
             let call_name = c.name.as_ref().unwrap_or(&c.to);
             if call_names.contains(&call_name.value.as_str()) {
-                let message = format!("service `{name}` already has a call named `{}`", call_name.value);
+                let message = format!("{} already has a call named `{}`", keys.owner, call_name.value);
                 self.err(call_name.span.clone(), format!("{cpath}.name"), message).hint(
                     "two calls to one service need different names: add `name = \"...\"` to one of them \
                      (it names the call's random streams)",
@@ -126,19 +271,46 @@ impl Checker<'_> {
                 }
             }
             list.groups.push(c.group.as_ref().map(|g| g.value.clone()));
-            let filter = c.for_types.as_ref().map(|names| {
-                names
+            let filter = c.for_types.as_ref().map(|types| {
+                types
                     .iter()
-                    .filter_map(|t| self.request_type(t, type_names, types, format!("{cpath}.for_types")))
+                    .filter_map(|t| self.request_type(t, names.type_names, names.types, format!("{cpath}.for_types")))
                     .collect()
             });
             list.filters.push(filter);
-            // `op/default`: a service without named operations has one, `default`.
-            let stream_name = format!("service/{name}/op/default/call/{}", call_name.value);
-            let caller = Caller::Service { critical: c.critical.unwrap_or(true), fallback: c.fallback.as_ref() };
-            calls.push(self.call(stream_name, to, &cpath, c.into(), caller));
+            list.branches.push(c.branch.as_ref().and_then(|b| self.branch_of(b, branches, &keys.owner, &cpath)));
+            let stream_name = format!("service/{service}/op/{}/call/{}", keys.name, call_name.value);
+            let op = self.callee_operation(to, c.operation.as_ref(), &c.to, names, &cpath);
+            let caller = Caller::Service {
+                critical: c.critical.unwrap_or(true),
+                fallback: c.fallback.as_ref(),
+                wait: c.wait,
+                repeat: c.repeat.as_ref(),
+                probability: c.probability.as_ref(),
+            };
+            calls.push(self.call(stream_name, to, op, &cpath, c.into(), caller));
         }
         list
+    }
+
+    /// The index of branch `b` among the operation's `branches` (`owner` names it).
+    fn branch_of(&mut self, b: &Loc<String>, branches: &[Branch], owner: &str, cpath: &str) -> Option<u32> {
+        if let Some(i) = branches.iter().position(|x| x.name == b.value) {
+            return Some(i as u32);
+        }
+        let field = format!("{cpath}.branch");
+        if branches.is_empty() {
+            self.err(b.span.clone(), field, format!("{owner} has no branches"))
+                .hint("declare them on the operation: branches = { hit = 0.9, miss = 0.1 }");
+        } else {
+            let known: Vec<&str> = branches.iter().map(|x| x.name.as_str()).collect();
+            let hint = match crate::error::did_you_mean(&b.value, known.iter().copied()) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => format!("its branches: {}", known.join(", ")),
+            };
+            self.err(b.span.clone(), field, format!("{owner} has no branch named `{}`", b.value)).hint(hint);
+        }
+        None
     }
 
     /// Queue discipline, CoDel and the per-instance concurrency limit (reference section 3).
@@ -311,14 +483,16 @@ impl Checker<'_> {
     }
 }
 
-/// The plan for request type `t`: the calls that apply, grouped into steps; appended to
-/// `plans`, and its index returned.
-fn plan(list: &CallList, t: u16, plans: &mut Vec<Plan>) -> u32 {
+/// The plan for request type `t` (and branch `branch` of an operation with branches): the
+/// calls that apply, grouped into steps.
+fn plan(list: &CallList, t: u16, branch: Option<u32>) -> Plan {
     let first_call = list.first_call;
     let mut steps: Vec<Step> = Vec::new();
     let mut step_group: Option<&str> = None;
-    let chosen = (0..list.filters.len() as u32)
-        .filter(|&i| list.filters[i as usize].as_ref().is_none_or(|types| types.contains(&t)));
+    let chosen = (0..list.filters.len() as u32).filter(|&i| {
+        list.filters[i as usize].as_ref().is_none_or(|types| types.contains(&t))
+            && list.branches[i as usize].is_none_or(|b| Some(b) == branch)
+    });
     // Calls are stored contiguously, so a step is a range only if its calls are
     // contiguous in the declared list; filtering can break that, so copy calls.
     for i in chosen {
@@ -331,6 +505,5 @@ fn plan(list: &CallList, t: u16, plans: &mut Vec<Plan>) -> u32 {
         }
         step_group = g;
     }
-    plans.push(Plan { steps });
-    (plans.len() - 1) as u32
+    Plan { steps }
 }

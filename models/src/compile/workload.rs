@@ -2,11 +2,11 @@
 //! rates.
 
 use super::call::Caller;
+use super::service::Names;
 use super::Checker;
 use crate::scenario::{ArrivalProcess, ArrivalSection, StepSection, WorkloadSection};
 use crate::spec::{Arrival, CallSpec, RateStep, RequestSpec, WorkloadSpec};
 use crate::units::Loc;
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 impl Checker<'_> {
@@ -14,8 +14,7 @@ impl Checker<'_> {
     pub(super) fn workload(
         &mut self,
         w: &WorkloadSection,
-        services: &BTreeMap<String, u32>,
-        types: &BTreeMap<String, u16>,
+        names: &Names,
         calls: &mut Vec<CallSpec>,
     ) -> WorkloadSpec {
         let wname = &w.name.value;
@@ -53,12 +52,13 @@ impl Checker<'_> {
                 None => 1.0,
             };
             weights.push(weight);
-            let to = self.resolve("service", &r.target, services, format!("{rpath}.target"));
+            let to = self.resolve("service", &r.target, names.services, format!("{rpath}.target"));
+            let op = self.callee_operation(to, r.operation.as_ref(), &r.target, names, &rpath);
             let name = format!("workload/{wname}/{}", r.name.value);
-            let call = self.call(name, to, &rpath, r.into(), Caller::Workload { deadline: r.deadline.as_ref() });
+            let call = self.call(name, to, op, &rpath, r.into(), Caller::Workload { deadline: r.deadline.as_ref() });
             requests.push(RequestSpec {
                 name: r.name.value.clone(),
-                type_id: types[&r.name.value],
+                type_id: names.types[&r.name.value],
                 call: calls.len() as u32,
             });
             calls.push(call);

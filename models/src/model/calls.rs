@@ -8,8 +8,13 @@ use super::records::*;
 use super::{sample_opt, Event, Halt, Kind, Overload, ServiceModel, TRAVELLING};
 use crate::metrics::SeriesSink;
 use crate::outcome::Outcome;
+use crate::spec::Wait;
 use crate::tier::Tier;
 use cellsim_sim::{EventQueue, Handle, Nanos};
+
+/// How deep copies of calls repeated in sequence may nest when each is answered at once (see
+/// `send_repeat`).
+const MAX_REPEAT_NESTING: u32 = 16;
 
 impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// Sends attempt `attempt` of `call_h` (already marked waiting by the caller, which
@@ -101,7 +106,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let cs = &self.spec.calls[spec as usize];
         let latency = sample_opt(&cs.latency, &mut self.call_rt[spec as usize].network_rng);
         let deadline_ns = if T::EXTRAS && cs.propagate_deadline { deadline } else { Nanos::MAX };
-        let seed = JobSeed { call: call_h, attempt, service: cs.to, type_id, deadline_ns };
+        let seed = JobSeed { call: call_h, attempt, service: cs.to, op: cs.op, type_id, deadline_ns };
         if latency == 0 {
             return self.admit(seed, None, now, q);
         }
@@ -293,7 +298,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         call.waiting = false;
         let cs = &self.spec.calls[call.spec as usize];
         if !outcome.is_success() && call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) {
-            if call.parent != Handle::NONE && self.jobs.get(call.parent).is_none() {
+            if call.parent != Handle::NONE && self.jobs.get(call.parent).is_none() && cs.wait != Wait::Never {
                 self.calls.free(call_h); // nobody waits for this call any more
                 return Ok(None);
             }
@@ -353,7 +358,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 let max = cs.hedge.map_or(1, |h| h.max_attempts);
                 if call.attempt < max {
                     // A failed copy sends the next at once (gRPC: a non-fatal status).
-                    if parent != Handle::NONE && self.jobs.get(parent).is_none() {
+                    if parent != Handle::NONE && self.jobs.get(parent).is_none() && cs.wait != Wait::Never {
                         self.calls.free(call_h);
                         self.exts[call_h.index as usize].waiting = 0;
                         self.release_permits(call_h, u16::MAX, now, q);
@@ -370,7 +375,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let call = self.calls.get_mut(call_h).expect("still live");
         let retry_wanted = call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) && now < deadline_ns;
         if !outcome.is_success() && retry_wanted {
-            if parent != Handle::NONE && self.jobs.get(parent).is_none() {
+            if parent != Handle::NONE && self.jobs.get(parent).is_none() && cs.wait != Wait::Never {
                 self.calls.free(call_h); // nobody waits for this call any more
                 return Ok(None);
             }
@@ -422,16 +427,20 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             self.request_done(done, outcome, now);
             return Ok(None);
         }
-        let critical = self.spec.calls[call.spec as usize].critical;
+        let cs = &self.spec.calls[call.spec as usize];
+        let critical = cs.critical;
+        if call.repeats_left > 0 || cs.wait != Wait::Step {
+            return self.conclude_shaped(call_h, call, outcome, now, q);
+        }
         self.calls.free(call_h);
         let Some(job) = self.jobs.get_mut(parent) else {
             return Ok(None);
         };
         match outcome {
             Outcome::Ok => {}
-            Outcome::Degraded => job.degraded = true,
+            Outcome::Degraded => job.degrade(),
             _ if critical => return Ok(Some((parent, Outcome::Error))),
-            _ => job.degraded = true,
+            _ => job.degrade(),
         }
         job.pending -= 1;
         if job.pending == 0 {
@@ -439,6 +448,95 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             return Ok(self.advance(parent, now, q)?.map(|answer| (parent, answer)));
         }
         Ok(None)
+    }
+
+    /// `conclude` for a call awaited at the end or never, or with copies still to make one
+    /// after another. A critical failure of a call awaited at the end fails the job when it
+    /// ends (where the caller's code reads the result); of a fire-and-forget call, nobody.
+    /// The next copy of a call repeated in sequence goes out now (the job is still waiting,
+    /// or nobody waits: fire-and-forget copies go on after their caller has replied); a
+    /// critical failure ends the repetitions.
+    #[inline(never)]
+    fn conclude_shaped(
+        &mut self,
+        call_h: Handle,
+        call: &Call,
+        outcome: Outcome,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<Option<(Handle, Outcome)>, Halt> {
+        let parent = call.parent;
+        let cs = &self.spec.calls[call.spec as usize];
+        let (critical, wait) = (cs.critical, cs.wait);
+        let failed_critically = critical && !outcome.is_success();
+        let job = if wait == Wait::Never { None } else { self.jobs.get_mut(parent) };
+        let waited_for = job.is_some();
+        if let Some(job) = job {
+            match outcome {
+                Outcome::Ok => {}
+                Outcome::Degraded => job.degrade(),
+                _ if critical && wait == Wait::Step => {
+                    self.calls.free(call_h);
+                    return Ok(Some((parent, Outcome::Error)));
+                }
+                _ if critical => job.answer = Outcome::Error,
+                _ => job.degrade(),
+            }
+        }
+        if call.repeats_left > 0 && !failed_critically && (waited_for || wait == Wait::Never) {
+            let pol = (!call.plain).then(|| {
+                let ext = &self.exts[call_h.index as usize];
+                (ext.pol, ext.deadline_ns)
+            });
+            self.calls.free(call_h);
+            let next = self.insert_call(parent, call.spec, call.type_id, pol, call.repeats_left - 1, now)?;
+            return self.send_repeat(next, call.spec, call.type_id, call.plain, now, q).map(|_| None);
+        }
+        self.calls.free(call_h);
+        if !waited_for {
+            return Ok(None);
+        }
+        let job = self.jobs.get_mut(parent).expect("checked above");
+        match wait {
+            Wait::Step => {
+                job.pending -= 1;
+                if job.pending == 0 {
+                    job.step += 1;
+                    return Ok(self.advance(parent, now, q)?.map(|answer| (parent, answer)));
+                }
+            }
+            Wait::End => {
+                job.deferred -= 1;
+                if job.deferred == 0 && job.pending == 0 && job.step >= job.plan_steps {
+                    return Ok(Some((parent, job.answer)));
+                }
+            }
+            Wait::Never => {}
+        }
+        Ok(None)
+    }
+
+    /// Sends the first attempt of `call_h`, the next copy of a call repeated in sequence: at
+    /// once, unless copies answered at once have nested this deep already (a repetition of
+    /// refusals), in which case it goes out at the same instant from the queue, so the
+    /// stack stays shallow however many copies there are.
+    fn send_repeat(
+        &mut self,
+        call_h: Handle,
+        spec: u32,
+        type_id: u16,
+        plain: bool,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        if self.repeat_nesting >= MAX_REPEAT_NESTING {
+            q.schedule_at(now, Event::new(Kind::Retry, call_h, 0));
+            return Ok(());
+        }
+        self.repeat_nesting += 1;
+        let sent = self.start_attempt(call_h, spec, type_id, 1, plain, now, q);
+        self.repeat_nesting -= 1;
+        sent
     }
 
     /// Sends the next copy of a hedged call now.

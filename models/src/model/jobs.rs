@@ -8,7 +8,7 @@ use super::{sample_opt, Event, Halt, Kind, Overload, ServiceModel};
 use crate::dist::round_ns;
 use crate::metrics::SeriesSink;
 use crate::outcome::Outcome;
-use crate::spec::QueueDiscipline;
+use crate::spec::{QueueDiscipline, Wait};
 use crate::tier::Tier;
 use cellsim_sim::{EventQueue, Handle, Nanos};
 
@@ -64,7 +64,11 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if T::EXTRAS && rt.shedding.max_in_flight.is_some() {
             instance.in_system += 1;
         }
-        let plan = rt.plan_by_type[seed.type_id as usize];
+        let plan = if rt.simple {
+            rt.plan_by_type[seed.type_id as usize]
+        } else {
+            self.ops[(rt.first_op + seed.op as u32) as usize].plan(seed.type_id)
+        };
         let work_started_ns = if free_worker { now } else { 0 };
         let h = match slot {
             Some(h) => {
@@ -82,7 +86,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         };
         if free_worker {
             self.instances[inst as usize].busy += 1;
-            let work = self.work_starts(seed.service as usize, inst, now, now, batch);
+            let work = self.work_starts(seed.service as usize, seed.op, inst, now, now, batch);
             q.schedule_at(now + work, Event::new(Kind::WorkDone, h, 0));
         } else {
             let instance = &mut self.instances[inst as usize];
@@ -148,18 +152,31 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     pub(super) fn start_work(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) {
         let job = self.jobs.get_mut(job_h).expect("live job");
         job.work_started_ns = now;
-        let (s, inst, arrived_ns, batch) = (job.service as usize, job.instance, job.arrived_ns, job.batch);
-        let work = self.work_starts(s, inst, arrived_ns, now, batch);
+        let (s, op, inst, arrived_ns, batch) = (job.service as usize, job.op, job.instance, job.arrived_ns, job.batch);
+        let work = self.work_starts(s, op, inst, arrived_ns, now, batch);
         q.schedule_at(now + work, Event::new(Kind::WorkDone, job_h, 0));
     }
 
-    /// Records a job's wait from `arrived_ns` to `now` at service `s`; draws its work time,
-    /// slowed by the CPU stress acting on its instance now.
+    /// Records a job's wait from `arrived_ns` to `now` at service `s`; draws its work time
+    /// (its operation `op`'s), slowed by the CPU stress acting on its instance now.
     #[inline]
-    pub(super) fn work_starts(&mut self, s: usize, inst: u32, arrived_ns: Nanos, now: Nanos, batch: u8) -> Nanos {
+    pub(super) fn work_starts(
+        &mut self,
+        s: usize,
+        op: u16,
+        inst: u32,
+        arrived_ns: Nanos,
+        now: Nanos,
+        batch: u8,
+    ) -> Nanos {
         self.record_wait(s, arrived_ns, now, batch);
         let rt = &mut self.services[s];
-        let work = rt.work_draws.next(&rt.service_time);
+        let work = if rt.simple {
+            rt.work_draws.next(&rt.service_time)
+        } else {
+            let o = &mut self.ops[(rt.first_op + op as u32) as usize];
+            o.work_draws.next(&o.service_time)
+        };
         if !T::EXTRAS {
             return work;
         }
@@ -280,57 +297,181 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
     }
 
-    /// Starts the job's current step; when no step is left, returns the job's answer for the
-    /// caller to reply with.
+    /// Starts the job's current step; when no step is left (and no call awaited at the end is
+    /// out), returns the job's answer for the caller to reply with.
     pub(super) fn advance(
         &mut self,
         job_h: Handle,
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<Option<Outcome>, Halt> {
-        let job = self.jobs.get_mut(job_h).expect("live job");
-        if job.step >= job.plan_steps {
-            return Ok(Some(if job.degraded { Outcome::Degraded } else { Outcome::Ok }));
-        };
-        let (first, end) = self.steps[(job.plan_first + job.step) as usize];
-        job.pending = end - first;
-        let (step, type_id, instance, deadline) = (job.step, job.type_id, job.instance, job.deadline_ns);
-        if T::EXTRAS && deadline <= now {
-            // Nobody waits for this job's answer any more: it makes no more calls.
-            return Ok(Some(Outcome::Error));
-        }
-        for spec in first..end {
-            let rt = &self.call_rt[spec as usize];
-            let plain = !T::POLICIES || rt.plain;
-            let call = Call {
-                parent: job_h,
-                spec,
-                type_id,
-                stats: 0,
-                workload: 0,
-                attempt: 1,
-                waiting: true,
-                batch: UNCOUNTED,
-                started_ns: now,
-                plain,
-                hedge_mask: 0,
+        loop {
+            let job = self.jobs.get_mut(job_h).expect("live job");
+            if job.step >= job.plan_steps {
+                if job.deferred > 0 {
+                    return Ok(None); // it replies when its last deferred call ends
+                }
+                return Ok(Some(job.answer));
             };
-            let call_h = self
-                .calls
-                .insert(call)
-                .ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
-            if T::POLICIES && !plain {
-                let pol = self.call_rt[spec as usize].pol(instance);
-                self.new_ext(call_h, pol, deadline, now);
+            let st = self.steps[(job.plan_first + job.step as u32) as usize];
+            let (step, type_id, instance, deadline) = (job.step, job.type_id, job.instance, job.deadline_ns);
+            if T::EXTRAS && deadline <= now {
+                // Nobody waits for this job's answer any more: it makes no more calls.
+                return Ok(Some(Outcome::Error));
             }
-            self.start_attempt(call_h, spec, type_id, 1, plain, now, q)?;
-            // A call answered inline may have ended the step or failed the job (and replied).
-            match self.jobs.get(job_h) {
-                Some(j) if j.step == step => {}
-                _ => break,
+            if st.shaped {
+                if self.shaped_step(job_h, st, type_id, instance, deadline, now, q)? {
+                    continue; // nothing of the step is awaited: the next one
+                }
+                return Ok(None);
+            }
+            job.pending = st.end - st.first;
+            for spec in st.first..st.end {
+                self.new_call(job_h, spec, type_id, (instance, deadline), 0, now, q)?;
+                // A call answered inline may have ended the step or failed the job (and replied).
+                match self.jobs.get(job_h) {
+                    Some(j) if j.step == step => {}
+                    _ => break,
+                }
+            }
+            return Ok(None);
+        }
+    }
+
+    /// Starts a step with a call awaited late or never, repeated or conditional: draws how
+    /// many times each call is made, and makes them. The step's count of calls out is held
+    /// above zero until every call is out, so that calls answered inline cannot end the step
+    /// early. Returns true if nothing of the step is left to wait for (the job moves to its
+    /// next step), false if the step waits or the job has already failed and replied.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn shaped_step(
+        &mut self,
+        job_h: Handle,
+        st: super::tables::StepRt,
+        type_id: u16,
+        instance: u32,
+        deadline: Nanos,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<bool, Halt> {
+        self.jobs.get_mut(job_h).expect("live job").pending = 1;
+        for spec in st.first..st.end {
+            let n = self.call_count(spec);
+            if n == 0 {
+                continue;
+            }
+            let cs = &self.spec.calls[spec as usize];
+            let (wait, parallel) = (cs.wait, cs.repeat.as_ref().is_some_and(|r| r.parallel));
+            let (copies, repeats_left) = if parallel { (n, 0) } else { (1, (n - 1) as u16) };
+            let job = self.jobs.get_mut(job_h).expect("live job");
+            match wait {
+                Wait::Step => job.pending += copies,
+                Wait::End => job.deferred += copies as u16,
+                Wait::Never => {}
+            }
+            for _ in 0..copies {
+                self.new_call(job_h, spec, type_id, (instance, deadline), repeats_left, now, q)?;
+                if self.jobs.get(job_h).is_none() {
+                    return Ok(false); // a critical call failed at once: the job has replied
+                }
             }
         }
-        Ok(None)
+        let job = self.jobs.get_mut(job_h).expect("live job");
+        job.pending -= 1;
+        if job.pending > 0 {
+            return Ok(false);
+        }
+        job.step += 1;
+        Ok(true)
+    }
+
+    /// How many times this execution makes call `spec`: 0 if its condition fails, else its
+    /// repetitions (drawn once per execution).
+    #[inline]
+    fn call_count(&mut self, spec: u32) -> u32 {
+        let cs = &self.spec.calls[spec as usize];
+        let rt = &mut self.call_rt[spec as usize];
+        if cs.probability < 1.0 && rt.condition_rng.unit() >= cs.probability {
+            return 0;
+        }
+        match &cs.repeat {
+            None => 1,
+            Some(r) => r.count.sample(rt.repeat_rng.unit()),
+        }
+    }
+
+    /// Makes call `spec` for job `parent` (of request type `type_id`) and sends its first
+    /// attempt; `caller` is the calling instance and the job's deadline, whose policies and
+    /// deadline the call takes.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) fn new_call(
+        &mut self,
+        parent: Handle,
+        spec: u32,
+        type_id: u16,
+        caller: (u32, Nanos),
+        repeats_left: u16,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        let plain = !T::POLICIES || self.call_rt[spec as usize].plain;
+        let pol = if T::POLICIES && !plain { Some(self.call_rt[spec as usize].pol(caller.0)) } else { None };
+        self.new_call_with(parent, spec, type_id, pol.map(|p| (p, caller.1)), repeats_left, now, q)
+    }
+
+    /// `new_call` with the call's policies and deadline given (`None`: a plain call).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) fn new_call_with(
+        &mut self,
+        parent: Handle,
+        spec: u32,
+        type_id: u16,
+        pol: Option<(Pol, Nanos)>,
+        repeats_left: u16,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        let plain = pol.is_none();
+        let call_h = self.insert_call(parent, spec, type_id, pol, repeats_left, now)?;
+        self.start_attempt(call_h, spec, type_id, 1, plain, now, q)
+    }
+
+    /// Stores a new call (with its policy state, if it has policies) and returns it; its
+    /// first attempt is marked waiting but not sent.
+    #[inline(always)]
+    pub(super) fn insert_call(
+        &mut self,
+        parent: Handle,
+        spec: u32,
+        type_id: u16,
+        pol: Option<(Pol, Nanos)>,
+        repeats_left: u16,
+        now: Nanos,
+    ) -> Result<Handle, Halt> {
+        let plain = pol.is_none();
+        let call = Call {
+            parent,
+            spec,
+            type_id,
+            stats: 0,
+            workload: 0,
+            attempt: 1,
+            waiting: true,
+            batch: UNCOUNTED,
+            started_ns: now,
+            plain,
+            hedge_mask: 0,
+            repeats_left,
+        };
+        let call_h =
+            self.calls.insert(call).ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
+        if let Some((pol, deadline)) = pol {
+            self.new_ext(call_h, pol, deadline, now);
+        }
+        Ok(call_h)
     }
 
     /// The job is over: free its worker if it held one, record it, answer its caller.

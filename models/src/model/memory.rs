@@ -7,7 +7,7 @@
 use super::lanes::TimeoutLane;
 use super::record::Bucket;
 use super::records::{Call, CallExt, Instance, Job};
-use super::tables::{CallRt, ServiceRt, WorkloadRt};
+use super::tables::{CallRt, OpRt, ServiceRt, StepRt, WorkloadRt};
 use crate::fleet::{Fleet, InstanceState};
 use crate::metrics::{LatencyRecorder, RequestStats, SeriesHistogram};
 use crate::policy::breaker::Breaker;
@@ -87,9 +87,17 @@ fn sum(it: impl Iterator<Item = u64>) -> u64 {
 /// The spec itself: its vectors and names.
 fn spec_bytes(spec: &Spec) -> u64 {
     let types = spec.type_names.len() as u64;
-    sum(spec.services.iter().map(|s| size_of::<ServiceSpec>() as u64 + s.name.len() as u64 + 4 * types))
+    sum(spec.services.iter().map(|s| {
+        let ops = s.operations.iter().map(|o| {
+            size_of::<OperationSpec>() as u64
+                + o.name.len() as u64
+                + 4 * types
+                + o.branches.iter().map(|b| size_of::<Branch>() as u64 + b.name.len() as u64).sum::<u64>()
+        });
+        size_of::<ServiceSpec>() as u64 + s.name.len() as u64 + sum(ops)
+    }))
         + sum(spec.calls.iter().map(|c| size_of::<CallSpec>() as u64 + c.name.len() as u64))
-        + sum(spec.plans.iter().map(|p| size_of::<Plan>() as u64 + 8 * p.steps.len() as u64))
+        + sum(spec.plans.iter().map(|p| size_of::<Plan>() as u64 + (8 + size_of::<StepRt>() as u64) * p.steps.len() as u64))
         + sum(spec.workloads.iter().map(|w| size_of::<WorkloadSpec>() as u64 + 64 * w.requests.len() as u64))
         + sum(spec.type_names.iter().map(|n| 24 + n.len() as u64))
         + sum(spec.faults.iter().map(|_| size_of::<FaultSpec>() as u64 + 64))
@@ -105,8 +113,17 @@ fn services_bytes(spec: &Spec) -> u64 {
         // Only a service beyond plain round robin has a fleet, with a record per instance.
         let fleet =
             if has_fleet { size_of::<Fleet>() as u64 + n * (size_of::<InstanceState>() as u64 + 8 + 4) } else { 0 };
+        // A service with one operation without branches keeps its plans; others have an
+        // `OpRt` per operation with a plan per request type and branch.
+        let ops = if s.operations.len() == 1 && s.operations[0].branches.is_empty() {
+            8 * types
+        } else {
+            sum(s.operations.iter().map(|o| {
+                size_of::<OpRt>() as u64 + 8 * o.branches.len() as u64 + 8 * types * o.variants() as u64
+            }))
+        };
         size_of::<ServiceRt>() as u64
-            + 8 * types
+            + ops
             + 2 * EMPTY_HDR_BYTES
             + 3 * s.name.len() as u64
             + fleet
@@ -166,7 +183,7 @@ fn histogram_bytes(spec: &Spec) -> u64 {
     for w in &spec.workloads {
         for r in &w.requests {
             types += 1;
-            for (s, _) in spec.visits(spec.calls[r.call as usize].to, r.type_id, |_| 1.0) {
+            for (s, _) in spec.service_visits(&spec.calls[r.call as usize], r.type_id, |_| 1.0, false) {
                 reached[s as usize] = true;
             }
         }
@@ -182,8 +199,13 @@ fn jobs_per_request(spec: &Spec) -> u64 {
     for w in &spec.workloads {
         for r in &w.requests {
             let entry = &spec.calls[r.call as usize];
-            let copies = |c: &CallSpec| c.hedge.map_or(1.0, |h| h.max_attempts as f64);
-            let visits = spec.visits(entry.to, r.type_id, copies);
+            // Every copy of a hedged call, every copy of a call repeated in parallel (one of a
+            // call repeated in sequence), every branch.
+            let copies = |c: &CallSpec| {
+                let parallel = c.repeat.as_ref().filter(|r| r.parallel).map_or(1, |r| r.count.max());
+                c.hedge.map_or(1.0, |h| h.max_attempts as f64) * parallel as f64
+            };
+            let visits = spec.visits(entry.to, entry.op, r.type_id, copies, false);
             most = most.max(copies(entry) * visits.iter().map(|(_, k)| k).sum::<f64>());
         }
     }

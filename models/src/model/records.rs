@@ -1,6 +1,7 @@
 //! The model's run-time records: calls, the policy state of calls that have some, jobs, and
 //! instances. Plain data with small helpers; nothing here schedules an event.
 
+use crate::outcome::Outcome;
 use cellsim_sim::{Handle, Nanos};
 use std::collections::VecDeque;
 
@@ -32,6 +33,8 @@ pub(super) struct Call {
 
     /// Hedged calls: bit k - 1 set while copy k is out. Always 0 for other calls.
     pub(super) hedge_mask: u8,
+    /// A call repeated in sequence: the copies still to make after this one.
+    pub(super) repeats_left: u16,
 }
 
 impl Call {
@@ -134,6 +137,8 @@ pub(super) struct JobSeed {
     pub(super) call: Handle,
     pub(super) attempt: u32,
     pub(super) service: u32,
+    /// The operation, an index into the service's.
+    pub(super) op: u16,
     pub(super) type_id: u16,
     /// The deadline the caller sent (`Nanos::MAX`: none).
     pub(super) deadline_ns: Nanos,
@@ -143,7 +148,7 @@ impl JobSeed {
     #[inline(always)]
     pub(super) fn job(
         self,
-        plan: (u32, u32),
+        plan: (u32, u16),
         instance: u32,
         batch: u8,
         arrived_ns: Nanos,
@@ -155,14 +160,16 @@ impl JobSeed {
             call: self.call,
             attempt: self.attempt,
             service: self.service,
+            op: self.op,
             instance,
             type_id: self.type_id,
             batch,
-            degraded: false,
+            answer: Outcome::Ok,
             arrived_ns,
             work_started_ns,
             step: 0,
             pending: 0,
+            deferred: 0,
             deadline_ns: self.deadline_ns,
         }
     }
@@ -196,12 +203,18 @@ impl JobEnd {
     }
 }
 
+/// One call attempt at one instance: 64 bytes, a cache line.
 #[derive(Clone, Copy)]
 pub(super) struct Job {
     /// The job's plan, resolved once: its steps are `steps[plan_first..plan_first + plan_steps]`
     /// of the model's flattened step table.
     pub(super) plan_first: u32,
-    pub(super) plan_steps: u32,
+    pub(super) plan_steps: u16,
+    pub(super) step: u16,
+    /// The operation, an index into the service's.
+    pub(super) op: u16,
+    /// Calls awaited when the operation ends (`wait = "end"`) still out.
+    pub(super) deferred: u16,
     pub(super) call: Handle,
     pub(super) attempt: u32,
     pub(super) service: u32,
@@ -209,13 +222,25 @@ pub(super) struct Job {
     pub(super) type_id: u16,
     /// The batch the job arrived in, or `UNCOUNTED` if it arrived during the warm-up.
     pub(super) batch: u8,
-    pub(super) degraded: bool,
+    /// The answer so far: `Ok`, `Degraded` (an optional call failed, or a callee answered
+    /// degraded), or `Error` (a call awaited at the end failed).
+    pub(super) answer: Outcome,
     pub(super) arrived_ns: Nanos,
     pub(super) work_started_ns: Nanos,
-    pub(super) step: u32,
+    /// Calls of the current step still out.
     pub(super) pending: u32,
     /// Nobody waits for the answer after this (a propagated deadline); `Nanos::MAX`: none.
     pub(super) deadline_ns: Nanos,
+}
+
+impl Job {
+    /// An optional call failed, or a callee answered degraded.
+    #[inline]
+    pub(super) fn degrade(&mut self) {
+        if self.answer == Outcome::Ok {
+            self.answer = Outcome::Degraded;
+        }
+    }
 }
 
 pub(super) struct Instance {
@@ -225,4 +250,17 @@ pub(super) struct Instance {
     pub(super) in_system: u32,
     /// When the queue was last empty (kept only for shedding services: CoDel, LIFO).
     pub(super) last_empty_ns: Nanos,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job is one cache line and a call stays at 40 bytes: operations, deferred calls and
+    /// repetitions fit in what was padding or wider than it needed to be.
+    #[test]
+    fn records_keep_their_size() {
+        assert_eq!(std::mem::size_of::<Job>(), 64);
+        assert_eq!(std::mem::size_of::<Call>(), 40);
+    }
 }

@@ -15,7 +15,7 @@ use crate::policy::breaker::Breaker;
 use crate::policy::budget::Budget;
 use crate::policy::bulkhead::Bulkhead;
 use crate::policy::throttle::Throttle;
-use crate::spec::{FaultKind, Scope, SheddingSpec, Spec};
+use crate::spec::{FaultKind, OperationSpec, Scope, ServiceSpec, SheddingSpec, Spec};
 use crate::tier::Tier;
 use cellsim_sim::{Nanos, Slab, Stream, NS_PER_S};
 use std::collections::VecDeque;
@@ -29,8 +29,13 @@ pub(super) struct ServiceRt {
     pub(super) workers: u32,
     pub(super) queue_capacity: usize,
     pub(super) hold_worker_during_calls: bool,
+    /// One operation without branches: its plans and work are here (`plan_by_type`,
+    /// `service_time`, `work_draws`); otherwise every operation's are in the model's `ops`
+    /// from `first_op`.
+    pub(super) simple: bool,
+    pub(super) first_op: u32,
     /// By global request type: the plan's place in the step table.
-    pub(super) plan_by_type: Vec<(u32, u32)>,
+    pub(super) plan_by_type: Vec<(u32, u16)>,
     pub(super) service_time: Dist,
     /// Work times, drawn ahead in batches from the service's own stream.
     pub(super) work_draws: Draws,
@@ -51,8 +56,47 @@ pub(super) struct ServiceRt {
     pub(super) batches: [ServiceBatch; BATCHES],
 }
 
+/// An operation at run time, for services with several or with branches.
+pub(super) struct OpRt {
+    pub(super) service_time: Dist,
+    pub(super) work_draws: Draws,
+    pub(super) branch_rng: Stream,
+    /// The branches' running shares (empty: no branches).
+    pub(super) cumulative: Vec<f64>,
+    pub(super) variants: u32,
+    /// By global request type and branch (`type * variants + branch`): the plan's place in
+    /// the step table.
+    pub(super) plans: Vec<(u32, u16)>,
+}
+
+impl OpRt {
+    /// The plan of a job of request type `type_id`, its branch drawn if it has branches.
+    #[inline]
+    pub(super) fn plan(&mut self, type_id: u16) -> (u32, u16) {
+        let first = type_id as usize * self.variants as usize;
+        if self.cumulative.is_empty() {
+            return self.plans[first];
+        }
+        let u = self.branch_rng.unit();
+        let b = self.cumulative.partition_point(|&c| c <= u).min(self.cumulative.len() - 1);
+        self.plans[first + b]
+    }
+}
+
+/// One step of a plan in the flattened table: the calls `first..end`, and whether one of
+/// them is awaited late or never, repeated or conditional (`Paths::shaped`).
+#[derive(Clone, Copy)]
+pub(super) struct StepRt {
+    pub(super) first: u32,
+    pub(super) end: u32,
+    pub(super) shaped: bool,
+}
+
 pub(super) struct CallRt {
     pub(super) network_rng: Stream,
+    /// Draws of `probability` and of `repeat` counts.
+    pub(super) condition_rng: Stream,
+    pub(super) repeat_rng: Stream,
     pub(super) backoff_rng: Stream,
     pub(super) fallback_rng: Stream,
     /// Where the call's retry budgets, breakers and bulkheads sit in the model's tables.
@@ -159,7 +203,8 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
     pub fn new(spec: &'s Spec, seed: u64, sink: S, fast_paths: bool) -> Self {
         let batch_ns = ((spec.duration_ns - spec.warmup_ns) / BATCHES as Nanos).max(1);
         let paths = Paths::of(spec, fast_paths);
-        let (instances, services) = services_rt(spec, seed, &paths);
+        let plan_of = plan_places(spec);
+        let (instances, services, ops) = services_rt(spec, seed, &paths, &plan_of);
         let first_instance: Vec<u32> = services.iter().map(|s| s.first_instance).collect();
         let (call_rt, tables) = calls_rt(spec, seed, &paths, &first_instance);
         let mut request_stats = Vec::new();
@@ -180,7 +225,17 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             bulkheads: tables.bulkheads,
             throttles: tables.throttles,
             exts: Vec::new(),
-            steps: spec.plans.iter().flat_map(|p| p.steps.iter().map(|s| (s.first_call, s.end_call))).collect(),
+            ops,
+            steps: spec
+                .plans
+                .iter()
+                .flat_map(|p| p.steps.iter())
+                .map(|s| StepRt {
+                    first: s.first_call,
+                    end: s.end_call,
+                    shaped: s.calls().any(|c| paths.shaped[c as usize]),
+                })
+                .collect(),
             ticks: Vec::new(),
             workloads,
             window: (spec.warmup_ns, spec.duration_ns),
@@ -198,24 +253,35 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             handled_events: 0,
             inline_events: 0,
             overload: None,
+            repeat_nesting: 0,
             stability: spec.trigger.map(|t| super::record::Stability::around(t, spec.warmup_ns, spec.duration_ns)),
             _tier: std::marker::PhantomData,
         }
     }
 }
 
-/// Every instance (each with its queue) and every service's run-time record.
-fn services_rt(spec: &Spec, seed: u64, paths: &Paths) -> (Vec<Instance>, Vec<ServiceRt>) {
-    let plan_of: Vec<(u32, u32)> = spec
-        .plans
+/// Each plan's place in the flattened step table: its first step and its number of steps.
+fn plan_places(spec: &Spec) -> Vec<(u32, u16)> {
+    spec.plans
         .iter()
         .scan(0u32, |first, p| {
-            let at = (*first, p.steps.len() as u32);
+            let at = (*first, p.steps.len() as u16);
             *first += p.steps.len() as u32;
             Some(at)
         })
-        .collect();
+        .collect()
+}
+
+/// Every instance (each with its queue), every service's run-time record, and the
+/// operations of the services that are not simple.
+fn services_rt(
+    spec: &Spec,
+    seed: u64,
+    paths: &Paths,
+    plan_of: &[(u32, u16)],
+) -> (Vec<Instance>, Vec<ServiceRt>, Vec<OpRt>) {
     let mut instances = Vec::new();
+    let mut ops = Vec::new();
     let services = spec
         .services
         .iter()
@@ -229,6 +295,12 @@ fn services_rt(spec: &Spec, seed: u64, paths: &Paths) -> (Vec<Instance>, Vec<Ser
             let entity = format!("service/{}", s.name);
             let has_outages =
                 spec.faults.iter().any(|f| f.kind == FaultKind::Outage && f.target.service == svc_index as u32);
+            let op0 = &s.operations[0];
+            let simple = s.operations.len() == 1 && op0.branches.is_empty();
+            let first_op = ops.len() as u32;
+            if !simple {
+                ops.extend(s.operations.iter().map(|o| op_rt(spec, seed, s, o, plan_of)));
+            }
             ServiceRt {
                 first_instance,
                 next_instance: 0,
@@ -236,9 +308,15 @@ fn services_rt(spec: &Spec, seed: u64, paths: &Paths) -> (Vec<Instance>, Vec<Ser
                 workers: s.workers,
                 queue_capacity: s.queue_capacity as usize,
                 hold_worker_during_calls: s.hold_worker_during_calls,
-                plan_by_type: s.plan_by_type.iter().map(|&p| plan_of[p as usize]).collect(),
-                service_time: s.service_time.clone(),
-                work_draws: Draws::new(Stream::new(seed, &entity, "service_time")),
+                simple,
+                first_op,
+                plan_by_type: if simple {
+                    op0.plan_by_type.iter().map(|&p| plan_of[p as usize]).collect()
+                } else {
+                    Vec::new()
+                },
+                service_time: op0.service_time.clone(),
+                work_draws: Draws::new(Stream::new(seed, &work_entity(s, op0), "service_time")),
                 error_probability: s.error_probability,
                 error_rng: Stream::new(seed, &entity, "errors"),
                 shedding: s.shedding,
@@ -262,7 +340,32 @@ fn services_rt(spec: &Spec, seed: u64, paths: &Paths) -> (Vec<Instance>, Vec<Ser
             }
         })
         .collect();
-    (instances, services)
+    (instances, services, ops)
+}
+
+/// The entity whose streams an operation's work and branches draw from: the service's own
+/// for the implicit operation (as before operations existed), else `service/S/op/O`.
+fn work_entity(s: &ServiceSpec, op: &OperationSpec) -> String {
+    if s.operations.len() == 1 && op.name == "default" {
+        format!("service/{}", s.name)
+    } else {
+        format!("service/{}/op/{}", s.name, op.name)
+    }
+}
+
+fn op_rt(spec: &Spec, seed: u64, s: &ServiceSpec, o: &OperationSpec, plan_of: &[(u32, u16)]) -> OpRt {
+    let entity = work_entity(s, o);
+    let variants = o.variants();
+    OpRt {
+        service_time: o.service_time.clone(),
+        work_draws: Draws::new(Stream::new(seed, &entity, "service_time")),
+        branch_rng: Stream::new(seed, &entity, "branch"),
+        cumulative: o.branches.iter().map(|b| b.cumulative).collect(),
+        variants,
+        plans: (0..spec.type_names.len())
+            .flat_map(|t| (0..variants).map(move |b| plan_of[(o.plan_by_type[t] + b) as usize]))
+            .collect(),
+    }
 }
 
 /// Every call's run-time record, and the policy tables their copies live in.
@@ -298,6 +401,8 @@ fn calls_rt(spec: &Spec, seed: u64, paths: &Paths, first_instance: &[u32]) -> (V
             let [budget, breaker, bulkhead, throttle] = slots;
             CallRt {
                 network_rng: Stream::new(seed, &c.name, "network"),
+                condition_rng: Stream::new(seed, &c.name, "condition"),
+                repeat_rng: Stream::new(seed, &c.name, "repeat"),
                 backoff_rng: Stream::new(seed, &c.name, "backoff"),
                 fallback_rng: Stream::new(seed, &c.name, "fallback"),
                 budget,
