@@ -10,6 +10,7 @@ mod determinism;
 mod golden;
 mod hostile_input;
 mod limits;
+mod operations;
 mod properties;
 mod queueing;
 mod resilience;

@@ -18,7 +18,7 @@ fn run(spec: &Spec, seed: u64) -> RunResult {
 }
 
 /// Asserts that `theory` lies in the 99% batch-means interval; values in `unit`.
-fn assert_in_ci(what: &str, b: &BatchMeans, theory: f64, unit: f64) {
+pub(crate) fn assert_in_ci(what: &str, b: &BatchMeans, theory: f64, unit: f64) {
     let (mean, half) = b.interval(T_19_99).expect("every batch has data");
     let (mean, half) = (mean / unit, half / unit);
     eprintln!("{what}: {mean:.5} ± {half:.5} (99%), theory {theory:.5}");
