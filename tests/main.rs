@@ -16,6 +16,7 @@ mod queueing;
 mod resilience;
 mod semantics;
 mod tiers;
+mod traffic;
 
 #[test]
 fn every_test_file_is_declared() {

@@ -15,11 +15,6 @@ fn request<'a>(r: &'a RunResult, name: &str) -> &'a cellsim_models::RequestStats
     r.requests.iter().find(|q| q.request == name).unwrap_or_else(|| panic!("no request type `{name}`"))
 }
 
-/// A request type's mean latency, in milliseconds, over its successes.
-fn mean_ms(r: &RunResult, name: &str) -> f64 {
-    request(r, name).latency.mean() / 1e6
-}
-
 /// Asserts that every value of `h` is `ns` (to the histogram's precision).
 fn assert_all(what: &str, h: &hdrhistogram::Histogram<u64>, ns: u64) {
     assert!(h.len() > 0, "{what}: no values");

@@ -8,6 +8,7 @@ mod dist;
 mod faults;
 mod names;
 mod policies;
+mod series;
 mod service;
 mod workload;
 
@@ -15,7 +16,7 @@ use crate::error::{did_you_mean, ScenarioError};
 use crate::scenario::{RunSection, ScenarioFile, ServiceSection};
 use service::Names;
 use std::collections::BTreeMap;
-use crate::spec::{ServiceSpec, Spec};
+use crate::spec::{DataFile, ServiceSpec, Spec};
 use crate::units::{Duration, Loc};
 use cellsim_sim::{Nanos, NS_PER_S};
 use std::ops::Range;
@@ -41,7 +42,7 @@ pub fn decode<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, Vec<ScenarioEr
 /// Compiles scenario text; `file` names it in errors. Returns every semantic error found.
 pub fn compile(file: &str, src: &str) -> Result<Spec, Vec<ScenarioError>> {
     let parsed: ScenarioFile = toml::from_str(src).map_err(|e| vec![from_toml(file, src, &e)])?;
-    let mut c = Checker { file, src, errors: Vec::new() };
+    let mut c = Checker { file, src, errors: Vec::new(), data_files: Vec::new() };
     let spec = c.spec(parsed);
     if c.errors.is_empty() {
         Ok(spec)
@@ -139,6 +140,8 @@ struct Checker<'a> {
     file: &'a str,
     src: &'a str,
     errors: Vec<ScenarioError>,
+    /// The data files the scenario names (rate series), read relative to `file`'s folder.
+    data_files: Vec<DataFile>,
 }
 
 /// One semantic error being built by [`Checker::err`]: it is recorded when dropped, so
@@ -233,6 +236,7 @@ impl Checker<'_> {
             faults,
             trigger,
             type_names,
+            data_files: std::mem::take(&mut self.data_files),
         }
     }
 

@@ -113,6 +113,7 @@ impl Features {
             faults,
             trigger: _, // derived from `faults`
             type_names: _,
+            data_files: _,
         } = spec;
         let mut set = Features::default();
         calls.iter().for_each(|c| set.0 |= call_features(c).0);

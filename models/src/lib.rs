@@ -29,7 +29,7 @@ pub use features::{Feature, Features};
 pub use metrics::{NoSeries, PolicyStats, RequestStats, SeriesRow, SeriesSink, ServiceStats};
 pub use model::{Overload, Stability};
 pub use outcome::{Outcome, Outcomes};
-pub use spec::Spec;
+pub use spec::{DataFile, Spec};
 pub use tier::TierKind;
 
 use cellsim_sim::{Budget, EventQueue, Nanos, RunOutcome};
@@ -123,6 +123,8 @@ pub struct RunResult {
     pub policies: Vec<PolicyStats>,
     /// Goodput before and long after the faults, when there are faults.
     pub stability: Option<Stability>,
+    /// The data files the scenario read (rate series), with their hashes.
+    pub data_files: Vec<spec::DataFile>,
 }
 
 impl Stability {
@@ -207,6 +209,7 @@ fn simulate_with<S: SeriesSink, T: Tier>(spec: &Spec, seed: u64, sink: S, fast_p
         services,
         policies,
         stability,
+        data_files: spec.data_files.clone(),
     };
     (result, sink)
 }

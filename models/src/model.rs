@@ -46,7 +46,7 @@ use crate::policy::breaker::Breaker;
 use crate::policy::budget::Budget;
 use crate::policy::bulkhead::Bulkhead;
 use crate::policy::throttle::Throttle;
-use crate::spec::Spec;
+use crate::spec::{Arrival, Spec};
 use crate::tier::Tier;
 use cellsim_sim::{EventQueue, Handle, Model, Nanos, Slab, Stream};
 use lanes::TimeoutLane;
@@ -141,8 +141,12 @@ const TRAVELLING: u32 = u32::MAX;
 impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
     /// Schedules each workload's first arrival and every periodic tick.
     pub fn start(&mut self, q: &mut EventQueue<Event>) {
-        for w in 0..self.spec.workloads.len() {
-            self.schedule_arrival(w as u32, 0, q);
+        for (w, workload) in self.spec.workloads.iter().enumerate() {
+            match workload.arrival {
+                // Each user's first request comes after one think time.
+                Arrival::Closed { users, .. } => (0..users).for_each(|_| self.schedule_arrival(w as u32, 0, q)),
+                _ => self.schedule_arrival(w as u32, 0, q),
+            }
         }
         for (tick, first_ns) in tables::ticks(self.spec) {
             q.schedule_at(first_ns, Event::new(Kind::Tick, Handle::NONE, self.ticks.len() as u32));
@@ -167,7 +171,9 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
     }
 
     fn arrival(&mut self, w: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
-        self.schedule_arrival(w, now, q);
+        if !self.workloads[w as usize].closed {
+            self.schedule_arrival(w, now, q);
+        }
         if self.requests_in_flight >= self.spec.max_in_flight_requests {
             return Err(self.halt(Overload::Requests { limit: self.spec.max_in_flight_requests }));
         }

@@ -82,8 +82,14 @@ pub struct WorkloadSection {
     /// Customer ids are the partition keys. Default 1.
     #[serde(default)]
     pub customers: Option<Loc<u64>>,
-    /// The arrival process.
-    pub arrival: Loc<ArrivalSection>,
+    /// The arrival process of an open loop (not with `users`).
+    pub arrival: Option<Loc<ArrivalSection>>,
+    /// A closed loop instead: this many users, each sending a request, waiting for its
+    /// answer, then thinking for `think_time` before the next (Locust's and JMeter's model).
+    pub users: Option<Loc<u32>>,
+    /// With `users`: the pause between an answer and the user's next request; each user's
+    /// first request comes after one think time.
+    pub think_time: Option<Loc<DistSection>>,
     /// Request types and their mix; at least one.
     #[serde(default, rename = "request")]
     pub requests: Vec<Loc<RequestSection>>,
@@ -98,6 +104,18 @@ pub enum ArrivalProcess {
     Constant,
     /// Poisson arrivals whose rate follows `steps`, optionally repeating every `period`.
     Schedule,
+    /// Poisson arrivals whose rate follows a series read from a CSV `file`.
+    Csv,
+}
+
+/// How a rate series goes from one point to the next.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Interpolation {
+    /// Each point's rate holds until the next point.
+    Step,
+    /// The rate goes in a straight line from each point to the next.
+    Linear,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -108,8 +126,15 @@ pub struct ArrivalSection {
     pub rate_per_s: Option<Loc<f64>>,
     /// Rate changes (schedule): from each `at`, the rate is `rate_per_s` until the next step.
     pub steps: Option<Vec<Loc<StepSection>>>,
-    /// Repeat the steps with this period (schedule), e.g. "24h" for a daily shape.
+    /// Repeat the steps (schedule) or the series (csv) with this period, e.g. "24h" for a
+    /// daily shape.
     pub period: Option<Loc<Duration>>,
+    /// csv: the rate series, a CSV file with a header, relative to the scenario's folder.
+    pub file: Option<Loc<String>>,
+    /// csv: "step" (each rate holds until the next point, the default) or "linear".
+    pub interpolation: Option<Interpolation>,
+    /// csv: every rate of the file is multiplied by this. Default 1.
+    pub scale: Option<Loc<f64>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -39,6 +39,16 @@ pub struct Spec {
     pub trigger: Option<Window>,
     /// Request type names across all workloads (a name used by two workloads is one type).
     pub type_names: Vec<String>,
+    /// The data files the scenario read (rate series), as named in it, with their hashes.
+    pub data_files: Vec<DataFile>,
+}
+
+/// A data file a scenario names: the path as written, its SHA-256 (hex) and its length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataFile {
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -219,7 +229,7 @@ pub struct RequestSpec {
     pub call: u32,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Arrival {
     Poisson {
         rate_per_s: f64,
@@ -232,6 +242,19 @@ pub enum Arrival {
     Schedule {
         steps: Vec<RateStep>,
         period_ns: Option<Nanos>,
+    },
+    /// The rate goes in a straight line from each point to the next (a rate series read
+    /// with `interpolation = "linear"`), holds the last point's rate after it, and is 0
+    /// before the first; repeats every `period_ns`.
+    Linear {
+        points: Vec<RateStep>,
+        period_ns: Option<Nanos>,
+    },
+    /// A closed loop: `users` users, each waiting for its answer and then `think` before its
+    /// next request; each user's first request comes after one think time.
+    Closed {
+        users: u32,
+        think: Dist,
     },
 }
 
@@ -499,10 +522,25 @@ impl CallSpec {
 }
 
 impl Arrival {
-    /// Long-run mean rate per second.
+    /// Long-run mean rate per second; for a closed loop, its most (users over the mean think
+    /// time: every answer at once).
     pub fn mean_rate_per_s(&self) -> f64 {
         match self {
             Arrival::Poisson { rate_per_s } | Arrival::Constant { rate_per_s } => *rate_per_s,
+            Arrival::Closed { users, think } => *users as f64 / (think.mean_ns() / 1e9).max(1e-9),
+            Arrival::Linear { points, period_ns } => {
+                let end = period_ns.unwrap_or(points.last().map_or(0, |s| s.at_ns));
+                if end == 0 || period_ns.is_none() {
+                    return points.last().map_or(0.0, |s| s.rate_per_s);
+                }
+                // The trapezoids between points, and the last rate held to the period's end.
+                let mut total = 0.0;
+                for (i, p) in points.iter().enumerate() {
+                    let (next_at, next_rate) = points.get(i + 1).map_or((end, p.rate_per_s), |n| (n.at_ns, n.rate_per_s));
+                    total += (p.rate_per_s + next_rate) / 2.0 * (next_at - p.at_ns) as f64;
+                }
+                total / end as f64
+            }
             Arrival::Schedule { steps, period_ns } => {
                 let end = period_ns.unwrap_or(steps.last().map_or(0, |s| s.at_ns));
                 if end == 0 || period_ns.is_none() {

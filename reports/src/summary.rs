@@ -32,6 +32,17 @@ pub struct Summary {
     /// With faults: goodput before them and long after them, and whether the collapse
     /// outlived them. `null` without faults.
     pub stability: Option<StabilitySummary>,
+    /// The data files the scenario read (rate series): the path as written in the scenario,
+    /// the SHA-256 of the contents, and their length. Absent when it read none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data_files: Vec<DataFileSummary>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct DataFileSummary {
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -272,5 +283,10 @@ pub fn summarise(r: &RunResult) -> Summary {
             }
             .into(),
         }),
+        data_files: r
+            .data_files
+            .iter()
+            .map(|d| DataFileSummary { file: d.file.clone(), sha256: d.sha256.clone(), bytes: d.bytes })
+            .collect(),
     }
 }

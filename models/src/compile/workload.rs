@@ -4,10 +4,15 @@
 use super::call::Caller;
 use super::service::Names;
 use super::Checker;
-use crate::scenario::{ArrivalProcess, ArrivalSection, StepSection, WorkloadSection};
+use crate::dist::Dist;
+use crate::scenario::{ArrivalProcess, ArrivalSection, DistSection, StepSection, WorkloadSection};
+use cellsim_sim::NS_PER_S;
 use crate::spec::{Arrival, CallSpec, RateStep, RequestSpec, WorkloadSpec};
 use crate::units::Loc;
 use std::ops::Range;
+
+/// The most users a closed loop may have (each may have a request in flight).
+const MAX_USERS: u32 = 10_000_000;
 
 impl Checker<'_> {
     /// A workload; its requests' calls are appended to `calls`.
@@ -36,7 +41,29 @@ impl Checker<'_> {
             Some(c) => c.value,
             None => 1,
         };
-        let arrival = self.arrival(&w.arrival, &path);
+        let arrival = match (&w.arrival, &w.users) {
+            (Some(a), None) => {
+                if let Some(t) = &w.think_time {
+                    self.err(t.span.clone(), format!("{path}.think_time"), "think_time applies only with users")
+                        .hint("an open loop's requests do not wait for each other; a closed loop has users = N");
+                }
+                self.arrival(a, &path)
+            }
+            (None, Some(u)) => self.closed_loop(u, w.think_time.as_ref(), &path),
+            (Some(_), Some(u)) => {
+                let message = "a workload has either arrival (an open loop) or users (a closed loop), not both";
+                self.err(u.span.clone(), format!("{path}.users"), message);
+                Arrival::Poisson { rate_per_s: 1.0 }
+            }
+            (None, None) => {
+                self.err(w.name.span.clone(), format!("{path}.arrival"), format!("workload `{wname}` has no traffic"))
+                    .hint(
+                        "add arrival = { process = \"poisson\", rate_per_s = 100 } (an open loop), \
+                         or users = 50 with think_time (a closed loop)",
+                    );
+                Arrival::Poisson { rate_per_s: 1.0 }
+            }
+        };
         let mut requests = Vec::new();
         let mut weights = Vec::new();
         for r in &w.requests {
@@ -66,6 +93,25 @@ impl Checker<'_> {
         WorkloadSpec { name: wname.clone(), customers, arrival, requests, cumulative_mix: cumulative_mix(&weights) }
     }
 
+    /// `users` with `think_time`: a closed loop.
+    fn closed_loop(&mut self, u: &Loc<u32>, think: Option<&Loc<DistSection>>, path: &str) -> Arrival {
+        if u.value == 0 || u.value > MAX_USERS {
+            let message = format!("users must be from 1 to {}, not {}", crate::group_digits(MAX_USERS as u64), u.value);
+            self.err(u.span.clone(), format!("{path}.users"), message);
+        }
+        let Some(t) = think else {
+            self.err(u.span.clone(), format!("{path}.think_time"), "a closed loop needs think_time")
+                .hint("e.g. think_time = { dist = \"uniform\", min = \"1s\", max = \"10s\" } (Locust's between(1, 10))");
+            return Arrival::Closed { users: u.value.max(1), think: Dist::Constant(NS_PER_S) };
+        };
+        let think = self.dist(t, &format!("{path}.think_time"));
+        if think.mean_ns() <= 0.0 {
+            self.err(t.span.clone(), format!("{path}.think_time"), "think_time must have a mean above 0")
+                .hint("users that never pause would send their next request at the instant of each answer");
+        }
+        Arrival::Closed { users: u.value.clamp(1, MAX_USERS), think }
+    }
+
     /// A rate in arrivals per second: positive (or zero, where `allow_zero`) and finite.
     fn rate(&mut self, r: &Loc<f64>, field: String, allow_zero: bool) -> f64 {
         let ok = r.value.is_finite() && (r.value > 0.0 || (allow_zero && r.value == 0.0));
@@ -82,6 +128,10 @@ impl Checker<'_> {
         let a = &a.value;
         let field = format!("{path}.arrival");
         match a.process {
+            _ if a.process != ArrivalProcess::Csv && (a.file.is_some() || a.interpolation.is_some() || a.scale.is_some()) => {
+                self.err(span, field, "file, interpolation and scale apply only to process = \"csv\"");
+                Arrival::Poisson { rate_per_s: 1.0 }
+            }
             ArrivalProcess::Poisson | ArrivalProcess::Constant => {
                 if a.steps.is_some() || a.period.is_some() {
                     self.err(span.clone(), field.clone(), "steps and period apply only to process = \"schedule\"");
@@ -99,6 +149,7 @@ impl Checker<'_> {
                 }
             }
             ArrivalProcess::Schedule => self.schedule(a, span, &field),
+            ArrivalProcess::Csv => self.rate_series(a, span, &field),
         }
     }
 

@@ -1,5 +1,6 @@
 //! When each workload's next request arrives, and which request type it is: Poisson,
-//! constant-rate and piecewise-rate schedules. The hub schedules what this computes.
+//! constant-rate, piecewise-constant and piecewise-linear rates, and a closed loop's think
+//! times. The hub schedules what this computes.
 
 use super::ServiceModel;
 use crate::dist::round_ns;
@@ -25,6 +26,11 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Arrival::Schedule { steps, period_ns } => {
                 next_scheduled(now, steps, *period_ns, self.spec.duration_ns, &mut rt.arrival_rng)
             }
+            Arrival::Linear { points, period_ns } => {
+                next_linear(now, points, *period_ns, self.spec.duration_ns, &mut rt.arrival_rng)
+            }
+            // A user's next request comes a think time after its answer.
+            Arrival::Closed { think, .. } => now.saturating_add(think.sample(&mut rt.arrival_rng)),
         }
     }
 
@@ -71,6 +77,52 @@ fn next_scheduled(now: Nanos, steps: &[RateStep], period_ns: Option<Nanos>, end_
     Nanos::MAX
 }
 
+/// The next arrival after `now` of a Poisson process whose rate is piecewise linear. Exact:
+/// an Exp(1) draw is the expected number of arrivals to the next one, and the time where
+/// the rate's integral reaches it is the root of a quadratic in each segment, crossed
+/// segment by segment.
+fn next_linear(now: Nanos, points: &[RateStep], period_ns: Option<Nanos>, end_ns: Nanos, rng: &mut Stream) -> Nanos {
+    let unit: f64 = Exp1.sample(rng);
+    // In arrivals x 1e9: rates are per second, times in nanoseconds.
+    let mut left = unit * NS_PER_S as f64;
+    let mut t = now;
+    while t < end_ns {
+        let (rate, slope, seg_end) = linear_at(t, points, period_ns);
+        let len = (seg_end - t) as f64;
+        let area = rate * len + slope * len * len / 2.0;
+        if area >= left {
+            // The root of slope/2 d^2 + rate d = left, in the form without cancellation.
+            let d = 2.0 * left / (rate + (rate * rate + 2.0 * slope * left).max(0.0).sqrt());
+            return (t + round_ns(d).max(1)).min(seg_end);
+        }
+        left -= area;
+        t = seg_end;
+    }
+    Nanos::MAX
+}
+
+/// The rate at time `t` (per second), its slope (per second, per nanosecond) and the end of
+/// the segment it is in, for a piecewise-linear rate holding its last value and 0 before its
+/// first point.
+fn linear_at(t: Nanos, points: &[RateStep], period_ns: Option<Nanos>) -> (f64, f64, Nanos) {
+    let (base, local) = match period_ns {
+        Some(p) => (t - t % p, t % p),
+        None => (0, t),
+    };
+    let i = points.partition_point(|s| s.at_ns <= local);
+    if i == 0 {
+        return (0.0, 0.0, base.saturating_add(points.first().map_or(Nanos::MAX, |p| p.at_ns)));
+    }
+    let p0 = points[i - 1];
+    match points.get(i) {
+        Some(p1) => {
+            let slope = (p1.rate_per_s - p0.rate_per_s) / (p1.at_ns - p0.at_ns) as f64;
+            (p0.rate_per_s + slope * (local - p0.at_ns) as f64, slope, base + p1.at_ns)
+        }
+        None => (p0.rate_per_s, 0.0, period_ns.map_or(Nanos::MAX, |p| base + p)),
+    }
+}
+
 /// The rate at time `t` and the time that rate ends.
 fn rate_at(t: Nanos, steps: &[RateStep], period_ns: Option<Nanos>) -> (f64, Nanos) {
     let (base, local) = match period_ns {
@@ -92,6 +144,35 @@ mod tests {
 
     fn steps(s: &[(Nanos, f64)]) -> Vec<RateStep> {
         s.iter().map(|&(at_ns, rate_per_s)| RateStep { at_ns, rate_per_s }).collect()
+    }
+
+    #[test]
+    fn linear_rate_lookup_interpolates_and_holds() {
+        let p = steps(&[(100, 10.0), (200, 30.0)]);
+        assert_eq!(linear_at(50, &p, None), (0.0, 0.0, 100));
+        assert_eq!(linear_at(150, &p, None), (20.0, 0.2, 200));
+        assert_eq!(linear_at(250, &p, None), (30.0, 0.0, Nanos::MAX));
+        assert_eq!(linear_at(450, &p, Some(300)), (20.0, 0.2, 500));
+    }
+
+    #[test]
+    fn linear_arrivals_follow_a_ramp() {
+        // A ramp from 0 to 2000/s over 10 s: 10,000 arrivals expected, a quarter of them in
+        // the first half (the integral of a line).
+        let p = steps(&[(0, 0.0), (10 * NS_PER_S, 2000.0)]);
+        let mut rng = Stream::new(1, "t", "arrivals");
+        let (mut t, mut first_half, mut all) = (0, 0u64, 0u64);
+        loop {
+            t = next_linear(t, &p, None, 10 * NS_PER_S, &mut rng);
+            if t >= 10 * NS_PER_S {
+                break;
+            }
+            all += 1;
+            first_half += (t < 5 * NS_PER_S) as u64;
+        }
+        // Poisson counts: sd = sqrt(mean).
+        assert!((all as f64 - 10_000.0).abs() < 4.0 * 100.0, "{all}");
+        assert!((first_half as f64 - 2_500.0).abs() < 4.0 * 50.0, "{first_half}");
     }
 
     #[test]

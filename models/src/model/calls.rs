@@ -424,7 +424,12 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 attempts: call.attempt,
             };
             self.calls.free(call_h);
+            let workload = done.workload;
             self.request_done(done, outcome, now);
+            if self.workloads[workload as usize].closed {
+                // The user thinks, then sends its next request.
+                self.schedule_arrival(workload as u32, now, q);
+            }
             return Ok(None);
         }
         let cs = &self.spec.calls[call.spec as usize];

@@ -184,6 +184,8 @@ pub(super) struct WorkloadRt {
     pub(super) count: u64,
     /// For Poisson arrivals: 1 / rate, in nanoseconds.
     pub(super) mean_interarrival_ns: f64,
+    /// A closed loop: a request's end schedules its user's next.
+    pub(super) closed: bool,
     /// Per request type of this workload: index into `request_stats`.
     pub(super) stats: Vec<u32>,
 }
@@ -447,6 +449,7 @@ fn workloads_rt(spec: &Spec, seed: u64, request_stats: &mut Vec<RequestStats>) -
                 customer_rng: Stream::new(seed, &entity, "customers"),
                 count: 0,
                 mean_interarrival_ns: NS_PER_S as f64 / w.arrival.mean_rate_per_s(),
+                closed: matches!(w.arrival, crate::spec::Arrival::Closed { .. }),
                 stats,
             }
         })
