@@ -128,7 +128,29 @@ fn summary_bytes(spec: &Spec) -> u64 {
         + (spec.name.len() + spec.description.len()) as u64;
     let requests: u64 = spec.workloads.iter().map(|w| w.requests.len() as u64).sum();
     let policies = spec.calls.iter().filter(|c| c.breaker.is_some() || c.retry.budget.is_some()).count() as u64;
-    16_384 + 4_096 * requests + 6_144 * spec.services.len() as u64 + 1_024 * policies + 6 * 4 * names
+    // An operation's entry, its name in it; an edge's entry, with its five names (each at
+    // most as long as the longest service, operation or call name); an instance's job count
+    // and utilisation, each on its own indented line.
+    let operations: u64 = spec.services.iter().map(|s| s.operations.len() as u64).sum();
+    let op_names: u64 = spec.services.iter().flat_map(|s| &s.operations).map(|o| o.name.len() as u64).sum();
+    let longest = spec
+        .services
+        .iter()
+        .flat_map(|s| std::iter::once(s.name.len()).chain(s.operations.iter().map(|o| o.name.len())))
+        .chain(spec.calls.iter().map(|c| c.name.len()))
+        .max()
+        .unwrap_or(0) as u64;
+    let edges = spec.calls.iter().filter(|c| c.from.is_some()).count() as u64;
+    let instances: u64 = spec.services.iter().map(|s| s.instances as u64).sum();
+    16_384
+        + 4_096 * requests
+        + 6_144 * spec.services.len() as u64
+        + 1_024 * policies
+        + 6 * 4 * names
+        + 2_048 * operations
+        + 6 * op_names
+        + edges * (2_560 + 6 * 5 * longest)
+        + 64 * instances
 }
 
 /// The default bucket: the narrowest of 1 s, 10 s, 1 min, 10 min, 1 h and 1 day that cuts

@@ -151,6 +151,7 @@ pub fn call_features(c: &CallSpec) -> Features {
         name: _,
         to: _,
         op: _, // operations are the lean tier's
+        from: _,
         critical: _,
         // Waits, repetitions and conditions are the lean tier's: a step whose calls have
         // none takes the plain path (`Paths::shaped`).

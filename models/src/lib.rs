@@ -26,7 +26,9 @@ pub use compile::{compile, decode, load};
 pub use error::ScenarioError;
 pub use estimate::{Estimate, Refusal};
 pub use features::{Feature, Features};
-pub use metrics::{NoSeries, PolicyStats, RequestStats, SeriesRow, SeriesSink, ServiceStats};
+pub use metrics::{
+    EdgeStats, InstanceStats, NoSeries, OperationStats, PolicyStats, RequestStats, SeriesRow, SeriesSink, ServiceStats,
+};
 pub use model::{Overload, Stability};
 pub use outcome::{Outcome, Outcomes};
 pub use spec::{DataFile, Spec};
@@ -125,6 +127,8 @@ pub struct RunResult {
     pub stability: Option<Stability>,
     /// The data files the scenario read (rate series), with their hashes.
     pub data_files: Vec<spec::DataFile>,
+    /// Per service call declaration (caller -> callee edge), in the scenario's order.
+    pub edges: Vec<EdgeStats>,
 }
 
 impl Stability {
@@ -192,7 +196,7 @@ fn simulate_with<S: SeriesSink, T: Tier>(spec: &Spec, seed: u64, sink: S, fast_p
     // A completed run's series covers the duration and the drain; a stopped one's ends at the
     // stop (later buckets were never simulated: rows of zeros would read as no traffic).
     let series_end_ns = if verdict.is_completed() { end_ns.max(spec.duration_ns) } else { end_ns };
-    let (requests, services, policies, sink) = model.finish(series_end_ns);
+    let (requests, services, policies, edges, sink) = model.finish(series_end_ns);
     let result = RunResult {
         scenario: spec.name.clone(),
         seed,
@@ -210,6 +214,7 @@ fn simulate_with<S: SeriesSink, T: Tier>(spec: &Spec, seed: u64, sink: S, fast_p
         policies,
         stability,
         data_files: spec.data_files.clone(),
+        edges,
     };
     (result, sink)
 }

@@ -344,6 +344,49 @@ pub struct ServiceStats {
     /// Health checks, ejections and fail-open routing (services with a balancer beyond
     /// round robin, checks, outlier detection or outages).
     pub fleet: Option<crate::fleet::FleetStats>,
+    /// Per operation: the jobs' outcomes and sojourns (a service with one operation has one
+    /// entry, equal to the service's own counts).
+    pub operations: Vec<OperationStats>,
+    /// Per instance: jobs admitted after the warm-up, and busy worker time in the window.
+    pub instances_stats: Vec<InstanceStats>,
+}
+
+/// What one operation of a service recorded.
+#[derive(Clone, Debug)]
+pub struct OperationStats {
+    pub operation: String,
+    /// Jobs counted (arrived after the warm-up and ended), by outcome; refusals included.
+    pub outcomes: Outcomes,
+    /// Time from arrival at the instance to the reply, for jobs that were not refused.
+    pub sojourn: Histogram<u64>,
+}
+
+/// What one instance did: counts and busy time, not histograms (there may be 100,000).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InstanceStats {
+    /// Jobs admitted (not refused) that arrived after the warm-up.
+    pub jobs: u64,
+    /// Worker time spent on jobs, in the measurement window.
+    pub busy: Integral,
+}
+
+/// What one call declaration (a caller -> callee edge) recorded: the logical calls that
+/// started after the warm-up and ended, each counted once whatever its retries.
+#[derive(Clone, Debug)]
+pub struct EdgeStats {
+    /// The calling service and operation.
+    pub caller: String,
+    pub operation: String,
+    /// The call's name (its `name`, by default the callee's).
+    pub call: String,
+    pub callee: String,
+    pub callee_operation: String,
+    /// By the call's final outcome (after retries, hedges and fallbacks).
+    pub outcomes: Outcomes,
+    /// Attempts (and hedged copies) the counted calls made.
+    pub attempts: u64,
+    /// From the call's start to its end, over its attempts.
+    pub latency: Histogram<u64>,
 }
 
 impl RequestStats {
@@ -396,6 +439,8 @@ impl ServiceStats {
             rejected_batches: BatchMeans::default(),
             occupancy: Occupancy::default(),
             fleet: None,
+            operations: Vec::new(),
+            instances_stats: Vec::new(),
         }
     }
 }

@@ -53,7 +53,7 @@ use lanes::TimeoutLane;
 use record::Bucket;
 use records::*;
 use std::marker::PhantomData;
-use tables::{CallRt, OpRt, ServiceRt, StepRt, WorkloadRt};
+use tables::{CallRt, EdgeRt, OpRt, ServiceRt, StepRt, WorkloadRt};
 
 /// The service model, compiled for tier `T`: a scenario runs in the lowest tier that covers
 /// what it uses, from which the compiler removes every check of the features it does not
@@ -76,6 +76,10 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     exts: Vec<CallExt>,
     /// The operations of services that have several or branches (see `ServiceRt::simple`).
     ops: Vec<OpRt>,
+    /// By call spec: what the call's edge recorded.
+    edges: Vec<EdgeRt>,
+    /// By instance (global index): jobs admitted and busy time.
+    instance_stats: Vec<InstanceStats>,
     /// Every plan's steps in one table (ranges of call specs).
     steps: Vec<StepRt>,
     /// What the faults break now.

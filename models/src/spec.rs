@@ -318,6 +318,8 @@ pub struct CallSpec {
     pub to: u32,
     /// The callee's operation, an index into its `operations`.
     pub op: u16,
+    /// The calling service and operation (`None`: a workload's request).
+    pub from: Option<(u32, u16)>,
     pub critical: bool,
     /// When the caller waits for the answer (workload requests: `Step`).
     pub wait: Wait,

@@ -27,6 +27,8 @@ pub struct Summary {
     pub in_flight_at_end: u64,
     pub requests: Vec<RequestSummary>,
     pub services: Vec<ServiceSummary>,
+    /// Per service call declaration: every caller -> callee edge.
+    pub edges: Vec<EdgeSummary>,
     /// Retry budgets and circuit breakers, one entry per call declaration that has one.
     pub policies: Vec<PolicySummary>,
     /// With faults: goodput before them and long after them, and whether the collapse
@@ -112,6 +114,43 @@ pub struct ServiceSummary {
     /// Health checks, outlier ejection and routing when too few instances were usable;
     /// `null` for a plain round-robin service.
     pub fleet: Option<FleetSummary>,
+    /// Per operation (one, `default`, for a service that names none).
+    pub operations: Vec<OperationSummary>,
+    /// Per instance, in order: jobs admitted, and busy workers over the instance's workers
+    /// over the window. Counts, not histograms: a service may have 100,000 instances.
+    pub instance_jobs: Vec<u64>,
+    pub instance_utilisation: Vec<f64>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct OperationSummary {
+    pub operation: String,
+    /// Jobs counted, refusals included.
+    pub jobs: u64,
+    pub outcomes: BTreeMap<String, u64>,
+    /// From arrival at the instance to the reply, for jobs not refused.
+    pub sojourn_ms: Option<Latency>,
+}
+
+/// One call declaration: a caller's operation calling a callee's operation.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct EdgeSummary {
+    pub caller: String,
+    pub operation: String,
+    /// The call's name (by default the callee's name).
+    pub call: String,
+    pub callee: String,
+    pub callee_operation: String,
+    /// Logical calls counted (started after the warm-up, ended), each once whatever its
+    /// retries.
+    pub calls: u64,
+    /// By the call's final outcome.
+    pub outcomes: BTreeMap<String, u64>,
+    /// (ok + degraded) / calls.
+    pub success_rate: Option<f64>,
+    pub attempts_per_call: Option<f64>,
+    /// From the call's start to its end, over its attempts, whatever its outcome.
+    pub latency_ms: Option<Latency>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -256,6 +295,40 @@ pub fn summarise(r: &RunResult) -> Summary {
                         routed_fail_open: f.routed_fail_open,
                         refused_fail_closed: f.refused_fail_closed,
                     }),
+                    operations: s
+                        .operations
+                        .iter()
+                        .map(|o| OperationSummary {
+                            operation: o.operation.clone(),
+                            jobs: o.outcomes.total(),
+                            outcomes: outcomes(&o.outcomes),
+                            sojourn_ms: latency(&o.sojourn, None),
+                        })
+                        .collect(),
+                    instance_jobs: s.instances_stats.iter().map(|i| i.jobs).collect(),
+                    instance_utilisation: s
+                        .instances_stats
+                        .iter()
+                        .map(|i| round9(i.busy.average(width) / s.workers_per_instance as f64))
+                        .collect(),
+                }
+            })
+            .collect(),
+        edges: r
+            .edges
+            .iter()
+            .map(|e| {
+                EdgeSummary {
+                    caller: e.caller.clone(),
+                    operation: e.operation.clone(),
+                    call: e.call.clone(),
+                    callee: e.callee.clone(),
+                    callee_operation: e.callee_operation.clone(),
+                    calls: e.outcomes.total(),
+                    outcomes: outcomes(&e.outcomes),
+                    success_rate: ratio(e.outcomes.successes(), e.outcomes.total()),
+                    attempts_per_call: ratio(e.attempts, e.outcomes.total()),
+                    latency_ms: latency(&e.latency, None),
                 }
             })
             .collect(),

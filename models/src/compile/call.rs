@@ -59,6 +59,8 @@ pub(super) enum Caller<'s> {
     /// A service's call: it may be non-critical, have a fallback, be awaited late or never,
     /// repeated, or conditional.
     Service {
+        /// The calling service and operation.
+        from: (u32, u16),
         critical: bool,
         fallback: Option<&'s Loc<FallbackSection>>,
         wait: Option<WaitSection>,
@@ -90,6 +92,10 @@ impl Checker<'_> {
                     .map(|f| f.value.latency.as_ref().map(|d| self.dist(d, &format!("{path}.fallback.latency"))));
                 (critical, fallback, None)
             }
+        };
+        let from = match caller {
+            Caller::Workload { .. } => None,
+            Caller::Service { from, .. } => Some(from),
         };
         let (wait, repeat, probability) = match caller {
             Caller::Workload { .. } => (Wait::Step, None, 1.0),
@@ -125,6 +131,7 @@ impl Checker<'_> {
             name,
             to,
             op,
+            from,
             critical,
             wait,
             probability,

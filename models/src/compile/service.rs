@@ -42,6 +42,8 @@ struct OperationKeys<'s> {
     /// The operation in words, for messages: "service `api`" or "operation `get` of service
     /// `api`".
     owner: String,
+    /// The service's index and the operation's.
+    from: (u32, u16),
     path: String,
     branches: Option<&'s Loc<Branches>>,
     calls: &'s [Loc<CallSection>],
@@ -119,6 +121,7 @@ impl Checker<'_> {
             let keys = OperationKeys {
                 name: "default",
                 owner: format!("service `{}`", s.name.value),
+                from: (names.services.get(&s.name.value).copied().unwrap_or(0), 0),
                 path: path.to_string(),
                 branches: s.branches.as_ref(),
                 calls: &s.calls,
@@ -134,9 +137,11 @@ impl Checker<'_> {
             self.err(b.span.clone(), format!("{path}.branches"), "a service with [[service.operation]] has no branches of its own")
                 .hint("give `branches` to the operation that draws them");
         }
+        let service = names.services.get(&s.name.value).copied().unwrap_or(0);
         s.operations
             .iter()
-            .map(|o| {
+            .enumerate()
+            .map(|(i, o)| {
                 let o = &o.value;
                 let opath = format!("{path}.operation.{}", o.name.value);
                 let time = match (&o.service_time, &service_time) {
@@ -151,6 +156,7 @@ impl Checker<'_> {
                 let keys = OperationKeys {
                     name: &o.name.value,
                     owner: format!("operation `{}` of service `{}`", o.name.value, s.name.value),
+                    from: (service, i as u16),
                     path: opath,
                     branches: o.branches.as_ref(),
                     calls: &o.calls,
@@ -282,6 +288,7 @@ impl Checker<'_> {
             let stream_name = format!("service/{service}/op/{}/call/{}", keys.name, call_name.value);
             let op = self.callee_operation(to, c.operation.as_ref(), &c.to, names, &cpath);
             let caller = Caller::Service {
+                from: keys.from,
                 critical: c.critical.unwrap_or(true),
                 fallback: c.fallback.as_ref(),
                 wait: c.wait,

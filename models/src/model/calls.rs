@@ -299,7 +299,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let cs = &self.spec.calls[call.spec as usize];
         if !outcome.is_success() && call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) {
             if call.parent != Handle::NONE && self.jobs.get(call.parent).is_none() && cs.wait != Wait::Never {
-                self.calls.free(call_h); // nobody waits for this call any more
+                // Nobody waits for this call any more: it ends with this failure.
+                let call = *call;
+                self.calls.free(call_h);
+                self.record_edge(&call, outcome, now);
                 return Ok(None);
             }
             call.attempt += 1;
@@ -359,7 +362,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 if call.attempt < max {
                     // A failed copy sends the next at once (gRPC: a non-fatal status).
                     if parent != Handle::NONE && self.jobs.get(parent).is_none() && cs.wait != Wait::Never {
+                        let call = *call;
                         self.calls.free(call_h);
+                        self.record_edge(&call, outcome, now);
                         self.exts[call_h.index as usize].waiting = 0;
                         self.release_permits(call_h, u16::MAX, now, q);
                         return Ok(None);
@@ -376,7 +381,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let retry_wanted = call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) && now < deadline_ns;
         if !outcome.is_success() && retry_wanted {
             if parent != Handle::NONE && self.jobs.get(parent).is_none() && cs.wait != Wait::Never {
-                self.calls.free(call_h); // nobody waits for this call any more
+                // Nobody waits for this call any more: it ends with this failure.
+                let call = *call;
+                self.calls.free(call_h);
+                self.record_edge(&call, outcome, now);
                 return Ok(None);
             }
             let granted =
@@ -432,6 +440,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             }
             return Ok(None);
         }
+        self.record_edge(call, outcome, now);
         let cs = &self.spec.calls[call.spec as usize];
         let critical = cs.critical;
         if call.repeats_left > 0 || cs.wait != Wait::Step {

@@ -47,6 +47,11 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             if let Some(o) = refusal {
                 b.rejected += (o == Outcome::Rejected) as u64;
                 rt.stats.outcomes.add(o);
+                if rt.per_op {
+                    self.ops[(rt.first_op + seed.op as u32) as usize].outcomes.add(o);
+                }
+            } else {
+                self.instance_stats[inst as usize].jobs += 1;
             }
         }
         if let Some(fleet) = rt.fleet.as_mut().filter(|_| T::POLICIES) {
@@ -141,6 +146,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             b.arrivals += 1;
             b.rejected += (outcome == Outcome::Rejected) as u64;
             rt.stats.outcomes.add(outcome);
+            if rt.per_op {
+                self.ops[(rt.first_op + seed.op as u32) as usize].outcomes.add(outcome);
+            }
         }
         if let Some(h) = slot {
             self.jobs.free(h);
@@ -272,6 +280,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if job.batch != UNCOUNTED {
             rt.batches[job.batch as usize].rejected += (outcome == Outcome::Rejected) as u64;
             rt.stats.outcomes.add(outcome);
+            if rt.per_op {
+                self.ops[(rt.first_op + job.op as u32) as usize].outcomes.add(outcome);
+            }
         }
         self.send_reply(job.call, job.attempt, outcome, now, q)
     }
@@ -281,6 +292,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let rt = &mut self.services[job.service as usize];
         if !rt.hold_worker_during_calls {
             rt.stats.occupancy.busy.add(job.work_started_ns, now, self.window);
+            self.instance_stats[job.instance as usize].busy.add(job.work_started_ns, now, self.window);
             self.release_worker(job.service, job.instance, now, q)?;
         }
         let rt = &mut self.services[job.service as usize];
@@ -521,11 +533,12 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
         let (service, instance, counted, arrived_ns) = (job.service, job.instance, job.batch, job.arrived_ns);
-        let work_started_ns = job.work_started_ns;
+        let (work_started_ns, op) = (job.work_started_ns, job.op);
         self.jobs.free(job_h);
         let rt = &mut self.services[service as usize];
         if rt.hold_worker_during_calls {
             rt.stats.occupancy.busy.add(work_started_ns, now, self.window);
+            self.instance_stats[instance as usize].busy.add(work_started_ns, now, self.window);
             self.release_worker(service, instance, now, q)?;
         }
         let rt = &mut self.services[service as usize];
@@ -535,7 +548,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if let Some(fleet) = rt.fleet.as_mut().filter(|_| T::POLICIES) {
             fleet.on_answer(instance - rt.first_instance, outcome, true, now);
         }
-        self.record_job(service, arrived_ns, counted, outcome, now);
+        self.record_job(service, op, arrived_ns, counted, outcome, now);
         Ok(())
     }
 

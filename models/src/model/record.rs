@@ -2,7 +2,7 @@
 //! batch means, the stability windows), the time series bucket by bucket, and the records
 //! handed back when the run ends. Nothing here schedules an event.
 
-use super::records::{Finished, UNCOUNTED};
+use super::records::{Call, Finished, UNCOUNTED};
 use super::ServiceModel;
 use crate::metrics::*;
 use crate::outcome::{Outcome, Outcomes};
@@ -54,8 +54,9 @@ impl Stability {
     }
 }
 
-/// What a run hands back: per request type, per service, per call policy, and the sink.
-pub type Records<S> = (Vec<RequestStats>, Vec<ServiceStats>, Vec<PolicyStats>, S);
+/// What a run hands back: per request type, per service, per call policy, per call edge,
+/// and the sink.
+pub type Records<S> = (Vec<RequestStats>, Vec<ServiceStats>, Vec<PolicyStats>, Vec<EdgeStats>, S);
 
 impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// A request finished with `outcome`: count it in its bucket, and (after the warm-up) in
@@ -126,7 +127,15 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// Records a job that ended at service `service` with `outcome`, at its instance since
     /// `arrived_ns`.
     #[inline(always)]
-    pub(super) fn record_job(&mut self, service: u32, arrived_ns: Nanos, counted: u8, outcome: Outcome, now: Nanos) {
+    pub(super) fn record_job(
+        &mut self,
+        service: u32,
+        op: u16,
+        arrived_ns: Nanos,
+        counted: u8,
+        outcome: Outcome,
+        now: Nanos,
+    ) {
         let rt = &mut self.services[service as usize];
         rt.stats.occupancy.in_system.add(arrived_ns, now, self.window);
         if counted != UNCOUNTED {
@@ -136,6 +145,23 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             b.sojourn_sum_ns += sojourn as f64;
             rt.stats.outcomes.add(outcome);
             rt.sojourn.record(sojourn);
+            if rt.per_op {
+                let o = &mut self.ops[(rt.first_op + op as u32) as usize];
+                o.outcomes.add(outcome);
+                o.sojourn.record(sojourn);
+            }
+        }
+    }
+
+    /// Records the end of a service's call with `outcome` on its edge, if it started after
+    /// the warm-up.
+    #[inline(always)]
+    pub(super) fn record_edge(&mut self, call: &Call, outcome: Outcome, now: Nanos) {
+        if call.started_ns >= self.window.0 {
+            let e = &mut self.edges[call.spec as usize];
+            e.outcomes.add(outcome);
+            e.attempts += call.attempt as u64;
+            e.latency.record(now - call.started_ns);
         }
     }
 
@@ -187,14 +213,40 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         );
         self.close_buckets_before(end_ns.max(self.bucket_start_ns) + 1, true);
         let policies = self.policy_stats();
+        let edges = self.edge_stats();
+        let mut ops = std::mem::take(&mut self.ops).into_iter();
+        let spec = self.spec;
+        let instance_stats = &self.instance_stats;
         let services = self
             .services
             .into_iter()
-            .map(|mut rt| {
+            .zip(&spec.services)
+            .map(|(mut rt, svc)| {
                 rt.stats.fold_batches(&rt.batches);
                 rt.stats.sojourn = rt.sojourn.into_histogram();
                 rt.stats.wait = rt.wait.into_histogram();
                 rt.stats.fleet = rt.fleet.as_ref().filter(|_| rt.reports_fleet).map(|f| f.stats);
+                let first = rt.first_instance as usize;
+                rt.stats.instances_stats = instance_stats[first..first + rt.instances as usize].to_vec();
+                // A service that is not simple has an `OpRt` per operation, in order.
+                let mine: Vec<_> = if rt.simple { Vec::new() } else { ops.by_ref().take(svc.operations.len()).collect() };
+                rt.stats.operations = svc
+                    .operations
+                    .iter()
+                    .zip(mine.into_iter().map(Some).chain(std::iter::repeat_with(|| None)))
+                    .map(|(o, op_rt)| match op_rt.filter(|_| rt.per_op) {
+                        Some(op_rt) => OperationStats {
+                            operation: o.name.clone(),
+                            outcomes: op_rt.outcomes,
+                            sojourn: op_rt.sojourn.into_histogram(),
+                        },
+                        None => OperationStats {
+                            operation: o.name.clone(),
+                            outcomes: rt.stats.outcomes,
+                            sojourn: rt.stats.sojourn.clone(),
+                        },
+                    })
+                    .collect();
                 rt.stats
             })
             .collect();
@@ -202,7 +254,33 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             st.latency = ok.into_histogram();
             st.latency_failed = failed.into_histogram();
         }
-        (self.request_stats, services, policies, self.sink)
+        (self.request_stats, services, policies, edges, self.sink)
+    }
+
+    /// Every service call's edge, in the spec's order (workload requests are reported as
+    /// requests).
+    fn edge_stats(&mut self) -> Vec<EdgeStats> {
+        let spec = self.spec;
+        let edges = std::mem::take(&mut self.edges);
+        spec.calls
+            .iter()
+            .zip(edges)
+            .filter_map(|(c, e)| {
+                let (s, op) = c.from?;
+                let caller = &spec.services[s as usize];
+                let callee = &spec.services[c.to as usize];
+                Some(EdgeStats {
+                    caller: caller.name.clone(),
+                    operation: caller.operations[op as usize].name.clone(),
+                    call: c.name.rsplit("/call/").next().unwrap_or(&c.name).to_string(),
+                    callee: callee.name.clone(),
+                    callee_operation: callee.operations[c.op as usize].name.clone(),
+                    outcomes: e.outcomes,
+                    attempts: e.attempts,
+                    latency: e.latency.into_histogram(),
+                })
+            })
+            .collect()
     }
 
     /// What each call's policies did, summed over their copies.

@@ -11,6 +11,7 @@ use crate::faults::FaultState;
 use crate::features::{callers, Paths};
 use crate::fleet::Fleet;
 use crate::metrics::*;
+use crate::outcome::Outcomes;
 use crate::policy::breaker::Breaker;
 use crate::policy::budget::Budget;
 use crate::policy::bulkhead::Bulkhead;
@@ -34,6 +35,8 @@ pub(super) struct ServiceRt {
     /// from `first_op`.
     pub(super) simple: bool,
     pub(super) first_op: u32,
+    /// Several operations: each records its own outcomes and sojourns in its `OpRt`.
+    pub(super) per_op: bool,
     /// By global request type: the plan's place in the step table.
     pub(super) plan_by_type: Vec<(u32, u16)>,
     pub(super) service_time: Dist,
@@ -67,6 +70,17 @@ pub(super) struct OpRt {
     /// By global request type and branch (`type * variants + branch`): the plan's place in
     /// the step table.
     pub(super) plans: Vec<(u32, u16)>,
+    /// Its statistics, when the service has several operations.
+    pub(super) outcomes: Outcomes,
+    pub(super) sojourn: LatencyRecorder,
+}
+
+/// A call declaration's edge statistics as the run goes.
+#[derive(Default)]
+pub(super) struct EdgeRt {
+    pub(super) outcomes: Outcomes,
+    pub(super) attempts: u64,
+    pub(super) latency: LatencyRecorder,
 }
 
 impl OpRt {
@@ -211,8 +225,10 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
         let (call_rt, tables) = calls_rt(spec, seed, &paths, &first_instance);
         let mut request_stats = Vec::new();
         let workloads = workloads_rt(spec, seed, &mut request_stats);
+        let instance_stats = vec![InstanceStats::default(); instances.len()];
         ServiceModel {
             spec,
+            instance_stats,
             calls: Slab::with_capacity_limit(
                 spec.max_in_flight_jobs.saturating_add(spec.max_in_flight_requests) as usize
             ),
@@ -228,6 +244,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             throttles: tables.throttles,
             exts: Vec::new(),
             ops,
+            edges: spec.calls.iter().map(|_| EdgeRt::default()).collect(),
             steps: spec
                 .plans
                 .iter()
@@ -312,6 +329,7 @@ fn services_rt(
                 hold_worker_during_calls: s.hold_worker_during_calls,
                 simple,
                 first_op,
+                per_op: s.operations.len() > 1,
                 plan_by_type: if simple {
                     op0.plan_by_type.iter().map(|&p| plan_of[p as usize]).collect()
                 } else {
@@ -367,6 +385,8 @@ fn op_rt(spec: &Spec, seed: u64, s: &ServiceSpec, o: &OperationSpec, plan_of: &[
         plans: (0..spec.type_names.len())
             .flat_map(|t| (0..variants).map(move |b| plan_of[(o.plan_by_type[t] + b) as usize]))
             .collect(),
+        outcomes: Outcomes::default(),
+        sojourn: LatencyRecorder::default(),
     }
 }
 
