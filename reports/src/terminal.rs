@@ -57,6 +57,58 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// The most call edges the text shows (the summary has them all).
+const MAX_EDGES_SHOWN: usize = 40;
+
+/// The calls table: one row per caller -> callee edge, or the least successful ones when
+/// there are many.
+fn edges(out: &mut String, s: &Summary) {
+    if s.edges.is_empty() {
+        return;
+    }
+    let mut shown: Vec<&crate::summary::EdgeSummary> = s.edges.iter().collect();
+    let title = if shown.len() > MAX_EDGES_SHOWN {
+        shown.sort_by(|a, b| a.success_rate.unwrap_or(1.0).total_cmp(&b.success_rate.unwrap_or(1.0)));
+        shown.truncate(MAX_EDGES_SHOWN);
+        format!("\nCalls (the {MAX_EDGES_SHOWN} least successful of {} edges; summary.json has all)\n", s.edges.len())
+    } else {
+        "\nCalls (per caller -> callee edge; latency over each call's attempts)\n".to_string()
+    };
+    out.push_str(&title);
+    let side = |service: &str, op: &str| if op == "default" { service.to_string() } else { format!("{service}/{op}") };
+    let rows: Vec<Vec<String>> = shown
+        .iter()
+        .map(|e| {
+            let mut callee = side(&e.callee, &e.callee_operation);
+            if e.call != e.callee {
+                callee = format!("{callee} ({})", e.call);
+            }
+            let mut row = vec![
+                format!("{} -> {callee}", side(&e.caller, &e.operation)),
+                e.calls.to_string(),
+                pct(e.success_rate),
+                e.outcomes["degraded"].to_string(),
+                e.outcomes["error"].to_string(),
+                e.outcomes["timeout"].to_string(),
+                e.outcomes["rejected"].to_string(),
+                e.outcomes["refused"].to_string(),
+                e.attempts_per_call.map_or("-".into(), |a| format!("{a:.3}")),
+            ];
+            let [mean, p50, p99, _] = lat_cols(&e.latency_ms);
+            row.extend([mean, p50, p99]);
+            row
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "caller -> callee", "calls", "success", "degraded", "error", "timeout", "rejected", "refused", "attempts",
+            "mean", "p50", "p99",
+        ],
+        &rows,
+    );
+}
+
 /// Renders the summary as text.
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
@@ -118,23 +170,27 @@ pub fn render(s: &Summary) -> String {
         &rows,
     );
     out.push_str("\nServices (per job: one call attempt at one instance)\n");
-    let rows: Vec<Vec<String>> = s
-        .services
-        .iter()
-        .map(|v| {
-            let mut row = vec![
-                v.service.clone(),
-                format!("{}x{}", v.instances, v.workers_per_instance),
-                v.arrivals.to_string(),
-                format!("{:.1}%", v.utilisation * 100.0),
-                format!("{:.3}", v.mean_in_system),
-                pct(v.wait_probability),
-                pct(v.rejection_rate),
-            ];
-            row.extend(lat_cols(&v.sojourn_ms));
-            row
-        })
-        .collect();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for v in &s.services {
+        let mut row = vec![
+            v.service.clone(),
+            format!("{}x{}", v.instances, v.workers_per_instance),
+            v.arrivals.to_string(),
+            format!("{:.1}%", v.utilisation * 100.0),
+            format!("{:.3}", v.mean_in_system),
+            pct(v.wait_probability),
+            pct(v.rejection_rate),
+        ];
+        row.extend(lat_cols(&v.sojourn_ms));
+        rows.push(row);
+        // A service's operations, when it has several: their jobs and sojourns.
+        for o in v.operations.iter().filter(|_| v.operations.len() > 1) {
+            let mut row = vec![format!("  {}", o.operation), String::new(), o.jobs.to_string()];
+            row.extend(std::iter::repeat_n(String::new(), 4));
+            row.extend(lat_cols(&o.sojourn_ms));
+            rows.push(row);
+        }
+    }
     table(
         &mut out,
         &[
@@ -152,6 +208,7 @@ pub fn render(s: &Summary) -> String {
         ],
         &rows,
     );
+    edges(&mut out, s);
     let fleets: Vec<Vec<String>> = s
         .services
         .iter()
