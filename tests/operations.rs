@@ -375,3 +375,60 @@ name = "AddItem"
         assert!(shown.contains(hint), "{extra}: {shown}");
     }
 }
+
+/// The shipped Online Boutique with `fault` (TOML) appended.
+fn boutique(replace: &[(&str, &str)], fault: &str) -> String {
+    let mut text = crate::support::scenario_text("online-boutique.toml");
+    for (from, to) in replace {
+        assert!(text.contains(from), "the scenario no longer has `{from}`");
+        text = text.replace(from, to);
+    }
+    text + fault
+}
+
+/// An outage of every instance of `service` for the whole run.
+fn dead(service: &str) -> String {
+    format!("\n[[fault]]\nkind = \"outage\"\nservice = \"{service}\"\nstart = \"0s\"\nduration = \"1h\"\n")
+}
+
+#[test]
+fn online_boutique_home_page_is_the_sum_of_its_sequential_hops() {
+    // One user: one request at a time, each of its calls one after another, so nothing ever
+    // queues and a home page takes the sum of its hops' means. Each hop is 0.25 ms each way
+    // (0.5 ms); the work means are the scenario's:
+    //   loadgenerator -> frontend.home          0.5 + 2.0 (rendering)
+    //   currencyservice.GetSupportedCurrencies   0.5 + 0.5
+    //   productcatalogservice.ListProducts       0.5 + 0.3
+    //   cartservice.GetCart -> redis-cart.get    0.5 + 0.5 + 0.5 + 0.1
+    //   currencyservice.Convert x9               9 x (0.5 + 0.5)
+    //   adservice.GetAds                         0.5 + 1.0
+    // = 2.5 + 1.0 + 0.8 + 1.6 + 9.0 + 1.5 = 16.4 ms.
+    let text = boutique(&[("users = 100", "users = 1"), ("duration = \"10m\"", "duration = \"40h\"")], "");
+    let r = run(&text);
+    let index = request(&r, "index");
+    assert_eq!(index.outcomes.get(Outcome::Ok), index.outcomes.total());
+    assert_in_ci("home page (ms)", &index.latency_batches, 16.4, 1e6);
+    assert_eq!(service(&r, "currencyservice").waited, 0, "one user: nothing queues");
+}
+
+#[test]
+fn online_boutique_survives_a_dead_ad_service_and_not_a_dead_currency_service() {
+    // Ads are optional: every home page renders, without its ad (degraded).
+    let r = run(&boutique(&[], &dead("adservice")));
+    let index = request(&r, "index");
+    assert!(index.outcomes.total() > 100);
+    assert_eq!(index.outcomes.get(Outcome::Degraded), index.outcomes.total(), "every home page degraded");
+    for task in ["setCurrency", "browseProduct", "addToCart", "checkout"] {
+        let t = request(&r, task);
+        assert_eq!(t.outcomes.get(Outcome::Degraded), t.outcomes.total(), "{task}: every one degraded");
+    }
+    // viewCart shows no ad: untouched.
+    let view = request(&r, "viewCart");
+    assert_eq!(view.outcomes.get(Outcome::Ok), view.outcomes.total());
+    // Currencies are on every page: every home page fails.
+    let r = run(&boutique(&[], &dead("currencyservice")));
+    for task in ["index", "setCurrency", "browseProduct", "viewCart", "addToCart", "checkout"] {
+        let t = request(&r, task);
+        assert_eq!(t.outcomes.get(Outcome::Error), t.outcomes.total(), "{task}: every one fails");
+    }
+}

@@ -68,9 +68,10 @@ fn edges(out: &mut String, s: &Summary) {
     }
     let mut shown: Vec<&crate::summary::EdgeSummary> = s.edges.iter().collect();
     let title = if shown.len() > MAX_EDGES_SHOWN {
-        shown.sort_by(|a, b| a.success_rate.unwrap_or(1.0).total_cmp(&b.success_rate.unwrap_or(1.0)));
+        let failed = |e: &crate::summary::EdgeSummary| e.calls - e.outcomes["ok"] - e.outcomes["degraded"];
+        shown.sort_by_key(|e| std::cmp::Reverse(failed(e)));
         shown.truncate(MAX_EDGES_SHOWN);
-        format!("\nCalls (the {MAX_EDGES_SHOWN} least successful of {} edges; summary.json has all)\n", s.edges.len())
+        format!("\nCalls (the {MAX_EDGES_SHOWN} of {} edges with the most failures; summary.json has all)\n", s.edges.len())
     } else {
         "\nCalls (per caller -> callee edge; latency over each call's attempts)\n".to_string()
     };
@@ -80,7 +81,8 @@ fn edges(out: &mut String, s: &Summary) {
         .iter()
         .map(|e| {
             let mut callee = side(&e.callee, &e.callee_operation);
-            if e.call != e.callee {
+            // The call's name, when it is not the default one.
+            if e.call != e.callee && e.call != format!("{}/{}", e.callee, e.callee_operation) {
                 callee = format!("{callee} ({})", e.call);
             }
             let mut row = vec![

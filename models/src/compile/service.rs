@@ -246,20 +246,25 @@ impl Checker<'_> {
         let mut list =
             CallList { first_call: calls.len() as u32, groups: Vec::new(), filters: Vec::new(), branches: Vec::new() };
         let mut closed_groups: Vec<String> = Vec::new();
-        let mut call_names: Vec<&str> = Vec::new();
+        let mut call_names: Vec<String> = Vec::new();
         for (i, c) in keys.calls.iter().enumerate() {
             let c = &c.value;
             let cpath = format!("{}.call[{i}]", keys.path);
             let to = self.resolve("service", &c.to, names.services, format!("{cpath}.to"));
-            let call_name = c.name.as_ref().unwrap_or(&c.to);
-            if call_names.contains(&call_name.value.as_str()) {
+            // By default the callee's name, and its operation when the call names one.
+            let default_name = match &c.operation {
+                Some(op) => Loc { value: format!("{}/{}", c.to.value, op.value), span: c.to.span.clone() },
+                None => c.to.clone(),
+            };
+            let call_name = c.name.as_ref().unwrap_or(&default_name);
+            if call_names.contains(&call_name.value) {
                 let message = format!("{} already has a call named `{}`", keys.owner, call_name.value);
                 self.err(call_name.span.clone(), format!("{cpath}.name"), message).hint(
                     "two calls to one service need different names: add `name = \"...\"` to one of them \
                      (it names the call's random streams)",
                 );
             }
-            call_names.push(&call_name.value);
+            call_names.push(call_name.value.clone());
             if let Some(g) = &c.group {
                 let continues = list.groups.last().is_some_and(|prev| prev.as_deref() == Some(g.value.as_str()));
                 if !continues && closed_groups.contains(&g.value) {
