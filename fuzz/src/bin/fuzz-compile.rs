@@ -124,7 +124,8 @@ fn exercise(text: &str, simulate_events: u64) -> Verdict {
         return v;
     }
     let started = Instant::now();
-    let compiled = compile("fuzz.toml", text);
+    // Named as if beside the fixtures, so that a rate series a seed names is found.
+    let compiled = compile(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/fuzz.toml"), text);
     COMPILE_TOOK.with(|c| c.set(started.elapsed()));
     match compiled {
         Err(errors) => {
