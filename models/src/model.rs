@@ -78,8 +78,6 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     ops: Vec<OpRt>,
     /// By call spec: what the call's edge recorded.
     edges: Vec<EdgeRt>,
-    /// By instance (global index): jobs admitted and busy time.
-    instance_stats: Vec<InstanceStats>,
     /// Every plan's steps in one table (ranges of call specs).
     steps: Vec<StepRt>,
     /// What the faults break now.
@@ -115,6 +113,8 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     stability: Option<Stability>,
     /// Why the run halted (set with the `Halt` that stops it).
     overload: Option<Overload>,
+    /// Some workload is a closed loop (its requests' ends schedule the next).
+    closed_loops: bool,
     /// Copies of calls repeated in sequence being sent inside one another (see
     /// `calls::send_repeat`).
     repeat_nesting: u32,
@@ -148,7 +148,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
         for (w, workload) in self.spec.workloads.iter().enumerate() {
             match workload.arrival {
                 // Each user's first request comes after one think time.
-                Arrival::Closed { users, .. } => (0..users).for_each(|_| self.schedule_arrival(w as u32, 0, q)),
+                Arrival::Closed { users, .. } => (0..users).for_each(|_| self.user_thinks(w as u32, 0, q)),
                 _ => self.schedule_arrival(w as u32, 0, q),
             }
         }
@@ -174,8 +174,19 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
         }
     }
 
-    fn arrival(&mut self, w: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
-        if !self.workloads[w as usize].closed {
+    /// A user of closed-loop workload `w` thinks, then sends its next request (unless the
+    /// run's duration has passed by then).
+    fn user_thinks(&mut self, w: u32, now: Nanos, q: &mut EventQueue<Event>) {
+        let next = self.next_arrival_ns(w, now);
+        if next < self.spec.duration_ns {
+            q.schedule_at(next, Event::new(Kind::UserRequest, Handle::NONE, w));
+        }
+    }
+
+    /// A request of workload `w` arrives; an open loop's (`OPEN`) schedules the next arrival,
+    /// a closed loop's next comes when this one ends.
+    fn arrival<const OPEN: bool>(&mut self, w: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
+        if OPEN {
             self.schedule_arrival(w, now, q);
         }
         if self.requests_in_flight >= self.spec.max_in_flight_requests {
@@ -307,7 +318,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     fn dispatch(&mut self, now: Nanos, event: Event, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         let h = event.handle;
         match event.kind {
-            Kind::Arrival => self.arrival(event.arg, now, q),
+            Kind::Arrival => self.arrival::<true>(event.arg, now, q),
+            Kind::UserRequest => self.arrival::<false>(event.arg, now, q),
             Kind::JobArrive => {
                 let job = self.jobs.get(h).expect("live job");
                 let seed = JobSeed {

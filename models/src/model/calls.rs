@@ -434,9 +434,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             self.calls.free(call_h);
             let workload = done.workload;
             self.request_done(done, outcome, now);
-            if self.workloads[workload as usize].closed {
-                // The user thinks, then sends its next request.
-                self.schedule_arrival(workload as u32, now, q);
+            if self.closed_loops && self.workloads[workload as usize].closed {
+                self.user_thinks(workload as u32, now, q);
             }
             return Ok(None);
         }

@@ -7,8 +7,10 @@ use cellsim_sim::Handle;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Kind {
-    /// `arg`: the workload.
+    /// `arg`: the workload (an open loop).
     Arrival,
+    /// `arg`: the workload, a closed loop: a user's next request.
+    UserRequest,
     /// `handle`: the job, reaching its instance after network latency.
     JobArrive,
     /// `handle`: the job whose own work ended.

@@ -51,7 +51,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                     self.ops[(rt.first_op + seed.op as u32) as usize].outcomes.add(o);
                 }
             } else {
-                self.instance_stats[inst as usize].jobs += 1;
+                instance.jobs += 1;
             }
         }
         if let Some(fleet) = rt.fleet.as_mut().filter(|_| T::POLICIES) {
@@ -72,7 +72,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let plan = if rt.simple {
             rt.plan_by_type[seed.type_id as usize]
         } else {
-            self.ops[(rt.first_op + seed.op as u32) as usize].plan(seed.type_id)
+            let first_op = rt.first_op;
+            op_plan(&mut self.ops[(first_op + seed.op as u32) as usize], seed.type_id)
         };
         let work_started_ns = if free_worker { now } else { 0 };
         let h = match slot {
@@ -182,8 +183,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let work = if rt.simple {
             rt.work_draws.next(&rt.service_time)
         } else {
-            let o = &mut self.ops[(rt.first_op + op as u32) as usize];
-            o.work_draws.next(&o.service_time)
+            let first_op = rt.first_op;
+            op_work(&mut self.ops[(first_op + op as u32) as usize])
         };
         if !T::EXTRAS {
             return work;
@@ -291,8 +292,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let job = *self.jobs.get(job_h).expect("live job");
         let rt = &mut self.services[job.service as usize];
         if !rt.hold_worker_during_calls {
-            rt.stats.occupancy.busy.add(job.work_started_ns, now, self.window);
-            self.instance_stats[job.instance as usize].busy.add(job.work_started_ns, now, self.window);
+            self.record_busy(job.instance, job.work_started_ns, now);
             self.release_worker(job.service, job.instance, now, q)?;
         }
         let rt = &mut self.services[job.service as usize];
@@ -339,7 +339,30 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             }
             job.pending = st.end - st.first;
             for spec in st.first..st.end {
-                self.new_call(job_h, spec, type_id, (instance, deadline), 0, now, q)?;
+                let plain = !T::POLICIES || self.call_rt[spec as usize].plain;
+                let call = Call {
+                    parent: job_h,
+                    spec,
+                    type_id,
+                    stats: 0,
+                    workload: 0,
+                    attempt: 1,
+                    waiting: true,
+                    batch: UNCOUNTED,
+                    started_ns: now,
+                    plain,
+                    hedge_mask: 0,
+                    repeats_left: 0,
+                };
+                let call_h = self
+                    .calls
+                    .insert(call)
+                    .ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
+                if T::POLICIES && !plain {
+                    let pol = self.call_rt[spec as usize].pol(instance);
+                    self.new_ext(call_h, pol, deadline, now);
+                }
+                self.start_attempt(call_h, spec, type_id, 1, plain, now, q)?;
                 // A call answered inline may have ended the step or failed the job (and replied).
                 match self.jobs.get(job_h) {
                     Some(j) if j.step == step => {}
@@ -537,8 +560,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         self.jobs.free(job_h);
         let rt = &mut self.services[service as usize];
         if rt.hold_worker_during_calls {
-            rt.stats.occupancy.busy.add(work_started_ns, now, self.window);
-            self.instance_stats[instance as usize].busy.add(work_started_ns, now, self.window);
+            self.record_busy(instance, work_started_ns, now);
             self.release_worker(service, instance, now, q)?;
         }
         let rt = &mut self.services[service as usize];
@@ -574,4 +596,17 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let Some(latency) = self.reply_latency(call, attempt) else { return Ok(()) };
         self.after(latency, Event { kind: Kind::Reply, outcome, arg: attempt, handle: call }, now, q)
     }
+}
+
+/// The plan of a job of an operation of a service with several or with branches (out of the
+/// line of the common case, a service with one plain operation).
+#[inline(never)]
+fn op_plan(op: &mut super::tables::OpRt, type_id: u16) -> (u32, u16) {
+    op.plan(type_id)
+}
+
+/// A work time of an operation of a service with several or with branches.
+#[inline(never)]
+fn op_work(op: &mut super::tables::OpRt) -> Nanos {
+    op.work_draws.next(&op.service_time)
 }

@@ -153,6 +153,17 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
     }
 
+    /// Records a worker of `instance` busy from `from_ns` to `now`, clipped to the
+    /// measurement window (the service's busy time is its instances', summed at the end).
+    #[inline(always)]
+    pub(super) fn record_busy(&mut self, instance: u32, from_ns: Nanos, now: Nanos) {
+        let (a, b) = (from_ns.max(self.window.0), now.min(self.window.1));
+        if b > a {
+            let inst = &mut self.instances[instance as usize];
+            inst.busy_ns += (b - a) as u128;
+        }
+    }
+
     /// Records the end of a service's call with `outcome` on its edge, if it started after
     /// the warm-up.
     #[inline(always)]
@@ -216,7 +227,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let edges = self.edge_stats();
         let mut ops = std::mem::take(&mut self.ops).into_iter();
         let spec = self.spec;
-        let instance_stats = &self.instance_stats;
+        let instances = &self.instances;
         let services = self
             .services
             .into_iter()
@@ -227,7 +238,11 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 rt.stats.wait = rt.wait.into_histogram();
                 rt.stats.fleet = rt.fleet.as_ref().filter(|_| rt.reports_fleet).map(|f| f.stats);
                 let first = rt.first_instance as usize;
-                rt.stats.instances_stats = instance_stats[first..first + rt.instances as usize].to_vec();
+                rt.stats.instances_stats = instances[first..first + rt.instances as usize]
+                    .iter()
+                    .map(|i| InstanceStats { jobs: i.jobs, busy: Integral(i.busy_ns) })
+                    .collect();
+                rt.stats.occupancy.busy = Integral(rt.stats.instances_stats.iter().map(|i| i.busy.0).sum());
                 // A service that is not simple has an `OpRt` per operation, in order.
                 let mine: Vec<_> = if rt.simple { Vec::new() } else { ops.by_ref().take(svc.operations.len()).collect() };
                 rt.stats.operations = svc

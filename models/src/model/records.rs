@@ -213,10 +213,6 @@ pub(super) struct Job {
     pub(super) plan_first: u32,
     pub(super) plan_steps: u16,
     pub(super) step: u16,
-    /// The operation, an index into the service's.
-    pub(super) op: u16,
-    /// Calls awaited when the operation ends (`wait = "end"`) still out.
-    pub(super) deferred: u16,
     pub(super) call: Handle,
     pub(super) attempt: u32,
     pub(super) service: u32,
@@ -231,6 +227,10 @@ pub(super) struct Job {
     pub(super) work_started_ns: Nanos,
     /// Calls of the current step still out.
     pub(super) pending: u32,
+    /// The operation, an index into the service's.
+    pub(super) op: u16,
+    /// Calls awaited when the operation ends (`wait = "end"`) still out.
+    pub(super) deferred: u16,
     /// Nobody waits for the answer after this (a propagated deadline); `Nanos::MAX`: none.
     pub(super) deadline_ns: Nanos,
 }
@@ -252,6 +252,9 @@ pub(super) struct Instance {
     pub(super) in_system: u32,
     /// When the queue was last empty (kept only for shedding services: CoDel, LIFO).
     pub(super) last_empty_ns: Nanos,
+    /// Jobs admitted after the warm-up, and worker time spent in the window.
+    pub(super) jobs: u64,
+    pub(super) busy_ns: u128,
 }
 
 #[cfg(test)]

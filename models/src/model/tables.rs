@@ -108,9 +108,6 @@ pub(super) struct StepRt {
 
 pub(super) struct CallRt {
     pub(super) network_rng: Stream,
-    /// Draws of `probability` and of `repeat` counts.
-    pub(super) condition_rng: Stream,
-    pub(super) repeat_rng: Stream,
     pub(super) backoff_rng: Stream,
     pub(super) fallback_rng: Stream,
     /// Where the call's retry budgets, breakers and bulkheads sit in the model's tables.
@@ -129,6 +126,9 @@ pub(super) struct CallRt {
     /// Some policy is kept per calling instance; if not, every call uses `shared`.
     pub(super) per_instance: bool,
     pub(super) shared: Pol,
+    /// Draws of `probability` and of `repeat` counts (after the fields every call reads).
+    pub(super) condition_rng: Stream,
+    pub(super) repeat_rng: Stream,
 }
 
 /// A call declaration's copies of one policy in its table: `copies` of them from `base`
@@ -225,10 +225,8 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
         let (call_rt, tables) = calls_rt(spec, seed, &paths, &first_instance);
         let mut request_stats = Vec::new();
         let workloads = workloads_rt(spec, seed, &mut request_stats);
-        let instance_stats = vec![InstanceStats::default(); instances.len()];
         ServiceModel {
             spec,
-            instance_stats,
             calls: Slab::with_capacity_limit(
                 spec.max_in_flight_jobs.saturating_add(spec.max_in_flight_requests) as usize
             ),
@@ -273,6 +271,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             inline_events: 0,
             overload: None,
             repeat_nesting: 0,
+            closed_loops: spec.workloads.iter().any(|w| matches!(w.arrival, crate::spec::Arrival::Closed { .. })),
             stability: spec.trigger.map(|t| super::record::Stability::around(t, spec.warmup_ns, spec.duration_ns)),
             _tier: std::marker::PhantomData,
         }
@@ -309,7 +308,14 @@ fn services_rt(
             let first_instance = instances.len() as u32;
             for _ in 0..s.instances {
                 // Queues grow as jobs wait: an idle instance costs its record only.
-                instances.push(Instance { busy: 0, queue: VecDeque::new(), in_system: 0, last_empty_ns: 0 });
+                instances.push(Instance {
+                    busy: 0,
+                    queue: VecDeque::new(),
+                    in_system: 0,
+                    last_empty_ns: 0,
+                    jobs: 0,
+                    busy_ns: 0,
+                });
             }
             let entity = format!("service/{}", s.name);
             let has_outages =
