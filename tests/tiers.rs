@@ -93,6 +93,11 @@ fn minimal(feature: Feature) -> String {
         Feature::Outage => {
             fault = "[[fault]]\nkind = \"outage\"\nservice = \"back\"\ninstances = 1\nstart = \"5s\"\nduration = \"5s\""
         }
+        Feature::Operations => {
+            call = "operation = \"slow\"";
+            back = "[[service.operation]]\nname = \"fast\"\nservice_time = { dist = \"exponential\", mean = \"1ms\" }\n\n[[service.operation]]\nname = \"slow\"";
+        }
+        Feature::CallShapes => call = "repeat = { dist = \"uniform\", min = 1, max = 3 }",
         Feature::CpuStress => {
             fault = "[[fault]]\nkind = \"cpu-stress\"\nservice = \"back\"\nstart = \"5s\"\nduration = \"5s\"\nload_percent = 50"
         }

@@ -30,10 +30,14 @@ pub enum Feature {
     MaxInFlight,
     Outage,
     CpuStress,
+    /// A service with several operations, or with branches.
+    Operations,
+    /// A call repeated, made with a probability, or awaited at the end or never.
+    CallShapes,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 18] = [
+    pub const ALL: [Feature; 20] = [
         Feature::RetryBudget,
         Feature::CircuitBreaker,
         Feature::Bulkhead,
@@ -52,6 +56,8 @@ impl Feature {
         Feature::MaxInFlight,
         Feature::Outage,
         Feature::CpuStress,
+        Feature::Operations,
+        Feature::CallShapes,
     ];
 
     /// The lowest tier whose model handles this feature.
@@ -59,7 +65,7 @@ impl Feature {
         use Feature::*;
         match self {
             RetryBudget | CircuitBreaker | Bulkhead | AdaptiveThrottling | Hedging | Fallback | DecorrelatedJitter
-            | LoadBalancer | HealthCheck | OutlierDetection => TierKind::Policies,
+            | LoadBalancer | HealthCheck | OutlierDetection | Operations | CallShapes => TierKind::Policies,
             CallDeadline | PropagateDeadline | ErrorProbability | QueueDiscipline | Codel | MaxInFlight | Outage
             | CpuStress => TierKind::Full,
         }
@@ -150,14 +156,12 @@ pub fn call_features(c: &CallSpec) -> Features {
     let CallSpec {
         name: _,
         to: _,
-        op: _, // operations are the lean tier's
+        op: _, // the callee's operations are counted with the callee
         from: _,
         critical: _,
-        // Waits, repetitions and conditions are the lean tier's: a step whose calls have
-        // none takes the plain path (`Paths::shaped`).
-        wait: _,
-        probability: _,
-        repeat: _,
+        wait,
+        probability,
+        repeat,
         timeout_ns: _,
         latency: _,
         retry,
@@ -185,6 +189,7 @@ pub fn call_features(c: &CallSpec) -> Features {
     add(*deadline_ns > 0, Feature::CallDeadline);
     add(*propagate_deadline, Feature::PropagateDeadline);
     add(backoff.kind == BackoffKind::DecorrelatedJitter, Feature::DecorrelatedJitter);
+    add(*wait != Wait::Step || repeat.is_some() || *probability < 1.0, Feature::CallShapes);
     set
 }
 
@@ -195,7 +200,7 @@ pub fn service_features(s: &ServiceSpec) -> Features {
         instances: _,
         workers: _,
         queue_capacity: _,
-        operations: _, // their work, branches and plans are the lean tier's
+        operations,
         error_probability,
         fleet,
         shedding,
@@ -216,6 +221,7 @@ pub fn service_features(s: &ServiceSpec) -> Features {
     add(*discipline != QueueDiscipline::Fifo, Feature::QueueDiscipline);
     add(codel.is_some(), Feature::Codel);
     add(max_in_flight.is_some(), Feature::MaxInFlight);
+    add(operations.len() > 1 || operations.iter().any(|o| !o.branches.is_empty()), Feature::Operations);
     set
 }
 

@@ -32,7 +32,7 @@ pub(super) struct ServiceRt {
     pub(super) hold_worker_during_calls: bool,
     /// One operation without branches: its plans and work are here (`plan_by_type`,
     /// `service_time`, `work_draws`); otherwise every operation's are in the model's `ops`
-    /// from `first_op`.
+    /// from `first_op` (and the tiers above the lean one read them there).
     pub(super) simple: bool,
     pub(super) first_op: u32,
     /// Several operations: each records its own outcomes and sojourns in its `OpRt`.
@@ -336,11 +336,9 @@ fn services_rt(
                 simple,
                 first_op,
                 per_op: s.operations.len() > 1,
-                plan_by_type: if simple {
-                    op0.plan_by_type.iter().map(|&p| plan_of[p as usize]).collect()
-                } else {
-                    Vec::new()
-                },
+                // The lean tier, which ignores operations and branches (see `features`), runs
+                // every job as the first operation's first branch.
+                plan_by_type: op0.plan_by_type.iter().map(|&p| plan_of[p as usize]).collect(),
                 service_time: op0.service_time.clone(),
                 work_draws: Draws::new(Stream::new(seed, &work_entity(s, op0), "service_time")),
                 error_probability: s.error_probability,
