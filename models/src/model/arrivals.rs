@@ -12,6 +12,7 @@ use rand_distr::{Distribution, Exp1};
 
 impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// The instant of workload `w`'s next arrival after one at `now`.
+    #[inline]
     pub(super) fn next_arrival_ns(&mut self, w: u32, now: Nanos) -> Nanos {
         let rt = &mut self.workloads[w as usize];
         match &self.spec.workloads[w as usize].arrival {
@@ -30,7 +31,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 next_linear(now, points, *period_ns, self.spec.duration_ns, &mut rt.arrival_rng)
             }
             // A user's next request comes a think time after its answer.
-            Arrival::Closed { think, .. } => now.saturating_add(think.sample(&mut rt.arrival_rng)),
+            Arrival::Closed { think, .. } => think_ends(now, think, &mut rt.arrival_rng),
         }
     }
 
@@ -51,6 +52,12 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
         r
     }
+}
+
+/// When a closed loop's user who got its answer at `now` sends its next request.
+#[inline(never)]
+fn think_ends(now: Nanos, think: &crate::dist::Dist, rng: &mut Stream) -> Nanos {
+    now.saturating_add(think.sample(rng))
 }
 
 /// An exponential draw with rate `rate_per_s`, in nanoseconds (ziggurat: rarely a logarithm).
@@ -81,6 +88,7 @@ fn next_scheduled(now: Nanos, steps: &[RateStep], period_ns: Option<Nanos>, end_
 /// an Exp(1) draw is the expected number of arrivals to the next one, and the time where
 /// the rate's integral reaches it is the root of a quadratic in each segment, crossed
 /// segment by segment.
+#[inline(never)]
 fn next_linear(now: Nanos, points: &[RateStep], period_ns: Option<Nanos>, end_ns: Nanos, rng: &mut Stream) -> Nanos {
     let unit: f64 = Exp1.sample(rng);
     // In arrivals x 1e9: rates are per second, times in nanoseconds.
