@@ -432,3 +432,22 @@ fn online_boutique_survives_a_dead_ad_service_and_not_a_dead_currency_service() 
         assert_eq!(t.outcomes.get(Outcome::Error), t.outcomes.total(), "{task}: every one fails");
     }
 }
+
+#[test]
+fn message_sizes_default_to_1000_bytes_and_take_distributions_of_bytes() {
+    let spec = compile_ok(&fan("request_bytes = 512\nresponse_bytes = { dist = \"uniform\", min = 1000, max = 3000 }", 10));
+    let call = spec.calls.iter().find(|c| c.from.is_some()).unwrap();
+    assert_eq!(call.request_bytes.mean_ns(), 512.0);
+    assert_eq!(call.response_bytes.mean_ns(), 2000.0);
+    let root = spec.calls.iter().find(|c| c.from.is_none()).unwrap();
+    assert_eq!((root.request_bytes.mean_ns(), root.response_bytes.mean_ns()), (1000.0, 1000.0));
+    let e = compile("bad.toml", &fan("request_bytes = { dist = \"normal\", mean = 5 }", 10)).unwrap_err();
+    assert!(e[0].to_string().contains("sizes take dist"), "{}", e[0]);
+    // An unknown key in an either-or value names what the value may be, with examples.
+    let e = compile("bad.toml", &fan("request_bytes = { dist = \"normal\", mean = 5, stddev = 1 }", 10)).unwrap_err();
+    let shown = e[0].to_string();
+    assert!(shown.contains("request_bytes: must be a number of bytes, or a size distribution"), "{shown}");
+    assert!(shown.contains("hint: e.g. request_bytes = 2048"), "{shown}");
+    let e = compile("bad.toml", &fan("repeat = { count = 3, paralel = true }", 10)).unwrap_err();
+    assert!(e[0].to_string().contains("repeat: must be a count, or a table"), "{}", e[0]);
+}

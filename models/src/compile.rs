@@ -75,6 +75,9 @@ fn from_toml(file: &str, src: &str, e: &toml::de::Error) -> ScenarioError {
             None => format!("expected {what}, found {found}"),
         };
         err = err.hint(example);
+    } else if let Some((what, example)) = untagged(&message) {
+        err.message = format!("must be {what}");
+        err = err.hint(example);
     } else if let Some(rest) = message.strip_prefix("missing field ") {
         let words = quoted(rest);
         if let Some(word) = words.first() {
@@ -91,6 +94,23 @@ fn from_toml(file: &str, src: &str, e: &toml::de::Error) -> ScenarioError {
         }
     }
     err
+}
+
+/// What a value of an either-or key (a number or a table) must be, from serde's "data did
+/// not match any variant of untagged enum X" (which names neither the key nor the forms).
+fn untagged(message: &str) -> Option<(&'static str, &'static str)> {
+    let name = message.strip_prefix("data did not match any variant of untagged enum ")?;
+    Some(match name.trim() {
+        "RepeatSection" => (
+            "a count, or a table with `count` or a count distribution (keys: count, dist, min, max, mean, values, weights, parallel)",
+            "e.g. repeat = 9, repeat = { count = 9, parallel = true }, repeat = { dist = \"uniform\", min = 1, max = 5 }",
+        ),
+        "SizeSection" => (
+            "a number of bytes, or a size distribution (keys: dist, value, min, max, mean, median, p99)",
+            "e.g. request_bytes = 2048, or request_bytes = { dist = \"lognormal\", median = 800, p99 = 20000 }",
+        ),
+        _ => return None,
+    })
 }
 
 /// serde's "invalid type: integer `-4`, expected u32" (or "invalid value: ..."), as the value

@@ -162,6 +162,8 @@ pub fn call_features(c: &CallSpec) -> Features {
         wait,
         probability,
         repeat,
+        request_bytes: _, // not drawn until network faults use them
+        response_bytes: _,
         timeout_ns: _,
         latency: _,
         retry,

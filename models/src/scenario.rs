@@ -154,6 +154,9 @@ pub struct RequestSection {
     pub target: Loc<String>,
     /// The target's operation. Required when it has several; default: its only one.
     pub operation: Option<Loc<String>>,
+    /// The size of the request and of the reply, in bytes. Default 1000 each.
+    pub request_bytes: Option<Loc<SizeSection>>,
+    pub response_bytes: Option<Loc<SizeSection>>,
     /// The client's timeout, per attempt, above 0. Default: none.
     pub timeout: Option<Loc<Duration>>,
     /// The client's overall deadline, over all attempts. Default: none.
@@ -273,6 +276,11 @@ pub struct CallSection {
     pub probability: Option<Loc<f64>>,
     /// Make the call only when the job drew this branch of its operation's `branches`.
     pub branch: Option<Loc<String>>,
+    /// The size of the request, in bytes: a number, or a distribution with its values in
+    /// bytes. Default 1000. (Network faults turn sizes into segments and transfer time.)
+    pub request_bytes: Option<Loc<SizeSection>>,
+    /// The size of the reply, in bytes. Default 1000.
+    pub response_bytes: Option<Loc<SizeSection>>,
     /// The call's name, unique among its service's calls: it names the call's random streams
     /// (network latency, backoff, fallback, throttling), so that adding or moving another
     /// call leaves this one's draws unchanged, and the call in the summary's policies table.
@@ -318,6 +326,29 @@ pub enum WaitSection {
     End,
     /// Fire-and-forget: nobody waits for it.
     Never,
+}
+
+/// A message size in bytes: a number, or a distribution of bytes.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SizeSection {
+    Bytes(u64),
+    Dist(SizeDistSection),
+}
+
+/// A distribution of sizes: `dist` as for durations ("constant" with `value`, "uniform" with
+/// `min` and `max`, "exponential" with `mean`, "lognormal" with `median` and `p99`), the
+/// values in bytes.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SizeDistSection {
+    pub dist: DistKind,
+    pub value: Option<u64>,
+    pub min: Option<u64>,
+    pub max: Option<u64>,
+    pub mean: Option<u64>,
+    pub median: Option<u64>,
+    pub p99: Option<u64>,
 }
 
 /// How many times a call is made per job.

@@ -141,6 +141,9 @@ pub struct Repeat {
     pub parallel: bool,
 }
 
+/// A message's size when the scenario does not say, in bytes.
+pub const DEFAULT_MESSAGE_BYTES: u64 = 1000;
+
 /// The most copies one repetition draws (draws above are capped).
 pub const MAX_REPEAT: u32 = 1000;
 
@@ -327,6 +330,11 @@ pub struct CallSpec {
     pub probability: f64,
     /// Made several times per execution (`None`: once).
     pub repeat: Option<Repeat>,
+    /// The sizes of the request and of the reply, in bytes (distributions whose unit is the
+    /// byte). Not drawn yet: the network faults of a later issue will turn them into
+    /// segments and transfer time.
+    pub request_bytes: Dist,
+    pub response_bytes: Dist,
     /// 0 means no timeout.
     pub timeout_ns: Nanos,
     pub latency: Option<Dist>,

@@ -6,8 +6,9 @@ use crate::scenario::{
     BreakerSection, BulkheadSection, CallSection, DistSection, FallbackSection, HedgeSection, RepeatSection,
     RequestSection, RetrySection, ThrottlingSection,
 };
-use crate::scenario::{CountDist, RepeatTable, WaitSection};
-use crate::spec::{CallSpec, Count, Repeat, Wait, MAX_REPEAT};
+use crate::dist::Dist;
+use crate::scenario::{CountDist, DistKind, RepeatTable, SizeSection, WaitSection};
+use crate::spec::{CallSpec, Count, Repeat, Wait, DEFAULT_MESSAGE_BYTES, MAX_REPEAT};
 use crate::units::{Duration, Loc};
 
 /// The keys a workload's `[[workload.request]]` and a `[[service.call]]` share.
@@ -20,6 +21,8 @@ pub(super) struct CallKeys<'s> {
     hedge: Option<&'s Loc<HedgeSection>>,
     bulkhead: Option<&'s Loc<BulkheadSection>>,
     throttle: Option<&'s Loc<ThrottlingSection>>,
+    request_bytes: Option<&'s Loc<SizeSection>>,
+    response_bytes: Option<&'s Loc<SizeSection>>,
 }
 
 impl<'s> From<&'s RequestSection> for CallKeys<'s> {
@@ -33,6 +36,8 @@ impl<'s> From<&'s RequestSection> for CallKeys<'s> {
             hedge: r.hedge.as_ref(),
             bulkhead: r.bulkhead.as_ref(),
             throttle: r.adaptive_throttling.as_ref(),
+            request_bytes: r.request_bytes.as_ref(),
+            response_bytes: r.response_bytes.as_ref(),
         }
     }
 }
@@ -48,6 +53,8 @@ impl<'s> From<&'s CallSection> for CallKeys<'s> {
             hedge: c.hedge.as_ref(),
             bulkhead: c.bulkhead.as_ref(),
             throttle: c.adaptive_throttling.as_ref(),
+            request_bytes: c.request_bytes.as_ref(),
+            response_bytes: c.response_bytes.as_ref(),
         }
     }
 }
@@ -127,8 +134,12 @@ impl Checker<'_> {
             Some(d) => d.value.ns(),
             None => 0,
         };
+        let request_bytes = self.size(keys.request_bytes, &format!("{path}.request_bytes"));
+        let response_bytes = self.size(keys.response_bytes, &format!("{path}.response_bytes"));
         CallSpec {
             name,
+            request_bytes,
+            response_bytes,
             to,
             op,
             from,
@@ -151,6 +162,35 @@ impl Checker<'_> {
 }
 
 impl Checker<'_> {
+    /// A message size: bytes, or a distribution of bytes (compiled as a distribution whose
+    /// unit is the byte); `DEFAULT_MESSAGE_BYTES` when absent.
+    fn size(&mut self, s: Option<&Loc<SizeSection>>, path: &str) -> Dist {
+        let Some(s) = s else { return Dist::Constant(DEFAULT_MESSAGE_BYTES) };
+        match &s.value {
+            SizeSection::Bytes(b) => Dist::Constant(*b),
+            SizeSection::Dist(d) => {
+                let as_duration = |v: Option<u64>| v.map(Duration);
+                let section = DistSection {
+                    dist: d.dist,
+                    mean: as_duration(d.mean),
+                    value: as_duration(d.value),
+                    min: as_duration(d.min),
+                    max: as_duration(d.max),
+                    stddev: None,
+                    median: as_duration(d.median),
+                    p99: as_duration(d.p99),
+                    points: None,
+                };
+                if matches!(d.dist, DistKind::Normal | DistKind::Empirical) {
+                    self.err(s.span.clone(), path, "sizes take dist = \"constant\", \"uniform\", \"exponential\" or \"lognormal\"")
+                        .hint("e.g. request_bytes = { dist = \"lognormal\", median = 800, p99 = 20000 }");
+                    return Dist::Constant(DEFAULT_MESSAGE_BYTES);
+                }
+                self.dist(&Loc { value: section, span: s.span.clone() }, path)
+            }
+        }
+    }
+
     /// `probability`: above 0, at most 1; default 1.
     fn probability(&mut self, p: Option<&Loc<f64>>, path: &str) -> f64 {
         match p {
