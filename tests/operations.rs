@@ -300,7 +300,8 @@ fn a_call_awaited_at_the_end_runs_alongside_the_later_steps() {
 fn a_critical_failure_stops_a_repetition_and_an_optional_one_does_not() {
     // Every leaf job fails: a critical call repeated 5 times in sequence stops at the first
     // failure; an optional one makes all five, and the job answers degraded.
-    let failing = |call: &str| fan(call, 100).replace("mean = \"10ms\" }\n", "mean = \"10ms\" }\nerror_probability = 1\n");
+    let failing =
+        |call: &str| fan(call, 100).replace("mean = \"10ms\" }\n", "mean = \"10ms\" }\nerror_probability = 1\n");
     let r = run(&failing("repeat = 5"));
     assert_eq!(service(&r, "leaf").arrivals, service(&r, "front").arrivals);
     let r = run(&failing("repeat = 5\ncritical = false"));
@@ -367,7 +368,11 @@ name = "AddItem"
     for (extra, message, hint) in cases {
         let mut text = base(extra);
         if extra.starts_with("[[service.operation]]") {
-            text = text.replacen("service_time = { dist = \"constant\", value = \"1ms\" }\n[[service.operation]]", "[[service.operation]]", 1);
+            text = text.replacen(
+                "service_time = { dist = \"constant\", value = \"1ms\" }\n[[service.operation]]",
+                "[[service.operation]]",
+                1,
+            );
         }
         let errors = compile("bad.toml", &text).expect_err(extra);
         let shown = errors[0].to_string();
@@ -435,7 +440,8 @@ fn online_boutique_survives_a_dead_ad_service_and_not_a_dead_currency_service() 
 
 #[test]
 fn message_sizes_default_to_1000_bytes_and_take_distributions_of_bytes() {
-    let spec = compile_ok(&fan("request_bytes = 512\nresponse_bytes = { dist = \"uniform\", min = 1000, max = 3000 }", 10));
+    let spec =
+        compile_ok(&fan("request_bytes = 512\nresponse_bytes = { dist = \"uniform\", min = 1000, max = 3000 }", 10));
     let call = spec.calls.iter().find(|c| c.from.is_some()).unwrap();
     assert_eq!(call.request_bytes.mean_ns(), 512.0);
     assert_eq!(call.response_bytes.mean_ns(), 2000.0);
@@ -450,4 +456,18 @@ fn message_sizes_default_to_1000_bytes_and_take_distributions_of_bytes() {
     assert!(shown.contains("hint: e.g. request_bytes = 2048"), "{shown}");
     let e = compile("bad.toml", &fan("repeat = { count = 3, paralel = true }", 10)).unwrap_err();
     assert!(e[0].to_string().contains("repeat: must be a count, or a table"), "{}", e[0]);
+}
+
+#[test]
+fn a_long_repetition_of_calls_answered_at_once_does_not_grow_the_stack() {
+    // 1,000 copies in sequence, each refused at once by a dead callee (an outage answers
+    // before any time passes): without a bound each copy would be sent from inside the
+    // previous one's answer, 1,000 frames deep. Run on a 192 KiB stack.
+    let text = fan("repeat = 1000\ncritical = false", 20).replace("duration = \"10m\"", "duration = \"10s\"")
+        + "\n[[fault]]\nkind = \"outage\"\nservice = \"leaf\"\nstart = \"0s\"\nduration = \"1h\"\n";
+    let r = std::thread::Builder::new().stack_size(192 << 10).spawn(move || run(&text)).unwrap().join().unwrap();
+    let (leaf, front) = (service(&r, "leaf").arrivals, service(&r, "front").arrivals);
+    assert!(front > 100);
+    assert_eq!(leaf, 1000 * front);
+    assert_eq!(request(&r, "r").outcomes.get(Outcome::Degraded), request(&r, "r").outcomes.total());
 }

@@ -59,6 +59,7 @@ struct Gen {
 
 #[derive(Clone, Debug)]
 struct WorkloadG {
+    /// `arrival = ...`, or a closed loop's `users` and `think_time` lines.
     arrival: String,
     customers: Option<u64>,
     requests: Vec<RequestG>,
@@ -81,6 +82,13 @@ struct ServiceG {
     weights: Vec<u32>,
     /// Some(kind, dependency): the dependency is taken modulo the number of services.
     health: Option<(String, usize)>,
+    /// Two named operations (`o0`, `o1`) instead of the implicit one; calls alternate
+    /// between them.
+    two_ops: bool,
+    /// The (first) operation has branches `a` and `b` with these weights.
+    branches: Option<(u32, u32)>,
+    /// `o1`'s own work, when it has one (else the service's).
+    op_time: Option<String>,
     calls: Vec<CallG>,
 }
 
@@ -94,6 +102,10 @@ struct CallG {
     grouped: bool,
     /// Bit i: the request type TYPES[i], when some workload has it.
     for_types: Option<u8>,
+    /// 1 or 2: the call is made only in branch `a` or `b`, when its operation has branches.
+    branch: Option<u8>,
+    /// Which operation of a target with two to call.
+    op: bool,
     keys: Vec<String>,
 }
 
@@ -143,12 +155,15 @@ impl Gen {
             .filter(|&t| self.workloads.iter().any(|w| w.requests.len() > t))
             .fold(0, |m, t| m | 1 << t);
         for (w, wl) in self.workloads.iter().enumerate() {
-            out += &format!("\n[[workload]]\nname = \"w{w}\"\narrival = {}\n", wl.arrival);
+            out += &format!("\n[[workload]]\nname = \"w{w}\"\n{}\n", wl.arrival);
             if let Some(c) = wl.customers {
                 out += &format!("customers = {c}\n");
             }
             for (t, r) in wl.requests.iter().enumerate() {
                 out += &format!("\n[[workload.request]]\nname = \"{}\"\ntarget = \"s{}\"\n", TYPES[t], r.target % n);
+                if self.services[r.target % n].two_ops {
+                    out += &format!("operation = \"o{}\"\n", r.weight.is_some() as u8);
+                }
                 if let Some(wt) = r.weight {
                     out += &format!("weight = {wt}\n");
                 }
@@ -180,19 +195,48 @@ impl Gen {
                 };
                 out += &format!("health_check = {{ {check}{dep} }}\n");
             }
+            if let Some((a, b)) = s.branches.filter(|_| !s.two_ops) {
+                out += &format!("branches = {{ a = {a}, b = {b} }}\n");
+            }
             let after = n - i - 1;
             let mut used = Vec::new();
             let mut group = 0;
+            let table = if s.two_ops { "service.operation.call" } else { "service.call" };
+            let mut ops_written = 0;
+            let mut write_op = |out: &mut String, op: usize| {
+                *out += &format!("\n[[service.operation]]\nname = \"o{op}\"\n");
+                if let (1, Some(t)) = (op, &s.op_time) {
+                    *out += &format!("service_time = {t}\n");
+                }
+                if let (0, Some((a, b))) = (op, s.branches) {
+                    *out += &format!("branches = {{ a = {a}, b = {b} }}\n");
+                }
+            };
             for (k, c) in s.calls.iter().enumerate() {
                 if after == 0 {
                     break;
                 }
+                // With two operations, the calls split between them: the first half `o0`'s,
+                // the rest `o1`'s.
+                if s.two_ops && (k == 0 || k == s.calls.len().div_ceil(2)) {
+                    write_op(&mut out, ops_written);
+                    ops_written += 1;
+                    group += 1;
+                }
                 let to = i + 1 + c.to % after;
-                out += &format!("\n[[service.call]]\nto = \"s{to}\"\n");
-                if used.contains(&to) {
+                out += &format!("\n[[{table}]]\nto = \"s{to}\"\n");
+                if self.services[to].two_ops {
+                    out += &format!("operation = \"o{}\"\n", c.op as u8);
+                }
+                // Unique within the operation (each call is named when in doubt).
+                if used.contains(&to) || s.two_ops {
                     out += &format!("name = \"c{k}\"\n");
                 }
                 used.push(to);
+                let branched = s.branches.is_some() && (!s.two_ops || k < s.calls.len().div_ceil(2));
+                if let Some(b) = c.branch.filter(|_| branched) {
+                    out += &format!("branch = \"{}\"\n", if b == 1 { "a" } else { "b" });
+                }
                 if k == 0 || !c.joins_previous {
                     group += 1;
                 }
@@ -208,6 +252,10 @@ impl Gen {
                     out += key;
                     out.push('\n');
                 }
+            }
+            while s.two_ops && ops_written < 2 {
+                write_op(&mut out, ops_written);
+                ops_written += 1;
             }
         }
         for f in &self.faults {
@@ -431,8 +479,8 @@ fn client_policies() -> impl Strategy<Value = Vec<String>> {
 fn arrival() -> BoxedStrategy<String> {
     let rate = || (1u32..3000).prop_map(|r| format!("{}", r as f64 / 2.0));
     prop_oneof![
-        rate().prop_map(|r| format!("{{ process = \"poisson\", rate_per_s = {r} }}")),
-        rate().prop_map(|r| format!("{{ process = \"constant\", rate_per_s = {r} }}")),
+        rate().prop_map(|r| format!("arrival = {{ process = \"poisson\", rate_per_s = {r} }}")),
+        rate().prop_map(|r| format!("arrival = {{ process = \"constant\", rate_per_s = {r} }}")),
         (proptest::collection::vec((0u64..200_000, 0u32..2000), 1..4), proptest::option::of(1u64..300_000)).prop_map(
             |(steps, period)| {
                 // Steps at increasing times from 0, at least one with a positive rate.
@@ -446,9 +494,24 @@ fn arrival() -> BoxedStrategy<String> {
                     parts.push(format!("{{ at = {}, rate_per_s = {r} }}", d(at)));
                 }
                 let period = period.map(|p| format!(", period = {}", d(at + p))).unwrap_or_default();
-                format!("{{ process = \"schedule\", steps = [{}]{period} }}", parts.join(", "))
+                format!("arrival = {{ process = \"schedule\", steps = [{}]{period} }}", parts.join(", "))
             }
         ),
+        // The fixture's rate series (0 to 100/s over 10 s, then 20/s), scaled.
+        (any::<bool>(), 1u32..200).prop_map(|(linear, scale)| format!(
+            "arrival = {{ process = \"csv\", file = \"tests/fixtures/call-shapes.csv\", interpolation = \"{}\", scale = {} }}",
+            if linear { "linear" } else { "step" },
+            scale as f64 / 10.0
+        )),
+        // Think times with a mean above 0 (0 is refused).
+        (1u32..50, 1u64..200_000, any::<bool>()).prop_map(|(users, think, uniform)| {
+            let think = if uniform {
+                format!("{{ dist = \"uniform\", min = 0, max = {} }}", d(think))
+            } else {
+                format!("{{ dist = \"exponential\", mean = {} }}", d(think))
+            };
+            format!("users = {users}\nthink_time = {think}")
+        }),
     ]
     .boxed()
 }
@@ -480,12 +543,57 @@ fn call() -> impl Strategy<Value = CallG> {
         client_policies(),
         opt_key("critical", any::<bool>().prop_map(|b| b.to_string())),
         opt_key("fallback", prop_oneof![Just("{}".to_string()), dist().prop_map(|d| format!("{{ latency = {d} }}"))]),
+        call_shape(),
+        proptest::option::of(1u8..=2),
+        any::<bool>(),
     )
-        .prop_map(|(to, joins_previous, grouped, for_types, mut keys, critical, fallback)| {
+        .prop_map(|(to, joins_previous, grouped, for_types, mut keys, critical, fallback, shape, branch, op)| {
             keys.extend(critical);
             keys.extend(fallback);
-            CallG { to, joins_previous, grouped, for_types, keys }
+            keys.extend(shape);
+            CallG { to, joins_previous, grouped, for_types, branch, op, keys }
         })
+}
+
+/// A call's shape: repeated (each count form, in sequence or in parallel), conditional,
+/// awaited at the end or never, and its message sizes.
+fn call_shape() -> impl Strategy<Value = Vec<String>> {
+    let count = prop_oneof![
+        (1u32..5).prop_map(|n| format!("count = {n}")),
+        (0u32..3, 0u32..4).prop_map(|(a, w)| format!("dist = \"uniform\", min = {a}, max = {}", a + w.max(1))),
+        (0u32..2, 1u32..30)
+            .prop_map(|(m, x)| format!("dist = \"geometric\", min = {m}, mean = {}", m as f64 + x as f64 / 10.0)),
+        (proptest::collection::vec((0u32..6, 1u32..5), 1..4)).prop_map(|vw| {
+            let v: Vec<String> = vw.iter().map(|(v, _)| v.to_string()).collect();
+            let w: Vec<String> = vw.iter().map(|(_, w)| w.to_string()).collect();
+            format!("dist = \"empirical\", values = [{}, 1], weights = [{}, 1]", v.join(", "), w.join(", "))
+        }),
+    ];
+    (
+        proptest::option::weighted(
+            0.25,
+            prop_oneof![
+                (1u32..5).prop_map(|n| format!("repeat = {n}")),
+                (count, any::<bool>()).prop_map(|(c, p)| format!("repeat = {{ {c}, parallel = {p} }}")),
+            ],
+        ),
+        opt_key("probability", (1u32..=100).prop_map(|p| format!("{}", p as f64 / 100.0))),
+        opt_key(
+            "wait",
+            prop_oneof![Just("\"step\"".to_string()), Just("\"end\"".to_string()), Just("\"never\"".to_string())],
+        ),
+        proptest::option::weighted(
+            0.1,
+            prop_oneof![
+                (1u64..100_000).prop_map(|b| format!("request_bytes = {b}")),
+                (1u64..5_000, 1u64..50_000).prop_map(|(m, x)| format!(
+                    "response_bytes = {{ dist = \"lognormal\", median = {m}, p99 = {} }}",
+                    m + x
+                )),
+            ],
+        ),
+    )
+        .prop_map(|(a, b, c, e)| [a, b, c, e].into_iter().flatten().collect())
 }
 
 fn health() -> impl Strategy<Value = String> {
@@ -549,13 +657,21 @@ fn service() -> impl Strategy<Value = ServiceG> {
         proptest::option::of((health(), 0usize..4)),
         proptest::option::of(outlier()),
         proptest::collection::vec(call(), 0..=3),
+        (
+            proptest::option::weighted(0.3, Just(())),
+            proptest::option::weighted(0.25, (1u32..5, 1u32..5)),
+            proptest::option::of(dist()),
+        ),
     )
-        .prop_map(|(instances, workers, time, errors, hold, shed, (lb, mut weights), health, outlier, calls)| {
-            weights[0] += 1; // not all zero
-            let mut keys = vec![workers, time];
-            keys.extend([errors, hold, shed.0, shed.1, shed.2, shed.3, outlier].into_iter().flatten());
-            ServiceG { instances, keys, load_balancer: lb, weights, health, calls }
-        })
+        .prop_map(
+            |(instances, workers, time, errors, hold, shed, (lb, mut weights), health, outlier, calls, ops)| {
+                weights[0] += 1; // not all zero
+                let mut keys = vec![workers, time];
+                keys.extend([errors, hold, shed.0, shed.1, shed.2, shed.3, outlier].into_iter().flatten());
+                let (two_ops, branches, op_time) = (ops.0.is_some(), ops.1, ops.2);
+                ServiceG { instances, keys, load_balancer: lb, weights, health, two_ops, branches, op_time, calls }
+            },
+        )
 }
 
 fn fault() -> impl Strategy<Value = FaultG> {
@@ -749,6 +865,24 @@ fn the_generator_covers_the_format() {
         "\"lognormal\"",
         "\"uniform\"",
         "[limits]",
+        "[[service.operation]]",
+        "[[service.operation.call]]",
+        "operation = \"o1\"",
+        "branches = ",
+        "branch = \"b\"",
+        "repeat = {",
+        "parallel = true",
+        "\"geometric\"",
+        "values = [",
+        "probability = ",
+        "wait = \"end\"",
+        "wait = \"never\"",
+        "request_bytes = ",
+        "response_bytes = ",
+        "users = ",
+        "think_time = ",
+        "process = \"csv\"",
+        "interpolation = \"linear\"",
     ] {
         assert!(text.contains(key), "the generator never writes `{key}`");
     }

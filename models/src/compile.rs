@@ -14,11 +14,11 @@ mod workload;
 
 use crate::error::{did_you_mean, ScenarioError};
 use crate::scenario::{RunSection, ScenarioFile, ServiceSection};
-use service::Names;
-use std::collections::BTreeMap;
 use crate::spec::{DataFile, ServiceSpec, Spec};
 use crate::units::{Duration, Loc};
 use cellsim_sim::{Nanos, NS_PER_S};
+use service::Names;
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// Reads and compiles a scenario file.
@@ -221,7 +221,8 @@ impl Checker<'_> {
         self.check_cycles(&f.services, &service_ids);
 
         let operations = self.operation_names(&f.services);
-        let names = Names { services: &service_ids, operations: &operations, type_names: &type_names, types: &type_ids };
+        let names =
+            Names { services: &service_ids, operations: &operations, type_names: &type_names, types: &type_ids };
         let mut calls = Vec::new();
         let workloads = f.workloads.iter().map(|w| self.workload(&w.value, &names, &mut calls)).collect();
         let mut plans = Vec::new();

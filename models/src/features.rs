@@ -294,11 +294,8 @@ impl Paths {
             .zip(&receives_deadlines)
             .map(|(f, &rd)| rd || f.contains(Feature::QueueDiscipline) || f.contains(Feature::Codel))
             .collect();
-        let shaped = spec
-            .calls
-            .iter()
-            .map(|c| c.wait != Wait::Step || c.repeat.is_some() || c.probability < 1.0)
-            .collect();
+        let shaped =
+            spec.calls.iter().map(|c| c.wait != Wait::Step || c.repeat.is_some() || c.probability < 1.0).collect();
         let paths = Paths { plain, gated_only, fleet: reports_fleet.clone(), sheds, reports_fleet, shaped };
         if fast_paths {
             paths

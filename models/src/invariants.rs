@@ -37,6 +37,7 @@ pub fn check(spec: &Spec, result: &RunResult, rows: Option<&[SeriesRow]>) -> Res
     run_level(spec, result, &mut v);
     requests(spec, result, &mut v);
     services(spec, result, &mut v);
+    edges(spec, result, &mut v);
     if let Some(rows) = rows {
         series(spec, result, rows, &mut v);
     }
@@ -219,11 +220,64 @@ fn services(spec: &Spec, r: &RunResult, v: &mut Violations) {
         v.require(waited == st.waited as f64, || {
             format!("batches: service {name}: waited batches sum to {waited}, {} waited", st.waited)
         });
+        // Operations split the service's jobs; instances its admitted jobs and busy time.
+        let op_outcomes = st.operations.iter().fold([0u64; 6], |mut acc, o| {
+            acc.iter_mut().zip(o.outcomes.0).for_each(|(a, x)| *a += x);
+            acc
+        });
+        v.require(st.operations.len() == s.operations.len() && op_outcomes == st.outcomes.0, || {
+            format!(
+                "operations: service {name}: {} operations' outcomes {op_outcomes:?} are not the service's {:?}",
+                st.operations.len(),
+                st.outcomes.0
+            )
+        });
+        let op_sojourns: u64 = st.operations.iter().map(|o| o.sojourn.len()).sum();
+        v.require(op_sojourns == sojourns, || {
+            format!("operations: service {name}: {op_sojourns} operation sojourns for {sojourns} service sojourns")
+        });
+        let admitted: u64 = st.instances_stats.iter().map(|i| i.jobs).sum();
+        v.require(
+            st.instances_stats.len() == s.instances as usize && st.started <= admitted && admitted <= st.arrivals,
+            || {
+                format!(
+                    "instances: service {name}: started {} <= admitted {admitted} <= arrivals {} fails",
+                    st.started, st.arrivals
+                )
+            },
+        );
+        let busy: u128 = st.instances_stats.iter().map(|i| i.busy.0).sum();
+        let most = (r.measured_until_ns.saturating_sub(r.warmup_ns)) as u128 * s.workers as u128;
+        v.require(busy == st.occupancy.busy.0 && st.instances_stats.iter().all(|i| i.busy.0 <= most), || {
+            format!(
+                "instances: service {name}: busy {busy} ns over instances, {} for the service, at most {most} each",
+                st.occupancy.busy.0
+            )
+        });
         let rejected: f64 = st.rejected_batches.sum.iter().sum();
         v.require(rejected <= st.outcomes.get(Outcome::Rejected) as f64, || {
             format!(
                 "batches: service {name}: rejected batches sum to {rejected}, {} jobs rejected",
                 st.outcomes.get(Outcome::Rejected)
+            )
+        });
+    }
+}
+
+/// One edge per service call declaration; every counted call made at least one attempt, and
+/// has one latency.
+fn edges(spec: &Spec, r: &RunResult, v: &mut Violations) {
+    let declared = spec.calls.iter().filter(|c| c.from.is_some()).count();
+    v.require(r.edges.len() == declared, || format!("edges: {} edges for {declared} service calls", r.edges.len()));
+    for e in &r.edges {
+        let calls = e.outcomes.total();
+        v.require(e.attempts >= calls && e.latency.len() == calls, || {
+            format!(
+                "edges: {} -> {}: {calls} calls, {} attempts, {} latencies",
+                e.caller,
+                e.call,
+                e.attempts,
+                e.latency.len()
             )
         });
     }
@@ -430,6 +484,17 @@ duration = "500ms"
     fn catches_service_counts_that_do_not_add_up() {
         caught("services", |_, r, _| r.services[0].started = r.services[0].arrivals + 1);
         caught("outcomes", |_, r, _| r.services[2].outcomes.0[Outcome::Ok as usize] += r.services[2].arrivals);
+    }
+
+    #[test]
+    fn catches_operations_instances_and_edges_that_do_not_add_up() {
+        caught("operations", |_, r, _| r.services[0].operations[0].outcomes.0[Outcome::Ok as usize] += 1);
+        caught("instances", |_, r, _| r.services[0].instances_stats[0].jobs += r.services[0].arrivals);
+        caught("instances", |_, r, _| r.services[1].instances_stats[0].busy.0 += 1);
+        caught("edges", |_, r, _| r.edges[0].attempts = 0);
+        caught("edges", |_, r, _| {
+            r.edges.pop();
+        });
     }
 
     #[test]

@@ -127,11 +127,20 @@ pub enum Wait {
 pub enum Count {
     Fixed(u32),
     /// Uniform over `min..=max`.
-    Uniform { min: u32, max: u32 },
+    Uniform {
+        min: u32,
+        max: u32,
+    },
     /// `min` plus the failures before a success of probability `p` (mean min + (1 - p) / p).
-    Geometric { min: u32, p: f64 },
+    Geometric {
+        min: u32,
+        p: f64,
+    },
     /// `values[i]` with the share `cumulative[i] - cumulative[i - 1]`.
-    Empirical { values: Vec<u32>, cumulative: Vec<f64> },
+    Empirical {
+        values: Vec<u32>,
+        cumulative: Vec<f64>,
+    },
 }
 
 /// A repeated call: `count` copies, one after another or all at once.
@@ -546,7 +555,8 @@ impl Arrival {
                 // The trapezoids between points, and the last rate held to the period's end.
                 let mut total = 0.0;
                 for (i, p) in points.iter().enumerate() {
-                    let (next_at, next_rate) = points.get(i + 1).map_or((end, p.rate_per_s), |n| (n.at_ns, n.rate_per_s));
+                    let (next_at, next_rate) =
+                        points.get(i + 1).map_or((end, p.rate_per_s), |n| (n.at_ns, n.rate_per_s));
                     total += (p.rate_per_s + next_rate) / 2.0 * (next_at - p.at_ns) as f64;
                 }
                 total / end as f64

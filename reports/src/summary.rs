@@ -317,19 +317,17 @@ pub fn summarise(r: &RunResult) -> Summary {
         edges: r
             .edges
             .iter()
-            .map(|e| {
-                EdgeSummary {
-                    caller: e.caller.clone(),
-                    operation: e.operation.clone(),
-                    call: e.call.clone(),
-                    callee: e.callee.clone(),
-                    callee_operation: e.callee_operation.clone(),
-                    calls: e.outcomes.total(),
-                    outcomes: outcomes(&e.outcomes),
-                    success_rate: ratio(e.outcomes.successes(), e.outcomes.total()),
-                    attempts_per_call: ratio(e.attempts, e.outcomes.total()),
-                    latency_ms: latency(&e.latency, None),
-                }
+            .map(|e| EdgeSummary {
+                caller: e.caller.clone(),
+                operation: e.operation.clone(),
+                call: e.call.clone(),
+                callee: e.callee.clone(),
+                callee_operation: e.callee_operation.clone(),
+                calls: e.outcomes.total(),
+                outcomes: outcomes(&e.outcomes),
+                success_rate: ratio(e.outcomes.successes(), e.outcomes.total()),
+                attempts_per_call: ratio(e.attempts, e.outcomes.total()),
+                latency_ms: latency(&e.latency, None),
             })
             .collect(),
         policies: r

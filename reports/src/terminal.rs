@@ -71,7 +71,10 @@ fn edges(out: &mut String, s: &Summary) {
         let failed = |e: &crate::summary::EdgeSummary| e.calls - e.outcomes["ok"] - e.outcomes["degraded"];
         shown.sort_by_key(|e| std::cmp::Reverse(failed(e)));
         shown.truncate(MAX_EDGES_SHOWN);
-        format!("\nCalls (the {MAX_EDGES_SHOWN} of {} edges with the most failures; summary.json has all)\n", s.edges.len())
+        format!(
+            "\nCalls (the {MAX_EDGES_SHOWN} of {} edges with the most failures; summary.json has all)\n",
+            s.edges.len()
+        )
     } else {
         "\nCalls (per caller -> callee edge; latency over each call's attempts)\n".to_string()
     };
@@ -104,8 +107,18 @@ fn edges(out: &mut String, s: &Summary) {
     table(
         out,
         &[
-            "caller -> callee", "calls", "success", "degraded", "error", "timeout", "rejected", "refused", "attempts",
-            "mean", "p50", "p99",
+            "caller -> callee",
+            "calls",
+            "success",
+            "degraded",
+            "error",
+            "timeout",
+            "rejected",
+            "refused",
+            "attempts",
+            "mean",
+            "p50",
+            "p99",
         ],
         &rows,
     );

@@ -2,11 +2,11 @@
 //! the keys both have, and the parts only one of them has, given explicitly.
 
 use super::Checker;
+use crate::dist::Dist;
 use crate::scenario::{
     BreakerSection, BulkheadSection, CallSection, DistSection, FallbackSection, HedgeSection, RepeatSection,
     RequestSection, RetrySection, ThrottlingSection,
 };
-use crate::dist::Dist;
 use crate::scenario::{CountDist, DistKind, RepeatTable, SizeSection, WaitSection};
 use crate::spec::{CallSpec, Count, Repeat, Wait, DEFAULT_MESSAGE_BYTES, MAX_REPEAT};
 use crate::units::{Duration, Loc};
@@ -182,8 +182,12 @@ impl Checker<'_> {
                     points: None,
                 };
                 if matches!(d.dist, DistKind::Normal | DistKind::Empirical) {
-                    self.err(s.span.clone(), path, "sizes take dist = \"constant\", \"uniform\", \"exponential\" or \"lognormal\"")
-                        .hint("e.g. request_bytes = { dist = \"lognormal\", median = 800, p99 = 20000 }");
+                    self.err(
+                        s.span.clone(),
+                        path,
+                        "sizes take dist = \"constant\", \"uniform\", \"exponential\" or \"lognormal\"",
+                    )
+                    .hint("e.g. request_bytes = { dist = \"lognormal\", median = 800, p99 = 20000 }");
                     return Dist::Constant(DEFAULT_MESSAGE_BYTES);
                 }
                 self.dist(&Loc { value: section, span: s.span.clone() }, path)

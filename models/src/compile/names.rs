@@ -96,7 +96,8 @@ impl Checker<'_> {
                 }
             },
             None if ops.len() > 1 => {
-                let message = format!("service `{}` has {} operations: the call must name one", to_name.value, ops.len());
+                let message =
+                    format!("service `{}` has {} operations: the call must name one", to_name.value, ops.len());
                 self.err(to_name.span.clone(), format!("{path}.operation"), message)
                     .hint(format!("add operation = \"...\", one of {}", list()));
                 0

@@ -102,8 +102,7 @@ impl Checker<'_> {
         let bytes = match read() {
             Ok(b) => b,
             Err(message) => {
-                self.err(name.span.clone(), field, message)
-                    .hint("the path is relative to the scenario's folder");
+                self.err(name.span.clone(), field, message).hint("the path is relative to the scenario's folder");
                 return None;
             }
         };
@@ -174,8 +173,15 @@ fn parse_series(file: &str, text: &str, scale: f64) -> Result<Vec<RateStep>, Sce
         let at_ns: Nanos = match time_unit {
             None => parse_duration(t).map_err(|m| at(span(time_col), format!("time: {m}")))?.ns(),
             Some(unit_ns) => match t.parse::<f64>() {
-                Ok(v) if v.is_finite() && v >= 0.0 && v * unit_ns as f64 <= 1e18 => (v * unit_ns as f64).round() as Nanos,
-                _ => return Err(at(span(time_col), format!("time: `{t}` is not a number of {}", &headers[time_col][5..]))),
+                Ok(v) if v.is_finite() && v >= 0.0 && v * unit_ns as f64 <= 1e18 => {
+                    (v * unit_ns as f64).round() as Nanos
+                }
+                _ => {
+                    return Err(at(
+                        span(time_col),
+                        format!("time: `{t}` is not a number of {}", &headers[time_col][5..]),
+                    ))
+                }
             },
         };
         if let Some(prev) = points.last() {
@@ -204,10 +210,7 @@ mod tests {
     #[test]
     fn series_units_scale_and_order() {
         let p = parse_series("t.csv", "time_min,rate_per_min,note\n0,60,a\n1.5,120,b\n", 2.0).unwrap();
-        assert_eq!(p, vec![
-            RateStep { at_ns: 0, rate_per_s: 2.0 },
-            RateStep { at_ns: 90 * NS_PER_S, rate_per_s: 4.0 }
-        ]);
+        assert_eq!(p, vec![RateStep { at_ns: 0, rate_per_s: 2.0 }, RateStep { at_ns: 90 * NS_PER_S, rate_per_s: 4.0 }]);
         let p = parse_series("t.csv", "rate_per_s, time\n5, 0s\n7, 2h\n", 1.0).unwrap();
         assert_eq!(p[1], RateStep { at_ns: 7200 * NS_PER_S, rate_per_s: 7.0 });
     }

@@ -6,8 +6,8 @@ use super::call::Caller;
 use super::Checker;
 use crate::dist::Dist;
 use crate::scenario::{
-    AllUnhealthy, Branches, CallSection, HealthCheckKind, HealthCheckSection, LoadBalancer,
-    OutlierSection, QueueDisciplineSection, ServiceSection,
+    AllUnhealthy, Branches, CallSection, HealthCheckKind, HealthCheckSection, LoadBalancer, OutlierSection,
+    QueueDisciplineSection, ServiceSection,
 };
 use crate::spec::*;
 use crate::units::{Duration, Loc};
@@ -134,8 +134,12 @@ impl Checker<'_> {
                 .hint("move each [[service.call]] under the [[service.operation]] that makes it, as [[service.operation.call]]");
         }
         if let Some(b) = &s.branches {
-            self.err(b.span.clone(), format!("{path}.branches"), "a service with [[service.operation]] has no branches of its own")
-                .hint("give `branches` to the operation that draws them");
+            self.err(
+                b.span.clone(),
+                format!("{path}.branches"),
+                "a service with [[service.operation]] has no branches of its own",
+            )
+            .hint("give `branches` to the operation that draws them");
         }
         let service = names.services.get(&s.name.value).copied().unwrap_or(0);
         s.operations
@@ -148,8 +152,12 @@ impl Checker<'_> {
                     (Some(d), _) => self.dist(d, &format!("{opath}.service_time")),
                     (None, Some(d)) => d.clone(),
                     (None, None) => {
-                        self.err(o.name.span.clone(), format!("{opath}.service_time"), "the operation has no service_time")
-                            .hint("give it a service_time, or give the service one for every operation without");
+                        self.err(
+                            o.name.span.clone(),
+                            format!("{opath}.service_time"),
+                            "the operation has no service_time",
+                        )
+                        .hint("give it a service_time, or give the service one for every operation without");
                         Dist::Constant(0)
                     }
                 };

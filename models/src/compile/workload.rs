@@ -6,9 +6,9 @@ use super::service::Names;
 use super::Checker;
 use crate::dist::Dist;
 use crate::scenario::{ArrivalProcess, ArrivalSection, DistSection, StepSection, WorkloadSection};
-use cellsim_sim::NS_PER_S;
 use crate::spec::{Arrival, CallSpec, RateStep, RequestSpec, WorkloadSpec};
 use crate::units::Loc;
+use cellsim_sim::NS_PER_S;
 use std::ops::Range;
 
 /// The most users a closed loop may have (each may have a request in flight).
@@ -16,12 +16,7 @@ const MAX_USERS: u32 = 10_000_000;
 
 impl Checker<'_> {
     /// A workload; its requests' calls are appended to `calls`.
-    pub(super) fn workload(
-        &mut self,
-        w: &WorkloadSection,
-        names: &Names,
-        calls: &mut Vec<CallSpec>,
-    ) -> WorkloadSpec {
+    pub(super) fn workload(&mut self, w: &WorkloadSection, names: &Names, calls: &mut Vec<CallSpec>) -> WorkloadSpec {
         let wname = &w.name.value;
         let path = format!("workload.{wname}");
         if w.requests.is_empty() {
@@ -100,8 +95,9 @@ impl Checker<'_> {
             self.err(u.span.clone(), format!("{path}.users"), message);
         }
         let Some(t) = think else {
-            self.err(u.span.clone(), format!("{path}.think_time"), "a closed loop needs think_time")
-                .hint("e.g. think_time = { dist = \"uniform\", min = \"1s\", max = \"10s\" } (Locust's between(1, 10))");
+            self.err(u.span.clone(), format!("{path}.think_time"), "a closed loop needs think_time").hint(
+                "e.g. think_time = { dist = \"uniform\", min = \"1s\", max = \"10s\" } (Locust's between(1, 10))",
+            );
             return Arrival::Closed { users: u.value.max(1), think: Dist::Constant(NS_PER_S) };
         };
         let think = self.dist(t, &format!("{path}.think_time"));
@@ -128,7 +124,9 @@ impl Checker<'_> {
         let a = &a.value;
         let field = format!("{path}.arrival");
         match a.process {
-            _ if a.process != ArrivalProcess::Csv && (a.file.is_some() || a.interpolation.is_some() || a.scale.is_some()) => {
+            _ if a.process != ArrivalProcess::Csv
+                && (a.file.is_some() || a.interpolation.is_some() || a.scale.is_some()) =>
+            {
                 self.err(span, field, "file, interpolation and scale apply only to process = \"csv\"");
                 Arrival::Poisson { rate_per_s: 1.0 }
             }

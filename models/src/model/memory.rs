@@ -95,9 +95,11 @@ fn spec_bytes(spec: &Spec) -> u64 {
                 + o.branches.iter().map(|b| size_of::<Branch>() as u64 + b.name.len() as u64).sum::<u64>()
         });
         size_of::<ServiceSpec>() as u64 + s.name.len() as u64 + sum(ops)
-    }))
-        + sum(spec.calls.iter().map(|c| size_of::<CallSpec>() as u64 + c.name.len() as u64))
-        + sum(spec.plans.iter().map(|p| size_of::<Plan>() as u64 + (8 + size_of::<StepRt>() as u64) * p.steps.len() as u64))
+    })) + sum(spec.calls.iter().map(|c| size_of::<CallSpec>() as u64 + c.name.len() as u64))
+        + sum(spec
+            .plans
+            .iter()
+            .map(|p| size_of::<Plan>() as u64 + (8 + size_of::<StepRt>() as u64) * p.steps.len() as u64))
         + sum(spec.workloads.iter().map(|w| size_of::<WorkloadSpec>() as u64 + 64 * w.requests.len() as u64))
         + sum(spec.type_names.iter().map(|n| 24 + n.len() as u64))
         + sum(spec.faults.iter().map(|_| size_of::<FaultSpec>() as u64 + 64))
@@ -118,9 +120,10 @@ fn services_bytes(spec: &Spec) -> u64 {
         let ops = if s.operations.len() == 1 && s.operations[0].branches.is_empty() {
             8 * types
         } else {
-            sum(s.operations.iter().map(|o| {
-                size_of::<OpRt>() as u64 + 8 * o.branches.len() as u64 + 8 * types * o.variants() as u64
-            }))
+            sum(s
+                .operations
+                .iter()
+                .map(|o| size_of::<OpRt>() as u64 + 8 * o.branches.len() as u64 + 8 * types * o.variants() as u64))
         };
         size_of::<ServiceRt>() as u64
             + ops

@@ -244,7 +244,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                     .collect();
                 rt.stats.occupancy.busy = Integral(rt.stats.instances_stats.iter().map(|i| i.busy.0).sum());
                 // A service that is not simple has an `OpRt` per operation, in order.
-                let mine: Vec<_> = if rt.simple { Vec::new() } else { ops.by_ref().take(svc.operations.len()).collect() };
+                let mine: Vec<_> =
+                    if rt.simple { Vec::new() } else { ops.by_ref().take(svc.operations.len()).collect() };
                 rt.stats.operations = svc
                     .operations
                     .iter()
