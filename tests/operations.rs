@@ -17,7 +17,7 @@ fn request<'a>(r: &'a RunResult, name: &str) -> &'a cellsim_models::RequestStats
 
 /// Asserts that every value of `h` is `ns` (to the histogram's precision).
 fn assert_all(what: &str, h: &hdrhistogram::Histogram<u64>, ns: u64) {
-    assert!(h.len() > 0, "{what}: no values");
+    assert!(!h.is_empty(), "{what}: no values");
     assert!(h.equivalent(h.min(), ns) && h.equivalent(h.max(), ns), "{what}: {} to {}, not {ns}", h.min(), h.max());
 }
 

@@ -203,7 +203,7 @@ impl Gen {
             let mut group = 0;
             let table = if s.two_ops { "service.operation.call" } else { "service.call" };
             let mut ops_written = 0;
-            let mut write_op = |out: &mut String, op: usize| {
+            let write_op = |out: &mut String, op: usize| {
                 *out += &format!("\n[[service.operation]]\nname = \"o{op}\"\n");
                 if let (1, Some(t)) = (op, &s.op_time) {
                     *out += &format!("service_time = {t}\n");

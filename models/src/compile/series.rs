@@ -140,8 +140,8 @@ fn e_hint(context: &str) -> String {
 
 /// The points of a rate series: strictly increasing times from 0, rates zero or positive,
 /// each multiplied by `scale`.
-fn parse_series(file: &str, text: &str, scale: f64) -> Result<Vec<RateStep>, ScenarioError> {
-    let at = |span: Range<usize>, message: String| ScenarioError::at(file, text, span, message);
+fn parse_series(file: &str, text: &str, scale: f64) -> Result<Vec<RateStep>, Box<ScenarioError>> {
+    let at = |span: Range<usize>, message: String| Box::new(ScenarioError::at(file, text, span, message));
     let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| at(0..0, format!("cannot read the header: {e}")))?.clone();
     let header_span = 0..text.find('\n').unwrap_or(text.len());

@@ -7,7 +7,7 @@
 use super::lanes::TimeoutLane;
 use super::record::Bucket;
 use super::records::{Call, CallExt, Instance, Job};
-use super::tables::{CallRt, OpRt, ServiceRt, StepRt, WorkloadRt};
+use super::tables::{CallRt, EdgeRt, OpRt, ServiceRt, StepRt, WorkloadRt};
 use crate::fleet::{Fleet, InstanceState};
 use crate::metrics::{LatencyRecorder, RequestStats, SeriesHistogram};
 use crate::policy::breaker::Breaker;
@@ -127,6 +127,8 @@ fn services_bytes(spec: &Spec) -> u64 {
         };
         size_of::<ServiceRt>() as u64
             + ops
+            // Handed back per instance when the run ends.
+            + n * size_of::<crate::metrics::InstanceStats>() as u64
             + 2 * EMPTY_HDR_BYTES
             + 3 * s.name.len() as u64
             + fleet
@@ -140,7 +142,7 @@ fn calls_bytes(spec: &Spec) -> u64 {
     sum(spec.calls.iter().zip(&callers).map(|(c, caller)| {
         let instances = caller.map_or(1, |s| spec.services[s as usize].instances as u64);
         let copies = |scope: Scope| if scope == Scope::Instance { instances } else { 1 };
-        let mut bytes = (size_of::<CallRt>() + size_of::<TimeoutLane>()) as u64;
+        let mut bytes = (size_of::<CallRt>() + size_of::<TimeoutLane>() + size_of::<EdgeRt>()) as u64;
         if let Some(b) = c.retry.budget {
             let window_s = match b.spec {
                 BudgetSpec::Ratio { window_s, .. } => window_s as u64,
@@ -192,7 +194,17 @@ fn histogram_bytes(spec: &Spec) -> u64 {
         }
     }
     let services = reached.iter().filter(|&&r| r).count() as u64;
-    2 * per_record * (services + types)
+    // A recorder per call edge and per operation of a service with several, and the
+    // histograms they become; a service with one operation reports a copy of its sojourns.
+    let edges = spec.calls.iter().filter(|c| c.from.is_some_and(|(s, _)| reached[s as usize])).count() as u64;
+    let operations: u64 = spec
+        .services
+        .iter()
+        .zip(&reached)
+        .filter(|(_, &r)| r)
+        .map(|(s, _)| if s.operations.len() > 1 { s.operations.len() as u64 } else { 0 })
+        .sum();
+    2 * per_record * (services + types) + per_record * (edges + operations) + hdr_bytes * services
 }
 
 /// The most jobs one request can have in flight at once: each call of each plan along
