@@ -216,11 +216,13 @@ fn validate(files: &[PathBuf]) -> Result<(), Failure> {
         match result {
             Ok((spec, estimate)) => {
                 let mut text = format!("ok: {name}\n");
-                for (busy, s) in spec.offered_load().iter().zip(&spec.services) {
+                // At the open loops' peak rates (closed loops limit themselves).
+                let peak = spec.offered_load_at(cellsim_models::spec::Arrival::peak_rate_per_s);
+                for (busy, s) in peak.iter().zip(&spec.services) {
                     let workers = s.instances as u64 * s.workers as u64;
                     if *busy >= workers as f64 {
                         text += &format!(
-                            "  warning: service `{}` is offered {busy:.2} busy workers of {workers} (overloaded at steady state)\n",
+                            "  warning: service `{}` is offered {busy:.2} busy workers of {workers} at the peak arrival rates (overloaded while they last)\n",
                             s.name
                         );
                     }

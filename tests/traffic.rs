@@ -163,3 +163,31 @@ fn a_malformed_series_is_an_input_error_at_its_line() {
     let errors = compile(path.to_str().unwrap(), &std::fs::read_to_string(&path).unwrap()).unwrap_err();
     assert!(errors[0].message.contains("cannot read") && errors[0].line == 9, "{}", errors[0]);
 }
+
+#[test]
+fn a_closed_loop_is_checked_with_located_errors() {
+    let with = |keys: &str| {
+        closed_loop(50).replace("users = 50\nthink_time = { dist = \"exponential\", mean = \"1s\" }", keys)
+    };
+    let cases = [
+        ("think_time = { dist = \"exponential\", mean = \"1s\" }", "think_time needs users", "add users = 50"),
+        ("users = 5", "a closed loop needs think_time", "between(1, 10)"),
+        (
+            "users = 5\nthink_time = { dist = \"constant\", value = \"0ms\" }",
+            "think_time must have a mean above 0",
+            "never pause",
+        ),
+        ("users = 5\nthink_time = \"1s\"", "think_time: must be a distribution table", "dist = \"exponential\""),
+        (
+            "users = 5\narrival = { process = \"poisson\", rate_per_s = 1 }",
+            "either arrival (an open loop) or users",
+            "",
+        ),
+        ("users = 0\nthink_time = \"1s\"", "must be a distribution table", ""),
+    ];
+    for (keys, message, hint) in cases {
+        let e = compile("bad.toml", &with(keys)).expect_err(keys);
+        let shown = e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+        assert!(shown.contains(message) && shown.contains(hint), "{keys}:\n{shown}");
+    }
+}

@@ -150,6 +150,13 @@ fn expected_words(expected: &str, key: &str) -> (String, String) {
         "f64" | "f32" => ("a number, without quotes or units".into(), format!("for example `{key} = 2.5`")),
         "a boolean" => ("true or false, without quotes".into(), format!("for example `{key} = true`")),
         "a string" => ("a string in quotes".into(), format!("for example `{key} = \"text\"`")),
+        "struct DistSection" => (
+            "a distribution table".into(),
+            format!("for example `{key} = {{ dist = \"exponential\", mean = \"5ms\" }}`"),
+        ),
+        e if e.starts_with("struct ") => {
+            ("a table".into(), "docs/scenario-format.md lists every key with an example".into())
+        }
         e if e.contains("duration") => (e.to_string(), format!("for example `{key} = \"250ms\"`")),
         e => (e.to_string(), "docs/scenario-format.md lists every key with an example".into()),
     }

@@ -429,9 +429,15 @@ impl Spec {
     /// probability, its mean repetitions, its branch's share); a planning aid for
     /// `validate`, not used by the simulation.
     pub fn offered_load(&self) -> Vec<f64> {
+        self.offered_load_at(Arrival::mean_rate_per_s)
+    }
+
+    /// `offered_load` with each workload's rate given by `rate`: at their peak rates
+    /// (`Arrival::peak_rate_per_s`), what the heaviest moments of a schedule ask.
+    pub fn offered_load_at(&self, rate: impl Fn(&Arrival) -> f64) -> Vec<f64> {
         let mut busy = vec![0.0; self.services.len()];
         for w in &self.workloads {
-            let rate = w.arrival.mean_rate_per_s();
+            let rate = rate(&w.arrival);
             let mut prev = 0.0;
             for (r, cum) in w.requests.iter().zip(&w.cumulative_mix) {
                 let share = cum - prev;
@@ -541,6 +547,18 @@ impl CallSpec {
 }
 
 impl Arrival {
+    /// The highest rate the process reaches; 0 for a closed loop, which limits itself (at
+    /// most one request in flight per user).
+    pub fn peak_rate_per_s(&self) -> f64 {
+        match self {
+            Arrival::Poisson { rate_per_s } | Arrival::Constant { rate_per_s } => *rate_per_s,
+            Arrival::Schedule { steps: points, .. } | Arrival::Linear { points, .. } => {
+                points.iter().map(|p| p.rate_per_s).fold(0.0, f64::max)
+            }
+            Arrival::Closed { .. } => 0.0,
+        }
+    }
+
     /// Long-run mean rate per second; for a closed loop, its most (users over the mean think
     /// time: every answer at once).
     pub fn mean_rate_per_s(&self) -> f64 {

@@ -228,8 +228,10 @@ impl Checker<'_> {
         };
         if count.max() == 0 || count.max() > MAX_REPEAT {
             let message = format!("a call is repeated from 1 to {MAX_REPEAT} times, not {}", count.max());
-            self.err(r.span.clone(), field, message)
-                .hint("for a call made only sometimes, use `probability`; repeat counts above 1,000 are capped");
+            self.err(r.span.clone(), field, message).hint(
+                "for a call made only sometimes, use `probability`; counts are at most 1,000 \
+                 (a geometric draw above it is capped)",
+            );
             return None;
         }
         Some(Repeat { count, parallel })

@@ -114,7 +114,10 @@ impl Checker<'_> {
             }
         };
         let sha256 = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-        self.data_files.push(DataFile { file: name.value.clone(), sha256, bytes: text.len() as u64 });
+        // Recorded once, however many workloads read it.
+        if !self.data_files.iter().any(|d| d.file == name.value) {
+            self.data_files.push(DataFile { file: name.value.clone(), sha256, bytes: text.len() as u64 });
+        }
         Some((shown, text))
     }
 }
@@ -146,6 +149,7 @@ fn parse_series(file: &str, text: &str, scale: f64) -> Result<Vec<RateStep>, Box
     let headers = reader.headers().map_err(|e| at(0..0, format!("cannot read the header: {e}")))?.clone();
     let header_span = 0..text.find('\n').unwrap_or(text.len());
     let find = |names: &[&str]| headers.iter().position(|h| names.contains(&h));
+    let count = |names: &[&str]| headers.iter().filter(|h| names.contains(h)).count();
     let time_names: Vec<&str> = TIME_COLUMNS.iter().map(|(n, _)| *n).collect();
     let rate_names: Vec<&str> = RATE_COLUMNS.iter().map(|(n, _)| *n).collect();
     let shown: Vec<&str> = headers.iter().collect();
@@ -155,13 +159,25 @@ fn parse_series(file: &str, text: &str, scale: f64) -> Result<Vec<RateStep>, Box
     let Some(rate_col) = find(&rate_names) else {
         return Err(at(header_span, format!("no rate column in the header ({})", shown.join(","))));
     };
+    for (what, names) in [("time", &time_names), ("rate", &rate_names)] {
+        if count(names) > 1 {
+            let message = format!("the header has more than one {what} column ({})", shown.join(","));
+            return Err(at(header_span.clone(), message));
+        }
+    }
     let time_unit = TIME_COLUMNS.iter().find(|(n, _)| *n == &headers[time_col]).expect("found").1;
     let per_s = RATE_COLUMNS.iter().find(|(n, _)| *n == &headers[rate_col]).expect("found").1;
     let mut points: Vec<RateStep> = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
             let byte = e.position().map_or(0, |p| p.byte() as usize);
-            at(byte..byte, format!("not a CSV row: {e}"))
+            let message = match e.kind() {
+                csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                    format!("this row has {len} fields, the header {expected_len}")
+                }
+                _ => format!("not a CSV row: {e}"),
+            };
+            at(byte..byte, message)
         })?;
         let start = record.position().map_or(0, |p| p.byte() as usize);
         let span = |i: usize| field_span(text, start, i);
@@ -176,6 +192,7 @@ fn parse_series(file: &str, text: &str, scale: f64) -> Result<Vec<RateStep>, Box
                 Ok(v) if v.is_finite() && v >= 0.0 && v * unit_ns as f64 <= 1e18 => {
                     (v * unit_ns as f64).round() as Nanos
                 }
+                Ok(v) if v < 0.0 => return Err(at(span(time_col), format!("time: {v} is negative"))),
                 _ => {
                     return Err(at(
                         span(time_col),
@@ -224,7 +241,10 @@ mod tests {
             ("time,rate_per_s\n0s,1\nsoon,1\n", 3, "time: `soon` is not a duration"),
             ("time_s,rate_per_s\n0,1\nx,1\n", 3, "not a number of s"),
             ("time_s,rate_per_s\n", 1, "no rows"),
-            ("time_s,rate_per_s\n0,1,2\n", 2, "not a CSV row"),
+            ("time_s,rate_per_s\n0,1,2\n", 2, "this row has 3 fields, the header 2"),
+            ("time_s,rate_per_s,rate_per_min\n0,1,2\n", 1, "more than one rate column"),
+            ("time,time_s,rate_per_s\n0s,0,2\n", 1, "more than one time column"),
+            ("time_s,rate_per_s\n-5,1\n", 2, "time: -5 is negative"),
         ];
         for (text, line, message) in cases {
             let e = parse_series("t.csv", text, 1.0).expect_err(text);

@@ -186,7 +186,9 @@ impl Checker<'_> {
         plans: &mut Vec<Plan>,
     ) -> OperationSpec {
         let branches = keys.branches.map_or_else(Vec::new, |b| self.branches(b, &keys.path));
-        let list = self.operation_calls(service, &keys, &branches, names, calls);
+        // Branches declared but invalid were reported once; their calls are not, again.
+        let declared = keys.branches.is_some();
+        let list = self.operation_calls(service, &keys, (&branches, declared), names, calls);
         // A job counts its steps and its calls awaited at the end in 16 bits.
         let declared = &calls[list.first_call as usize..];
         let deferred: u64 = declared
@@ -247,7 +249,7 @@ impl Checker<'_> {
         &mut self,
         service: &str,
         keys: &OperationKeys,
-        branches: &[Branch],
+        (branches, declared): (&[Branch], bool),
         names: &Names,
         calls: &mut Vec<CallSpec>,
     ) -> CallList {
@@ -297,7 +299,12 @@ impl Checker<'_> {
                     .collect()
             });
             list.filters.push(filter);
-            list.branches.push(c.branch.as_ref().and_then(|b| self.branch_of(b, branches, &keys.owner, &cpath)));
+            let branch = match &c.branch {
+                Some(_) if declared && branches.is_empty() => None,
+                Some(b) => self.branch_of(b, branches, &keys.owner, &cpath),
+                None => None,
+            };
+            list.branches.push(branch);
             let stream_name = format!("service/{service}/op/{}/call/{}", keys.name, call_name.value);
             let op = self.callee_operation(to, c.operation.as_ref(), &c.to, names, &cpath);
             let caller = Caller::Service {
@@ -320,8 +327,9 @@ impl Checker<'_> {
         }
         let field = format!("{cpath}.branch");
         if branches.is_empty() {
+            let on = if owner.starts_with("service") { "service" } else { "operation" };
             self.err(b.span.clone(), field, format!("{owner} has no branches"))
-                .hint("declare them on the operation: branches = { hit = 0.9, miss = 0.1 }");
+                .hint(format!("declare them on the {on}: branches = {{ hit = 0.9, miss = 0.1 }}"));
         } else {
             let known: Vec<&str> = branches.iter().map(|x| x.name.as_str()).collect();
             let hint = match crate::error::did_you_mean(&b.value, known.iter().copied()) {

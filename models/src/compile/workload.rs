@@ -50,6 +50,12 @@ impl Checker<'_> {
                 self.err(u.span.clone(), format!("{path}.users"), message);
                 Arrival::Poisson { rate_per_s: 1.0 }
             }
+            (None, None) if w.think_time.is_some() => {
+                let t = w.think_time.as_ref().expect("checked");
+                self.err(t.span.clone(), format!("{path}.users"), "think_time needs users: a closed loop's size")
+                    .hint("add users = 50 (how many users think and send requests), or use arrival for an open loop");
+                Arrival::Poisson { rate_per_s: 1.0 }
+            }
             (None, None) => {
                 self.err(w.name.span.clone(), format!("{path}.arrival"), format!("workload `{wname}` has no traffic"))
                     .hint(
