@@ -65,9 +65,9 @@ impl Feature {
         use Feature::*;
         match self {
             RetryBudget | CircuitBreaker | Bulkhead | AdaptiveThrottling | Hedging | Fallback | DecorrelatedJitter
-            | LoadBalancer | HealthCheck | OutlierDetection | Operations | CallShapes => TierKind::Policies,
+            | LoadBalancer | HealthCheck | OutlierDetection => TierKind::Policies,
             CallDeadline | PropagateDeadline | ErrorProbability | QueueDiscipline | Codel | MaxInFlight | Outage
-            | CpuStress => TierKind::Full,
+            | CpuStress | Operations | CallShapes => TierKind::Full,
         }
     }
 

@@ -442,7 +442,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         self.record_edge(call, outcome, now);
         let cs = &self.spec.calls[call.spec as usize];
         let critical = cs.critical;
-        if T::POLICIES && (call.repeats_left > 0 || cs.wait != Wait::Step) {
+        if T::EXTRAS && (call.repeats_left > 0 || cs.wait != Wait::Step) {
             return self.conclude_shaped(call_h, call, outcome, now, q);
         }
         self.calls.free(call_h);

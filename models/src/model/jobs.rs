@@ -47,7 +47,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             if let Some(o) = refusal {
                 b.rejected += (o == Outcome::Rejected) as u64;
                 rt.stats.outcomes.add(o);
-                if T::POLICIES && rt.per_op {
+                if T::EXTRAS && rt.per_op {
                     self.ops[(rt.first_op + seed.op as u32) as usize].outcomes.add(o);
                 }
             } else {
@@ -69,7 +69,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if T::EXTRAS && rt.shedding.max_in_flight.is_some() {
             instance.in_system += 1;
         }
-        let plan = if !T::POLICIES || rt.simple {
+        let plan = if !T::EXTRAS || rt.simple {
             rt.plan_by_type[seed.type_id as usize]
         } else {
             let first_op = rt.first_op;
@@ -147,7 +147,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             b.arrivals += 1;
             b.rejected += (outcome == Outcome::Rejected) as u64;
             rt.stats.outcomes.add(outcome);
-            if T::POLICIES && rt.per_op {
+            if T::EXTRAS && rt.per_op {
                 self.ops[(rt.first_op + seed.op as u32) as usize].outcomes.add(outcome);
             }
         }
@@ -180,7 +180,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     ) -> Nanos {
         self.record_wait(s, arrived_ns, now, batch);
         let rt = &mut self.services[s];
-        let work = if !T::POLICIES || rt.simple {
+        let work = if !T::EXTRAS || rt.simple {
             rt.work_draws.next(&rt.service_time)
         } else {
             let first_op = rt.first_op;
@@ -281,7 +281,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if job.batch != UNCOUNTED {
             rt.batches[job.batch as usize].rejected += (outcome == Outcome::Rejected) as u64;
             rt.stats.outcomes.add(outcome);
-            if T::POLICIES && rt.per_op {
+            if T::EXTRAS && rt.per_op {
                 self.ops[(rt.first_op + job.op as u32) as usize].outcomes.add(outcome);
             }
         }
@@ -331,7 +331,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 // Nobody waits for this job's answer any more: it makes no more calls.
                 return Ok(Some(Outcome::Error));
             }
-            if T::POLICIES && st.shaped {
+            if T::EXTRAS && st.shaped {
                 if self.shaped_step(job_h, st, type_id, instance, deadline, now, q)? {
                     continue; // nothing of the step is awaited: the next one
                 }

@@ -145,7 +145,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             b.sojourn_sum_ns += sojourn as f64;
             rt.stats.outcomes.add(outcome);
             rt.sojourn.record(sojourn);
-            if T::POLICIES && rt.per_op {
+            if T::EXTRAS && rt.per_op {
                 let o = &mut self.ops[(rt.first_op + op as u32) as usize];
                 o.outcomes.add(outcome);
                 o.sojourn.record(sojourn);
