@@ -197,20 +197,30 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
     }
 
-    /// A worker of `instance` (of service `service`) is free: it takes the next queued job,
-    /// or goes idle. A shedding service may take the newest job instead (LIFO), and drops
-    /// the jobs it finds too old (CoDel) or past their deadline on the way.
+    /// A worker of `instance` (of service `service`), busy since `busy_from_ns`, is free:
+    /// its busy time is recorded, and it takes the next queued job, or goes idle. A shedding
+    /// service may take the newest job instead (LIFO), and drops the jobs it finds too old
+    /// (CoDel) or past their deadline on the way.
     pub(super) fn release_worker(
         &mut self,
         service: u32,
         instance: u32,
+        busy_from_ns: Nanos,
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
+        let window = self.window;
+        let inst = &mut self.instances[instance as usize];
+        // The worker's busy time, clipped to the measurement window (the service's busy time
+        // is its instances', summed when the run ends).
+        let (a, b) = (busy_from_ns.max(window.0), now.min(window.1));
+        if b > a {
+            inst.busy_ns += (b - a) as u128;
+        }
         if !T::EXTRAS || !self.services[service as usize].sheds {
-            match self.instances[instance as usize].queue.pop_front() {
+            match inst.queue.pop_front() {
                 Some(next) => self.start_work(next, now, q),
-                None => self.instances[instance as usize].busy -= 1,
+                None => inst.busy -= 1,
             }
             return Ok(());
         }
@@ -292,8 +302,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let job = *self.jobs.get(job_h).expect("live job");
         let rt = &mut self.services[job.service as usize];
         if !rt.hold_worker_during_calls {
-            self.record_busy(job.instance, job.work_started_ns, now);
-            self.release_worker(job.service, job.instance, now, q)?;
+            self.release_worker(job.service, job.instance, job.work_started_ns, now, q)?;
         }
         let rt = &mut self.services[job.service as usize];
         if T::EXTRAS && rt.error_probability > 0.0 && rt.error_rng.unit() < rt.error_probability {
@@ -560,8 +569,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         self.jobs.free(job_h);
         let rt = &mut self.services[service as usize];
         if rt.hold_worker_during_calls {
-            self.record_busy(instance, work_started_ns, now);
-            self.release_worker(service, instance, now, q)?;
+            self.release_worker(service, instance, work_started_ns, now, q)?;
         }
         let rt = &mut self.services[service as usize];
         if T::EXTRAS && rt.shedding.max_in_flight.is_some() {

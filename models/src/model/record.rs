@@ -153,17 +153,6 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
     }
 
-    /// Records a worker of `instance` busy from `from_ns` to `now`, clipped to the
-    /// measurement window (the service's busy time is its instances', summed at the end).
-    #[inline(always)]
-    pub(super) fn record_busy(&mut self, instance: u32, from_ns: Nanos, now: Nanos) {
-        let (a, b) = (from_ns.max(self.window.0), now.min(self.window.1));
-        if b > a {
-            let inst = &mut self.instances[instance as usize];
-            inst.busy_ns += (b - a) as u128;
-        }
-    }
-
     /// Records the end of a service's call with `outcome` on its edge, if it started after
     /// the warm-up.
     #[inline(always)]
