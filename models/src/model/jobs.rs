@@ -349,20 +349,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             job.pending = st.end - st.first;
             for spec in st.first..st.end {
                 let plain = !T::POLICIES || self.call_rt[spec as usize].plain;
-                let call = Call {
-                    parent: job_h,
-                    spec,
-                    type_id,
-                    stats: 0,
-                    workload: 0,
-                    attempt: 1,
-                    waiting: true,
-                    batch: UNCOUNTED,
-                    started_ns: now,
-                    plain,
-                    hedge_mask: 0,
-                    repeats_left: 0,
-                };
+                let call = Call::of_job(job_h, spec, type_id, plain, 0, now);
                 let call_h = self
                     .calls
                     .insert(call)
@@ -496,20 +483,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         now: Nanos,
     ) -> Result<Handle, Halt> {
         let plain = pol.is_none();
-        let call = Call {
-            parent,
-            spec,
-            type_id,
-            stats: 0,
-            workload: 0,
-            attempt: 1,
-            waiting: true,
-            batch: UNCOUNTED,
-            started_ns: now,
-            plain,
-            hedge_mask: 0,
-            repeats_left,
-        };
+        let call = Call::of_job(parent, spec, type_id, plain, repeats_left, now);
         let call_h =
             self.calls.insert(call).ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
         if let Some((pol, deadline)) = pol {

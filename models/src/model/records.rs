@@ -38,6 +38,25 @@ pub(super) struct Call {
 }
 
 impl Call {
+    /// A call that job `parent` makes at `now`, its first attempt about to go out.
+    #[inline(always)]
+    pub(super) fn of_job(parent: Handle, spec: u32, type_id: u16, plain: bool, repeats_left: u16, now: Nanos) -> Call {
+        Call {
+            parent,
+            spec,
+            type_id,
+            stats: 0,
+            workload: 0,
+            attempt: 1,
+            waiting: true,
+            batch: UNCOUNTED,
+            started_ns: now,
+            plain,
+            hedge_mask: 0,
+            repeats_left,
+        }
+    }
+
     /// Is attempt `attempt` still awaited?
     #[inline]
     pub(super) fn outstanding(&self, attempt: u32) -> bool {
