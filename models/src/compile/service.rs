@@ -25,6 +25,9 @@ struct CallList {
     groups: Vec<Option<String>>,
     filters: Vec<Option<Vec<u16>>>,
     branches: Vec<Option<u32>>,
+    /// How many steps each call is: its fixed count when it is repeated in sequence alone,
+    /// else 1.
+    copies: Vec<u32>,
 }
 
 /// What compiling one service needs to know of the whole scenario.
@@ -188,7 +191,17 @@ impl Checker<'_> {
         let branches = keys.branches.map_or_else(Vec::new, |b| self.branches(b, &keys.path));
         // Branches declared but invalid were reported once; their calls are not, again.
         let declared = keys.branches.is_some();
-        let list = self.operation_calls(service, &keys, (&branches, declared), names, calls);
+        let mut list = self.operation_calls(service, &keys, (&branches, declared), names, calls);
+        // A call repeated a fixed number of times in sequence, alone in its step, awaited
+        // there and always made, is that many steps of one call: it takes the plain path
+        // (no shape, no extra tier), and costs what as many declared calls cost.
+        for (i, c) in calls[list.first_call as usize..].iter_mut().enumerate() {
+            let alone = list.groups[i].is_none() && c.wait == Wait::Step && c.probability == 1.0;
+            if let (true, Some(Repeat { count: Count::Fixed(n), parallel: false })) = (alone, &c.repeat) {
+                list.copies[i] = *n;
+                c.repeat = None;
+            }
+        }
         // A job counts its steps and its calls awaited at the end in 16 bits.
         let declared = &calls[list.first_call as usize..];
         let deferred: u64 = declared
@@ -196,11 +209,12 @@ impl Checker<'_> {
             .filter(|c| c.wait == Wait::End)
             .map(|c| if c.repeat.as_ref().is_some_and(|r| r.parallel) { c.max_count() as u64 } else { 1 })
             .sum();
-        if declared.len() > u16::MAX as usize || deferred > u16::MAX as u64 {
+        let steps: u64 = list.copies.iter().map(|&n| n as u64).sum();
+        if steps > u16::MAX as u64 || deferred > u16::MAX as u64 {
             let span = keys.calls.first().map_or(0..0, |c| c.span.clone());
             self.err(span, format!("{}.call", keys.path), format!("{} makes too many calls", keys.owner)).hint(
-                "an operation declares at most 65,535 calls, and awaits at most 65,535 at its end; \
-                 use `repeat` for a call made many times",
+                "an operation makes at most 65,535 calls one after another (a call repeated in \
+                 sequence counts its copies), and awaits at most 65,535 at its end",
             );
         }
         let variants = branches.len().max(1) as u32;
@@ -253,8 +267,13 @@ impl Checker<'_> {
         names: &Names,
         calls: &mut Vec<CallSpec>,
     ) -> CallList {
-        let mut list =
-            CallList { first_call: calls.len() as u32, groups: Vec::new(), filters: Vec::new(), branches: Vec::new() };
+        let mut list = CallList {
+            first_call: calls.len() as u32,
+            groups: Vec::new(),
+            filters: Vec::new(),
+            branches: Vec::new(),
+            copies: Vec::new(),
+        };
         let mut closed_groups: Vec<String> = Vec::new();
         let mut call_names: Vec<String> = Vec::new();
         for (i, c) in keys.calls.iter().enumerate() {
@@ -305,6 +324,7 @@ impl Checker<'_> {
                 None => None,
             };
             list.branches.push(branch);
+            list.copies.push(1);
             let stream_name = format!("service/{service}/op/{}/call/{}", keys.name, call_name.value);
             let op = self.callee_operation(to, c.operation.as_ref(), &c.to, names, &cpath);
             let caller = Caller::Service {
@@ -529,7 +549,8 @@ fn plan(list: &CallList, t: u16, branch: Option<u32>) -> Plan {
         if joins {
             steps.last_mut().expect("joins implies a step").end_call += 1;
         } else {
-            steps.push(Step { first_call: first_call + i, end_call: first_call + i + 1 });
+            let step = Step { first_call: first_call + i, end_call: first_call + i + 1 };
+            steps.extend(std::iter::repeat_n(step, list.copies[i as usize] as usize));
         }
         step_group = g;
     }
