@@ -258,12 +258,17 @@ fn summary_of(f: Failure, files: usize) -> Failure {
 
 /// What `validate` prints of a run's estimate.
 fn estimate_lines(spec: &Spec, e: &Estimate) -> String {
+    let requests = spec.most_requests_in_flight();
+    let requests = if requests < spec.max_in_flight_requests {
+        format!("{} requests in flight (the closed loops' users)", cellsim_models::group_digits(requests))
+    } else {
+        format!("limits.max_in_flight_requests = {}", cellsim_models::group_digits(requests))
+    };
     format!(
-        "  memory: about {} expected, at most {} with limits.max_in_flight_requests = {} and max_in_flight_jobs = {} \
+        "  memory: about {} expected, at most {} with {requests} and max_in_flight_jobs = {} \
          (limits.max_memory_mb = {})\n  output: at most {} with {} buckets (limits.max_output_mb = {})\n",
         format_bytes(e.expected_peak_bytes),
         format_bytes(e.bound_peak_bytes),
-        cellsim_models::group_digits(spec.max_in_flight_requests),
         cellsim_models::group_digits(spec.max_in_flight_jobs),
         cellsim_models::group_digits(spec.max_memory_bytes / 1_000_000),
         format_bytes(e.output_bytes()),

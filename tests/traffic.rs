@@ -191,3 +191,26 @@ fn a_closed_loop_is_checked_with_located_errors() {
         assert!(shown.contains(message) && shown.contains(hint), "{keys}:\n{shown}");
     }
 }
+
+#[test]
+fn a_closed_loop_bounds_the_memory_estimate_by_its_users() {
+    use cellsim_models::Estimate;
+    let closed = compile_ok(&closed_loop(50));
+    assert_eq!(closed.most_requests_in_flight(), 50);
+    let open_text = closed_loop(50).replace(
+        "users = 50\nthink_time = { dist = \"exponential\", mean = \"1s\" }",
+        "arrival = { process = \"poisson\", rate_per_s = 50 }",
+    );
+    let open = compile_ok(&open_text);
+    assert_eq!(open.most_requests_in_flight(), 1_000_000);
+    let (c, o) = (Estimate::of(&closed), Estimate::of(&open));
+    // 50 requests' work in flight against a million's: the bound is the model alone, nearly.
+    assert!(c.bound_peak_bytes < c.memory.fixed_bytes + c.memory.histogram_bytes + 1_000_000);
+    assert!(o.bound_peak_bytes > 10 * c.bound_peak_bytes, "{} vs {}", o.bound_peak_bytes, c.bound_peak_bytes);
+    // A fire-and-forget call's work outlives its request: no such bound.
+    let detached = closed_loop(50).replace(
+        "[[service]]\nname = \"server\"",
+        "[[service]]\nname = \"front\"\nservice_time = { dist = \"constant\", value = \"0ms\" }\n\n[[service.call]]\nto = \"server\"\nwait = \"never\"\n\n[[service]]\nname = \"server\"",
+    ).replace("target = \"server\"", "target = \"front\"");
+    assert_eq!(compile_ok(&detached).most_requests_in_flight(), 1_000_000);
+}

@@ -39,17 +39,20 @@ impl Estimate {
     pub fn of(spec: &Spec) -> Estimate {
         let memory = ModelMemory::of(spec);
         let base = memory.fixed_bytes.saturating_add(memory.histogram_bytes);
-        let at_limits = memory.in_flight_bytes(spec.max_in_flight_requests, spec.max_in_flight_jobs);
+        let requests = spec.most_requests_in_flight();
+        let at_limits = memory.in_flight_bytes(requests, spec.max_in_flight_jobs);
         let load = spec.offered_load();
+        // Closed loops limit themselves: their offered load is a bound, not a rate.
+        let open = requests == spec.max_in_flight_requests;
         let overloaded =
-            load.iter().zip(&spec.services).any(|(busy, s)| *busy >= s.instances as f64 * s.workers as f64);
+            open && load.iter().zip(&spec.services).any(|(busy, s)| *busy >= s.instances as f64 * s.workers as f64);
         let steady_work = steady_work(&load);
         let steady = if overloaded {
             // Work piles up to the limits, unless the services' queues turn it away first.
             let queued = queue_bound(spec);
-            memory.in_flight_bytes(spec.max_in_flight_requests.min(queued), spec.max_in_flight_jobs.min(queued))
+            memory.in_flight_bytes(requests.min(queued), spec.max_in_flight_jobs.min(queued))
         } else {
-            memory.in_flight_bytes(steady_work, steady_work)
+            memory.in_flight_bytes(steady_work.min(requests), steady_work)
         };
         Estimate {
             memory,

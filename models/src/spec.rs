@@ -432,6 +432,21 @@ impl Spec {
         self.offered_load_at(Arrival::mean_rate_per_s)
     }
 
+    /// The most end-to-end requests in flight at once, as far as memory is concerned:
+    /// `max_in_flight_requests`, or, when every workload is a closed loop, its users (one
+    /// request each at most), if fewer, unless some call is fire-and-forget (its work
+    /// outlives its request).
+    pub fn most_requests_in_flight(&self) -> u64 {
+        if self.calls.iter().any(|c| c.wait == Wait::Never) {
+            return self.max_in_flight_requests;
+        }
+        let users = self.workloads.iter().try_fold(0u64, |sum, w| match w.arrival {
+            Arrival::Closed { users, .. } => Some(sum + users as u64),
+            _ => None,
+        });
+        users.map_or(self.max_in_flight_requests, |u| u.min(self.max_in_flight_requests))
+    }
+
     /// `offered_load` with each workload's rate given by `rate`: at their peak rates
     /// (`Arrival::peak_rate_per_s`), what the heaviest moments of a schedule ask.
     pub fn offered_load_at(&self, rate: impl Fn(&Arrival) -> f64) -> Vec<f64> {
