@@ -607,7 +607,7 @@ mod tests {
 /// What one call declaration's policy did over the run (all its copies together).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyStats {
-    /// The call's stable name (`workload/W/R` or `service/S/op/default/call/N`).
+    /// The call's stable name (`workload/W/R` or `service/S/op/O/call/N`).
     pub call: String,
     /// `retry-budget` or `breaker`.
     pub policy: &'static str,

@@ -11,9 +11,11 @@
 //!
 //! # Semantics (documented for users in docs/scenario-format.md)
 //!
-//! - A job is one call attempt at one service instance. It queues FIFO for a worker (or is
-//!   rejected when the queue is full), does the service's own work, then runs its plan's steps
-//!   in order, the calls of a step in parallel, and replies.
+//! - A job is one call attempt at one service instance, for one of the service's operations.
+//!   It queues FIFO for a worker (or is rejected when the queue is full), does its
+//!   operation's own work, then runs its plan's steps in order (the plan of its operation,
+//!   request type and drawn branch), the calls of a step in parallel, and replies. A call may
+//!   be made several times, with a probability, awaited at the step, at the end, or never.
 //! - With `hold_worker_during_calls = false` the worker is freed when the own work ends; with
 //!   `true` it stays busy until the job replies.
 //! - A critical call that fails (after its retries) fails the caller at once: the caller
