@@ -410,10 +410,11 @@ fn a_zero_timeout_is_rejected_rather_than_meaning_none() {
 #[test]
 fn type_errors_name_the_field_and_give_an_example() {
     let base = simple("t", "1s", 10.0).text();
+    // The field is named by its table's header and the inline tables it is in.
     for (from, to, field, example) in [
-        ("name = \"s\"", "name = \"s\"\nworkers = -4", "workers", "workers = 4"),
-        ("rate_per_s = 10", "rate_per_s = \"10\"", "rate_per_s", "rate_per_s = 2.5"),
-        ("name = \"s\"", "name = \"s\"\nqueue_capacity = \"80%\"", "queue_capacity", "queue_capacity = 4"),
+        ("name = \"s\"", "name = \"s\"\nworkers = -4", "service.workers", "workers = 4"),
+        ("rate_per_s = 10", "rate_per_s = \"10\"", "workload.arrival.rate_per_s", "rate_per_s = 2.5"),
+        ("name = \"s\"", "name = \"s\"\nqueue_capacity = \"80%\"", "service.queue_capacity", "queue_capacity = 4"),
     ] {
         assert!(base.contains(from), "{from}");
         let text = base.replacen(from, to, 1);

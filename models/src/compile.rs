@@ -57,7 +57,7 @@ fn from_toml(file: &str, src: &str, e: &toml::de::Error) -> ScenarioError {
     let span = e.span().unwrap_or(0..0);
     // For an error about a value: the key it was given to.
     let key = key_before(src, span.start);
-    let mut err = ScenarioError::at(file, src, span, message.clone());
+    let mut err = ScenarioError::at(file, src, span.clone(), message.clone());
     let quoted = |s: &str| -> Vec<String> { s.split('`').skip(1).step_by(2).map(str::to_string).collect() };
     if let Some(rest) = message.strip_prefix("unknown field ").or_else(|| message.strip_prefix("unknown variant ")) {
         let words = quoted(rest);
@@ -90,10 +90,50 @@ fn from_toml(file: &str, src: &str, e: &toml::de::Error) -> ScenarioError {
     }
     if !message.starts_with("unknown field") && !message.starts_with("missing field") {
         if let Some(k) = key {
-            err = err.field(k);
+            err = err.field(key_path(src, span.start, &k));
         }
     }
     err
+}
+
+/// Where `key`, whose value starts at byte `at`, sits: its table's header (the last `[...]`
+/// or `[[...]]` line before it) and the inline tables it is in on its line, as a dotted
+/// path (`service.operation.call.retry.max_attempts`).
+fn key_path(src: &str, at: usize, key: &str) -> String {
+    let at = at.min(src.len());
+    let line_start = src[..at].rfind('\n').map_or(0, |i| i + 1);
+    let header = src[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    // The keys of the inline tables still open before `at` on this line.
+    let mut open: Vec<String> = Vec::new();
+    let (mut pending, mut segment_start, mut quoted) = (String::new(), 0, false);
+    for (i, c) in src[line_start..at].char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            _ if quoted => {}
+            '=' => pending = src[line_start + segment_start..line_start + i].trim().trim_matches('"').to_string(),
+            '{' => {
+                open.push(std::mem::take(&mut pending));
+                segment_start = i + 1;
+            }
+            '}' => {
+                open.pop();
+            }
+            ',' => segment_start = i + 1,
+            _ => {}
+        }
+    }
+    header
+        .into_iter()
+        .chain(open)
+        .chain(std::iter::once(key.to_string()))
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// What a value of an either-or key (a number or a table) must be, from serde's "data did
@@ -324,5 +364,20 @@ impl Checker<'_> {
             Some(v) => v.value,
             None => default,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_path;
+
+    #[test]
+    fn a_key_is_named_by_its_table_and_the_inline_tables_it_is_in() {
+        let src = "[scenario]\nname = \"x\"\n\n[[service.operation.call]]\nto = \"db\"\nretry = { budget = { kind = \"grpc\", max_tokens = \"x\" }, base = \"1s\" }\n";
+        let at = |needle: &str| src.find(needle).unwrap();
+        assert_eq!(key_path(src, at("\"x\" }"), "max_tokens"), "service.operation.call.retry.budget.max_tokens");
+        assert_eq!(key_path(src, at("\"1s\""), "base"), "service.operation.call.retry.base");
+        assert_eq!(key_path(src, at("\"db\""), "to"), "service.operation.call.to");
+        assert_eq!(key_path(src, at("\"x\"\n"), "name"), "scenario.name");
     }
 }
