@@ -376,8 +376,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Kind::Hedge => match self.calls.get(h) {
                 // Still waiting, and no copy went out since this timer was set.
                 Some(call) if call.waiting && call.hedge_mask != 0 && call.attempt == event.arg => {
-                    let never = self.spec.calls[call.spec as usize].wait == crate::spec::Wait::Never;
-                    if call.parent != Handle::NONE && self.jobs.get(call.parent).is_none() && !never {
+                    if calls::nobody_waits(&self.jobs, call.parent, self.spec.calls[call.spec as usize].wait) {
                         return Ok(());
                     }
                     self.send_hedge(h, now, q)

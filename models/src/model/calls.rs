@@ -10,7 +10,15 @@ use crate::metrics::SeriesSink;
 use crate::outcome::Outcome;
 use crate::spec::Wait;
 use crate::tier::Tier;
-use cellsim_sim::{EventQueue, Handle, Nanos};
+use cellsim_sim::{EventQueue, Handle, Nanos, Slab};
+
+/// Nobody waits for a call of job `parent` any more: the job has replied (failed on another
+/// critical call, or timed out upstream), and the call is not fire-and-forget (whose copies
+/// and retries go on without a caller).
+#[inline]
+pub(super) fn nobody_waits(jobs: &Slab<Job>, parent: Handle, wait: Wait) -> bool {
+    parent != Handle::NONE && wait != Wait::Never && jobs.get(parent).is_none()
+}
 
 /// How deep copies of calls repeated in sequence may nest when each is answered at once (see
 /// `send_repeat`).
@@ -298,11 +306,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         call.waiting = false;
         let cs = &self.spec.calls[call.spec as usize];
         if !outcome.is_success() && call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) {
-            if call.parent != Handle::NONE && self.jobs.get(call.parent).is_none() && cs.wait != Wait::Never {
-                // Nobody waits for this call any more: it ends with this failure.
-                let call = *call;
-                self.calls.free(call_h);
-                self.record_edge(&call, outcome, now);
+            if nobody_waits(&self.jobs, call.parent, cs.wait) {
+                self.abandon(call_h, outcome, now);
                 return Ok(None);
             }
             call.attempt += 1;
@@ -361,10 +366,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 let max = cs.hedge.map_or(1, |h| h.max_attempts);
                 if call.attempt < max {
                     // A failed copy sends the next at once (gRPC: a non-fatal status).
-                    if parent != Handle::NONE && self.jobs.get(parent).is_none() && cs.wait != Wait::Never {
-                        let call = *call;
-                        self.calls.free(call_h);
-                        self.record_edge(&call, outcome, now);
+                    if nobody_waits(&self.jobs, parent, cs.wait) {
+                        self.abandon(call_h, outcome, now);
                         self.exts[call_h.index as usize].waiting = 0;
                         self.release_permits(call_h, u16::MAX, now, q);
                         return Ok(None);
@@ -380,11 +383,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let call = self.calls.get_mut(call_h).expect("still live");
         let retry_wanted = call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) && now < deadline_ns;
         if !outcome.is_success() && retry_wanted {
-            if parent != Handle::NONE && self.jobs.get(parent).is_none() && cs.wait != Wait::Never {
-                // Nobody waits for this call any more: it ends with this failure.
-                let call = *call;
-                self.calls.free(call_h);
-                self.record_edge(&call, outcome, now);
+            if nobody_waits(&self.jobs, parent, cs.wait) {
+                self.abandon(call_h, outcome, now);
                 return Ok(None);
             }
             let granted =
@@ -550,6 +550,15 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let sent = self.start_attempt(call_h, spec, type_id, 1, plain, now, q);
         self.repeat_nesting -= 1;
         sent
+    }
+
+    /// Drops a call whose caller has already replied, ending with `outcome` (its last
+    /// attempt's failure): it is counted on its edge, and retries or copies it had left are
+    /// not made.
+    fn abandon(&mut self, call_h: Handle, outcome: Outcome, now: Nanos) {
+        let call = *self.calls.get(call_h).expect("live call");
+        self.calls.free(call_h);
+        self.record_edge(&call, outcome, now);
     }
 
     /// Sends the next copy of a hedged call now.

@@ -348,17 +348,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             }
             job.pending = st.end - st.first;
             for spec in st.first..st.end {
-                let plain = !T::POLICIES || self.call_rt[spec as usize].plain;
-                let call = Call::of_job(job_h, spec, type_id, plain, 0, now);
-                let call_h = self
-                    .calls
-                    .insert(call)
-                    .ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
-                if T::POLICIES && !plain {
-                    let pol = self.call_rt[spec as usize].pol(instance);
-                    self.new_ext(call_h, pol, deadline, now);
-                }
-                self.start_attempt(call_h, spec, type_id, 1, plain, now, q)?;
+                self.new_call(job_h, spec, type_id, (instance, deadline), 0, now, q)?;
                 // A call answered inline may have ended the step or failed the job (and replied).
                 match self.jobs.get(job_h) {
                     Some(j) if j.step == step => {}
@@ -448,24 +438,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
         let plain = !T::POLICIES || self.call_rt[spec as usize].plain;
-        let pol = if T::POLICIES && !plain { Some(self.call_rt[spec as usize].pol(caller.0)) } else { None };
-        self.new_call_with(parent, spec, type_id, pol.map(|p| (p, caller.1)), repeats_left, now, q)
-    }
-
-    /// `new_call` with the call's policies and deadline given (`None`: a plain call).
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    pub(super) fn new_call_with(
-        &mut self,
-        parent: Handle,
-        spec: u32,
-        type_id: u16,
-        pol: Option<(Pol, Nanos)>,
-        repeats_left: u16,
-        now: Nanos,
-        q: &mut EventQueue<Event>,
-    ) -> Result<(), Halt> {
-        let plain = pol.is_none();
+        let pol = if plain { None } else { Some((self.call_rt[spec as usize].pol(caller.0), caller.1)) };
         let call_h = self.insert_call(parent, spec, type_id, pol, repeats_left, now)?;
         self.start_attempt(call_h, spec, type_id, 1, plain, now, q)
     }

@@ -232,26 +232,25 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                     .map(|i| InstanceStats { jobs: i.jobs, busy: Integral(i.busy_ns) })
                     .collect();
                 rt.stats.occupancy.busy = Integral(rt.stats.instances_stats.iter().map(|i| i.busy.0).sum());
-                // A service that is not simple has an `OpRt` per operation, in order.
-                let mine: Vec<_> =
-                    if rt.simple { Vec::new() } else { ops.by_ref().take(svc.operations.len()).collect() };
-                rt.stats.operations = svc
-                    .operations
-                    .iter()
-                    .zip(mine.into_iter().map(Some).chain(std::iter::repeat_with(|| None)))
-                    .map(|(o, op_rt)| match op_rt.filter(|_| rt.per_op) {
-                        Some(op_rt) => OperationStats {
-                            operation: o.name.clone(),
-                            outcomes: op_rt.outcomes,
-                            sojourn: op_rt.sojourn.into_histogram(),
-                        },
-                        None => OperationStats {
-                            operation: o.name.clone(),
-                            outcomes: rt.stats.outcomes,
-                            sojourn: rt.stats.sojourn.clone(),
-                        },
+                // A service that is not simple has an `OpRt` per operation, in order; one with
+                // several recorded each's statistics there, one with one is its operation.
+                let op_rts = ops.by_ref().take(if rt.simple { 0 } else { svc.operations.len() });
+                rt.stats.operations = if rt.per_op {
+                    let each = svc.operations.iter().zip(op_rts);
+                    each.map(|(o, r)| OperationStats {
+                        operation: o.name.clone(),
+                        outcomes: r.outcomes,
+                        sojourn: r.sojourn.into_histogram(),
                     })
-                    .collect();
+                    .collect()
+                } else {
+                    op_rts.for_each(drop);
+                    vec![OperationStats {
+                        operation: svc.operations[0].name.clone(),
+                        outcomes: rt.stats.outcomes,
+                        sojourn: rt.stats.sojourn.clone(),
+                    }]
+                };
                 rt.stats
             })
             .collect();
