@@ -4,7 +4,7 @@
 //! input was wrong, 3 the environment failed.
 
 use cellsim_models::estimate::format_bytes;
-use cellsim_models::{Estimate, ScenarioError, Spec};
+use cellsim_models::{Estimate, Overrides, ScenarioError, Spec};
 use cellsim_reports::{render, summarise, CsvSeries, OutputDir, OutputError};
 use clap::{Parser, Subcommand};
 use std::io::{self, Write};
@@ -59,6 +59,17 @@ struct RunOpts {
     /// Print the JSON summary on stdout instead of the text summary.
     #[arg(long)]
     json: bool,
+    /// Simulated duration, replacing the scenario's `duration` (e.g. `1h`): runs a shipped
+    /// scenario for longer (or shorter) without editing it.
+    #[arg(long, value_parser = parse_duration_arg)]
+    duration: Option<cellsim_models::units::Duration>,
+}
+
+fn parse_duration_arg(text: &str) -> Result<cellsim_models::units::Duration, String> {
+    match cellsim_models::units::parse_duration(text)? {
+        d if d.ns() == 0 => Err("the duration must be positive".to_string()),
+        d => Ok(d),
+    }
 }
 
 /// Why a command did not end with 0, with its message.
@@ -196,8 +207,8 @@ fn errors_text(errors: &[ScenarioError]) -> String {
 }
 
 /// The scenario compiled and checked against its `[limits]`, with its estimate.
-fn checked(name: &str, src: &str) -> Result<(Spec, Estimate), Failure> {
-    let spec = cellsim_models::compile(name, src).map_err(|e| Failure::Input(errors_text(&e)))?;
+fn checked(name: &str, src: &str, overrides: &Overrides) -> Result<(Spec, Estimate), Failure> {
+    let spec = cellsim_models::compile_with(name, src, overrides).map_err(|e| Failure::Input(errors_text(&e)))?;
     let estimate = Estimate::of(&spec);
     let refusals = estimate.refusals(&spec);
     if refusals.is_empty() {
@@ -212,7 +223,7 @@ fn validate(files: &[PathBuf]) -> Result<(), Failure> {
     let mut failed: Option<Failure> = None;
     for f in files {
         let name = f.display().to_string();
-        let result = read_scenario(f).and_then(|src| checked(&name, &src));
+        let result = read_scenario(f).and_then(|src| checked(&name, &src, &Overrides::default()));
         match result {
             Ok((spec, estimate)) => {
                 let mut text = format!("ok: {name}\n");
@@ -278,7 +289,7 @@ fn estimate_lines(spec: &Spec, e: &Estimate) -> String {
 }
 
 fn run_text(name: &str, src: &str, opts: RunOpts) -> Result<(), Failure> {
-    let (spec, estimate) = checked(name, src)?;
+    let (spec, estimate) = checked(name, src, &Overrides { duration: opts.duration })?;
     let seed = opts.seed.unwrap_or(spec.seed);
     let dir = opts.out.unwrap_or_else(|| Path::new("out").join(sanitise(&spec.name)));
     let output = OutputDir::claim(&dir).map_err(|e| match e {

@@ -63,6 +63,19 @@ fn seed_flag_overrides_the_scenario_seed() {
 }
 
 #[test]
+fn duration_flag_overrides_the_scenario_duration() {
+    let f = scenario_files().into_iter().find(|p| p.ends_with("quickstart.toml")).unwrap();
+    let out = temp_dir("duration");
+    let r = cellsim(["run", f.to_str().unwrap(), "--duration", "90s", "--json", "--out", out.path().to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(s["duration_s"], 90.0);
+    let bad = cellsim(["run", f.to_str().unwrap(), "--duration", "0s", "--out", out.path().to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("the duration must be positive"));
+}
+
+#[test]
 fn schema_is_a_json_schema_of_the_format() {
     let r = cellsim(["schema"]);
     assert_eq!(r.status.code(), Some(0));

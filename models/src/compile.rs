@@ -41,7 +41,24 @@ pub fn decode<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, Vec<ScenarioEr
 
 /// Compiles scenario text; `file` names it in errors. Returns every semantic error found.
 pub fn compile(file: &str, src: &str) -> Result<Spec, Vec<ScenarioError>> {
-    let parsed: ScenarioFile = toml::from_str(src).map_err(|e| vec![from_toml(file, src, &e)])?;
+    compile_with(file, src, &Overrides::default())
+}
+
+/// Values given on the command line that replace the scenario's own, applied before the
+/// checks and defaults (a longer `duration` also widens the default bucket, as if written in
+/// the file).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `[scenario] duration`.
+    pub duration: Option<Duration>,
+}
+
+/// [`compile`], with `overrides` replacing the file's values.
+pub fn compile_with(file: &str, src: &str, overrides: &Overrides) -> Result<Spec, Vec<ScenarioError>> {
+    let mut parsed: ScenarioFile = toml::from_str(src).map_err(|e| vec![from_toml(file, src, &e)])?;
+    if let Some(d) = overrides.duration {
+        parsed.scenario.value.duration.value = d;
+    }
     let mut c = Checker { file, src, errors: Vec::new(), data_files: Vec::new() };
     let spec = c.spec(parsed);
     if c.errors.is_empty() {

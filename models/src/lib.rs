@@ -22,7 +22,7 @@ pub mod spec;
 pub mod tier;
 pub mod units;
 
-pub use compile::{compile, decode, load};
+pub use compile::{compile, compile_with, decode, load, Overrides};
 pub use error::ScenarioError;
 pub use estimate::{Estimate, Refusal};
 pub use features::{Feature, Features};
