@@ -101,6 +101,10 @@ fn minimal(feature: Feature) -> String {
             back = "[[service.operation]]\nname = \"fast\"\nservice_time = { dist = \"exponential\", mean = \"1ms\" }\n\n[[service.operation]]\nname = \"slow\"";
         }
         Feature::CallShapes => call = "repeat = { dist = \"uniform\", min = 1, max = 3 }",
+        Feature::Topology => {
+            // Zones: latency between placements; the back end spread over two zones.
+            fault = "[[region]]\nname = \"r\"\nzones = [\"a\", \"b\"]\n\n[network]\ncross_zone = { dist = \"constant\", value = \"2ms\" }"
+        }
         Feature::CpuStress => {
             fault = "[[fault]]\nkind = \"cpu-stress\"\nservice = \"back\"\nstart = \"5s\"\nduration = \"5s\"\nload_percent = 50"
         }

@@ -10,16 +10,21 @@ mod names;
 mod policies;
 mod series;
 mod service;
+mod topology;
 mod workload;
 
 use crate::error::{did_you_mean, ScenarioError};
-use crate::scenario::{RunSection, ScenarioFile, ServiceSection};
-use crate::spec::{DataFile, ServiceSpec, Spec};
+use crate::group_digits;
+use crate::scenario::{RunSection, ScenarioFile, ServiceSection, WorkloadSection};
+use crate::spec::{DataFile, ServiceSpec, Spec, WorkloadSpec};
 use crate::units::{Duration, Loc};
 use cellsim_sim::{Nanos, NS_PER_S};
 use service::Names;
 use std::collections::BTreeMap;
 use std::ops::Range;
+
+/// The most customers all workloads may have together (their ids are 32-bit).
+pub const MAX_CUSTOMERS: u64 = 1_000_000_000;
 
 /// Reads and compiles a scenario file.
 pub fn load(path: &str) -> Result<Spec, Vec<ScenarioError>> {
@@ -64,8 +69,35 @@ pub fn compile_with(file: &str, src: &str, overrides: &Overrides) -> Result<Spec
     if c.errors.is_empty() {
         Ok(spec)
     } else {
-        Err(c.errors)
+        Err(without_copies(c.errors))
     }
+}
+
+/// The errors, each said once: a mistake in a cells' template service is found in every
+/// cell's copy (`cell-1/api`, `cell-2/api`, ...), at the same place in the file.
+fn without_copies(errors: Vec<ScenarioError>) -> Vec<ScenarioError> {
+    let mut seen = std::collections::BTreeSet::new();
+    errors
+        .into_iter()
+        .filter(|e| seen.insert((e.line, e.column, uncelled(&e.message), e.field.as_deref().map(uncelled))))
+        .collect()
+}
+
+/// `text` with every cell's name (`cell-12/`) written as `cell-N/`.
+fn uncelled(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("cell-") {
+        out.push_str(&rest[..at + 5]);
+        rest = &rest[at + 5..];
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits > 0 && rest[digits..].starts_with('/') {
+            out.push('N');
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Turns a TOML or serde error into a located one with a hint for misspelt keys and values.
@@ -266,7 +298,8 @@ impl Checker<'_> {
         PendingError { errors: &mut self.errors, error: Some(error) }
     }
 
-    fn spec(&mut self, f: ScenarioFile) -> Spec {
+    fn spec(&mut self, mut f: ScenarioFile) -> Spec {
+        let layout = self.layout(&mut f);
         let run = &f.scenario.value;
         let times = self.times(run);
         if f.workloads.is_empty() {
@@ -288,11 +321,31 @@ impl Checker<'_> {
         let names =
             Names { services: &service_ids, operations: &operations, type_names: &type_names, types: &type_ids };
         let mut calls = Vec::new();
-        let workloads = f.workloads.iter().map(|w| self.workload(&w.value, &names, &mut calls)).collect();
+        let mut workloads: Vec<_> = f.workloads.iter().map(|w| self.workload(&w.value, &names, &mut calls)).collect();
+        self.populations(&f.workloads, &mut workloads);
         let mut plans = Vec::new();
-        let services: Vec<ServiceSpec> =
+        let mut services: Vec<ServiceSpec> =
             f.services.iter().map(|s| self.service(&s.value, &names, &mut calls, &mut plans)).collect();
-        let (faults, trigger) = self.faults(&f.faults, &service_ids, &services, times.duration_ns);
+        if services.len() > u16::MAX as usize {
+            let message =
+                format!("{} services, more than the 65,535 a scenario may have", group_digits(services.len() as u64));
+            self.err(f.scenario.span.clone(), "service", message)
+                .hint("cells multiply the template: fewer cells, or fewer template services");
+        }
+        let instances: u64 = services.iter().map(|s| s.instances as u64).sum();
+        if instances >= 1 << 30 {
+            let message = format!("{} instances in all, more than a scenario may have", group_digits(instances));
+            self.err(f.scenario.span.clone(), "service", message);
+        }
+        if let Some(layout) = &layout {
+            for (s, spread) in services.iter_mut().zip(&layout.spread) {
+                s.zones = (0..s.instances as usize).map(|i| spread[i % spread.len()]).collect();
+            }
+            for (s, cell) in services.iter_mut().zip(&layout.cell_of) {
+                s.cell = *cell;
+            }
+        }
+        let (faults, trigger) = self.faults(&f.faults, &service_ids, &services, layout.as_ref(), times.duration_ns);
 
         let limits = &f.limits;
         let max_events = self.limit(&limits.max_events, "max_events", 1_000_000_000_000, 2_000_000_000);
@@ -322,6 +375,46 @@ impl Checker<'_> {
             trigger,
             type_names,
             data_files: std::mem::take(&mut self.data_files),
+            routes: layout.as_ref().map_or_else(Vec::new, |l| l.routes.clone()),
+            topology: layout.map(|l| l.topology),
+        }
+    }
+
+    /// Each workload's first global customer id: workloads naming one `population` share
+    /// their ids (and must agree on `customers`); the others follow one another.
+    fn populations(&mut self, sections: &[Loc<WorkloadSection>], workloads: &mut [WorkloadSpec]) {
+        let mut firsts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        let mut next: u64 = 0;
+        for (section, w) in sections.iter().zip(workloads.iter_mut()) {
+            let key = match &section.value.population {
+                Some(p) => format!("population {}", p.value),
+                None => format!("workload {}", w.name),
+            };
+            let (first, customers) = *firsts.entry(key).or_insert_with(|| {
+                let first = next;
+                next += w.customers;
+                (first, w.customers)
+            });
+            if customers != w.customers {
+                let p = section.value.population.as_ref().expect("only a shared population is seen twice");
+                let field = format!("workload.{}.population", w.name);
+                let message = format!(
+                    "population `{}` has {customers} customers in an earlier workload, not {}",
+                    p.value, w.customers
+                );
+                self.err(p.span.clone(), field, message).hint("workloads of one population have the same customers");
+            }
+            w.first_customer = first.min(u32::MAX as u64) as u32;
+        }
+        if next > MAX_CUSTOMERS {
+            let span = sections.first().map_or(0..0, |s| s.span.clone());
+            let message = format!(
+                "the workloads have {} customers together, more than {}",
+                group_digits(next),
+                group_digits(MAX_CUSTOMERS)
+            );
+            self.err(span, "workload.customers", message)
+                .hint("customers are partition keys: a sample of them behaves as all of them");
         }
     }
 

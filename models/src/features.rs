@@ -34,10 +34,13 @@ pub enum Feature {
     Operations,
     /// A call repeated, made with a probability, or awaited at the end or never.
     CallShapes,
+    /// Regions and zones (placement and latency between placements, customers counted),
+    /// cells and their routers.
+    Topology,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 20] = [
+    pub const ALL: [Feature; 21] = [
         Feature::RetryBudget,
         Feature::CircuitBreaker,
         Feature::Bulkhead,
@@ -58,6 +61,7 @@ impl Feature {
         Feature::CpuStress,
         Feature::Operations,
         Feature::CallShapes,
+        Feature::Topology,
     ];
 
     /// The lowest tier whose model handles this feature.
@@ -67,7 +71,7 @@ impl Feature {
             RetryBudget | CircuitBreaker | Bulkhead | AdaptiveThrottling | Hedging | Fallback | DecorrelatedJitter
             | LoadBalancer | HealthCheck | OutlierDetection => TierKind::Policies,
             CallDeadline | PropagateDeadline | ErrorProbability | QueueDiscipline | Codel | MaxInFlight | Outage
-            | CpuStress | Operations | CallShapes => TierKind::Full,
+            | CpuStress | Operations | CallShapes | Topology => TierKind::Full,
         }
     }
 
@@ -120,11 +124,16 @@ impl Features {
             trigger: _, // derived from `faults`
             type_names: _,
             data_files: _,
+            topology,
+            routes: _, // with the topology
         } = spec;
         let mut set = Features::default();
         calls.iter().for_each(|c| set.0 |= call_features(c).0);
         services.iter().for_each(|s| set.0 |= service_features(s).0);
         faults.iter().for_each(|f| set.insert(fault_feature(f)));
+        if topology.is_some() {
+            set.insert(Feature::Topology);
+        }
         set
     }
 
@@ -174,6 +183,7 @@ pub fn call_features(c: &CallSpec) -> Features {
         throttle,
         deadline_ns,
         propagate_deadline,
+        route: _, // routes need a topology
     } = c;
     let RetrySpec { max_attempts: _, backoff, retry_on: _, budget } = retry;
     let mut set = Features::default();
@@ -207,6 +217,8 @@ pub fn service_features(s: &ServiceSpec) -> Features {
         fleet,
         shedding,
         hold_worker_during_calls: _,
+        zones: _, // placed with a topology
+        cell: _,
     } = s;
     let FleetSpec { lb, weights: _, health, outlier } = fleet;
     let SheddingSpec { discipline, codel, standing_ns: _, max_in_flight } = shedding;
@@ -261,7 +273,9 @@ impl Paths {
         let caller = callers(spec);
         let mut outages = vec![false; spec.services.len()];
         for f in spec.faults.iter().filter(|f| f.kind == FaultKind::Outage) {
-            outages[f.target.service as usize] = true;
+            for &(s, _) in &f.target.instances {
+                outages[s as usize] = true;
+            }
         }
         let calls: Vec<Features> = spec.calls.iter().map(call_features).collect();
         let plain = calls

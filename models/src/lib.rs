@@ -5,6 +5,7 @@
 //! scenario.toml --compile--> Spec --simulate--> RunResult (+ series rows to a SeriesSink)
 //! ```
 
+pub mod cells;
 pub mod compile;
 pub mod dist;
 pub mod error;
@@ -27,7 +28,8 @@ pub use error::ScenarioError;
 pub use estimate::{Estimate, Refusal};
 pub use features::{Feature, Features};
 pub use metrics::{
-    EdgeStats, InstanceStats, NoSeries, OperationStats, PolicyStats, RequestStats, SeriesRow, SeriesSink, ServiceStats,
+    EdgeStats, InstanceStats, NoSeries, OperationStats, PlaceStats, PolicyStats, RequestStats, SeriesRow, SeriesSink,
+    ServiceStats, TopologyStats,
 };
 pub use model::{Overload, Stability};
 pub use outcome::{Outcome, Outcomes};
@@ -129,6 +131,8 @@ pub struct RunResult {
     pub data_files: Vec<spec::DataFile>,
     /// Per service call declaration (caller -> callee edge), in the scenario's order.
     pub edges: Vec<EdgeStats>,
+    /// Per zone, cell and customer, when the scenario declares regions.
+    pub topology: Option<TopologyStats>,
 }
 
 impl Stability {
@@ -196,7 +200,7 @@ fn simulate_with<S: SeriesSink, T: Tier>(spec: &Spec, seed: u64, sink: S, fast_p
     // A completed run's series covers the duration and the drain; a stopped one's ends at the
     // stop (later buckets were never simulated: rows of zeros would read as no traffic).
     let series_end_ns = if verdict.is_completed() { end_ns.max(spec.duration_ns) } else { end_ns };
-    let (requests, services, policies, edges, sink) = model.finish(series_end_ns);
+    let (requests, services, policies, edges, topology, sink) = model.finish(series_end_ns);
     let result = RunResult {
         scenario: spec.name.clone(),
         seed,
@@ -215,6 +219,7 @@ fn simulate_with<S: SeriesSink, T: Tier>(spec: &Spec, seed: u64, sink: S, fast_p
         stability,
         data_files: spec.data_files.clone(),
         edges,
+        topology,
     };
     (result, sink)
 }

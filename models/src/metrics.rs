@@ -389,6 +389,32 @@ pub struct EdgeStats {
     pub latency: Histogram<u64>,
 }
 
+/// What happened at one place: a zone (the jobs its instances served) or a cell (the calls
+/// routers sent there, by their final attempt), counted after the warm-up.
+#[derive(Clone, Debug)]
+pub struct PlaceStats {
+    pub name: String,
+    pub outcomes: Outcomes,
+    /// Of successes: a zone's job sojourn, a cell's routed call from start to end.
+    pub latency: Histogram<u64>,
+    /// The instances placed there (a cell's: of its services), their workers, and the
+    /// worker time they spent in the measurement window.
+    pub instances: u64,
+    pub workers: u64,
+    pub busy: Integral,
+}
+
+/// Per zone, per cell and per customer, for scenarios with a topology.
+#[derive(Clone, Debug)]
+pub struct TopologyStats {
+    pub zones: Vec<PlaceStats>,
+    pub cells: Vec<PlaceStats>,
+    /// Customers who sent a counted request, and those of them who saw at least one failed
+    /// request (error, timeout, rejected, refused).
+    pub customers: u64,
+    pub customers_failed: u64,
+}
+
 impl RequestStats {
     pub fn new(workload: &str, request: &str) -> Self {
         RequestStats {

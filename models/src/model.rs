@@ -35,6 +35,7 @@ mod policies;
 mod record;
 mod records;
 mod tables;
+mod topo;
 
 pub use event::{Event, Halt, Kind, Overload};
 pub use memory::ModelMemory;
@@ -120,6 +121,8 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     /// Copies of calls repeated in sequence being sent inside one another (see
     /// `calls::send_repeat`).
     repeat_nesting: u32,
+    /// Zones, cells, routers and per-customer counts (`None`: no topology).
+    topo: Option<topo::TopoRt>,
     _tier: PhantomData<T>,
 }
 
@@ -143,6 +146,10 @@ impl Tick {
 
 /// A job's instance while it travels to its service.
 const TRAVELLING: u32 = u32::MAX;
+
+/// Marks a job's instance picked when the attempt was sent (scenarios with a topology): it is
+/// on its way there, not yet admitted. Instances are fewer than 2^31 (the compiler checks).
+const PICKED: u32 = 1 << 31;
 
 impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
     /// Schedules each workload's first arrival and every periodic tick.
@@ -194,7 +201,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
         if self.requests_in_flight >= self.spec.max_in_flight_requests {
             return Err(self.halt(Overload::Requests { limit: self.spec.max_in_flight_requests }));
         }
-        let r = self.request_type(w);
+        let (r, customer) = self.request_type(w);
         let req = &self.spec.workloads[w as usize].requests[r];
         let stats = self.workloads[w as usize].stats[r];
         let call = Call {
@@ -204,6 +211,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             stats,
             workload: w as u16,
             attempt: 1,
+            customer,
             waiting: true,
             batch: self.batch_at(now),
             started_ns: now,
@@ -291,7 +299,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
         if let Some(fleet) = self.services[s as usize].fleet.as_ref().filter(|_| T::POLICIES) {
             let first = self.services[s as usize].first_instance;
             fleet.check(|i| {
-                let at = |job: &&Job| job.service == s && job.instance == first + i;
+                let at = |job: &&Job| job.service as u32 == s && job.instance == first + i;
                 self.jobs.iter().filter(at).count() as u32
             });
         }
@@ -326,11 +334,13 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 let job = self.jobs.get(h).expect("live job");
                 let seed = JobSeed {
                     call: job.call,
-                    attempt: job.attempt,
-                    service: job.service,
+                    attempt: job.attempt as u32,
+                    service: job.service as u32,
                     op: job.op,
                     type_id: job.type_id,
                     deadline_ns: job.deadline_ns,
+                    customer: job.customer,
+                    instance: job.instance,
                 };
                 self.admit(seed, Some(h), now, q)
             }
@@ -340,7 +350,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Kind::Retry => match self.calls.get_mut(h) {
                 Some(call) => {
                     call.waiting = true;
-                    let (spec, type_id, attempt, plain) = (call.spec, call.type_id, call.attempt, call.plain);
+                    let (spec, type_id, attempt, plain) = (call.spec, call.type_id, call.attempt as u32, call.plain);
                     self.start_attempt(h, spec, type_id, attempt, plain, now, q)
                 }
                 None => Ok(()),
@@ -375,7 +385,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             }
             Kind::Hedge => match self.calls.get(h) {
                 // Still waiting, and no copy went out since this timer was set.
-                Some(call) if call.waiting && call.hedge_mask != 0 && call.attempt == event.arg => {
+                Some(call) if call.waiting && call.hedge_mask != 0 && call.attempt as u32 == event.arg => {
                     if calls::nobody_waits(&self.jobs, call.parent, self.spec.calls[call.spec as usize].wait) {
                         return Ok(());
                     }

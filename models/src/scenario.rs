@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// A whole scenario file.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     /// Run settings: name, duration, warm-up, seed, bucket width.
@@ -27,9 +27,108 @@ pub struct ScenarioFile {
     /// Faults injected at set times.
     #[serde(default, rename = "fault")]
     pub faults: Vec<Loc<FaultSection>>,
+    /// Regions and their availability zones, where services' instances are placed.
+    #[serde(default, rename = "region")]
+    pub regions: Vec<Loc<RegionSection>>,
+    /// Network latency between placements (same zone, across zones, across regions).
+    pub network: Option<Loc<NetworkSection>>,
+    /// Cells: copies of a template of services, each placed across zones.
+    pub cells: Option<Loc<CellsSection>>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+/// A region and its availability zones.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegionSection {
+    pub name: Loc<String>,
+    /// The zones' names, unique across regions (e.g. "use1-az1").
+    pub zones: Vec<Loc<String>>,
+}
+
+/// One-way network latency by where the two ends are placed; a call's own `latency`
+/// replaces it.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// Both ends in one zone. Default constant 0.1 ms.
+    pub same_zone: Option<Loc<DistSection>>,
+    /// Two zones of one region. Default constant 0.5 ms.
+    pub cross_zone: Option<Loc<DistSection>>,
+    /// Two regions. Default constant 30 ms.
+    pub cross_region: Option<Loc<DistSection>>,
+    /// A client (outside the zones) to the service it calls. Default: none.
+    pub client: Option<Loc<DistSection>>,
+    /// A caller's calls go to instances in every zone (true, as an ALB has it by default) or
+    /// only in the caller's own zone (false). Default true.
+    pub cross_zone_load_balancing: Option<bool>,
+}
+
+/// The cells: `count` copies of the template services, named `cell-1/api` and so on.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CellsSection {
+    /// How many cells. 1 to 1,000.
+    pub count: Loc<u32>,
+    /// The template: the services every cell has a copy of.
+    pub services: Vec<Loc<String>>,
+    /// The zones each cell spans. Default: every zone of the first region.
+    pub zones: Option<Vec<Loc<String>>>,
+    /// Per-cell overrides.
+    #[serde(default, rename = "cell")]
+    pub cells: Vec<Loc<CellSection>>,
+}
+
+/// One cell's differences from the template.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CellSection {
+    /// `cell-1` to `cell-N`.
+    pub name: Loc<String>,
+    /// The zones this cell spans.
+    pub zones: Option<Vec<Loc<String>>>,
+    /// Instances of template services in this cell, by service name.
+    pub instances: Option<Loc<std::collections::BTreeMap<String, u32>>>,
+}
+
+/// How a router maps a request's customer to a cell.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoutingKind {
+    /// A hash of the customer id, modulo the number of cells.
+    Hash,
+    /// A hash of the customer id, modulo `buckets`; a table maps buckets to cells.
+    Buckets,
+    /// Each customer gets `shard_size` of the cells, chosen by a hash of the id.
+    ShuffleShard,
+}
+
+/// A router's routing: its calls to template services go to the customer's cell.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSection {
+    pub kind: RoutingKind,
+    /// buckets: how many logical buckets. Default 10,000.
+    pub buckets: Option<Loc<u32>>,
+    /// shuffle-shard: cells per customer. Default 2.
+    pub shard_size: Option<Loc<u32>>,
+    /// Named customers pinned to a cell: `{ "42" = "cell-3" }` (ids as strings).
+    pub customers: Option<Loc<std::collections::BTreeMap<String, String>>>,
+    /// buckets: moves of buckets to other cells at set times.
+    #[serde(default, rename = "migration")]
+    pub migrations: Vec<Loc<MigrationSection>>,
+}
+
+/// Buckets `first..=last` move to cell `to` at `at`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationSection {
+    pub at: Loc<Duration>,
+    pub first: Loc<u32>,
+    pub last: Loc<u32>,
+    pub to: Loc<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunSection {
     /// A short name, used in reports.
@@ -55,7 +154,7 @@ pub struct RunSection {
     pub bucket: Option<Loc<Duration>>,
 }
 
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSection {
     /// Most events one run may handle (zero-delay dispatches, such as a retry sent at once
@@ -74,7 +173,7 @@ pub struct LimitsSection {
     pub max_output_mb: Option<Loc<u64>>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSection {
     pub name: Loc<String>,
@@ -82,6 +181,9 @@ pub struct WorkloadSection {
     /// Customer ids are the partition keys. Default 1.
     #[serde(default)]
     pub customers: Option<Loc<u64>>,
+    /// Workloads naming the same population share their customers (the same ids are the same
+    /// customers). Default: the workload's own population.
+    pub population: Option<Loc<String>>,
     /// The arrival process of an open loop (not with `users`).
     pub arrival: Option<Loc<ArrivalSection>>,
     /// A closed loop instead: this many users, each sending a request, waiting for its
@@ -118,7 +220,7 @@ pub enum Interpolation {
     Linear,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArrivalSection {
     pub process: ArrivalProcess,
@@ -137,14 +239,14 @@ pub struct ArrivalSection {
     pub scale: Option<Loc<f64>>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepSection {
     pub at: Duration,
     pub rate_per_s: Loc<f64>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSection {
     pub name: Loc<String>,
@@ -179,7 +281,7 @@ pub struct RequestSection {
     pub adaptive_throttling: Option<Loc<ThrottlingSection>>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSection {
     pub name: Loc<String>,
@@ -220,6 +322,12 @@ pub struct ServiceSection {
     /// At most this many jobs present per instance (queued, working, waiting on calls); one
     /// more is rejected. Default: none.
     pub max_in_flight: Option<Loc<u32>>,
+    /// The zones its instances are spread over, round-robin (a zone named twice gets two
+    /// shares). Default: its cell's zones, or every zone of the first region.
+    pub zones: Option<Vec<Loc<String>>>,
+    /// Makes this service a cell router: its calls to template services go to the
+    /// customer's cell.
+    pub routing: Option<Loc<RoutingSection>>,
     /// Downstream calls made after the service's own work, in order (the implicit
     /// operation's; not with `[[service.operation]]`).
     #[serde(default, rename = "call")]
@@ -242,7 +350,7 @@ pub type Branches = std::collections::BTreeMap<String, f64>;
 
 /// One operation of a service: its own work and its own calls; workers, queue, instances and
 /// policies stay the service's.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OperationSection {
     /// Unique within the service; callers name it with `operation = "..."`.
@@ -256,11 +364,16 @@ pub struct OperationSection {
     pub calls: Vec<Loc<CallSection>>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallSection {
     /// The called service.
     pub to: Loc<String>,
+    /// Set by the compiler, not the file: a router's call into the cells, routed by
+    /// `Spec::routes[route]`.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub route: Option<u32>,
     /// The called service's operation. Required when it has several; default: its only one.
     pub operation: Option<Loc<String>>,
     /// When the caller waits for the answer: "step" (its step waits, the default), "end"
@@ -329,7 +442,7 @@ pub enum WaitSection {
 }
 
 /// A message size in bytes: a number, or a distribution of bytes.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum SizeSection {
     Bytes(u64),
@@ -339,7 +452,7 @@ pub enum SizeSection {
 /// A distribution of sizes: `dist` as for durations ("constant" with `value`, "uniform" with
 /// `min` and `max`, "exponential" with `mean`, "lognormal" with `median` and `p99`), the
 /// values in bytes.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SizeDistSection {
     pub dist: DistKind,
@@ -352,7 +465,7 @@ pub struct SizeDistSection {
 }
 
 /// How many times a call is made per job.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RepeatSection {
     /// That many times, one after another.
@@ -361,7 +474,7 @@ pub enum RepeatSection {
     Table(RepeatTable),
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RepeatTable {
     /// A fixed count (not with `dist`).
@@ -393,7 +506,7 @@ pub enum CountDist {
 
 /// Refuse requests locally with probability max(0, (requests - k x accepts) / (requests + 1))
 /// over the last `window`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThrottlingSection {
     /// At least 1. Default 2 (the SRE book's suggestion).
@@ -406,7 +519,7 @@ pub struct ThrottlingSection {
 
 /// At most `max_concurrent` attempts of the call in flight; one more waits if fewer than
 /// `max_pending` are waiting (for at most `max_wait`), else is refused at once.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkheadSection {
     /// At least 1. Resilience4j's default is 25, Envoy's max_requests 1024.
@@ -422,7 +535,7 @@ pub struct BulkheadSection {
 }
 
 /// A fallback: a cache, a static answer.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FallbackSection {
     /// How long the fallback takes. Default: no time.
@@ -431,7 +544,7 @@ pub struct FallbackSection {
 
 /// Send another copy of the call every `delay` until one succeeds, up to `max_attempts`
 /// copies; the first success wins and the others are abandoned.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HedgeSection {
     /// Copies in all, the first included: 2 to 5 (gRPC's limit).
@@ -440,7 +553,7 @@ pub struct HedgeSection {
     pub delay: Duration,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySection {
     /// Total attempts including the first. Default 1.
@@ -500,7 +613,7 @@ pub enum Scope {
     Service,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetSection {
     pub kind: BudgetKind,
@@ -540,7 +653,7 @@ pub enum DistKind {
 }
 
 /// A distribution of durations. `dist` names the family; the other keys are its parameters.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DistSection {
     pub dist: DistKind,
@@ -554,7 +667,7 @@ pub struct DistSection {
     pub points: Option<Vec<PointSection>>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PointSection {
     /// Percentile, 0 to 100.
@@ -582,7 +695,7 @@ pub enum SlidingWindow {
 }
 
 /// A circuit breaker. Defaults are the real libraries' (reference sections 1.1 and 1.2).
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerSection {
     pub kind: BreakerKind,
@@ -634,7 +747,7 @@ pub enum QueueDisciplineSection {
     AdaptiveLifo,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodelSection {
     /// Default 5ms.
@@ -667,7 +780,7 @@ pub enum HealthCheckKind {
     Dependency,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckSection {
     pub kind: HealthCheckKind,
@@ -701,7 +814,7 @@ pub enum AllUnhealthy {
 }
 
 /// Envoy outlier detection; defaults from `outlier_detection.proto`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutlierSection {
     /// Default 5.
@@ -734,12 +847,16 @@ pub enum FaultKind {
 }
 
 /// A fault: what, where, and when.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSection {
     pub kind: FaultKind,
-    /// The service whose instances are hit.
-    pub service: Loc<String>,
+    /// The target, one of: the service whose instances are hit, a cell, a zone or a region
+    /// (every instance placed there).
+    pub service: Option<Loc<String>>,
+    pub cell: Option<Loc<String>>,
+    pub zone: Option<Loc<String>>,
+    pub region: Option<Loc<String>>,
     /// When the fault begins.
     pub start: Loc<Duration>,
     /// How long it lasts.

@@ -1,6 +1,7 @@
 //! The runnable form of a scenario: names resolved to indices, defaults filled in,
 //! distributions compiled. Built by `compile`; read by the model.
 
+pub use crate::cells::{Migration, RouteKind, RouteSpec};
 use crate::dist::Dist;
 pub use crate::faults::{FaultKind, FaultSpec};
 pub use crate::fleet::{HealthKind, HealthSpec, LbKind, OutlierSpec};
@@ -41,6 +42,61 @@ pub struct Spec {
     pub type_names: Vec<String>,
     /// The data files the scenario read (rate series), as named in it, with their hashes.
     pub data_files: Vec<DataFile>,
+    /// Where the services run: regions, zones, cells and the network between them (`None`:
+    /// the scenario declares no region; nothing is placed and calls cost only their own
+    /// `latency`).
+    pub topology: Option<Topology>,
+    /// Cell routers' routing, indexed by `CallSpec::route`.
+    pub routes: Vec<RouteSpec>,
+}
+
+/// Regions, zones and cells, and the network latency between placements.
+#[derive(Clone, Debug)]
+pub struct Topology {
+    pub regions: Vec<String>,
+    pub zones: Vec<Zone>,
+    pub cells: Vec<Cell>,
+    pub network: Network,
+    /// Calls may go to instances in any zone (true) or only the caller's (false).
+    pub cross_zone_lb: bool,
+}
+
+impl Topology {
+    /// The latency class of a message from zone `from` (`None`: a client) to zone `to`.
+    pub fn latency(&self, from: Option<u16>, to: u16) -> Option<&Dist> {
+        let n = &self.network;
+        match from {
+            None => n.client.as_ref(),
+            Some(f) if f == to => Some(&n.same_zone),
+            Some(f) if self.zones[f as usize].region == self.zones[to as usize].region => Some(&n.cross_zone),
+            Some(_) => Some(&n.cross_region),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Zone {
+    pub name: String,
+    pub region: u16,
+}
+
+/// A cell: a copy of the template services, placed across `zones`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cell {
+    pub name: String,
+    pub zones: Vec<u16>,
+    /// Its services (copies of the template), in the template's order.
+    pub services: Vec<u32>,
+}
+
+/// One-way network latency by placement.
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub same_zone: Dist,
+    pub cross_zone: Dist,
+    pub cross_region: Dist,
+    /// From a client (outside the zones); `None`: no latency.
+    pub client: Option<Dist>,
 }
 
 /// A data file a scenario names: the path as written, its SHA-256 (hex) and its length.
@@ -65,6 +121,10 @@ pub struct ServiceSpec {
     pub fleet: FleetSpec,
     pub shedding: SheddingSpec,
     pub hold_worker_during_calls: bool,
+    /// By instance: its zone (empty without a topology).
+    pub zones: Vec<u16>,
+    /// The cell it belongs to (`None`: shared, or no cells).
+    pub cell: Option<u16>,
 }
 
 impl ServiceSpec {
@@ -227,6 +287,9 @@ impl Step {
 pub struct WorkloadSpec {
     pub name: String,
     pub customers: u64,
+    /// The global id of its population's first customer: workloads of one population share
+    /// ids; each other population follows the previous ones.
+    pub first_customer: u32,
     pub arrival: Arrival,
     pub requests: Vec<RequestSpec>,
     /// Cumulative mix weights normalised to end at 1.
@@ -361,6 +424,9 @@ pub struct CallSpec {
     pub deadline_ns: Nanos,
     /// The callee receives the attempt's deadline.
     pub propagate_deadline: bool,
+    /// A router's call into the cells: the target is the customer's cell's copy of `to`'s
+    /// template service (`Spec::routes[route]`); `to` is the first cell's.
+    pub route: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -424,6 +490,11 @@ impl RetrySpec {
 }
 
 impl Spec {
+    /// Customers across the workloads' populations (global ids are below this).
+    pub fn customers(&self) -> u64 {
+        self.workloads.iter().map(|w| w.first_customer as u64 + w.customers).max().unwrap_or(0)
+    }
+
     /// The mean number of busy workers a service needs at steady state, from the arrival
     /// rates and mean service times (with each call made as often as it is on average: its
     /// probability, its mean repetitions, its branch's share); a planning aid for

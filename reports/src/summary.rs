@@ -38,6 +38,45 @@ pub struct Summary {
     /// the SHA-256 of the contents, and their length. Absent when it read none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub data_files: Vec<DataFileSummary>,
+    /// Per zone, per cell and per customer, for scenarios that declare regions. Absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topology: Option<TopologySummary>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct TopologySummary {
+    /// By zone: the jobs its instances served.
+    pub zones: Vec<PlaceSummary>,
+    /// By cell: the calls routers sent there (counted for the cell of their final attempt).
+    pub cells: Vec<PlaceSummary>,
+    pub customers: CustomersSummary,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct PlaceSummary {
+    pub name: String,
+    /// Instances placed there (a cell's: of its services), and their mean utilisation.
+    pub instances: u64,
+    pub utilisation: Option<f64>,
+    /// Zones: jobs; cells: routed calls.
+    pub total: u64,
+    pub outcomes: BTreeMap<String, u64>,
+    /// Successes (ok and degraded) over `total`.
+    pub availability: Option<f64>,
+    /// Of successes: a zone's job sojourn; a cell's routed call, attempts and retries
+    /// included.
+    pub latency_ms: Option<Latency>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct CustomersSummary {
+    /// Customers who sent a request after the warm-up.
+    pub sent: u64,
+    /// Of them, those who saw at least one failed request (error, timeout, rejected,
+    /// refused), and their share.
+    pub failed: u64,
+    pub failed_share: Option<f64>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -359,5 +398,30 @@ pub fn summarise(r: &RunResult) -> Summary {
             .iter()
             .map(|d| DataFileSummary { file: d.file.clone(), sha256: d.sha256.clone(), bytes: d.bytes })
             .collect(),
+        topology: r.topology.as_ref().map(|t| {
+            let width = r.measured_until_ns - r.warmup_ns;
+            let places = |list: &[cellsim_models::PlaceStats]| {
+                list.iter()
+                    .map(|p| PlaceSummary {
+                        name: p.name.clone(),
+                        instances: p.instances,
+                        utilisation: (p.workers > 0).then(|| round9(p.busy.average(width) / p.workers as f64)),
+                        total: p.outcomes.total(),
+                        outcomes: outcomes(&p.outcomes),
+                        availability: ratio(p.outcomes.successes(), p.outcomes.total()),
+                        latency_ms: latency(&p.latency, None),
+                    })
+                    .collect()
+            };
+            TopologySummary {
+                zones: places(&t.zones),
+                cells: places(&t.cells),
+                customers: CustomersSummary {
+                    sent: t.customers,
+                    failed: t.customers_failed,
+                    failed_share: ratio(t.customers_failed, t.customers),
+                },
+            }
+        }),
     }
 }

@@ -85,7 +85,8 @@ fn edges(out: &mut String, s: &Summary) {
         .map(|e| {
             let mut callee = side(&e.callee, &e.callee_operation);
             // The call's name, when it is not the default one.
-            if e.call != e.callee && e.call != format!("{}/{}", e.callee, e.callee_operation) {
+            let routed = e.callee.starts_with("cell-*/");
+            if !routed && e.call != e.callee && e.call != format!("{}/{}", e.callee, e.callee_operation) {
                 callee = format!("{callee} ({})", e.call);
             }
             let mut row = vec![
@@ -122,6 +123,47 @@ fn edges(out: &mut String, s: &Summary) {
         ],
         &rows,
     );
+}
+
+/// The zones' and cells' tables and the customers' line, for a scenario with a topology.
+fn places(out: &mut String, s: &Summary) {
+    let Some(t) = &s.topology else { return };
+    let rows = |list: &[crate::summary::PlaceSummary]| -> Vec<Vec<String>> {
+        list.iter()
+            .map(|p| {
+                let mut row = vec![
+                    p.name.clone(),
+                    p.instances.to_string(),
+                    pct(p.utilisation),
+                    p.total.to_string(),
+                    pct(p.availability),
+                    p.outcomes["error"].to_string(),
+                    p.outcomes["timeout"].to_string(),
+                    p.outcomes["rejected"].to_string(),
+                    p.outcomes["refused"].to_string(),
+                ];
+                let [mean, p50, p99, _] = lat_cols(&p.latency_ms);
+                row.extend([mean, p50, p99]);
+                row
+            })
+            .collect()
+    };
+    let header = |first: &'static str, what: &'static str| {
+        [first, "inst", "busy", what, "success", "error", "timeout", "rejected", "refused", "mean", "p50", "p99"]
+    };
+    out.push_str("\nZones (jobs served by the instances placed in each)\n");
+    table(out, &header("zone", "jobs"), &rows(&t.zones));
+    if !t.cells.is_empty() {
+        out.push_str("\nCells (calls routers sent to each, by the cell of their last attempt)\n");
+        table(out, &header("cell", "calls"), &rows(&t.cells));
+    }
+    let c = &t.customers;
+    out.push_str(&format!(
+        "\nCustomers: {} sent requests; {} of them ({}) saw at least one fail\n",
+        c.sent,
+        c.failed,
+        pct(c.failed_share)
+    ));
 }
 
 /// Renders the summary as text.
@@ -224,6 +266,7 @@ pub fn render(s: &Summary) -> String {
         &rows,
     );
     edges(&mut out, s);
+    places(&mut out, s);
     let fleets: Vec<Vec<String>> = s
         .services
         .iter()

@@ -23,6 +23,8 @@ pub(super) struct CallKeys<'s> {
     throttle: Option<&'s Loc<ThrottlingSection>>,
     request_bytes: Option<&'s Loc<SizeSection>>,
     response_bytes: Option<&'s Loc<SizeSection>>,
+    /// A router's call into the cells (set by the topology's expansion).
+    route: Option<u32>,
 }
 
 impl<'s> From<&'s RequestSection> for CallKeys<'s> {
@@ -38,6 +40,7 @@ impl<'s> From<&'s RequestSection> for CallKeys<'s> {
             throttle: r.adaptive_throttling.as_ref(),
             request_bytes: r.request_bytes.as_ref(),
             response_bytes: r.response_bytes.as_ref(),
+            route: None,
         }
     }
 }
@@ -55,6 +58,7 @@ impl<'s> From<&'s CallSection> for CallKeys<'s> {
             throttle: c.adaptive_throttling.as_ref(),
             request_bytes: c.request_bytes.as_ref(),
             response_bytes: c.response_bytes.as_ref(),
+            route: c.route,
         }
     }
 }
@@ -157,6 +161,7 @@ impl Checker<'_> {
             throttle,
             deadline_ns,
             propagate_deadline: keys.propagate_deadline,
+            route: keys.route,
         }
     }
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 const DEFAULT_QUEUE_CAPACITY: u32 = 1000;
 /// Each instance is a record with its own queue: this bounds the memory a scenario can ask for.
-const MAX_INSTANCES: u32 = 100_000;
+pub(super) const MAX_INSTANCES: u32 = 100_000;
 
 /// An operation's compiled calls: for each, its parallel group, its request-type filter and
 /// its branch.
@@ -102,6 +102,8 @@ impl Checker<'_> {
             fleet: self.fleet(s, &path, names.services, instances),
             shedding: self.shedding(s, &path),
             hold_worker_during_calls: s.hold_worker_during_calls,
+            zones: Vec::new(),
+            cell: None,
         }
     }
 

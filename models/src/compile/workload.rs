@@ -91,7 +91,14 @@ impl Checker<'_> {
             });
             calls.push(call);
         }
-        WorkloadSpec { name: wname.clone(), customers, arrival, requests, cumulative_mix: cumulative_mix(&weights) }
+        WorkloadSpec {
+            name: wname.clone(),
+            customers,
+            first_customer: 0,
+            arrival,
+            requests,
+            cumulative_mix: cumulative_mix(&weights),
+        }
     }
 
     /// `users` with `think_time`: a closed loop.

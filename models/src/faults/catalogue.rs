@@ -38,9 +38,26 @@ impl CpuStress {
     }
 }
 
-/// Which instances a fault hits: the first `instances` of `service`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which instances a fault hits: the first `instances` of a service, or every instance
+/// placed in a cell, a zone or a region (a domain outage: all at the same instant).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FaultTarget {
-    pub service: u32,
-    pub instances: u32,
+    /// What the scenario aimed at, in words for reports: `service api`, `cell cell-3`, `zone
+    /// use1-az1`, `region us-east-1`.
+    pub what: String,
+    /// The instances hit, as (service, instance of the service), in service then instance
+    /// order.
+    pub instances: Vec<(u32, u32)>,
+}
+
+impl FaultTarget {
+    /// The first `count` instances of `service`.
+    pub fn service(name: &str, service: u32, count: u32) -> FaultTarget {
+        FaultTarget { what: format!("service {name}"), instances: (0..count).map(|i| (service, i)).collect() }
+    }
+
+    /// Does it hit any instance of `service`?
+    pub fn hits(&self, service: u32) -> bool {
+        self.instances.iter().any(|&(s, _)| s == service)
+    }
 }

@@ -4,7 +4,6 @@
 
 use super::catalogue::{FaultKind, FaultSpec};
 use cellsim_sim::Nanos;
-use std::ops::Range;
 
 /// A fault starting or ending at `at_ns`.
 #[derive(Clone, Copy, Debug)]
@@ -23,7 +22,7 @@ pub struct FaultState {
     next: usize,
     /// By fault: its kind, the global instances it targets, whether it acts now.
     kinds: Vec<FaultKind>,
-    targets: Vec<Range<u32>>,
+    targets: Vec<Vec<u32>>,
     active: Vec<bool>,
     /// By global instance: outages holding it down now.
     down: Vec<u32>,
@@ -43,10 +42,7 @@ impl FaultState {
         timeline.sort_by_key(|t| (t.at_ns, t.fault, !t.starts));
         let targets = faults
             .iter()
-            .map(|f| {
-                let first = first_instance[f.target.service as usize];
-                first..first + f.target.instances
-            })
+            .map(|f| f.target.instances.iter().map(|&(s, i)| first_instance[s as usize] + i).collect())
             .collect();
         let stressed = faults.iter().any(|f| matches!(f.kind, FaultKind::CpuStress(_)));
         FaultState {
@@ -74,7 +70,7 @@ impl FaultState {
             self.active[f] = t.starts;
             match self.kinds[f] {
                 FaultKind::Outage => {
-                    for i in self.targets[f].clone() {
+                    for &i in &self.targets[f] {
                         if t.starts {
                             self.down[i as usize] += 1;
                         } else {
@@ -91,7 +87,8 @@ impl FaultState {
     /// the CPU-stress faults acting on each, in fault order (the same product, in the same
     /// order, whatever order the faults started in).
     fn restress(&mut self, f: usize) {
-        for i in self.targets[f].clone() {
+        for k in 0..self.targets[f].len() {
+            let i = self.targets[f][k];
             let mut factor = 1.0;
             for (g, kind) in self.kinds.iter().enumerate() {
                 if let FaultKind::CpuStress(c) = kind {
@@ -124,7 +121,7 @@ mod tests {
     use crate::spec::Window;
 
     fn fault(kind: FaultKind, service: u32, instances: u32, start_ns: Nanos, end_ns: Nanos) -> FaultSpec {
-        FaultSpec { kind, target: FaultTarget { service, instances }, window: Window { start_ns, end_ns } }
+        FaultSpec { kind, target: FaultTarget::service("s", service, instances), window: Window { start_ns, end_ns } }
     }
 
     #[test]

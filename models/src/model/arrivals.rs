@@ -36,9 +36,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     }
 
     /// The request type (index into the workload's requests) of an arrival of workload `w`,
-    /// drawn from its mix. The customer is drawn too, for every request, so that the stream
-    /// does not depend on what uses it.
-    pub(super) fn request_type(&mut self, w: u32) -> usize {
+    /// drawn from its mix, and its customer (a global id), drawn uniformly from the
+    /// workload's population (for every request, whatever uses it, so that the stream does
+    /// not depend on what does).
+    pub(super) fn request_type(&mut self, w: u32) -> (usize, u32) {
         let ws = &self.spec.workloads[w as usize];
         let rt = &mut self.workloads[w as usize];
         let r = if ws.requests.len() == 1 {
@@ -47,10 +48,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             let u = rt.mix_rng.unit();
             ws.cumulative_mix.partition_point(|&c| c <= u).min(ws.requests.len() - 1)
         };
-        if ws.customers > 1 {
-            let _customer = rt.customer_rng.below(ws.customers);
-        }
-        r
+        let customer = if ws.customers > 1 { rt.customer_rng.below(ws.customers) as u32 } else { 0 };
+        (r, ws.first_customer + customer)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::lanes::Head;
 use super::records::*;
-use super::{sample_opt, Event, Halt, Kind, Overload, ServiceModel, TRAVELLING};
+use super::{sample_opt, Event, Halt, Kind, Overload, ServiceModel, PICKED, TRAVELLING};
 use crate::metrics::SeriesSink;
 use crate::outcome::Outcome;
 use crate::spec::Wait;
@@ -111,10 +111,22 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
+        if T::EXTRAS && self.topo.is_some() {
+            return self.send_placed(call_h, spec, type_id, attempt, deadline, now, q);
+        }
         let cs = &self.spec.calls[spec as usize];
         let latency = sample_opt(&cs.latency, &mut self.call_rt[spec as usize].network_rng);
         let deadline_ns = if T::EXTRAS && cs.propagate_deadline { deadline } else { Nanos::MAX };
-        let seed = JobSeed { call: call_h, attempt, service: cs.to, op: cs.op, type_id, deadline_ns };
+        let seed = JobSeed {
+            call: call_h,
+            attempt,
+            service: cs.to,
+            op: cs.op,
+            type_id,
+            deadline_ns,
+            customer: 0,
+            instance: TRAVELLING,
+        };
         if latency == 0 {
             return self.admit(seed, None, now, q);
         }
@@ -124,6 +136,101 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             self.jobs.insert(job).ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
         q.schedule_at(now + latency, Event::new(Kind::JobArrive, job_h, 0));
         Ok(())
+    }
+
+    /// `send` in a scenario with a topology: a router's call goes to the customer's cell; the
+    /// instance is picked now (in the caller's zone when cross-zone balancing is off and the
+    /// service has instances there), and the network latency is the call's own, or the
+    /// topology's between the caller's placement and the instance's zone.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn send_placed(
+        &mut self,
+        call_h: Handle,
+        spec: u32,
+        type_id: u16,
+        attempt: u32,
+        deadline: Nanos,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        let call = *self.calls.get(call_h).expect("live call");
+        let cs = &self.spec.calls[spec as usize];
+        let topo = self.topo.as_mut().expect("a topology");
+        let service = match cs.route {
+            Some(r) => {
+                let router = &mut topo.routers[r as usize];
+                let cell = router.cell(call.customer, attempt, now);
+                router.spec().targets[cell as usize]
+            }
+            None => cs.to,
+        };
+        let from = self.caller_zone(call.parent);
+        let deadline_ns = if cs.propagate_deadline { deadline } else { Nanos::MAX };
+        let mut seed = JobSeed {
+            call: call_h,
+            attempt,
+            service,
+            op: cs.op,
+            type_id,
+            deadline_ns,
+            customer: call.customer,
+            instance: TRAVELLING,
+        };
+        let topo = self.topo.as_mut().expect("a topology");
+        let in_zone = match from {
+            Some(Some(z)) if !topo.cross_zone_lb => topo.next_in_zone(service, z),
+            _ => None,
+        };
+        let inst = match in_zone {
+            Some(i) => self.services[service as usize].first_instance + i,
+            None => match self.pick_instance(service, now) {
+                Ok(inst) => inst,
+                Err(outcome) => {
+                    let batch = self.batch_at(now);
+                    return self.refused_by_balancer(seed, None, batch, outcome, now, q);
+                }
+            },
+        };
+        seed.instance = inst | PICKED;
+        let latency = self.placed_latency(spec, from, inst);
+        if latency == 0 {
+            return self.admit(seed, None, now, q);
+        }
+        let job = seed.job((0, 0), inst | PICKED, UNCOUNTED, 0, 0);
+        let job_h =
+            self.jobs.insert(job).ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
+        q.schedule_at(now + latency, Event::new(Kind::JobArrive, job_h, 0));
+        Ok(())
+    }
+
+    /// Where the caller of a call whose calling job is `parent` is: `None`, a client;
+    /// `Some(None)`, nobody any more (the job has replied: a fire-and-forget call's later
+    /// copies); `Some(Some(zone))`, its job's instance's zone.
+    pub(super) fn caller_zone(&self, parent: Handle) -> Option<Option<u16>> {
+        if parent == Handle::NONE {
+            return None;
+        }
+        let topo = self.topo.as_ref().expect("a topology");
+        Some(self.jobs.get(parent).map(|j| topo.zone_of[(j.instance & !PICKED) as usize]))
+    }
+
+    /// One way's network latency of call `spec` between a caller at `from` (see
+    /// `caller_zone`) and global instance `inst`: the call's own latency, else the topology's
+    /// for the two placements (a caller that is gone counts as in the instance's zone).
+    pub(super) fn placed_latency(&mut self, spec: u32, from: Option<Option<u16>>, inst: u32) -> Nanos {
+        let cs = &self.spec.calls[spec as usize];
+        let rng = &mut self.call_rt[spec as usize].network_rng;
+        if let Some(d) = &cs.latency {
+            return d.sample(rng);
+        }
+        let topology = self.spec.topology.as_ref().expect("a topology");
+        let to = self.topo.as_ref().expect("a topology").zone_of[inst as usize];
+        let dist = match from {
+            None => topology.latency(None, to),
+            Some(z) => topology.latency(Some(z.unwrap_or(to)), to),
+        };
+        dist.map_or(0, |d| d.sample(rng))
     }
 
     /// A call with policies is about to send attempt `attempt`: hedging bookkeeping, then
@@ -305,7 +412,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
         call.waiting = false;
         let cs = &self.spec.calls[call.spec as usize];
-        if !outcome.is_success() && call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) {
+        if !outcome.is_success() && (call.attempt as u32) < cs.retry.max_attempts && cs.retry.retries(outcome) {
             if nobody_waits(&self.jobs, call.parent, cs.wait) {
                 self.abandon(call_h, outcome, now);
                 return Ok(None);
@@ -364,7 +471,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 self.release_permits(call_h, u16::MAX, now, q);
             } else {
                 let max = cs.hedge.map_or(1, |h| h.max_attempts);
-                if call.attempt < max {
+                if (call.attempt as u32) < max {
                     // A failed copy sends the next at once (gRPC: a non-fatal status).
                     if nobody_waits(&self.jobs, parent, cs.wait) {
                         self.abandon(call_h, outcome, now);
@@ -381,7 +488,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             }
         }
         let call = self.calls.get_mut(call_h).expect("still live");
-        let retry_wanted = call.attempt < cs.retry.max_attempts && cs.retry.retries(outcome) && now < deadline_ns;
+        let retry_wanted =
+            (call.attempt as u32) < cs.retry.max_attempts && cs.retry.retries(outcome) && now < deadline_ns;
         if !outcome.is_success() && retry_wanted {
             if nobody_waits(&self.jobs, parent, cs.wait) {
                 self.abandon(call_h, outcome, now);
@@ -429,7 +537,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 workload: call.workload,
                 batch: call.batch,
                 stats: call.stats,
-                attempts: call.attempt,
+                attempts: call.attempt as u32,
+                customer: call.customer,
             };
             self.calls.free(call_h);
             let workload = done.workload;
@@ -566,7 +675,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let call = self.calls.get_mut(call_h).expect("live call");
         call.attempt += 1;
         call.waiting = true;
-        let (spec, type_id, attempt) = (call.spec, call.type_id, call.attempt);
+        let (spec, type_id, attempt) = (call.spec, call.type_id, call.attempt as u32);
         self.start_attempt(call_h, spec, type_id, attempt, false, now, q)
     }
 }

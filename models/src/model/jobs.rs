@@ -4,7 +4,7 @@
 //! `calls.rs`, which call back.
 
 use super::records::*;
-use super::{sample_opt, Event, Halt, Kind, Overload, ServiceModel};
+use super::{sample_opt, Event, Halt, Kind, Overload, ServiceModel, PICKED, TRAVELLING};
 use crate::dist::round_ns;
 use crate::metrics::SeriesSink;
 use crate::outcome::Outcome;
@@ -24,7 +24,12 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
         let batch = self.batch_at(now);
-        let inst = match self.pick_instance(seed.service, now) {
+        let picked = if T::EXTRAS && seed.instance != TRAVELLING {
+            self.picked_instance(seed.service, seed.instance & !PICKED, now)
+        } else {
+            self.pick_instance(seed.service, now)
+        };
+        let inst = match picked {
             Ok(inst) => inst,
             Err(outcome) => return self.refused_by_balancer(seed, slot, batch, outcome, now, q),
         };
@@ -64,7 +69,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             if let Some(h) = slot {
                 self.jobs.free(h);
             }
-            return self.send_reply(seed.call, seed.attempt, o, now, q);
+            return self.send_reply(seed.call, seed.attempt, o, inst, now, q);
         }
         if T::EXTRAS && rt.shedding.max_in_flight.is_some() {
             instance.in_system += 1;
@@ -108,7 +113,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// balancer's pick. `Err`: no usable instance and fail-closed (`Rejected`, by the
     /// balancer), or the picked instance is down (`Error`, by the instance).
     #[inline(always)]
-    fn pick_instance(&mut self, service: u32, now: Nanos) -> Result<u32, Outcome> {
+    pub(super) fn pick_instance(&mut self, service: u32, now: Nanos) -> Result<u32, Outcome> {
         let rt = &mut self.services[service as usize];
         match rt.fleet.as_mut().filter(|_| T::POLICIES) {
             None => {
@@ -130,9 +135,25 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
     }
 
+    /// Instance `inst`, picked when the attempt was sent, as the job arrives: `Err(Error)` if
+    /// it went down (or is restarting) meanwhile, as `pick_instance` answers for one it picks.
+    #[inline(never)]
+    fn picked_instance(&mut self, service: u32, inst: u32, now: Nanos) -> Result<u32, Outcome> {
+        let rt = &mut self.services[service as usize];
+        let local = inst - rt.first_instance;
+        let fleet = rt.fleet.as_mut().filter(|_| T::POLICIES);
+        if fleet.as_ref().is_some_and(|f| f.restarting(local, now)) || self.faults.is_down(inst) {
+            if let Some(f) = fleet {
+                f.on_answer(local, Outcome::Error, false, now);
+            }
+            return Err(Outcome::Error);
+        }
+        Ok(inst)
+    }
+
     /// A job found no instance (`pick_instance`'s refusal): count it and answer at once.
     #[inline(never)]
-    fn refused_by_balancer(
+    pub(super) fn refused_by_balancer(
         &mut self,
         seed: JobSeed,
         slot: Option<Handle>,
@@ -154,7 +175,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if let Some(h) = slot {
             self.jobs.free(h);
         }
-        self.send_reply(seed.call, seed.attempt, outcome, now, q)
+        let from = if seed.instance == TRAVELLING { TRAVELLING } else { seed.instance & !PICKED };
+        self.send_reply(seed.call, seed.attempt, outcome, from, now, q)
     }
 
     /// A queued job gets a worker.
@@ -295,14 +317,14 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 self.ops[(rt.first_op + job.op as u32) as usize].outcomes.add(outcome);
             }
         }
-        self.send_reply(job.call, job.attempt, outcome, now, q)
+        self.send_reply(job.call, job.attempt as u32, outcome, job.instance, now, q)
     }
 
     pub(super) fn work_done(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         let job = *self.jobs.get(job_h).expect("live job");
         let rt = &mut self.services[job.service as usize];
         if !rt.hold_worker_during_calls {
-            self.release_worker(job.service, job.instance, job.work_started_ns, now, q)?;
+            self.release_worker(job.service as u32, job.instance, job.work_started_ns, now, q)?;
         }
         let rt = &mut self.services[job.service as usize];
         if T::EXTRAS && rt.error_probability > 0.0 && rt.error_rng.unit() < rt.error_probability {
@@ -456,7 +478,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         now: Nanos,
     ) -> Result<Handle, Halt> {
         let plain = pol.is_none();
-        let call = Call::of_job(parent, spec, type_id, plain, repeats_left, now);
+        // The request's customer rides with its calls when a topology reads it.
+        let customer =
+            if T::EXTRAS && self.topo.is_some() { self.jobs.get(parent).map_or(0, |j| j.customer) } else { 0 };
+        let call = Call::of_job(parent, spec, type_id, plain, repeats_left, customer, now);
         let call_h =
             self.calls.insert(call).ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
         if let Some((pol, deadline)) = pol {
@@ -491,7 +516,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         loop {
             self.finish_job(job_h, &job, outcome, now, q)?;
             let (call, attempt) = (job.call, job.attempt);
-            let Some(latency) = self.reply_latency(call, attempt) else { return Ok(()) };
+            let Some(latency) = self.reply_latency(call, attempt, job.instance) else { return Ok(()) };
             if latency > 0 {
                 q.schedule_at(now + latency, Event { kind: Kind::Reply, outcome, arg: attempt, handle: call });
                 return Ok(());
@@ -525,19 +550,46 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if let Some(fleet) = rt.fleet.as_mut().filter(|_| T::POLICIES) {
             fleet.on_answer(instance - rt.first_instance, outcome, true, now);
         }
+        if let Some(topo) = self.topo.as_mut().filter(|_| T::EXTRAS && counted != UNCOUNTED) {
+            topo.zones[topo.zone_of[instance as usize] as usize].record(outcome, now - arrived_ns);
+        }
         self.record_job(service, op, arrived_ns, counted, outcome, now);
         Ok(())
     }
 
-    /// The network time of an answer to attempt `attempt` of `call`, or `None` if nobody is
-    /// waiting for it (the attempt timed out, or the call is gone).
+    /// The network time of an answer to attempt `attempt` of `call` from global instance
+    /// `from` (`TRAVELLING`: none took it), or `None` if nobody is waiting for it (the
+    /// attempt timed out, or the call is gone).
     #[inline(always)]
-    pub(super) fn reply_latency(&mut self, call: Handle, attempt: u32) -> Option<Nanos> {
-        let spec = match self.calls.get(call) {
-            Some(c) if c.outstanding(attempt) => c.spec,
+    pub(super) fn reply_latency(&mut self, call: Handle, attempt: u32, from: u32) -> Option<Nanos> {
+        let (spec, parent) = match self.calls.get(call) {
+            Some(c) if c.outstanding(attempt) => (c.spec, c.parent),
             _ => return None,
         };
+        if T::EXTRAS && self.topo.is_some() {
+            let caller = self.caller_zone(parent);
+            return Some(match from {
+                // Refused before any instance took it: as far as the caller's zone.
+                TRAVELLING => self.placed_latency_to_zone(spec, caller),
+                inst => self.placed_latency(spec, caller, inst),
+            });
+        }
         Some(sample_opt(&self.spec.calls[spec as usize].latency, &mut self.call_rt[spec as usize].network_rng))
+    }
+
+    /// `placed_latency` for an answer from no instance (a balancer's refusal): the call's own
+    /// latency, else within the caller's zone (or from a client).
+    #[inline(never)]
+    fn placed_latency_to_zone(&mut self, spec: u32, caller: Option<Option<u16>>) -> Nanos {
+        let cs = &self.spec.calls[spec as usize];
+        let rng = &mut self.call_rt[spec as usize].network_rng;
+        let topology = self.spec.topology.as_ref().expect("a topology");
+        let dist = match (&cs.latency, caller) {
+            (Some(d), _) => Some(d),
+            (None, None) => topology.network.client.as_ref(),
+            (None, Some(_)) => Some(&topology.network.same_zone),
+        };
+        dist.map_or(0, |d| d.sample(rng))
     }
 
     pub(super) fn send_reply(
@@ -545,10 +597,11 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         call: Handle,
         attempt: u32,
         outcome: Outcome,
+        from: u32,
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
-        let Some(latency) = self.reply_latency(call, attempt) else { return Ok(()) };
+        let Some(latency) = self.reply_latency(call, attempt, from) else { return Ok(()) };
         self.after(latency, Event { kind: Kind::Reply, outcome, arg: attempt, handle: call }, now, q)
     }
 }

@@ -61,7 +61,8 @@ impl ModelMemory {
                 + spec_bytes(spec)
                 + services_bytes(spec)
                 + calls_bytes(spec)
-                + workloads_bytes(spec),
+                + workloads_bytes(spec)
+                + topology_bytes(spec),
             histogram_bytes: histogram_bytes(spec),
             request_bytes: call_bytes,
             job_bytes,
@@ -84,6 +85,22 @@ fn sum(it: impl Iterator<Item = u64>) -> u64 {
     it.fold(0u64, u64::saturating_add)
 }
 
+/// Zones, cells, routers and the per-customer bits; a latency record per zone and per cell
+/// (each at most `LatencyRecorder::MAX_HEAP_BYTES`, as the requests' and services' are
+/// counted at `EMPTY_HDR_BYTES` plus what traffic fills: see `estimate.rs`).
+fn topology_bytes(spec: &Spec) -> u64 {
+    let Some(t) = spec.topology.as_ref() else { return 0 };
+    let names = sum(t.zones.iter().map(|z| 32 + z.name.len() as u64))
+        + sum(t
+            .cells
+            .iter()
+            .map(|c| 64 + c.name.len() as u64 + 2 * c.zones.len() as u64 + 4 * c.services.len() as u64));
+    let instances: u64 = spec.services.iter().map(|s| s.instances as u64).sum();
+    let places =
+        (t.zones.len() + t.cells.len()) as u64 * (size_of::<super::topo::PlaceRecord>() as u64 + 2 * EMPTY_HDR_BYTES);
+    names + places + super::topo::TopoRt::heap_bytes(spec) + 2 * instances
+}
+
 /// The spec itself: its vectors and names.
 fn spec_bytes(spec: &Spec) -> u64 {
     let types = spec.type_names.len() as u64;
@@ -102,7 +119,8 @@ fn spec_bytes(spec: &Spec) -> u64 {
             .map(|p| size_of::<Plan>() as u64 + (8 + size_of::<StepRt>() as u64) * p.steps.len() as u64))
         + sum(spec.workloads.iter().map(|w| size_of::<WorkloadSpec>() as u64 + 64 * w.requests.len() as u64))
         + sum(spec.type_names.iter().map(|n| 24 + n.len() as u64))
-        + sum(spec.faults.iter().map(|_| size_of::<FaultSpec>() as u64 + 64))
+        + sum(spec.faults.iter().map(|f| size_of::<FaultSpec>() as u64 + 64 + 8 * f.target.instances.len() as u64))
+        + sum(spec.routes.iter().map(|r| r.heap_bytes()))
 }
 
 /// Services with their statistics, fleets and instances (and the faults' per-instance state).

@@ -56,13 +56,14 @@ impl Stability {
 
 /// What a run hands back: per request type, per service, per call policy, per call edge,
 /// and the sink.
-pub type Records<S> = (Vec<RequestStats>, Vec<ServiceStats>, Vec<PolicyStats>, Vec<EdgeStats>, S);
+pub type Records<S> =
+    (Vec<RequestStats>, Vec<ServiceStats>, Vec<PolicyStats>, Vec<EdgeStats>, Option<TopologyStats>, S);
 
 impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// A request finished with `outcome`: count it in its bucket, and (after the warm-up) in
     /// its request type's statistics.
     pub(super) fn request_done(&mut self, done: Finished, outcome: Outcome, now: Nanos) {
-        let Finished { started_ns, workload, batch: counted, stats, attempts } = done;
+        let Finished { started_ns, workload, batch: counted, stats, attempts, customer } = done;
         self.requests_in_flight -= 1;
         self.requests_finished += 1;
         let latency = now - started_ns;
@@ -79,6 +80,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
         if counted == UNCOUNTED {
             return;
+        }
+        if let Some(topo) = self.topo.as_mut().filter(|_| T::EXTRAS) {
+            topo.customer_done(customer, outcome);
         }
         let batch = counted as usize;
         let st = &mut self.request_stats[stats as usize];
@@ -162,6 +166,12 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             e.outcomes.add(outcome);
             e.attempts += call.attempt as u64;
             e.latency.record(now - call.started_ns);
+            if let Some(r) = self.spec.calls[call.spec as usize].route.filter(|_| T::EXTRAS) {
+                // A router's call: counted for the cell of its final attempt.
+                let topo = self.topo.as_mut().expect("routes come with a topology");
+                let cell = topo.routers[r as usize].cell(call.customer, call.attempt as u32, now);
+                topo.cells[cell as usize].record(outcome, now - call.started_ns);
+            }
         }
     }
 
@@ -258,7 +268,12 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             st.latency = ok.into_histogram();
             st.latency_failed = failed.into_histogram();
         }
-        (self.request_stats, services, policies, edges, self.sink)
+        let busy_ns: Vec<u128> = self.instances.iter().map(|i| i.busy_ns).collect();
+        let topology = self.topo.map(|t| {
+            let (zones, cells, (customers, customers_failed)) = t.into_stats(spec, &busy_ns);
+            TopologyStats { zones, cells, customers, customers_failed }
+        });
+        (self.request_stats, services, policies, edges, topology, self.sink)
     }
 
     /// Every service call's edge, in the spec's order (workload requests are reported as
@@ -273,11 +288,16 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 let (s, op) = c.from?;
                 let caller = &spec.services[s as usize];
                 let callee = &spec.services[c.to as usize];
+                // A router's call goes to every cell's copy: `cell-*/api`.
+                let callee_name = match c.route {
+                    Some(_) => format!("cell-*/{}", callee.name.split_once('/').map_or(&*callee.name, |(_, t)| t)),
+                    None => callee.name.clone(),
+                };
                 Some(EdgeStats {
                     caller: caller.name.clone(),
                     operation: caller.operations[op as usize].name.clone(),
                     call: c.name.rsplit("/call/").next().unwrap_or(&c.name).to_string(),
-                    callee: callee.name.clone(),
+                    callee: callee_name,
                     callee_operation: callee.operations[c.op as usize].name.clone(),
                     outcomes: e.outcomes,
                     attempts: e.attempts,

@@ -19,8 +19,11 @@ pub(super) struct Call {
     /// Root calls: index into `request_stats`, and the workload.
     pub(super) stats: u32,
     pub(super) workload: u16,
-    /// The attempt in progress or next to start, from 1.
-    pub(super) attempt: u32,
+    /// The attempt in progress or next to start, from 1 (at most 100 retries or 5 hedges).
+    pub(super) attempt: u16,
+    /// The request's customer (its global id), copied into every call of the request when
+    /// the scenario has a topology (routers and per-customer counts read it).
+    pub(super) customer: u32,
     /// An attempt is out and not yet answered or timed out.
     pub(super) waiting: bool,
     /// Root calls: the batch of the measurement window the request started in, or
@@ -40,7 +43,15 @@ pub(super) struct Call {
 impl Call {
     /// A call that job `parent` makes at `now`, its first attempt about to go out.
     #[inline(always)]
-    pub(super) fn of_job(parent: Handle, spec: u32, type_id: u16, plain: bool, repeats_left: u16, now: Nanos) -> Call {
+    pub(super) fn of_job(
+        parent: Handle,
+        spec: u32,
+        type_id: u16,
+        plain: bool,
+        repeats_left: u16,
+        customer: u32,
+        now: Nanos,
+    ) -> Call {
         Call {
             parent,
             spec,
@@ -48,6 +59,7 @@ impl Call {
             stats: 0,
             workload: 0,
             attempt: 1,
+            customer,
             waiting: true,
             batch: UNCOUNTED,
             started_ns: now,
@@ -61,7 +73,7 @@ impl Call {
     #[inline]
     pub(super) fn outstanding(&self, attempt: u32) -> bool {
         if self.hedge_mask == 0 {
-            self.attempt == attempt && self.waiting
+            self.attempt as u32 == attempt && self.waiting
         } else {
             attempt <= 8 && self.hedge_mask & (1 << (attempt - 1)) != 0
         }
@@ -148,6 +160,7 @@ pub(super) struct Finished {
     pub(super) batch: u8,
     pub(super) stats: u32,
     pub(super) attempts: u32,
+    pub(super) customer: u32,
 }
 
 /// What identifies a job before it reaches its instance.
@@ -161,6 +174,12 @@ pub(super) struct JobSeed {
     pub(super) type_id: u16,
     /// The deadline the caller sent (`Nanos::MAX`: none).
     pub(super) deadline_ns: Nanos,
+    /// The request's customer (see `Call::customer`).
+    pub(super) customer: u32,
+    /// The instance picked when the attempt was sent (scenarios with a topology pick
+    /// before the network, whose latency depends on the instance's zone), or `TRAVELLING`:
+    /// picked on arrival.
+    pub(super) instance: u32,
 }
 
 impl JobSeed {
@@ -177,8 +196,9 @@ impl JobSeed {
             plan_first: plan.0,
             plan_steps: plan.1,
             call: self.call,
-            attempt: self.attempt,
-            service: self.service,
+            attempt: self.attempt as u16,
+            service: self.service as u16,
+            customer: self.customer,
             op: self.op,
             instance,
             type_id: self.type_id,
@@ -213,8 +233,8 @@ impl JobEnd {
     pub(super) fn of(job: &Job) -> JobEnd {
         JobEnd {
             call: job.call,
-            attempt: job.attempt,
-            service: job.service,
+            attempt: job.attempt as u32,
+            service: job.service as u32,
             op: job.op,
             instance: job.instance,
             batch: job.batch,
@@ -233,8 +253,12 @@ pub(super) struct Job {
     pub(super) plan_steps: u16,
     pub(super) step: u16,
     pub(super) call: Handle,
-    pub(super) attempt: u32,
-    pub(super) service: u32,
+    /// From 1 (see `Call::attempt`).
+    pub(super) attempt: u16,
+    /// At most 65,535 services (checked by the compiler).
+    pub(super) service: u16,
+    /// The request's customer (see `Call::customer`).
+    pub(super) customer: u32,
     pub(super) instance: u32,
     pub(super) type_id: u16,
     /// The batch the job arrived in, or `UNCOUNTED` if it arrived during the warm-up.

@@ -271,6 +271,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             inline_events: 0,
             overload: None,
             repeat_nesting: 0,
+            topo: super::topo::TopoRt::new(spec),
             closed_loops: spec.workloads.iter().any(|w| matches!(w.arrival, crate::spec::Arrival::Closed { .. })),
             stability: spec.trigger.map(|t| super::record::Stability::around(t, spec.warmup_ns, spec.duration_ns)),
             _tier: std::marker::PhantomData,
@@ -319,7 +320,7 @@ fn services_rt(
             }
             let entity = format!("service/{}", s.name);
             let has_outages =
-                spec.faults.iter().any(|f| f.kind == FaultKind::Outage && f.target.service == svc_index as u32);
+                spec.faults.iter().any(|f| f.kind == FaultKind::Outage && f.target.hits(svc_index as u32));
             let op0 = &s.operations[0];
             let simple = s.operations.len() == 1 && op0.branches.is_empty();
             let first_op = ops.len() as u32;

@@ -1,0 +1,162 @@
+//! The topology at run time: each instance's zone, each service's instances by zone (for
+//! calls kept in their caller's zone), the cell routers, and what is counted per zone, per
+//! cell and per customer. A leaf: it answers the hub and records; it schedules nothing.
+
+use crate::cells::Router;
+use crate::metrics::{Integral, LatencyRecorder, PlaceStats};
+use crate::outcome::{Outcome, Outcomes};
+use crate::spec::Spec;
+
+/// Outcomes and latency counted at one place (a zone's jobs, or a cell's routed calls).
+#[derive(Default)]
+pub(super) struct PlaceRecord {
+    pub(super) outcomes: Outcomes,
+    /// Of successes.
+    pub(super) latency: LatencyRecorder,
+}
+
+impl PlaceRecord {
+    #[inline]
+    pub(super) fn record(&mut self, outcome: Outcome, latency_ns: u64) {
+        self.outcomes.add(outcome);
+        if outcome.is_success() {
+            self.latency.record(latency_ns);
+        }
+    }
+}
+
+pub(super) struct TopoRt {
+    /// By global instance: its zone.
+    pub(super) zone_of: Vec<u16>,
+    pub(super) cross_zone_lb: bool,
+    /// By service, by zone: its instances there (indices within the service), and the next
+    /// in turn of each (calls kept in their zone only).
+    by_zone: Vec<Vec<Vec<u32>>>,
+    turn: Vec<Vec<u32>>,
+    /// By route (`Spec::routes`).
+    pub(super) routers: Vec<Router>,
+    /// By global customer: sent a counted request; saw a failure in one.
+    sent: Vec<u64>,
+    failed: Vec<u64>,
+    /// By zone: the counted jobs of its instances.
+    pub(super) zones: Vec<PlaceRecord>,
+    /// By cell: the counted calls routers sent there (their final attempt's cell).
+    pub(super) cells: Vec<PlaceRecord>,
+}
+
+impl TopoRt {
+    /// `None` without a topology.
+    pub(super) fn new(spec: &Spec) -> Option<TopoRt> {
+        let topology = spec.topology.as_ref()?;
+        let zones = topology.zones.len();
+        let zone_of = spec.services.iter().flat_map(|s| s.zones.iter().copied()).collect();
+        let (mut by_zone, mut turn) = (Vec::new(), Vec::new());
+        if !topology.cross_zone_lb {
+            for s in &spec.services {
+                let mut lists = vec![Vec::new(); zones];
+                for (i, &z) in s.zones.iter().enumerate() {
+                    lists[z as usize].push(i as u32);
+                }
+                by_zone.push(lists);
+                turn.push(vec![0; zones]);
+            }
+        }
+        let customers = spec.customers() as usize;
+        Some(TopoRt {
+            zone_of,
+            cross_zone_lb: topology.cross_zone_lb,
+            by_zone,
+            turn,
+            routers: spec.routes.iter().cloned().map(Router::new).collect(),
+            sent: vec![0; customers.div_ceil(64)],
+            failed: vec![0; customers.div_ceil(64)],
+            zones: (0..zones).map(|_| PlaceRecord::default()).collect(),
+            cells: topology.cells.iter().map(|_| PlaceRecord::default()).collect(),
+        })
+    }
+
+    /// The next instance (within the service) of `service` in `zone`, in turn; `None` if it
+    /// has none there.
+    pub(super) fn next_in_zone(&mut self, service: u32, zone: u16) -> Option<u32> {
+        let list = &self.by_zone[service as usize][zone as usize];
+        if list.is_empty() {
+            return None;
+        }
+        let t = &mut self.turn[service as usize][zone as usize];
+        let i = list[*t as usize];
+        *t = if *t as usize + 1 == list.len() { 0 } else { *t + 1 };
+        Some(i)
+    }
+
+    /// A counted request of `customer` ended with `outcome`.
+    #[inline]
+    pub(super) fn customer_done(&mut self, customer: u32, outcome: Outcome) {
+        let (word, bit) = ((customer / 64) as usize, 1u64 << (customer % 64));
+        if let Some(w) = self.sent.get_mut(word) {
+            *w |= bit;
+            if !outcome.is_success() {
+                self.failed[word] |= bit;
+            }
+        }
+    }
+
+    /// Customers who sent a counted request, and those of them who saw a failure.
+    pub(super) fn customers(&self) -> (u64, u64) {
+        let count = |v: &[u64]| v.iter().map(|w| w.count_ones() as u64).sum();
+        (count(&self.sent), count(&self.failed))
+    }
+
+    /// The zones' and cells' records as statistics, in the spec's order; `busy_ns` by global
+    /// instance.
+    pub(super) fn into_stats(self, spec: &Spec, busy_ns: &[u128]) -> (Vec<PlaceStats>, Vec<PlaceStats>, (u64, u64)) {
+        let customers = self.customers();
+        let topology = spec.topology.as_ref().expect("a topology");
+        // By zone and by cell: instances, workers, busy time.
+        let mut zone_use = vec![(0u64, 0u64, 0u128); topology.zones.len()];
+        let mut cell_use = vec![(0u64, 0u64, 0u128); topology.cells.len()];
+        let mut global = 0;
+        for s in &spec.services {
+            for &z in &s.zones {
+                let add = |u: &mut (u64, u64, u128)| {
+                    u.0 += 1;
+                    u.1 += s.workers as u64;
+                    u.2 += busy_ns[global];
+                };
+                add(&mut zone_use[z as usize]);
+                if let Some(c) = s.cell {
+                    add(&mut cell_use[c as usize]);
+                }
+                global += 1;
+            }
+        }
+        let stats = |names: Vec<String>, records: Vec<PlaceRecord>, uses: Vec<(u64, u64, u128)>| {
+            names
+                .into_iter()
+                .zip(records)
+                .zip(uses)
+                .map(|((name, r), (instances, workers, busy))| PlaceStats {
+                    name,
+                    outcomes: r.outcomes,
+                    latency: r.latency.into_histogram(),
+                    instances,
+                    workers,
+                    busy: Integral(busy),
+                })
+                .collect()
+        };
+        let zones = stats(topology.zones.iter().map(|z| z.name.clone()).collect(), self.zones, zone_use);
+        let cells = stats(topology.cells.iter().map(|c| c.name.clone()).collect(), self.cells, cell_use);
+        (zones, cells, customers)
+    }
+
+    /// Heap bytes of a model's topology state for `spec` (the latency records excepted: the
+    /// estimate counts those with the others).
+    pub fn heap_bytes(spec: &Spec) -> u64 {
+        let Some(t) = spec.topology.as_ref() else { return 0 };
+        let instances: u64 = spec.services.iter().map(|s| s.instances as u64).sum();
+        let zoned =
+            if t.cross_zone_lb { 0 } else { spec.services.len() as u64 * t.zones.len() as u64 * 56 + instances * 4 };
+        let routers: u64 = spec.routes.iter().map(|r| 2 * r.heap_bytes()).sum();
+        instances * 2 + zoned + routers + 2 * spec.customers().div_ceil(64) * 8
+    }
+}
