@@ -7,6 +7,7 @@
 
 pub mod cells;
 pub mod compile;
+pub mod control;
 pub mod dist;
 pub mod error;
 pub mod estimate;
