@@ -14,6 +14,17 @@ struct Case {
     hint: Option<&'static str>,
 }
 
+/// Three cells of api -> db behind a router, placed in zones a and b, one cell down.
+const CELLS: &str = "[scenario]\nname = \"bad\"\nduration = \"1m\"\n\n[[region]]\nname = \"r\"\nzones = [\"a\", \"b\"]\n\n[cells]\ncount = 3\nservices = [\"api\", \"db\"]\nzones = [\"a\", \"b\"]\n\n[[workload]]\nname = \"w\"\narrival = { process = \"poisson\", rate_per_s = 10 }\n\n[[workload.request]]\nname = \"get\"\ntarget = \"router\"\n\n[[service]]\nname = \"router\"\nservice_time = { dist = \"constant\", value = \"1ms\" }\nrouting = { kind = \"hash\" }\n\n[[service.call]]\nto = \"api\"\n\n[[service]]\nname = \"api\"\nservice_time = { dist = \"constant\", value = \"1ms\" }\n\n[[service.call]]\nto = \"db\"\n\n[[service]]\nname = \"db\"\nservice_time = { dist = \"constant\", value = \"1ms\" }\n\n[[fault]]\nkind = \"outage\"\ncell = \"cell-2\"\nstart = \"1s\"\nduration = \"1s\"\n";
+
+/// `CELLS` with the last occurrence of `from` replaced by `to`: the error is on that line.
+fn cell_case(name: &'static str, from: &str, to: &str, message: &'static str, hint: Option<&'static str>) -> Case {
+    let at = CELLS.rfind(from).unwrap_or_else(|| panic!("{name}: `{from}` is in CELLS"));
+    let toml = format!("{}{to}{}", &CELLS[..at], &CELLS[at + from.len()..]);
+    let line = CELLS[..at].lines().count() + if CELLS[..at].ends_with('\n') { 1 } else { 0 };
+    Case { name, toml, line, message, hint }
+}
+
 fn cases() -> Vec<Case> {
     let head_lines = HEAD.lines().count();
     let c = |name, toml: String, line, message, hint| Case { name, toml, line, message, hint };
@@ -100,6 +111,18 @@ fn cases() -> Vec<Case> {
         ),
         c("schedule out of order", HEAD.replace("{ process = \"poisson\", rate_per_s = 10 }", "{ process = \"schedule\", steps = [{ at = \"1m\", rate_per_s = 5 }, { at = \"0s\", rate_per_s = 5 }] }") + GOOD_SERVICE, 7, "steps must be in strictly increasing order", None),
         c("empty file", String::new(), 1, "missing field `scenario`", Some("every scenario starts with a [scenario] table")),
+        cell_case("a template calling a service that is not in it nor shared", "to = \"db\"", "to = \"dbx\"", "no service is named `dbx`", Some("did you mean `db`?")),
+        cell_case("a cell spanning a zone that does not exist", "zones = [\"a\", \"b\"]\n", "zones = [\"a\", \"z9\"]\n", "no zone is named `z9`", None),
+        cell_case("a shard larger than the cells", "kind = \"hash\"", "kind = \"shuffle-shard\", shard_size = 4", "shard_size must be from 1 to 3", Some("a shard is a few of the cells")),
+        cell_case("zero cells", "count = 3", "count = 0", "count must be from 1 to 1000, not 0", Some("count = 8 makes cell-1 to cell-8")),
+        cell_case("a request straight into a cell", "target = \"router\"", "target = \"api\"", "`api` is a cell service: requests reach cells through a router", Some("routing")),
+        {
+            let toml = CELLS.replace("routing = { kind = \"hash\" }\n", "");
+            let line = toml[..toml.find("to = \"api\"").unwrap()].lines().count() + 1;
+            let message = "`router` is shared and `api` is a cell service: only a router calls into cells";
+            c("a shared service calling into the cells", toml, line, message, Some("add `routing"))
+        },
+        cell_case("a fault at a cell that does not exist", "cell = \"cell-2\"", "cell = \"cell-7\"", "no cell is named `cell-7`", Some("did you mean")),
         c("no workload", format!("[scenario]\nname = \"x\"\nduration = \"1m\"\n\n{GOOD_SERVICE}"), 1, "the scenario has no [[workload]]", None),
     ]
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod bad_input;
+mod cells;
 mod cli;
 mod determinism;
 mod golden;

@@ -65,21 +65,29 @@ pub fn compile_with(file: &str, src: &str, overrides: &Overrides) -> Result<Spec
         parsed.scenario.value.duration.value = d;
     }
     let mut c = Checker { file, src, errors: Vec::new(), data_files: Vec::new() };
+    let celled = parsed.cells.is_some();
     let spec = c.spec(parsed);
     if c.errors.is_empty() {
         Ok(spec)
-    } else {
+    } else if celled {
         Err(without_copies(c.errors))
+    } else {
+        Err(c.errors)
     }
 }
 
 /// The errors, each said once: a mistake in a cells' template service is found in every
-/// cell's copy (`cell-1/api`, `cell-2/api`, ...), at the same place in the file.
+/// cell's copy (`cell-1/api`, `cell-2/api`, ...), at the same place in the file; its key is
+/// named as in the template (`service.api.workers`).
 fn without_copies(errors: Vec<ScenarioError>) -> Vec<ScenarioError> {
     let mut seen = std::collections::BTreeSet::new();
     errors
         .into_iter()
-        .filter(|e| seen.insert((e.line, e.column, uncelled(&e.message), e.field.as_deref().map(uncelled))))
+        .filter(|e| seen.insert((e.line, e.column, uncelled(&e.message))))
+        .map(|mut e| {
+            e.field = e.field.map(|f| uncelled(&f).replace("cell-N/", ""));
+            e
+        })
         .collect()
 }
 
@@ -338,10 +346,11 @@ impl Checker<'_> {
             self.err(f.scenario.span.clone(), "service", message);
         }
         if let Some(layout) = &layout {
-            for (s, spread) in services.iter_mut().zip(&layout.spread) {
-                s.zones = (0..s.instances as usize).map(|i| spread[i % spread.len()]).collect();
-            }
-            for (s, cell) in services.iter_mut().zip(&layout.cell_of) {
+            for ((s, spread), cell) in services.iter_mut().zip(&layout.spread).zip(&layout.cell_of) {
+                // Cell k's copies start their round robin at its k-th zone, so that cells of
+                // one instance per service do not all sit in the first zone.
+                let offset = cell.map_or(0, |k| k as usize);
+                s.zones = (0..s.instances as usize).map(|i| spread[(i + offset) % spread.len()]).collect();
                 s.cell = *cell;
             }
         }

@@ -278,11 +278,15 @@ impl Paths {
             }
         }
         let calls: Vec<Features> = spec.calls.iter().map(call_features).collect();
+        // A router's call keeps policy state: the cell each attempt went to.
         let plain = calls
             .iter()
             .zip(&caller)
-            .map(|(f, caller)| {
-                !f.iter().any(Feature::needs_call_state) && !caller.is_some_and(|s| receives_deadlines[s as usize])
+            .zip(&spec.calls)
+            .map(|((f, caller), c)| {
+                !f.iter().any(Feature::needs_call_state)
+                    && !caller.is_some_and(|s| receives_deadlines[s as usize])
+                    && c.route.is_none()
             })
             .collect();
         let gated_only = calls

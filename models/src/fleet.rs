@@ -240,6 +240,28 @@ impl Fleet {
         }
         // An empty scratch list means every instance is a candidate.
         let all = self.scratch.is_empty();
+        Some(self.choose(all))
+    }
+
+    /// `pick` among `allowed` only (the instances in a caller's zone, when cross-zone
+    /// balancing is off), or `None` when none of them is usable (the caller then picks among
+    /// every zone's, as DNS stops sending a zone's clients to a load balancer node whose
+    /// zone has no healthy target).
+    pub fn pick_among(&mut self, allowed: &[u32]) -> Option<u32> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend(allowed.iter().copied().filter(|&i| self.usable(i as usize)));
+        self.scratch = scratch;
+        if self.scratch.is_empty() {
+            return None;
+        }
+        Some(self.choose(false))
+    }
+
+    /// The balancer's choice among every instance (`all`) or those in `scratch` (not empty,
+    /// ascending); moves the round-robin position past it.
+    fn choose(&mut self, all: bool) -> u32 {
+        let n = self.instances.len();
         let count = if all { n } else { self.scratch.len() };
         let at = |k: usize, scratch: &[u32]| if all { k as u32 } else { scratch[k] };
         let choice = match self.lb {
@@ -291,7 +313,7 @@ impl Fleet {
             }
         };
         self.rr_next = if choice + 1 >= n as u32 { 0 } else { choice + 1 };
-        Some(choice)
+        choice
     }
 
     /// A job was admitted at instance `i`.

@@ -94,9 +94,9 @@ pub struct CellSection {
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum RoutingKind {
-    /// A hash of the customer id, modulo the number of cells.
+    /// A hash of the customer id, scaled onto the cells (uniform, like a modulo).
     Hash,
-    /// A hash of the customer id, modulo `buckets`; a table maps buckets to cells.
+    /// A hash of the customer id, scaled onto `buckets`; a table maps buckets to cells.
     Buckets,
     /// Each customer gets `shard_size` of the cells, chosen by a hash of the id.
     ShuffleShard,

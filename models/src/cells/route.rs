@@ -1,6 +1,7 @@
 //! A cell router's mapping from customer to cell (reference section 4, "cell-routing",
-//! "consistent-hashing" and "Shuffle sharding"): a hash of the customer id modulo the number
-//! of cells; a table of many logical buckets mapped to cells, whose buckets migrate at set
+//! "consistent-hashing" and "Shuffle sharding"): a hash of the customer id onto the cells
+//! (the reference's "hash plus modulo", scaled by a multiply and a shift instead of a
+//! division: as uniform, and the same on every machine); a table of many logical buckets mapped to cells, whose buckets migrate at set
 //! times; shuffle sharding (each customer gets `shard_size` distinct cells, one of the
 //! C(n, k) combinations, its attempts going round its shard); and customers pinned to a cell
 //! by name. Time is the caller's `now`; nothing here schedules events.
@@ -10,9 +11,9 @@ use cellsim_sim::Nanos;
 /// How customers map to cells.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RouteKind {
-    /// `mix(customer) % cells`.
+    /// `mix(customer)` scaled onto the cells: `mix * cells / 2^64`.
     Hash,
-    /// `mix(customer) % buckets` picks a bucket; bucket `b` starts in cell `b % cells` and
+    /// `mix(customer) * buckets / 2^64` picks a bucket; bucket `b` starts in cell `b % cells` and
     /// moves with `migrations` (sorted by time).
     Buckets { buckets: u32, migrations: Vec<Migration> },
     /// Each customer's shard: `shard_size` distinct cells drawn from a stream seeded by the

@@ -60,6 +60,24 @@ impl Checker<'_> {
         let cell_zones = self.cell_zones(f, count, &zone_ids, &first_region);
         let instance_overrides = self.instance_overrides(f, count, &template);
         self.check_cell_boundaries(f, &template);
+        // Said once above: requests and shared services that name a template service go on
+        // as if they named the first cell's copy (no second error for a missing name).
+        for w in &mut f.workloads {
+            for r in &mut w.value.requests {
+                if template.contains(&r.value.target.value) {
+                    r.value.target.value = copy_name(0, &r.value.target.value);
+                }
+            }
+        }
+        for s in f.services.iter_mut().filter(|s| s.value.routing.is_none() && !template.contains(&s.value.name.value))
+        {
+            let s = &mut s.value;
+            for call in s.calls.iter_mut().chain(s.operations.iter_mut().flat_map(|o| o.value.calls.iter_mut())) {
+                if template.contains(&call.value.to.value) {
+                    call.value.to.value = copy_name(0, &call.value.to.value);
+                }
+            }
+        }
 
         // The flat list: shared services in the file's order, every cell's copies where the
         // first template service was.
@@ -368,6 +386,13 @@ impl Checker<'_> {
             let name = &s.name.value;
             let in_template = template.contains(name);
             if in_template {
+                // A call to no declared service, said once with the template's names (each
+                // copy would say it again with the cells' names).
+                let declared: BTreeMap<String, u32> =
+                    f.services.iter().map(|s| (s.value.name.value.clone(), 0)).collect();
+                for call in s.all_calls().filter(|c| !declared.contains_key(&c.value.to.value)) {
+                    self.resolve("service", &call.value.to, &declared, format!("service.{name}.call.to"));
+                }
                 if let Some(r) = &s.routing {
                     self.err(
                         r.span.clone(),

@@ -161,6 +161,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Some(r) => {
                 let router = &mut topo.routers[r as usize];
                 let cell = router.cell(call.customer, attempt, now);
+                // Routed calls keep policy state (see `features::Paths`): where this went.
+                self.exts[call_h.index as usize].cell = cell;
                 router.spec().targets[cell as usize]
             }
             None => cs.to,
@@ -177,30 +179,55 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             customer: call.customer,
             instance: TRAVELLING,
         };
-        let topo = self.topo.as_mut().expect("a topology");
-        let in_zone = match from {
-            Some(Some(z)) if !topo.cross_zone_lb => topo.next_in_zone(service, z),
+        let zone = match from {
+            Some(Some(z)) => Some(z),
             _ => None,
         };
-        let inst = match in_zone {
-            Some(i) => self.services[service as usize].first_instance + i,
-            None => match self.pick_instance(service, now) {
-                Ok(inst) => inst,
-                Err(outcome) => {
-                    let batch = self.batch_at(now);
-                    return self.refused_by_balancer(seed, None, batch, outcome, now, q);
-                }
-            },
+        let Some(local) = self.choose_instance(service, zone) else {
+            // No usable instance, and the service fails closed: the attempt goes as far as the
+            // balancer (in the caller's zone), which refuses it there.
+            let latency = self.placed_latency_to_zone(spec, from);
+            return self.travel(seed, latency, now, q);
         };
+        let inst = self.services[service as usize].first_instance + local;
         seed.instance = inst | PICKED;
         let latency = self.placed_latency(spec, from, inst);
-        if latency == 0 {
+        self.travel(seed, latency, now, q)
+    }
+
+    /// The instance (within `service`) that a call from `zone` (`None`: a client) goes to,
+    /// chosen as the attempt is sent: among the instances in that zone when cross-zone
+    /// balancing is off and some there are usable, else among all; `None` when none is usable
+    /// and the service fails closed. Whether it is down is found on arrival.
+    fn choose_instance(&mut self, service: u32, zone: Option<u16>) -> Option<u32> {
+        let rt = &mut self.services[service as usize];
+        let topo = self.topo.as_mut().expect("a topology");
+        let list = match zone {
+            Some(z) if !topo.cross_zone_lb => Some(topo.zone_list(service, z)).filter(|l| !l.is_empty()),
+            _ => None,
+        };
+        match (rt.fleet.as_mut().filter(|_| T::POLICIES), list) {
+            (None, Some(_)) => topo.next_in_zone(service, zone.expect("a zone")),
+            (None, None) => {
+                let i = rt.next_instance;
+                rt.next_instance = if i + 1 == rt.instances { 0 } else { i + 1 };
+                Some(i)
+            }
+            (Some(fleet), Some(list)) => fleet.pick_among(list).or_else(|| fleet.pick()),
+            (Some(fleet), None) if fleet.transparent() => Some(fleet.next_in_turn()),
+            (Some(fleet), None) => fleet.pick(),
+        }
+    }
+
+    /// Puts `seed` on the network for `latency_ns` (or straight into its service).
+    fn travel(&mut self, seed: JobSeed, latency_ns: Nanos, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
+        if latency_ns == 0 {
             return self.admit(seed, None, now, q);
         }
-        let job = seed.job((0, 0), inst | PICKED, UNCOUNTED, 0, 0);
+        let job = seed.job((0, 0), seed.instance, UNCOUNTED, 0, 0);
         let job_h =
             self.jobs.insert(job).ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
-        q.schedule_at(now + latency, Event::new(Kind::JobArrive, job_h, 0));
+        q.schedule_at(now + latency_ns, Event::new(Kind::JobArrive, job_h, 0));
         Ok(())
     }
 
@@ -548,7 +575,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             }
             return Ok(None);
         }
-        self.record_edge(call, outcome, now);
+        self.record_edge(call_h, call, outcome, now);
         let cs = &self.spec.calls[call.spec as usize];
         let critical = cs.critical;
         if T::EXTRAS && (call.repeats_left > 0 || cs.wait != Wait::Step) {
@@ -667,7 +694,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     fn abandon(&mut self, call_h: Handle, outcome: Outcome, now: Nanos) {
         let call = *self.calls.get(call_h).expect("live call");
         self.calls.free(call_h);
-        self.record_edge(&call, outcome, now);
+        self.record_edge(call_h, &call, outcome, now);
     }
 
     /// Sends the next copy of a hedged call now.

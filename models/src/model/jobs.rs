@@ -31,7 +31,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         };
         let inst = match picked {
             Ok(inst) => inst,
-            Err(outcome) => return self.refused_by_balancer(seed, slot, batch, outcome, now, q),
+            Err((outcome, inst)) => return self.refused_by_balancer(seed, slot, batch, outcome, inst, now, q),
         };
         let rt = &mut self.services[seed.service as usize];
         let instance = &mut self.instances[inst as usize];
@@ -66,6 +66,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             }
         }
         if let Some(o) = refusal {
+            self.record_zone(inst, batch, o, 0);
             if let Some(h) = slot {
                 self.jobs.free(h);
             }
@@ -111,9 +112,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
 
     /// The instance (global index) that takes a job for `service`: the next in turn, or the
     /// balancer's pick. `Err`: no usable instance and fail-closed (`Rejected`, by the
-    /// balancer), or the picked instance is down (`Error`, by the instance).
+    /// balancer, at no instance: `TRAVELLING`), or the picked instance is down (`Error`, by
+    /// the instance).
     #[inline(always)]
-    pub(super) fn pick_instance(&mut self, service: u32, now: Nanos) -> Result<u32, Outcome> {
+    pub(super) fn pick_instance(&mut self, service: u32, now: Nanos) -> Result<u32, (Outcome, u32)> {
         let rt = &mut self.services[service as usize];
         match rt.fleet.as_mut().filter(|_| T::POLICIES) {
             None => {
@@ -125,10 +127,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             // outage, nothing counted) only takes the next instance in turn.
             Some(fleet) if fleet.transparent() => Ok(rt.first_instance + fleet.next_in_turn()),
             Some(fleet) => match fleet.pick() {
-                None => Err(Outcome::Rejected),
+                None => Err((Outcome::Rejected, TRAVELLING)),
                 Some(i) if fleet.restarting(i, now) || self.faults.is_down(rt.first_instance + i) => {
                     fleet.on_answer(i, Outcome::Error, false, now);
-                    Err(Outcome::Error)
+                    Err((Outcome::Error, rt.first_instance + i))
                 }
                 Some(i) => Ok(rt.first_instance + i),
             },
@@ -136,9 +138,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     }
 
     /// Instance `inst`, picked when the attempt was sent, as the job arrives: `Err(Error)` if
-    /// it went down (or is restarting) meanwhile, as `pick_instance` answers for one it picks.
+    /// it is down (or restarting), as `pick_instance` answers for one it picks.
     #[inline(never)]
-    fn picked_instance(&mut self, service: u32, inst: u32, now: Nanos) -> Result<u32, Outcome> {
+    fn picked_instance(&mut self, service: u32, inst: u32, now: Nanos) -> Result<u32, (Outcome, u32)> {
         let rt = &mut self.services[service as usize];
         let local = inst - rt.first_instance;
         let fleet = rt.fleet.as_mut().filter(|_| T::POLICIES);
@@ -146,22 +148,35 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             if let Some(f) = fleet {
                 f.on_answer(local, Outcome::Error, false, now);
             }
-            return Err(Outcome::Error);
+            return Err((Outcome::Error, inst));
         }
         Ok(inst)
     }
 
+    /// Counts a counted job's end (or refusal) at `instance` for its zone.
+    #[inline(always)]
+    fn record_zone(&mut self, instance: u32, counted: u8, outcome: Outcome, latency_ns: Nanos) {
+        if let Some(topo) = self.topo.as_mut().filter(|_| T::EXTRAS && counted != UNCOUNTED) {
+            topo.zones[topo.zone_of[instance as usize] as usize].record(outcome, latency_ns);
+        }
+    }
+
     /// A job found no instance (`pick_instance`'s refusal): count it and answer at once.
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn refused_by_balancer(
         &mut self,
         seed: JobSeed,
         slot: Option<Handle>,
         batch: u8,
         outcome: Outcome,
+        inst: u32,
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
+        if inst != TRAVELLING {
+            self.record_zone(inst, batch, outcome, 0);
+        }
         let rt = &mut self.services[seed.service as usize];
         if batch != UNCOUNTED {
             let b = &mut rt.batches[batch as usize];
@@ -175,8 +190,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if let Some(h) = slot {
             self.jobs.free(h);
         }
-        let from = if seed.instance == TRAVELLING { TRAVELLING } else { seed.instance & !PICKED };
-        self.send_reply(seed.call, seed.attempt, outcome, from, now, q)
+        self.send_reply(seed.call, seed.attempt, outcome, inst, now, q)
     }
 
     /// A queued job gets a worker.
@@ -310,6 +324,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
         rt.stats.occupancy.in_system.add(job.arrived_ns, now, self.window);
         rt.stats.occupancy.queued.add(job.arrived_ns, now, self.window);
+        self.record_zone(job.instance, job.batch, outcome, now - job.arrived_ns);
+        let rt = &mut self.services[job.service as usize];
         if job.batch != UNCOUNTED {
             rt.batches[job.batch as usize].rejected += (outcome == Outcome::Rejected) as u64;
             rt.stats.outcomes.add(outcome);
@@ -550,9 +566,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if let Some(fleet) = rt.fleet.as_mut().filter(|_| T::POLICIES) {
             fleet.on_answer(instance - rt.first_instance, outcome, true, now);
         }
-        if let Some(topo) = self.topo.as_mut().filter(|_| T::EXTRAS && counted != UNCOUNTED) {
-            topo.zones[topo.zone_of[instance as usize] as usize].record(outcome, now - arrived_ns);
-        }
+        self.record_zone(instance, counted, outcome, now - arrived_ns);
         self.record_job(service, op, arrived_ns, counted, outcome, now);
         Ok(())
     }
@@ -580,7 +594,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// `placed_latency` for an answer from no instance (a balancer's refusal): the call's own
     /// latency, else within the caller's zone (or from a client).
     #[inline(never)]
-    fn placed_latency_to_zone(&mut self, spec: u32, caller: Option<Option<u16>>) -> Nanos {
+    pub(super) fn placed_latency_to_zone(&mut self, spec: u32, caller: Option<Option<u16>>) -> Nanos {
         let cs = &self.spec.calls[spec as usize];
         let rng = &mut self.call_rt[spec as usize].network_rng;
         let topology = self.spec.topology.as_ref().expect("a topology");

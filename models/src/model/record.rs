@@ -8,7 +8,7 @@ use crate::metrics::*;
 use crate::outcome::{Outcome, Outcomes};
 use crate::spec::Window;
 use crate::tier::Tier;
-use cellsim_sim::Nanos;
+use cellsim_sim::{Handle, Nanos};
 
 /// Per workload, the requests that finished in the current bucket.
 #[derive(Default)]
@@ -160,16 +160,16 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// Records the end of a service's call with `outcome` on its edge, if it started after
     /// the warm-up.
     #[inline(always)]
-    pub(super) fn record_edge(&mut self, call: &Call, outcome: Outcome, now: Nanos) {
+    pub(super) fn record_edge(&mut self, call_h: Handle, call: &Call, outcome: Outcome, now: Nanos) {
         if call.started_ns >= self.window.0 {
             let e = &mut self.edges[call.spec as usize];
             e.outcomes.add(outcome);
             e.attempts += call.attempt as u64;
             e.latency.record(now - call.started_ns);
-            if let Some(r) = self.spec.calls[call.spec as usize].route.filter(|_| T::EXTRAS) {
-                // A router's call: counted for the cell of its final attempt.
+            if T::EXTRAS && self.spec.calls[call.spec as usize].route.is_some() {
+                // A router's call: counted for the cell its last attempt was sent to.
+                let cell = self.exts[call_h.index as usize].cell;
                 let topo = self.topo.as_mut().expect("routes come with a topology");
-                let cell = topo.routers[r as usize].cell(call.customer, call.attempt as u32, now);
                 topo.cells[cell as usize].record(outcome, now - call.started_ns);
             }
         }

@@ -105,6 +105,8 @@ pub(super) struct CallExt {
     /// attempt is out at a time, or at most 5 hedged copies, so bits do not collide.)
     pub(super) permits: u16,
     pub(super) waiting: u16,
+    /// A router's call: the cell its last attempt went to.
+    pub(super) cell: u16,
 }
 
 /// `CallExt::attempt_started_ns` of an attempt that was never sent because the call's
@@ -135,6 +137,7 @@ impl CallExt {
         attempt_deadline_ns: Nanos::MAX,
         permits: 0,
         waiting: 0,
+        cell: 0,
     };
 }
 

@@ -75,6 +75,11 @@ impl TopoRt {
         })
     }
 
+    /// The instances (within the service) of `service` in `zone`.
+    pub(super) fn zone_list(&self, service: u32, zone: u16) -> &[u32] {
+        &self.by_zone[service as usize][zone as usize]
+    }
+
     /// The next instance (within the service) of `service` in `zone`, in turn; `None` if it
     /// has none there.
     pub(super) fn next_in_zone(&mut self, service: u32, zone: u16) -> Option<u32> {
