@@ -122,6 +122,13 @@ fn cases() -> Vec<Case> {
             let message = "`router` is shared and `api` is a cell service: only a router calls into cells";
             c("a shared service calling into the cells", toml, line, message, Some("add `routing"))
         },
+        {
+            // Found by fuzz-compile (fuzz/seeds/cells-undeclared-template.toml): a router
+            // calling a template service that is not declared panicked.
+            let toml = CELLS.replace("services = [\"api\", \"db\"]", "services = [\"api\", \"db\", \"ghost\"]").replacen("to = \"api\"", "to = \"ghost\"", 1);
+            let line = toml[..toml.find("\"ghost\"]").unwrap()].lines().count();
+            c("a router calling an undeclared template service", toml, line, "no service is named `ghost`", None)
+        },
         cell_case("a fault at a cell that does not exist", "cell = \"cell-2\"", "cell = \"cell-7\"", "no cell is named `cell-7`", Some("did you mean")),
         c("no workload", format!("[scenario]\nname = \"x\"\nduration = \"1m\"\n\n{GOOD_SERVICE}"), 1, "the scenario has no [[workload]]", None),
     ]

@@ -69,9 +69,9 @@ impl Feature {
         use Feature::*;
         match self {
             RetryBudget | CircuitBreaker | Bulkhead | AdaptiveThrottling | Hedging | Fallback | DecorrelatedJitter
-            | LoadBalancer | HealthCheck | OutlierDetection => TierKind::Policies,
+            | LoadBalancer | HealthCheck | OutlierDetection | Topology => TierKind::Policies,
             CallDeadline | PropagateDeadline | ErrorProbability | QueueDiscipline | Codel | MaxInFlight | Outage
-            | CpuStress | Operations | CallShapes | Topology => TierKind::Full,
+            | CpuStress | Operations | CallShapes => TierKind::Full,
         }
     }
 

@@ -569,7 +569,17 @@ impl Spec {
             (0..operation.variants()).flat_map(move |b| {
                 let weight = if weigh_branches { operation.variant_weight(b) } else { 1.0 };
                 let plan = &self.plans[(first + b) as usize];
-                plan.steps.iter().flat_map(|step| step.calls()).map(move |c| (&self.calls[c as usize], weight))
+                plan.steps.iter().flat_map(|step| step.calls()).flat_map(move |c| {
+                    let call = &self.calls[c as usize];
+                    // A router's call reaches every cell's copy, in equal shares (hashing
+                    // spreads customers evenly).
+                    let targets: &[u32] = match call.route {
+                        Some(r) => &self.routes[r as usize].targets,
+                        None => std::slice::from_ref(&call.to),
+                    };
+                    let share = weight / targets.len() as f64;
+                    targets.iter().map(move |&to| (call, to, share))
+                })
             })
         };
         // Depth-first post-order without recursion (graphs may be deep): reversed, a
@@ -586,14 +596,14 @@ impl Spec {
                 continue;
             }
             stack.push((n, true));
-            stack.extend(calls_of(n).map(|(c, _)| index(c.to, c.op)).filter(|&m| !seen[m]).map(|m| (m, false)));
+            stack.extend(calls_of(n).map(|(c, to, _)| index(to, c.op)).filter(|&m| !seen[m]).map(|m| (m, false)));
         }
         order.reverse();
         let mut times = vec![0.0f64; node_of.len()];
         times[index(entry, op)] = 1.0;
         for &n in &order {
-            for (c, weight) in calls_of(n) {
-                times[index(c.to, c.op)] += times[n] * weight * per_call(c);
+            for (c, to, weight) in calls_of(n) {
+                times[index(to, c.op)] += times[n] * weight * per_call(c);
             }
         }
         order.into_iter().map(|n| (node_of[n], times[n])).collect()

@@ -107,7 +107,9 @@ impl Checker<'_> {
             let calls =
                 s.value.calls.iter_mut().chain(s.value.operations.iter_mut().flat_map(|o| o.value.calls.iter_mut()));
             for call in calls.filter(|c| template.contains(&c.value.to.value)) {
-                let targets = (0..count).map(|k| ids[&copy_name(k, &call.value.to.value)]).collect();
+                // (A template service that is not declared has no copies: an error already.)
+                let targets =
+                    (0..count).map(|k| ids.get(&copy_name(k, &call.value.to.value)).copied().unwrap_or(0)).collect();
                 let route = self.route(&routing, &path, targets, count);
                 call.value.route = Some(routes.len() as u32);
                 if call.value.name.is_none() {

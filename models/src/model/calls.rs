@@ -6,6 +6,7 @@
 use super::lanes::Head;
 use super::records::*;
 use super::{sample_opt, Event, Halt, Kind, Overload, ServiceModel, PICKED, TRAVELLING};
+use crate::dist::Dist;
 use crate::metrics::SeriesSink;
 use crate::outcome::Outcome;
 use crate::spec::Wait;
@@ -111,7 +112,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
-        if T::EXTRAS && self.topo.is_some() {
+        if T::POLICIES && self.topo.is_some() {
             return self.send_placed(call_h, spec, type_id, attempt, deadline, now, q);
         }
         let cs = &self.spec.calls[spec as usize];
@@ -154,31 +155,29 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
-        let call = *self.calls.get(call_h).expect("live call");
+        let (customer, parent) = match self.calls.get(call_h) {
+            Some(c) => (c.customer, c.parent),
+            None => unreachable!("a call being sent is live"),
+        };
         let cs = &self.spec.calls[spec as usize];
         let topo = self.topo.as_mut().expect("a topology");
         let service = match cs.route {
             Some(r) => {
                 let router = &mut topo.routers[r as usize];
-                let cell = router.cell(call.customer, attempt, now);
+                let cell = router.cell(customer, attempt, now);
                 // Routed calls keep policy state (see `features::Paths`): where this went.
                 self.exts[call_h.index as usize].cell = cell;
                 router.spec().targets[cell as usize]
             }
             None => cs.to,
         };
-        let from = self.caller_zone(call.parent);
+        // The caller's zone matters to the latency (unless the call has its own) and to the
+        // pick (when calls stay in their zone).
+        let needs_zone = cs.latency.is_none() || !self.topo.as_ref().expect("a topology").cross_zone_lb;
+        let from = if needs_zone { self.caller_zone(parent) } else { None };
         let deadline_ns = if cs.propagate_deadline { deadline } else { Nanos::MAX };
-        let mut seed = JobSeed {
-            call: call_h,
-            attempt,
-            service,
-            op: cs.op,
-            type_id,
-            deadline_ns,
-            customer: call.customer,
-            instance: TRAVELLING,
-        };
+        let mut seed =
+            JobSeed { call: call_h, attempt, service, op: cs.op, type_id, deadline_ns, customer, instance: TRAVELLING };
         let zone = match from {
             Some(Some(z)) => Some(z),
             _ => None,
@@ -245,11 +244,14 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// One way's network latency of call `spec` between a caller at `from` (see
     /// `caller_zone`) and global instance `inst`: the call's own latency, else the topology's
     /// for the two placements (a caller that is gone counts as in the instance's zone).
+    #[inline(always)]
     pub(super) fn placed_latency(&mut self, spec: u32, from: Option<Option<u16>>, inst: u32) -> Nanos {
         let cs = &self.spec.calls[spec as usize];
         let rng = &mut self.call_rt[spec as usize].network_rng;
-        if let Some(d) = &cs.latency {
-            return d.sample(rng);
+        match &cs.latency {
+            Some(Dist::Constant(ns)) => return *ns,
+            Some(d) => return d.sample(rng),
+            None => {}
         }
         let topology = self.spec.topology.as_ref().expect("a topology");
         let to = self.topo.as_ref().expect("a topology").zone_of[inst as usize];
@@ -257,7 +259,11 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             None => topology.latency(None, to),
             Some(z) => topology.latency(Some(z.unwrap_or(to)), to),
         };
-        dist.map_or(0, |d| d.sample(rng))
+        match dist {
+            Some(Dist::Constant(ns)) => *ns,
+            Some(d) => d.sample(rng),
+            None => 0,
+        }
     }
 
     /// A call with policies is about to send attempt `attempt`: hedging bookkeeping, then

@@ -24,7 +24,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
         let batch = self.batch_at(now);
-        let picked = if T::EXTRAS && seed.instance != TRAVELLING {
+        let picked = if T::POLICIES && seed.instance != TRAVELLING {
             self.picked_instance(seed.service, seed.instance & !PICKED, now)
         } else {
             self.pick_instance(seed.service, now)
@@ -139,9 +139,13 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
 
     /// Instance `inst`, picked when the attempt was sent, as the job arrives: `Err(Error)` if
     /// it is down (or restarting), as `pick_instance` answers for one it picks.
-    #[inline(never)]
+    #[inline(always)]
     fn picked_instance(&mut self, service: u32, inst: u32, now: Nanos) -> Result<u32, (Outcome, u32)> {
         let rt = &mut self.services[service as usize];
+        if rt.fleet.is_none() {
+            // No fleet: no outage is aimed at the service.
+            return Ok(inst);
+        }
         let local = inst - rt.first_instance;
         let fleet = rt.fleet.as_mut().filter(|_| T::POLICIES);
         if fleet.as_ref().is_some_and(|f| f.restarting(local, now)) || self.faults.is_down(inst) {
@@ -156,7 +160,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// Counts a counted job's end (or refusal) at `instance` for its zone.
     #[inline(always)]
     fn record_zone(&mut self, instance: u32, counted: u8, outcome: Outcome, latency_ns: Nanos) {
-        if let Some(topo) = self.topo.as_mut().filter(|_| T::EXTRAS && counted != UNCOUNTED) {
+        if let Some(topo) = self.topo.as_mut().filter(|_| T::POLICIES && counted != UNCOUNTED) {
             topo.zones[topo.zone_of[instance as usize] as usize].record(outcome, latency_ns);
         }
     }
@@ -496,7 +500,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let plain = pol.is_none();
         // The request's customer rides with its calls when a topology reads it.
         let customer =
-            if T::EXTRAS && self.topo.is_some() { self.jobs.get(parent).map_or(0, |j| j.customer) } else { 0 };
+            if T::POLICIES && self.topo.is_some() { self.jobs.get(parent).map_or(0, |j| j.customer) } else { 0 };
         let call = Call::of_job(parent, spec, type_id, plain, repeats_left, customer, now);
         let call_h =
             self.calls.insert(call).ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
@@ -580,7 +584,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Some(c) if c.outstanding(attempt) => (c.spec, c.parent),
             _ => return None,
         };
-        if T::EXTRAS && self.topo.is_some() {
+        if T::POLICIES && self.topo.is_some() && self.spec.calls[spec as usize].latency.is_none() {
+            // Placed, and no latency of the call's own: the topology's, by placement.
             let caller = self.caller_zone(parent);
             return Some(match from {
                 // Refused before any instance took it: as far as the caller's zone.

@@ -96,8 +96,8 @@ fn topology_bytes(spec: &Spec) -> u64 {
             .iter()
             .map(|c| 64 + c.name.len() as u64 + 2 * c.zones.len() as u64 + 4 * c.services.len() as u64));
     let instances: u64 = spec.services.iter().map(|s| s.instances as u64).sum();
-    let places =
-        (t.zones.len() + t.cells.len()) as u64 * (size_of::<super::topo::PlaceRecord>() as u64 + 2 * EMPTY_HDR_BYTES);
+    // Their latency recorders are counted with the others' (`histogram_bytes`).
+    let places = (t.zones.len() + t.cells.len()) as u64 * size_of::<super::topo::PlaceRecord>() as u64;
     names + places + super::topo::TopoRt::heap_bytes(spec) + 2 * instances
 }
 
@@ -222,7 +222,9 @@ fn histogram_bytes(spec: &Spec) -> u64 {
         .filter(|(_, &r)| r)
         .map(|(s, _)| if s.operations.len() > 1 { s.operations.len() as u64 } else { 0 })
         .sum();
-    2 * per_record * (services + types) + per_record * (edges + operations) + hdr_bytes * services
+    // A recorder per zone and per cell (their jobs' and routed calls' latencies).
+    let places = spec.topology.as_ref().map_or(0, |t| (t.zones.len() + t.cells.len()) as u64);
+    2 * per_record * (services + types) + per_record * (edges + operations + places) + hdr_bytes * services
 }
 
 /// The most jobs one request can have in flight at once: each call of each plan along

@@ -81,7 +81,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if counted == UNCOUNTED {
             return;
         }
-        if let Some(topo) = self.topo.as_mut().filter(|_| T::EXTRAS) {
+        if let Some(topo) = self.topo.as_mut().filter(|_| T::POLICIES) {
             topo.customer_done(customer, outcome);
         }
         let batch = counted as usize;
@@ -166,7 +166,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             e.outcomes.add(outcome);
             e.attempts += call.attempt as u64;
             e.latency.record(now - call.started_ns);
-            if T::EXTRAS && self.spec.calls[call.spec as usize].route.is_some() {
+            if T::POLICIES && self.spec.calls[call.spec as usize].route.is_some() {
                 // A router's call: counted for the cell its last attempt was sent to.
                 let cell = self.exts[call_h.index as usize].cell;
                 let topo = self.topo.as_mut().expect("routes come with a topology");

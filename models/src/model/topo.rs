@@ -35,9 +35,9 @@ pub(super) struct TopoRt {
     turn: Vec<Vec<u32>>,
     /// By route (`Spec::routes`).
     pub(super) routers: Vec<Router>,
-    /// By global customer: sent a counted request; saw a failure in one.
-    sent: Vec<u64>,
-    failed: Vec<u64>,
+    /// By global customer, two bits side by side (one cache line serves both): bit 2c of
+    /// the array, sent a counted request; bit 2c + 1, saw a failure in one.
+    customer_bits: Vec<u64>,
     /// By zone: the counted jobs of its instances.
     pub(super) zones: Vec<PlaceRecord>,
     /// By cell: the counted calls routers sent there (their final attempt's cell).
@@ -68,8 +68,7 @@ impl TopoRt {
             by_zone,
             turn,
             routers: spec.routes.iter().cloned().map(Router::new).collect(),
-            sent: vec![0; customers.div_ceil(64)],
-            failed: vec![0; customers.div_ceil(64)],
+            customer_bits: vec![0; customers.div_ceil(32)],
             zones: (0..zones).map(|_| PlaceRecord::default()).collect(),
             cells: topology.cells.iter().map(|_| PlaceRecord::default()).collect(),
         })
@@ -96,19 +95,17 @@ impl TopoRt {
     /// A counted request of `customer` ended with `outcome`.
     #[inline]
     pub(super) fn customer_done(&mut self, customer: u32, outcome: Outcome) {
-        let (word, bit) = ((customer / 64) as usize, 1u64 << (customer % 64));
-        if let Some(w) = self.sent.get_mut(word) {
-            *w |= bit;
-            if !outcome.is_success() {
-                self.failed[word] |= bit;
-            }
+        let (word, shift) = ((customer / 32) as usize, 2 * (customer % 32));
+        if let Some(w) = self.customer_bits.get_mut(word) {
+            *w |= (1 | (!outcome.is_success() as u64) << 1) << shift;
         }
     }
 
     /// Customers who sent a counted request, and those of them who saw a failure.
     pub(super) fn customers(&self) -> (u64, u64) {
-        let count = |v: &[u64]| v.iter().map(|w| w.count_ones() as u64).sum();
-        (count(&self.sent), count(&self.failed))
+        const SENT: u64 = 0x5555_5555_5555_5555;
+        let count = |mask: u64| self.customer_bits.iter().map(|w| (w & mask).count_ones() as u64).sum();
+        (count(SENT), count(SENT << 1))
     }
 
     /// The zones' and cells' records as statistics, in the spec's order; `busy_ns` by global
@@ -162,6 +159,6 @@ impl TopoRt {
         let zoned =
             if t.cross_zone_lb { 0 } else { spec.services.len() as u64 * t.zones.len() as u64 * 56 + instances * 4 };
         let routers: u64 = spec.routes.iter().map(|r| 2 * r.heap_bytes()).sum();
-        instances * 2 + zoned + routers + 2 * spec.customers().div_ceil(64) * 8
+        instances * 2 + zoned + routers + spec.customers().div_ceil(32) * 8
     }
 }
