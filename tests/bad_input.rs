@@ -52,6 +52,15 @@ fn cases() -> Vec<Case> {
             "workload `w` is defined twice",
             Some("workload names must be unique"),
         ),
+        c(
+            // Found by fuzz-compile (fuzz/seeds/duplicate-workloads-with-customers.toml): the
+            // two populations' sizes were compared as if shared, and panicked.
+            "two workloads with one name and different customers",
+            format!("{HEAD}[[workload]]\nname = \"w\"\ncustomers = 7\narrival = {{ process = \"poisson\", rate_per_s = 1 }}\n\n[[workload.request]]\nname = \"get\"\ntarget = \"api\"\n\n{GOOD_SERVICE}"),
+            head_lines + 2,
+            "workload `w` is defined twice",
+            Some("workload names must be unique"),
+        ),
         c("negative rate", HEAD.replace("rate_per_s = 10", "rate_per_s = -5") + GOOD_SERVICE, 7, "rate_per_s must be positive, not -5", None),
         c(
             "p99 below the median",
@@ -129,6 +138,13 @@ fn cases() -> Vec<Case> {
             let line = toml[..toml.find("\"ghost\"]").unwrap()].lines().count();
             c("a router calling an undeclared template service", toml, line, "no service is named `ghost`", None)
         },
+        cell_case(
+            "a fallback cell that is a routed cell",
+            "routing = { kind = \"hash\" }",
+            "routing = { kind = \"hash\", breaker = { kind = \"resilience4j\" }, fallback = \"cell-2\" }",
+            "`cell-2` is a routed cell: a fallback cell takes no customers of its own",
+            Some("declare [cells.fallback]"),
+        ),
         cell_case("a fault at a cell that does not exist", "cell = \"cell-2\"", "cell = \"cell-7\"", "no cell is named `cell-7`", Some("did you mean")),
         c("no workload", format!("[scenario]\nname = \"x\"\nduration = \"1m\"\n\n{GOOD_SERVICE}"), 1, "the scenario has no [[workload]]", None),
     ]

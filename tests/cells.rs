@@ -78,7 +78,13 @@ fn ten_cells_one_down_leave_ninety_percent_of_customers_untouched() {
     let t = r.topology.as_ref().expect("a topology is reported");
     assert!(t.customers >= 9_990, "nearly every customer sent a request: {}", t.customers);
     // The exact count: customers hashed into cell-3 (index 2).
-    let mut router = Router::new(RouteSpec { kind: RouteKind::Hash, targets: (0..10).collect(), pinned: vec![] });
+    let mut router = Router::new(RouteSpec {
+        kind: RouteKind::Hash,
+        targets: (0..10).collect(),
+        routed: 10,
+        pinned: vec![],
+        health: None,
+    });
     let in_cell_3 = (0..10_000).filter(|&c| router.cell(c, 1, 0) == 2).count() as u64;
     assert!((in_cell_3 as f64 / 10_000.0 - 0.1).abs() < 5.0 * 0.003, "{in_cell_3}");
     assert!(
@@ -108,7 +114,13 @@ fn shuffle_sharding_fails_only_the_customers_whose_whole_shard_is_down() {
     let faults = outage("cell = \"cell-2\"") + &outage("cell = \"cell-6\"");
     let r = run(&cells(8, "{ kind = \"shuffle-shard\", shard_size = 2 }", 10_000, 4000, 2, &faults));
     let t = r.topology.as_ref().unwrap();
-    let spec = RouteSpec { kind: RouteKind::ShuffleShard { shard_size: 2 }, targets: (0..8).collect(), pinned: vec![] };
+    let spec = RouteSpec {
+        kind: RouteKind::ShuffleShard { shard_size: 2 },
+        targets: (0..8).collect(),
+        routed: 8,
+        pinned: vec![],
+        health: None,
+    };
     let router = Router::new(spec);
     let exact = (0..10_000u32)
         .filter(|&c| {
@@ -193,4 +205,131 @@ fn adding_a_cell_does_not_move_another_cells_streams() {
         assert_eq!((x.arrivals, &x.sojourn, x.outcomes), (y.arrivals, &y.sojourn, y.outcomes), "{name}");
     }
     assert_eq!(service(&b, "cell-4/api").arrivals, 0);
+}
+
+/// Four cells and a fallback cell behind a router whose per-cell Resilience4j breaker trips
+/// at 50% of the last 20 calls (10 at least) and waits 5 s open; cell-2 is down from 20 s to
+/// 40 s; the api of each cell has `api_workers` workers of exponential 5 ms, the fallback
+/// cell one instance of it.
+fn fallback_scenario(api_workers: u32, mean: &str, fallback: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "fallback"
+duration = "60s"
+bucket = "1s"
+
+[[region]]
+name = "r"
+zones = ["a", "b", "c"]
+
+[cells]
+count = 4
+services = ["api"]
+
+[cells.fallback]
+instances = {{ api = 1 }}
+
+[[workload]]
+name = "w"
+customers = 1000
+arrival = {{ process = "poisson", rate_per_s = 400 }}
+
+[[workload.request]]
+name = "get"
+target = "router"
+
+[[service]]
+name = "router"
+instances = 3
+workers = 32
+service_time = {{ dist = "constant", value = "0.1ms" }}
+routing = {{ kind = "hash", {fallback} breaker = {{ kind = "resilience4j", window_size = 20, minimum_calls = 10, failure_rate_threshold = 50, wait_in_open = "5s" }} }}
+
+[[service.call]]
+to = "api"
+timeout = "500ms"
+
+[[service]]
+name = "api"
+instances = 2
+workers = {api_workers}
+service_time = {{ dist = "exponential", mean = "{mean}" }}
+
+[[fault]]
+kind = "outage"
+cell = "cell-2"
+start = "20s"
+duration = "20s"
+"#
+    )
+}
+
+/// The router's breaker for cell-2 opens after its first 10 failed calls; from then on cell-2's
+/// customers are served by the fallback cell, except for the 10 trial calls (Resilience4j's
+/// default half-open permits) each time the breaker half-opens, every 5 s, which fail while
+/// the cell is down. The trial after the outage succeeds and the traffic returns: 10 + 3 x 10
+/// = 40 failed requests, no more.
+#[test]
+fn a_fallback_cell_takes_a_failed_cells_traffic_until_it_recovers() {
+    let r = run(&fallback_scenario(8, "5ms", ""));
+    let failed = r.requests[0].outcomes.total() - r.requests[0].outcomes.successes();
+    assert_eq!(failed, 40);
+    let t = r.topology.as_ref().unwrap();
+    let states: Vec<(&str, &str)> = t.health_changes.iter().map(|c| (c.cell.as_str(), c.state)).collect();
+    let mut expected = vec![("cell-2", "open")];
+    for _ in 0..3 {
+        expected.extend([("cell-2", "half-open"), ("cell-2", "open")]);
+    }
+    expected.extend([("cell-2", "half-open"), ("cell-2", "closed")]);
+    assert_eq!(states, expected);
+    // Detected within the first 10 calls to cell-2 (100 a second): by 20.3 s.
+    let opened_s = t.health_changes[0].at_ns as f64 / 1e9;
+    assert!((20.0..20.3).contains(&opened_s), "{opened_s}");
+    let closed_s = t.health_changes.last().unwrap().at_ns as f64 / 1e9;
+    assert!((40.0..40.7).contains(&closed_s), "{closed_s}");
+    let fallback = t.cells.iter().find(|c| c.name == "fallback").unwrap();
+    assert_eq!(fallback.outcomes.successes(), t.routers[0].redirected, "every redirected call succeeded");
+    // About 20 s of cell-2's 100 calls a second, less the trials.
+    assert!((1700..2200).contains(&t.routers[0].redirected), "{}", t.routers[0].redirected);
+}
+
+/// With `fallback = "spread"`, cell-2's calls go over the three healthy cells (by a hash of
+/// the customer) instead, and the fallback cell gets nothing.
+#[test]
+fn spreading_an_unhealthy_cells_traffic_loads_the_healthy_cells() {
+    let r = run(&fallback_scenario(8, "5ms", "fallback = \"spread\","));
+    let t = r.topology.as_ref().unwrap();
+    let cell = |name: &str| t.cells.iter().find(|c| c.name == name).unwrap();
+    assert_eq!(cell("fallback").outcomes.total(), 0, "spreading sends nothing to the fallback cell");
+    let failed = r.requests[0].outcomes.total() - r.requests[0].outcomes.successes();
+    assert_eq!(failed, 40, "the same detection and trials as with a fallback cell");
+    let redirected = t.routers[0].redirected;
+    assert!((1700..2200).contains(&redirected), "{redirected}");
+    // Each healthy cell takes about a third of them on top of its own quarter.
+    for name in ["cell-1", "cell-3", "cell-4"] {
+        let n = cell(name).outcomes.total() as f64;
+        let expected = r.requests[0].outcomes.total() as f64 / 4.0 + redirected as f64 / 3.0;
+        assert!((n - expected).abs() < 0.1 * expected, "{name}: {n} against {expected}");
+    }
+}
+
+/// A fallback cell smaller than the traffic it takes overloads, and the report shows it:
+/// each cell's api has two instances of two workers of exponential 24 ms: 100 calls a
+/// second keep them 60% busy; the fallback cell's one instance gets cell-2's 100 a second,
+/// 120% of what it can serve, so its queue grows through the outage and its calls time out
+/// (500 ms), while the healthy cells (M/M/2 at 60% per instance) almost never wait that long.
+#[test]
+fn a_fallback_cell_too_small_for_the_traffic_overloads() {
+    let r = run(&fallback_scenario(2, "24ms", ""));
+    let t = r.topology.as_ref().unwrap();
+    let fallback = t.cells.iter().find(|c| c.name == "fallback").unwrap();
+    let timeouts = fallback.outcomes.get(cellsim_models::Outcome::Timeout);
+    assert!(timeouts as f64 > 0.2 * fallback.outcomes.total() as f64, "{timeouts} of {}", fallback.outcomes.total());
+    let window_s = 60.0;
+    let busy = fallback.busy.average((window_s * 1e9) as u64) / fallback.workers as f64;
+    // Busy through the 20 s outage (and idle otherwise): about a third of the minute.
+    assert!(busy > 0.3, "{busy}");
+    let healthy = t.cells.iter().find(|c| c.name == "cell-1").unwrap();
+    assert!(healthy.outcomes.get(cellsim_models::Outcome::Timeout) * 1000 < healthy.outcomes.total());
 }

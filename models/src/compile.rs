@@ -401,11 +401,11 @@ impl Checker<'_> {
             };
             let (first, customers) = *firsts.entry(key).or_insert_with(|| {
                 let first = next;
-                next += w.customers;
+                next = next.saturating_add(w.customers);
                 (first, w.customers)
             });
-            if customers != w.customers {
-                let p = section.value.population.as_ref().expect("only a shared population is seen twice");
+            // (Two workloads of one name are an error already, found where names are checked.)
+            if let Some(p) = section.value.population.as_ref().filter(|_| customers != w.customers) {
                 let field = format!("workload.{}.population", w.name);
                 let message = format!(
                     "population `{}` has {customers} customers in an earlier workload, not {}",

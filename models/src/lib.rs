@@ -29,8 +29,8 @@ pub use error::ScenarioError;
 pub use estimate::{Estimate, Refusal};
 pub use features::{Feature, Features};
 pub use metrics::{
-    EdgeStats, InstanceStats, NoSeries, OperationStats, PlaceStats, PolicyStats, RequestStats, SeriesRow, SeriesSink,
-    ServiceStats, TopologyStats,
+    CellHealthChange, EdgeStats, InstanceStats, NoSeries, OperationStats, PlaceStats, PolicyStats, RequestStats,
+    RouterStats, SeriesRow, SeriesSink, ServiceStats, TopologyStats,
 };
 pub use model::{Overload, Stability};
 pub use outcome::{Outcome, Outcomes};

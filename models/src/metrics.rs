@@ -413,6 +413,35 @@ pub struct TopologyStats {
     /// request (error, timeout, rejected, refused).
     pub customers: u64,
     pub customers_failed: u64,
+    /// By router call: what its per-cell health signal did.
+    pub routers: Vec<RouterStats>,
+    /// The routers' views of cells changing, in time order (the first 1,000).
+    pub health_changes: Vec<CellHealthChange>,
+    /// Changes beyond the first 1,000, counted only.
+    pub health_changes_dropped: u64,
+}
+
+/// A router's call into the cells: how often its breakers opened, and how many calls went
+/// elsewhere than their customer's cell.
+#[derive(Clone, Debug)]
+pub struct RouterStats {
+    pub router: String,
+    pub call: String,
+    /// Calls sent to the fallback cell or spread over the healthy ones because their cell's
+    /// breaker refused them (after the warm-up or not).
+    pub redirected: u64,
+    /// By routed cell: how many times its breaker at the router opened.
+    pub openings: Vec<u64>,
+}
+
+/// A router's breaker for a cell changing state.
+#[derive(Clone, Debug)]
+pub struct CellHealthChange {
+    pub at_ns: u64,
+    pub router: String,
+    pub cell: String,
+    /// "open" (the cell's traffic goes elsewhere), "half-open" (trial calls), "closed".
+    pub state: &'static str,
 }
 
 impl RequestStats {

@@ -76,6 +76,19 @@ pub struct CellsSection {
     /// Per-cell overrides.
     #[serde(default, rename = "cell")]
     pub cells: Vec<Loc<CellSection>>,
+    /// A fallback cell, named `fallback`: a copy of the template that routers never pick by
+    /// hashing, which takes an unhealthy cell's traffic.
+    pub fallback: Option<Loc<FallbackCellSection>>,
+}
+
+/// The fallback cell's differences from the template.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackCellSection {
+    /// The zones it spans. Default: the cells' zones.
+    pub zones: Option<Vec<Loc<String>>>,
+    /// Instances of template services in it, by service name (a smaller fallback cell).
+    pub instances: Option<Loc<std::collections::BTreeMap<String, u32>>>,
 }
 
 /// One cell's differences from the template.
@@ -116,6 +129,12 @@ pub struct RoutingSection {
     /// buckets: moves of buckets to other cells at set times.
     #[serde(default, rename = "migration")]
     pub migrations: Vec<Loc<MigrationSection>>,
+    /// The router's health signal per cell: a circuit breaker on the calls it sends there.
+    /// While a cell's is open, its traffic goes elsewhere (see `fallback`).
+    pub breaker: Option<Loc<BreakerSection>>,
+    /// Where an unhealthy cell's traffic goes: "fallback" (the fallback cell, the default
+    /// when there is one) or "spread" (the healthy cells, by hash of the customer).
+    pub fallback: Option<Loc<String>>,
 }
 
 /// Buckets `first..=last` move to cell `to` at `at`.

@@ -51,6 +51,31 @@ pub struct TopologySummary {
     /// By cell: the calls routers sent there (counted for the cell of their final attempt).
     pub cells: Vec<PlaceSummary>,
     pub customers: CustomersSummary,
+    /// By router call into the cells: its breakers' openings per cell and the calls it sent
+    /// elsewhere than their customer's cell. Empty without routers.
+    pub routers: Vec<RouterSummary>,
+    /// The routers' breakers changing state, in time order: when a cell's traffic moved
+    /// away ("open"), was tried again ("half-open"), and came back ("closed").
+    pub cell_health: Vec<CellHealthSummary>,
+    /// Changes beyond the first 1,000, counted only.
+    pub cell_health_dropped: u64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct RouterSummary {
+    pub router: String,
+    pub call: String,
+    pub redirected: u64,
+    /// By routed cell, `cell-1` first.
+    pub breaker_openings: Vec<u64>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct CellHealthSummary {
+    pub at_s: f64,
+    pub router: String,
+    pub cell: String,
+    pub state: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -421,6 +446,27 @@ pub fn summarise(r: &RunResult) -> Summary {
                     failed: t.customers_failed,
                     failed_share: ratio(t.customers_failed, t.customers),
                 },
+                routers: t
+                    .routers
+                    .iter()
+                    .map(|r| RouterSummary {
+                        router: r.router.clone(),
+                        call: r.call.clone(),
+                        redirected: r.redirected,
+                        breaker_openings: r.openings.clone(),
+                    })
+                    .collect(),
+                cell_health: t
+                    .health_changes
+                    .iter()
+                    .map(|c| CellHealthSummary {
+                        at_s: c.at_ns as f64 / 1e9,
+                        router: c.router.clone(),
+                        cell: c.cell.clone(),
+                        state: c.state.to_string(),
+                    })
+                    .collect(),
+                cell_health_dropped: t.health_changes_dropped,
             }
         }),
     }

@@ -157,6 +157,33 @@ fn places(out: &mut String, s: &Summary) {
         out.push_str("\nCells (calls routers sent to each, by the cell of their last attempt)\n");
         table(out, &header("cell", "calls"), &rows(&t.cells));
     }
+    for r in t.routers.iter().filter(|r| !r.breaker_openings.is_empty()) {
+        let opened: Vec<String> = r
+            .breaker_openings
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(k, n)| format!("cell-{} {n}x", k + 1))
+            .collect();
+        out.push_str(&format!(
+            "\nRouter {} -> cells ({}): {} calls sent elsewhere than their cell; breakers opened: {}\n",
+            r.router,
+            r.call,
+            r.redirected,
+            if opened.is_empty() { "none".to_string() } else { opened.join(", ") }
+        ));
+    }
+    const SHOWN: usize = 12;
+    if !t.cell_health.is_empty() {
+        out.push_str("Cell health at the routers (a cell's traffic moves away when its breaker opens)\n");
+        for c in t.cell_health.iter().take(SHOWN) {
+            out.push_str(&format!("  {:>10.3}s  {} sees {} {}\n", c.at_s, c.router, c.cell, c.state));
+        }
+        let more = t.cell_health.len().saturating_sub(SHOWN) as u64 + t.cell_health_dropped;
+        if more > 0 {
+            out.push_str(&format!("  ... and {more} more (summary.json has the first 1,000)\n"));
+        }
+    }
     let c = &t.customers;
     out.push_str(&format!(
         "\nCustomers: {} sent requests; {} of them ({}) saw at least one fail\n",

@@ -6,6 +6,7 @@
 //! C(n, k) combinations, its attempts going round its shard); and customers pinned to a cell
 //! by name. Time is the caller's `now`; nothing here schedules events.
 
+use crate::policy::breaker::{Breaker, BreakerSpec, State};
 use cellsim_sim::Nanos;
 
 /// How customers map to cells.
@@ -31,19 +32,36 @@ pub struct Migration {
     pub to: u16,
 }
 
+/// Where the router sends an unhealthy cell's traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unhealthy {
+    /// To this cell (the fallback cell, which hashing never picks).
+    Fallback(u16),
+    /// Over the cells whose breakers are not open, by a hash of the customer (back to its
+    /// own cell if none is healthy).
+    Spread,
+}
+
 /// A router's routing, compiled.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RouteSpec {
     pub kind: RouteKind,
-    /// By cell: the service the routed call goes to there.
+    /// By cell: the service the routed call goes to there; the routed cells first, then the
+    /// fallback cell (if any).
     pub targets: Vec<u32>,
+    /// How many of `targets` hashing picks from (the fallback cell is not one).
+    pub routed: u32,
     /// Customers pinned to a cell, sorted by customer id.
     pub pinned: Vec<(u32, u16)>,
+    /// The router's circuit breaker per routed cell, and where traffic goes while one is
+    /// open (`None`: no health signal: every call goes to its customer's cell).
+    pub health: Option<(BreakerSpec, Unhealthy)>,
 }
 
 impl RouteSpec {
+    /// The cells hashing picks from.
     pub fn cells(&self) -> u32 {
-        self.targets.len() as u32
+        self.routed
     }
 
     /// The heap a router of this spec holds: its bucket table.
@@ -54,8 +72,22 @@ impl RouteSpec {
             }
             _ => 0,
         };
-        buckets + (self.targets.len() * 4 + self.pinned.len() * 8) as u64
+        let breakers = self
+            .health
+            .map_or(0, |(b, _)| self.routed as u64 * (std::mem::size_of::<Breaker>() as u64 + b.heap_bytes_at_most()));
+        buckets + breakers + (self.targets.len() * 4 + self.pinned.len() * 8) as u64
     }
+}
+
+/// A change of a router's view of a cell, for the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HealthChange {
+    pub at_ns: Nanos,
+    /// The route (index into `Spec::routes`) whose breaker changed.
+    pub route: u32,
+    pub cell: u16,
+    /// Its breaker's new state.
+    pub state: State,
 }
 
 /// A router at run time: the spec and the bucket table as migrations have left it.
@@ -66,6 +98,14 @@ pub struct Router {
     table: Vec<u16>,
     /// The next migration to apply.
     next_migration: usize,
+    /// By routed cell, with a health signal: the router's breaker for it, and its state as
+    /// last reported.
+    breakers: Vec<Breaker>,
+    seen: Vec<State>,
+    /// Calls sent elsewhere than their customer's cell because its breaker was open.
+    pub redirected: u64,
+    /// Its index among the scenario's routes (named in the changes it reports).
+    id: u32,
 }
 
 /// SplitMix64's finalizer: a bijective 64-bit mix, so consecutive customer ids spread
@@ -86,12 +126,72 @@ fn below(bits: u64, n: u32) -> u32 {
 
 impl Router {
     pub fn new(spec: RouteSpec) -> Router {
+        Router::numbered(spec, 0)
+    }
+
+    /// A router that names itself `id` in the changes it reports.
+    pub fn numbered(spec: RouteSpec, id: u32) -> Router {
         let cells = spec.cells().max(1);
         let table = match &spec.kind {
             RouteKind::Buckets { buckets, .. } => (0..*buckets).map(|b| (b % cells) as u16).collect(),
             _ => Vec::new(),
         };
-        Router { spec, table, next_migration: 0 }
+        let breakers = match spec.health {
+            Some((b, _)) => (0..spec.routed).map(|_| Breaker::new(b)).collect(),
+            None => Vec::new(),
+        };
+        let seen = vec![State::Closed; breakers.len()];
+        Router { spec, table, next_migration: 0, breakers, seen, redirected: 0, id }
+    }
+
+    /// Where attempt `attempt` of `customer`'s call goes at `now`: its cell, and whether it
+    /// went through that cell's breaker (its result must then be `heard`). A cell whose
+    /// breaker refuses sends the attempt to the fallback cell, or spreads it over the
+    /// healthy cells. `changes` receives the breakers' changes of state.
+    pub fn route(&mut self, customer: u32, attempt: u32, now: Nanos, changes: &mut Vec<HealthChange>) -> (u16, bool) {
+        let cell = self.cell(customer, attempt, now);
+        let Some((_, unhealthy)) = self.spec.health else { return (cell, false) };
+        let permitted = self.breakers[cell as usize].try_acquire(now);
+        self.note(cell, now, changes);
+        if permitted {
+            return (cell, true);
+        }
+        self.redirected += 1;
+        match unhealthy {
+            Unhealthy::Fallback(f) => (f, false),
+            Unhealthy::Spread => {
+                let healthy: Vec<u16> = (0..self.spec.routed as u16)
+                    .filter(|&c| c != cell && self.breakers[c as usize].state(now) != State::Open)
+                    .collect();
+                if healthy.is_empty() {
+                    return (cell, false);
+                }
+                let pick = below(mix(customer as u64 ^ (attempt as u64) << 32), healthy.len() as u32);
+                (healthy[pick as usize], false)
+            }
+        }
+    }
+
+    /// An attempt that went through `cell`'s breaker ended at `now` after `duration_ns`.
+    pub fn heard(&mut self, cell: u16, now: Nanos, duration_ns: Nanos, failed: bool, changes: &mut Vec<HealthChange>) {
+        self.breakers[cell as usize].on_result(now, duration_ns, failed);
+        self.note(cell, now, changes);
+    }
+
+    /// Reports `cell`'s breaker's state if it changed since last reported (time alone moves
+    /// an open breaker to half-open: that change is reported when the router next looks).
+    fn note(&mut self, cell: u16, now: Nanos, changes: &mut Vec<HealthChange>) {
+        let state = self.breakers[cell as usize].state(now);
+        let seen = &mut self.seen[cell as usize];
+        if *seen != state {
+            *seen = state;
+            changes.push(HealthChange { at_ns: now, route: self.id, cell, state });
+        }
+    }
+
+    /// How many times each routed cell's breaker opened.
+    pub fn openings(&self) -> Vec<u64> {
+        self.breakers.iter().map(|b| b.opened).collect()
     }
 
     pub fn spec(&self) -> &RouteSpec {
@@ -178,7 +278,7 @@ mod tests {
     use super::*;
 
     fn spec(kind: RouteKind, cells: u32) -> RouteSpec {
-        RouteSpec { kind, targets: (0..cells).collect(), pinned: Vec::new() }
+        RouteSpec { kind, targets: (0..cells).collect(), routed: cells, pinned: Vec::new(), health: None }
     }
 
     /// C(n, k) for small n.

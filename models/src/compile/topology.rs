@@ -4,9 +4,11 @@
 //! service's instances are spread over.
 
 use super::Checker;
+use crate::cells::route::Unhealthy;
 use crate::cells::route::MAX_SHARD;
 use crate::cells::{Migration, RouteKind, RouteSpec};
 use crate::dist::Dist;
+use crate::policy::breaker::BreakerSpec;
 use crate::scenario::{CallSection, RoutingKind, RoutingSection, ScenarioFile, ServiceSection};
 use crate::spec::{Cell, Network, Topology, Zone};
 use crate::units::Loc;
@@ -35,13 +37,22 @@ pub(super) struct Layout {
     pub(super) cell_ids: BTreeMap<String, u16>,
 }
 
-/// The name of cell `k` (from 0) and of its copy of template service `service`.
-pub fn cell_name(k: u32) -> String {
-    format!("cell-{}", k + 1)
+/// The name of cell `k` (from 0) of `count` routed cells: `cell-1` to `cell-N`, and
+/// `fallback` for the fallback cell (`k == count`).
+pub fn cell_name(k: u32, count: u32) -> String {
+    if k == count {
+        FALLBACK.to_string()
+    } else {
+        format!("cell-{}", k + 1)
+    }
 }
 
-fn copy_name(k: u32, service: &str) -> String {
-    format!("{}/{service}", cell_name(k))
+/// The fallback cell's name.
+pub const FALLBACK: &str = "fallback";
+
+/// Cell `k`'s copy of template service `service`.
+fn copy_name(k: u32, count: u32, service: &str) -> String {
+    format!("{}/{service}", cell_name(k, count))
 }
 
 impl Checker<'_> {
@@ -57,7 +68,9 @@ impl Checker<'_> {
         let first_region: Vec<u16> = (0..zones.len() as u16).filter(|&z| zones[z as usize].region == 0).collect();
         let template = self.template(f);
         let count = f.cells.as_ref().map_or(0, |c| c.value.count.value.clamp(1, MAX_CELLS));
-        let cell_zones = self.cell_zones(f, count, &zone_ids, &first_region);
+        // The routed cells, and the fallback cell after them.
+        let all = count + f.cells.as_ref().is_some_and(|c| c.value.fallback.is_some()) as u32;
+        let cell_zones = self.cell_zones(f, count, all, &zone_ids, &first_region);
         let instance_overrides = self.instance_overrides(f, count, &template);
         self.check_cell_boundaries(f, &template);
         // Said once above: requests and shared services that name a template service go on
@@ -65,7 +78,7 @@ impl Checker<'_> {
         for w in &mut f.workloads {
             for r in &mut w.value.requests {
                 if template.contains(&r.value.target.value) {
-                    r.value.target.value = copy_name(0, &r.value.target.value);
+                    r.value.target.value = copy_name(0, count, &r.value.target.value);
                 }
             }
         }
@@ -74,7 +87,7 @@ impl Checker<'_> {
             let s = &mut s.value;
             for call in s.calls.iter_mut().chain(s.operations.iter_mut().flat_map(|o| o.value.calls.iter_mut())) {
                 if template.contains(&call.value.to.value) {
-                    call.value.to.value = copy_name(0, &call.value.to.value);
+                    call.value.to.value = copy_name(0, count, &call.value.to.value);
                 }
             }
         }
@@ -90,9 +103,9 @@ impl Checker<'_> {
                 cell_of.push(None);
             } else if !placed_cells {
                 placed_cells = true;
-                for k in 0..count {
+                for k in 0..all {
                     for t in f.services.iter().filter(|t| template.contains(&t.value.name.value)) {
-                        flat.push(copy_of(t, k, &template, &instance_overrides));
+                        flat.push(copy_of(t, k, count, &template, &instance_overrides));
                         cell_of.push(Some(k as u16));
                     }
                 }
@@ -108,9 +121,10 @@ impl Checker<'_> {
                 s.value.calls.iter_mut().chain(s.value.operations.iter_mut().flat_map(|o| o.value.calls.iter_mut()));
             for call in calls.filter(|c| template.contains(&c.value.to.value)) {
                 // (A template service that is not declared has no copies: an error already.)
-                let targets =
-                    (0..count).map(|k| ids.get(&copy_name(k, &call.value.to.value)).copied().unwrap_or(0)).collect();
-                let route = self.route(&routing, &path, targets, count);
+                let targets = (0..all)
+                    .map(|k| ids.get(&copy_name(k, count, &call.value.to.value)).copied().unwrap_or(0))
+                    .collect();
+                let route = self.route(&routing, &path, targets, count, all);
                 call.value.route = Some(routes.len() as u32);
                 if call.value.name.is_none() {
                     // Named by the template service, as a call to it would be by default.
@@ -120,15 +134,15 @@ impl Checker<'_> {
                     };
                     call.value.name = Some(Loc { value: name, span: call.value.to.span.clone() });
                 }
-                call.value.to.value = copy_name(0, &call.value.to.value);
+                call.value.to.value = copy_name(0, count, &call.value.to.value);
                 routes.push(route);
             }
         }
         f.services = flat;
 
-        let cells = (0..count)
+        let cells = (0..all)
             .map(|k| Cell {
-                name: cell_name(k),
+                name: cell_name(k, count),
                 zones: cell_zones[k as usize].clone(),
                 services: cell_of
                     .iter()
@@ -276,6 +290,7 @@ impl Checker<'_> {
         &mut self,
         f: &ScenarioFile,
         count: u32,
+        all: u32,
         zone_ids: &BTreeMap<String, u16>,
         first_region: &[u16],
     ) -> Vec<Vec<u16>> {
@@ -285,7 +300,10 @@ impl Checker<'_> {
             Some(list) => self.zone_list(list, zone_ids, "cells.zones"),
             None => first_region.to_vec(),
         };
-        let mut zones = vec![default; count as usize];
+        let mut zones = vec![default; all as usize];
+        if let Some(list) = cells.fallback.as_ref().and_then(|f| f.value.zones.as_ref()) {
+            zones[count as usize] = self.zone_list(list, zone_ids, "cells.fallback.zones");
+        }
         for c in &cells.cells {
             if let (Some(k), Some(list)) = (self.cell_index(&c.value.name, count), &c.value.zones) {
                 zones[k as usize] = self.zone_list(list, zone_ids, &format!("cells.cell.{}.zones", c.value.name.value));
@@ -341,6 +359,7 @@ impl Checker<'_> {
         let mut out = BTreeMap::new();
         let Some(cells) = &f.cells else { return out };
         let mut seen = BTreeSet::new();
+        let mut lists = Vec::new();
         for c in &cells.value.cells {
             let Some(k) = self.cell_index(&c.value.name, count) else { continue };
             if !seen.insert(k) {
@@ -350,9 +369,17 @@ impl Checker<'_> {
                     format!("`{}` is overridden twice", c.value.name.value),
                 );
             }
-            let Some(instances) = &c.value.instances else { continue };
+            if let Some(instances) = &c.value.instances {
+                lists.push((k, format!("cells.cell.{}", c.value.name.value), instances));
+            }
+        }
+        // The fallback cell comes after the routed ones.
+        if let Some(instances) = cells.value.fallback.as_ref().and_then(|f| f.value.instances.as_ref()) {
+            lists.push((count, "cells.fallback".to_string(), instances));
+        }
+        for (k, path, instances) in lists {
             for (service, &n) in &instances.value {
-                let field = format!("cells.cell.{}.instances.{service}", c.value.name.value);
+                let field = format!("{path}.instances.{service}");
                 if !template.contains(service) {
                     let listed = template.iter().cloned().collect::<Vec<_>>().join(", ");
                     self.err(instances.span.clone(), field, format!("`{service}` is not a template service"))
@@ -436,7 +463,7 @@ impl Checker<'_> {
 
     /// A router's routing into `count` cells whose copies of the called service are
     /// `targets`.
-    fn route(&mut self, r: &Loc<RoutingSection>, path: &str, targets: Vec<u32>, count: u32) -> RouteSpec {
+    fn route(&mut self, r: &Loc<RoutingSection>, path: &str, targets: Vec<u32>, count: u32, all: u32) -> RouteSpec {
         let routing = &r.value;
         let kind = match routing.kind {
             RoutingKind::Hash => RouteKind::Hash,
@@ -522,7 +549,58 @@ impl Checker<'_> {
             }
         }
         pinned.sort();
-        RouteSpec { kind, targets, pinned }
+        let health = self.cell_health(routing, path, count, all);
+        RouteSpec { kind, targets, routed: count, pinned, health }
+    }
+
+    /// A router's breaker per cell and where an unhealthy cell's traffic goes.
+    fn cell_health(
+        &mut self,
+        routing: &RoutingSection,
+        path: &str,
+        count: u32,
+        all: u32,
+    ) -> Option<(BreakerSpec, Unhealthy)> {
+        let has_fallback = all > count;
+        let Some(b) = &routing.breaker else {
+            if let Some(f) = &routing.fallback {
+                self.err(
+                    f.span.clone(),
+                    format!("{path}.fallback"),
+                    "a fallback needs a health signal: the router's breaker",
+                )
+                .hint("add breaker = { kind = \"resilience4j\" } to routing: a cell whose breaker opens is bypassed");
+            }
+            return None;
+        };
+        // One breaker per cell, at the router (its `scope` does not apply).
+        let breaker = self.breaker(b, &format!("{path}.breaker"));
+        let unhealthy = match &routing.fallback {
+            None if has_fallback => Unhealthy::Fallback(count as u16),
+            None => Unhealthy::Spread,
+            Some(f) if f.value == "spread" => Unhealthy::Spread,
+            Some(f) if f.value == FALLBACK && has_fallback => Unhealthy::Fallback(count as u16),
+            Some(f) => {
+                let field = format!("{path}.fallback");
+                let routed = f
+                    .value
+                    .strip_prefix("cell-")
+                    .and_then(|k| k.parse::<u32>().ok())
+                    .is_some_and(|k| k >= 1 && k <= count);
+                if routed {
+                    self.err(f.span.clone(), field, format!("`{}` is a routed cell: a fallback cell takes no customers of its own", f.value))
+                        .hint("declare [cells.fallback] (a cell named `fallback` that hashing never picks) and write fallback = \"fallback\"");
+                } else if f.value == FALLBACK {
+                    self.err(f.span.clone(), field, "the scenario has no fallback cell")
+                        .hint("declare [cells.fallback], or write fallback = \"spread\"");
+                } else {
+                    self.err(f.span.clone(), field, format!("`{}` is neither \"fallback\" nor \"spread\"", f.value))
+                        .hint("fallback = \"fallback\" sends an unhealthy cell's traffic to the fallback cell; \"spread\" over the healthy cells");
+                }
+                Unhealthy::Spread
+            }
+        };
+        Some((breaker.spec, unhealthy))
     }
 }
 
@@ -531,6 +609,7 @@ impl Checker<'_> {
 fn copy_of(
     t: &Loc<ServiceSection>,
     k: u32,
+    count: u32,
     template: &BTreeSet<String>,
     overrides: &BTreeMap<(u32, String), u32>,
 ) -> Loc<ServiceSection> {
@@ -542,10 +621,10 @@ fn copy_of(
             None => s.instances = Some(Loc { value: n, span: s.name.span.clone() }),
         }
     }
-    s.name.value = copy_name(k, &s.name.value);
+    s.name.value = copy_name(k, count, &s.name.value);
     let rename = |name: &mut String| {
         if template.contains(name.as_str()) {
-            *name = copy_name(k, name);
+            *name = copy_name(k, count, name);
         }
     };
     for call in s.calls.iter_mut().chain(s.operations.iter_mut().flat_map(|o| o.value.calls.iter_mut())) {

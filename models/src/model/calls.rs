@@ -164,10 +164,13 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let service = match cs.route {
             Some(r) => {
                 let router = &mut topo.routers[r as usize];
-                let cell = router.cell(customer, attempt, now);
-                // Routed calls keep policy state (see `features::Paths`): where this went.
-                self.exts[call_h.index as usize].cell = cell;
-                router.spec().targets[cell as usize]
+                let (cell, through_breaker) = router.route(customer, attempt, now, &mut topo.health_changes);
+                let target = router.spec().targets[cell as usize];
+                topo.bound_health_changes();
+                // Routed calls keep policy state (see `features::Paths`): where this went, and
+                // whether the cell's breaker at the router hears how it ends.
+                self.exts[call_h.index as usize].cell = cell | if through_breaker { THROUGH_BREAKER } else { 0 };
+                target
             }
             None => cs.to,
         };
@@ -427,6 +430,16 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let Some(call) = self.calls.get_mut(call_h) else { return Ok(None) };
         if !call.outstanding(attempt) {
             return Ok(None);
+        }
+        if T::POLICIES && !call.plain && self.exts[call_h.index as usize].cell & THROUGH_BREAKER != 0 {
+            // A router's call through its cell's breaker: the breaker hears how it went.
+            let ext = &mut self.exts[call_h.index as usize];
+            ext.cell &= CELL_BITS;
+            let r = self.spec.calls[call.spec as usize].route.expect("only routed calls go through a cell's breaker");
+            let topo = self.topo.as_mut().expect("routes come with a topology");
+            let took_ns = now - ext.attempt_started_ns;
+            topo.routers[r as usize].heard(ext.cell, now, took_ns, !outcome.is_success(), &mut topo.health_changes);
+            topo.bound_health_changes();
         }
         if T::POLICIES && !call.plain {
             if outcome.is_success() && self.call_rt[call.spec as usize].gated_only {

@@ -2,7 +2,7 @@
 //! batch means, the stability windows), the time series bucket by bucket, and the records
 //! handed back when the run ends. Nothing here schedules an event.
 
-use super::records::{Call, Finished, UNCOUNTED};
+use super::records::{Call, Finished, CELL_BITS, UNCOUNTED};
 use super::ServiceModel;
 use crate::metrics::*;
 use crate::outcome::{Outcome, Outcomes};
@@ -168,7 +168,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             e.latency.record(now - call.started_ns);
             if T::POLICIES && self.spec.calls[call.spec as usize].route.is_some() {
                 // A router's call: counted for the cell its last attempt was sent to.
-                let cell = self.exts[call_h.index as usize].cell;
+                let cell = self.exts[call_h.index as usize].cell & CELL_BITS;
                 let topo = self.topo.as_mut().expect("routes come with a topology");
                 topo.cells[cell as usize].record(outcome, now - call.started_ns);
             }
@@ -269,10 +269,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             st.latency_failed = failed.into_histogram();
         }
         let busy_ns: Vec<u128> = self.instances.iter().map(|i| i.busy_ns).collect();
-        let topology = self.topo.map(|t| {
-            let (zones, cells, (customers, customers_failed)) = t.into_stats(spec, &busy_ns);
-            TopologyStats { zones, cells, customers, customers_failed }
-        });
+        let topology = self.topo.map(|t| t.into_stats(spec, &busy_ns));
         (self.request_stats, services, policies, edges, topology, self.sink)
     }
 

@@ -105,9 +105,15 @@ pub(super) struct CallExt {
     /// attempt is out at a time, or at most 5 hedged copies, so bits do not collide.)
     pub(super) permits: u16,
     pub(super) waiting: u16,
-    /// A router's call: the cell its last attempt went to.
+    /// A router's call: the cell its last attempt went to (`CELL_BITS`), and in the top bit
+    /// whether it went through that cell's breaker at the router.
     pub(super) cell: u16,
 }
+
+/// The cell in `CallExt::cell`; the bit above it says the attempt went through the cell's
+/// breaker at the router.
+pub(super) const CELL_BITS: u16 = 0x7fff;
+pub(super) const THROUGH_BREAKER: u16 = 0x8000;
 
 /// `CallExt::attempt_started_ns` of an attempt that was never sent because the call's
 /// deadline had passed: its policies did not see it start and must not hear of its end.

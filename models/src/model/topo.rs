@@ -2,10 +2,15 @@
 //! calls kept in their caller's zone), the cell routers, and what is counted per zone, per
 //! cell and per customer. A leaf: it answers the hub and records; it schedules nothing.
 
+use crate::cells::route::HealthChange;
 use crate::cells::Router;
-use crate::metrics::{Integral, LatencyRecorder, PlaceStats};
+use crate::metrics::{CellHealthChange, Integral, LatencyRecorder, PlaceStats, RouterStats, TopologyStats};
 use crate::outcome::{Outcome, Outcomes};
+use crate::policy::breaker::State;
 use crate::spec::Spec;
+
+/// The most changes of routers' views of cells a run keeps (the rest are counted).
+pub(super) const MAX_HEALTH_CHANGES: usize = 1000;
 
 /// Outcomes and latency counted at one place (a zone's jobs, or a cell's routed calls).
 #[derive(Default)]
@@ -35,6 +40,10 @@ pub(super) struct TopoRt {
     turn: Vec<Vec<u32>>,
     /// By route (`Spec::routes`).
     pub(super) routers: Vec<Router>,
+    /// The routers' breakers' changes of state, in time order (the first
+    /// `MAX_HEALTH_CHANGES`; later ones are counted in `health_changes_dropped`).
+    pub(super) health_changes: Vec<HealthChange>,
+    pub(super) health_changes_dropped: u64,
     /// By global customer, two bits side by side (one cache line serves both): bit 2c of
     /// the array, sent a counted request; bit 2c + 1, saw a failure in one.
     customer_bits: Vec<u64>,
@@ -67,11 +76,22 @@ impl TopoRt {
             cross_zone_lb: topology.cross_zone_lb,
             by_zone,
             turn,
-            routers: spec.routes.iter().cloned().map(Router::new).collect(),
+            routers: spec.routes.iter().cloned().enumerate().map(|(r, s)| Router::numbered(s, r as u32)).collect(),
+            health_changes: Vec::new(),
+            health_changes_dropped: 0,
             customer_bits: vec![0; customers.div_ceil(32)],
             zones: (0..zones).map(|_| PlaceRecord::default()).collect(),
             cells: topology.cells.iter().map(|_| PlaceRecord::default()).collect(),
         })
+    }
+
+    /// Keeps the routers' record of changes within `MAX_HEALTH_CHANGES`, counting the rest.
+    #[inline]
+    pub(super) fn bound_health_changes(&mut self) {
+        if self.health_changes.len() > MAX_HEALTH_CHANGES {
+            self.health_changes_dropped += (self.health_changes.len() - MAX_HEALTH_CHANGES) as u64;
+            self.health_changes.truncate(MAX_HEALTH_CHANGES);
+        }
     }
 
     /// The instances (within the service) of `service` in `zone`.
@@ -110,7 +130,7 @@ impl TopoRt {
 
     /// The zones' and cells' records as statistics, in the spec's order; `busy_ns` by global
     /// instance.
-    pub(super) fn into_stats(self, spec: &Spec, busy_ns: &[u128]) -> (Vec<PlaceStats>, Vec<PlaceStats>, (u64, u64)) {
+    pub(super) fn into_stats(self, spec: &Spec, busy_ns: &[u128]) -> TopologyStats {
         let customers = self.customers();
         let topology = spec.topology.as_ref().expect("a topology");
         // By zone and by cell: instances, workers, busy time.
@@ -146,9 +166,47 @@ impl TopoRt {
                 })
                 .collect()
         };
-        let zones = stats(topology.zones.iter().map(|z| z.name.clone()).collect(), self.zones, zone_use);
-        let cells = stats(topology.cells.iter().map(|c| c.name.clone()).collect(), self.cells, cell_use);
-        (zones, cells, customers)
+        // The routers, in the order of their calls.
+        let routed: Vec<(usize, &crate::spec::CallSpec)> =
+            spec.calls.iter().filter_map(|c| c.route.map(|r| (r as usize, c))).collect();
+        let name_of = |r: usize| {
+            routed.iter().find(|(i, _)| *i == r).map_or((String::new(), String::new()), |(_, c)| {
+                let router = c.from.map_or(String::new(), |(s, _)| spec.services[s as usize].name.clone());
+                (router, c.name.rsplit("/call/").next().unwrap_or(&c.name).to_string())
+            })
+        };
+        let routers = self
+            .routers
+            .iter()
+            .enumerate()
+            .map(|(r, router)| {
+                let (router_name, call) = name_of(r);
+                RouterStats { router: router_name, call, redirected: router.redirected, openings: router.openings() }
+            })
+            .collect();
+        let health_changes = self
+            .health_changes
+            .iter()
+            .map(|c| CellHealthChange {
+                at_ns: c.at_ns,
+                router: name_of(c.route as usize).0,
+                cell: topology.cells[c.cell as usize].name.clone(),
+                state: match c.state {
+                    State::Open => "open",
+                    State::HalfOpen => "half-open",
+                    State::Closed => "closed",
+                },
+            })
+            .collect();
+        TopologyStats {
+            zones: stats(topology.zones.iter().map(|z| z.name.clone()).collect(), self.zones, zone_use),
+            cells: stats(topology.cells.iter().map(|c| c.name.clone()).collect(), self.cells, cell_use),
+            customers: customers.0,
+            customers_failed: customers.1,
+            routers,
+            health_changes,
+            health_changes_dropped: self.health_changes_dropped,
+        }
     }
 
     /// Heap bytes of a model's topology state for `spec` (the latency records excepted: the
