@@ -7,6 +7,7 @@ mod support;
 mod bad_input;
 mod cells;
 mod cli;
+mod controllers;
 mod determinism;
 mod golden;
 mod hostile_input;

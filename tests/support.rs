@@ -327,6 +327,11 @@ pub fn run(text: &str) -> RunResult {
     run_spec(&compile_ok(text), 1)
 }
 
+/// `run`, keeping the series' rows.
+pub fn run_with_series(text: &str) -> (RunResult, Vec<cellsim_models::SeriesRow>) {
+    cellsim_models::simulate(&compile_ok(text), 1, Vec::new())
+}
+
 /// Compiles `text` as `test.toml`, panicking with the first error and the text.
 pub fn compile_ok(text: &str) -> Spec {
     compile("test.toml", text).unwrap_or_else(|e| panic!("{}\nin:\n{text}", e[0]))

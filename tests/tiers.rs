@@ -101,6 +101,9 @@ fn minimal(feature: Feature) -> String {
             back = "[[service.operation]]\nname = \"fast\"\nservice_time = { dist = \"exponential\", mean = \"1ms\" }\n\n[[service.operation]]\nname = \"slow\"";
         }
         Feature::CallShapes => call = "repeat = { dist = \"uniform\", min = 1, max = 3 }",
+        Feature::Controllers => {
+            back = "autoscaling = { kind = \"hpa\", min = 1, max = 4, target_utilisation = 50, boot_time = \"1s\", sync_period = \"1s\" }"
+        }
         Feature::Topology => {
             // Zones: latency between placements; the back end spread over two zones.
             fault = "[[region]]\nname = \"r\"\nzones = [\"a\", \"b\"]\n\n[network]\ncross_zone = { dist = \"constant\", value = \"2ms\" }"

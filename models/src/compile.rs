@@ -4,6 +4,8 @@
 //! checks live in a child module of `compile/`.
 
 mod call;
+mod control;
+pub use control::shift_tick_ns;
 mod dist;
 mod faults;
 mod names;
@@ -355,6 +357,7 @@ impl Checker<'_> {
             }
         }
         let (faults, trigger) = self.faults(&f.faults, &service_ids, &services, layout.as_ref(), times.duration_ns);
+        let zonal_shift = f.zonal_shift.as_ref().and_then(|z| self.zonal_shift(z, layout.as_ref()));
 
         let limits = &f.limits;
         let max_events = self.limit(&limits.max_events, "max_events", 1_000_000_000_000, 2_000_000_000);
@@ -385,6 +388,7 @@ impl Checker<'_> {
             type_names,
             data_files: std::mem::take(&mut self.data_files),
             routes: layout.as_ref().map_or_else(Vec::new, |l| l.routes.clone()),
+            zonal_shift,
             topology: layout.map(|l| l.topology),
         }
     }

@@ -37,10 +37,12 @@ pub enum Feature {
     /// Regions and zones (placement and latency between placements, customers counted),
     /// cells and their routers.
     Topology,
+    /// Autoscaling and zonal shifts: instances put in and out of service by controllers.
+    Controllers,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 21] = [
+    pub const ALL: [Feature; 22] = [
         Feature::RetryBudget,
         Feature::CircuitBreaker,
         Feature::Bulkhead,
@@ -62,6 +64,7 @@ impl Feature {
         Feature::Operations,
         Feature::CallShapes,
         Feature::Topology,
+        Feature::Controllers,
     ];
 
     /// The lowest tier whose model handles this feature.
@@ -69,7 +72,7 @@ impl Feature {
         use Feature::*;
         match self {
             RetryBudget | CircuitBreaker | Bulkhead | AdaptiveThrottling | Hedging | Fallback | DecorrelatedJitter
-            | LoadBalancer | HealthCheck | OutlierDetection | Topology => TierKind::Policies,
+            | LoadBalancer | HealthCheck | OutlierDetection | Topology | Controllers => TierKind::Policies,
             CallDeadline | PropagateDeadline | ErrorProbability | QueueDiscipline | Codel | MaxInFlight | Outage
             | CpuStress | Operations | CallShapes => TierKind::Full,
         }
@@ -126,6 +129,7 @@ impl Features {
             data_files: _,
             topology,
             routes: _, // with the topology
+            zonal_shift,
         } = spec;
         let mut set = Features::default();
         calls.iter().for_each(|c| set.0 |= call_features(c).0);
@@ -133,6 +137,9 @@ impl Features {
         faults.iter().for_each(|f| set.insert(fault_feature(f)));
         if topology.is_some() {
             set.insert(Feature::Topology);
+        }
+        if zonal_shift.is_some() {
+            set.insert(Feature::Controllers);
         }
         set
     }
@@ -219,6 +226,8 @@ pub fn service_features(s: &ServiceSpec) -> Features {
         hold_worker_during_calls: _,
         zones: _, // placed with a topology
         cell: _,
+        autoscaling,
+        in_service: _, // with autoscaling
     } = s;
     let FleetSpec { lb, weights: _, health, outlier } = fleet;
     let SheddingSpec { discipline, codel, standing_ns: _, max_in_flight } = shedding;
@@ -230,6 +239,7 @@ pub fn service_features(s: &ServiceSpec) -> Features {
     };
     add(*lb != LbKind::RoundRobin, Feature::LoadBalancer);
     add(health.is_some(), Feature::HealthCheck);
+    add(autoscaling.is_some(), Feature::Controllers);
     add(outlier.is_some(), Feature::OutlierDetection);
     add(*error_probability > 0.0, Feature::ErrorProbability);
     add(*discipline != QueueDiscipline::Fifo, Feature::QueueDiscipline);
@@ -243,6 +253,8 @@ fn fault_feature(f: &FaultSpec) -> Feature {
     match f.kind {
         FaultKind::Outage => Feature::Outage,
         FaultKind::CpuStress(_) => Feature::CpuStress,
+        // It acts on launches only: without autoscaling, on nothing.
+        FaultKind::InsufficientCapacity => Feature::Controllers,
     }
 }
 
@@ -314,7 +326,14 @@ impl Paths {
             .collect();
         let shaped =
             spec.calls.iter().map(|c| c.wait != Wait::Step || c.repeat.is_some() || c.probability < 1.0).collect();
-        let paths = Paths { plain, gated_only, fleet: reports_fleet.clone(), sheds, reports_fleet, shaped };
+        // Controllers put instances in and out of service through the fleet: autoscaled
+        // services, and, with zonal shifts, those placed in more than one zone.
+        let controlled = spec.services.iter().map(|s| {
+            let zones = s.zones.iter().collect::<std::collections::BTreeSet<_>>().len();
+            s.autoscaling.is_some() || (spec.zonal_shift.is_some() && zones > 1)
+        });
+        let fleet = reports_fleet.iter().zip(controlled).map(|(&r, c)| r || c).collect();
+        let paths = Paths { plain, gated_only, fleet, sheds, reports_fleet, shaped };
         if fast_paths {
             paths
         } else {

@@ -99,6 +99,9 @@ pub struct InstanceState {
     pub outstanding: u32,
     /// Smooth weighted round robin's running score.
     current: i64,
+    /// Not taking jobs: not launched yet, scaled in, or drained by a zonal shift (the
+    /// controllers decide; jobs already there finish).
+    pub out_of_service: bool,
 }
 
 /// What a service's fleet did over the run.
@@ -194,7 +197,29 @@ impl Fleet {
 
     fn usable(&self, i: usize) -> bool {
         let s = &self.instances[i];
-        s.healthy && !s.ejected
+        s.healthy && !s.ejected && !s.out_of_service
+    }
+
+    /// Changes instance `i`'s state with `change`, keeping the count of unusable instances
+    /// in step.
+    fn update(&mut self, i: usize, change: impl FnOnce(&mut InstanceState)) {
+        let before = self.usable(i);
+        change(&mut self.instances[i]);
+        match (before, self.usable(i)) {
+            (true, false) => self.unusable += 1,
+            (false, true) => self.unusable -= 1,
+            _ => {}
+        }
+    }
+
+    /// Puts instance `i` in or out of service (a controller's decision).
+    pub fn set_in_service(&mut self, i: u32, in_service: bool) {
+        self.update(i as usize, |s| s.out_of_service = !in_service);
+    }
+
+    /// Is instance `i` in service?
+    pub fn in_service(&self, i: u32) -> bool {
+        !self.instances[i as usize].out_of_service
     }
 
     /// Picking changes nothing and nothing needs counting: round robin, every instance
@@ -362,13 +387,11 @@ impl Fleet {
         if ejected > 0 && (ejected + 1) as f64 * 100.0 / n as f64 > max_pct {
             return;
         }
-        let s = &mut self.instances[i];
-        s.times_ejected += 1;
-        if s.healthy {
-            self.unusable += 1;
-        }
-        s.ejected = true;
-        s.ejected_until_ns = now + base.saturating_mul(s.times_ejected as u64).min(max.max(base));
+        self.update(i, |s| {
+            s.times_ejected += 1;
+            s.ejected = true;
+            s.ejected_until_ns = now + base.saturating_mul(s.times_ejected as u64).min(max.max(base));
+        });
         self.stats.ejections += 1;
     }
 
@@ -377,13 +400,13 @@ impl Fleet {
     /// requests, when there are enough such hosts).
     pub fn outlier_sweep(&mut self, now: Nanos) {
         let Some(o) = self.outlier.clone() else { return };
-        for s in self.instances.iter_mut() {
+        for i in 0..self.instances.len() {
+            let s = &self.instances[i];
             if s.ejected && now >= s.ejected_until_ns {
-                s.ejected = false;
-                s.consecutive_errors = 0;
-                if s.healthy {
-                    self.unusable -= 1;
-                }
+                self.update(i, |s| {
+                    s.ejected = false;
+                    s.consecutive_errors = 0;
+                });
             }
         }
         let rates: Vec<(usize, f64)> = self
@@ -439,23 +462,20 @@ impl Fleet {
                 s.ok_streak += 1;
                 s.fail_streak = 0;
                 if !s.healthy && s.ok_streak >= h.healthy_threshold {
-                    s.healthy = true;
-                    if !s.ejected {
-                        self.unusable -= 1;
-                    }
+                    self.update(i as usize, |s| s.healthy = true);
                 }
             } else {
                 s.fail_streak += 1;
                 s.ok_streak = 0;
                 if s.healthy && s.fail_streak >= h.unhealthy_threshold {
-                    s.healthy = false;
-                    s.unhealthy_since_ns = now;
+                    self.update(i as usize, |s| {
+                        s.healthy = false;
+                        s.unhealthy_since_ns = now;
+                    });
                     self.stats.marked_unhealthy += 1;
-                    if !s.ejected {
-                        self.unusable += 1;
-                    }
                 }
             }
+            let s = &mut self.instances[i as usize];
             if let Some(after) = h.restart_after_ns {
                 if !s.healthy && now - s.unhealthy_since_ns >= after {
                     // Down while it restarts; then it must pass `healthy_threshold` checks.

@@ -29,8 +29,8 @@ pub use error::ScenarioError;
 pub use estimate::{Estimate, Refusal};
 pub use features::{Feature, Features};
 pub use metrics::{
-    CellHealthChange, EdgeStats, InstanceStats, NoSeries, OperationStats, PlaceStats, PolicyStats, RequestStats,
-    RouterStats, SeriesRow, SeriesSink, ServiceStats, TopologyStats,
+    CellHealthChange, ControlAction, EdgeStats, InstanceStats, NoSeries, OperationStats, PlaceStats, PolicyStats,
+    RequestStats, RouterStats, SeriesRow, SeriesSink, ServiceStats, TopologyStats,
 };
 pub use model::{Overload, Stability};
 pub use outcome::{Outcome, Outcomes};
@@ -134,6 +134,8 @@ pub struct RunResult {
     pub edges: Vec<EdgeStats>,
     /// Per zone, cell and customer, when the scenario declares regions.
     pub topology: Option<TopologyStats>,
+    /// The controllers' actions (scaling, zonal shifts), in time order: the first 1,000.
+    pub actions: Vec<ControlAction>,
 }
 
 impl Stability {
@@ -201,7 +203,7 @@ fn simulate_with<S: SeriesSink, T: Tier>(spec: &Spec, seed: u64, sink: S, fast_p
     // A completed run's series covers the duration and the drain; a stopped one's ends at the
     // stop (later buckets were never simulated: rows of zeros would read as no traffic).
     let series_end_ns = if verdict.is_completed() { end_ns.max(spec.duration_ns) } else { end_ns };
-    let (requests, services, policies, edges, topology, sink) = model.finish(series_end_ns);
+    let (requests, services, policies, edges, (topology, actions), sink) = model.finish(series_end_ns);
     let result = RunResult {
         scenario: spec.name.clone(),
         seed,
@@ -221,6 +223,7 @@ fn simulate_with<S: SeriesSink, T: Tier>(spec: &Spec, seed: u64, sink: S, fast_p
         data_files: spec.data_files.clone(),
         edges,
         topology,
+        actions,
     };
     (result, sink)
 }

@@ -434,6 +434,18 @@ pub struct RouterStats {
     pub openings: Vec<u64>,
 }
 
+/// A controller's dated action: a scale-out or scale-in, a zonal shift started, ended or
+/// refused.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ControlAction {
+    pub at_ns: u64,
+    /// "hpa", "target tracking", "zonal shift", "zonal autoshift".
+    pub controller: String,
+    /// The service scaled, or the zone shifted.
+    pub target: String,
+    pub what: String,
+}
+
 /// A router's breaker for a cell changing state.
 #[derive(Clone, Debug)]
 pub struct CellHealthChange {

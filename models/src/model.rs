@@ -27,6 +27,7 @@
 
 mod arrivals;
 mod calls;
+mod control;
 mod event;
 mod jobs;
 mod lanes;
@@ -123,6 +124,11 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     repeat_nesting: u32,
     /// Zones, cells, routers and per-customer counts (`None`: no topology).
     topo: Option<topo::TopoRt>,
+    /// The autoscalers, and the zonal shift (`None`: none).
+    scalers: Vec<control::Scaler>,
+    shift: Option<control::ShiftRt>,
+    /// The autoscalers' actions, for the report (the first `control::MAX_ACTIONS`).
+    control_actions: Vec<ControlAction>,
     _tier: PhantomData<T>,
 }
 
@@ -134,12 +140,21 @@ pub(crate) enum Tick {
     Health { service: u32, interval_ns: Nanos },
     /// Service `service`'s outlier detection interval.
     Outlier { service: u32, interval_ns: Nanos },
+    /// Autoscaler `scaler`'s look (HPA's sync, target tracking's period).
+    Scale { scaler: u32, interval_ns: Nanos },
+    /// Autoscaler `scaler`'s launches may be ready (one-shot: scheduled when a launch will
+    /// be, never again by itself).
+    Launch { scaler: u32 },
+    /// The zonal shift's step: its alarms, shifts by hand, drains.
+    Shift { interval_ns: Nanos },
 }
 
 impl Tick {
-    fn service(self) -> u32 {
+    /// The service whose fleet the tick changes, if one.
+    fn service(self) -> Option<u32> {
         match self {
-            Tick::Health { service, .. } | Tick::Outlier { service, .. } => service,
+            Tick::Health { service, .. } | Tick::Outlier { service, .. } => Some(service),
+            Tick::Scale { .. } | Tick::Launch { .. } | Tick::Shift { .. } => None,
         }
     }
 }
@@ -162,7 +177,10 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             }
         }
         for (tick, first_ns) in tables::ticks(self.spec) {
-            q.schedule_at(first_ns, Event::new(Kind::Tick, Handle::NONE, self.ticks.len() as u32));
+            // A one-shot tick (`Nanos::MAX`) is scheduled by what needs it.
+            if first_ns != Nanos::MAX {
+                q.schedule_at(first_ns, Event::new(Kind::Tick, Handle::NONE, self.ticks.len() as u32));
+            }
             self.ticks.push(tick);
         }
     }
@@ -263,8 +281,22 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
                 rt.fleet.as_mut().expect("a fleet with outlier detection").outlier_sweep(now);
                 interval_ns
             }
+            Tick::Scale { scaler, interval_ns } => {
+                self.scale_tick(scaler as usize, now, q);
+                interval_ns
+            }
+            Tick::Launch { scaler } => {
+                self.launch_tick(scaler as usize, now, q);
+                return; // one-shot
+            }
+            Tick::Shift { interval_ns } => {
+                self.shift_tick(now);
+                interval_ns
+            }
         };
-        self.check_fleet(tick.service());
+        if let Some(s) = tick.service() {
+            self.check_fleet(s);
+        }
         if now + interval_ns < self.spec.duration_ns {
             q.schedule_at(now + interval_ns, Event::new(Kind::Tick, Handle::NONE, i));
         }
@@ -290,6 +322,134 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
         let rt = &mut self.services[s];
         if let Some(fleet) = &mut rt.fleet {
             fleet.health_tick(now, wait, |i| faults.is_down(first + i), dependency_down);
+        }
+    }
+
+    /// Autoscaler `k` looks at its service at `now`: scales in at once, or requests launches
+    /// (and schedules the tick that brings them into service).
+    fn scale_tick(&mut self, k: usize, now: Nanos, q: &mut EventQueue<Event>) {
+        let s = self.scalers[k].service as usize;
+        let rt = &self.services[s];
+        let (first, n, workers) = (rt.first_instance as usize, rt.instances as usize, rt.workers);
+        let fleet = rt.fleet.as_ref().expect("an autoscaled service has a fleet");
+        let in_service: Vec<bool> = (0..n as u32).map(|i| fleet.in_service(i)).collect();
+        let work_ns: u64 = self.instances[first..first + n].iter().map(|i| i.work_ns).sum();
+        let decision = self.scalers[k].look(now, &in_service, workers, work_ns);
+        let serving = in_service.iter().filter(|&&x| x).count() as u32;
+        let current = serving + self.scalers[k].launches.pending() as u32;
+        let fleet = self.services[s].fleet.as_mut().expect("an autoscaled service has a fleet");
+        for &i in &decision.remove {
+            fleet.set_in_service(i, false);
+        }
+        let Some(desired) = decision.desired else { return };
+        let name = &self.spec.services[s].name;
+        let controller = match self.spec.services[s].autoscaling.map(|a| a.controller) {
+            Some(crate::spec::Autoscaler::TargetTracking(_)) => "target tracking",
+            _ => "hpa",
+        };
+        let what = if desired > current {
+            format!("scale out from {current} to {desired}")
+        } else {
+            format!("scale in from {current} to {desired}")
+        };
+        if self.control_actions.len() < control::MAX_ACTIONS {
+            self.control_actions.push(ControlAction {
+                at_ns: now,
+                controller: controller.into(),
+                target: name.clone(),
+                what,
+            });
+        }
+        if desired > current {
+            let zones = self.spec.topology.as_ref().map_or(1, |t| t.zones.len());
+            let svc = &self.spec.services[s];
+            let mut by_zone = vec![0u32; zones];
+            for (i, &serving) in in_service.iter().enumerate() {
+                if serving {
+                    by_zone[svc.zones.get(i).copied().unwrap_or(0) as usize] += 1;
+                }
+            }
+            let can_launch: Vec<bool> = (0..zones).map(|z| control::capacity_ok(&self.spec.faults, z, now)).collect();
+            self.scalers[k].launch(now, desired - current, by_zone, &can_launch);
+            self.schedule_launch_tick(k, q);
+        }
+    }
+
+    /// Autoscaler `k`'s launches in service by `now` take free instances (in their zone when
+    /// it has one free) into service; the next launch's tick is scheduled.
+    fn launch_tick(&mut self, k: usize, now: Nanos, q: &mut EventQueue<Event>) {
+        let ready = control::ready(&mut self.scalers[k], &self.spec.faults, now);
+        let s = self.scalers[k].service as usize;
+        let svc = &self.spec.services[s];
+        let fleet = self.services[s].fleet.as_mut().expect("an autoscaled service has a fleet");
+        for r in ready {
+            let free = |i: &u32| !fleet.in_service(*i);
+            let slot = (0..svc.instances)
+                .filter(free)
+                .find(|&i| svc.zones.get(i as usize).is_none_or(|&z| z as usize == r.zone))
+                .or_else(|| (0..svc.instances).find(free));
+            if let Some(i) = slot {
+                fleet.set_in_service(i, true);
+                self.scalers[k].started(i, now);
+            }
+        }
+        self.schedule_launch_tick(k, q);
+    }
+
+    /// Schedules autoscaler `k`'s launch tick for its next launch's readiness.
+    fn schedule_launch_tick(&mut self, k: usize, q: &mut EventQueue<Event>) {
+        let Some(at) = self.scalers[k].launches.next_ready_ns() else { return };
+        let tick = self.ticks.iter().position(|t| matches!(t, Tick::Launch { scaler } if *scaler as usize == k));
+        if let Some(t) = tick {
+            q.schedule_at(at, Event::new(Kind::Tick, Handle::NONE, t as u32));
+        }
+    }
+
+    /// The zonal shift's step at `now`: each service placed in several zones keeps in
+    /// service the share of its instances in each zone that the zone's weight says.
+    fn shift_tick(&mut self, now: Nanos) {
+        let faults = &self.faults;
+        let spec = self.spec;
+        let down = |z: usize| {
+            let mut global = 0u32;
+            let mut any = false;
+            let mut all = true;
+            for s in &spec.services {
+                for &zone in &s.zones {
+                    if zone as usize == z {
+                        any = true;
+                        all &= faults.is_down(global);
+                    }
+                    global += 1;
+                }
+            }
+            any && all
+        };
+        let faulted = |z: usize| {
+            let mut global = 0u32;
+            let mut any = false;
+            for s in &spec.services {
+                for &zone in &s.zones {
+                    any |= zone as usize == z && (faults.is_down(global) || faults.slowdown(global) != 1.0);
+                    global += 1;
+                }
+            }
+            any
+        };
+        let weights = self.shift.as_mut().expect("a zonal shift").tick(now, down, faulted);
+        for (s, svc) in spec.services.iter().enumerate() {
+            let Some(fleet) = self.services[s].fleet.as_mut() else { continue };
+            if svc.autoscaling.is_some() {
+                continue; // its autoscaler decides what is in service
+            }
+            for (z, &w) in weights.iter().enumerate() {
+                let here: Vec<u32> = (0..svc.instances).filter(|&i| svc.zones[i as usize] as usize == z).collect();
+                // The first `keep` stay; the rest drain (one by one as the weight falls).
+                let keep = (w * here.len() as f64).ceil() as usize;
+                for (k, &i) in here.iter().enumerate() {
+                    fleet.set_in_service(i, k < keep);
+                }
+            }
         }
     }
 

@@ -48,6 +48,41 @@ pub struct Spec {
     pub topology: Option<Topology>,
     /// Cell routers' routing, indexed by `CallSpec::route`.
     pub routes: Vec<RouteSpec>,
+    /// Zonal shifts by hand and automatic (`None`: none).
+    pub zonal_shift: Option<ZonalShiftPlan>,
+}
+
+/// Zonal shifts: the controller's parameters, the shifts by hand, and the autoshift alarm
+/// (one per zone) with its period.
+#[derive(Clone, Debug)]
+pub struct ZonalShiftPlan {
+    pub spec: crate::control::zonal_shift::ZonalShiftSpec,
+    pub manual: Vec<ManualShift>,
+    pub auto: Option<(crate::control::alarm::AlarmSpec, Nanos)>,
+}
+
+/// A shift by hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ManualShift {
+    pub zone: u16,
+    pub start_ns: Nanos,
+    pub expires_ns: Nanos,
+}
+
+/// A service's autoscaling.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AutoscalingSpec {
+    pub controller: Autoscaler,
+    /// How often the controller looks: HPA's sync period, target tracking's metric period.
+    pub period_ns: Nanos,
+    /// From a launch to the instance in service.
+    pub boot_ns: Nanos,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Autoscaler {
+    Hpa(crate::control::hpa::HpaSpec),
+    TargetTracking(crate::control::target_tracking::TargetTrackingSpec),
 }
 
 /// Regions, zones and cells, and the network latency between placements.
@@ -125,6 +160,10 @@ pub struct ServiceSpec {
     pub zones: Vec<u16>,
     /// The cell it belongs to (`None`: shared, or no cells).
     pub cell: Option<u16>,
+    /// Scales its instances in service (`instances` is then its most, `in_service` how many
+    /// start).
+    pub autoscaling: Option<AutoscalingSpec>,
+    pub in_service: u32,
 }
 
 impl ServiceSpec {

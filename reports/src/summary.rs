@@ -42,6 +42,20 @@ pub struct Summary {
     /// otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub topology: Option<TopologySummary>,
+    /// The controllers' actions (autoscaling, zonal shifts), in time order (the first
+    /// 1,000). Absent when there were none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionSummary>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ActionSummary {
+    pub at_s: f64,
+    /// "hpa", "target tracking", "zonal shift" or "zonal autoshift".
+    pub controller: String,
+    /// The service scaled or the zone shifted.
+    pub target: String,
+    pub what: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -422,6 +436,16 @@ pub fn summarise(r: &RunResult) -> Summary {
             .data_files
             .iter()
             .map(|d| DataFileSummary { file: d.file.clone(), sha256: d.sha256.clone(), bytes: d.bytes })
+            .collect(),
+        actions: r
+            .actions
+            .iter()
+            .map(|a| ActionSummary {
+                at_s: a.at_ns as f64 / 1e9,
+                controller: a.controller.clone(),
+                target: a.target.clone(),
+                what: a.what.clone(),
+            })
             .collect(),
         topology: r.topology.as_ref().map(|t| {
             let width = r.measured_until_ns - r.warmup_ns;

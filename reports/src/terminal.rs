@@ -193,6 +193,21 @@ fn places(out: &mut String, s: &Summary) {
     ));
 }
 
+/// The controllers' actions, the first few.
+fn actions(out: &mut String, s: &Summary) {
+    const SHOWN: usize = 20;
+    if s.actions.is_empty() {
+        return;
+    }
+    out.push_str("\nControllers (autoscaling, zonal shifts)\n");
+    for a in s.actions.iter().take(SHOWN) {
+        out.push_str(&format!("  {:>10.3}s  {} {}: {}\n", a.at_s, a.controller, a.target, a.what));
+    }
+    if s.actions.len() > SHOWN {
+        out.push_str(&format!("  ... and {} more (summary.json has them)\n", s.actions.len() - SHOWN));
+    }
+}
+
 /// Renders the summary as text.
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
@@ -294,6 +309,7 @@ pub fn render(s: &Summary) -> String {
     );
     edges(&mut out, s);
     places(&mut out, s);
+    actions(&mut out, s);
     let fleets: Vec<Vec<String>> = s
         .services
         .iter()

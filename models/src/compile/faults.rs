@@ -67,6 +67,16 @@ impl Checker<'_> {
                     .hint("80 leaves the service a fifth of its CPU: work takes 5 times as long");
                 FaultKind::CpuStress(CpuStress::new(0.0))
             }
+            (FaultKindSection::InsufficientCapacity, load) => {
+                if let Some(l) = load {
+                    self.err(l.span.clone(), field, "insufficient-capacity has no load_percent");
+                }
+                if target.zone.is_none() {
+                    self.err(section.span.clone(), format!("{path}.zone"), "insufficient capacity is a zone's")
+                        .hint("aim it at a zone: zone = \"use1-az1\"; launches there fail while it lasts");
+                }
+                FaultKind::InsufficientCapacity
+            }
             (FaultKindSection::CpuStress, None) => {
                 self.err(section.span.clone(), field, "a cpu-stress fault needs load_percent")
                     .hint("load_percent = 80 leaves the service a fifth of its CPU");
@@ -100,7 +110,7 @@ impl Checker<'_> {
             [one] => *one,
             [] => {
                 self.err(section.span.clone(), path, "the fault has no target").hint(hint);
-                return FaultTarget { what: String::new(), instances: Vec::new() };
+                return FaultTarget { what: String::new(), instances: Vec::new(), zone: None };
             }
             [_, (second, v), ..] => {
                 self.err(v.span.clone(), format!("{path}.{second}"), "a fault has one target").hint(hint);
@@ -122,7 +132,7 @@ impl Checker<'_> {
             if key != "service" {
                 self.err(name.span.clone(), field, format!("the scenario has no {key}s: it declares no [[region]]"))
                     .hint("declare regions, zones and cells first; docs/scenario-format.md, Topology");
-                return FaultTarget { what: String::new(), instances: Vec::new() };
+                return FaultTarget { what: String::new(), instances: Vec::new(), zone: None };
             }
             let service = self.resolve("service", name, service_ids, field);
             let n = services.get(service as usize).map_or(1, |s| s.instances);
@@ -150,6 +160,7 @@ impl Checker<'_> {
         };
         let to_u32 =
             |m: &BTreeMap<String, u16>| m.iter().map(|(k, &v)| (k.clone(), v as u32)).collect::<BTreeMap<_, _>>();
+        let mut zone_id = None;
         let instances = match key {
             "cell" => {
                 let k = self.resolve("cell", name, &to_u32(&layout.cell_ids), field) as u16;
@@ -157,6 +168,7 @@ impl Checker<'_> {
             }
             "zone" => {
                 let zone = self.resolve("zone", name, &to_u32(&layout.zone_ids), field) as u16;
+                zone_id = Some(zone);
                 placed(&|_, z| z == zone)
             }
             _ => {
@@ -165,7 +177,7 @@ impl Checker<'_> {
                 placed(&|_, z| zones[z as usize].region == region)
             }
         };
-        FaultTarget { what: format!("{key} {}", name.value), instances }
+        FaultTarget { what: format!("{key} {}", name.value), instances, zone: zone_id }
     }
 }
 

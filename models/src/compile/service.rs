@@ -73,6 +73,16 @@ impl Checker<'_> {
             None => 1,
         };
         let mut instances = at_least_one(&s.instances, "instances", self);
+        // Autoscaled: the instances are its most; `instances` start in service.
+        let (autoscaling, in_service) = match &s.autoscaling {
+            Some(a) => {
+                let (spec, max) = self.autoscaling(a, &path, instances);
+                let start = instances;
+                instances = max;
+                (Some(spec), start)
+            }
+            None => (None, instances),
+        };
         if let Some(x) = s.instances.as_ref().filter(|x| x.value > MAX_INSTANCES) {
             let message = format!("{} instances is more than the {MAX_INSTANCES} a service may have", x.value);
             self.err(x.span.clone(), format!("{path}.instances"), message).hint(
@@ -104,6 +114,8 @@ impl Checker<'_> {
             hold_worker_during_calls: s.hold_worker_during_calls,
             zones: Vec::new(),
             cell: None,
+            autoscaling,
+            in_service,
         }
     }
 

@@ -100,6 +100,13 @@ impl Launches {
         self.pending.iter().filter(|p| p.zone == zone).count()
     }
 
+    /// When the next pending launch could be in service: its launch (or its next attempt)
+    /// plus the boot time; `None` with nothing pending.
+    pub fn next_ready_ns(&self) -> Option<Nanos> {
+        let boot_ns = self.spec.boot_ns;
+        self.pending.iter().map(|p| p.launched_at_ns.unwrap_or(p.attempt_at_ns).saturating_add(boot_ns)).min()
+    }
+
     /// Makes every attempt due by `now`, each dated at its own time (`capacity_ok(zone,
     /// at_ns)`: may `zone` launch at `at_ns`?), and appends the instances in service by
     /// `now` to `out`, by time and then request order. The answer does not depend on how

@@ -20,6 +20,8 @@ pub enum FaultKind {
     Outage,
     /// The targeted instances lose CPU to a competing load.
     CpuStress(CpuStress),
+    /// Launches in the target zone fail (autoscaling retries them).
+    InsufficientCapacity,
 }
 
 /// CPU stress (AWS FIS `aws:ssm:send-command` stress, Chaos Mesh `StressChaos`): a competing
@@ -48,12 +50,18 @@ pub struct FaultTarget {
     /// The instances hit, as (service, instance of the service), in service then instance
     /// order.
     pub instances: Vec<(u32, u32)>,
+    /// The zone, when the fault is aimed at one.
+    pub zone: Option<u16>,
 }
 
 impl FaultTarget {
     /// The first `count` instances of `service`.
     pub fn service(name: &str, service: u32, count: u32) -> FaultTarget {
-        FaultTarget { what: format!("service {name}"), instances: (0..count).map(|i| (service, i)).collect() }
+        FaultTarget {
+            what: format!("service {name}"),
+            instances: (0..count).map(|i| (service, i)).collect(),
+            zone: None,
+        }
     }
 
     /// Does it hit any instance of `service`?

@@ -79,6 +79,8 @@ impl FaultState {
                     }
                 }
                 FaultKind::CpuStress(_) => self.restress(f),
+                // Launches ask the fault list, not the instances' state.
+                FaultKind::InsufficientCapacity => {}
             }
         }
     }

@@ -160,6 +160,13 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// Counts a counted job's end (or refusal) at `instance` for its zone.
     #[inline(always)]
     fn record_zone(&mut self, instance: u32, counted: u8, outcome: Outcome, latency_ns: Nanos) {
+        if let Some(shift) = self.shift.as_mut().filter(|_| T::POLICIES) {
+            // The autoshift alarm watches every job, warm-up or not.
+            let zone = self.topo.as_ref().expect("a zonal shift has zones").zone_of[instance as usize];
+            let c = &mut shift.jobs[zone as usize];
+            c.0 += 1;
+            c.1 += !outcome.is_success() as u64;
+        }
         if let Some(topo) = self.topo.as_mut().filter(|_| T::POLICIES && counted != UNCOUNTED) {
             topo.zones[topo.zone_of[instance as usize] as usize].record(outcome, latency_ns);
         }
@@ -257,6 +264,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if b > a {
             inst.busy_ns += (b - a) as u128;
         }
+        inst.work_ns += now - busy_from_ns;
         if !T::EXTRAS || !self.services[service as usize].sheds {
             match inst.queue.pop_front() {
                 Some(next) => self.start_work(next, now, q),

@@ -56,8 +56,14 @@ impl Stability {
 
 /// What a run hands back: per request type, per service, per call policy, per call edge,
 /// and the sink.
-pub type Records<S> =
-    (Vec<RequestStats>, Vec<ServiceStats>, Vec<PolicyStats>, Vec<EdgeStats>, Option<TopologyStats>, S);
+pub type Records<S> = (
+    Vec<RequestStats>,
+    Vec<ServiceStats>,
+    Vec<PolicyStats>,
+    Vec<EdgeStats>,
+    (Option<TopologyStats>, Vec<ControlAction>),
+    S,
+);
 
 impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// A request finished with `outcome`: count it in its bucket, and (after the warm-up) in
@@ -269,8 +275,14 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             st.latency_failed = failed.into_histogram();
         }
         let busy_ns: Vec<u128> = self.instances.iter().map(|i| i.busy_ns).collect();
+        let zone_name = |z: usize| spec.topology.as_ref().map_or(String::new(), |t| t.zones[z].name.clone());
+        let mut actions = self.shift.as_ref().map_or_else(Vec::new, |s| s.actions(zone_name));
+        actions.append(&mut self.control_actions);
+        // In time order; at one instant, shifts before scaling (a stable sort).
+        actions.sort_by_key(|a| a.at_ns);
+        actions.truncate(super::control::MAX_ACTIONS);
         let topology = self.topo.map(|t| t.into_stats(spec, &busy_ns));
-        (self.request_stats, services, policies, edges, topology, self.sink)
+        (self.request_stats, services, policies, edges, (topology, actions), self.sink)
     }
 
     /// Every service call's edge, in the spec's order (workload requests are reported as

@@ -307,6 +307,9 @@ pub(super) struct Instance {
     /// Jobs admitted after the warm-up, and worker time spent in the window.
     pub(super) jobs: u64,
     pub(super) busy_ns: u128,
+    /// Worker time spent since the start, warm-up and drain included (what autoscalers
+    /// measure).
+    pub(super) work_ns: u64,
 }
 
 #[cfg(test)]

@@ -272,6 +272,9 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             overload: None,
             repeat_nesting: 0,
             topo: super::topo::TopoRt::new(spec),
+            scalers: (0..spec.services.len() as u32).filter_map(|s| super::control::Scaler::new(spec, s)).collect(),
+            shift: super::control::ShiftRt::new(spec),
+            control_actions: Vec::new(),
             closed_loops: spec.workloads.iter().any(|w| matches!(w.arrival, crate::spec::Arrival::Closed { .. })),
             stability: spec.trigger.map(|t| super::record::Stability::around(t, spec.warmup_ns, spec.duration_ns)),
             _tier: std::marker::PhantomData,
@@ -316,6 +319,7 @@ fn services_rt(
                     last_empty_ns: 0,
                     jobs: 0,
                     busy_ns: 0,
+                    work_ns: 0,
                 });
             }
             let entity = format!("service/{}", s.name);
@@ -347,7 +351,7 @@ fn services_rt(
                 shedding: s.shedding,
                 sheds: paths.sheds[svc_index],
                 fleet: paths.fleet[svc_index].then(|| {
-                    Box::new(Fleet::new(
+                    let mut fleet = Fleet::new(
                         s.instances,
                         s.fleet.lb,
                         s.fleet.weights.clone(),
@@ -355,7 +359,12 @@ fn services_rt(
                         s.fleet.health.clone(),
                         s.fleet.outlier.clone(),
                         has_outages,
-                    ))
+                    );
+                    // An autoscaled service starts with its first `in_service` instances.
+                    for i in s.in_service..s.instances {
+                        fleet.set_in_service(i, false);
+                    }
+                    Box::new(fleet)
                 }),
                 reports_fleet: paths.reports_fleet[svc_index],
                 stats: ServiceStats::new(&s.name, s.instances, s.workers),
@@ -493,6 +502,20 @@ pub(super) fn ticks(spec: &Spec) -> Vec<(Tick, Nanos)> {
         if let Some(o) = &svc.fleet.outlier {
             ticks.push((Tick::Outlier { service, interval_ns: o.interval_ns }, o.interval_ns));
         }
+    }
+    // Autoscalers in the order of their services (the model's `scalers`), each with its
+    // look and its launches' one-shot tick (scheduled when a launch will be ready).
+    let mut scaler = 0;
+    for svc in &spec.services {
+        if let Some(a) = svc.autoscaling {
+            ticks.push((Tick::Scale { scaler, interval_ns: a.period_ns }, a.period_ns));
+            ticks.push((Tick::Launch { scaler }, Nanos::MAX));
+            scaler += 1;
+        }
+    }
+    if let Some(plan) = &spec.zonal_shift {
+        let step = crate::compile::shift_tick_ns(plan);
+        ticks.push((Tick::Shift { interval_ns: step }, 0));
     }
     ticks
 }
