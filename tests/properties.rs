@@ -55,8 +55,29 @@ struct Gen {
     workloads: Vec<WorkloadG>,
     services: Vec<ServiceG>,
     faults: Vec<FaultG>,
+    topology: Option<TopologyG>,
 }
 
+/// Regions and zones, and what needs them: cells behind a router, domain faults, zonal
+/// shifts, autoscaling.
+#[derive(Clone, Debug)]
+struct TopologyG {
+    /// Zones of the first region (1 to 3); a second region of one zone.
+    zones: u32,
+    second_region: bool,
+    /// `[network]` lines.
+    network: Vec<String>,
+    /// Every service a template of this many cells behind a router (`routing` keys), with
+    /// a fallback cell.
+    cells: Option<(u32, String, bool)>,
+    /// Outages aimed at a zone (0), a cell (1) or a region (2), start and length in percent;
+    /// insufficient capacity (3) in a zone.
+    domain_faults: Vec<(u8, u64, u64)>,
+    /// `[zonal_shift]` text.
+    zonal_shift: Option<String>,
+    /// A service (modulo) autoscaled with these keys.
+    autoscaling: Option<(usize, String)>,
+}
 #[derive(Clone, Debug)]
 struct WorkloadG {
     /// `arrival = ...`, or a closed loop's `users` and `think_time` lines.
@@ -151,6 +172,31 @@ impl Gen {
             }
         }
         let n = self.services.len();
+        let topo = self.topology.as_ref();
+        let cells = topo.and_then(|t| t.cells.clone());
+        if let Some(t) = topo {
+            let zones: Vec<String> = (0..t.zones).map(|z| format!("\"z{z}\"")).collect();
+            out += &format!("\n[[region]]\nname = \"r0\"\nzones = [{}]\n", zones.join(", "));
+            if t.second_region {
+                out += "\n[[region]]\nname = \"r1\"\nzones = [\"y0\"]\n";
+            }
+            if !t.network.is_empty() {
+                out += &format!("\n[network]\n{}\n", t.network.join("\n"));
+            }
+            if let Some((count, _, fallback)) = &cells {
+                let template: Vec<String> = (0..n).map(|i| format!("\"s{i}\"")).collect();
+                out += &format!("\n[cells]\ncount = {count}\nservices = [{}]\n", template.join(", "));
+                if *fallback {
+                    // (A weighted service's instances cannot differ by cell.)
+                    let weighted = self.services[0].load_balancer == Some(4);
+                    out +=
+                        if weighted { "\n[cells.fallback]\n" } else { "\n[cells.fallback]\ninstances = { s0 = 1 }\n" };
+                }
+            }
+            if let Some(z) = &t.zonal_shift {
+                out += &format!("\n[zonal_shift]\n{z}\n");
+            }
+        }
         let present: u8 = (0..TYPES.len())
             .filter(|&t| self.workloads.iter().any(|w| w.requests.len() > t))
             .fold(0, |m, t| m | 1 << t);
@@ -160,8 +206,14 @@ impl Gen {
                 out += &format!("customers = {c}\n");
             }
             for (t, r) in wl.requests.iter().enumerate() {
-                out += &format!("\n[[workload.request]]\nname = \"{}\"\ntarget = \"s{}\"\n", TYPES[t], r.target % n);
-                if self.services[r.target % n].two_ops {
+                if cells.is_some() {
+                    // Requests reach the cells through the router.
+                    out += &format!("\n[[workload.request]]\nname = \"{}\"\ntarget = \"router\"\n", TYPES[t]);
+                } else {
+                    out +=
+                        &format!("\n[[workload.request]]\nname = \"{}\"\ntarget = \"s{}\"\n", TYPES[t], r.target % n);
+                }
+                if cells.is_none() && self.services[r.target % n].two_ops {
                     out += &format!("operation = \"o{}\"\n", r.weight.is_some() as u8);
                 }
                 if let Some(wt) = r.weight {
@@ -173,8 +225,20 @@ impl Gen {
                 }
             }
         }
+        if let Some((_, routing, _)) = &cells {
+            out += &format!("\n[[service]]\nname = \"router\"\nservice_time = {{ dist = \"constant\", value = \"100us\" }}\nworkers = 16\nrouting = {{ {routing} }}\n\n[[service.call]]\nto = \"s0\"\nretry = {{ max_attempts = 2 }}\n");
+            if self.services[0].two_ops {
+                out += "operation = \"o0\"\n";
+            }
+        }
         for (i, s) in self.services.iter().enumerate() {
             out += &format!("\n[[service]]\nname = \"s{i}\"\ninstances = {}\n", s.instances);
+            // (Not with weights: they are one per instance, and autoscaling adds instances.)
+            let weighted = s.load_balancer == Some(4);
+            if let Some((_, keys)) = topo.and_then(|t| t.autoscaling.as_ref()).filter(|(a, _)| a % n == i && !weighted)
+            {
+                out += &format!("autoscaling = {{ {keys}, min = 1, max = {} }}\n", s.instances + 2);
+            }
             for k in &s.keys {
                 out += k;
                 out.push('\n');
@@ -262,8 +326,10 @@ impl Gen {
             let s = f.service % n;
             let start = duration * f.start_pct / 100;
             let length = (duration * f.duration_pct / 100).max(1);
+            // With cells, a service fault hits the first cell's copy.
+            let prefix = if cells.is_some() { "cell-1/" } else { "" };
             out += &format!(
-                "\n[[fault]]\nkind = \"{}\"\nservice = \"s{s}\"\nstart = {}\nduration = {}\n",
+                "\n[[fault]]\nkind = \"{}\"\nservice = \"{prefix}s{s}\"\nstart = {}\nduration = {}\n",
                 if f.outage { "outage" } else { "cpu-stress" },
                 d(start),
                 d(length)
@@ -274,6 +340,17 @@ impl Gen {
             if let Some(k) = f.instances {
                 out += &format!("instances = {}\n", k.min(self.services[s].instances));
             }
+        }
+        for &(kind, start_pct, length_pct) in topo.map_or(&[][..], |t| &t.domain_faults[..]) {
+            let target = match kind {
+                1 if cells.is_some() => "cell = \"cell-1\"",
+                2 => "region = \"r0\"",
+                _ => "zone = \"z0\"",
+            };
+            let what = if kind == 3 { "insufficient-capacity" } else { "outage" };
+            let (start, length) = (duration * start_pct / 100, (duration * length_pct / 100).max(1));
+            out +=
+                &format!("\n[[fault]]\nkind = \"{what}\"\n{target}\nstart = {}\nduration = {}\n", d(start), d(length));
         }
         out
     }
@@ -717,9 +794,96 @@ fn scenario() -> impl Strategy<Value = Case> {
         proptest::collection::vec(workload(), 1..=3),
         proptest::collection::vec(service(), 1..=4),
         proptest::collection::vec(fault(), 0..=2),
+        proptest::option::weighted(0.3, topology()),
     )
-        .prop_map(|((duration_us, warmup_pct, bucket_pct, drain, seed), limits, workloads, services, faults)| {
-            Case(Gen { duration_us, warmup_pct, bucket_pct, drain, seed, limits, workloads, services, faults })
+        .prop_map(
+            |((duration_us, warmup_pct, bucket_pct, drain, seed), limits, workloads, services, faults, topology)| {
+                Case(Gen {
+                    duration_us,
+                    warmup_pct,
+                    bucket_pct,
+                    drain,
+                    seed,
+                    limits,
+                    workloads,
+                    services,
+                    faults,
+                    topology,
+                })
+            },
+        )
+}
+
+fn topology() -> impl Strategy<Value = TopologyG> {
+    let network = proptest::collection::vec(
+        prop_oneof![
+            dist().prop_map(|d| format!("same_zone = {d}")),
+            dist().prop_map(|d| format!("cross_zone = {d}")),
+            dist().prop_map(|d| format!("cross_region = {d}")),
+            dist().prop_map(|d| format!("client = {d}")),
+            Just("cross_zone_load_balancing = false".to_string()),
+        ],
+        0..=3,
+    )
+    .prop_map(|mut lines| {
+        // Each key once.
+        lines.sort_by_key(|l| l.split(' ').next().unwrap_or("").to_string());
+        lines.dedup_by_key(|l| l.split(' ').next().unwrap_or("").to_string());
+        lines
+    });
+    let breaker = "breaker = { kind = \"resilience4j\", window_size = 10, minimum_calls = 5, wait_in_open = \"5ms\" }";
+    let routing = (0usize..3, 1u32..=4, proptest::option::of(0u8..2), any::<bool>(), 1u32..100).prop_map(
+        move |(kind, count, health, pin, bucket)| {
+            let base = match kind {
+                0 => "kind = \"hash\"".to_string(),
+                1 => format!("kind = \"buckets\", buckets = 100, migration = [{{ at = \"1ms\", first = 0, last = {bucket}, to = \"cell-{count}\" }}]"),
+                _ => format!("kind = \"shuffle-shard\", shard_size = {}", 1 + bucket % count),
+            };
+            let pinned = if pin { ", customers = { \"0\" = \"cell-1\" }" } else { "" };
+            let health = match health {
+                None => String::new(),
+                Some(0) => format!(", {breaker}"),
+                Some(_) => format!(", {breaker}, fallback = \"spread\""),
+            };
+            (count, format!("{base}{pinned}{health}"))
+        },
+    );
+    let cells = proptest::option::of(
+        (routing, any::<bool>()).prop_map(|((count, routing), fallback)| (count, routing, fallback)),
+    );
+    let zonal = proptest::option::of(prop_oneof![
+        (0u64..5, 1u64..3).prop_map(|(drain_ms, m)| format!(
+            "drain = \"{drain_ms}ms\"\nauto = {{ error_rate = 0.05, period = \"1ms\", datapoints = {m} }}"
+        )),
+        (0u64..5, 0u64..500).prop_map(|(drain_ms, start_us)| format!(
+            "drain = \"{drain_ms}ms\"\n\n[[zonal_shift.shift]]\nzone = \"z0\"\nstart = \"{start_us}us\"\nexpires_after = \"1m\""
+        )),
+    ]);
+    let autoscaling = proptest::option::of((0usize..4, any::<bool>(), 10u32..90).prop_map(|(s, hpa, target)| {
+        let keys = if hpa {
+            format!("kind = \"hpa\", target_utilisation = {target}, boot_time = \"1ms\", sync_period = \"1ms\", stabilization = \"5ms\"")
+        } else {
+            format!("kind = \"target-tracking\", target_utilisation = {target}, boot_time = \"1ms\", period = \"1ms\", warmup = \"2ms\", cooldown = \"3ms\"")
+        };
+        (s, keys)
+    }));
+    (
+        1u32..=3,
+        any::<bool>(),
+        network,
+        cells,
+        proptest::collection::vec((0u8..4, 0u64..90, 1u64..50), 0..=2),
+        zonal,
+        autoscaling,
+    )
+        .prop_map(|(zones, second_region, network, cells, domain_faults, zonal_shift, autoscaling)| TopologyG {
+            zones,
+            second_region,
+            network,
+            cells,
+            domain_faults,
+            zonal_shift,
+            autoscaling,
         })
 }
 
@@ -883,6 +1047,25 @@ fn the_generator_covers_the_format() {
         "think_time = ",
         "process = \"csv\"",
         "interpolation = \"linear\"",
+        "[[region]]",
+        "[network]",
+        "cross_zone_load_balancing = false",
+        "[cells]",
+        "[cells.fallback]",
+        "kind = \"buckets\"",
+        "kind = \"shuffle-shard\"",
+        "migration = [",
+        "customers = { \"0\"",
+        "fallback = \"spread\"",
+        "zone = \"z0\"",
+        "cell = \"cell-1\"",
+        "region = \"r0\"",
+        "insufficient-capacity",
+        "[zonal_shift]",
+        "[[zonal_shift.shift]]",
+        "auto = {",
+        "kind = \"hpa\"",
+        "kind = \"target-tracking\"",
     ] {
         assert!(text.contains(key), "the generator never writes `{key}`");
     }
@@ -923,4 +1106,56 @@ error_probability = 1
     let spec = compile("envoy-deadline.toml", text).unwrap();
     let (result, rows) = simulate(&spec, 1, Vec::<SeriesRow>::new());
     invariants::check(&spec, &result, Some(&rows)).unwrap();
+}
+
+/// With calls kept in their zone (`cross_zone_load_balancing = false`), a service without a
+/// fleet took its zone's instances with a cursor of its own per zone, and one with a fleet
+/// (every service, with the fast paths off) with the fleet's round robin: the picks
+/// differed. Both now take the first instance of the zone at or after the position in turn.
+#[test]
+fn calls_kept_in_their_zone_pick_alike_with_and_without_a_fleet() {
+    let text = r#"
+[scenario]
+name = "zoned"
+duration = "2s"
+
+[[region]]
+name = "r"
+zones = ["a", "b"]
+
+[network]
+cross_zone_load_balancing = false
+
+[[workload]]
+name = "w"
+arrival = { process = "poisson", rate_per_s = 500 }
+
+[[workload.request]]
+name = "get"
+target = "front"
+
+[[service]]
+name = "front"
+instances = 3
+workers = 8
+service_time = { dist = "exponential", mean = "2ms" }
+
+[[service.call]]
+to = "back"
+
+[[service]]
+name = "back"
+instances = 5
+workers = 2
+service_time = { dist = "exponential", mean = "3ms" }
+"#;
+    let spec = compile("zoned.toml", text).unwrap();
+    let (a, _) = simulate(&spec, 1, cellsim_models::NoSeries);
+    let (b, _) = simulate_in(&spec, 1, cellsim_models::NoSeries, TierKind::Full, false);
+    let jobs = |r: &cellsim_models::RunResult| r.services[1].instances_stats.iter().map(|i| i.jobs).collect::<Vec<_>>();
+    assert_eq!(jobs(&a), jobs(&b));
+    assert_eq!(
+        serde_json::to_string(&cellsim_reports::summarise(&a)).unwrap(),
+        serde_json::to_string(&cellsim_reports::summarise(&b)).unwrap()
+    );
 }

@@ -87,7 +87,7 @@ fn without_copies(errors: Vec<ScenarioError>) -> Vec<ScenarioError> {
         .into_iter()
         .filter(|e| seen.insert((e.line, e.column, uncelled(&e.message))))
         .map(|mut e| {
-            e.field = e.field.map(|f| uncelled(&f).replace("cell-N/", ""));
+            e.field = e.field.map(|f| uncelled(&f).replace("cell-N/", "").replace("fallback/", ""));
             e
         })
         .collect()

@@ -387,6 +387,12 @@ impl Checker<'_> {
                 } else if n == 0 || n > super::service::MAX_INSTANCES {
                     let message = format!("instances must be from 1 to {}, not {n}", super::service::MAX_INSTANCES);
                     self.err(instances.span.clone(), field, message);
+                } else if f.services.iter().any(|s| &s.value.name.value == service && s.value.weights.is_some()) {
+                    let message = format!(
+                        "`{service}` balances with one weight per instance: its instances cannot differ by cell"
+                    );
+                    self.err(instances.span.clone(), field, message)
+                        .hint("drop `weights` (and the weighted balancer) from the service, or this override");
                 } else {
                     out.insert((k, service.clone()), n);
                 }

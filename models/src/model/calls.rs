@@ -209,7 +209,14 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             _ => None,
         };
         match (rt.fleet.as_mut().filter(|_| T::POLICIES), list) {
-            (None, Some(_)) => topo.next_in_zone(service, zone.expect("a zone")),
+            (None, Some(list)) => {
+                // What a fleet's round robin does among these (`Fleet::pick_among`): the first
+                // at or after the position in turn, so that a fleet changes no pick.
+                let start = rt.next_instance;
+                let i = list.iter().copied().find(|&i| i >= start).unwrap_or(list[0]);
+                rt.next_instance = if i + 1 >= rt.instances { 0 } else { i + 1 };
+                Some(i)
+            }
             (None, None) => {
                 let i = rt.next_instance;
                 rt.next_instance = if i + 1 == rt.instances { 0 } else { i + 1 };

@@ -34,10 +34,9 @@ pub(super) struct TopoRt {
     /// By global instance: its zone.
     pub(super) zone_of: Vec<u16>,
     pub(super) cross_zone_lb: bool,
-    /// By service, by zone: its instances there (indices within the service), and the next
-    /// in turn of each (calls kept in their zone only).
+    /// By service, by zone: its instances there (indices within the service), for calls
+    /// kept in their zone (only then).
     by_zone: Vec<Vec<Vec<u32>>>,
-    turn: Vec<Vec<u32>>,
     /// By route (`Spec::routes`).
     pub(super) routers: Vec<Router>,
     /// The routers' breakers' changes of state, in time order (the first
@@ -59,7 +58,7 @@ impl TopoRt {
         let topology = spec.topology.as_ref()?;
         let zones = topology.zones.len();
         let zone_of = spec.services.iter().flat_map(|s| s.zones.iter().copied()).collect();
-        let (mut by_zone, mut turn) = (Vec::new(), Vec::new());
+        let mut by_zone = Vec::new();
         if !topology.cross_zone_lb {
             for s in &spec.services {
                 let mut lists = vec![Vec::new(); zones];
@@ -67,7 +66,6 @@ impl TopoRt {
                     lists[z as usize].push(i as u32);
                 }
                 by_zone.push(lists);
-                turn.push(vec![0; zones]);
             }
         }
         let customers = spec.customers() as usize;
@@ -75,7 +73,6 @@ impl TopoRt {
             zone_of,
             cross_zone_lb: topology.cross_zone_lb,
             by_zone,
-            turn,
             routers: spec.routes.iter().cloned().enumerate().map(|(r, s)| Router::numbered(s, r as u32)).collect(),
             health_changes: Vec::new(),
             health_changes_dropped: 0,
@@ -97,19 +94,6 @@ impl TopoRt {
     /// The instances (within the service) of `service` in `zone`.
     pub(super) fn zone_list(&self, service: u32, zone: u16) -> &[u32] {
         &self.by_zone[service as usize][zone as usize]
-    }
-
-    /// The next instance (within the service) of `service` in `zone`, in turn; `None` if it
-    /// has none there.
-    pub(super) fn next_in_zone(&mut self, service: u32, zone: u16) -> Option<u32> {
-        let list = &self.by_zone[service as usize][zone as usize];
-        if list.is_empty() {
-            return None;
-        }
-        let t = &mut self.turn[service as usize][zone as usize];
-        let i = list[*t as usize];
-        *t = if *t as usize + 1 == list.len() { 0 } else { *t + 1 };
-        Some(i)
     }
 
     /// A counted request of `customer` ended with `outcome`.
