@@ -145,7 +145,22 @@ fn summary_bytes(spec: &Spec) -> u64 {
         .unwrap_or(0) as u64;
     let edges = spec.calls.iter().filter(|c| c.from.is_some()).count() as u64;
     let instances: u64 = spec.services.iter().map(|s| s.instances as u64).sum();
+    // The topology's zones and cells (an entry each, with a latency object), routers (a
+    // breaker-openings count per cell), the routers' changes of state and the controllers'
+    // actions (at most 1,000 each, each an entry with a zone's, cell's or service's name).
+    let places = spec.topology.as_ref().map_or(0, |t| (t.zones.len() + t.cells.len()) as u64);
+    let place_names: u64 = spec.topology.as_ref().map_or(0, |t| {
+        t.zones.iter().map(|z| z.name.len() as u64).chain(t.cells.iter().map(|c| c.name.len() as u64)).sum()
+    });
+    let routers: u64 = spec.routes.iter().map(|r| 512 + 24 * r.targets.len() as u64).sum();
+    let changes = if spec.routes.iter().any(|r| r.health.is_some()) { 1_000 } else { 0 };
+    let controlled = spec.zonal_shift.is_some() || spec.services.iter().any(|s| s.autoscaling.is_some());
+    let actions = if controlled { 1_000 } else { 0 };
     16_384
+        + 2_560 * places
+        + 6 * place_names
+        + routers
+        + (changes + actions) * (256 + 6 * longest.max(place_names.min(256)))
         + 4_096 * requests
         + 6_144 * spec.services.len() as u64
         + 1_024 * policies

@@ -212,6 +212,13 @@ impl Fleet {
         }
     }
 
+    /// Takes back the count of the last fail-closed refusal: with a topology, the model
+    /// picks as an attempt is sent and picks again where it arrives, and only the second
+    /// refusal is the balancer's.
+    pub fn uncount_refusal(&mut self) {
+        self.stats.refused_fail_closed -= 1;
+    }
+
     /// Puts instance `i` in or out of service (a controller's decision).
     pub fn set_in_service(&mut self, i: u32, in_service: bool) {
         self.update(i as usize, |s| s.out_of_service = !in_service);

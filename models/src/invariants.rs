@@ -38,6 +38,7 @@ pub fn check(spec: &Spec, result: &RunResult, rows: Option<&[SeriesRow]>) -> Res
     requests(spec, result, &mut v);
     services(spec, result, &mut v);
     edges(spec, result, &mut v);
+    topology(spec, result, &mut v);
     if let Some(rows) = rows {
         series(spec, result, rows, &mut v);
     }
@@ -283,6 +284,47 @@ fn edges(spec: &Spec, r: &RunResult, v: &mut Violations) {
     }
 }
 
+/// Zones, cells, customers, routers and controllers: the cells' calls are the routers' calls
+/// into the cells, the zones count no more jobs than the services, customers who failed are
+/// among those who sent, and the dated records are in time order and bounded.
+fn topology(spec: &Spec, r: &RunResult, v: &mut Violations) {
+    v.require(r.topology.is_some() == spec.topology.is_some(), || {
+        format!("topology: reported {}, declared {}", r.topology.is_some(), spec.topology.is_some())
+    });
+    v.require(r.actions.len() <= 1000 && r.actions.windows(2).all(|w| w[0].at_ns <= w[1].at_ns), || {
+        format!(
+            "actions: {} actions, in time order: {}",
+            r.actions.len(),
+            r.actions.windows(2).all(|w| w[0].at_ns <= w[1].at_ns)
+        )
+    });
+    let Some(t) = &r.topology else { return };
+    let routed: u64 = spec
+        .calls
+        .iter()
+        .filter(|c| c.from.is_some())
+        .zip(&r.edges)
+        .filter(|(c, _)| c.route.is_some())
+        .map(|(_, e)| e.outcomes.total())
+        .sum();
+    let in_cells: u64 = t.cells.iter().map(|c| c.outcomes.total()).sum();
+    v.require(routed == in_cells, || format!("cells: {in_cells} calls in the cells, {routed} on the routers' edges"));
+    let zoned: u64 = t.zones.iter().map(|z| z.outcomes.total()).sum();
+    let served: u64 = r.services.iter().map(|s| s.outcomes.total()).sum();
+    v.require(zoned <= served, || format!("zones: {zoned} jobs in the zones, {served} at the services"));
+    let instances: u64 = spec.services.iter().map(|s| s.instances as u64).sum();
+    v.require(t.zones.iter().map(|z| z.instances).sum::<u64>() == instances, || {
+        format!("zones: {} instances placed of {instances}", t.zones.iter().map(|z| z.instances).sum::<u64>())
+    });
+    v.require(t.customers_failed <= t.customers && t.customers <= spec.customers(), || {
+        format!("customers: {} failed of {} sent, {} in all", t.customers_failed, t.customers, spec.customers())
+    });
+    let ordered = t.health_changes.windows(2).all(|w| w[0].at_ns <= w[1].at_ns);
+    v.require(t.health_changes.len() <= 1000 && ordered, || {
+        format!("cell health: {} changes, in time order: {ordered}", t.health_changes.len())
+    });
+}
+
 /// The time series: order, spacing, coverage, and counts against the finished requests.
 fn series(spec: &Spec, r: &RunResult, rows: &[SeriesRow], v: &mut Violations) {
     let workloads = spec.workloads.len();
@@ -484,6 +526,84 @@ duration = "500ms"
     fn catches_service_counts_that_do_not_add_up() {
         caught("services", |_, r, _| r.services[0].started = r.services[0].arrivals + 1);
         caught("outcomes", |_, r, _| r.services[2].outcomes.0[Outcome::Ok as usize] += r.services[2].arrivals);
+    }
+
+    /// Cells behind a router with a breaker per cell and a fallback cell, one cell down, and
+    /// an autoscaled service.
+    const CELLS: &str = r#"
+[scenario]
+name = "cells"
+duration = "20s"
+
+[[region]]
+name = "r"
+zones = ["a", "b"]
+
+[cells]
+count = 3
+services = ["api"]
+
+[cells.fallback]
+
+[[workload]]
+name = "w"
+customers = 300
+arrival = { process = "poisson", rate_per_s = 300 }
+
+[[workload.request]]
+name = "get"
+target = "router"
+
+[[service]]
+name = "router"
+workers = 16
+service_time = { dist = "constant", value = "0.1ms" }
+routing = { kind = "hash", breaker = { kind = "resilience4j", minimum_calls = 5, window_size = 10, wait_in_open = "2s" } }
+
+[[service.call]]
+to = "api"
+
+[[service]]
+name = "api"
+instances = 2
+workers = 2
+service_time = { dist = "exponential", mean = "5ms" }
+autoscaling = { kind = "hpa", min = 1, max = 4, target_utilisation = 5, boot_time = "1s", sync_period = "1s" }
+
+[[fault]]
+kind = "outage"
+cell = "cell-2"
+start = "5s"
+duration = "5s"
+"#;
+
+    #[test]
+    fn catches_zones_cells_customers_and_actions_that_do_not_add_up() {
+        let spec = compile("cells.toml", CELLS).unwrap_or_else(|e| panic!("{}", e[0]));
+        let (r, rows) = simulate(&spec, 3, Vec::new());
+        check(&spec, &r, Some(&rows)).unwrap_or_else(|e| panic!("{e:#?}"));
+        let t = r.topology.as_ref().unwrap();
+        let exercised = (t.customers_failed, t.health_changes.len(), r.actions.len());
+        assert!(exercised.0 > 0 && exercised.1 > 0 && exercised.2 > 0, "{exercised:?}");
+        let broken = |prefix: &str, f: &dyn Fn(&mut RunResult)| {
+            let mut r = r.clone();
+            f(&mut r);
+            let errors = check(&spec, &r, Some(&rows)).expect_err("the broken result passed the checker");
+            assert!(errors.iter().any(|e| e.starts_with(prefix)), "no `{prefix}` complaint in {errors:#?}");
+        };
+        broken("cells", &|r| r.topology.as_mut().unwrap().cells[0].outcomes.0[Outcome::Ok as usize] += 1);
+        broken("zones", &|r| r.topology.as_mut().unwrap().zones[0].outcomes.0[Outcome::Ok as usize] += 1_000_000);
+        broken("zones", &|r| r.topology.as_mut().unwrap().zones[0].instances += 1);
+        broken("customers", &|r| {
+            let t = r.topology.as_mut().unwrap();
+            t.customers_failed = t.customers + 1;
+        });
+        broken("cell health", &|r| r.topology.as_mut().unwrap().health_changes.reverse());
+        broken("actions", &|r| {
+            let last = r.actions.last().unwrap().clone();
+            r.actions.insert(0, last);
+        });
+        broken("topology", &|r| r.topology = None);
     }
 
     #[test]

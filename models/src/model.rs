@@ -369,8 +369,13 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
                     by_zone[svc.zones.get(i).copied().unwrap_or(0) as usize] += 1;
                 }
             }
-            let can_launch: Vec<bool> = (0..zones).map(|z| control::capacity_ok(&self.spec.faults, z, now)).collect();
-            self.scalers[k].launch(now, desired - current, by_zone, &can_launch);
+            // Only into the service's own zones (where its instances are placed), and only
+            // where there is capacity now; with none now, its first zone waits for some.
+            let own: Vec<bool> = (0..zones).map(|z| svc.zones.iter().any(|&x| x as usize == z)).collect();
+            let can_launch: Vec<bool> =
+                (0..zones).map(|z| own[z] && control::capacity_ok(&self.spec.faults, z, now)).collect();
+            let launch_zones = if can_launch.iter().any(|&c| c) { can_launch } else { own };
+            self.scalers[k].launch(now, desired - current, by_zone, &launch_zones);
             self.schedule_launch_tick(k, q);
         }
     }
@@ -439,8 +444,11 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
         let weights = self.shift.as_mut().expect("a zonal shift").tick(now, down, faulted);
         for (s, svc) in spec.services.iter().enumerate() {
             let Some(fleet) = self.services[s].fleet.as_mut() else { continue };
-            if svc.autoscaling.is_some() {
-                continue; // its autoscaler decides what is in service
+            // Services in one zone are not shifted (there is nowhere to move their traffic);
+            // an autoscaled one's autoscaler decides what is in service.
+            let placed_in = svc.zones.iter().collect::<std::collections::BTreeSet<_>>().len();
+            if svc.autoscaling.is_some() || placed_in < 2 {
+                continue;
             }
             for (z, &w) in weights.iter().enumerate() {
                 let here: Vec<u32> = (0..svc.instances).filter(|&i| svc.zones[i as usize] as usize == z).collect();

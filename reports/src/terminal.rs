@@ -166,22 +166,30 @@ fn places(out: &mut String, s: &Summary) {
             .map(|(k, n)| format!("cell-{} {n}x", k + 1))
             .collect();
         out.push_str(&format!(
-            "\nRouter {} -> cells ({}): {} calls sent elsewhere than their cell; breakers opened: {}\n",
+            "\nRouter {} -> cells ({}): {} attempts sent elsewhere than their cell; breakers opened: {}\n",
             r.router,
             r.call,
             r.redirected,
             if opened.is_empty() { "none".to_string() } else { opened.join(", ") }
         ));
     }
-    const SHOWN: usize = 12;
+    // The first and the last few changes (a cell's return is at the end).
+    const EACH_END: usize = 6;
     if !t.cell_health.is_empty() {
         out.push_str("Cell health at the routers (a cell's traffic moves away when its breaker opens)\n");
-        for c in t.cell_health.iter().take(SHOWN) {
-            out.push_str(&format!("  {:>10.3}s  {} sees {} {}\n", c.at_s, c.router, c.cell, c.state));
+        let n = t.cell_health.len();
+        let line = |c: &crate::summary::CellHealthSummary| {
+            format!("  {:>10.3}s  {} sees {} {}\n", c.at_s, c.router, c.cell, c.state)
+        };
+        if n <= 2 * EACH_END {
+            t.cell_health.iter().for_each(|c| out.push_str(&line(c)));
+        } else {
+            t.cell_health[..EACH_END].iter().for_each(|c| out.push_str(&line(c)));
+            out.push_str(&format!("  ... {} more (summary.json has the first 1,000)\n", n - 2 * EACH_END));
+            t.cell_health[n - EACH_END..].iter().for_each(|c| out.push_str(&line(c)));
         }
-        let more = t.cell_health.len().saturating_sub(SHOWN) as u64 + t.cell_health_dropped;
-        if more > 0 {
-            out.push_str(&format!("  ... and {more} more (summary.json has the first 1,000)\n"));
+        if t.cell_health_dropped > 0 {
+            out.push_str(&format!("  ... and {} after the first 1,000, counted only\n", t.cell_health_dropped));
         }
     }
     let c = &t.customers;

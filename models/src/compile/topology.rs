@@ -579,7 +579,15 @@ impl Checker<'_> {
             }
             return None;
         };
-        // One breaker per cell, at the router (its `scope` does not apply).
+        // One breaker per cell, at the router: a `scope` does not apply.
+        if b.value.scope.is_some() {
+            self.err(
+                b.span.clone(),
+                format!("{path}.breaker.scope"),
+                "a router keeps one breaker per cell: scope does not apply",
+            )
+            .hint("remove `scope` from the router's breaker");
+        }
         let breaker = self.breaker(b, &format!("{path}.breaker"));
         let unhealthy = match &routing.fallback {
             None if has_fallback => Unhealthy::Fallback(count as u16),

@@ -222,9 +222,15 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 rt.next_instance = if i + 1 == rt.instances { 0 } else { i + 1 };
                 Some(i)
             }
-            (Some(fleet), Some(list)) => fleet.pick_among(list).or_else(|| fleet.pick()),
-            (Some(fleet), None) if fleet.transparent() => Some(fleet.next_in_turn()),
-            (Some(fleet), None) => fleet.pick(),
+            (Some(fleet), _) if list.is_none() && fleet.transparent() => Some(fleet.next_in_turn()),
+            (Some(fleet), list) => {
+                let pick = list.and_then(|l| fleet.pick_among(l)).or_else(|| fleet.pick());
+                if pick.is_none() {
+                    // Refused here; the balancer refuses (and counts) it where it arrives.
+                    fleet.uncount_refusal();
+                }
+                pick
+            }
         }
     }
 

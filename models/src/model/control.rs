@@ -30,8 +30,9 @@ pub(super) struct Scaler {
     /// The service's instances' work (unclipped) at the last look, and when that was.
     last_work_ns: u64,
     last_ns: Nanos,
-    /// By instance of the service: when it came into service (target tracking's warm-up).
-    since_ns: Vec<Nanos>,
+    /// By instance of the service: when a launch brought it into service (target tracking's
+    /// warm-up); `None` for the instances in service from the start (warmed up).
+    since_ns: Vec<Option<Nanos>>,
     warmup_ns: Nanos,
 }
 
@@ -59,7 +60,7 @@ impl Scaler {
             launches: Launches::new(LaunchSpec::new(a.boot_ns, s.instances as usize)),
             last_work_ns: 0,
             last_ns: 0,
-            since_ns: vec![0; s.instances as usize],
+            since_ns: vec![None; s.instances as usize],
             warmup_ns,
         })
     }
@@ -83,9 +84,8 @@ impl Scaler {
                 Some(h.sync(now, current, mean)).filter(|&d| d != current)
             }
             Controller::TargetTracking(t) => {
-                let warming = (0..in_service.len())
-                    .filter(|&i| in_service[i] && now < self.since_ns[i] + self.warmup_ns)
-                    .count() as u32;
+                let warm = |i: usize| self.since_ns[i].is_none_or(|t| now >= t.saturating_add(self.warmup_ns));
+                let warming = (0..in_service.len()).filter(|&i| in_service[i] && !warm(i)).count() as u32;
                 let warmed = serving - warming;
                 t.observe(now, (serving > 0).then_some(utilisation), warmed, warming + pending)
             }
@@ -103,12 +103,14 @@ impl Scaler {
     /// Requests `n` launches at `now`, each in the zone with the fewest instances in service
     /// or booting among the zones that can launch now.
     pub(super) fn launch(&mut self, now: Nanos, n: u32, mut by_zone: Vec<u32>, can_launch: &[bool]) {
+        let first_possible = can_launch.iter().position(|&c| c);
         for (z, n) in by_zone.iter_mut().enumerate() {
             *n += self.launches.pending_in(z) as u32;
         }
         for _ in 0..n {
-            // With no zone launching now, the request waits in the first zone for capacity.
-            let zone = pick_zone(&by_zone, can_launch).unwrap_or(0);
+            // With no zone launching now, the request waits in the service's first zone (the
+            // first whose `can_launch` the caller did not rule out for good) for capacity.
+            let zone = pick_zone(&by_zone, can_launch).or(first_possible).unwrap_or(0);
             if self.launches.request_launch(now, zone) {
                 by_zone[zone] += 1;
             }
@@ -117,7 +119,7 @@ impl Scaler {
 
     /// Instance `i` (within the service) came into service at `now`.
     pub(super) fn started(&mut self, i: u32, now: Nanos) {
-        self.since_ns[i as usize] = now;
+        self.since_ns[i as usize] = Some(now);
     }
 }
 

@@ -62,7 +62,8 @@ impl ModelMemory {
                 + services_bytes(spec)
                 + calls_bytes(spec)
                 + workloads_bytes(spec)
-                + topology_bytes(spec),
+                + topology_bytes(spec)
+                + controllers_bytes(spec),
             histogram_bytes: histogram_bytes(spec),
             request_bytes: call_bytes,
             job_bytes,
@@ -99,6 +100,22 @@ fn topology_bytes(spec: &Spec) -> u64 {
     // Their latency recorders are counted with the others' (`histogram_bytes`).
     let places = (t.zones.len() + t.cells.len()) as u64 * size_of::<super::topo::PlaceRecord>() as u64;
     names + places + super::topo::TopoRt::heap_bytes(spec) + 2 * instances
+}
+
+/// The autoscalers (a launch and a start time per instance slot), the zonal shift (an alarm
+/// per zone, with its datapoints), and the actions and changes of state kept for the report
+/// (at most 1,000 of each).
+fn controllers_bytes(spec: &Spec) -> u64 {
+    let scalers: u64 =
+        spec.services.iter().filter(|s| s.autoscaling.is_some()).map(|s| 512 + 64 * s.instances as u64).sum();
+    let zones = spec.topology.as_ref().map_or(0, |t| t.zones.len() as u64);
+    let shift = spec.zonal_shift.as_ref().map_or(0, |z| {
+        let periods = z.auto.map_or(0, |(a, _)| a.evaluation_periods as u64);
+        512 + zones * (96 + 8 * periods) + 32 * z.manual.len() as u64
+    });
+    let actions = if scalers + shift > 0 { 1_000 * 160 } else { 0 };
+    let changes = if spec.routes.iter().any(|r| r.health.is_some()) { 1_000 * 24 } else { 0 };
+    scalers + shift + actions + changes
 }
 
 /// The spec itself: its vectors and names.

@@ -76,7 +76,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if now >= self.bucket_start_ns + self.spec.bucket_ns {
             self.close_buckets_before(now, false);
         }
-        if let Some(st) = self.stability.as_mut().filter(|_| T::EXTRAS) {
+        if let Some(st) = self.stability.as_mut().filter(|_| T::POLICIES) {
             st.count(now, outcome);
         }
         let b = &mut self.buckets[workload as usize];
