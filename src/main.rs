@@ -323,7 +323,9 @@ fn on_interrupt_remove(staging: &Path) {
 fn run_into(spec: &Spec, seed: u64, output: OutputDir, estimate: &Estimate, json: bool) -> Result<(), Failure> {
     let dir = output.dir().to_path_buf();
     let io_err = |e: io::Error| Failure::Environment(format!("error: writing into {}: {e}", dir.display()));
-    let series = CsvSeries::create(&output.path("series.csv")).map_err(io_err)?;
+    // With a topology, the zones' and cells' series too.
+    let places = spec.topology.as_ref().map(|_| output.path("places.csv"));
+    let series = CsvSeries::create_with_places(&output.path("series.csv"), places.as_deref()).map_err(io_err)?;
     let started = Instant::now();
     let (result, series) = cellsim_models::simulate(spec, seed, series);
     let wall_s = started.elapsed().as_secs_f64();
@@ -340,7 +342,16 @@ fn run_into(spec: &Spec, seed: u64, output: OutputDir, estimate: &Estimate, json
         out(&text)?;
     } else {
         out(&render(&summary))?;
-        out(&format!("\nwrote {} and {}\n", dir.join("summary.json").display(), dir.join("series.csv").display()))?;
+        let written = match &places {
+            Some(_) => format!(
+                "{}, {} and {}",
+                dir.join("summary.json").display(),
+                dir.join("series.csv").display(),
+                dir.join("places.csv").display()
+            ),
+            None => format!("{} and {}", dir.join("summary.json").display(), dir.join("series.csv").display()),
+        };
+        out(&format!("\nwrote {written}\n"))?;
     }
     flush_stdout()?;
     err(&format!("ran in {wall_s:.2}s wall clock ({:.1} M events/s)", result.events as f64 / wall_s / 1e6));

@@ -1,6 +1,6 @@
 //! Golden outputs: every scenario of `scenarios/` and `tests/fixtures/` run through the real
-//! binary must write the same `summary.json` and `series.csv`, byte for byte, as recorded (as
-//! SHA-256) in `tests/goldens.txt`. A deliberate change of output is blessed with
+//! binary must write the same `summary.json` and `series.csv` (with `places.csv`, for a
+//! scenario with a topology), byte for byte, as recorded (as SHA-256) in `tests/goldens.txt`. A deliberate change of output is blessed with
 //! `CELLSIM_BLESS=1 cargo test --test main golden`, which rewrites that file.
 
 use crate::support::{hex, repo_path, temp_dir, toml_files};
@@ -46,13 +46,24 @@ fn run_and_hash(scenario: &str) -> Hashes {
     // Every output stays within the bound `validate` states before the run.
     let spec = cellsim_models::load(&repo_path(scenario).display().to_string()).expect("a golden scenario compiles");
     let estimate = cellsim_models::Estimate::of(&spec);
-    let hash = |name: &str| {
+    let read = |name: &str| {
         let bytes = std::fs::read(out.path().join(name)).unwrap_or_else(|e| panic!("{scenario}: {name}: {e}"));
-        let bound = if name == "series.csv" { estimate.series_bytes } else { estimate.summary_bytes };
+        let bound = match name {
+            "series.csv" => estimate.series_bytes,
+            "places.csv" => estimate.places_bytes,
+            _ => estimate.summary_bytes,
+        };
         assert!(bytes.len() as u64 <= bound, "{scenario}: {name} has {} bytes, over its estimate {bound}", bytes.len());
-        hex(&Sha256::digest(bytes))
+        bytes
     };
-    Hashes { summary: hash("summary.json"), series: hash("series.csv") }
+    // The places' series is hashed with the workloads' (one golden per series).
+    let mut series = read("series.csv");
+    assert_eq!(out.path().join("places.csv").exists(), spec.topology.is_some(), "{scenario}: places.csv");
+    if spec.topology.is_some() {
+        series.extend(b"\0places.csv\0");
+        series.extend(read("places.csv"));
+    }
+    Hashes { summary: hex(&Sha256::digest(read("summary.json"))), series: hex(&Sha256::digest(series)) }
 }
 
 /// Runs every scenario, a few at a time.

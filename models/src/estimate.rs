@@ -24,6 +24,8 @@ pub struct Estimate {
     pub bound_peak_bytes: u64,
     /// `series.csv` at its largest: one row per workload per bucket to the end of the drain.
     pub series_bytes: u64,
+    /// `places.csv` at its largest (0 without a topology).
+    pub places_bytes: u64,
     /// `summary.json` at its largest.
     pub summary_bytes: u64,
 }
@@ -59,13 +61,14 @@ impl Estimate {
             expected_peak_bytes: base.saturating_add(steady),
             bound_peak_bytes: base.saturating_add(at_limits),
             series_bytes: series_bytes(spec, spec.bucket_ns),
+            places_bytes: places_bytes(spec, spec.bucket_ns),
             summary_bytes: summary_bytes(spec),
         }
     }
 
     /// Every output file together.
     pub fn output_bytes(&self) -> u64 {
-        self.series_bytes.saturating_add(self.summary_bytes)
+        self.series_bytes.saturating_add(self.summary_bytes).saturating_add(self.places_bytes)
     }
 
     /// The limits this estimate exceeds.
@@ -101,6 +104,24 @@ fn queue_bound(spec: &Spec) -> u64 {
 fn digits(n: u64) -> u64 {
     n.checked_ilog10().map_or(1, |d| d as u64 + 1)
 }
+
+/// `places.csv` at its largest: a row per zone and per cell for every bucket, each field at
+/// its widest (as `series.csv`'s), with the place's name and kind.
+pub fn places_bytes(spec: &Spec, bucket_ns: Nanos) -> u64 {
+    let Some(t) = spec.topology.as_ref() else { return 0 };
+    let end_ns = spec.duration_ns.saturating_add(spec.drain_ns);
+    let buckets = end_ns / bucket_ns.max(1) + 1;
+    let seconds = digits(end_ns / NS_PER_S) + 4;
+    let counts = 7 * digits(spec.max_events);
+    let ms = 2 * (digits(end_ns / 1_000_000) + 4);
+    let fixed = seconds + counts + ms + 12 + 8 + 5;
+    let names: u64 = t.zones.iter().map(|z| fixed + 2 * z.name.len() as u64 + 2).sum::<u64>()
+        + t.cells.iter().map(|c| fixed + 2 * c.name.len() as u64 + 2).sum::<u64>();
+    PLACES_HEADER_BYTES.saturating_add(buckets.saturating_mul(names))
+}
+
+/// The header line of `places.csv`.
+const PLACES_HEADER_BYTES: u64 = 96;
 
 /// `series.csv` at its largest with buckets of `bucket_ns`: every bucket from 0 to the end
 /// of the drain, for every workload, each field at its widest (counts bounded by the event

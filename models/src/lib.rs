@@ -29,8 +29,8 @@ pub use error::ScenarioError;
 pub use estimate::{Estimate, Refusal};
 pub use features::{Feature, Features};
 pub use metrics::{
-    CellHealthChange, ControlAction, EdgeStats, InstanceStats, NoSeries, OperationStats, PlaceStats, PolicyStats,
-    RequestStats, RouterStats, SeriesRow, SeriesSink, ServiceStats, TopologyStats,
+    CellHealthChange, ControlAction, EdgeStats, InstanceStats, NoSeries, OperationStats, PlaceRow, PlaceStats,
+    PolicyStats, RequestStats, RouterStats, SeriesRow, SeriesSink, ServiceStats, TopologyStats,
 };
 pub use model::{Overload, Stability};
 pub use outcome::{Outcome, Outcomes};

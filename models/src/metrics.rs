@@ -524,9 +524,26 @@ pub struct SeriesRow {
     pub mean_ns: Option<f64>,
 }
 
-/// Receives series rows as buckets close, in time order, workloads in scenario order.
+/// One bucket of one place: a zone (the jobs its instances ended, warm-up included) or a
+/// cell (the calls routers sent there, by the cell of their last attempt).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlaceRow {
+    pub bucket_start_ns: Nanos,
+    /// "zone" or "cell".
+    pub kind: &'static str,
+    pub place: String,
+    pub outcomes: Outcomes,
+    /// Of successes; None if there were none.
+    pub p50_ns: Option<Nanos>,
+    pub p99_ns: Option<Nanos>,
+}
+
+/// Receives series rows as buckets close, in time order, workloads in scenario order; with a
+/// topology, each bucket's zones and cells after its workloads.
 pub trait SeriesSink {
     fn row(&mut self, row: SeriesRow);
+    /// A zone's or cell's bucket (ignored unless the sink keeps them).
+    fn place_row(&mut self, _row: PlaceRow) {}
 }
 
 impl SeriesSink for Vec<SeriesRow> {

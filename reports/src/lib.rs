@@ -7,7 +7,7 @@ mod series;
 mod summary;
 mod terminal;
 
-pub use output::{OutputDir, OutputError, OUTPUT_FILES};
+pub use output::{OutputDir, OutputError, ALWAYS_WRITTEN, OUTPUT_FILES};
 pub use series::{CsvSeries, SERIES_HEADER};
 pub use summary::{summarise, Summary, SCHEMA_VERSION};
 pub use terminal::render;

@@ -23,7 +23,7 @@
 //! ```
 
 use cellsim_fuzz::{cap_events, default_seed_dirs, digest, load_seeds, Args, Mutator, Rng};
-use cellsim_reports::OUTPUT_FILES;
+use cellsim_reports::{ALWAYS_WRITTEN, OUTPUT_FILES};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -196,9 +196,11 @@ fn check(run: &Run, ran: &Ran) -> Vec<String> {
     if !extra.is_empty() {
         problems.push(format!("output: leftover files {extra:?}"));
     }
-    let present: Vec<bool> = OUTPUT_FILES.iter().map(|f| names.iter().any(|n| n == f)).collect();
-    if present.contains(&true) && present.contains(&false) {
-        problems.push(format!("output: incomplete ({OUTPUT_FILES:?} present: {present:?})"));
+    // (`places.csv` comes only with a topology: with the others or not at all.)
+    let present: Vec<bool> = ALWAYS_WRITTEN.iter().map(|f| names.iter().any(|n| n == f)).collect();
+    let places = names.iter().any(|n| n == "places.csv");
+    if (present.contains(&true) && present.contains(&false)) || (places && present.contains(&false)) {
+        problems.push(format!("output: incomplete ({ALWAYS_WRITTEN:?} present: {present:?}, places.csv: {places})"));
     }
     // Beside the folder: its lock (kept, empty) and nothing else of this run's.
     let name = run.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -66,7 +66,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             }
         }
         if let Some(o) = refusal {
-            self.record_zone(inst, batch, o, 0);
+            self.record_zone(inst, batch, o, 0, now);
             if let Some(h) = slot {
                 self.jobs.free(h);
             }
@@ -159,7 +159,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
 
     /// Counts a counted job's end (or refusal) at `instance` for its zone.
     #[inline(always)]
-    fn record_zone(&mut self, instance: u32, counted: u8, outcome: Outcome, latency_ns: Nanos) {
+    fn record_zone(&mut self, instance: u32, counted: u8, outcome: Outcome, latency_ns: Nanos, now: Nanos) {
         if let Some(shift) = self.shift.as_mut().filter(|_| T::POLICIES) {
             // The autoshift alarm watches every job, warm-up or not.
             let zone = self.topo.as_ref().expect("a zonal shift has zones").zone_of[instance as usize];
@@ -167,8 +167,17 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             c.0 += 1;
             c.1 += !outcome.is_success() as u64;
         }
-        if let Some(topo) = self.topo.as_mut().filter(|_| T::POLICIES && counted != UNCOUNTED) {
-            topo.zones[topo.zone_of[instance as usize] as usize].record(outcome, latency_ns);
+        if T::POLICIES && self.topo.is_some() {
+            // The zone's series (warm-up included), then its statistics (counted jobs).
+            if now >= self.bucket_start_ns + self.spec.bucket_ns {
+                self.close_buckets_before(now, false);
+            }
+            let topo = self.topo.as_mut().expect("checked");
+            let zone = topo.zone_of[instance as usize] as usize;
+            topo.zone_buckets[zone].record(outcome, latency_ns);
+            if counted != UNCOUNTED {
+                topo.zones[zone].record(outcome, latency_ns);
+            }
         }
     }
 
@@ -186,7 +195,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
         if inst != TRAVELLING {
-            self.record_zone(inst, batch, outcome, 0);
+            self.record_zone(inst, batch, outcome, 0, now);
         }
         let rt = &mut self.services[seed.service as usize];
         if batch != UNCOUNTED {
@@ -336,7 +345,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
         rt.stats.occupancy.in_system.add(job.arrived_ns, now, self.window);
         rt.stats.occupancy.queued.add(job.arrived_ns, now, self.window);
-        self.record_zone(job.instance, job.batch, outcome, now - job.arrived_ns);
+        self.record_zone(job.instance, job.batch, outcome, now - job.arrived_ns, now);
         let rt = &mut self.services[job.service as usize];
         if job.batch != UNCOUNTED {
             rt.batches[job.batch as usize].rejected += (outcome == Outcome::Rejected) as u64;
@@ -578,7 +587,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if let Some(fleet) = rt.fleet.as_mut().filter(|_| T::POLICIES) {
             fleet.on_answer(instance - rt.first_instance, outcome, true, now);
         }
-        self.record_zone(instance, counted, outcome, now - arrived_ns);
+        self.record_zone(instance, counted, outcome, now - arrived_ns, now);
         self.record_job(service, op, arrived_ns, counted, outcome, now);
         Ok(())
     }

@@ -17,6 +17,29 @@ pub(super) struct Bucket {
     latency: SeriesHistogram,
 }
 
+impl Bucket {
+    /// Counts an outcome, and a success's latency.
+    #[inline]
+    pub(super) fn record(&mut self, outcome: Outcome, latency_ns: Nanos) {
+        self.outcomes.add(outcome);
+        if outcome.is_success() {
+            self.latency.record(latency_ns);
+        }
+    }
+
+    /// The bucket's row as a place's, emptying it.
+    fn take_place(&mut self, bucket_start_ns: Nanos, kind: &'static str, place: &str) -> PlaceRow {
+        let (p50_ns, p99_ns) = match self.latency.percentiles() {
+            Some((p50, p99, _)) => (Some(p50), Some(p99)),
+            None => (None, None),
+        };
+        let row = PlaceRow { bucket_start_ns, kind, place: place.to_string(), outcomes: self.outcomes, p50_ns, p99_ns };
+        self.outcomes = Outcomes::default();
+        self.latency.reset();
+        row
+    }
+}
+
 /// Goodput before a trigger and long after it: the metastability check.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Stability {
@@ -167,6 +190,15 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// the warm-up.
     #[inline(always)]
     pub(super) fn record_edge(&mut self, call_h: Handle, call: &Call, outcome: Outcome, now: Nanos) {
+        if T::POLICIES && self.spec.calls[call.spec as usize].route.is_some() {
+            // A router's call, in its cell's series (warm-up included, as the series are).
+            if now >= self.bucket_start_ns + self.spec.bucket_ns {
+                self.close_buckets_before(now, false);
+            }
+            let cell = self.exts[call_h.index as usize].cell & CELL_BITS;
+            let topo = self.topo.as_mut().expect("routes come with a topology");
+            topo.cell_buckets[cell as usize].record(outcome, now - call.started_ns);
+        }
         if call.started_ns >= self.window.0 {
             let e = &mut self.edges[call.spec as usize];
             e.outcomes.add(outcome);
@@ -200,6 +232,15 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 });
                 b.outcomes = Outcomes::default();
                 b.latency.reset();
+            }
+            if let Some(topo) = self.topo.as_mut() {
+                let topology = self.spec.topology.as_ref().expect("a topology");
+                for (z, b) in topo.zone_buckets.iter_mut().enumerate() {
+                    self.sink.place_row(b.take_place(self.bucket_start_ns, "zone", &topology.zones[z].name));
+                }
+                for (c, b) in topo.cell_buckets.iter_mut().enumerate() {
+                    self.sink.place_row(b.take_place(self.bucket_start_ns, "cell", &topology.cells[c].name));
+                }
             }
             self.bucket_start_ns += width;
         }

@@ -2,6 +2,7 @@
 //! calls kept in their caller's zone), the cell routers, and what is counted per zone, per
 //! cell and per customer. A leaf: it answers the hub and records; it schedules nothing.
 
+use super::record::Bucket;
 use crate::cells::route::HealthChange;
 use crate::cells::Router;
 use crate::metrics::{CellHealthChange, Integral, LatencyRecorder, PlaceStats, RouterStats, TopologyStats};
@@ -50,6 +51,9 @@ pub(super) struct TopoRt {
     pub(super) zones: Vec<PlaceRecord>,
     /// By cell: the counted calls routers sent there (their final attempt's cell).
     pub(super) cells: Vec<PlaceRecord>,
+    /// The zones' and cells' current buckets of the series (warm-up included).
+    pub(super) zone_buckets: Vec<Bucket>,
+    pub(super) cell_buckets: Vec<Bucket>,
 }
 
 impl TopoRt {
@@ -79,6 +83,8 @@ impl TopoRt {
             customer_bits: vec![0; customers.div_ceil(32)],
             zones: (0..zones).map(|_| PlaceRecord::default()).collect(),
             cells: topology.cells.iter().map(|_| PlaceRecord::default()).collect(),
+            zone_buckets: (0..zones).map(|_| Bucket::default()).collect(),
+            cell_buckets: topology.cells.iter().map(|_| Bucket::default()).collect(),
         })
     }
 
