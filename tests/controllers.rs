@@ -199,3 +199,37 @@ fn three_zones_at_sixty_percent_survive_losing_one_and_at_eighty_they_cannot() {
     let busy = t.zones[0].busy.0 as f64 / (r.measured_until_ns - r.warmup_ns) as f64 / t.zones[0].workers as f64;
     assert!(busy > 0.99, "saturated: {busy}");
 }
+
+/// An auto scaling group replaces instances a fault holds down (reference section 4):
+/// six instances over three zones (slots placed round robin over the zones, `max = 12`),
+/// az3 dark from 60 s. The HPA's look at 60 s (its sync period is 15 s) finds az3's two
+/// instances down, takes them out of service and launches two replacements into the zones
+/// that can launch (az1 and az2, not the dark one), in service 30 s later; until then four
+/// instances carry the load. The replacements take the first free slots of their zones:
+/// 6 (az1) and 7 (az2).
+#[test]
+fn an_auto_scaling_group_replaces_instances_lost_with_a_zone() {
+    let text = format!(
+        "{}\n[[fault]]\nkind = \"outage\"\nzone = \"az3\"\nstart = \"60s\"\nduration = \"10m\"\n",
+        zones_scenario(600, "3m", "").replace(
+            "load_balancer = \"random\"",
+            "autoscaling = { kind = \"hpa\", min = 6, max = 12, target_utilisation = 60, boot_time = \"30s\" }"
+        )
+    );
+    let r = run(&text);
+    assert_eq!(actions(&r), [(60.0, "replace 2 unhealthy instances".to_string())]);
+    let api = service(&r, "api");
+    let jobs: Vec<u64> = api.instances_stats.iter().map(|i| i.jobs).collect();
+    // az3's two served until 60 s only.
+    for slot in [2, 5] {
+        let expected = 60.0 * 600.0 / 6.0;
+        assert!((jobs[slot] as f64 - expected).abs() < 0.05 * expected, "slot {slot}: {jobs:?}");
+    }
+    // Slots 6 and 7 serve from 90 s to 180 s at a sixth of 600 a second each.
+    for slot in [6, 7] {
+        let expected = 90.0 * 600.0 / 6.0;
+        assert!((jobs[slot] as f64 - expected).abs() < 0.05 * expected, "slot {slot}: {jobs:?}");
+    }
+    assert!(jobs[8..].iter().all(|&j| j == 0), "{jobs:?}");
+    assert_eq!(r.requests[0].outcomes.successes(), r.requests[0].outcomes.total());
+}

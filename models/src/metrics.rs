@@ -348,6 +348,9 @@ pub struct ServiceStats {
     /// entry, equal to the service's own counts).
     pub operations: Vec<OperationStats>,
     /// Per instance: jobs admitted after the warm-up, and busy worker time in the window.
+    /// Autoscaled services: instance time in service over the measurement window (the
+    /// instances' capacity, which changes); `None` for a fixed fleet.
+    pub in_service: Option<Integral>,
     pub instances_stats: Vec<InstanceStats>,
 }
 
@@ -507,6 +510,7 @@ impl ServiceStats {
             occupancy: Occupancy::default(),
             fleet: None,
             operations: Vec::new(),
+            in_service: None,
             instances_stats: Vec::new(),
         }
     }

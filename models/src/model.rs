@@ -329,6 +329,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
     /// (and schedules the tick that brings them into service).
     fn scale_tick(&mut self, k: usize, now: Nanos, q: &mut EventQueue<Event>) {
         let s = self.scalers[k].service as usize;
+        let replaced = self.replace_unhealthy(k, now);
         let rt = &self.services[s];
         let (first, n, workers) = (rt.first_instance as usize, rt.instances as usize, rt.workers);
         let fleet = rt.fleet.as_ref().expect("an autoscaled service has a fleet");
@@ -341,7 +342,13 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
         for &i in &decision.remove {
             fleet.set_in_service(i, false);
         }
-        let Some(desired) = decision.desired else { return };
+        self.note_serving(k, now);
+        let Some(desired) = decision.desired else {
+            if replaced > 0 {
+                self.schedule_launch_tick(k, q);
+            }
+            return;
+        };
         let name = &self.spec.services[s].name;
         let controller = match self.spec.services[s].autoscaling.map(|a| a.controller) {
             Some(crate::spec::Autoscaler::TargetTracking(_)) => "target tracking",
@@ -361,23 +368,68 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             });
         }
         if desired > current {
-            let zones = self.spec.topology.as_ref().map_or(1, |t| t.zones.len());
-            let svc = &self.spec.services[s];
-            let mut by_zone = vec![0u32; zones];
-            for (i, &serving) in in_service.iter().enumerate() {
-                if serving {
-                    by_zone[svc.zones.get(i).copied().unwrap_or(0) as usize] += 1;
-                }
-            }
-            // Only into the service's own zones (where its instances are placed), and only
-            // where there is capacity now; with none now, its first zone waits for some.
-            let own: Vec<bool> = (0..zones).map(|z| svc.zones.iter().any(|&x| x as usize == z)).collect();
-            let can_launch: Vec<bool> =
-                (0..zones).map(|z| own[z] && control::capacity_ok(&self.spec.faults, z, now)).collect();
-            let launch_zones = if can_launch.iter().any(|&c| c) { can_launch } else { own };
-            self.scalers[k].launch(now, desired - current, by_zone, &launch_zones);
+            let (by_zone, launch_zones) = self.launch_zones(s, &in_service, now);
+            self.scalers[k].launch(now, desired - current, by_zone, &launch_zones, false);
+        }
+        if desired > current || replaced > 0 {
             self.schedule_launch_tick(k, q);
         }
+    }
+
+    /// An auto scaling group's health replacement (reference section 4): each in-service
+    /// instance of autoscaler `k`'s service that a fault holds down is terminated (taken out
+    /// of service) and a replacement launched, in the zone with the fewest instances among
+    /// those that can launch (not one whose instances of the service are all down). Returns
+    /// how many were replaced.
+    fn replace_unhealthy(&mut self, k: usize, now: Nanos) -> u32 {
+        let s = self.scalers[k].service as usize;
+        let rt = &self.services[s];
+        let (first, n) = (rt.first_instance, rt.instances);
+        let fleet = rt.fleet.as_ref().expect("an autoscaled service has a fleet");
+        let down: Vec<u32> = (0..n).filter(|&i| fleet.in_service(i) && self.faults.is_down(first + i)).collect();
+        if down.is_empty() {
+            return 0;
+        }
+        let fleet = self.services[s].fleet.as_mut().expect("an autoscaled service has a fleet");
+        for &i in &down {
+            fleet.set_in_service(i, false);
+        }
+        self.note_serving(k, now);
+        let fleet = self.services[s].fleet.as_ref().expect("an autoscaled service has a fleet");
+        let in_service: Vec<bool> = (0..n).map(|i| fleet.in_service(i)).collect();
+        let (by_zone, launch_zones) = self.launch_zones(s, &in_service, now);
+        self.scalers[k].launch(now, down.len() as u32, by_zone, &launch_zones, true);
+        if self.control_actions.len() < control::MAX_ACTIONS {
+            let what = format!("replace {} unhealthy instance{}", down.len(), if down.len() == 1 { "" } else { "s" });
+            let target = self.spec.services[s].name.clone();
+            self.control_actions.push(ControlAction {
+                at_ns: now,
+                controller: "auto scaling group".into(),
+                target,
+                what,
+            });
+        }
+        down.len() as u32
+    }
+
+    /// Service `s`'s instances in service by zone, and the zones a launch may go to now: its
+    /// own (where its instances are placed) that have capacity and are not entirely down;
+    /// with none, its own zones (the launch waits there for capacity).
+    fn launch_zones(&self, s: usize, in_service: &[bool], now: Nanos) -> (Vec<u32>, Vec<bool>) {
+        let zones = self.spec.topology.as_ref().map_or(1, |t| t.zones.len());
+        let svc = &self.spec.services[s];
+        let first = self.services[s].first_instance;
+        let mut by_zone = vec![0u32; zones];
+        let mut alive = vec![false; zones];
+        for (i, &serving) in in_service.iter().enumerate() {
+            let z = svc.zones.get(i).copied().unwrap_or(0) as usize;
+            by_zone[z] += serving as u32;
+            alive[z] |= !self.faults.is_down(first + i as u32);
+        }
+        let own: Vec<bool> = (0..zones).map(|z| svc.zones.iter().any(|&x| x as usize == z)).collect();
+        let can_launch: Vec<bool> =
+            (0..zones).map(|z| own[z] && alive[z] && control::capacity_ok(&self.spec.faults, z, now)).collect();
+        (by_zone, if can_launch.iter().any(|&c| c) { can_launch } else { own })
     }
 
     /// Autoscaler `k`'s launches in service by `now` take free instances (in their zone when
@@ -386,19 +438,36 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
         let ready = control::ready(&mut self.scalers[k], &self.spec.faults, now);
         let s = self.scalers[k].service as usize;
         let svc = &self.spec.services[s];
+        let first = self.services[s].first_instance;
         let fleet = self.services[s].fleet.as_mut().expect("an autoscaled service has a fleet");
+        let faults = &self.faults;
         for r in ready {
+            // A free slot in the launch's zone that no fault holds down, else any such slot,
+            // else any free one.
             let free = |i: &u32| !fleet.in_service(*i);
+            let up = |i: &u32| !faults.is_down(first + *i);
             let slot = (0..svc.instances)
                 .filter(free)
+                .filter(up)
                 .find(|&i| svc.zones.get(i as usize).is_none_or(|&z| z as usize == r.zone))
+                .or_else(|| (0..svc.instances).filter(free).find(up))
                 .or_else(|| (0..svc.instances).find(free));
             if let Some(i) = slot {
                 fleet.set_in_service(i, true);
                 self.scalers[k].started(i, now);
             }
         }
+        self.note_serving(k, now);
         self.schedule_launch_tick(k, q);
+    }
+
+    /// Autoscaler `k`'s service's instances in service changed at `now` (or may have).
+    fn note_serving(&mut self, k: usize, now: Nanos) {
+        let s = self.scalers[k].service as usize;
+        let rt = &self.services[s];
+        let fleet = rt.fleet.as_ref().expect("an autoscaled service has a fleet");
+        let serving = (0..rt.instances).filter(|&i| fleet.in_service(i)).count() as u32;
+        self.scalers[k].serving_changed(now, serving, self.window);
     }
 
     /// Schedules autoscaler `k`'s launch tick for its next launch's readiness.

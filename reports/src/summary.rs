@@ -170,7 +170,12 @@ pub struct RequestSummary {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct ServiceSummary {
     pub service: String,
+    /// Its instances (an autoscaled service's most: its `max`).
     pub instances: u32,
+    /// Autoscaled services: the mean number of instances in service over the measurement
+    /// window (what `utilisation` is relative to). Absent for a fixed fleet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_instances_in_service: Option<f64>,
     pub workers_per_instance: u32,
     pub arrivals: u64,
     pub started: u64,
@@ -360,7 +365,12 @@ pub fn summarise(r: &RunResult) -> Summary {
                     rejection_rate_ci95: ci(&s.rejected_batches),
                     wait_probability: ratio(s.waited, s.started),
                     wait_probability_ci95: ci(&s.waited_batches),
-                    utilisation: round9(busy / workers),
+                    // An autoscaled service's workers are those in service, on average.
+                    utilisation: round9(match s.in_service {
+                        Some(t) if t.0 > 0 => busy / (t.average(width) * s.workers_per_instance as f64),
+                        _ => busy / workers,
+                    }),
+                    mean_instances_in_service: s.in_service.map(|t| round9(t.average(width))),
                     mean_in_system: round9(in_system),
                     mean_in_queue: round9(queued),
                     throughput_per_s: round9(accepted as f64 / window_s),

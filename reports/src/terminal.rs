@@ -281,7 +281,11 @@ pub fn render(s: &Summary) -> String {
     for v in &s.services {
         let mut row = vec![
             v.service.clone(),
-            format!("{}x{}", v.instances, v.workers_per_instance),
+            // An autoscaled service: its mean in service, of its most.
+            match v.mean_instances_in_service {
+                Some(m) => format!("{m:.1}/{}x{}", v.instances, v.workers_per_instance),
+                None => format!("{}x{}", v.instances, v.workers_per_instance),
+            },
             v.arrivals.to_string(),
             format!("{:.1}%", v.utilisation * 100.0),
             format!("{:.3}", v.mean_in_system),

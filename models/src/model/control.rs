@@ -34,6 +34,11 @@ pub(super) struct Scaler {
     /// warm-up); `None` for the instances in service from the start (warmed up).
     since_ns: Vec<Option<Nanos>>,
     warmup_ns: Nanos,
+    /// Instances in service now, since when, and their time in service over the
+    /// measurement window so far.
+    serving: u32,
+    serving_since_ns: Nanos,
+    pub(super) in_service_ns: u128,
 }
 
 /// What a scaler decided at a tick.
@@ -62,7 +67,26 @@ impl Scaler {
             last_ns: 0,
             since_ns: vec![None; s.instances as usize],
             warmup_ns,
+            serving: s.in_service,
+            serving_since_ns: 0,
+            in_service_ns: 0,
         })
+    }
+
+    /// How many instances are in service now.
+    pub(super) fn serving_now(&self) -> u32 {
+        self.serving
+    }
+
+    /// The instances in service are `serving` from `now` on: the time in service so far is
+    /// added up within `window`.
+    pub(super) fn serving_changed(&mut self, now: Nanos, serving: u32, window: (Nanos, Nanos)) {
+        let (a, b) = (self.serving_since_ns.max(window.0), now.min(window.1));
+        if b > a {
+            self.in_service_ns += self.serving as u128 * (b - a) as u128;
+        }
+        self.serving = serving;
+        self.serving_since_ns = now;
     }
 
     /// A look at `now`: the in-service instances (`in_service[i]`), their workers, and the
@@ -102,7 +126,7 @@ impl Scaler {
 
     /// Requests `n` launches at `now`, each in the zone with the fewest instances in service
     /// or booting among the zones that can launch now.
-    pub(super) fn launch(&mut self, now: Nanos, n: u32, mut by_zone: Vec<u32>, can_launch: &[bool]) {
+    pub(super) fn launch(&mut self, now: Nanos, n: u32, mut by_zone: Vec<u32>, can_launch: &[bool], replace: bool) {
         let first_possible = can_launch.iter().position(|&c| c);
         for (z, n) in by_zone.iter_mut().enumerate() {
             *n += self.launches.pending_in(z) as u32;
@@ -111,7 +135,12 @@ impl Scaler {
             // With no zone launching now, the request waits in the service's first zone (the
             // first whose `can_launch` the caller did not rule out for good) for capacity.
             let zone = pick_zone(&by_zone, can_launch).or(first_possible).unwrap_or(0);
-            if self.launches.request_launch(now, zone) {
+            let queued = if replace {
+                self.launches.instance_unhealthy(now, zone)
+            } else {
+                self.launches.request_launch(now, zone)
+            };
+            if queued {
                 by_zone[zone] += 1;
             }
         }

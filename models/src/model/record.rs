@@ -269,16 +269,24 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             "every request that arrived has finished or is still in flight"
         );
         self.close_buckets_before(end_ns.max(self.bucket_start_ns) + 1, true);
+        // The autoscaled services' time in service, to the end of the window.
+        let window_end = self.window.1.min(end_ns);
+        for k in 0..self.scalers.len() {
+            let serving = self.scalers[k].serving_now();
+            self.scalers[k].serving_changed(window_end, serving, self.window);
+        }
         let policies = self.policy_stats();
         let edges = self.edge_stats();
         let mut ops = std::mem::take(&mut self.ops).into_iter();
         let spec = self.spec;
         let instances = &self.instances;
+        let scalers = &self.scalers;
         let services = self
             .services
             .into_iter()
             .zip(&spec.services)
-            .map(|(mut rt, svc)| {
+            .enumerate()
+            .map(|(s, (mut rt, svc))| {
                 rt.stats.fold_batches(&rt.batches);
                 rt.stats.sojourn = rt.sojourn.into_histogram();
                 rt.stats.wait = rt.wait.into_histogram();
@@ -289,6 +297,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                     .map(|i| InstanceStats { jobs: i.jobs, busy: Integral(i.busy_ns) })
                     .collect();
                 rt.stats.occupancy.busy = Integral(rt.stats.instances_stats.iter().map(|i| i.busy.0).sum());
+                rt.stats.in_service =
+                    scalers.iter().find(|sc| sc.service as usize == s).map(|sc| Integral(sc.in_service_ns));
                 // A service that is not simple has an `OpRt` per operation, in order; one with
                 // several recorded each's statistics there, one with one is its operation.
                 let op_rts = ops.by_ref().take(if rt.simple { 0 } else { svc.operations.len() });
