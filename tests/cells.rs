@@ -333,3 +333,57 @@ fn a_fallback_cell_too_small_for_the_traffic_overloads() {
     let healthy = t.cells.iter().find(|c| c.name == "cell-1").unwrap();
     assert!(healthy.outcomes.get(cellsim_models::Outcome::Timeout) * 1000 < healthy.outcomes.total());
 }
+
+/// Shuffle sharding over instances (reference section 4, the Builders' Library's example): 8
+/// instances, shards of 2, a retry; the first two instances down. A customer fails only when
+/// both its attempts meet a dead instance: exactly when its shard is those two, 1/28 of
+/// customers (with four plain shards of two it would be 1/4).
+#[test]
+fn shuffle_sharding_over_instances_fails_only_the_shard_that_is_down() {
+    let text = r#"
+[scenario]
+name = "shuffle-instances"
+duration = "60s"
+warmup = "5s"
+
+[[workload]]
+name = "w"
+customers = 10000
+arrival = { process = "poisson", rate_per_s = 4000 }
+
+[[workload.request]]
+name = "get"
+target = "api"
+retry = { max_attempts = 2 }
+
+[[service]]
+name = "api"
+instances = 8
+workers = 8
+load_balancer = "shuffle-shard"
+shard_size = 2
+service_time = { dist = "exponential", mean = "2ms" }
+
+[[fault]]
+kind = "outage"
+service = "api"
+instances = 2
+start = "0s"
+duration = "10m"
+"#;
+    let r = run(text);
+    let shard_is_0_and_1 = |c: u32| {
+        let mut s: Vec<u16> = (0..2).map(|j| cellsim_models::cells::route::shard_member(c, 8, 2, j)).collect();
+        s.sort();
+        s == [0, 1]
+    };
+    let exact = (0..10_000u32).filter(|&c| shard_is_0_and_1(c)).count() as u64;
+    assert!((exact as f64 - 10_000.0 / 28.0).abs() < 5.0 * 18.5, "{exact}");
+    let failed = r.requests[0].outcomes.total() - r.requests[0].outcomes.successes();
+    // About 22 requests per customer: the failing customers' requests, and no others.
+    let per_customer = r.requests[0].outcomes.total() as f64 / 10_000.0;
+    assert!((failed as f64 - exact as f64 * per_customer).abs() < 0.1 * exact as f64 * per_customer, "{failed}");
+    // Every attempt that met a dead instance and was retried landed on the shard's other one.
+    let api = service(&r, "api");
+    assert_eq!(api.instances_stats[0].jobs + api.instances_stats[1].jobs, 0);
+}

@@ -188,7 +188,7 @@ impl Gen {
                 out += &format!("\n[cells]\ncount = {count}\nservices = [{}]\n", template.join(", "));
                 if *fallback {
                     // (A weighted service's instances cannot differ by cell.)
-                    let weighted = self.services[0].load_balancer == Some(4);
+                    let weighted = matches!(self.services[0].load_balancer, Some(4) | Some(5));
                     out +=
                         if weighted { "\n[cells.fallback]\n" } else { "\n[cells.fallback]\ninstances = { s0 = 1 }\n" };
                 }
@@ -244,8 +244,11 @@ impl Gen {
                 out.push('\n');
             }
             if let Some(lb) = s.load_balancer {
-                let kinds = ["round-robin", "random", "least-outstanding", "power-of-two", "weighted"];
+                let kinds = ["round-robin", "random", "least-outstanding", "power-of-two", "weighted", "shuffle-shard"];
                 out += &format!("load_balancer = \"{}\"\n", kinds[lb]);
+                if kinds[lb] == "shuffle-shard" {
+                    out += &format!("shard_size = {}\n", 1 + s.weights[0] % s.instances.min(4));
+                }
                 if kinds[lb] == "weighted" {
                     let w: Vec<String> = s.weights[..s.instances as usize].iter().map(u32::to_string).collect();
                     out += &format!("weights = [{}]\n", w.join(", "));
@@ -730,7 +733,7 @@ fn service() -> impl Strategy<Value = ServiceG> {
         opt_key("error_probability", (0u32..=100).prop_map(|p| format!("{}", p as f64 / 100.0))),
         opt_key("hold_worker_during_calls", any::<bool>().prop_map(|b| b.to_string())),
         shedding,
-        (proptest::option::of(0usize..5), proptest::collection::vec(0u32..4, 4)),
+        (proptest::option::of(0usize..6), proptest::collection::vec(0u32..4, 4)),
         proptest::option::of((health(), 0usize..4)),
         proptest::option::of(outlier()),
         proptest::collection::vec(call(), 0..=3),
@@ -1062,6 +1065,7 @@ fn the_generator_covers_the_format() {
         "region = \"r0\"",
         "insufficient-capacity",
         "[zonal_shift]",
+        "load_balancer = \"shuffle-shard\"",
         "[[zonal_shift.shift]]",
         "auto = {",
         "kind = \"hpa\"",

@@ -229,7 +229,7 @@ pub fn service_features(s: &ServiceSpec) -> Features {
         autoscaling,
         in_service: _, // with autoscaling
     } = s;
-    let FleetSpec { lb, weights: _, health, outlier } = fleet;
+    let FleetSpec { lb, weights: _, shard_size: _, health, outlier } = fleet;
     let SheddingSpec { discipline, codel, standing_ns: _, max_in_flight } = shedding;
     let mut set = Features::default();
     let mut add = |used: bool, f: Feature| {

@@ -21,6 +21,9 @@ pub enum LbKind {
     PowerOfTwo,
     /// Smooth weighted round robin (each instance gets its weight's share, interleaved).
     Weighted,
+    /// Shuffle sharding over the instances (reference section 4): each customer's attempts
+    /// go round its shard of `FleetSpec::shard_size` instances (see `Fleet::pick_for`).
+    ShuffleShard,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,6 +278,25 @@ impl Fleet {
         Some(self.choose(all))
     }
 
+    /// Shuffle sharding's pick for attempt `attempt` (from 1) of `customer`'s request: the
+    /// members of its shard of `shard_size` instances in turn from the attempt's, the first
+    /// usable; none usable: the attempt's member (fail-open) or `None` (fail-closed).
+    pub fn pick_for(&mut self, customer: u32, attempt: u32, shard_size: u32) -> Option<u32> {
+        let n = self.instances.len() as u32;
+        let k = shard_size.clamp(1, n);
+        let first = (attempt.max(1) - 1) % k;
+        let member = |j: u32| crate::cells::route::shard_member(customer, n, k, (first + j) % k) as u32;
+        if let Some(m) = (0..k).map(member).find(|&m| self.usable(m as usize)) {
+            return Some(m);
+        }
+        if self.health.as_ref().is_some_and(|h| !h.fail_open) {
+            self.stats.refused_fail_closed += 1;
+            return None;
+        }
+        self.stats.routed_fail_open += 1;
+        Some(member(0))
+    }
+
     /// `pick` among `allowed` only (the instances in a caller's zone, when cross-zone
     /// balancing is off), or `None` when none of them is usable (the caller then picks among
     /// every zone's, as DNS stops sending a zone's clients to a load balancer node whose
@@ -329,6 +351,12 @@ impl Fleet {
                         a
                     }
                 }
+            }
+            // Without a customer (`pick_for` is the shard's way in): round robin.
+            LbKind::ShuffleShard => {
+                let start = self.rr_next;
+                let k = (0..count).find(|&k| at(k, &self.scratch) >= start).unwrap_or(0);
+                at(k, &self.scratch)
             }
             LbKind::Weighted => {
                 let total: i64 = (0..count).map(|k| self.weights[at(k, &self.scratch) as usize]).sum();

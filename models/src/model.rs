@@ -129,6 +129,9 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     shift: Option<control::ShiftRt>,
     /// The autoscalers' actions, for the report (the first `control::MAX_ACTIONS`).
     control_actions: Vec<ControlAction>,
+    /// Calls carry their request's customer (routers, per-customer counts and shuffle
+    /// sharding read it).
+    tracks_customers: bool,
     _tier: PhantomData<T>,
 }
 

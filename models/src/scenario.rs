@@ -425,6 +425,8 @@ pub struct ServiceSection {
     /// Makes this service a cell router: its calls to template services go to the
     /// customer's cell.
     pub routing: Option<Loc<RoutingSection>>,
+    /// load_balancer = "shuffle-shard": the instances per customer. Default 2.
+    pub shard_size: Option<Loc<u32>>,
     /// Scales the instances in service between a min and a max.
     pub autoscaling: Option<Loc<AutoscalingSection>>,
     /// Downstream calls made after the service's own work, in order (the implicit
@@ -866,6 +868,9 @@ pub enum LoadBalancer {
     PowerOfTwo,
     /// Smooth weighted round robin over `weights`.
     Weighted,
+    /// Each customer gets `shard_size` of the instances (one of the C(n, k) shards, by a
+    /// hash of its id); its attempts go round its shard.
+    ShuffleShard,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]

@@ -421,6 +421,8 @@ pub struct CodelSpec {
 pub struct FleetSpec {
     pub lb: LbKind,
     pub weights: Vec<u32>,
+    /// Shuffle sharding: instances per customer (0 for other balancers).
+    pub shard_size: u32,
     pub health: Option<HealthSpec>,
     pub outlier: Option<OutlierSpec>,
 }

@@ -248,7 +248,7 @@ pub fn bucket_of(customer: u32, buckets: u32) -> u32 {
 /// Fisher-Yates shuffle driven by a stream seeded by the customer id. Member `i` is the
 /// `r_i`-th cell not yet chosen, `r_i` uniform below `n - i`, so every ordered choice of `k`
 /// distinct cells is equally likely.
-fn shard_member(customer: u32, n: u32, k: u32, j: u32) -> u16 {
+pub fn shard_member(customer: u32, n: u32, k: u32, j: u32) -> u16 {
     debug_assert!(j < k && k <= n && k <= MAX_SHARD);
     // The members so far, in ascending order.
     let mut sorted = [0u16; MAX_SHARD as usize];

@@ -416,6 +416,30 @@ impl Checker<'_> {
             LoadBalancer::LeastOutstanding => LbKind::LeastOutstanding,
             LoadBalancer::PowerOfTwo => LbKind::PowerOfTwo,
             LoadBalancer::Weighted => LbKind::Weighted,
+            LoadBalancer::ShuffleShard => LbKind::ShuffleShard,
+        };
+        let shard_size = match (&s.shard_size, lb) {
+            (Some(k), LbKind::ShuffleShard)
+                if k.value == 0 || k.value > instances.min(crate::cells::route::MAX_SHARD) =>
+            {
+                let most = instances.min(crate::cells::route::MAX_SHARD);
+                let message =
+                    format!("shard_size must be from 1 to {most} (the instances, at most 32), not {}", k.value);
+                self.err(k.span.clone(), format!("{path}.shard_size"), message)
+                    .hint("a shard is a few of the instances: 2 of 8 gives 28 distinct shards");
+                1
+            }
+            (Some(k), LbKind::ShuffleShard) => k.value,
+            (None, LbKind::ShuffleShard) => 2.min(instances),
+            (Some(k), _) => {
+                self.err(
+                    k.span.clone(),
+                    format!("{path}.shard_size"),
+                    "shard_size belongs to load_balancer = \"shuffle-shard\"",
+                );
+                0
+            }
+            (None, _) => 0,
         };
         let field = format!("{path}.weights");
         let weights = match (&s.weights, lb) {
@@ -441,7 +465,7 @@ impl Checker<'_> {
         let health = s.health_check.as_ref().map(|h| self.health(h, &format!("{path}.health_check"), services));
         let outlier =
             s.outlier_detection.as_ref().map(|o| self.outlier(&o.value, &format!("{path}.outlier_detection")));
-        FleetSpec { lb, weights, health, outlier }
+        FleetSpec { lb, weights, shard_size, health, outlier }
     }
 
     fn health(&mut self, h: &Loc<HealthCheckSection>, hp: &str, services: &BTreeMap<String, u32>) -> HealthSpec {

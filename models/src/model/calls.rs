@@ -118,6 +118,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let cs = &self.spec.calls[spec as usize];
         let latency = sample_opt(&cs.latency, &mut self.call_rt[spec as usize].network_rng);
         let deadline_ns = if T::EXTRAS && cs.propagate_deadline { deadline } else { Nanos::MAX };
+        // The customer, when a balancer shards by it.
+        let customer =
+            if T::POLICIES && self.tracks_customers { self.calls.get(call_h).map_or(0, |c| c.customer) } else { 0 };
         let seed = JobSeed {
             call: call_h,
             attempt,
@@ -125,7 +128,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             op: cs.op,
             type_id,
             deadline_ns,
-            customer: 0,
+            customer,
             instance: TRAVELLING,
         };
         if latency == 0 {
@@ -185,7 +188,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Some(Some(z)) => Some(z),
             _ => None,
         };
-        let Some(local) = self.choose_instance(service, zone) else {
+        let Some(local) = self.choose_instance(service, zone, customer, attempt) else {
             // No usable instance, and the service fails closed: the attempt goes as far as the
             // balancer (in the caller's zone), which refuses it there.
             let latency = self.placed_latency_to_zone(spec, from);
@@ -201,8 +204,19 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// chosen as the attempt is sent: among the instances in that zone when cross-zone
     /// balancing is off and some there are usable, else among all; `None` when none is usable
     /// and the service fails closed. Whether it is down is found on arrival.
-    fn choose_instance(&mut self, service: u32, zone: Option<u16>) -> Option<u32> {
+    fn choose_instance(&mut self, service: u32, zone: Option<u16>, customer: u32, attempt: u32) -> Option<u32> {
         let rt = &mut self.services[service as usize];
+        let fleet_spec = &self.spec.services[service as usize].fleet;
+        if let Some(fleet) =
+            rt.fleet.as_mut().filter(|_| T::POLICIES && fleet_spec.lb == crate::fleet::LbKind::ShuffleShard)
+        {
+            // The customer's shard, whatever the caller's zone.
+            let pick = fleet.pick_for(customer, attempt, fleet_spec.shard_size);
+            if pick.is_none() {
+                fleet.uncount_refusal();
+            }
+            return pick;
+        }
         let topo = self.topo.as_mut().expect("a topology");
         let list = match zone {
             Some(z) if !topo.cross_zone_lb => Some(topo.zone_list(service, z)).filter(|l| !l.is_empty()),

@@ -27,7 +27,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let picked = if T::POLICIES && seed.instance != TRAVELLING {
             self.picked_instance(seed.service, seed.instance & !PICKED, now)
         } else {
-            self.pick_instance(seed.service, now)
+            self.pick_instance(seed.service, seed.customer, seed.attempt, now)
         };
         let inst = match picked {
             Ok(inst) => inst,
@@ -115,7 +115,13 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// balancer, at no instance: `TRAVELLING`), or the picked instance is down (`Error`, by
     /// the instance).
     #[inline(always)]
-    pub(super) fn pick_instance(&mut self, service: u32, now: Nanos) -> Result<u32, (Outcome, u32)> {
+    pub(super) fn pick_instance(
+        &mut self,
+        service: u32,
+        customer: u32,
+        attempt: u32,
+        now: Nanos,
+    ) -> Result<u32, (Outcome, u32)> {
         let rt = &mut self.services[service as usize];
         match rt.fleet.as_mut().filter(|_| T::POLICIES) {
             None => {
@@ -126,7 +132,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             // A fleet that changes nothing right now (round robin, every instance usable, no
             // outage, nothing counted) only takes the next instance in turn.
             Some(fleet) if fleet.transparent() => Ok(rt.first_instance + fleet.next_in_turn()),
-            Some(fleet) => match fleet.pick() {
+            Some(fleet) => match shard_or_pick(fleet, &self.spec.services[service as usize].fleet, customer, attempt) {
                 None => Err((Outcome::Rejected, TRAVELLING)),
                 Some(i) if fleet.restarting(i, now) || self.faults.is_down(rt.first_instance + i) => {
                     fleet.on_answer(i, Outcome::Error, false, now);
@@ -517,7 +523,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let plain = pol.is_none();
         // The request's customer rides with its calls when a topology reads it.
         let customer =
-            if T::POLICIES && self.topo.is_some() { self.jobs.get(parent).map_or(0, |j| j.customer) } else { 0 };
+            if T::POLICIES && self.tracks_customers { self.jobs.get(parent).map_or(0, |j| j.customer) } else { 0 };
         let call = Call::of_job(parent, spec, type_id, plain, repeats_left, customer, now);
         let call_h =
             self.calls.insert(call).ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
@@ -639,6 +645,21 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     ) -> Result<(), Halt> {
         let Some(latency) = self.reply_latency(call, attempt, from) else { return Ok(()) };
         self.after(latency, Event { kind: Kind::Reply, outcome, arg: attempt, handle: call }, now, q)
+    }
+}
+
+/// The balancer's pick: shuffle sharding by the customer and attempt, else `Fleet::pick`.
+#[inline]
+fn shard_or_pick(
+    fleet: &mut crate::fleet::Fleet,
+    spec: &crate::spec::FleetSpec,
+    customer: u32,
+    attempt: u32,
+) -> Option<u32> {
+    if spec.lb == crate::fleet::LbKind::ShuffleShard {
+        fleet.pick_for(customer, attempt, spec.shard_size)
+    } else {
+        fleet.pick()
     }
 }
 

@@ -275,6 +275,8 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             scalers: (0..spec.services.len() as u32).filter_map(|s| super::control::Scaler::new(spec, s)).collect(),
             shift: super::control::ShiftRt::new(spec),
             control_actions: Vec::new(),
+            tracks_customers: spec.topology.is_some()
+                || spec.services.iter().any(|s| s.fleet.lb == crate::fleet::LbKind::ShuffleShard),
             closed_loops: spec.workloads.iter().any(|w| matches!(w.arrival, crate::spec::Arrival::Closed { .. })),
             stability: spec.trigger.map(|t| super::record::Stability::around(t, spec.warmup_ns, spec.duration_ns)),
             _tier: std::marker::PhantomData,
