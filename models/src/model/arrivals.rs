@@ -49,7 +49,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             ws.cumulative_mix.partition_point(|&c| c <= u).min(ws.requests.len() - 1)
         };
         let customer = if ws.customers > 1 { rt.customer_rng.below(ws.customers) as u32 } else { 0 };
-        (r, ws.first_customer + customer)
+        // (Read only by the policies tier and above: routers, shuffle sharding, counts.)
+        (r, if T::POLICIES { ws.first_customer + customer } else { 0 })
     }
 }
 

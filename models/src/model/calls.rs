@@ -131,15 +131,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             customer,
             instance: TRAVELLING,
         };
-        if latency == 0 {
-            return self.admit(seed, None, now, q);
-        }
-        // On its way: at no instance yet.
-        let job = seed.job((0, 0), TRAVELLING, UNCOUNTED, 0, 0);
-        let job_h =
-            self.jobs.insert(job).ok_or_else(|| self.halt(Overload::Jobs { limit: self.spec.max_in_flight_jobs }))?;
-        q.schedule_at(now + latency, Event::new(Kind::JobArrive, job_h, 0));
-        Ok(())
+        // On its way, at no instance yet (or straight in).
+        self.travel(seed, latency, now, q)
     }
 
     /// `send` in a scenario with a topology: a router's call goes to the customer's cell; the
@@ -248,7 +241,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
     }
 
-    /// Puts `seed` on the network for `latency_ns` (or straight into its service).
+    /// Puts `seed` on the network for `latency_ns` (or straight into its service), at the
+    /// instance it names (`TRAVELLING`: picked where it arrives).
+    #[inline(always)]
     fn travel(&mut self, seed: JobSeed, latency_ns: Nanos, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         if latency_ns == 0 {
             return self.admit(seed, None, now, q);

@@ -279,7 +279,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if b > a {
             inst.busy_ns += (b - a) as u128;
         }
-        inst.work_ns += now - busy_from_ns;
+        if T::POLICIES {
+            // (What autoscalers measure; the lean tier has none.)
+            inst.work_ns += now - busy_from_ns;
+        }
         if !T::EXTRAS || !self.services[service as usize].sheds {
             match inst.queue.pop_front() {
                 Some(next) => self.start_work(next, now, q),
