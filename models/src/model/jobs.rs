@@ -180,7 +180,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             }
             let topo = self.topo.as_mut().expect("checked");
             let zone = topo.zone_of[instance as usize] as usize;
-            topo.zone_buckets[zone].record(outcome, latency_ns);
+            // The zone's series counts outcomes only (its latencies mix every service's jobs;
+            // the summary has them over the window): one histogram record per job, not two.
+            topo.zone_buckets[zone].record_outcome(outcome);
             if counted != UNCOUNTED {
                 topo.zones[zone].record(outcome, latency_ns);
             }

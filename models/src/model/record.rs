@@ -27,6 +27,12 @@ impl Bucket {
         }
     }
 
+    /// Counts an outcome only (no latency: the row's percentiles stay empty).
+    #[inline]
+    pub(super) fn record_outcome(&mut self, outcome: Outcome) {
+        self.outcomes.add(outcome);
+    }
+
     /// The bucket's row as a place's, emptying it.
     fn take_place(&mut self, bucket_start_ns: Nanos, kind: &'static str, place: &str) -> PlaceRow {
         let (p50_ns, p99_ns) = match self.latency.percentiles() {
