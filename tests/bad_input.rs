@@ -61,6 +61,24 @@ fn cases() -> Vec<Case> {
             "workload `w` is defined twice",
             Some("workload names must be unique"),
         ),
+        c(
+            // Found by fuzz-compile (fuzz/seeds/region-without-zones.toml): the services'
+            // placement divided by the empty list of zones.
+            "a region without zones",
+            format!("{HEAD}[[region]]\nname = \"r\"\nzones = []\n\n{GOOD_SERVICE}"),
+            head_lines + 1,
+            "a region needs zones",
+            Some("zones = ["),
+        ),
+        c(
+            // Found by fuzz-compile (fuzz/seeds/autoscaling-min-over-the-most.toml): bounds were
+            // clamped with min above the most instances, and panicked.
+            "autoscaling with min over the most instances",
+            format!("{HEAD}{GOOD_SERVICE}autoscaling = {{ kind = \"hpa\", min = 100001, max = 12, target_utilisation = 50 }}\n"),
+            head_lines + 4,
+            "min and max must satisfy 1 <= min <= max <= 100000, not 100001 and 12",
+            None,
+        ),
         c("negative rate", HEAD.replace("rate_per_s = 10", "rate_per_s = -5") + GOOD_SERVICE, 7, "rate_per_s must be positive, not -5", None),
         c(
             "p99 below the median",

@@ -233,3 +233,14 @@ fn an_auto_scaling_group_replaces_instances_lost_with_a_zone() {
     assert!(jobs[8..].iter().all(|&j| j == 0), "{jobs:?}");
     assert_eq!(r.requests[0].outcomes.successes(), r.requests[0].outcomes.total());
 }
+
+/// Found by fuzz-compile (fuzz/seeds/autoscaling-huge-workers.toml): the autoscaler's
+/// capacity (instances x workers) overflowed 32 bits with 2^31 - 1 workers per instance.
+#[test]
+fn an_autoscaler_measures_services_of_any_width() {
+    let text = step("{ kind = \"hpa\", min = 2, max = 10, target_utilisation = 50, boot_time = \"30s\" }", "")
+        .replace("workers = 4", "workers = 2147483647")
+        .replace("duration = \"15m\"", "duration = \"1m\"");
+    let r = run(&text);
+    assert!(r.actions.is_empty(), "hardly busy: no scaling");
+}

@@ -352,7 +352,10 @@ impl Checker<'_> {
                 // Cell k's copies start their round robin at its k-th zone, so that cells of
                 // one instance per service do not all sit in the first zone.
                 let offset = cell.map_or(0, |k| k as usize);
-                s.zones = (0..s.instances as usize).map(|i| spread[(i + offset) % spread.len()]).collect();
+                // (An empty list only comes with an error already: a region without zones.)
+                s.zones = (0..s.instances as usize)
+                    .map(|i| spread.get((i + offset) % spread.len().max(1)).copied().unwrap_or(0))
+                    .collect();
                 s.cell = *cell;
             }
         }

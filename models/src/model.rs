@@ -337,7 +337,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
         let (first, n, workers) = (rt.first_instance as usize, rt.instances as usize, rt.workers);
         let fleet = rt.fleet.as_ref().expect("an autoscaled service has a fleet");
         let in_service: Vec<bool> = (0..n as u32).map(|i| fleet.in_service(i)).collect();
-        let work_ns: u64 = self.instances[first..first + n].iter().map(|i| i.work_ns).sum();
+        let work_ns = self.instances[first..first + n].iter().fold(0u64, |sum, i| sum.saturating_add(i.work_ns));
         let decision = self.scalers[k].look(now, &in_service, workers, work_ns);
         let serving = in_service.iter().filter(|&&x| x).count() as u32;
         let current = serving + self.scalers[k].launches.pending() as u32;

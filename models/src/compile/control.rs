@@ -33,7 +33,8 @@ impl Checker<'_> {
             self.err(a.span.clone(), format!("{path}.min"), message)
                 .hint("`instances` is how many are in service at the start");
         }
-        let (min, max) = (min.max(1), max.clamp(min.max(1), super::service::MAX_INSTANCES));
+        let min = min.clamp(1, super::service::MAX_INSTANCES);
+        let max = max.clamp(min, super::service::MAX_INSTANCES);
         let target = s.target_utilisation.value;
         if !(target > 0.0 && target <= 100.0) {
             let message = format!("target_utilisation must be above 0 and at most 100, not {target}");

@@ -94,7 +94,8 @@ impl Scaler {
     pub(super) fn look(&mut self, now: Nanos, in_service: &[bool], workers: u32, work_ns: u64) -> Decision {
         let serving = in_service.iter().filter(|&&s| s).count() as u32;
         let elapsed = now.saturating_sub(self.last_ns).max(1);
-        let utilisation = (work_ns - self.last_work_ns) as f64 / (elapsed as f64 * (serving.max(1) * workers) as f64);
+        let capacity = elapsed as f64 * serving.max(1) as f64 * workers as f64;
+        let utilisation = work_ns.saturating_sub(self.last_work_ns) as f64 / capacity;
         self.last_work_ns = work_ns;
         self.last_ns = now;
         let pending = self.launches.pending() as u32;

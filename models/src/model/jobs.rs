@@ -283,7 +283,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
         if T::POLICIES {
             // (What autoscalers measure; the lean tier has none.)
-            inst.work_ns += now - busy_from_ns;
+            inst.work_ns = inst.work_ns.saturating_add(now - busy_from_ns);
         }
         if !T::EXTRAS || !self.services[service as usize].sheds {
             match inst.queue.pop_front() {
