@@ -71,6 +71,15 @@ fn cases() -> Vec<Case> {
             Some("zones = ["),
         ),
         c(
+            // Found by fuzz-compile (fuzz/seeds/region-fault-without-zones.toml): a region
+            // fault looked up the zones of a region that declares none.
+            "a region fault where the region has no zones",
+            format!("{HEAD}[[region]]\nname = \"r\"\nzones = []\n\n{GOOD_SERVICE}\n[[fault]]\nkind = \"outage\"\nregion = \"r\"\nstart = \"1s\"\nduration = \"1s\"\n"),
+            head_lines + 1,
+            "a region needs zones",
+            Some("zones = ["),
+        ),
+        c(
             // Found by fuzz-compile (fuzz/seeds/autoscaling-min-over-the-most.toml): bounds were
             // clamped with min above the most instances, and panicked.
             "autoscaling with min over the most instances",

@@ -174,7 +174,8 @@ impl Checker<'_> {
             _ => {
                 let region = self.resolve("region", name, &to_u32(&layout.region_ids), field) as u16;
                 let zones = &layout.topology.zones;
-                placed(&|_, z| zones[z as usize].region == region)
+                // (Zones may be missing when a region declares none: an error already.)
+                placed(&|_, z| zones.get(z as usize).is_some_and(|zone| zone.region == region))
             }
         };
         FaultTarget { what: format!("{key} {}", name.value), instances, zone: zone_id }

@@ -57,8 +57,21 @@ impl Checker<'_> {
         match ids.get(&name.value) {
             Some(&i) => i,
             None => {
-                let hint = match did_you_mean(&name.value, ids.keys().map(String::as_str)) {
+                // (At most 20 names listed, and suggestions only among a few hundred: cells can
+                // make thousands of services, each copy's error costing a search.)
+                const LISTED: usize = 20;
+                const SEARCHED: usize = 256;
+                let suggestion = if ids.len() <= SEARCHED {
+                    did_you_mean(&name.value, ids.keys().map(String::as_str))
+                } else {
+                    None
+                };
+                let hint = match suggestion {
                     Some(best) => format!("did you mean `{best}`?"),
+                    None if ids.len() > LISTED => {
+                        let some: Vec<&str> = ids.keys().take(LISTED).map(String::as_str).collect();
+                        format!("defined {what}s: {} and {} more", some.join(", "), ids.len() - LISTED)
+                    }
                     None => format!("defined {what}s: {}", ids.keys().cloned().collect::<Vec<_>>().join(", ")),
                 };
                 self.err(name.span.clone(), field, format!("no {what} is named `{}`", name.value)).hint(hint);

@@ -67,7 +67,11 @@ impl Checker<'_> {
         let network = self.network(f);
         let first_region: Vec<u16> = (0..zones.len() as u16).filter(|&z| zones[z as usize].region == 0).collect();
         let template = self.template(f);
-        let count = f.cells.as_ref().map_or(0, |c| c.value.count.value.clamp(1, MAX_CELLS));
+        // (A count out of range is an error already: one cell is enough to check the rest.)
+        let count = f.cells.as_ref().map_or(0, |c| match c.value.count.value {
+            n @ 1..=MAX_CELLS => n,
+            _ => 1,
+        });
         // The routed cells, and the fallback cell after them.
         let all = count + f.cells.as_ref().is_some_and(|c| c.value.fallback.is_some()) as u32;
         let cell_zones = self.cell_zones(f, count, all, &zone_ids, &first_region);
