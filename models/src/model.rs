@@ -668,6 +668,7 @@ mod tests {
             ("control/replacement.rs", include_str!("control/replacement.rs")),
             ("faults/catalogue.rs", include_str!("faults/catalogue.rs")),
             ("faults/state.rs", include_str!("faults/state.rs")),
+            ("faults/network.rs", include_str!("faults/network.rs")),
             ("fleet.rs", include_str!("fleet.rs")),
             ("features.rs", include_str!("features.rs")),
             ("policy/backoff.rs", include_str!("policy/backoff.rs")),

@@ -10,6 +10,7 @@
 //! at `t` were scheduled in, and transitions are not counted as events.
 
 pub mod catalogue;
+pub mod network;
 pub mod state;
 
 pub use catalogue::{CpuStress, FaultKind, FaultSpec, FaultTarget};
