@@ -669,6 +669,7 @@ mod tests {
             ("faults/catalogue.rs", include_str!("faults/catalogue.rs")),
             ("faults/state.rs", include_str!("faults/state.rs")),
             ("faults/network.rs", include_str!("faults/network.rs")),
+            ("faults/random.rs", include_str!("faults/random.rs")),
             ("fleet.rs", include_str!("fleet.rs")),
             ("features.rs", include_str!("features.rs")),
             ("policy/backoff.rs", include_str!("policy/backoff.rs")),

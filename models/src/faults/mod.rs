@@ -11,6 +11,7 @@
 
 pub mod catalogue;
 pub mod network;
+pub mod random;
 pub mod state;
 
 pub use catalogue::{CpuStress, FaultKind, FaultSpec, FaultTarget};
