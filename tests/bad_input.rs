@@ -88,6 +88,27 @@ fn cases() -> Vec<Case> {
             "min and max must satisfy 1 <= min <= max <= 100000, not 100001 and 12",
             None,
         ),
+        c(
+            "a fault with a window and random failures",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"outage\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"1s\"\nmtbf = {{ dist = \"exponential\", mean = \"9s\" }}\nmttr = {{ dist = \"exponential\", mean = \"1s\" }}\n"),
+            head_lines + 10,
+            "a fault has a window or random failures, not both",
+            Some("give start and duration"),
+        ),
+        c(
+            "random failures without repairs",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"outage\"\nservice = \"api\"\nmtbf = {{ dist = \"exponential\", mean = \"9s\" }}\n"),
+            head_lines + 8,
+            "random failures need both mtbf and mttr",
+            None,
+        ),
+        c(
+            "random cpu stress",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"cpu-stress\"\nservice = \"api\"\nload_percent = 50\nmtbf = {{ dist = \"exponential\", mean = \"9s\" }}\nmttr = {{ dist = \"exponential\", mean = \"1s\" }}\n"),
+            head_lines + 5,
+            "only outages fail at random yet",
+            Some("kind = \"outage\""),
+        ),
         c("negative rate", HEAD.replace("rate_per_s = 10", "rate_per_s = -5") + GOOD_SERVICE, 7, "rate_per_s must be positive, not -5", None),
         c(
             "p99 below the median",

@@ -387,3 +387,58 @@ duration = "10m"
     let api = service(&r, "api");
     assert_eq!(api.instances_stats[0].jobs + api.instances_stats[1].jobs, 0);
 }
+
+/// Random failures (MTBF 9 s, MTTR 1 s, exponential): each instance is up 90% of the time.
+/// Aimed at a service, its 5 instances fail independently and a request balanced at random
+/// finds its instance down 10% of the time; aimed at a zone (one of three), the zone's
+/// instances fail together, and a third of the requests see the zone down 10% of the time.
+#[test]
+fn random_failures_follow_their_mtbf_and_mttr() {
+    let scenario = |target: &str| {
+        format!(
+            r#"
+[scenario]
+name = "mtbf"
+duration = "4000s"
+
+[[region]]
+name = "r"
+zones = ["a", "b", "c"]
+
+[[workload]]
+name = "w"
+arrival = {{ process = "poisson", rate_per_s = 500 }}
+
+[[workload.request]]
+name = "get"
+target = "api"
+
+[[service]]
+name = "api"
+instances = 6
+workers = 8
+load_balancer = "random"
+service_time = {{ dist = "exponential", mean = "1ms" }}
+
+[[fault]]
+kind = "outage"
+{target}
+mtbf = {{ dist = "exponential", mean = "9s" }}
+mttr = {{ dist = "exponential", mean = "1s" }}
+"#
+        )
+    };
+    let availability = |r: &cellsim_models::RunResult| {
+        r.requests[0].outcomes.successes() as f64 / r.requests[0].outcomes.total() as f64
+    };
+    // About 400 failures per instance: the time-average's sd is about 0.003 over 6.
+    let each = run(&scenario("service = \"api\""));
+    assert!((availability(&each) - 0.9).abs() < 0.012, "{}", availability(&each));
+    let zone = run(&scenario("zone = \"a\""));
+    assert!((availability(&zone) - (1.0 - 0.1 / 3.0)).abs() < 0.012, "{}", availability(&zone));
+    // The zone's two instances were down together: the same errors' share each.
+    let z = zone.topology.as_ref().unwrap();
+    let errors = z.zones[0].outcomes.get(cellsim_models::Outcome::Error) as f64 / z.zones[0].outcomes.total() as f64;
+    assert!((errors - 0.1).abs() < 0.02, "{errors}");
+    assert_eq!(z.zones[1].outcomes.get(cellsim_models::Outcome::Error), 0);
+}

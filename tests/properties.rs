@@ -331,11 +331,20 @@ impl Gen {
             let length = (duration * f.duration_pct / 100).max(1);
             // With cells, a service fault hits the first cell's copy.
             let prefix = if cells.is_some() { "cell-1/" } else { "" };
+            // One outage in four fails at random (MTBF and MTTR) instead of in a window.
+            let when = if f.outage && f.start_pct % 4 == 0 {
+                let mttr = (duration * (f.load_percent + 1) / 400).max(1000);
+                format!(
+                    "mtbf = {{ dist = \"exponential\", mean = {} }}\nmttr = {{ dist = \"exponential\", mean = {} }}",
+                    d(length.max(1000)),
+                    d(mttr)
+                )
+            } else {
+                format!("start = {}\nduration = {}", d(start), d(length))
+            };
             out += &format!(
-                "\n[[fault]]\nkind = \"{}\"\nservice = \"{prefix}s{s}\"\nstart = {}\nduration = {}\n",
+                "\n[[fault]]\nkind = \"{}\"\nservice = \"{prefix}s{s}\"\n{when}\n",
                 if f.outage { "outage" } else { "cpu-stress" },
-                d(start),
-                d(length)
             );
             if !f.outage {
                 out += &format!("load_percent = {}\n", f.load_percent);
@@ -1065,6 +1074,7 @@ fn the_generator_covers_the_format() {
         "region = \"r0\"",
         "insufficient-capacity",
         "[zonal_shift]",
+        "mtbf = {",
         "load_balancer = \"shuffle-shard\"",
         "[[zonal_shift.shift]]",
         "auto = {",

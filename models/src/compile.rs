@@ -66,7 +66,7 @@ pub fn compile_with(file: &str, src: &str, overrides: &Overrides) -> Result<Spec
     if let Some(d) = overrides.duration {
         parsed.scenario.value.duration.value = d;
     }
-    let mut c = Checker { file, src, errors: Vec::new(), data_files: Vec::new() };
+    let mut c = Checker { file, src, errors: Vec::new(), data_files: Vec::new(), random_faults: Vec::new() };
     let celled = parsed.cells.is_some();
     let spec = c.spec(parsed);
     if c.errors.is_empty() {
@@ -268,6 +268,8 @@ struct Checker<'a> {
     errors: Vec<ScenarioError>,
     /// The data files the scenario names (rate series), read relative to `file`'s folder.
     data_files: Vec<DataFile>,
+    /// The random faults' distributions, as the faults are compiled.
+    random_faults: Vec<crate::faults::RandomFault>,
 }
 
 /// One semantic error being built by [`Checker::err`]: it is recorded when dropped, so
@@ -369,6 +371,24 @@ impl Checker<'_> {
         let max_in_flight_jobs = self.limit(&limits.max_in_flight_jobs, "max_in_flight_jobs", 1_000_000_000, 4_000_000);
         let max_memory_mb = self.limit(&limits.max_memory_mb, "max_memory_mb", 16_000_000, 4_000);
         let max_output_mb = self.limit(&limits.max_output_mb, "max_output_mb", 16_000_000, 1_000);
+        // Random failures' transitions are not events: bounded by the event budget, by their
+        // expected number over the run.
+        let random = self.random_faults.clone();
+        for r in &random {
+            let hit = faults[r.fault as usize].target.instances.len() as f64;
+            let domains = if r.per_instance { hit } else { hit.min(1.0) };
+            let cycle_ns = r.to_failure.mean_ns() + r.to_repair.mean_ns();
+            let expected = domains * 2.0 * times.duration_ns as f64 / cycle_ns.max(1.0);
+            if expected > max_events as f64 {
+                let message = format!(
+                    "its failures and repairs would be about {} transitions, more than limits.max_events = {}",
+                    group_digits(expected.min(u64::MAX as f64) as u64),
+                    group_digits(max_events)
+                );
+                self.err(f.faults[r.fault as usize].span.clone(), format!("fault[{}]", r.fault), message)
+                    .hint("longer mtbf and mttr, or a shorter duration");
+            }
+        }
         Spec {
             name: run.name.clone(),
             description: run.description.clone(),
@@ -392,6 +412,7 @@ impl Checker<'_> {
             data_files: std::mem::take(&mut self.data_files),
             routes: layout.as_ref().map_or_else(Vec::new, |l| l.routes.clone()),
             zonal_shift,
+            random_faults: std::mem::take(&mut self.random_faults),
             topology: layout.map(|l| l.topology),
         }
     }

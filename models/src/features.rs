@@ -130,6 +130,7 @@ impl Features {
             topology,
             routes: _, // with the topology
             zonal_shift,
+            random_faults: _, // with their faults
         } = spec;
         let mut set = Features::default();
         calls.iter().for_each(|c| set.0 |= call_features(c).0);

@@ -964,10 +964,15 @@ pub struct FaultSection {
     pub cell: Option<Loc<String>>,
     pub zone: Option<Loc<String>>,
     pub region: Option<Loc<String>>,
-    /// When the fault begins.
-    pub start: Loc<Duration>,
+    /// When the fault begins (with `duration`; not with `mtbf`).
+    pub start: Option<Loc<Duration>>,
     /// How long it lasts.
-    pub duration: Loc<Duration>,
+    pub duration: Option<Loc<Duration>>,
+    /// Random failures instead of a window (outages only): each failure domain (each
+    /// instance of a `service` target; the whole cell, zone or region otherwise) fails after
+    /// a draw of `mtbf` and is repaired after a draw of `mttr`, again and again.
+    pub mtbf: Option<Loc<DistSection>>,
+    pub mttr: Option<Loc<DistSection>>,
     /// cpu-stress: the share of CPU the stressor takes, from 0 to 99.
     pub load_percent: Option<Loc<f64>>,
     /// How many instances are hit, from the first. Default all.

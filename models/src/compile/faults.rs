@@ -3,7 +3,8 @@
 
 use super::topology::Layout;
 use super::Checker;
-use crate::faults::{CpuStress, FaultKind, FaultTarget};
+use crate::dist::Dist;
+use crate::faults::{CpuStress, FaultKind, FaultTarget, RandomFault};
 use crate::scenario::{FaultKind as FaultKindSection, FaultSection};
 use crate::spec::{FaultSpec, ServiceSpec, Window};
 use crate::units::Loc;
@@ -24,7 +25,7 @@ impl Checker<'_> {
         let mut trigger: Option<Window> = None;
         let mut faults = Vec::new();
         for (i, fault) in sections.iter().enumerate() {
-            let f = self.fault(fault, &format!("fault[{i}]"), service_ids, services, layout, duration_ns);
+            let f = self.fault(fault, i as u32, service_ids, services, layout, duration_ns);
             trigger = Some(widen(trigger, f.window.start_ns, f.window.end_ns));
             faults.push(f);
         }
@@ -34,23 +35,21 @@ impl Checker<'_> {
     fn fault(
         &mut self,
         section: &Loc<FaultSection>,
-        path: &str,
+        index: u32,
         service_ids: &BTreeMap<String, u32>,
         services: &[ServiceSpec],
         layout: Option<&Layout>,
         duration_ns: Nanos,
     ) -> FaultSpec {
         let fault = &section.value;
-        let start = fault.start.value.ns();
-        let end = start.saturating_add(fault.duration.value.ns());
-        if fault.duration.value.ns() == 0 {
-            self.err(fault.duration.span.clone(), format!("{path}.duration"), "a fault's duration must be above 0");
-        }
-        if start >= duration_ns {
-            self.err(fault.start.span.clone(), format!("{path}.start"), "the fault starts after the scenario ends")
-                .hint(format!("[scenario] duration is {}", cellsim_sim::format_ns(duration_ns)));
-        }
+        let path = &format!("fault[{index}]");
+        let (start, end, random) = self.when(section, path, duration_ns);
+        let is_random = random.is_some();
         let target = self.target(section, path, service_ids, services, layout);
+        if random.is_some() && fault.kind != FaultKindSection::Outage {
+            self.err(section.span.clone(), format!("{path}.mtbf"), "only outages fail at random yet")
+                .hint("kind = \"outage\" with mtbf and mttr; other kinds take start and duration");
+        }
         let field = format!("{path}.load_percent");
         let kind = match (fault.kind, &fault.load_percent) {
             (FaultKindSection::Outage, load) => {
@@ -83,11 +82,65 @@ impl Checker<'_> {
                 FaultKind::CpuStress(CpuStress::new(0.0))
             }
         };
-        FaultSpec { kind, target, window: Window { start_ns: start, end_ns: end } }
+        if let Some((to_failure, to_repair)) = random {
+            let per_instance = fault.service.is_some();
+            self.random_faults.push(RandomFault { fault: index, to_failure, to_repair, per_instance });
+        }
+        FaultSpec { kind, target, window: Window { start_ns: start, end_ns: end }, random: is_random }
     }
 }
 
 impl Checker<'_> {
+    /// When a fault acts: its window `[start, start + duration)`, or, for random failures
+    /// (`mtbf` and `mttr`), the whole run and the two distributions.
+    fn when(
+        &mut self,
+        section: &Loc<FaultSection>,
+        path: &str,
+        duration_ns: Nanos,
+    ) -> (Nanos, Nanos, Option<(Dist, Dist)>) {
+        let fault = &section.value;
+        let hint = "give start and duration (a window), or mtbf and mttr (random failures and repairs)";
+        match (&fault.start, &fault.duration, &fault.mtbf, &fault.mttr) {
+            (Some(start), Some(duration), None, None) => {
+                let (s, d) = (start.value.ns(), duration.value.ns());
+                if d == 0 {
+                    self.err(duration.span.clone(), format!("{path}.duration"), "a fault's duration must be above 0");
+                }
+                if s >= duration_ns {
+                    self.err(start.span.clone(), format!("{path}.start"), "the fault starts after the scenario ends")
+                        .hint(format!("[scenario] duration is {}", cellsim_sim::format_ns(duration_ns)));
+                }
+                (s, s.saturating_add(d), None)
+            }
+            (None, None, Some(mtbf), Some(mttr)) => {
+                let to_failure = self.dist(mtbf, &format!("{path}.mtbf"));
+                let to_repair = self.dist(mttr, &format!("{path}.mttr"));
+                // Transitions are not events: bounded here, by their means.
+                for (d, key, span) in [(&to_failure, "mtbf", &mtbf.span), (&to_repair, "mttr", &mttr.span)] {
+                    if d.mean_ns() < cellsim_sim::NS_PER_MS as f64 {
+                        self.err(span.clone(), format!("{path}.{key}"), format!("{key}'s mean must be at least 1ms"))
+                            .hint("failures faster than that are noise: a service's error_probability models them");
+                    }
+                }
+                (0, duration_ns, Some((to_failure, to_repair)))
+            }
+            (_, _, Some(m), _) | (_, _, _, Some(m)) if fault.start.is_some() || fault.duration.is_some() => {
+                self.err(m.span.clone(), format!("{path}.mtbf"), "a fault has a window or random failures, not both")
+                    .hint(hint);
+                (0, 1, None)
+            }
+            (_, _, Some(m), None) | (_, _, None, Some(m)) => {
+                self.err(m.span.clone(), format!("{path}.mttr"), "random failures need both mtbf and mttr").hint(hint);
+                (0, 1, None)
+            }
+            _ => {
+                self.err(section.span.clone(), format!("{path}.start"), "the fault has no window").hint(hint);
+                (0, 1, None)
+            }
+        }
+    }
+
     /// What a fault aims at: exactly one of `service` (with `instances`, its first ones),
     /// `cell`, `zone` and `region` (every instance placed there).
     fn target(

@@ -8,8 +8,22 @@ use crate::spec::Window;
 pub struct FaultSpec {
     pub kind: FaultKind,
     pub target: FaultTarget,
-    /// When it acts: `[start, start + duration)`.
+    /// When it acts: `[start, start + duration)`; a random fault's is the whole run.
     pub window: Window,
+    /// Failures and repairs drawn at random (`Spec::random_faults` has their distributions)
+    /// rather than the window.
+    pub random: bool,
+}
+
+/// A random fault's failure domains and their distributions.
+#[derive(Clone, Debug)]
+pub struct RandomFault {
+    /// The fault, an index into `Spec::faults`.
+    pub fault: u32,
+    pub to_failure: crate::dist::Dist,
+    pub to_repair: crate::dist::Dist,
+    /// Each instance hit fails on its own (a service target); otherwise all together.
+    pub per_instance: bool,
 }
 
 /// What a fault does while it acts.

@@ -2,8 +2,11 @@
 //! slows it, changed only when a fault starts or ends. Lookups are O(1); a transition costs
 //! O(faults x targeted instances).
 
-use super::catalogue::{FaultKind, FaultSpec};
-use cellsim_sim::Nanos;
+use super::catalogue::{FaultKind, FaultSpec, RandomFault};
+use super::random::UpDown;
+use cellsim_sim::{Nanos, Stream};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// A fault starting or ending at `at_ns`.
 #[derive(Clone, Copy, Debug)]
@@ -29,13 +32,27 @@ pub struct FaultState {
     /// By global instance: the product of the CPU-stress multipliers acting on it (1.0 when
     /// none); empty when the scenario has no CPU-stress fault.
     slowdown: Vec<f64>,
+    /// Random faults' failure domains: the global instances each holds down while down, and
+    /// its failures and repairs; the next one due first (ties in domain order).
+    domains: Vec<(Vec<u32>, UpDown)>,
+    /// By domain: when its fault's window ends (the run's duration): a domain down then is
+    /// repaired, and no failure comes after.
+    until: Vec<Nanos>,
+    due: BinaryHeap<Reverse<(Nanos, u32)>>,
 }
 
 impl FaultState {
     /// `first_instance[s]` is service `s`'s first global instance; `instances` the total.
-    pub fn new(faults: &[FaultSpec], first_instance: &[u32], instances: u32) -> FaultState {
+    /// Random faults (`random`) draw from streams of `seed` named by the fault and domain.
+    pub fn new(
+        faults: &[FaultSpec],
+        random: &[RandomFault],
+        first_instance: &[u32],
+        instances: u32,
+        seed: u64,
+    ) -> FaultState {
         let mut timeline = Vec::with_capacity(2 * faults.len());
-        for (i, f) in faults.iter().enumerate() {
+        for (i, f) in faults.iter().enumerate().filter(|(_, f)| !f.random) {
             timeline.push(Transition { at_ns: f.window.start_ns, fault: i as u32, starts: true });
             timeline.push(Transition { at_ns: f.window.end_ns, fault: i as u32, starts: false });
         }
@@ -45,7 +62,35 @@ impl FaultState {
             .map(|f| f.target.instances.iter().map(|&(s, i)| first_instance[s as usize] + i).collect())
             .collect();
         let stressed = faults.iter().any(|f| matches!(f.kind, FaultKind::CpuStress(_)));
+        let mut domains = Vec::new();
+        let mut until = Vec::new();
+        for r in random {
+            let f = &faults[r.fault as usize];
+            let members: Vec<u32> = f.target.instances.iter().map(|&(s, i)| first_instance[s as usize] + i).collect();
+            let groups: Vec<Vec<u32>> =
+                if r.per_instance { members.iter().map(|&m| vec![m]).collect() } else { vec![members] };
+            for (k, g) in groups.into_iter().enumerate() {
+                let entity = if r.per_instance {
+                    format!("fault/{}/instance/{k}", r.fault)
+                } else {
+                    format!("fault/{}", r.fault)
+                };
+                let process =
+                    UpDown::new(r.to_failure.clone(), r.to_repair.clone(), Stream::new(seed, &entity, "failures"));
+                domains.push((g, process));
+                until.push(f.window.end_ns);
+            }
+        }
+        let due = domains
+            .iter()
+            .enumerate()
+            .filter(|(d, (_, p))| p.next_ns() < until[*d])
+            .map(|(d, (_, p))| Reverse((p.next_ns(), d as u32)))
+            .collect();
         FaultState {
+            domains,
+            until,
+            due,
             timeline,
             next: 0,
             kinds: faults.iter().map(|f| f.kind).collect(),
@@ -59,12 +104,52 @@ impl FaultState {
     /// When the next transition is due (`Nanos::MAX`: none is left).
     #[inline]
     pub fn next_ns(&self) -> Nanos {
-        self.timeline.get(self.next).map_or(Nanos::MAX, |t| t.at_ns)
+        let timeline = self.timeline.get(self.next).map_or(Nanos::MAX, |t| t.at_ns);
+        match self.due.peek() {
+            Some(Reverse((at, _))) => timeline.min(*at),
+            None => timeline,
+        }
     }
 
-    /// Applies every transition due at or before `now`.
+    /// Applies every transition due at or before `now`: the scheduled ones and the random
+    /// domains', in time order (at one instant, the scheduled first, then domains in order).
     pub fn advance_to(&mut self, now: Nanos) {
-        while let Some(&t) = self.timeline.get(self.next).filter(|t| t.at_ns <= now) {
+        loop {
+            let scheduled = self.timeline.get(self.next).map_or(Nanos::MAX, |t| t.at_ns);
+            match self.due.peek().copied() {
+                Some(Reverse((at, d))) if at <= now && at < scheduled => self.flip_domain(d),
+                _ if scheduled <= now => self.apply_scheduled(now),
+                _ => return,
+            }
+        }
+    }
+
+    /// Random domain `d` fails or is repaired; after its fault's window, a domain down is
+    /// repaired at the window's end and fails no more.
+    fn flip_domain(&mut self, d: u32) {
+        let Some(Reverse((at, _))) = self.due.pop() else { return };
+        let until = self.until[d as usize];
+        let (members, process) = &mut self.domains[d as usize];
+        let up = if at >= until { true } else { process.step() };
+        for &i in members.iter() {
+            if up {
+                self.down[i as usize] -= 1;
+            } else {
+                self.down[i as usize] += 1;
+            }
+        }
+        if !up {
+            // Down: its repair, or the window's end, whichever comes first.
+            self.due.push(Reverse((process.next_ns().min(until), d)));
+        } else if process.next_ns() < until && at < until {
+            self.due.push(Reverse((process.next_ns(), d)));
+        }
+    }
+
+    /// Applies the scheduled transitions due by `now` (those of the earliest instant).
+    fn apply_scheduled(&mut self, now: Nanos) {
+        let at = self.timeline[self.next].at_ns;
+        while let Some(&t) = self.timeline.get(self.next).filter(|t| t.at_ns <= now && t.at_ns == at) {
             self.next += 1;
             let f = t.fault as usize;
             self.active[f] = t.starts;
@@ -123,14 +208,19 @@ mod tests {
     use crate::spec::Window;
 
     fn fault(kind: FaultKind, service: u32, instances: u32, start_ns: Nanos, end_ns: Nanos) -> FaultSpec {
-        FaultSpec { kind, target: FaultTarget::service("s", service, instances), window: Window { start_ns, end_ns } }
+        FaultSpec {
+            kind,
+            target: FaultTarget::service("s", service, instances),
+            window: Window { start_ns, end_ns },
+            random: false,
+        }
     }
 
     #[test]
     fn a_fault_acts_from_its_start_to_just_before_its_end() {
         // Service 0 has instances 0..2, service 1 has 2..5; the outage takes service 1's first 2.
         let faults = [fault(FaultKind::Outage, 1, 2, 10, 20)];
-        let mut s = FaultState::new(&faults, &[0, 2], 5);
+        let mut s = FaultState::new(&faults, &[], &[0, 2], 5, 1);
         assert_eq!(s.next_ns(), 10);
         s.advance_to(9);
         assert!(!s.is_down(2));
@@ -143,6 +233,33 @@ mod tests {
         assert_eq!(s.next_ns(), Nanos::MAX);
     }
 
+    /// A random domain (constant up 10, down `down_ns`) fails and is repaired within its
+    /// fault's window, [0, 22): after it, no failure; one down at the end is repaired then.
+    #[test]
+    fn random_domains_fail_and_recover_within_their_window() {
+        use crate::dist::Dist;
+        let outage = || FaultSpec { random: true, ..fault(FaultKind::Outage, 0, 1, 0, 22) };
+        let random = |down_ns| RandomFault {
+            fault: 0,
+            to_failure: Dist::Constant(10),
+            to_repair: Dist::Constant(down_ns),
+            per_instance: true,
+        };
+        let mut s = FaultState::new(&[outage()], &[random(5)], &[0], 1, 1);
+        assert_eq!(s.next_ns(), 10);
+        s.advance_to(12);
+        assert!(s.is_down(0));
+        s.advance_to(16);
+        assert!(!s.is_down(0));
+        assert_eq!(s.next_ns(), Nanos::MAX, "the next failure, at 25, is past the window");
+        let mut s = FaultState::new(&[outage()], &[random(20)], &[0], 1, 1);
+        s.advance_to(21);
+        assert!(s.is_down(0));
+        s.advance_to(22);
+        assert!(!s.is_down(0), "repaired at the window's end");
+        assert_eq!(s.next_ns(), Nanos::MAX);
+    }
+
     #[test]
     fn overlapping_stress_multiplies_in_fault_order_and_unwinds() {
         // 50% load doubles work, 75% quadruples it: both at once, 8 times.
@@ -150,7 +267,7 @@ mod tests {
             fault(FaultKind::CpuStress(CpuStress::new(50.0)), 0, 1, 0, 100),
             fault(FaultKind::CpuStress(CpuStress::new(75.0)), 0, 2, 50, 150),
         ];
-        let mut s = FaultState::new(&faults, &[0], 2);
+        let mut s = FaultState::new(&faults, &[], &[0], 2, 1);
         s.advance_to(0);
         assert_eq!((s.slowdown(0), s.slowdown(1)), (2.0, 1.0));
         s.advance_to(50);
@@ -161,7 +278,7 @@ mod tests {
         assert_eq!((s.slowdown(0), s.slowdown(1)), (1.0, 1.0));
         // Two overlapping outages: down until both end.
         let faults = [fault(FaultKind::Outage, 0, 1, 0, 10), fault(FaultKind::Outage, 0, 1, 5, 20)];
-        let mut s = FaultState::new(&faults, &[0], 1);
+        let mut s = FaultState::new(&faults, &[], &[0], 1, 1);
         s.advance_to(12);
         assert!(s.is_down(0));
         s.advance_to(20);

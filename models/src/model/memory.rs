@@ -138,6 +138,13 @@ fn spec_bytes(spec: &Spec) -> u64 {
         + sum(spec.type_names.iter().map(|n| 24 + n.len() as u64))
         + sum(spec.faults.iter().map(|f| size_of::<FaultSpec>() as u64 + 64 + 8 * f.target.instances.len() as u64))
         + sum(spec.routes.iter().map(|r| r.heap_bytes()))
+        // Random faults: a process (and a heap entry) per failure domain, at most one per
+        // instance hit.
+        + sum(spec.random_faults.iter().map(|r| {
+            let hit = spec.faults[r.fault as usize].target.instances.len() as u64;
+            let domains = if r.per_instance { hit } else { 1 };
+            domains * (size_of::<crate::faults::random::UpDown>() as u64 + 64) + 4 * hit
+        }))
 }
 
 /// Services with their statistics, fleets and instances (and the faults' per-instance state).

@@ -231,7 +231,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
                 spec.max_in_flight_jobs.saturating_add(spec.max_in_flight_requests) as usize
             ),
             jobs: Slab::with_capacity_limit(spec.max_in_flight_jobs as usize),
-            faults: FaultState::new(&spec.faults, &first_instance, instances.len() as u32),
+            faults: FaultState::new(&spec.faults, &spec.random_faults, &first_instance, instances.len() as u32, seed),
             instances,
             services,
             call_rt,
