@@ -442,3 +442,24 @@ mttr = {{ dist = "exponential", mean = "1s" }}
     assert!((errors - 0.1).abs() < 0.02, "{errors}");
     assert_eq!(z.zones[1].outcomes.get(cellsim_models::Outcome::Error), 0);
 }
+
+/// Random failures and repairs count against the event budget, as events do: a service
+/// that takes no traffic fails and recovers about every millisecond (4,000 transitions over
+/// 4 s, within the budget's bound on their expected number); with it, a run of about 8,000
+/// events (4,000 arrivals and their work) no longer fits a budget of 10,000.
+#[test]
+fn random_failures_count_against_the_event_budget() {
+    let scenario = |fault: &str| {
+        format!(
+            "[scenario]\nname = \"budget\"\nduration = \"4s\"\n\n[limits]\nmax_events = 10000\n\n[[workload]]\nname = \"w\"\narrival = {{ process = \"constant\", rate_per_s = 1000 }}\n\n[[workload.request]]\nname = \"get\"\ntarget = \"api\"\n\n[[service]]\nname = \"api\"\nworkers = 8\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n\n[[service]]\nname = \"idle\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\n{fault}"
+        )
+    };
+    let run =
+        |text: String| cellsim_models::simulate(&crate::support::compile_ok(&text), 1, cellsim_models::NoSeries).0;
+    let quiet = run(scenario(""));
+    assert!(quiet.verdict.is_completed(), "{:?}", quiet.verdict);
+    let noisy = run(scenario(
+        "\n[[fault]]\nkind = \"outage\"\nservice = \"idle\"\nmtbf = { dist = \"exponential\", mean = \"1ms\" }\nmttr = { dist = \"exponential\", mean = \"1ms\" }\n",
+    ));
+    assert!(matches!(noisy.verdict, cellsim_models::Verdict::EventBudget { .. }), "{:?}", noisy.verdict);
+}

@@ -555,13 +555,27 @@ impl<S: SeriesSink, T: Tier> Model for ServiceModel<'_, S, T> {
     fn handle(&mut self, now: Nanos, event: Event, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         self.handled_events += 1;
         if T::EXTRAS && now >= self.faults.next_ns() {
-            self.faults.advance_to(now);
+            self.apply_faults(now)?;
         }
         self.dispatch(now, event, q).map_err(|Halt| self.overload.take().expect("a halt records its overload"))
     }
 }
 
 impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
+    /// Applies the fault transitions due by `now`. Random failures and repairs count against
+    /// the event budget like events (a run stops at the budget whatever makes it work).
+    #[cold]
+    #[inline(never)]
+    fn apply_faults(&mut self, now: Nanos) -> Result<(), Overload> {
+        let left = self.spec.max_events.saturating_sub(self.handled_events + self.inline_events);
+        let applied = self.faults.advance_within(now, left);
+        self.inline_events += applied;
+        if applied == left && now >= self.faults.next_ns() {
+            return Err(Overload::Events { events: self.spec.max_events });
+        }
+        Ok(())
+    }
+
     /// Routes an event to its handler. Always inlined, so that where the kind is known (an
     /// event handled at once by `after`) the match folds into a direct call.
     #[inline(always)]

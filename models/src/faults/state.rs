@@ -114,12 +114,25 @@ impl FaultState {
     /// Applies every transition due at or before `now`: the scheduled ones and the random
     /// domains', in time order (at one instant, the scheduled first, then domains in order).
     pub fn advance_to(&mut self, now: Nanos) {
+        self.advance_within(now, u64::MAX);
+    }
+
+    /// `advance_to`, applying at most `max_random` random transitions (they count against
+    /// the run's event budget); returns how many it applied.
+    pub fn advance_within(&mut self, now: Nanos, max_random: u64) -> u64 {
+        let mut random = 0;
         loop {
             let scheduled = self.timeline.get(self.next).map_or(Nanos::MAX, |t| t.at_ns);
             match self.due.peek().copied() {
-                Some(Reverse((at, d))) if at <= now && at < scheduled => self.flip_domain(d),
+                Some(Reverse((at, d))) if at <= now && at < scheduled => {
+                    if random == max_random {
+                        return random;
+                    }
+                    random += 1;
+                    self.flip_domain(d)
+                }
                 _ if scheduled <= now => self.apply_scheduled(now),
-                _ => return,
+                _ => return random,
             }
         }
     }
