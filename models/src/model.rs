@@ -485,34 +485,15 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
     /// The zonal shift's step at `now`: each service placed in several zones keeps in
     /// service the share of its instances in each zone that the zone's weight says.
     fn shift_tick(&mut self, now: Nanos) {
-        let faults = &self.faults;
-        let spec = self.spec;
+        let (faults, spec) = (&self.faults, self.spec);
+        // The global instances placed in zone `z`.
+        let zone_of = &self.topo.as_ref().expect("a zonal shift has zones").zone_of;
+        let in_zone = |z: usize| (0..zone_of.len() as u32).filter(move |&i| zone_of[i as usize] as usize == z);
         let down = |z: usize| {
-            let mut global = 0u32;
-            let mut any = false;
-            let mut all = true;
-            for s in &spec.services {
-                for &zone in &s.zones {
-                    if zone as usize == z {
-                        any = true;
-                        all &= faults.is_down(global);
-                    }
-                    global += 1;
-                }
-            }
-            any && all
+            let mut placed = in_zone(z).peekable();
+            placed.peek().is_some() && placed.all(|i| faults.is_down(i))
         };
-        let faulted = |z: usize| {
-            let mut global = 0u32;
-            let mut any = false;
-            for s in &spec.services {
-                for &zone in &s.zones {
-                    any |= zone as usize == z && (faults.is_down(global) || faults.slowdown(global) != 1.0);
-                    global += 1;
-                }
-            }
-            any
-        };
+        let faulted = |z: usize| in_zone(z).any(|i| faults.is_down(i) || faults.slowdown(i) != 1.0);
         let weights = self.shift.as_mut().expect("a zonal shift").tick(now, down, faulted);
         for (s, svc) in spec.services.iter().enumerate() {
             let Some(fleet) = self.services[s].fleet.as_mut() else { continue };

@@ -2,12 +2,31 @@
 //! Every struct rejects unknown keys. Cross-references and value ranges are checked later,
 //! by `compile`, which turns a `ScenarioFile` into a runnable `Spec`.
 //!
-//! The reference for users is `docs/scenario-format.md`; keep the two in step.
+//! The reference for users is `docs/scenario-format.md`; keep the two in step. This file
+//! holds the run, its workloads, services and calls; `scenario/` the tables that stand apart:
+//! a call's policies (`policy.rs`), the topology (`topology.rs`), the controllers
+//! (`control.rs`) and the faults (`fault.rs`).
 
 pub use crate::policy::backoff::BackoffKind;
 use crate::units::{Duration, Loc};
 use schemars::JsonSchema;
 use serde::Deserialize;
+
+mod control;
+mod fault;
+mod policy;
+mod topology;
+
+pub use control::{AutoscalerKind, AutoscalingSection, AutoshiftSection, ShiftSection, ZonalShiftSection};
+pub use fault::{FaultKind, FaultSection};
+pub use policy::{
+    BreakerKind, BreakerSection, BudgetKind, BudgetSection, BulkheadSection, FallbackSection, HedgeSection, RetryOn,
+    RetrySection, Scope, SlidingWindow, ThrottlingSection,
+};
+pub use topology::{
+    CellSection, CellsSection, FallbackCellSection, MigrationSection, NetworkSection, RegionSection, RoutingKind,
+    RoutingSection,
+};
 
 /// A whole scenario file.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -36,193 +55,6 @@ pub struct ScenarioFile {
     pub cells: Option<Loc<CellsSection>>,
     /// Zonal shifts (AZ evacuation): by hand at set times, or automatic on a zone's alarm.
     pub zonal_shift: Option<Loc<ZonalShiftSection>>,
-}
-
-/// Moving traffic out of a zone: every service placed in more than one zone takes its
-/// instances there out of service, gradually over `drain`, and back when the shift ends.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ZonalShiftSection {
-    /// How long the traffic takes to move out (in-flight connections draining). Default 2m.
-    pub drain: Option<Loc<Duration>>,
-    /// Shifts by hand.
-    #[serde(default, rename = "shift")]
-    pub shifts: Vec<Loc<ShiftSection>>,
-    /// Zonal autoshift: a shift starts when a zone's alarm goes off and ends when it clears.
-    pub auto: Option<Loc<AutoshiftSection>>,
-}
-
-/// A shift by hand: traffic out of `zone` from `start` until `expires_after` later.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ShiftSection {
-    pub zone: Loc<String>,
-    pub start: Loc<Duration>,
-    /// From 1 minute to 72 hours (ARC's bounds).
-    pub expires_after: Loc<Duration>,
-}
-
-/// A zone's alarm: the error rate of the jobs its instances served, per `period`, above
-/// `error_rate` in `datapoints` of the last `evaluation_periods` periods (a CloudWatch
-/// alarm).
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AutoshiftSection {
-    /// A share, from 0 to 1.
-    pub error_rate: Loc<f64>,
-    /// Default 1m (CloudWatch's usual alarm period).
-    pub period: Option<Loc<Duration>>,
-    /// Default 3.
-    pub datapoints: Option<Loc<u32>>,
-    /// Default: `datapoints`.
-    pub evaluation_periods: Option<Loc<u32>>,
-}
-
-/// Which autoscaling controller a service has.
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum AutoscalerKind {
-    /// Kubernetes' Horizontal Pod Autoscaler.
-    Hpa,
-    /// EC2 Auto Scaling target tracking.
-    TargetTracking,
-}
-
-/// A service's autoscaling on its instances' mean utilisation.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AutoscalingSection {
-    pub kind: AutoscalerKind,
-    /// Bounds on the instances in service; `instances` is how many start.
-    pub min: Loc<u32>,
-    pub max: Loc<u32>,
-    /// The mean utilisation of the in-service instances' workers it keeps, in percent.
-    pub target_utilisation: Loc<f64>,
-    /// From a launch to the instance in service. Default 30s (hpa: a pod's start), 3m
-    /// (target-tracking: an EC2 instance's).
-    pub boot_time: Option<Loc<Duration>>,
-    /// hpa: how often it computes (default 15s), its tolerance (default 0.1), and its
-    /// scale-down stabilization window (default 5m).
-    pub sync_period: Option<Loc<Duration>>,
-    pub tolerance: Option<Loc<f64>>,
-    pub stabilization: Option<Loc<Duration>>,
-    /// target-tracking: the metric's period (default 1m), the instance warm-up (default
-    /// 5m), the scale-in cooldown (default 5m), and whether it scales in (default true).
-    pub period: Option<Loc<Duration>>,
-    pub warmup: Option<Loc<Duration>>,
-    pub cooldown: Option<Loc<Duration>>,
-    pub scale_in: Option<bool>,
-}
-
-/// A region and its availability zones.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegionSection {
-    pub name: Loc<String>,
-    /// The zones' names, unique across regions (e.g. "use1-az1").
-    pub zones: Vec<Loc<String>>,
-}
-
-/// One-way network latency by where the two ends are placed; a call's own `latency`
-/// replaces it.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkSection {
-    /// Both ends in one zone. Default constant 0.1 ms.
-    pub same_zone: Option<Loc<DistSection>>,
-    /// Two zones of one region. Default constant 0.5 ms.
-    pub cross_zone: Option<Loc<DistSection>>,
-    /// Two regions. Default constant 30 ms.
-    pub cross_region: Option<Loc<DistSection>>,
-    /// A client (outside the zones) to the service it calls. Default: none.
-    pub client: Option<Loc<DistSection>>,
-    /// A caller's calls go to instances in every zone (true, as an ALB has it by default) or
-    /// only in the caller's own zone (false). Default true.
-    pub cross_zone_load_balancing: Option<bool>,
-}
-
-/// The cells: `count` copies of the template services, named `cell-1/api` and so on.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CellsSection {
-    /// How many cells. 1 to 1,000.
-    pub count: Loc<u32>,
-    /// The template: the services every cell has a copy of.
-    pub services: Vec<Loc<String>>,
-    /// The zones each cell spans. Default: every zone of the first region.
-    pub zones: Option<Vec<Loc<String>>>,
-    /// Per-cell overrides.
-    #[serde(default, rename = "cell")]
-    pub cells: Vec<Loc<CellSection>>,
-    /// A fallback cell, named `fallback`: a copy of the template that routers never pick by
-    /// hashing, which takes an unhealthy cell's traffic.
-    pub fallback: Option<Loc<FallbackCellSection>>,
-}
-
-/// The fallback cell's differences from the template.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FallbackCellSection {
-    /// The zones it spans. Default: the cells' zones.
-    pub zones: Option<Vec<Loc<String>>>,
-    /// Instances of template services in it, by service name (a smaller fallback cell).
-    pub instances: Option<Loc<std::collections::BTreeMap<String, u32>>>,
-}
-
-/// One cell's differences from the template.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CellSection {
-    /// `cell-1` to `cell-N`.
-    pub name: Loc<String>,
-    /// The zones this cell spans.
-    pub zones: Option<Vec<Loc<String>>>,
-    /// Instances of template services in this cell, by service name.
-    pub instances: Option<Loc<std::collections::BTreeMap<String, u32>>>,
-}
-
-/// How a router maps a request's customer to a cell.
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum RoutingKind {
-    /// A hash of the customer id, scaled onto the cells (uniform, like a modulo).
-    Hash,
-    /// A hash of the customer id, scaled onto `buckets`; a table maps buckets to cells.
-    Buckets,
-    /// Each customer gets `shard_size` of the cells, chosen by a hash of the id.
-    ShuffleShard,
-}
-
-/// A router's routing: its calls to template services go to the customer's cell.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RoutingSection {
-    pub kind: RoutingKind,
-    /// buckets: how many logical buckets. Default 10,000.
-    pub buckets: Option<Loc<u32>>,
-    /// shuffle-shard: cells per customer. Default 2.
-    pub shard_size: Option<Loc<u32>>,
-    /// Named customers pinned to a cell: `{ "42" = "cell-3" }` (ids as strings).
-    pub customers: Option<Loc<std::collections::BTreeMap<String, String>>>,
-    /// buckets: moves of buckets to other cells at set times.
-    #[serde(default, rename = "migration")]
-    pub migrations: Vec<Loc<MigrationSection>>,
-    /// The router's health signal per cell: a circuit breaker on the calls it sends there.
-    /// While a cell's is open, its traffic goes elsewhere (see `fallback`).
-    pub breaker: Option<Loc<BreakerSection>>,
-    /// Where an unhealthy cell's traffic goes: "fallback" (the fallback cell, the default
-    /// when there is one) or "spread" (the healthy cells, by hash of the customer).
-    pub fallback: Option<Loc<String>>,
-}
-
-/// Buckets `first..=last` move to cell `to` at `at`.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MigrationSection {
-    pub at: Loc<Duration>,
-    pub first: Loc<u32>,
-    pub last: Loc<u32>,
-    pub to: Loc<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -605,137 +437,6 @@ pub enum CountDist {
     Empirical,
 }
 
-/// Refuse requests locally with probability max(0, (requests - k x accepts) / (requests + 1))
-/// over the last `window`.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ThrottlingSection {
-    /// At least 1. Default 2 (the SRE book's suggestion).
-    pub k: Option<Loc<f64>>,
-    /// Whole seconds, 1s to 1h. Default 120s.
-    pub window: Option<Loc<Duration>>,
-    /// Default instance.
-    pub scope: Option<Scope>,
-}
-
-/// At most `max_concurrent` attempts of the call in flight; one more waits if fewer than
-/// `max_pending` are waiting (for at most `max_wait`), else is refused at once.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BulkheadSection {
-    /// At least 1. Resilience4j's default is 25, Envoy's max_requests 1024.
-    pub max_concurrent: Loc<u32>,
-    /// Attempts that may wait for a permit (Envoy's max_pending_requests, 1024 there).
-    /// Default 0: fail fast (Resilience4j's default).
-    pub max_pending: Option<Loc<u32>>,
-    /// The longest wait for a permit (Resilience4j's maxWaitDuration). Default: no limit
-    /// beyond the attempt's own timeout.
-    pub max_wait: Option<Duration>,
-    /// Default instance: one per calling instance; service: one shared.
-    pub scope: Option<Scope>,
-}
-
-/// A fallback: a cache, a static answer.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FallbackSection {
-    /// How long the fallback takes. Default: no time.
-    pub latency: Option<Loc<DistSection>>,
-}
-
-/// Send another copy of the call every `delay` until one succeeds, up to `max_attempts`
-/// copies; the first success wins and the others are abandoned.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HedgeSection {
-    /// Copies in all, the first included: 2 to 5 (gRPC's limit).
-    pub max_attempts: Loc<u32>,
-    /// How long to wait for a success before sending the next copy.
-    pub delay: Duration,
-}
-
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RetrySection {
-    /// Total attempts including the first. Default 1.
-    pub max_attempts: Option<Loc<u32>>,
-    /// Default none.
-    pub backoff: Option<BackoffKind>,
-    /// Default 0.
-    pub base: Option<Duration>,
-    /// Default 20s.
-    pub cap: Option<Duration>,
-    /// Growth per retry of the exponential forms. Default 2.
-    pub multiplier: Option<Loc<f64>>,
-    /// Which failures are retried. Default all four.
-    pub retry_on: Option<Vec<RetryOn>>,
-    /// A retry budget shared by the calls this declaration makes. Default: none.
-    pub budget: Option<Loc<BudgetSection>>,
-}
-
-/// A failure a retry policy may retry.
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum RetryOn {
-    /// The attempt's timeout passed.
-    Timeout,
-    /// The callee answered with an error.
-    Error,
-    /// The callee's queue was full.
-    Rejected,
-    /// The caller's own policy refused the attempt (circuit breaker open).
-    Refused,
-}
-
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum BudgetKind {
-    /// AWS SDK standard-mode retry quota: 500 tokens, 5 per retry, 10 after a timeout.
-    AwsStandard,
-    /// The same with the 2026 costs: 14 per retry, 5 after a throttling (rejected) error.
-    #[serde(rename = "aws-standard-2026")]
-    AwsStandard2026,
-    /// gRPC retryThrottling: `max_tokens` (default 10), `token_ratio` (default 0.1).
-    Grpc,
-    /// Envoy retry budget: `percent` of active requests (default 20), `min_concurrency`
-    /// (default 3).
-    Envoy,
-    /// SRE book per-client ratio: retries under `ratio` (default 0.1) of the requests over
-    /// `window` (default 60s).
-    SreRatio,
-}
-
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum Scope {
-    /// One per calling instance (an SDK client, a sidecar). The default.
-    Instance,
-    /// One shared by every instance of the calling service.
-    Service,
-}
-
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BudgetSection {
-    pub kind: BudgetKind,
-    /// Default instance.
-    pub scope: Option<Scope>,
-    /// aws-standard, aws-standard-2026: the bucket's size. Default 500.
-    pub capacity: Option<Loc<u32>>,
-    /// grpc: from 1 to 1000. Default 10.
-    pub max_tokens: Option<Loc<f64>>,
-    /// grpc: above 0. Default 0.1.
-    pub token_ratio: Option<Loc<f64>>,
-    /// envoy: from 0 to 100. Default 20.
-    pub percent: Option<Loc<f64>>,
-    /// envoy. Default 3.
-    pub min_concurrency: Option<u32>,
-    /// sre-ratio: above 0. Default 0.1.
-    pub ratio: Option<Loc<f64>>,
-    /// sre-ratio: whole seconds, at least 1s. Default 60s.
-    pub window: Option<Loc<Duration>>,
-}
-
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum DistKind {
@@ -774,68 +475,6 @@ pub struct PointSection {
     /// Percentile, 0 to 100.
     pub p: f64,
     pub value: Duration,
-}
-
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum BreakerKind {
-    /// Resilience4j's CircuitBreaker: rate thresholds over a sliding window, N half-open
-    /// trial calls.
-    Resilience4j,
-    /// Hystrix: error percentage over a rolling window checked every snapshot, one probe.
-    Hystrix,
-}
-
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum SlidingWindow {
-    /// The last `window_size` calls.
-    Count,
-    /// The last `window_size` seconds (the current one included).
-    Time,
-}
-
-/// A circuit breaker. Defaults are the real libraries' (reference sections 1.1 and 1.2).
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BreakerSection {
-    pub kind: BreakerKind,
-    /// Default instance: one breaker per calling instance; service: one shared.
-    pub scope: Option<Scope>,
-    /// resilience4j: percent, above 0 and at most 100. Default 50.
-    pub failure_rate_threshold: Option<Loc<f64>>,
-    /// resilience4j: percent. Default 100.
-    pub slow_call_rate_threshold: Option<Loc<f64>>,
-    /// resilience4j: a call longer than this is slow. Default 60s.
-    pub slow_call_duration: Option<Loc<Duration>>,
-    /// resilience4j. Default count.
-    pub sliding_window: Option<SlidingWindow>,
-    /// resilience4j: calls (count) or seconds (time). Default 100.
-    pub window_size: Option<Loc<u32>>,
-    /// resilience4j. Default 100.
-    pub minimum_calls: Option<Loc<u32>>,
-    /// resilience4j: the first open period, at least 1ms. Default 60s.
-    pub wait_in_open: Option<Loc<Duration>>,
-    /// resilience4j: each consecutive open period is this many times the last. Default 1.
-    pub wait_multiplier: Option<Loc<f64>>,
-    /// resilience4j: the longest open period when `wait_multiplier` > 1. Default 60s.
-    pub max_wait_in_open: Option<Duration>,
-    /// resilience4j. Default 10.
-    pub half_open_permits: Option<Loc<u32>>,
-    /// resilience4j: back to open if the trial has not decided within this. Default 0s (never).
-    pub max_wait_in_half_open: Option<Duration>,
-    /// resilience4j: open becomes half-open at the wait without waiting for a call. Default false.
-    pub automatic_transition: Option<bool>,
-    /// hystrix: whole seconds, from 1s. Default 10s.
-    pub rolling_window: Option<Loc<Duration>>,
-    /// hystrix. Default 20.
-    pub request_volume_threshold: Option<u32>,
-    /// hystrix: percent. Default 50.
-    pub error_threshold: Option<Loc<f64>>,
-    /// hystrix. Default 5s.
-    pub sleep_window: Option<Duration>,
-    /// hystrix: how often the counts are checked. Default 500ms.
-    pub snapshot_interval: Option<Loc<Duration>>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -937,44 +576,4 @@ pub struct OutlierSection {
     pub success_rate_request_volume: Option<u32>,
     /// Default 1.9.
     pub success_rate_stdev_factor: Option<f64>,
-}
-
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKind {
-    /// A stressor takes `load_percent` of every instance's CPU: work started during the
-    /// fault takes 1 / (1 - load) times as long (shared/reference/faults.md, cpu.stress).
-    CpuStress,
-    /// The instances are down: each job that reaches one fails at once with `error`
-    /// (connection refused). Health checks see it; the balancer only through them.
-    Outage,
-    /// Launches in a zone fail (AWS FIS `aws:ec2:api-insufficient-instance-capacity-error`):
-    /// autoscaling's launches there are retried until the window ends.
-    InsufficientCapacity,
-}
-
-/// A fault: what, where, and when.
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FaultSection {
-    pub kind: FaultKind,
-    /// The target, one of: the service whose instances are hit, a cell, a zone or a region
-    /// (every instance placed there).
-    pub service: Option<Loc<String>>,
-    pub cell: Option<Loc<String>>,
-    pub zone: Option<Loc<String>>,
-    pub region: Option<Loc<String>>,
-    /// When the fault begins (with `duration`; not with `mtbf`).
-    pub start: Option<Loc<Duration>>,
-    /// How long it lasts.
-    pub duration: Option<Loc<Duration>>,
-    /// Random failures instead of a window (outages only): each failure domain (each
-    /// instance of a `service` target; the whole cell, zone or region otherwise) fails after
-    /// a draw of `mtbf` and is repaired after a draw of `mttr`, again and again.
-    pub mtbf: Option<Loc<DistSection>>,
-    pub mttr: Option<Loc<DistSection>>,
-    /// cpu-stress: the share of CPU the stressor takes, from 0 to 99.
-    pub load_percent: Option<Loc<f64>>,
-    /// How many instances are hit, from the first. Default all.
-    pub instances: Option<Loc<u32>>,
 }
