@@ -63,6 +63,10 @@ struct RunOpts {
     /// scenario for longer (or shorter) without editing it.
     #[arg(long, value_parser = parse_duration_arg)]
     duration: Option<cellsim_models::units::Duration>,
+    /// Do not run the baseline beside a scenario with faults (about half the time): no
+    /// impairment, time to detect or recover, cascade depth or blast radius.
+    #[arg(long)]
+    no_baseline: bool,
 }
 
 fn parse_duration_arg(text: &str) -> Result<cellsim_models::units::Duration, String> {
@@ -207,9 +211,9 @@ fn errors_text(errors: &[ScenarioError]) -> String {
 }
 
 /// The scenario compiled and checked against its `[limits]`, with its estimate.
-fn checked(name: &str, src: &str, overrides: &Overrides) -> Result<(Spec, Estimate), Failure> {
+fn checked(name: &str, src: &str, overrides: &Overrides, paired: bool) -> Result<(Spec, Estimate), Failure> {
     let spec = cellsim_models::compile_with(name, src, overrides).map_err(|e| Failure::Input(errors_text(&e)))?;
-    let estimate = Estimate::of(&spec);
+    let estimate = cellsim_runs::estimate(&spec, paired);
     let refusals = estimate.refusals(&spec);
     if refusals.is_empty() {
         Ok((spec, estimate))
@@ -223,7 +227,7 @@ fn validate(files: &[PathBuf]) -> Result<(), Failure> {
     let mut failed: Option<Failure> = None;
     for f in files {
         let name = f.display().to_string();
-        let result = read_scenario(f).and_then(|src| checked(&name, &src, &Overrides::default()));
+        let result = read_scenario(f).and_then(|src| checked(&name, &src, &Overrides::default(), true));
         match result {
             Ok((spec, estimate)) => {
                 let mut text = format!("ok: {name}\n");
@@ -289,7 +293,7 @@ fn estimate_lines(spec: &Spec, e: &Estimate) -> String {
 }
 
 fn run_text(name: &str, src: &str, opts: RunOpts) -> Result<(), Failure> {
-    let (spec, estimate) = checked(name, src, &Overrides { duration: opts.duration })?;
+    let (spec, estimate) = checked(name, src, &Overrides { duration: opts.duration }, !opts.no_baseline)?;
     let seed = opts.seed.unwrap_or(spec.seed);
     let dir = opts.out.unwrap_or_else(|| Path::new("out").join(sanitise(&spec.name)));
     let output = OutputDir::claim(&dir).map_err(|e| match e {
@@ -297,7 +301,7 @@ fn run_text(name: &str, src: &str, opts: RunOpts) -> Result<(), Failure> {
         OutputError::Busy(_) | OutputError::Io(_) => Failure::Environment(format!("error: {e}")),
     })?;
     on_interrupt_remove(output.staging());
-    run_into(&spec, seed, output, &estimate, opts.json)
+    run_into(&spec, seed, output, &estimate, opts.json, !opts.no_baseline)
 }
 
 /// The staging folder a signal handler removes before the process ends (Ctrl-C, SIGTERM,
@@ -320,14 +324,21 @@ fn on_interrupt_remove(staging: &Path) {
     }
 }
 
-fn run_into(spec: &Spec, seed: u64, output: OutputDir, estimate: &Estimate, json: bool) -> Result<(), Failure> {
+fn run_into(
+    spec: &Spec,
+    seed: u64,
+    output: OutputDir,
+    estimate: &Estimate,
+    json: bool,
+    paired: bool,
+) -> Result<(), Failure> {
     let dir = output.dir().to_path_buf();
     let io_err = |e: io::Error| Failure::Environment(format!("error: writing into {}: {e}", dir.display()));
     // With a topology, the zones' and cells' series too.
     let places = spec.topology.as_ref().map(|_| output.path("places.csv"));
     let series = CsvSeries::create_with_places(&output.path("series.csv"), places.as_deref()).map_err(io_err)?;
     let started = Instant::now();
-    let (result, series) = cellsim_models::simulate(spec, seed, series);
+    let (result, series) = cellsim_runs::simulate(spec, seed, series, paired);
     let wall_s = started.elapsed().as_secs_f64();
     series.finish().map_err(io_err)?;
     let summary = summarise(&result);

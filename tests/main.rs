@@ -11,6 +11,7 @@ mod controllers;
 mod determinism;
 mod golden;
 mod hostile_input;
+mod impact;
 mod limits;
 mod operations;
 mod properties;

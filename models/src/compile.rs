@@ -363,6 +363,7 @@ impl Checker<'_> {
         }
         let (faults, trigger) = self.faults(&f.faults, &service_ids, &services, layout.as_ref(), times.duration_ns);
         let zonal_shift = f.zonal_shift.as_ref().and_then(|z| self.zonal_shift(z, layout.as_ref()));
+        let analysis = f.analysis.as_ref().map_or_else(Default::default, |a| self.analysis(a));
 
         let limits = &f.limits;
         let max_events = self.limit(&limits.max_events, "max_events", 1_000_000_000_000, 2_000_000_000);
@@ -412,6 +413,7 @@ impl Checker<'_> {
             data_files: std::mem::take(&mut self.data_files),
             routes: layout.as_ref().map_or_else(Vec::new, |l| l.routes.clone()),
             zonal_shift,
+            analysis,
             random_faults: std::mem::take(&mut self.random_faults),
             topology: layout.map(|l| l.topology),
         }

@@ -177,7 +177,22 @@ fn summary_bytes(spec: &Spec) -> u64 {
     let changes = if spec.routes.iter().any(|r| r.health.is_some()) { 1_000 } else { 0 };
     let controlled = spec.zonal_shift.is_some() || spec.services.iter().any(|s| s.autoscaling.is_some());
     let actions = if controlled { 1_000 } else { 0 };
+    // With faults, the impact section: an entry per fault with its target's name, and the
+    // cascade tree's nodes (at most `MAX_CASCADE_NODES`), each with two component names.
+    let longest_place = spec.topology.as_ref().map_or(0, |t| {
+        t.zones.iter().map(|z| z.name.len()).chain(t.cells.iter().map(|c| c.name.len())).max().unwrap_or(0)
+    }) as u64;
+    let impact = if spec.faults.is_empty() {
+        0
+    } else {
+        let nodes = spec.services.len().min(crate::impact::MAX_CASCADE_NODES) as u64;
+        let regions = spec.topology.as_ref().map_or(0, |t| t.regions.iter().map(|r| r.len()).max().unwrap_or(0));
+        2_048
+            + spec.faults.len() as u64 * (1_536 + 6 * (longest.max(longest_place).max(regions as u64) + 8))
+            + nodes * (384 + 12 * longest)
+    };
     16_384
+        + impact
         + 2_560 * places
         + 6 * place_names
         + routers

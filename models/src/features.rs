@@ -131,6 +131,7 @@ impl Features {
             routes: _, // with the topology
             zonal_shift,
             random_faults: _, // with their faults
+            analysis: _,      // read by whoever pairs the run with its baseline
         } = spec;
         let mut set = Features::default();
         calls.iter().for_each(|c| set.0 |= call_features(c).0);

@@ -14,9 +14,11 @@ pub mod estimate;
 pub mod faults;
 pub mod features;
 pub mod fleet;
+pub mod impact;
 pub mod invariants;
 pub mod metrics;
 mod model;
+pub mod observe;
 pub mod outcome;
 pub mod policy;
 pub mod scenario;
@@ -136,6 +138,8 @@ pub struct RunResult {
     pub topology: Option<TopologyStats>,
     /// The controllers' actions (scaling, zonal shifts), in time order: the first 1,000.
     pub actions: Vec<ControlAction>,
+    /// What the faults did against the baseline (`None`: no faults, or not paired).
+    pub impact: Option<impact::Impact>,
 }
 
 impl Stability {
@@ -172,60 +176,162 @@ pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S) -> (RunResult, S
 /// tests that check every tier and path gives the same bytes.
 #[doc(hidden)]
 pub fn simulate_in<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, tier: TierKind, fast_paths: bool) -> (RunResult, S) {
-    match tier {
-        TierKind::Lean => simulate_with::<S, Lean>(spec, seed, sink, fast_paths),
-        TierKind::Policies => simulate_with::<S, Policies>(spec, seed, sink, fast_paths),
-        TierKind::Full => simulate_with::<S, Full>(spec, seed, sink, fast_paths),
+    Simulation::new_in(spec, seed, sink, tier, fast_paths).finish()
+}
+
+/// A run that can be stepped: `run_until` handles the events before a time and returns, so a
+/// caller can run two simulations side by side and compare them bucket by bucket (the
+/// orchestration crate pairs a run with its baseline so). Stepped or not, a run handles the
+/// same events in the same order: `simulate` is `new`, `run_until(Nanos::MAX)`, `finish`.
+pub struct Simulation<'s, S: SeriesSink + 's> {
+    inner: Box<dyn Steps<S> + 's>,
+}
+
+impl<'s, S: SeriesSink + 's> Simulation<'s, S> {
+    /// `spec` with master seed `seed`, in the lowest tier that covers its features.
+    pub fn new(spec: &'s Spec, seed: u64, sink: S) -> Self {
+        Self::new_in(spec, seed, sink, Features::of(spec).tier(), true)
+    }
+
+    /// In tier `tier`, with the fast paths on or off (see `simulate_in`).
+    pub fn new_in(spec: &'s Spec, seed: u64, sink: S, tier: TierKind, fast_paths: bool) -> Self {
+        let inner: Box<dyn Steps<S> + 's> = match tier {
+            TierKind::Lean => Box::new(Stepper::<S, Lean>::new(spec, seed, sink, fast_paths)),
+            TierKind::Policies => Box::new(Stepper::<S, Policies>::new(spec, seed, sink, fast_paths)),
+            TierKind::Full => Box::new(Stepper::<S, Full>::new(spec, seed, sink, fast_paths)),
+        };
+        Simulation { inner }
+    }
+
+    /// Observes the run (before the first step): see `observe`.
+    pub fn observe(&mut self, observe: &observe::Observe) {
+        self.inner.observe(observe)
+    }
+
+    /// The observations, to take bucket by bucket (`None`: not observed).
+    pub fn observed(&mut self) -> Option<&mut observe::Observed> {
+        self.inner.observed()
+    }
+
+    /// Handles every event before `until_ns` (within the run's own end and budgets).
+    /// Returns whether the run goes on (false: it has ended, drained or stopped).
+    pub fn run_until(&mut self, until_ns: Nanos) -> bool {
+        self.inner.run_until(until_ns)
+    }
+
+    /// Runs to the end, if not there yet, and returns what the run measured.
+    pub fn finish(self) -> (RunResult, S) {
+        let mut inner = self.inner;
+        inner.run_until(Nanos::MAX);
+        inner.finish()
     }
 }
 
-fn simulate_with<S: SeriesSink, T: Tier>(spec: &Spec, seed: u64, sink: S, fast_paths: bool) -> (RunResult, S) {
-    let mut model = model::ServiceModel::<S, T>::new(spec, seed, sink, fast_paths);
-    let mut queue = EventQueue::new();
-    model.start(&mut queue);
-    let budget = Budget { max_events: spec.max_events, until_ns: spec.duration_ns.saturating_add(spec.drain_ns) };
-    let outcome = cellsim_sim::run(&mut model, &mut queue, budget);
-    let (verdict, events, end_ns) = match outcome {
-        RunOutcome::Drained { events, at_ns } | RunOutcome::TimeLimit { events, at_ns } => {
-            (Verdict::Completed, events, at_ns)
+/// `Simulation` over the tiers.
+trait Steps<S> {
+    fn observe(&mut self, observe: &observe::Observe);
+    fn observed(&mut self) -> Option<&mut observe::Observed>;
+    fn run_until(&mut self, until_ns: Nanos) -> bool;
+    fn finish(self: Box<Self>) -> (RunResult, S);
+}
+
+struct Stepper<'s, S: SeriesSink, T: Tier> {
+    spec: &'s Spec,
+    seed: u64,
+    model: model::ServiceModel<'s, S, T>,
+    queue: EventQueue<model::Event>,
+    /// Events handled so far, and the time of the last.
+    events: u64,
+    at_ns: Nanos,
+    /// How the run ended, once it has.
+    ended: Option<Verdict>,
+}
+
+impl<'s, S: SeriesSink, T: Tier> Stepper<'s, S, T> {
+    fn new(spec: &'s Spec, seed: u64, sink: S, fast_paths: bool) -> Self {
+        let mut model = model::ServiceModel::<S, T>::new(spec, seed, sink, fast_paths);
+        let mut queue = EventQueue::new();
+        model.start(&mut queue);
+        Stepper { spec, seed, model, queue, events: 0, at_ns: 0, ended: None }
+    }
+}
+
+impl<S: SeriesSink, T: Tier> Steps<S> for Stepper<'_, S, T> {
+    fn observe(&mut self, observe: &observe::Observe) {
+        self.model.observe(observe)
+    }
+
+    fn observed(&mut self) -> Option<&mut observe::Observed> {
+        self.model.observed()
+    }
+
+    fn run_until(&mut self, until_ns: Nanos) -> bool {
+        if self.ended.is_some() {
+            return false;
         }
-        RunOutcome::EventBudget { events, at_ns } => (Verdict::EventBudget { events, at_ns }, events, at_ns),
-        RunOutcome::Stopped { reason: Overload::Events { events: work }, events, at_ns } => {
-            (Verdict::EventBudget { events: work, at_ns }, events, at_ns)
-        }
-        RunOutcome::Stopped { reason, events, at_ns } => (Verdict::Overload { what: reason, at_ns }, events, at_ns),
-    };
-    let in_flight_at_end = model.requests_in_flight();
-    let (requests_arrived, requests_finished) = model.request_counts();
-    let stability = model.stability();
-    let measured_until_ns =
-        if verdict.is_completed() { spec.duration_ns } else { end_ns.clamp(spec.warmup_ns, spec.duration_ns) };
-    // A completed run's series covers the duration and the drain; a stopped one's ends at the
-    // stop (later buckets were never simulated: rows of zeros would read as no traffic).
-    let series_end_ns = if verdict.is_completed() { end_ns.max(spec.duration_ns) } else { end_ns };
-    let (requests, services, policies, edges, (topology, actions), sink) = model.finish(series_end_ns);
-    let result = RunResult {
-        scenario: spec.name.clone(),
-        seed,
-        duration_ns: spec.duration_ns,
-        warmup_ns: spec.warmup_ns,
-        verdict,
-        events,
-        end_ns,
-        measured_until_ns,
-        in_flight_at_end,
-        requests_arrived,
-        requests_finished,
-        requests,
-        services,
-        policies,
-        stability,
-        data_files: spec.data_files.clone(),
-        edges,
-        topology,
-        actions,
-    };
-    (result, sink)
+        let end_ns = self.spec.duration_ns.saturating_add(self.spec.drain_ns);
+        let budget = Budget {
+            max_events: self.spec.max_events.saturating_sub(self.events),
+            until_ns: until_ns.saturating_sub(1).min(end_ns),
+        };
+        let outcome = cellsim_sim::run(&mut self.model, &mut self.queue, budget);
+        let (ended, events, at_ns) = match outcome {
+            RunOutcome::Drained { events, at_ns } => (Some(Verdict::Completed), events, at_ns),
+            RunOutcome::TimeLimit { events, at_ns } => {
+                ((budget.until_ns == end_ns).then_some(Verdict::Completed), events, at_ns)
+            }
+            RunOutcome::EventBudget { events, at_ns } => {
+                (Some(Verdict::EventBudget { events: self.events + events, at_ns }), events, at_ns)
+            }
+            RunOutcome::Stopped { reason: Overload::Events { events: work }, events, at_ns } => {
+                (Some(Verdict::EventBudget { events: work, at_ns }), events, at_ns)
+            }
+            RunOutcome::Stopped { reason, events, at_ns } => {
+                (Some(Verdict::Overload { what: reason, at_ns }), events, at_ns)
+            }
+        };
+        self.events += events;
+        self.at_ns = at_ns;
+        self.ended = ended;
+        self.ended.is_none()
+    }
+
+    fn finish(self: Box<Self>) -> (RunResult, S) {
+        let Stepper { spec, seed, model, events, at_ns: end_ns, ended, .. } = *self;
+        let verdict = ended.unwrap_or(Verdict::Completed);
+        let in_flight_at_end = model.requests_in_flight();
+        let (requests_arrived, requests_finished) = model.request_counts();
+        let stability = model.stability();
+        let measured_until_ns =
+            if verdict.is_completed() { spec.duration_ns } else { end_ns.clamp(spec.warmup_ns, spec.duration_ns) };
+        // A completed run's series covers the duration and the drain; a stopped one's ends at
+        // the stop (later buckets were never simulated: rows of zeros would read as no traffic).
+        let series_end_ns = if verdict.is_completed() { end_ns.max(spec.duration_ns) } else { end_ns };
+        let (requests, services, policies, edges, (topology, actions), sink) = model.finish(series_end_ns);
+        let result = RunResult {
+            scenario: spec.name.clone(),
+            seed,
+            duration_ns: spec.duration_ns,
+            warmup_ns: spec.warmup_ns,
+            verdict,
+            events,
+            end_ns,
+            measured_until_ns,
+            in_flight_at_end,
+            requests_arrived,
+            requests_finished,
+            requests,
+            services,
+            policies,
+            stability,
+            data_files: spec.data_files.clone(),
+            edges,
+            topology,
+            actions,
+            impact: None,
+        };
+        (result, sink)
+    }
 }
 
 #[cfg(test)]

@@ -132,6 +132,8 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     /// Calls carry their request's customer (routers, per-customer counts and shuffle
     /// sharding read it).
     tracks_customers: bool,
+    /// What a caller comparing this run with another observes (`None`: nobody does).
+    observed: Option<Box<crate::observe::Observed>>,
     _tier: PhantomData<T>,
 }
 
@@ -666,6 +668,8 @@ mod tests {
             ("faults/network.rs", include_str!("faults/network.rs")),
             ("faults/random.rs", include_str!("faults/random.rs")),
             ("fleet.rs", include_str!("fleet.rs")),
+            ("observe.rs", include_str!("observe.rs")),
+            ("impact.rs", include_str!("impact.rs")),
             ("features.rs", include_str!("features.rs")),
             ("policy/backoff.rs", include_str!("policy/backoff.rs")),
             ("policy/breaker.rs", include_str!("policy/breaker.rs")),

@@ -18,7 +18,7 @@ mod policy;
 mod topology;
 
 pub use control::{AutoscalerKind, AutoscalingSection, AutoshiftSection, ShiftSection, ZonalShiftSection};
-pub use fault::{FaultKind, FaultSection};
+pub use fault::{AnalysisSection, FaultKind, FaultSection};
 pub use policy::{
     BreakerKind, BreakerSection, BudgetKind, BudgetSection, BulkheadSection, FallbackSection, HedgeSection, RetryOn,
     RetrySection, Scope, SlidingWindow, ThrottlingSection,
@@ -55,6 +55,8 @@ pub struct ScenarioFile {
     pub cells: Option<Loc<CellsSection>>,
     /// Zonal shifts (AZ evacuation): by hand at set times, or automatic on a zone's alarm.
     pub zonal_shift: Option<Loc<ZonalShiftSection>>,
+    /// How a run with faults is compared with its baseline: impairment, recovery, SLO.
+    pub analysis: Option<Loc<AnalysisSection>>,
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]

@@ -52,6 +52,8 @@ pub struct Spec {
     pub routes: Vec<RouteSpec>,
     /// Zonal shifts by hand and automatic (`None`: none).
     pub zonal_shift: Option<ZonalShiftPlan>,
+    /// How a run with faults is compared with its baseline.
+    pub analysis: AnalysisSpec,
 }
 
 /// Zonal shifts: the controller's parameters, the shifts by hand, and the autoshift alarm
@@ -379,6 +381,37 @@ pub enum Arrival {
 pub struct RateStep {
     pub at_ns: Nanos,
     pub rate_per_s: f64,
+}
+
+/// How a run with faults is compared with its baseline (`[analysis]`): a component (a
+/// service; a cell's copy is one of its own) is impaired in a bucket when it had at least
+/// `min_jobs` jobs there and its error rate exceeds the baseline's by more than
+/// `error_rate_points` percentage points and is at least `error_rate_factor` times it, or its
+/// p99 exceeds `p99_factor` times the baseline's (judged when the baseline had `min_jobs`
+/// jobs too).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AnalysisSpec {
+    pub baseline: bool,
+    pub min_jobs: u64,
+    pub error_rate_points: f64,
+    pub error_rate_factor: f64,
+    pub p99_factor: f64,
+    pub recovered_buckets: u32,
+    pub slo_ns: Option<Nanos>,
+}
+
+impl Default for AnalysisSpec {
+    fn default() -> Self {
+        AnalysisSpec {
+            baseline: true,
+            min_jobs: 20,
+            error_rate_points: 1.0,
+            error_rate_factor: 2.0,
+            p99_factor: 1.5,
+            recovered_buckets: 3,
+            slo_ns: None,
+        }
+    }
 }
 
 /// A span of simulated time, `[start_ns, end_ns)`.

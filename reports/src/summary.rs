@@ -46,6 +46,93 @@ pub struct Summary {
     /// 1,000). Absent when there were none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<ActionSummary>,
+    /// What the faults did against the baseline run (the same scenario and seed without
+    /// them): impairment, time to detect and recover, blast radius, cascade depth. Absent
+    /// without faults or when the baseline was not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<ImpactSummary>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ImpactSummary {
+    /// The resolution of every time below.
+    pub bucket_s: f64,
+    /// The impairment rule (`[analysis]`).
+    pub min_jobs: u64,
+    pub error_rate_points: f64,
+    pub error_rate_factor: f64,
+    pub p99_factor: f64,
+    pub recovered_buckets: u32,
+    pub slo_latency_ms: Option<f64>,
+    pub analysed_until_s: f64,
+    /// Buckets in which some component was impaired.
+    pub impaired_buckets: u64,
+    /// The largest depth an impaired component reached (0: only faulted ones were).
+    pub cascade_depth: u32,
+    pub faults: Vec<FaultImpactSummary>,
+    /// The impaired components and the components on the way to their faulted roots, by
+    /// depth (the first 1,000).
+    pub cascade: Vec<CascadeNodeSummary>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cascade_nodes_dropped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct FaultImpactSummary {
+    /// Its index among the scenario's `[[fault]]` tables.
+    pub fault: u32,
+    pub kind: String,
+    pub target: String,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub random: bool,
+    pub components_hit: u32,
+    /// `null`: never detected (no component impaired) / not recovered by the run's end.
+    pub time_to_detect_s: Option<f64>,
+    pub time_to_recover_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blast_radius: Option<BlastRadiusSummary>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct BlastRadiusSummary {
+    /// Requests that finished in the fault's window, and the share that failed or breached
+    /// the SLO, in the run and in the baseline.
+    pub requests: u64,
+    pub requests_harmed: Option<f64>,
+    pub baseline_requests_harmed: Option<f64>,
+    /// Customers with a request in the window, and the share that saw one fail or breach the
+    /// SLO (absent: no customers, or not collected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customers: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customers_harmed: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_customers_harmed: Option<f64>,
+    /// Components, cells and zones impaired during the window, as counts and shares.
+    pub components_impaired: u32,
+    pub components: u32,
+    pub cells_impaired: u32,
+    pub cells: u32,
+    pub zones_impaired: u32,
+    pub zones: u32,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct CascadeNodeSummary {
+    pub component: String,
+    pub faulted: bool,
+    /// `null`: not connected to a faulted component.
+    pub depth: Option<u32>,
+    pub lateral: bool,
+    /// The next component towards the nearest faulted one.
+    pub parent: Option<String>,
+    pub impaired_buckets: u64,
+    pub first_impaired_s: Option<f64>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -291,6 +378,70 @@ fn outcomes(o: &cellsim_models::Outcomes) -> BTreeMap<String, u64> {
     Outcome::ALL.iter().map(|&x| (x.name().to_string(), o.get(x))).collect()
 }
 
+fn seconds(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}
+
+fn impact(i: &cellsim_models::impact::Impact, r: &RunResult) -> ImpactSummary {
+    let name = |c: u32| r.services.get(c as usize).map_or_else(String::new, |s| s.service.clone());
+    ImpactSummary {
+        bucket_s: seconds(i.bucket_ns),
+        min_jobs: i.rule.min_jobs,
+        error_rate_points: i.rule.error_rate_points,
+        error_rate_factor: i.rule.error_rate_factor,
+        p99_factor: i.rule.p99_factor,
+        recovered_buckets: i.rule.recovered_buckets,
+        slo_latency_ms: i.rule.slo_ns.map(|ns| ms(ns as f64)),
+        analysed_until_s: seconds(i.analysed_until_ns),
+        impaired_buckets: i.impaired_buckets,
+        cascade_depth: i.cascade.depth,
+        faults: i
+            .faults
+            .iter()
+            .map(|f| FaultImpactSummary {
+                fault: f.fault,
+                kind: f.kind.to_string(),
+                target: f.what.clone(),
+                start_s: seconds(f.start_ns),
+                end_s: seconds(f.end_ns),
+                random: f.random,
+                components_hit: f.components_hit,
+                time_to_detect_s: f.time_to_detect_ns.map(seconds),
+                time_to_recover_s: f.time_to_recover_ns.map(seconds),
+                blast_radius: f.blast.as_ref().map(|b| BlastRadiusSummary {
+                    requests: b.requests,
+                    requests_harmed: ratio(b.requests_harmed, b.requests),
+                    baseline_requests_harmed: ratio(b.baseline_requests_harmed, b.baseline_requests),
+                    customers: b.customers.map(|c| c.0.sent),
+                    customers_harmed: b.customers.and_then(|c| ratio(c.0.failed, c.0.sent)),
+                    baseline_customers_harmed: b.customers.and_then(|c| ratio(c.1.failed, c.1.sent)),
+                    components_impaired: b.components_impaired,
+                    components: b.components,
+                    cells_impaired: b.cells_impaired,
+                    cells: b.cells,
+                    zones_impaired: b.zones_impaired,
+                    zones: b.zones,
+                }),
+            })
+            .collect(),
+        cascade: i
+            .cascade
+            .nodes
+            .iter()
+            .map(|n| CascadeNodeSummary {
+                component: n.name.clone(),
+                faulted: n.faulted,
+                depth: n.depth,
+                lateral: n.lateral,
+                parent: n.parent.map(name),
+                impaired_buckets: n.impaired_buckets,
+                first_impaired_s: n.first_impaired_ns.map(seconds),
+            })
+            .collect(),
+        cascade_nodes_dropped: i.cascade.nodes_dropped,
+    }
+}
+
 fn ratio(a: u64, b: u64) -> Option<f64> {
     (b > 0).then(|| round9(a as f64 / b as f64))
 }
@@ -457,6 +608,7 @@ pub fn summarise(r: &RunResult) -> Summary {
                 what: a.what.clone(),
             })
             .collect(),
+        impact: r.impact.as_ref().map(|i| impact(i, r)),
         topology: r.topology.as_ref().map(|t| {
             let width = r.measured_until_ns - r.warmup_ns;
             let places = |list: &[cellsim_models::PlaceStats]| {

@@ -216,6 +216,82 @@ fn actions(out: &mut String, s: &Summary) {
     }
 }
 
+/// What the faults did against the baseline: per fault, then the cascade tree's first nodes.
+fn impact(out: &mut String, s: &Summary) {
+    const SHOWN: usize = 20;
+    let Some(i) = &s.impact else { return };
+    let secs = |x: Option<f64>, none: &str| x.map_or(none.to_string(), |v| format!("{v}s"));
+    let _ = writeln!(
+        out,
+        "\nImpact against the baseline ({}s buckets): cascade depth {}, {} impaired bucket(s)",
+        i.bucket_s, i.cascade_depth, i.impaired_buckets
+    );
+    let rows: Vec<Vec<String>> = i
+        .faults
+        .iter()
+        .map(|f| {
+            let mut row = vec![
+                format!("{} {}", f.kind, f.target),
+                if f.random { "random".into() } else { format!("{}s-{}s", f.start_s, f.end_s) },
+                secs(f.time_to_detect_s, "undetected"),
+                secs(f.time_to_recover_s, if f.random { "-" } else { "not recovered" }),
+            ];
+            match &f.blast_radius {
+                Some(b) => row.extend([
+                    format!("{} (base {})", pct(b.requests_harmed), pct(b.baseline_requests_harmed)),
+                    b.customers_harmed.map_or("-".into(), |c| {
+                        format!("{} (base {})", pct(Some(c)), pct(b.baseline_customers_harmed))
+                    }),
+                    format!("{}/{}", b.components_impaired, b.components),
+                    if b.cells > 0 { format!("{}/{}", b.cells_impaired, b.cells) } else { "-".into() },
+                    if b.zones > 0 { format!("{}/{}", b.zones_impaired, b.zones) } else { "-".into() },
+                ]),
+                None => row.extend(std::iter::repeat_n("-".to_string(), 5)),
+            }
+            row
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "fault",
+            "window",
+            "detected",
+            "recovered",
+            "requests harmed",
+            "customers harmed",
+            "impaired",
+            "cells",
+            "zones",
+        ],
+        &rows,
+    );
+    if i.cascade.iter().any(|n| n.impaired_buckets > 0) {
+        out.push_str("\nCascade (impaired components by depth; * faulted, ~ lateral)\n");
+        for n in i.cascade.iter().take(SHOWN) {
+            let depth = n.depth.map_or("-".into(), |d| d.to_string());
+            let mark = if n.faulted {
+                "*"
+            } else if n.lateral {
+                "~"
+            } else {
+                " "
+            };
+            let via = n.parent.as_ref().map_or(String::new(), |p| format!(" <- {p}"));
+            let _ = writeln!(
+                out,
+                "  {mark} depth {depth:>2}  {}{via}: impaired {} bucket(s){}",
+                n.component,
+                n.impaired_buckets,
+                n.first_impaired_s.map_or(String::new(), |t| format!(" from {t}s"))
+            );
+        }
+        if i.cascade.len() > SHOWN {
+            let _ = writeln!(out, "  ... and {} more (summary.json has them)", i.cascade.len() - SHOWN);
+        }
+    }
+}
+
 /// Renders the summary as text.
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
@@ -322,6 +398,7 @@ pub fn render(s: &Summary) -> String {
     edges(&mut out, s);
     places(&mut out, s);
     actions(&mut out, s);
+    impact(&mut out, s);
     let fleets: Vec<Vec<String>> = s
         .services
         .iter()

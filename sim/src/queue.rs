@@ -150,11 +150,16 @@ impl<E: Copy> EventQueue<E> {
         heap[pos] = entry;
     }
 
-    /// Undoes a `pop` of `event` at `at_ns` that should not have been taken: the clock goes
-    /// back to `now_ns` and the event is queued again at its time.
-    pub fn restore(&mut self, now_ns: Nanos, at_ns: Nanos, event: E) {
+    /// Undoes the last `pop_earliest`, with nothing scheduled since: the popped entry still
+    /// sits in the vacant root, so it becomes the root again with its own sequence number
+    /// (its place among events at its instant is kept) and the clock goes back to `now_ns`.
+    /// A run stopped at a time and resumed later handles events in the same order as one
+    /// run straight through.
+    #[inline]
+    pub fn unpop(&mut self, now_ns: Nanos) {
+        debug_assert!(self.hole, "unpop right after a pop only");
+        self.hole = false;
         self.now = now_ns;
-        self.schedule_at(at_ns, event);
     }
 
     /// The time of the earliest pending event.

@@ -38,6 +38,17 @@ pub enum FaultKind {
     InsufficientCapacity,
 }
 
+impl FaultKind {
+    /// The kind's name in the scenario format.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Outage => "outage",
+            FaultKind::CpuStress(_) => "cpu-stress",
+            FaultKind::InsufficientCapacity => "insufficient-capacity",
+        }
+    }
+}
+
 /// CPU stress (AWS FIS `aws:ssm:send-command` stress, Chaos Mesh `StressChaos`): a competing
 /// load takes `load_percent` of the CPU, so work that starts while it acts takes
 /// `multiplier` = 1 / (1 - load_percent / 100) times as long.

@@ -67,6 +67,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
         if let Some(o) = refusal {
             self.record_zone(inst, batch, o, 0, now);
+            self.observe_job(seed.service, inst, o, 0);
             if let Some(h) = slot {
                 self.jobs.free(h);
             }
@@ -189,6 +190,16 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
     }
 
+    /// Observes a job of `service` that ended at global instance `instance` (`TRAVELLING`:
+    /// none took it), for a caller comparing runs.
+    #[inline(always)]
+    fn observe_job(&mut self, service: u32, instance: u32, outcome: Outcome, latency_ns: Nanos) {
+        if let Some(o) = self.observed.as_deref_mut() {
+            let zone = self.topo.as_ref().filter(|_| instance != TRAVELLING).map(|t| t.zone_of[instance as usize]);
+            o.job(service, zone, outcome, latency_ns);
+        }
+    }
+
     /// A job found no instance (`pick_instance`'s refusal): count it and answer at once.
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
@@ -205,6 +216,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if inst != TRAVELLING {
             self.record_zone(inst, batch, outcome, 0, now);
         }
+        self.observe_job(seed.service, inst, outcome, 0);
         let rt = &mut self.services[seed.service as usize];
         if batch != UNCOUNTED {
             let b = &mut rt.batches[batch as usize];
@@ -357,6 +369,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         rt.stats.occupancy.in_system.add(job.arrived_ns, now, self.window);
         rt.stats.occupancy.queued.add(job.arrived_ns, now, self.window);
         self.record_zone(job.instance, job.batch, outcome, now - job.arrived_ns, now);
+        self.observe_job(job.service as u32, job.instance, outcome, now - job.arrived_ns);
         let rt = &mut self.services[job.service as usize];
         if job.batch != UNCOUNTED {
             rt.batches[job.batch as usize].rejected += (outcome == Outcome::Rejected) as u64;
@@ -599,6 +612,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             fleet.on_answer(instance - rt.first_instance, outcome, true, now);
         }
         self.record_zone(instance, counted, outcome, now - arrived_ns, now);
+        self.observe_job(service, instance, outcome, now - arrived_ns);
         self.record_job(service, op, arrived_ns, counted, outcome, now);
         Ok(())
     }

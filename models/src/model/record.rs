@@ -105,6 +105,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if now >= self.bucket_start_ns + self.spec.bucket_ns {
             self.close_buckets_before(now, false);
         }
+        if let Some(o) = self.observed.as_deref_mut() {
+            o.request(customer, outcome, latency, now);
+        }
         if let Some(st) = self.stability.as_mut().filter(|_| T::POLICIES) {
             st.count(now, outcome);
         }

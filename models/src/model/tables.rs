@@ -279,8 +279,21 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
                 || spec.services.iter().any(|s| s.fleet.lb == crate::fleet::LbKind::ShuffleShard),
             closed_loops: spec.workloads.iter().any(|w| matches!(w.arrival, crate::spec::Arrival::Closed { .. })),
             stability: spec.trigger.map(|t| super::record::Stability::around(t, spec.warmup_ns, spec.duration_ns)),
+            observed: None,
             _tier: std::marker::PhantomData,
         }
+    }
+
+    /// Observes the run for a caller that takes its counts bucket by bucket (see `observe`).
+    pub fn observe(&mut self, observe: &crate::observe::Observe) {
+        let zones = self.spec.topology.as_ref().map_or(0, |t| t.zones.len());
+        let o = crate::observe::Observed::new(observe, self.spec.services.len(), zones, self.spec.customers());
+        self.observed = Some(Box::new(o));
+    }
+
+    /// The observations (`None`: not observed).
+    pub fn observed(&mut self) -> Option<&mut crate::observe::Observed> {
+        self.observed.as_deref_mut()
     }
 }
 

@@ -19,6 +19,30 @@ pub enum FaultKind {
     InsufficientCapacity,
 }
 
+/// `[analysis]`: how a run with faults is compared with its baseline (the same scenario and
+/// seed without the faults, run in step with it), and when a component counts as impaired.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisSection {
+    /// Run the baseline beside a scenario with faults (default true); without it there is no
+    /// impairment, time to detect or recover, cascade depth or blast radius.
+    pub baseline: Option<bool>,
+    /// A component needs at least this many jobs in a bucket to be judged (default 20).
+    pub min_jobs: Option<Loc<u64>>,
+    /// Impaired when its error rate exceeds the baseline's by more than this many percentage
+    /// points (default 1) ...
+    pub error_rate_points: Option<Loc<f64>>,
+    /// ... and is at least this many times the baseline's (default 2);
+    pub error_rate_factor: Option<Loc<f64>>,
+    /// or when its p99 latency exceeds this many times the baseline's (default 1.5).
+    pub p99_factor: Option<Loc<f64>>,
+    /// Recovered after this many consecutive buckets with no component impaired (default 3).
+    pub recovered_buckets: Option<Loc<u32>>,
+    /// Requests that succeed slower than this breach the SLO and count in the blast radius
+    /// like failures (default: only failures count).
+    pub slo_latency: Option<Loc<Duration>>,
+}
+
 /// A fault: what, where, and when.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,0 +1,236 @@
+//! The comparison of a run with its baseline, one bucket at a time: which components are
+//! impaired (the `[analysis]` rule), each fault's time to detect and recover and its blast
+//! radius, and what the cascade tree needs. Holds a few counters per component and per
+//! fault, never anything per bucket, so memory does not grow with the run's length.
+
+use cellsim_models::impact::{BlastRadius, FaultImpact, Impact};
+use cellsim_models::observe::{BucketObservation, Counts, CustomerCounts};
+use cellsim_models::spec::{AnalysisSpec, Window};
+use cellsim_models::Spec;
+use cellsim_sim::Nanos;
+
+/// The customer windows a run collects: each scheduled fault's window, within the run (none
+/// when no workload declares customers).
+pub(crate) fn windows(spec: &Spec) -> Vec<Window> {
+    if spec.workloads.iter().all(|w| w.customers <= 1) {
+        return Vec::new();
+    }
+    spec.faults.iter().filter(|f| !f.random).map(|f| clamp(f.window, spec.duration_ns)).collect()
+}
+
+fn clamp(w: Window, duration_ns: Nanos) -> Window {
+    Window { start_ns: w.start_ns.min(duration_ns), end_ns: w.end_ns.min(duration_ns) }
+}
+
+/// Is a component (or zone) with these counts in the run and the baseline impaired? Its
+/// error rate exceeds the baseline's by more than the margin and by the factor, or its p99
+/// by the latency factor; judged only with `min_jobs` jobs (the latency test with as many in
+/// the baseline too).
+pub(crate) fn impaired(rule: &AnalysisSpec, ours: Counts, theirs: Counts, p99: Option<(Nanos, Nanos)>) -> bool {
+    if ours.ended < rule.min_jobs {
+        return false;
+    }
+    let (e, b) = (ours.failed_share(), theirs.failed_share());
+    let errors = e - b > rule.error_rate_points / 100.0 && e >= rule.error_rate_factor * b;
+    let slow = theirs.ended >= rule.min_jobs && p99.is_some_and(|(o, t)| o as f64 > rule.p99_factor * t as f64);
+    errors || slow
+}
+
+/// A scheduled fault's progress through the comparison.
+struct Tracked {
+    impact: FaultImpact,
+    window: Window,
+    /// Consecutive clear buckets at or after the one it ends in, and when the run began.
+    clear: u32,
+    clear_from_ns: Nanos,
+    /// Components, cells and zones impaired during its window.
+    components: Vec<bool>,
+    cells: Vec<bool>,
+    zones: Vec<bool>,
+}
+
+/// The comparison so far.
+pub(crate) struct Analysis<'s> {
+    spec: &'s Spec,
+    rule: AnalysisSpec,
+    /// By component: impaired in how many buckets, and the first's start.
+    impaired_buckets: Vec<u64>,
+    first_impaired_ns: Vec<Option<Nanos>>,
+    /// By component: a fault acts on it.
+    faulted: Vec<bool>,
+    /// By fault.
+    faults: Vec<Tracked>,
+    any_impaired_buckets: u64,
+    analysed_until_ns: Nanos,
+}
+
+impl<'s> Analysis<'s> {
+    pub(crate) fn new(spec: &'s Spec) -> Analysis<'s> {
+        let n = spec.services.len();
+        let cells = spec.topology.as_ref().map_or(0, |t| t.cells.len());
+        let zones = spec.topology.as_ref().map_or(0, |t| t.zones.len());
+        let mut faulted = vec![false; n];
+        let faults = spec
+            .faults
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let mut hit = vec![false; n];
+                for &(s, _) in &f.target.instances {
+                    hit[s as usize] = true;
+                    faulted[s as usize] = true;
+                }
+                let window = clamp(f.window, spec.duration_ns);
+                Tracked {
+                    impact: FaultImpact {
+                        fault: i as u32,
+                        kind: f.kind.name(),
+                        what: f.target.what.clone(),
+                        start_ns: f.window.start_ns,
+                        end_ns: f.window.end_ns,
+                        random: f.random,
+                        components_hit: hit.iter().filter(|&&h| h).count() as u32,
+                        time_to_detect_ns: None,
+                        time_to_recover_ns: None,
+                        blast: (!f.random).then(|| BlastRadius {
+                            components: n as u32,
+                            cells: cells as u32,
+                            zones: zones as u32,
+                            ..BlastRadius::default()
+                        }),
+                    },
+                    window,
+                    clear: 0,
+                    clear_from_ns: 0,
+                    components: vec![false; n],
+                    cells: vec![false; cells],
+                    zones: vec![false; zones],
+                }
+            })
+            .collect();
+        Analysis {
+            spec,
+            rule: spec.analysis,
+            impaired_buckets: vec![0; n],
+            first_impaired_ns: vec![None; n],
+            faulted,
+            faults,
+            any_impaired_buckets: 0,
+            analysed_until_ns: 0,
+        }
+    }
+
+    /// Compares the bucket `[start_ns, end_ns)` of the run (`ours`) with the baseline's.
+    pub(crate) fn bucket(
+        &mut self,
+        start_ns: Nanos,
+        end_ns: Nanos,
+        ours: &BucketObservation,
+        theirs: &BucketObservation,
+    ) {
+        self.analysed_until_ns = end_ns;
+        let rule = self.rule;
+        let components: Vec<bool> = (0..self.spec.services.len())
+            .map(|s| {
+                let p99 = ours.latency_quantile_ns(s, 0.99).zip(theirs.latency_quantile_ns(s, 0.99));
+                impaired(&rule, ours.services[s], theirs.services[s], p99)
+            })
+            .collect();
+        let zones: Vec<bool> =
+            ours.zones.iter().zip(&theirs.zones).map(|(&o, &t)| impaired(&rule, o, t, None)).collect();
+        let any = components.iter().any(|&i| i);
+        self.any_impaired_buckets += any as u64;
+        for (s, _) in components.iter().enumerate().filter(|(_, &i)| i) {
+            self.impaired_buckets[s] += 1;
+            self.first_impaired_ns[s].get_or_insert(start_ns);
+        }
+        let harmed = |b: &BucketObservation| b.requests.failed + b.slow_requests;
+        for f in self.faults.iter_mut().filter(|f| !f.impact.random) {
+            let w = f.window;
+            if any && end_ns > w.start_ns && f.impact.time_to_detect_ns.is_none() {
+                f.impact.time_to_detect_ns = Some(start_ns.saturating_sub(w.start_ns));
+            }
+            if start_ns < w.end_ns && end_ns > w.start_ns {
+                let blast = f.impact.blast.as_mut().expect("scheduled faults have one");
+                blast.requests += ours.requests.ended;
+                blast.requests_harmed += harmed(ours);
+                blast.baseline_requests += theirs.requests.ended;
+                blast.baseline_requests_harmed += harmed(theirs);
+                for (s, _) in components.iter().enumerate().filter(|(_, &i)| i) {
+                    f.components[s] = true;
+                    if let Some(cell) = self.spec.services[s].cell {
+                        f.cells[cell as usize] = true;
+                    }
+                }
+                for (z, _) in zones.iter().enumerate().filter(|(_, &i)| i) {
+                    f.zones[z] = true;
+                }
+            }
+            // Recovery: clear buckets from the one the fault ends in.
+            if end_ns > w.end_ns && f.impact.time_to_recover_ns.is_none() {
+                if any {
+                    f.clear = 0;
+                } else {
+                    if f.clear == 0 {
+                        f.clear_from_ns = start_ns;
+                    }
+                    f.clear += 1;
+                    if f.clear >= rule.recovered_buckets {
+                        f.impact.time_to_recover_ns = Some(f.clear_from_ns.saturating_sub(w.end_ns));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The comparison, with the customers each window collected in the run and the baseline.
+    pub(crate) fn finish(self, customers: &[(Window, Option<CustomerCounts>, Option<CustomerCounts>)]) -> Impact {
+        let cascade = crate::cascade::tree(self.spec, &self.faulted, &self.impaired_buckets, &self.first_impaired_ns);
+        let faults = self
+            .faults
+            .into_iter()
+            .map(|mut f| {
+                if let Some(blast) = f.impact.blast.as_mut() {
+                    let count = |v: &[bool]| v.iter().filter(|&&x| x).count() as u32;
+                    blast.components_impaired = count(&f.components);
+                    blast.cells_impaired = count(&f.cells);
+                    blast.zones_impaired = count(&f.zones);
+                    blast.customers = customers.iter().find(|c| c.0 == f.window).and_then(|c| c.1.zip(c.2));
+                }
+                f.impact
+            })
+            .collect();
+        Impact {
+            bucket_ns: self.spec.bucket_ns,
+            rule: self.rule,
+            analysed_until_ns: self.analysed_until_ns,
+            impaired_buckets: self.any_impaired_buckets,
+            faults,
+            cascade,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(ended: u64, failed: u64) -> Counts {
+        Counts { ended, failed }
+    }
+
+    /// The default rule, case by case: too few jobs; errors up by under a point; errors up
+    /// by over a point but less than doubled; doubled and over a point; latency 1.5x.
+    #[test]
+    fn the_rule_needs_jobs_a_margin_and_a_factor() {
+        let rule = AnalysisSpec::default();
+        assert!(!impaired(&rule, counts(19, 19), counts(100, 0), None), "19 jobs are too few");
+        assert!(impaired(&rule, counts(20, 1), counts(100, 0), None), "5% against 0%");
+        assert!(!impaired(&rule, counts(1000, 9), counts(1000, 0), None), "0.9 points: within the margin");
+        assert!(!impaired(&rule, counts(1000, 150), counts(1000, 100), None), "15% against 10%: not doubled");
+        assert!(impaired(&rule, counts(1000, 200), counts(1000, 100), None), "20% against 10%");
+        assert!(!impaired(&rule, counts(1000, 0), counts(1000, 0), Some((150, 100))), "exactly 1.5x is not over");
+        assert!(impaired(&rule, counts(1000, 0), counts(1000, 0), Some((151, 100))));
+        assert!(!impaired(&rule, counts(1000, 0), counts(19, 0), Some((1000, 100))), "too few baseline jobs");
+    }
+}

@@ -1,0 +1,111 @@
+//! Running simulations together, above `models`: a run with faults paired with its baseline
+//! (the same scenario and seed without the faults), the two stepped side by side bucket by
+//! bucket, and what comparing them finds (`impact`: impairment, time to detect and recover,
+//! blast radius; `cascade`: the tree of impaired components). `models` offers the stepping
+//! and the observations and knows nothing of pairing; the binary calls `simulate` and stays
+//! thin.
+//!
+//! # Common random numbers
+//!
+//! Every random stream is keyed by the entity that draws from it (see `sim::rng`), so the
+//! baseline draws exactly what the run draws wherever the faults change nothing: open
+//! workloads send identical arrivals, closed loops the same users with the same think times,
+//! and a difference between the two runs is the faults' doing, not noise.
+
+mod cascade;
+mod impact;
+
+use cellsim_models::observe::{CustomerCounts, Observe, Observed};
+use cellsim_models::spec::Window;
+use cellsim_models::{Estimate, Features, NoSeries, RunResult, SeriesSink, Simulation, Spec};
+use cellsim_sim::Nanos;
+
+/// Customer windows collected at once at most (each holds two bits per customer).
+pub const MAX_OPEN_CUSTOMER_WINDOWS: usize = 16;
+
+/// Runs `spec` with seed `seed`, streaming its series into `sink`; when it has faults (and
+/// `[analysis] baseline` is on, and `paired` asks for it), beside its baseline, filling
+/// `RunResult::impact`. The run's own results are the same bytes paired or not.
+pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, paired: bool) -> (RunResult, S) {
+    if !pairs(spec, paired) {
+        return cellsim_models::simulate(spec, seed, sink);
+    }
+    let baseline = baseline_of(spec);
+    let observe = Observe {
+        slo_ns: spec.analysis.slo_ns,
+        customer_windows: impact::windows(spec),
+        max_open_windows: MAX_OPEN_CUSTOMER_WINDOWS,
+    };
+    let mut run = Simulation::new(spec, seed, sink);
+    // The baseline in the run's tier: tiers give the same results, and the customer ids
+    // that blast radius counts are drawn from the policies tier up.
+    let mut base = Simulation::new_in(&baseline, seed, NoSeries, Features::of(spec).tier(), true);
+    run.observe(&observe);
+    base.observe(&observe);
+    let mut analysis = impact::Analysis::new(spec);
+    let bucket_ns = spec.bucket_ns.max(1);
+    let mut start_ns: Nanos = 0;
+    while start_ns < spec.duration_ns {
+        let end_ns = start_ns.saturating_add(bucket_ns);
+        let going = run.run_until(end_ns);
+        base.run_until(end_ns);
+        let ours = observed(&mut run, end_ns);
+        let theirs = observed(&mut base, end_ns);
+        analysis.bucket(start_ns, end_ns.min(spec.duration_ns), &ours, &theirs);
+        if !going {
+            break;
+        }
+        start_ns = end_ns;
+    }
+    let windows: Vec<_> =
+        observe.customer_windows.iter().map(|&w| (w, customers(&mut run, w), customers(&mut base, w))).collect();
+    let (mut result, sink) = run.finish();
+    result.impact = Some(analysis.finish(&windows));
+    (result, sink)
+}
+
+/// What a run of `spec` needs (`models::Estimate`), paired with its baseline when `pairs`
+/// says so: both models at once, and both runs' observations.
+pub fn estimate(spec: &Spec, paired: bool) -> Estimate {
+    let run = Estimate::of(spec);
+    if !pairs(spec, paired) {
+        return run;
+    }
+    let base = Estimate::of(&baseline_of(spec));
+    let zones = spec.topology.as_ref().map_or(0, |t| t.zones.len());
+    let observe =
+        Observe { slo_ns: None, customer_windows: impact::windows(spec), max_open_windows: MAX_OPEN_CUSTOMER_WINDOWS };
+    let observed = 2 * Observed::bytes(&observe, spec.services.len(), zones, spec.customers());
+    // The comparison's own state: a few counters per component and per fault.
+    let analysis = 64 * spec.services.len() as u64 + spec.faults.len() as u64 * (256 + 3 * spec.services.len() as u64);
+    let extra = observed + analysis;
+    Estimate {
+        expected_peak_bytes: run.expected_peak_bytes.saturating_add(base.expected_peak_bytes).saturating_add(extra),
+        bound_peak_bytes: run.bound_peak_bytes.saturating_add(base.bound_peak_bytes).saturating_add(extra),
+        ..run
+    }
+}
+
+/// Does `spec` run beside a baseline: it has faults, `[analysis] baseline` is on, and the
+/// caller asks for it (`paired`)?
+pub fn pairs(spec: &Spec, paired: bool) -> bool {
+    paired && spec.analysis.baseline && !spec.faults.is_empty()
+}
+
+/// The baseline of `spec`: the same scenario without its faults (noise stays: it is part of
+/// the steady state).
+pub fn baseline_of(spec: &Spec) -> Spec {
+    Spec { faults: Vec::new(), random_faults: Vec::new(), trigger: None, ..spec.clone() }
+}
+
+/// The customers `sim` collected over window `w`.
+fn customers<S: SeriesSink>(sim: &mut Simulation<'_, S>, w: Window) -> Option<CustomerCounts> {
+    sim.observed().and_then(|o| o.customers(w))
+}
+
+/// The bucket that ends at `end_ns`, taken from `sim`'s observations.
+fn observed<S: SeriesSink>(sim: &mut Simulation<'_, S>, end_ns: Nanos) -> cellsim_models::observe::BucketObservation {
+    let o = sim.observed().expect("observed from the start");
+    o.close_windows(end_ns);
+    o.take_bucket()
+}
