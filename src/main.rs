@@ -218,7 +218,11 @@ fn checked(name: &str, src: &str, overrides: &Overrides, paired: bool) -> Result
     if refusals.is_empty() {
         Ok((spec, estimate))
     } else {
-        let lines: Vec<String> = refusals.iter().map(|r| format!("error: {name}: {r}")).collect();
+        let mut lines: Vec<String> = refusals.iter().map(|r| format!("error: {name}: {r}")).collect();
+        let memory = refusals.iter().any(|r| matches!(r, cellsim_models::Refusal::Memory { .. }));
+        if memory && cellsim_runs::pairs(&spec, paired) {
+            lines.push("  hint: the faults' baseline runs beside the scenario and needs as much again: --no-baseline (or [analysis] baseline = false) runs it alone".into());
+        }
         Err(Failure::Design(lines.join("\n")))
     }
 }

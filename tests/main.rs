@@ -9,6 +9,7 @@ mod cells;
 mod cli;
 mod controllers;
 mod determinism;
+mod faults;
 mod golden;
 mod hostile_input;
 mod impact;

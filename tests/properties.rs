@@ -132,7 +132,8 @@ struct CallG {
 
 #[derive(Clone, Debug)]
 struct FaultG {
-    outage: bool,
+    /// An index into `FAULT_KINDS`.
+    kind: usize,
     service: usize,
     start_pct: u64,
     duration_pct: u64,
@@ -331,8 +332,9 @@ impl Gen {
             let length = (duration * f.duration_pct / 100).max(1);
             // With cells, a service fault hits the first cell's copy.
             let prefix = if cells.is_some() { "cell-1/" } else { "" };
+            let kind = FAULT_KINDS[f.kind % FAULT_KINDS.len()];
             // One outage in four fails at random (MTBF and MTTR) instead of in a window.
-            let when = if f.outage && f.start_pct % 4 == 0 {
+            let when = if kind == "outage" && f.start_pct % 4 == 0 {
                 let mttr = (duration * (f.load_percent + 1) / 400).max(1000);
                 format!(
                     "mtbf = {{ dist = \"exponential\", mean = {} }}\nmttr = {{ dist = \"exponential\", mean = {} }}",
@@ -342,12 +344,14 @@ impl Gen {
             } else {
                 format!("start = {}\nduration = {}", d(start), d(length))
             };
-            out += &format!(
-                "\n[[fault]]\nkind = \"{}\"\nservice = \"{prefix}s{s}\"\n{when}\n",
-                if f.outage { "outage" } else { "cpu-stress" },
-            );
-            if !f.outage {
-                out += &format!("load_percent = {}\n", f.load_percent);
+            out += &format!("\n[[fault]]\nkind = \"{kind}\"\nservice = \"{prefix}s{s}\"\n{when}\n");
+            match kind {
+                "cpu-stress" => out += &format!("load_percent = {}\n", f.load_percent),
+                "network-latency" => {
+                    out += &format!("latency = \"{}ms\"\njitter = \"{}ms\"\n", f.load_percent + 1, f.load_percent / 3)
+                }
+                "packet-loss" => out += &format!("loss_percent = {}\n", f.load_percent / 2 + 1),
+                _ => {}
             }
             if let Some(k) = f.instances {
                 out += &format!("instances = {}\n", k.min(self.services[s].instances));
@@ -363,6 +367,18 @@ impl Gen {
             let (start, length) = (duration * start_pct / 100, (duration * length_pct / 100).max(1));
             out +=
                 &format!("\n[[fault]]\nkind = \"{what}\"\n{target}\nstart = {}\nduration = {}\n", d(start), d(length));
+        }
+        // A third of the scenarios set the comparison with the baseline's thresholds.
+        let s = self.seed;
+        if s % 3 == 0 {
+            out += &format!(
+                "\n[analysis]\nmin_jobs = {}\np99_factor = {}\nerror_rate_points = {}\nrecovered_buckets = {}\nslo_latency = \"{}ms\"\n",
+                1 + s % 50,
+                1 + (s >> 8) % 4,
+                (s >> 12) % 5,
+                1 + (s >> 16) % 5,
+                1 + (s >> 24) % 500
+            );
         }
         out
     }
@@ -763,10 +779,14 @@ fn service() -> impl Strategy<Value = ServiceG> {
         )
 }
 
+/// The fault kinds the generator draws from (outages twice as often).
+const FAULT_KINDS: [&str; 8] =
+    ["outage", "cpu-stress", "outage", "reject", "blackhole", "unavailable", "network-latency", "packet-loss"];
+
 fn fault() -> impl Strategy<Value = FaultG> {
-    (any::<bool>(), 0usize..4, 0u64..100, 1u64..80, 0u64..=99, proptest::option::of(1u32..=4)).prop_map(
-        |(outage, service, start_pct, duration_pct, load_percent, instances)| FaultG {
-            outage,
+    (0usize..FAULT_KINDS.len(), 0usize..4, 0u64..100, 1u64..80, 0u64..=99, proptest::option::of(1u32..=4)).prop_map(
+        |(kind, service, start_pct, duration_pct, load_percent, instances)| FaultG {
+            kind,
             service,
             start_pct,
             duration_pct,
@@ -933,6 +953,15 @@ fn check_case(case: &Case, index: u64) -> Result<(), TestCaseError> {
             summary == summary_full && rows == rows_full,
             "the top tier without fast paths gave other results than `simulate`"
         );
+        // Beside its baseline: the run's own results unchanged, the comparison consistent.
+        let (paired, rows_paired) = cellsim_runs::simulate(&spec, spec.seed, Vec::<SeriesRow>::new(), true);
+        if let Err(violations) = invariants::check(&spec, &paired, Some(&rows_paired)) {
+            return Err(TestCaseError::fail(format!("paired: invariants violated:\n  {}", violations.join("\n  "))));
+        }
+        prop_assert_eq!(paired.impact.is_some(), cellsim_runs::pairs(&spec, true));
+        let alone = cellsim_models::RunResult { impact: None, ..paired };
+        let summary_paired = serde_json::to_string(&cellsim_reports::summarise(&alone)).unwrap();
+        prop_assert!(summary == summary_paired && rows == rows_paired, "pairing changed the run's own results");
     }
     Ok(())
 }
@@ -1031,6 +1060,12 @@ fn the_generator_covers_the_format() {
         "least-outstanding",
         "\"outage\"",
         "\"cpu-stress\"",
+        "\"reject\"",
+        "\"blackhole\"",
+        "\"unavailable\"",
+        "\"network-latency\"",
+        "\"packet-loss\"",
+        "[analysis]",
         "warmup = ",
         "bucket = ",
         "drain = ",

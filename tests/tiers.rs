@@ -108,6 +108,9 @@ fn minimal(feature: Feature) -> String {
             // Zones: latency between placements; the back end spread over two zones.
             fault = "[[region]]\nname = \"r\"\nzones = [\"a\", \"b\"]\n\n[network]\ncross_zone = { dist = \"constant\", value = \"2ms\" }"
         }
+        Feature::NetworkFault => {
+            fault = "[[fault]]\nkind = \"network-latency\"\nservice = \"back\"\nstart = \"5s\"\nduration = \"5s\"\nlatency = \"3ms\"\njitter = \"1ms\""
+        }
         Feature::CpuStress => {
             fault = "[[fault]]\nkind = \"cpu-stress\"\nservice = \"back\"\nstart = \"5s\"\nduration = \"5s\"\nload_percent = 50"
         }

@@ -28,8 +28,11 @@ pub enum Feature {
     QueueDiscipline,
     Codel,
     MaxInFlight,
+    /// Faults that break instances: outages, rejects, blackholes, `unavailable`.
     Outage,
     CpuStress,
+    /// Network latency and packet loss on instances' answers.
+    NetworkFault,
     /// A service with several operations, or with branches.
     Operations,
     /// A call repeated, made with a probability, or awaited at the end or never.
@@ -42,7 +45,7 @@ pub enum Feature {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 22] = [
+    pub const ALL: [Feature; 23] = [
         Feature::RetryBudget,
         Feature::CircuitBreaker,
         Feature::Bulkhead,
@@ -61,6 +64,7 @@ impl Feature {
         Feature::MaxInFlight,
         Feature::Outage,
         Feature::CpuStress,
+        Feature::NetworkFault,
         Feature::Operations,
         Feature::CallShapes,
         Feature::Topology,
@@ -74,7 +78,7 @@ impl Feature {
             RetryBudget | CircuitBreaker | Bulkhead | AdaptiveThrottling | Hedging | Fallback | DecorrelatedJitter
             | LoadBalancer | HealthCheck | OutlierDetection | Topology | Controllers => TierKind::Policies,
             CallDeadline | PropagateDeadline | ErrorProbability | QueueDiscipline | Codel | MaxInFlight | Outage
-            | CpuStress | Operations | CallShapes => TierKind::Full,
+            | CpuStress | NetworkFault | Operations | CallShapes => TierKind::Full,
         }
     }
 
@@ -253,8 +257,9 @@ pub fn service_features(s: &ServiceSpec) -> Features {
 
 fn fault_feature(f: &FaultSpec) -> Feature {
     match f.kind {
-        FaultKind::Outage => Feature::Outage,
+        FaultKind::Outage | FaultKind::Reject | FaultKind::Blackhole | FaultKind::Unavailable => Feature::Outage,
         FaultKind::CpuStress(_) => Feature::CpuStress,
+        FaultKind::NetworkLatency { .. } | FaultKind::PacketLoss(_) => Feature::NetworkFault,
         // It acts on launches only: without autoscaling, on nothing.
         FaultKind::InsufficientCapacity => Feature::Controllers,
     }
@@ -286,7 +291,7 @@ impl Paths {
         let receives_deadlines = receives_deadlines(spec);
         let caller = callers(spec);
         let mut outages = vec![false; spec.services.len()];
-        for f in spec.faults.iter().filter(|f| f.kind == FaultKind::Outage) {
+        for f in spec.faults.iter().filter(|f| f.kind.breaks_instances()) {
             for &(s, _) in &f.target.instances {
                 outages[s as usize] = true;
             }

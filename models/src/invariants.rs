@@ -39,6 +39,9 @@ pub fn check(spec: &Spec, result: &RunResult, rows: Option<&[SeriesRow]>) -> Res
     services(spec, result, &mut v);
     edges(spec, result, &mut v);
     topology(spec, result, &mut v);
+    if let Some(i) = &result.impact {
+        impact(spec, i, &mut v);
+    }
     if let Some(rows) = rows {
         series(spec, result, rows, &mut v);
     }
@@ -59,6 +62,48 @@ impl Violations {
             self.0.push(what());
         }
     }
+}
+
+/// The comparison with the baseline: a record per fault, shares within their wholes, times
+/// within the analysed span, and a cascade tree whose parents are listed and whose depth is
+/// the largest impaired one.
+fn impact(spec: &Spec, i: &crate::impact::Impact, v: &mut Violations) {
+    v.require(i.faults.len() == spec.faults.len(), || {
+        format!("impact: {} fault records for {} faults", i.faults.len(), spec.faults.len())
+    });
+    v.require(i.analysed_until_ns <= spec.duration_ns, || {
+        format!("impact: analysed until {} past the duration {}", i.analysed_until_ns, spec.duration_ns)
+    });
+    for f in &i.faults {
+        let within = |t: Option<u64>| t.is_none_or(|t| t <= i.analysed_until_ns);
+        v.require(within(f.time_to_detect_ns) && within(f.time_to_recover_ns), || {
+            format!("impact: fault {} detected or recovered after the analysed span: {f:?}", f.fault)
+        });
+        v.require(f.random != f.blast.is_some(), || format!("impact: fault {}: a blast radius iff scheduled", f.fault));
+        if let Some(b) = &f.blast {
+            let ok = b.requests_harmed <= b.requests
+                && b.baseline_requests_harmed <= b.baseline_requests
+                && b.components_impaired <= b.components
+                && b.cells_impaired <= b.cells
+                && b.zones_impaired <= b.zones
+                && b.components as usize == spec.services.len()
+                && b.customers.is_none_or(|(o, t)| o.failed <= o.sent && t.failed <= t.sent);
+            v.require(ok, || format!("impact: fault {}: a share over its whole: {b:?}", f.fault));
+        }
+    }
+    let c = &i.cascade;
+    let listed = |x: u32| c.nodes.iter().any(|n| n.component == x);
+    for n in &c.nodes {
+        let ok = n.parent.is_none_or(|p| listed(p) || c.nodes_dropped > 0)
+            && (n.faulted == (n.depth == Some(0)))
+            && (n.parent.is_none() == (n.depth.is_none_or(|d| d == 0)))
+            && n.impaired_buckets <= i.analysed_until_ns / i.bucket_ns.max(1) + 1;
+        v.require(ok, || format!("impact: cascade node {n:?}"));
+    }
+    let deepest = c.nodes.iter().filter(|n| n.impaired_buckets > 0).filter_map(|n| n.depth).max().unwrap_or(0);
+    v.require(c.nodes_dropped > 0 || c.depth == deepest, || {
+        format!("impact: cascade depth {} but the deepest impaired node is at {deepest}", c.depth)
+    });
 }
 
 /// The number of values a batch-means record holds.

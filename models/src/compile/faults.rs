@@ -4,6 +4,7 @@
 use super::topology::Layout;
 use super::Checker;
 use crate::dist::Dist;
+use crate::faults::network::PacketLoss;
 use crate::faults::{CpuStress, FaultKind, FaultTarget, RandomFault};
 use crate::scenario::{AnalysisSection, FaultKind as FaultKindSection, FaultSection};
 use crate::spec::{AnalysisSpec, FaultSpec, ServiceSpec, Window};
@@ -50,38 +51,7 @@ impl Checker<'_> {
             self.err(section.span.clone(), format!("{path}.mtbf"), "only outages fail at random yet")
                 .hint("kind = \"outage\" with mtbf and mttr; other kinds take start and duration");
         }
-        let field = format!("{path}.load_percent");
-        let kind = match (fault.kind, &fault.load_percent) {
-            (FaultKindSection::Outage, load) => {
-                if let Some(l) = load {
-                    self.err(l.span.clone(), field, "an outage has no load_percent");
-                }
-                FaultKind::Outage
-            }
-            (FaultKindSection::CpuStress, Some(l)) if (0.0..=99.0).contains(&l.value) => {
-                FaultKind::CpuStress(CpuStress::new(l.value))
-            }
-            (FaultKindSection::CpuStress, Some(l)) => {
-                self.err(l.span.clone(), field, format!("load_percent must be from 0 to 99, not {}", l.value))
-                    .hint("80 leaves the service a fifth of its CPU: work takes 5 times as long");
-                FaultKind::CpuStress(CpuStress::new(0.0))
-            }
-            (FaultKindSection::InsufficientCapacity, load) => {
-                if let Some(l) = load {
-                    self.err(l.span.clone(), field, "insufficient-capacity has no load_percent");
-                }
-                if target.zone.is_none() {
-                    self.err(section.span.clone(), format!("{path}.zone"), "insufficient capacity is a zone's")
-                        .hint("aim it at a zone: zone = \"use1-az1\"; launches there fail while it lasts");
-                }
-                FaultKind::InsufficientCapacity
-            }
-            (FaultKindSection::CpuStress, None) => {
-                self.err(section.span.clone(), field, "a cpu-stress fault needs load_percent")
-                    .hint("load_percent = 80 leaves the service a fifth of its CPU");
-                FaultKind::CpuStress(CpuStress::new(0.0))
-            }
-        };
+        let kind = self.kind(section, path, target.zone.is_some());
         if let Some((to_failure, to_repair)) = random {
             let per_instance = fault.service.is_some();
             self.random_faults.push(RandomFault { fault: index, to_failure, to_repair, per_instance });
@@ -91,6 +61,93 @@ impl Checker<'_> {
 }
 
 impl Checker<'_> {
+    /// The fault's kind with its options, each checked; an option of another kind is an
+    /// error.
+    fn kind(&mut self, section: &Loc<FaultSection>, path: &str, zone_target: bool) -> FaultKind {
+        let fault = &section.value;
+        let name = kind_name(fault.kind);
+        let options: [(&str, Option<&std::ops::Range<usize>>); 4] = [
+            ("load_percent", fault.load_percent.as_ref().map(|l| &l.span)),
+            ("latency", fault.latency.as_ref().map(|l| &l.span)),
+            ("jitter", fault.jitter.as_ref().map(|l| &l.span)),
+            ("loss_percent", fault.loss_percent.as_ref().map(|l| &l.span)),
+        ];
+        let own: &[&str] = match fault.kind {
+            FaultKindSection::CpuStress => &["load_percent"],
+            FaultKindSection::NetworkLatency => &["latency", "jitter"],
+            FaultKindSection::PacketLoss => &["loss_percent"],
+            _ => &[],
+        };
+        for (key, span) in options {
+            if let Some(span) = span.filter(|_| !own.contains(&key)) {
+                self.err(span.clone(), format!("{path}.{key}"), format!("{name} faults have no {key}"))
+                    .hint(format!("{key} belongs to {}", owner_of(key)));
+            }
+        }
+        let required = |this: &mut Self, key: &str, hint: &str| {
+            this.err(section.span.clone(), format!("{path}.{key}"), format!("{name} faults need {key}")).hint(hint);
+        };
+        match fault.kind {
+            FaultKindSection::Outage => FaultKind::Outage,
+            FaultKindSection::Reject => FaultKind::Reject,
+            FaultKindSection::Blackhole => FaultKind::Blackhole,
+            FaultKindSection::Unavailable => FaultKind::Unavailable,
+            FaultKindSection::CpuStress => {
+                let load = match &fault.load_percent {
+                    Some(l) if (0.0..=99.0).contains(&l.value) => l.value,
+                    Some(l) => {
+                        let message = format!("load_percent must be from 0 to 99, not {}", l.value);
+                        self.err(l.span.clone(), format!("{path}.load_percent"), message)
+                            .hint("80 leaves the service a fifth of its CPU: work takes 5 times as long");
+                        0.0
+                    }
+                    None => {
+                        required(self, "load_percent", "load_percent = 80 leaves the service a fifth of its CPU");
+                        0.0
+                    }
+                };
+                FaultKind::CpuStress(CpuStress::new(load))
+            }
+            FaultKindSection::InsufficientCapacity => {
+                if !zone_target {
+                    self.err(section.span.clone(), format!("{path}.zone"), "insufficient capacity is a zone's")
+                        .hint("aim it at a zone: zone = \"use1-az1\"; launches there fail while it lasts");
+                }
+                FaultKind::InsufficientCapacity
+            }
+            FaultKindSection::NetworkLatency => {
+                let delay_ns = fault.latency.as_ref().map(|l| l.value.ns());
+                let jitter_ns = fault.jitter.as_ref().map_or(0, |j| j.value.ns());
+                match delay_ns {
+                    Some(d) if d == 0 && jitter_ns == 0 => {
+                        let span = fault.latency.as_ref().map(|l| l.span.clone()).unwrap_or_default();
+                        self.err(span, format!("{path}.latency"), "the added latency is 0: the fault would do nothing")
+                            .hint("latency = \"100ms\", and jitter = \"20ms\" for a spread");
+                    }
+                    Some(_) => {}
+                    None => required(self, "latency", "latency = \"100ms\" delays every answer by 100 ms"),
+                }
+                FaultKind::NetworkLatency { delay_ns: delay_ns.unwrap_or(0), jitter_ns }
+            }
+            FaultKindSection::PacketLoss => {
+                let p = match &fault.loss_percent {
+                    Some(l) if l.value > 0.0 && l.value <= 100.0 => l.value / 100.0,
+                    Some(l) => {
+                        let message = format!("loss_percent must be above 0 and at most 100, not {}", l.value);
+                        self.err(l.span.clone(), format!("{path}.loss_percent"), message)
+                            .hint("AWS FIS injects 7 by default; 100 loses every answer, as a blackhole");
+                        0.0
+                    }
+                    None => {
+                        required(self, "loss_percent", "loss_percent = 7 is AWS FIS's default");
+                        0.0
+                    }
+                };
+                FaultKind::PacketLoss(PacketLoss::new(p))
+            }
+        }
+    }
+
     /// When a fault acts: its window `[start, start + duration)`, or, for random failures
     /// (`mtbf` and `mttr`), the whole run and the two distributions.
     fn when(
@@ -293,6 +350,29 @@ impl Checker<'_> {
             recovered_buckets,
             slo_ns,
         }
+    }
+}
+
+/// A kind's name in the format.
+fn kind_name(kind: FaultKindSection) -> &'static str {
+    match kind {
+        FaultKindSection::Outage => "outage",
+        FaultKindSection::CpuStress => "cpu-stress",
+        FaultKindSection::InsufficientCapacity => "insufficient-capacity",
+        FaultKindSection::Reject => "reject",
+        FaultKindSection::Blackhole => "blackhole",
+        FaultKindSection::Unavailable => "unavailable",
+        FaultKindSection::NetworkLatency => "network-latency",
+        FaultKindSection::PacketLoss => "packet-loss",
+    }
+}
+
+/// The kind an option belongs to, for hints.
+fn owner_of(key: &str) -> &'static str {
+    match key {
+        "load_percent" => "kind = \"cpu-stress\"",
+        "loss_percent" => "kind = \"packet-loss\"",
+        _ => "kind = \"network-latency\"",
     }
 }
 

@@ -1,7 +1,9 @@
 //! The fault catalogue: each kind with its checked options (the scenario's `[[fault]]`
 //! tables, compiled by `compile::faults`). A fault aims at a target and acts over a window.
 
+use super::network::PacketLoss;
 use crate::spec::Window;
+use cellsim_sim::Nanos;
 
 /// One fault, as compiled.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +38,28 @@ pub enum FaultKind {
     CpuStress(CpuStress),
     /// Launches in the target zone fail (autoscaling retries them).
     InsufficientCapacity,
+    /// The network refuses connections to the instances (a reset, an ICMP unreachable:
+    /// catalogue 19's *reject*): each job sent to one fails at once with `error`, and health
+    /// checks fail, as in an outage.
+    Reject,
+    /// Messages to and from the instances are dropped without an answer (catalogue 19's
+    /// *blackhole*): a job sent to one is lost, so its caller waits for its own timeout (with
+    /// none, for ever); answers of jobs already there are lost too; health checks fail.
+    Blackhole,
+    /// The instances are present and answer, but fail every request with `error` at once
+    /// (catalogue 7, Chaos Mesh `pod-failure`): health checks pass, so no balancer stops
+    /// sending to them unless outlier detection ejects them.
+    Unavailable,
+    /// The instances' answers are delayed by `delay_ns` plus a uniform draw in
+    /// `[-jitter_ns, +jitter_ns]` (at least 0): netem on the instances' egress, as AWS FIS
+    /// and Gremlin inject it (catalogue 15).
+    NetworkLatency { delay_ns: Nanos, jitter_ns: Nanos },
+    /// The instances' answers lose packets: each TCP segment of an answer (its size drawn
+    /// from the call's `response_bytes`, 1460 bytes a segment) is lost with chance `p` per
+    /// transmission and retransmitted after a timeout of 200 ms doubling on consecutive
+    /// losses; after 15 retransmissions the connection gives up and the answer is lost
+    /// (catalogue 16). On the instances' egress, on established connections.
+    PacketLoss(PacketLoss),
 }
 
 impl FaultKind {
@@ -45,7 +69,23 @@ impl FaultKind {
             FaultKind::Outage => "outage",
             FaultKind::CpuStress(_) => "cpu-stress",
             FaultKind::InsufficientCapacity => "insufficient-capacity",
+            FaultKind::Reject => "reject",
+            FaultKind::Blackhole => "blackhole",
+            FaultKind::Unavailable => "unavailable",
+            FaultKind::NetworkLatency { .. } => "network-latency",
+            FaultKind::PacketLoss(_) => "packet-loss",
         }
+    }
+
+    /// Does it break the instances it hits (jobs sent to them fail or are lost)? Their
+    /// service then picks instances through its fleet.
+    pub fn breaks_instances(&self) -> bool {
+        matches!(self, FaultKind::Outage | FaultKind::Reject | FaultKind::Blackhole | FaultKind::Unavailable)
+    }
+
+    /// Does it act on the instances' answers on the network?
+    pub fn on_the_network(&self) -> bool {
+        matches!(self, FaultKind::NetworkLatency { .. } | FaultKind::PacketLoss(_))
     }
 }
 

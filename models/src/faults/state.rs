@@ -32,6 +32,15 @@ pub struct FaultState {
     /// By global instance: the product of the CPU-stress multipliers acting on it (1.0 when
     /// none); empty when the scenario has no CPU-stress fault.
     slowdown: Vec<f64>,
+    /// By global instance: blackholes, `unavailable` faults and network faults acting on it
+    /// now (each empty when the scenario has none of its kind). Blackholes also count in
+    /// `down` (health checks see them).
+    blackholed: Vec<u32>,
+    unavailable: Vec<u32>,
+    network: Vec<u32>,
+    /// The network faults, and by fault its stream (answer sizes, losses, jitter).
+    network_faults: Vec<u32>,
+    streams: Vec<Option<Stream>>,
     /// Random faults' failure domains: the global instances each holds down while down, and
     /// its failures and repairs; the next one due first (ties in domain order).
     domains: Vec<(Vec<u32>, UpDown)>,
@@ -59,9 +68,21 @@ impl FaultState {
         timeline.sort_by_key(|t| (t.at_ns, t.fault, !t.starts));
         let targets = faults
             .iter()
-            .map(|f| f.target.instances.iter().map(|&(s, i)| first_instance[s as usize] + i).collect())
+            .map(|f| {
+                let mut t: Vec<u32> = f.target.instances.iter().map(|&(s, i)| first_instance[s as usize] + i).collect();
+                t.sort_unstable();
+                t
+            })
             .collect();
         let stressed = faults.iter().any(|f| matches!(f.kind, FaultKind::CpuStress(_)));
+        let per_instance = |any: bool| if any { vec![0; instances as usize] } else { Vec::new() };
+        let network_faults: Vec<u32> =
+            (0..faults.len() as u32).filter(|&f| faults[f as usize].kind.on_the_network()).collect();
+        let streams = faults
+            .iter()
+            .enumerate()
+            .map(|(i, f)| f.kind.on_the_network().then(|| Stream::new(seed, &format!("fault/{i}"), "network")))
+            .collect();
         let mut domains = Vec::new();
         let mut until = Vec::new();
         for r in random {
@@ -98,6 +119,11 @@ impl FaultState {
             active: vec![false; faults.len()],
             down: if faults.is_empty() { Vec::new() } else { vec![0; instances as usize] },
             slowdown: if stressed { vec![1.0; instances as usize] } else { Vec::new() },
+            blackholed: per_instance(faults.iter().any(|f| f.kind == FaultKind::Blackhole)),
+            unavailable: per_instance(faults.iter().any(|f| f.kind == FaultKind::Unavailable)),
+            network: per_instance(!network_faults.is_empty()),
+            network_faults,
+            streams,
         }
     }
 
@@ -166,16 +192,24 @@ impl FaultState {
             self.next += 1;
             let f = t.fault as usize;
             self.active[f] = t.starts;
-            match self.kinds[f] {
-                FaultKind::Outage => {
-                    for &i in &self.targets[f] {
-                        if t.starts {
-                            self.down[i as usize] += 1;
-                        } else {
-                            self.down[i as usize] -= 1;
-                        }
+            let targets = &self.targets[f];
+            let count = |counts: &mut Vec<u32>| {
+                for &i in targets {
+                    if t.starts {
+                        counts[i as usize] += 1;
+                    } else {
+                        counts[i as usize] -= 1;
                     }
                 }
+            };
+            match self.kinds[f] {
+                FaultKind::Outage | FaultKind::Reject => count(&mut self.down),
+                FaultKind::Blackhole => {
+                    count(&mut self.down);
+                    count(&mut self.blackholed);
+                }
+                FaultKind::Unavailable => count(&mut self.unavailable),
+                FaultKind::NetworkLatency { .. } | FaultKind::PacketLoss(_) => count(&mut self.network),
                 FaultKind::CpuStress(_) => self.restress(f),
                 // Launches ask the fault list, not the instances' state.
                 FaultKind::InsufficientCapacity => {}
@@ -205,6 +239,62 @@ impl FaultState {
     #[inline]
     pub fn is_down(&self, i: u32) -> bool {
         self.down.get(i as usize).is_some_and(|&d| d > 0)
+    }
+
+    /// Is global instance `i` broken for a job sent to it now: down (an outage, a reject, a
+    /// blackhole) or failing every request (`unavailable`)?
+    #[inline]
+    pub fn broken(&self, i: u32) -> bool {
+        self.is_down(i) || self.is_unavailable(i)
+    }
+
+    /// Does a blackhole swallow what is sent to or from global instance `i` now?
+    #[inline]
+    pub fn is_blackholed(&self, i: u32) -> bool {
+        self.blackholed.get(i as usize).is_some_and(|&d| d > 0)
+    }
+
+    /// Does global instance `i` fail every request now, while passing its health checks?
+    #[inline]
+    pub fn is_unavailable(&self, i: u32) -> bool {
+        self.unavailable.get(i as usize).is_some_and(|&d| d > 0)
+    }
+
+    /// The extra time an answer from global instance `i` takes on the network now, its size
+    /// drawn from `response_bytes` where a packet loss acts (`None`: lost, the connection gave
+    /// up). Overlapping network faults add up, in fault order.
+    #[inline]
+    pub fn egress_ns(&mut self, i: u32, response_bytes: &crate::dist::Dist) -> Option<Nanos> {
+        if self.network.get(i as usize).is_none_or(|&n| n == 0) {
+            return Some(0);
+        }
+        self.egress_cold(i, response_bytes)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn egress_cold(&mut self, i: u32, response_bytes: &crate::dist::Dist) -> Option<Nanos> {
+        let mut extra: Nanos = 0;
+        for &f in &self.network_faults {
+            let f = f as usize;
+            if !self.active[f] || self.targets[f].binary_search(&i).is_err() {
+                continue;
+            }
+            let rng = self.streams[f].as_mut().expect("a network fault has a stream");
+            let delay = match self.kinds[f] {
+                FaultKind::NetworkLatency { delay_ns, jitter_ns } => {
+                    let jitter = (2.0 * rng.unit() - 1.0) * jitter_ns as f64;
+                    (delay_ns as f64 + jitter).max(0.0).round() as Nanos
+                }
+                FaultKind::PacketLoss(loss) => {
+                    let bytes = response_bytes.sample(rng);
+                    loss.delay_ns(bytes, false, || rng.unit())?
+                }
+                _ => 0,
+            };
+            extra = extra.saturating_add(delay);
+        }
+        Some(extra)
     }
 
     /// How many times as long work started now at global instance `i` takes (1.0: no stress).

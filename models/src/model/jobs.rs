@@ -135,9 +135,14 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Some(fleet) if fleet.transparent() => Ok(rt.first_instance + fleet.next_in_turn()),
             Some(fleet) => match shard_or_pick(fleet, &self.spec.services[service as usize].fleet, customer, attempt) {
                 None => Err((Outcome::Rejected, TRAVELLING)),
-                Some(i) if fleet.restarting(i, now) || self.faults.is_down(rt.first_instance + i) => {
+                Some(i) if fleet.restarting(i, now) || self.faults.broken(rt.first_instance + i) => {
+                    let inst = rt.first_instance + i;
+                    if !fleet.restarting(i, now) && self.faults.is_blackholed(inst) {
+                        // Lost: no answer, and the balancer hears none.
+                        return Err((Outcome::Timeout, inst));
+                    }
                     fleet.on_answer(i, Outcome::Error, false, now);
-                    Err((Outcome::Error, rt.first_instance + i))
+                    Err((Outcome::Error, inst))
                 }
                 Some(i) => Ok(rt.first_instance + i),
             },
@@ -155,7 +160,11 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
         let local = inst - rt.first_instance;
         let fleet = rt.fleet.as_mut().filter(|_| T::POLICIES);
-        if fleet.as_ref().is_some_and(|f| f.restarting(local, now)) || self.faults.is_down(inst) {
+        let restarting = fleet.as_ref().is_some_and(|f| f.restarting(local, now));
+        if restarting || self.faults.broken(inst) {
+            if !restarting && self.faults.is_blackholed(inst) {
+                return Err((Outcome::Timeout, inst));
+            }
             if let Some(f) = fleet {
                 f.on_answer(local, Outcome::Error, false, now);
             }
@@ -229,6 +238,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
         if let Some(h) = slot {
             self.jobs.free(h);
+        }
+        if outcome == Outcome::Timeout {
+            // Sent into a blackhole: nothing answers; the caller's own timeout ends the wait.
+            return Ok(());
         }
         self.send_reply(seed.call, seed.attempt, outcome, inst, now, q)
     }
@@ -626,16 +639,26 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Some(c) if c.outstanding(attempt) => (c.spec, c.parent),
             _ => return None,
         };
+        // Network faults on the answering instance: lost, or later.
+        let extra = if T::EXTRAS && from != TRAVELLING {
+            if self.faults.is_blackholed(from) {
+                return None;
+            }
+            self.faults.egress_ns(from, &self.spec.calls[spec as usize].response_bytes)?
+        } else {
+            0
+        };
         if T::POLICIES && self.topo.is_some() && self.spec.calls[spec as usize].latency.is_none() {
             // Placed, and no latency of the call's own: the topology's, by placement.
             let caller = self.caller_zone(parent);
-            return Some(match from {
+            return Some(extra.saturating_add(match from {
                 // Refused before any instance took it: as far as the caller's zone.
                 TRAVELLING => self.placed_latency_to_zone(spec, caller),
                 inst => self.placed_latency(spec, caller, inst),
-            });
+            }));
         }
-        Some(sample_opt(&self.spec.calls[spec as usize].latency, &mut self.call_rt[spec as usize].network_rng))
+        let own = sample_opt(&self.spec.calls[spec as usize].latency, &mut self.call_rt[spec as usize].network_rng);
+        Some(extra.saturating_add(own))
     }
 
     /// `placed_latency` for an answer from no instance (a balancer's refusal): the call's own

@@ -16,7 +16,7 @@ use crate::policy::breaker::Breaker;
 use crate::policy::budget::Budget;
 use crate::policy::bulkhead::Bulkhead;
 use crate::policy::throttle::Throttle;
-use crate::spec::{FaultKind, OperationSpec, Scope, ServiceSpec, SheddingSpec, Spec};
+use crate::spec::{OperationSpec, Scope, ServiceSpec, SheddingSpec, Spec};
 use crate::tier::Tier;
 use cellsim_sim::{Nanos, Slab, Stream, NS_PER_S};
 use std::collections::VecDeque;
@@ -338,8 +338,7 @@ fn services_rt(
                 });
             }
             let entity = format!("service/{}", s.name);
-            let has_outages =
-                spec.faults.iter().any(|f| f.kind == FaultKind::Outage && f.target.hits(svc_index as u32));
+            let has_outages = spec.faults.iter().any(|f| f.kind.breaks_instances() && f.target.hits(svc_index as u32));
             let op0 = &s.operations[0];
             let simple = s.operations.len() == 1 && op0.branches.is_empty();
             let first_op = ops.len() as u32;

@@ -17,6 +17,19 @@ pub enum FaultKind {
     /// Launches in a zone fail (AWS FIS `aws:ec2:api-insufficient-instance-capacity-error`):
     /// autoscaling's launches there are retried until the window ends.
     InsufficientCapacity,
+    /// The network refuses connections to the instances: each job fails at once with
+    /// `error` (a fast failure), and health checks fail.
+    Reject,
+    /// Messages to and from the instances vanish: the caller waits for its own timeout;
+    /// health checks fail.
+    Blackhole,
+    /// The instances stay up and pass their health checks but fail every request at once.
+    Unavailable,
+    /// The instances' answers take `latency` longer, plus or minus a uniform `jitter`.
+    NetworkLatency,
+    /// The instances' answers lose `loss_percent` of their TCP segments, each loss costing a
+    /// retransmission timeout (200 ms, doubling on consecutive losses).
+    PacketLoss,
 }
 
 /// `[analysis]`: how a run with faults is compared with its baseline (the same scenario and
@@ -67,4 +80,9 @@ pub struct FaultSection {
     pub load_percent: Option<Loc<f64>>,
     /// How many instances are hit, from the first. Default all.
     pub instances: Option<Loc<u32>>,
+    /// network-latency: the added one-way delay of each answer, and its uniform jitter.
+    pub latency: Option<Loc<Duration>>,
+    pub jitter: Option<Loc<Duration>>,
+    /// packet-loss: the chance, in percent, that a transmission of a segment is lost.
+    pub loss_percent: Option<Loc<f64>>,
 }
