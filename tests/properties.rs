@@ -370,7 +370,7 @@ impl Gen {
         }
         // A third of the scenarios set the comparison with the baseline's thresholds.
         let s = self.seed;
-        if s % 3 == 0 {
+        if s.is_multiple_of(3) {
             out += &format!(
                 "\n[analysis]\nmin_jobs = {}\np99_factor = {}\nerror_rate_points = {}\nrecovered_buckets = {}\nslo_latency = \"{}ms\"\n",
                 1 + s % 50,
