@@ -106,7 +106,7 @@ fn cases() -> Vec<Case> {
             "random cpu stress",
             format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"cpu-stress\"\nservice = \"api\"\nload_percent = 50\nmtbf = {{ dist = \"exponential\", mean = \"9s\" }}\nmttr = {{ dist = \"exponential\", mean = \"1s\" }}\n"),
             head_lines + 5,
-            "only outages fail at random yet",
+            "only outages, stops and reboots fail at random",
             Some("kind = \"outage\""),
         ),
         c(
@@ -129,6 +129,27 @@ fn cases() -> Vec<Case> {
             head_lines + 10,
             "loss_percent must be above 0 and at most 100, not 120",
             Some("AWS FIS injects 7 by default"),
+        ),
+        c(
+            "a terminated instance with a duration",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"terminate\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"1s\"\n"),
+            head_lines + 9,
+            "a terminated instance does not come back",
+            Some("kind = \"stop\""),
+        ),
+        c(
+            "a poisoned customer out of range",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"poison-pill\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"1s\"\ncustomers = [5]\n"),
+            head_lines + 10,
+            "customer 5 is not one of workload w's 1 (ids from 0)",
+            Some("customers = [7]"),
+        ),
+        c(
+            "two ways to pick instances",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"outage\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"1s\"\ncount = 1\npercent = 50\n"),
+            head_lines + 11,
+            "a fault picks its instances one way",
+            Some("count = N or percent = P"),
         ),
         c(
             "an impairment factor below 1",

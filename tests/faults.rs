@@ -4,7 +4,7 @@
 //! timeout; network latency adds its delay; an `unavailable` instance fails every request
 //! while its health checks pass.
 
-use crate::support::run;
+use crate::support::{compile_ok, run};
 use cellsim_models::{Outcome, RunResult};
 
 /// One request type to `api` (4 instances, 1 ms of work) at 500 a second for 30 s, with
@@ -126,4 +126,146 @@ fn an_unavailable_instance_fails_its_share_while_its_health_checks_pass() {
     let outage = run(&scenario("", checks, "kind = \"outage\"\ninstances = 1"));
     let failed = outage.requests[0].outcomes.get(Outcome::Error);
     assert!(failed > 0 && failed <= 250, "{failed}: found within two checks (2 s, 250 requests)");
+}
+
+/// 8 instances, 2,000 customers at 1,000 requests a second, three attempts each (no
+/// backoff); customer 7's requests crash the instance that takes them (down 30 s) from 10 s
+/// to 50 s. `lb` picks the balancer.
+fn poison(lb: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "poison"
+duration = "60s"
+warmup = "0s"
+
+[[workload]]
+name = "w"
+customers = 2000
+arrival = {{ process = "poisson", rate_per_s = 1000 }}
+
+[[workload.request]]
+name = "get"
+target = "api"
+retry = {{ max_attempts = 3 }}
+
+[[service]]
+name = "api"
+instances = 8
+workers = 8
+service_time = {{ dist = "exponential", mean = "1ms" }}
+{lb}
+
+[[fault]]
+kind = "poison-pill"
+service = "api"
+customers = [7]
+restart_time = "30s"
+start = "10s"
+duration = "40s"
+"#
+    )
+}
+
+/// In a plain fleet, the poisoned customer's retries carry the crash from instance to
+/// instance: within its first requests every instance has crashed, and most requests of
+/// every customer fail while the pill lasts. With shuffle sharding (2 of 8), only its
+/// shard crashes, and only the customers whose shard is the same two instances fail:
+/// 1 in 28 of them, as for two dead instances in the cells tests.
+#[test]
+fn a_poison_pill_takes_down_a_plain_fleet_and_only_its_shard_with_shuffle_sharding() {
+    let plain = paired(&poison(""));
+    let api = &plain.services[0];
+    let crashes = api.fleet.as_ref().expect("a fleet").restarts;
+    assert!(crashes >= 8, "{crashes} crashes: every instance");
+    let b = plain.impact.as_ref().unwrap().faults[0].blast.clone().unwrap();
+    let (ours, _) = b.customers.unwrap();
+    assert!(ours.failed as f64 > 0.9 * ours.sent as f64, "{ours:?}: nearly every customer harmed");
+    let sharded = paired(&poison("load_balancer = \"shuffle-shard\"\nshard_size = 2"));
+    let shard: Vec<u32> = {
+        let mut s: Vec<u32> = (0..2).map(|j| cellsim_models::cells::route::shard_member(7, 8, 2, j) as u32).collect();
+        s.sort();
+        s
+    };
+    let same_shard = |c: u32| {
+        let mut s: Vec<u32> = (0..2).map(|j| cellsim_models::cells::route::shard_member(c, 8, 2, j) as u32).collect();
+        s.sort();
+        s == shard
+    };
+    let api = &sharded.services[0];
+    // Only the shard's two instances crashed (each again when it came back).
+    let untouched = (0..8u32).filter(|i| !shard.contains(i));
+    let b = sharded.impact.as_ref().unwrap().faults[0].blast.clone().unwrap();
+    let (ours, theirs) = b.customers.unwrap();
+    let exact = (0..2000u32).filter(|&c| same_shard(c)).count() as u64;
+    assert!((exact as f64 - 2000.0 / 28.0).abs() < 25.0, "{exact} customers share the shard");
+    // Every customer of the shard that sent in the window was harmed (its requests found
+    // both instances down most of the time), and no other; the baseline harmed none.
+    assert!(ours.failed <= exact && ours.failed + 8 >= exact, "{} harmed, {exact} share the shard", ours.failed);
+    assert_eq!(theirs.failed, 0);
+    let crashes = api.fleet.as_ref().unwrap().restarts;
+    assert!((2..=6).contains(&crashes), "{crashes} crashes of the shard's two instances");
+    for i in untouched {
+        assert!(api.instances_stats[i as usize].jobs > 0, "instance {i} kept serving");
+    }
+}
+
+/// Crashes fail the jobs on the instance at once: a 1 s job caught by a `stop` at 10 s
+/// fails at 10 s, not when its work ends; `terminate` keeps the instance down to the end;
+/// random reboots (MTBF 2 s, MTTR 0.5 s, background deaths) crash each instance about 24
+/// times in 60 s.
+#[test]
+fn crashes_fail_the_jobs_on_the_instance_at_once() {
+    let text = |fault: &str| {
+        format!(
+            r#"
+[scenario]
+name = "crash"
+duration = "60s"
+warmup = "0s"
+
+[[workload]]
+name = "w"
+arrival = {{ process = "constant", rate_per_s = 10 }}
+
+[[workload.request]]
+name = "get"
+target = "api"
+
+[[service]]
+name = "api"
+instances = 2
+workers = 100
+service_time = {{ dist = "constant", value = "1s" }}
+
+[[fault]]
+service = "api"
+{fault}
+"#
+        )
+    };
+    // Jobs arrive every 100 ms, take 1 s, and alternate between the two instances. A stop
+    // of instance 0 at 10.15 s for 5 s: the 5 jobs there (arrived 9.3 s to 10.1 s) fail at
+    // once, after 850 ms down to 50 ms; the 25 sent to it while it is down fail on arrival.
+    let stop = run(&text("kind = \"stop\"\ninstances = 1\nstart = \"10150ms\"\nduration = \"5s\""));
+    let failed = &stop.requests[0].latency_failed;
+    assert_eq!(failed.len(), 30);
+    assert_eq!(failed.count_between(0, 1000), 25, "refused on arrival");
+    // Caught at work at the crash's instant, not after their full second.
+    for at_ms in [50, 250, 450, 650, 850] {
+        assert_eq!(failed.count_between(at_ms * 1_000_000 - 5_000_000, at_ms * 1_000_000 + 5_000_000), 1, "{at_ms} ms");
+    }
+    let terminate = run(&text("kind = \"terminate\"\ninstances = 1\nstart = \"30s\""));
+    assert_eq!(terminate.requests[0].outcomes.get(Outcome::Error), 150 + 5, "half of 300 after 30 s, 5 caught");
+    let reboots = run(&text(
+        "kind = \"reboot\"\nmtbf = { dist = \"exponential\", mean = \"2s\" }\nmttr = { dist = \"exponential\", mean = \"0.5s\" }",
+    ));
+    let ok = reboots.requests[0].outcomes.successes() as f64 / reboots.requests[0].outcomes.total() as f64;
+    // Up 80% of the time, and a job survives only if no crash comes within its second:
+    // P(up at arrival) x P(no failure in 1 s) = 0.8 x e^(-1/2) = 0.485.
+    assert!((ok - 0.8 * (-0.5f64).exp()).abs() < 0.06, "{ok}");
+}
+
+fn paired(text: &str) -> RunResult {
+    cellsim_runs::simulate(&compile_ok(text), 1, cellsim_models::NoSeries, true).0
 }

@@ -333,8 +333,12 @@ impl Gen {
             // With cells, a service fault hits the first cell's copy.
             let prefix = if cells.is_some() { "cell-1/" } else { "" };
             let kind = FAULT_KINDS[f.kind % FAULT_KINDS.len()];
-            // One outage in four fails at random (MTBF and MTTR) instead of in a window.
-            let when = if kind == "outage" && f.start_pct % 4 == 0 {
+            // One outage, stop or reboot in four fails at random (MTBF and MTTR) instead of in
+            // a window; a termination has no end.
+            let random = matches!(kind, "outage" | "stop" | "reboot");
+            let when = if kind == "terminate" {
+                format!("start = {}", d(start))
+            } else if random && f.start_pct % 4 == 0 {
                 let mttr = (duration * (f.load_percent + 1) / 400).max(1000);
                 format!(
                     "mtbf = {{ dist = \"exponential\", mean = {} }}\nmttr = {{ dist = \"exponential\", mean = {} }}",
@@ -351,10 +355,24 @@ impl Gen {
                     out += &format!("latency = \"{}ms\"\njitter = \"{}ms\"\n", f.load_percent + 1, f.load_percent / 3)
                 }
                 "packet-loss" => out += &format!("loss_percent = {}\n", f.load_percent / 2 + 1),
+                "poison-pill" => {
+                    let customers = self.workloads[0].customers.unwrap_or(1).max(1);
+                    out += &format!(
+                        "customers = [{}]\nworkload = \"w0\"\nrestart_time = {}\n",
+                        f.load_percent % customers,
+                        d(length / 2 + 1)
+                    );
+                }
                 _ => {}
             }
             if let Some(k) = f.instances {
-                out += &format!("instances = {}\n", k.min(self.services[s].instances));
+                // The first k, k chosen at random, or a share chosen at random.
+                let n = self.services[s].instances;
+                out += &match f.duration_pct % 3 {
+                    0 => format!("instances = {}\n", k.min(n)),
+                    1 => format!("count = {}\n", k.min(n)),
+                    _ => format!("percent = {}\n", 25 * k.min(4)),
+                };
             }
         }
         for &(kind, start_pct, length_pct) in topo.map_or(&[][..], |t| &t.domain_faults[..]) {
@@ -780,8 +798,20 @@ fn service() -> impl Strategy<Value = ServiceG> {
 }
 
 /// The fault kinds the generator draws from (outages twice as often).
-const FAULT_KINDS: [&str; 8] =
-    ["outage", "cpu-stress", "outage", "reject", "blackhole", "unavailable", "network-latency", "packet-loss"];
+const FAULT_KINDS: [&str; 12] = [
+    "outage",
+    "cpu-stress",
+    "outage",
+    "reject",
+    "blackhole",
+    "unavailable",
+    "network-latency",
+    "packet-loss",
+    "terminate",
+    "stop",
+    "reboot",
+    "poison-pill",
+];
 
 fn fault() -> impl Strategy<Value = FaultG> {
     (0usize..FAULT_KINDS.len(), 0usize..4, 0u64..100, 1u64..80, 0u64..=99, proptest::option::of(1u32..=4)).prop_map(
@@ -1065,6 +1095,11 @@ fn the_generator_covers_the_format() {
         "\"unavailable\"",
         "\"network-latency\"",
         "\"packet-loss\"",
+        "\"terminate\"",
+        "\"reboot\"",
+        "\"poison-pill\"",
+        "count = ",
+        "percent = ",
         "[analysis]",
         "warmup = ",
         "bucket = ",

@@ -361,7 +361,14 @@ impl Checker<'_> {
                 s.cell = *cell;
             }
         }
-        let (faults, trigger) = self.faults(&f.faults, &service_ids, &services, layout.as_ref(), times.duration_ns);
+        let cx = faults::FaultContext {
+            service_ids: &service_ids,
+            services: &services,
+            workloads: &workloads,
+            layout: layout.as_ref(),
+            duration_ns: times.duration_ns,
+        };
+        let (faults, trigger) = self.faults(&f.faults, &cx);
         let zonal_shift = f.zonal_shift.as_ref().and_then(|z| self.zonal_shift(z, layout.as_ref()));
         let analysis = f.analysis.as_ref().map_or_else(Default::default, |a| self.analysis(a));
 
@@ -376,7 +383,7 @@ impl Checker<'_> {
         // expected number over the run.
         let random = self.random_faults.clone();
         for r in &random {
-            let hit = faults[r.fault as usize].target.instances.len() as f64;
+            let hit = faults[r.fault as usize].target.hit_count() as f64;
             let domains = if r.per_instance { hit } else { hit.min(1.0) };
             let cycle_ns = r.to_failure.mean_ns() + r.to_repair.mean_ns();
             let expected = domains * 2.0 * times.duration_ns as f64 / cycle_ns.max(1.0);

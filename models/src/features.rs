@@ -257,7 +257,12 @@ pub fn service_features(s: &ServiceSpec) -> Features {
 
 fn fault_feature(f: &FaultSpec) -> Feature {
     match f.kind {
-        FaultKind::Outage | FaultKind::Reject | FaultKind::Blackhole | FaultKind::Unavailable => Feature::Outage,
+        FaultKind::Outage
+        | FaultKind::Reject
+        | FaultKind::Blackhole
+        | FaultKind::Unavailable
+        | FaultKind::Crash(_)
+        | FaultKind::PoisonPill { .. } => Feature::Outage,
         FaultKind::CpuStress(_) => Feature::CpuStress,
         FaultKind::NetworkLatency { .. } | FaultKind::PacketLoss(_) => Feature::NetworkFault,
         // It acts on launches only: without autoscaling, on nothing.

@@ -181,6 +181,13 @@ impl Fleet {
         now < self.instances[i as usize].restart_until_ns
     }
 
+    /// Instance `i` crashed at `now` (a poison pill): it restarts, down for `restart_ns`.
+    pub fn crash(&mut self, i: u32, now: Nanos, restart_ns: Nanos) {
+        let s = &mut self.instances[i as usize];
+        s.restart_until_ns = s.restart_until_ns.max(now.saturating_add(restart_ns));
+        self.stats.restarts += 1;
+    }
+
     /// Is every instance down at `now`: restarting, or down by a fault (`fault_down(i)`)?
     pub fn all_down(&self, now: Nanos, fault_down: impl Fn(u32) -> bool) -> bool {
         (0..self.instances.len() as u32).all(|i| self.restarting(i, now) || fault_down(i))

@@ -132,6 +132,9 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     /// Calls carry their request's customer (routers, per-customer counts and shuffle
     /// sharding read it).
     tracks_customers: bool,
+    /// With crash faults: the wake-up tick's index, and when it is next due.
+    wake_tick: u32,
+    wake_at_ns: Nanos,
     /// What a caller comparing this run with another observes (`None`: nobody does).
     observed: Option<Box<crate::observe::Observed>>,
     _tier: PhantomData<T>,
@@ -152,6 +155,10 @@ pub(crate) enum Tick {
     Launch { scaler: u32 },
     /// The zonal shift's step: its alarms, shifts by hand, drains.
     Shift { interval_ns: Nanos },
+    /// A fault transition that crashes instances is due (one-shot: scheduled for the next
+    /// transition, so that the jobs on a crashed instance fail at its instant). The event
+    /// only makes `handle` apply the transitions due.
+    FaultWake,
 }
 
 impl Tick {
@@ -159,7 +166,7 @@ impl Tick {
     fn service(self) -> Option<u32> {
         match self {
             Tick::Health { service, .. } | Tick::Outlier { service, .. } => Some(service),
-            Tick::Scale { .. } | Tick::Launch { .. } | Tick::Shift { .. } => None,
+            Tick::Scale { .. } | Tick::Launch { .. } | Tick::Shift { .. } | Tick::FaultWake => None,
         }
     }
 }
@@ -187,6 +194,20 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
                 q.schedule_at(first_ns, Event::new(Kind::Tick, Handle::NONE, self.ticks.len() as u32));
             }
             self.ticks.push(tick);
+        }
+        if self.faults.has_crashes() {
+            self.wake_tick = self.ticks.len() as u32;
+            self.ticks.push(Tick::FaultWake);
+            self.schedule_wake(q);
+        }
+    }
+
+    /// Schedules the fault wake-up at the next transition, unless one is already due then.
+    fn schedule_wake(&mut self, q: &mut EventQueue<Event>) {
+        let next = self.faults.next_ns();
+        if next != Nanos::MAX && next != self.wake_at_ns && next >= q.now() {
+            q.schedule_at(next, Event::new(Kind::Tick, Handle::NONE, self.wake_tick));
+            self.wake_at_ns = next;
         }
     }
 
@@ -294,6 +315,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
                 self.launch_tick(scaler as usize, now, q);
                 return; // one-shot
             }
+            Tick::FaultWake => return, // `handle` applied the transitions; `apply_faults` wakes next
             Tick::Shift { interval_ns } => {
                 self.shift_tick(now);
                 interval_ns
@@ -538,7 +560,7 @@ impl<S: SeriesSink, T: Tier> Model for ServiceModel<'_, S, T> {
     fn handle(&mut self, now: Nanos, event: Event, q: &mut EventQueue<Event>) -> Result<(), Overload> {
         self.handled_events += 1;
         if T::EXTRAS && now >= self.faults.next_ns() {
-            self.apply_faults(now)?;
+            self.apply_faults(now, q).map_err(|Halt| self.overload.take().expect("a halt records its overload"))?;
         }
         self.dispatch(now, event, q).map_err(|Halt| self.overload.take().expect("a halt records its overload"))
     }
@@ -549,12 +571,19 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// the event budget like events (a run stops at the budget whatever makes it work).
     #[cold]
     #[inline(never)]
-    fn apply_faults(&mut self, now: Nanos) -> Result<(), Overload> {
+    fn apply_faults(&mut self, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         let left = self.spec.max_events.saturating_sub(self.handled_events + self.inline_events);
         let applied = self.faults.advance_within(now, left);
         self.inline_events += applied;
+        for inst in self.faults.take_crashed() {
+            self.crash_jobs(inst, now, q)?;
+        }
+        if self.faults.has_crashes() {
+            self.schedule_wake(q);
+        }
         if applied == left && now >= self.faults.next_ns() {
-            return Err(Overload::Events { events: self.spec.max_events });
+            self.overload = Some(Overload::Events { events: self.spec.max_events });
+            return Err(Halt);
         }
         Ok(())
     }

@@ -233,7 +233,7 @@ fn impact(out: &mut String, s: &Summary) {
             let mut row = vec![
                 format!("{} {}", f.kind, f.target),
                 if f.random { "random".into() } else { format!("{}s-{}s", f.start_s, f.end_s) },
-                secs(f.time_to_detect_s, "undetected"),
+                secs(f.time_to_detect_s, if f.random { "-" } else { "undetected" }),
                 secs(f.time_to_recover_s, if f.random { "-" } else { "not recovered" }),
             ];
             match &f.blast_radius {

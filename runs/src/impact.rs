@@ -65,7 +65,7 @@ pub(crate) struct Analysis<'s> {
 }
 
 impl<'s> Analysis<'s> {
-    pub(crate) fn new(spec: &'s Spec) -> Analysis<'s> {
+    pub(crate) fn new(spec: &'s Spec, seed: u64) -> Analysis<'s> {
         let n = spec.services.len();
         let cells = spec.topology.as_ref().map_or(0, |t| t.cells.len());
         let zones = spec.topology.as_ref().map_or(0, |t| t.zones.len());
@@ -76,7 +76,7 @@ impl<'s> Analysis<'s> {
             .enumerate()
             .map(|(i, f)| {
                 let mut hit = vec![false; n];
-                for &(s, _) in &f.target.instances {
+                for (s, _) in f.target.chosen(i as u32, seed) {
                     hit[s as usize] = true;
                     faulted[s as usize] = true;
                 }

@@ -42,7 +42,7 @@ pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, paired: bool) ->
     let mut base = Simulation::new_in(&baseline, seed, NoSeries, Features::of(spec).tier(), true);
     run.observe(&observe);
     base.observe(&observe);
-    let mut analysis = impact::Analysis::new(spec);
+    let mut analysis = impact::Analysis::new(spec, seed);
     let bucket_ns = spec.bucket_ns.max(1);
     let mut start_ns: Nanos = 0;
     while start_ns < spec.duration_ns {

@@ -113,11 +113,33 @@ impl<T: Copy> Slab<T> {
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.slots.iter().filter(|s| s.generation % 2 == 1).map(|s| &s.value)
     }
+
+    /// The handles of the live records for which `keep` holds, in slot order (a scan of
+    /// every slot ever used: for rare events, such as an instance crashing).
+    pub fn handles_where(&self, keep: impl Fn(&T) -> bool) -> Vec<Handle> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.generation % 2 == 1 && keep(&s.value))
+            .map(|(i, s)| Handle { index: i as u32, generation: s.generation })
+            .collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handles_where_names_the_live_matches() {
+        let mut s = Slab::with_capacity_limit(4);
+        let a = s.insert(1).unwrap();
+        let b = s.insert(2).unwrap();
+        let c = s.insert(3).unwrap();
+        s.free(b);
+        assert_eq!(s.handles_where(|&v| v != 3), vec![a]);
+        assert_eq!(s.handles_where(|_| true), vec![a, c]);
+    }
 
     #[test]
     fn stale_handles_miss_after_reuse() {

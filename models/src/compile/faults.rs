@@ -4,13 +4,23 @@
 use super::topology::Layout;
 use super::Checker;
 use crate::dist::Dist;
+use crate::faults::catalogue::Crash;
 use crate::faults::network::PacketLoss;
-use crate::faults::{CpuStress, FaultKind, FaultTarget, RandomFault};
-use crate::scenario::{AnalysisSection, FaultKind as FaultKindSection, FaultSection};
-use crate::spec::{AnalysisSpec, FaultSpec, ServiceSpec, Window};
+use crate::faults::{CpuStress, FaultKind, FaultTarget, Pick, RandomFault};
+use crate::scenario::{AnalysisSection, FaultKind as FaultKindSection, FaultSection, IfEmpty};
+use crate::spec::{AnalysisSpec, FaultSpec, ServiceSpec, Window, WorkloadSpec};
 use crate::units::Loc;
 use cellsim_sim::Nanos;
 use std::collections::BTreeMap;
+
+/// What a fault's checks read from the rest of the scenario.
+pub(super) struct FaultContext<'a> {
+    pub(super) service_ids: &'a BTreeMap<String, u32>,
+    pub(super) services: &'a [ServiceSpec],
+    pub(super) workloads: &'a [WorkloadSpec],
+    pub(super) layout: Option<&'a Layout>,
+    pub(super) duration_ns: Nanos,
+}
 
 impl Checker<'_> {
     /// The faults, in the file's order, and the window from the first start to the last end
@@ -18,45 +28,117 @@ impl Checker<'_> {
     pub(super) fn faults(
         &mut self,
         sections: &[Loc<FaultSection>],
-        service_ids: &BTreeMap<String, u32>,
-        services: &[ServiceSpec],
-        layout: Option<&Layout>,
-        duration_ns: Nanos,
+        cx: &FaultContext,
     ) -> (Vec<FaultSpec>, Option<Window>) {
         let mut trigger: Option<Window> = None;
         let mut faults = Vec::new();
         for (i, fault) in sections.iter().enumerate() {
-            let f = self.fault(fault, i as u32, service_ids, services, layout, duration_ns);
+            let f = self.fault(fault, i as u32, cx);
             trigger = Some(widen(trigger, f.window.start_ns, f.window.end_ns));
             faults.push(f);
         }
         (faults, trigger)
     }
 
-    fn fault(
-        &mut self,
-        section: &Loc<FaultSection>,
-        index: u32,
-        service_ids: &BTreeMap<String, u32>,
-        services: &[ServiceSpec],
-        layout: Option<&Layout>,
-        duration_ns: Nanos,
-    ) -> FaultSpec {
+    fn fault(&mut self, section: &Loc<FaultSection>, index: u32, cx: &FaultContext) -> FaultSpec {
         let fault = &section.value;
         let path = &format!("fault[{index}]");
-        let (start, end, random) = self.when(section, path, duration_ns);
+        let (start, end, random) = self.when(section, path, cx.duration_ns);
         let is_random = random.is_some();
-        let target = self.target(section, path, service_ids, services, layout);
-        if random.is_some() && fault.kind != FaultKindSection::Outage {
-            self.err(section.span.clone(), format!("{path}.mtbf"), "only outages fail at random yet")
-                .hint("kind = \"outage\" with mtbf and mttr; other kinds take start and duration");
+        let mut target = self.target(section, path, cx.service_ids, cx.services, cx.layout);
+        self.pick(section, path, fault.kind, &mut target);
+        let random_kinds = [FaultKindSection::Outage, FaultKindSection::Stop, FaultKindSection::Reboot];
+        if random.is_some() && !random_kinds.contains(&fault.kind) {
+            self.err(section.span.clone(), format!("{path}.mtbf"), "only outages, stops and reboots fail at random")
+                .hint("kind = \"outage\" (or \"reboot\", crashing what is on the instance) with mtbf and mttr; other kinds take start and duration");
         }
         let kind = self.kind(section, path, target.zone.is_some());
+        let customers = self.poisoned_customers(section, path, cx, &target);
         if let Some((to_failure, to_repair)) = random {
             let per_instance = fault.service.is_some();
             self.random_faults.push(RandomFault { fault: index, to_failure, to_repair, per_instance });
         }
-        FaultSpec { kind, target, window: Window { start_ns: start, end_ns: end }, random: is_random }
+        FaultSpec { kind, target, window: Window { start_ns: start, end_ns: end }, random: is_random, customers }
+    }
+
+    /// A poison pill's customers, as global ids: `customers` of `workload` (the first
+    /// workload's when the scenario has one population); other kinds have none.
+    fn poisoned_customers(
+        &mut self,
+        section: &Loc<FaultSection>,
+        path: &str,
+        cx: &FaultContext,
+        target: &FaultTarget,
+    ) -> Vec<u32> {
+        let fault = &section.value;
+        let hint = "customers = [7] poisons customer 7 of the workload (ids from 0 to its customers - 1)";
+        if fault.kind != FaultKindSection::PoisonPill {
+            for (key, span) in [
+                ("customers", fault.customers.as_ref().map(|c| &c.span)),
+                ("workload", fault.workload.as_ref().map(|w| &w.span)),
+            ] {
+                if let Some(span) = span {
+                    self.err(
+                        span.clone(),
+                        format!("{path}.{key}"),
+                        format!("{} faults have no {key}", kind_name(fault.kind)),
+                    )
+                    .hint("customers poison requests: kind = \"poison-pill\"");
+                }
+            }
+            return Vec::new();
+        }
+        if fault.service.is_none() {
+            self.err(
+                section.span.clone(),
+                format!("{path}.service"),
+                "a poison pill crashes the instances of a service",
+            )
+            .hint("aim it at the service whose instances crash: service = \"api\"");
+        }
+        let _ = target;
+        let workload = match (&fault.workload, cx.workloads) {
+            (Some(name), list) => match list.iter().find(|w| w.name == name.value) {
+                Some(w) => Some(w),
+                None => {
+                    let names: BTreeMap<String, u32> =
+                        list.iter().enumerate().map(|(i, w)| (w.name.clone(), i as u32)).collect();
+                    self.resolve("workload", name, &names, format!("{path}.workload"));
+                    None
+                }
+            },
+            (None, [first, rest @ ..]) if rest.iter().all(|w| w.first_customer == first.first_customer) => Some(first),
+            (None, _) => {
+                self.err(
+                    section.span.clone(),
+                    format!("{path}.workload"),
+                    "whose customers? the workloads have customers of their own",
+                )
+                .hint("name the workload: workload = \"web\"");
+                None
+            }
+        };
+        let Some(list) = &fault.customers else {
+            self.err(section.span.clone(), format!("{path}.customers"), "a poison pill needs its customers").hint(hint);
+            return Vec::new();
+        };
+        let Some(w) = workload else { return Vec::new() };
+        if list.value.is_empty() {
+            self.err(list.span.clone(), format!("{path}.customers"), "a poison pill needs at least one customer")
+                .hint(hint);
+        }
+        let mut ids = Vec::new();
+        for &c in &list.value {
+            if c as u64 >= w.customers {
+                let message = format!("customer {c} is not one of workload {}'s {} (ids from 0)", w.name, w.customers);
+                self.err(list.span.clone(), format!("{path}.customers"), message).hint(hint);
+            } else {
+                ids.push(w.first_customer + c);
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 }
 
@@ -66,7 +148,8 @@ impl Checker<'_> {
     fn kind(&mut self, section: &Loc<FaultSection>, path: &str, zone_target: bool) -> FaultKind {
         let fault = &section.value;
         let name = kind_name(fault.kind);
-        let options: [(&str, Option<&std::ops::Range<usize>>); 4] = [
+        let options: [(&str, Option<&std::ops::Range<usize>>); 5] = [
+            ("restart_time", fault.restart_time.as_ref().map(|l| &l.span)),
             ("load_percent", fault.load_percent.as_ref().map(|l| &l.span)),
             ("latency", fault.latency.as_ref().map(|l| &l.span)),
             ("jitter", fault.jitter.as_ref().map(|l| &l.span)),
@@ -76,6 +159,7 @@ impl Checker<'_> {
             FaultKindSection::CpuStress => &["load_percent"],
             FaultKindSection::NetworkLatency => &["latency", "jitter"],
             FaultKindSection::PacketLoss => &["loss_percent"],
+            FaultKindSection::PoisonPill => &["restart_time"],
             _ => &[],
         };
         for (key, span) in options {
@@ -92,6 +176,13 @@ impl Checker<'_> {
             FaultKindSection::Reject => FaultKind::Reject,
             FaultKindSection::Blackhole => FaultKind::Blackhole,
             FaultKindSection::Unavailable => FaultKind::Unavailable,
+            FaultKindSection::Terminate => FaultKind::Crash(Crash::Terminate),
+            FaultKindSection::Stop => FaultKind::Crash(Crash::Stop),
+            FaultKindSection::Reboot => FaultKind::Crash(Crash::Reboot),
+            FaultKindSection::PoisonPill => {
+                let restart_ns = fault.restart_time.as_ref().map_or(30 * cellsim_sim::NS_PER_S, |r| r.value.ns());
+                FaultKind::PoisonPill { restart_ns }
+            }
             FaultKindSection::CpuStress => {
                 let load = match &fault.load_percent {
                     Some(l) if (0.0..=99.0).contains(&l.value) => l.value,
@@ -159,6 +250,19 @@ impl Checker<'_> {
         let fault = &section.value;
         let hint = "give start and duration (a window), or mtbf and mttr (random failures and repairs)";
         match (&fault.start, &fault.duration, &fault.mtbf, &fault.mttr) {
+            // A terminated instance stays down: its window runs to the end.
+            (Some(start), None, None, None) if fault.kind == FaultKindSection::Terminate => {
+                if start.value.ns() >= duration_ns {
+                    self.err(start.span.clone(), format!("{path}.start"), "the fault starts after the scenario ends")
+                        .hint(format!("[scenario] duration is {}", cellsim_sim::format_ns(duration_ns)));
+                }
+                (start.value.ns(), duration_ns.max(start.value.ns() + 1), None)
+            }
+            (_, Some(d), _, _) if fault.kind == FaultKindSection::Terminate => {
+                self.err(d.span.clone(), format!("{path}.duration"), "a terminated instance does not come back")
+                    .hint("leave duration out, or use kind = \"stop\" for instances down for a while");
+                (0, 1, None)
+            }
             (Some(start), Some(duration), None, None) => {
                 let (s, d) = (start.value.ns(), duration.value.ns());
                 if d == 0 {
@@ -220,7 +324,7 @@ impl Checker<'_> {
             [one] => *one,
             [] => {
                 self.err(section.span.clone(), path, "the fault has no target").hint(hint);
-                return FaultTarget { what: String::new(), instances: Vec::new(), zone: None };
+                return FaultTarget { what: String::new(), instances: Vec::new(), zone: None, pick: Pick::All };
             }
             [_, (second, v), ..] => {
                 self.err(v.span.clone(), format!("{path}.{second}"), "a fault has one target").hint(hint);
@@ -234,7 +338,7 @@ impl Checker<'_> {
                     format!("{path}.instances"),
                     format!("a {key} fault hits every instance placed there"),
                 )
-                .hint("to hit some instances, aim at a service: service = \"cell-3/api\", instances = 2");
+                .hint("to hit some of them, count = 2 or percent = 25 picks them at random");
             }
         }
         let field = format!("{path}.{key}");
@@ -242,7 +346,7 @@ impl Checker<'_> {
             if key != "service" {
                 self.err(name.span.clone(), field, format!("the scenario has no {key}s: it declares no [[region]]"))
                     .hint("declare regions, zones and cells first; docs/scenario-format.md, Topology");
-                return FaultTarget { what: String::new(), instances: Vec::new(), zone: None };
+                return FaultTarget { what: String::new(), instances: Vec::new(), zone: None, pick: Pick::All };
             }
             let service = self.resolve("service", name, service_ids, field);
             let n = services.get(service as usize).map_or(1, |s| s.instances);
@@ -288,7 +392,43 @@ impl Checker<'_> {
                 placed(&|_, z| zones.get(z as usize).is_some_and(|zone| zone.region == region))
             }
         };
-        FaultTarget { what: format!("{key} {}", name.value), instances, zone: zone_id }
+        FaultTarget { what: format!("{key} {}", name.value), instances, zone: zone_id, pick: Pick::All }
+    }
+
+    /// The target's instances sub-selected by `count` or `percent` (chosen at random when the
+    /// run starts), and an error when it hits nothing, unless `if_empty = "skip"`.
+    fn pick(&mut self, section: &Loc<FaultSection>, path: &str, kind: FaultKindSection, target: &mut FaultTarget) {
+        let fault = &section.value;
+        let n = target.instances.len() as u32;
+        let hint = "count = 2 hits two instances chosen at random, percent = 25 a quarter of them (rounded up)";
+        target.pick = match (&fault.count, &fault.percent, &fault.instances) {
+            (Some(_), Some(p), _) | (Some(_), _, Some(p)) | (None, Some(_), Some(p)) => {
+                let other =
+                    if fault.percent.as_ref().is_some_and(|x| x.span == p.span) { "percent" } else { "instances" };
+                self.err(p.span.clone(), format!("{path}.{other}"), "a fault picks its instances one way")
+                    .hint("instances = N (the first N), count = N or percent = P (chosen at random)");
+                Pick::All
+            }
+            (Some(c), None, None) if c.value == 0 || (c.value > n && n > 0) => {
+                let message = format!("count must be from 1 to the target's {n} instances, not {}", c.value);
+                self.err(c.span.clone(), format!("{path}.count"), message).hint(hint);
+                Pick::All
+            }
+            (Some(c), None, None) => Pick::Count(c.value),
+            (None, Some(p), None) if !(1..=100).contains(&p.value) => {
+                let message = format!("percent must be from 1 to 100, not {}", p.value);
+                self.err(p.span.clone(), format!("{path}.percent"), message).hint(hint);
+                Pick::All
+            }
+            (None, Some(p), None) => Pick::Percent(p.value),
+            (None, None, _) => Pick::All,
+        };
+        // Insufficient capacity acts on launches in its zone, not on the instances there.
+        let empty = n == 0 && kind != FaultKindSection::InsufficientCapacity && !target.what.is_empty();
+        if empty && fault.if_empty != Some(IfEmpty::Skip) {
+            self.err(section.span.clone(), path, format!("the fault's target, {}, has no instances", target.what))
+                .hint("aim it where instances are placed, or set if_empty = \"skip\" to let it do nothing (AWS FIS's emptyTargetResolutionMode)");
+        }
     }
 }
 
@@ -364,6 +504,10 @@ fn kind_name(kind: FaultKindSection) -> &'static str {
         FaultKindSection::Unavailable => "unavailable",
         FaultKindSection::NetworkLatency => "network-latency",
         FaultKindSection::PacketLoss => "packet-loss",
+        FaultKindSection::Terminate => "terminate",
+        FaultKindSection::Stop => "stop",
+        FaultKindSection::Reboot => "reboot",
+        FaultKindSection::PoisonPill => "poison-pill",
     }
 }
 
@@ -372,6 +516,7 @@ fn owner_of(key: &str) -> &'static str {
     match key {
         "load_percent" => "kind = \"cpu-stress\"",
         "loss_percent" => "kind = \"packet-loss\"",
+        "restart_time" => "kind = \"poison-pill\"",
         _ => "kind = \"network-latency\"",
     }
 }

@@ -15,6 +15,8 @@ pub struct FaultSpec {
     /// Failures and repairs drawn at random (`Spec::random_faults` has their distributions)
     /// rather than the window.
     pub random: bool,
+    /// A poison pill's customers (global ids, sorted); empty for other kinds.
+    pub customers: Vec<u32>,
 }
 
 /// A random fault's failure domains and their distributions.
@@ -60,6 +62,24 @@ pub enum FaultKind {
     /// losses; after 15 retransmissions the connection gives up and the answer is lost
     /// (catalogue 16). On the instances' egress, on established connections.
     PacketLoss(PacketLoss),
+    /// The instances crash at the fault's start and stay down until its end (`stop`,
+    /// `reboot`: catalogue 2 and 3) or for the rest of the run (`terminate`: catalogue 1;
+    /// an autoscaled service replaces them). Jobs on an instance when it crashes fail: their
+    /// callers get an error at once (a reset connection).
+    Crash(Crash),
+    /// Requests of the `customers` crash the instance of the target service that takes them
+    /// (a poison pill): it is down for `restart_ns`, the jobs on it fail as in a crash, and
+    /// the poisoned job itself fails; a retry carries the crash to the next instance.
+    PoisonPill { restart_ns: Nanos },
+}
+
+/// Which crash a `Crash` fault is (they differ in how long the instance stays down, and in
+/// their names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Crash {
+    Terminate,
+    Stop,
+    Reboot,
 }
 
 impl FaultKind {
@@ -74,13 +94,25 @@ impl FaultKind {
             FaultKind::Unavailable => "unavailable",
             FaultKind::NetworkLatency { .. } => "network-latency",
             FaultKind::PacketLoss(_) => "packet-loss",
+            FaultKind::Crash(Crash::Terminate) => "terminate",
+            FaultKind::Crash(Crash::Stop) => "stop",
+            FaultKind::Crash(Crash::Reboot) => "reboot",
+            FaultKind::PoisonPill { .. } => "poison-pill",
         }
     }
 
     /// Does it break the instances it hits (jobs sent to them fail or are lost)? Their
     /// service then picks instances through its fleet.
     pub fn breaks_instances(&self) -> bool {
-        matches!(self, FaultKind::Outage | FaultKind::Reject | FaultKind::Blackhole | FaultKind::Unavailable)
+        matches!(
+            self,
+            FaultKind::Outage
+                | FaultKind::Reject
+                | FaultKind::Blackhole
+                | FaultKind::Unavailable
+                | FaultKind::Crash(_)
+                | FaultKind::PoisonPill { .. }
+        )
     }
 
     /// Does it act on the instances' answers on the network?
@@ -117,6 +149,19 @@ pub struct FaultTarget {
     pub instances: Vec<(u32, u32)>,
     /// The zone, when the fault is aimed at one.
     pub zone: Option<u16>,
+    /// Which of `instances` it hits: all, or some chosen at random (`chosen`).
+    pub pick: Pick,
+}
+
+/// How many of a target's instances a fault hits (AWS FIS's `selectionMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// Every one (`ALL`).
+    All,
+    /// This many, chosen at random (`COUNT(n)`; at most all).
+    Count(u32),
+    /// This share in percent, rounded up, chosen at random (`PERCENT(n)`).
+    Percent(u32),
 }
 
 impl FaultTarget {
@@ -126,11 +171,77 @@ impl FaultTarget {
             what: format!("service {name}"),
             instances: (0..count).map(|i| (service, i)).collect(),
             zone: None,
+            pick: Pick::All,
         }
+    }
+
+    /// How many instances it hits.
+    pub fn hit_count(&self) -> usize {
+        let n = self.instances.len();
+        match self.pick {
+            Pick::All => n,
+            Pick::Count(k) => (k as usize).min(n),
+            Pick::Percent(p) => (n * p as usize).div_ceil(100).min(n),
+        }
+    }
+
+    /// The instances fault `fault` hits in a run of master seed `seed`: all of them, or a
+    /// choice drawn from the fault's own stream (`fault/{fault}`, purpose `targets`), every
+    /// subset of the size equally likely; in the order of `instances`.
+    pub fn chosen(&self, fault: u32, seed: u64) -> Vec<(u32, u32)> {
+        let n = self.instances.len();
+        let k = self.hit_count();
+        if k == n {
+            return self.instances.clone();
+        }
+        // A partial Fisher-Yates shuffle of the indices: the first k are the choice.
+        let mut rng = cellsim_sim::Stream::new(seed, &format!("fault/{fault}"), "targets");
+        let mut order: Vec<usize> = (0..n).collect();
+        for i in 0..k {
+            let j = i + rng.below((n - i) as u64) as usize;
+            order.swap(i, j);
+        }
+        let mut picked = order[..k].to_vec();
+        picked.sort_unstable();
+        picked.into_iter().map(|i| self.instances[i]).collect()
     }
 
     /// Does it hit any instance of `service`?
     pub fn hits(&self, service: u32) -> bool {
         self.instances.iter().any(|&(s, _)| s == service)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(n: u32, pick: Pick) -> FaultTarget {
+        FaultTarget { pick, ..FaultTarget::service("s", 0, n) }
+    }
+
+    /// COUNT(k) picks k distinct instances, the same for a seed, each instance equally often
+    /// over seeds (k / n); PERCENT(p) rounds up.
+    #[test]
+    fn a_random_pick_is_reproducible_and_uniform() {
+        let t = target(10, Pick::Count(3));
+        assert_eq!(t.hit_count(), 3);
+        assert_eq!(t.chosen(0, 7), t.chosen(0, 7));
+        let mut hits = [0u32; 10];
+        for seed in 0..10_000 {
+            let c = t.chosen(0, seed);
+            assert_eq!(c.len(), 3);
+            assert!(c.windows(2).all(|w| w[0] < w[1]), "distinct, in order: {c:?}");
+            for (_, i) in c {
+                hits[i as usize] += 1;
+            }
+        }
+        // Each instance in 3,000 of 10,000 choices (sd about 46).
+        assert!(hits.iter().all(|&h| h.abs_diff(3000) < 230), "{hits:?}");
+        assert_ne!(t.chosen(0, 1), t.chosen(1, 1), "each fault draws from its own stream");
+        assert_eq!(target(10, Pick::Percent(25)).hit_count(), 3, "25% of 10 rounds up to 3");
+        assert_eq!(target(10, Pick::Percent(100)).chosen(0, 1).len(), 10);
+        assert_eq!(target(4, Pick::Count(9)).hit_count(), 4);
+        assert_eq!(target(4, Pick::All).chosen(0, 1), target(4, Pick::All).instances);
     }
 }

@@ -40,6 +40,11 @@ pub struct FaultState {
     network: Vec<u32>,
     /// The network faults, and by fault its stream (answer sizes, losses, jitter).
     network_faults: Vec<u32>,
+    /// Instances that crashed as a crash fault started, for the model to take down (it
+    /// answers the jobs on them).
+    crashed: Vec<u32>,
+    /// The poison pills: by fault, its service and customers (sorted).
+    poisons: Vec<(u32, u32, Vec<u32>)>,
     streams: Vec<Option<Stream>>,
     /// Random faults' failure domains: the global instances each holds down while down, and
     /// its failures and repairs; the next one due first (ties in domain order).
@@ -47,6 +52,8 @@ pub struct FaultState {
     /// By domain: when its fault's window ends (the run's duration): a domain down then is
     /// repaired, and no failure comes after.
     until: Vec<Nanos>,
+    /// By domain: its failures are crashes (the jobs on its instances fail).
+    crashes: Vec<bool>,
     due: BinaryHeap<Reverse<(Nanos, u32)>>,
 }
 
@@ -66,10 +73,12 @@ impl FaultState {
             timeline.push(Transition { at_ns: f.window.end_ns, fault: i as u32, starts: false });
         }
         timeline.sort_by_key(|t| (t.at_ns, t.fault, !t.starts));
-        let targets = faults
+        let chosen: Vec<Vec<(u32, u32)>> =
+            faults.iter().enumerate().map(|(i, f)| f.target.chosen(i as u32, seed)).collect();
+        let targets = chosen
             .iter()
-            .map(|f| {
-                let mut t: Vec<u32> = f.target.instances.iter().map(|&(s, i)| first_instance[s as usize] + i).collect();
+            .map(|c| {
+                let mut t: Vec<u32> = c.iter().map(|&(s, i)| first_instance[s as usize] + i).collect();
                 t.sort_unstable();
                 t
             })
@@ -85,9 +94,11 @@ impl FaultState {
             .collect();
         let mut domains = Vec::new();
         let mut until = Vec::new();
+        let mut crashes = Vec::new();
         for r in random {
             let f = &faults[r.fault as usize];
-            let members: Vec<u32> = f.target.instances.iter().map(|&(s, i)| first_instance[s as usize] + i).collect();
+            let members: Vec<u32> =
+                chosen[r.fault as usize].iter().map(|&(s, i)| first_instance[s as usize] + i).collect();
             let groups: Vec<Vec<u32>> =
                 if r.per_instance { members.iter().map(|&m| vec![m]).collect() } else { vec![members] };
             for (k, g) in groups.into_iter().enumerate() {
@@ -100,6 +111,7 @@ impl FaultState {
                     UpDown::new(r.to_failure.clone(), r.to_repair.clone(), Stream::new(seed, &entity, "failures"));
                 domains.push((g, process));
                 until.push(f.window.end_ns);
+                crashes.push(matches!(f.kind, FaultKind::Crash(_)));
             }
         }
         let due = domains
@@ -111,6 +123,7 @@ impl FaultState {
         FaultState {
             domains,
             until,
+            crashes,
             due,
             timeline,
             next: 0,
@@ -124,6 +137,13 @@ impl FaultState {
             network: per_instance(!network_faults.is_empty()),
             network_faults,
             streams,
+            crashed: Vec::new(),
+            poisons: faults
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| matches!(f.kind, FaultKind::PoisonPill { .. }))
+                .filter_map(|(i, f)| f.target.instances.first().map(|&(s, _)| (i as u32, s, f.customers.clone())))
+                .collect(),
         }
     }
 
@@ -170,6 +190,9 @@ impl FaultState {
         let until = self.until[d as usize];
         let (members, process) = &mut self.domains[d as usize];
         let up = if at >= until { true } else { process.step() };
+        if !up && self.crashes[d as usize] {
+            self.crashed.extend_from_slice(members);
+        }
         for &i in members.iter() {
             if up {
                 self.down[i as usize] -= 1;
@@ -204,6 +227,14 @@ impl FaultState {
             };
             match self.kinds[f] {
                 FaultKind::Outage | FaultKind::Reject => count(&mut self.down),
+                FaultKind::Crash(_) => {
+                    count(&mut self.down);
+                    if t.starts {
+                        self.crashed.extend_from_slice(targets);
+                    }
+                }
+                // Asked per job (`poisoned`).
+                FaultKind::PoisonPill { .. } => {}
                 FaultKind::Blackhole => {
                     count(&mut self.down);
                     count(&mut self.blackholed);
@@ -246,6 +277,34 @@ impl FaultState {
     #[inline]
     pub fn broken(&self, i: u32) -> bool {
         self.is_down(i) || self.is_unavailable(i)
+    }
+
+    /// Does a fault crash instances when it starts (or a random one when it fails)?
+    pub fn has_crashes(&self) -> bool {
+        self.kinds.iter().any(|k| matches!(k, FaultKind::Crash(_)))
+    }
+
+    /// The instances crashed since the last call (a crash fault started), for the model to
+    /// answer the jobs on them.
+    pub fn take_crashed(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.crashed)
+    }
+
+    /// Does a request of `customer` at service `service` crash its instance now? Its restart
+    /// time if so.
+    #[inline]
+    pub fn poisoned(&self, service: u32, customer: u32) -> Option<Nanos> {
+        if self.poisons.is_empty() {
+            return None;
+        }
+        self.poisons.iter().find_map(|(f, s, customers)| {
+            let f = *f as usize;
+            let hit = self.active[f] && *s == service && customers.binary_search(&customer).is_ok();
+            match (hit, self.kinds[f]) {
+                (true, FaultKind::PoisonPill { restart_ns }) => Some(restart_ns),
+                _ => None,
+            }
+        })
     }
 
     /// Does a blackhole swallow what is sent to or from global instance `i` now?
@@ -316,6 +375,7 @@ mod tests {
             target: FaultTarget::service("s", service, instances),
             window: Window { start_ns, end_ns },
             random: false,
+            customers: Vec::new(),
         }
     }
 

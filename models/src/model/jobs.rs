@@ -33,6 +33,13 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Ok(inst) => inst,
             Err((outcome, inst)) => return self.refused_by_balancer(seed, slot, batch, outcome, inst, now, q),
         };
+        if T::EXTRAS && self.tracks_customers {
+            if let Some(restart_ns) = self.faults.poisoned(seed.service, seed.customer) {
+                // The poisoned request crashes the instance, and fails with it.
+                self.poisoned(seed.service, inst, restart_ns, now, q)?;
+                return self.refused_by_balancer(seed, slot, batch, Outcome::Error, inst, now, q);
+            }
+        }
         let rt = &mut self.services[seed.service as usize];
         let instance = &mut self.instances[inst as usize];
         let (free_worker, room) = (instance.busy < rt.workers, instance.queue.len() < rt.queue_capacity);
@@ -358,6 +365,48 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 return Ok(());
             }
         }
+    }
+
+    /// Global instance `inst` crashed at `now`: its queued jobs fail at once, and the callers
+    /// of the jobs at work on it (or waiting on their calls) get an error at once, as from a
+    /// reset connection. Those jobs make no more calls (their deadline is now), and what they
+    /// answer later reaches nobody: the attempt it answers is over. Their work is still
+    /// counted when it would have ended.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn crash_jobs(&mut self, inst: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
+        let queued: Vec<Handle> = self.instances[inst as usize].queue.drain(..).collect();
+        for h in queued {
+            let job = *self.jobs.get(h).expect("a queued job is live");
+            self.drop_queued(h, &job, Outcome::Error, now, q)?;
+        }
+        for h in self.jobs.handles_where(|j| j.instance == inst) {
+            let Some(job) = self.jobs.get_mut(h) else { continue };
+            job.deadline_ns = job.deadline_ns.min(now);
+            let (call, attempt) = (job.call, job.attempt as u32);
+            self.send_reply(call, attempt, Outcome::Error, inst, now, q)?;
+        }
+        Ok(())
+    }
+
+    /// A poisoned job reached global instance `inst` (of service `service`): the instance
+    /// crashes and restarts, down for `restart_ns`.
+    #[cold]
+    #[inline(never)]
+    fn poisoned(
+        &mut self,
+        service: u32,
+        inst: u32,
+        restart_ns: Nanos,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        let rt = &mut self.services[service as usize];
+        let local = inst - rt.first_instance;
+        if let Some(fleet) = rt.fleet.as_mut() {
+            fleet.crash(local, now, restart_ns);
+        }
+        self.crash_jobs(inst, now, q)
     }
 
     /// A queued job is dropped without being worked on: `Timeout` (its deadline passed) or

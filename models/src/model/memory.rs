@@ -141,7 +141,7 @@ fn spec_bytes(spec: &Spec) -> u64 {
         // Random faults: a process (and a heap entry) per failure domain, at most one per
         // instance hit.
         + sum(spec.random_faults.iter().map(|r| {
-            let hit = spec.faults[r.fault as usize].target.instances.len() as u64;
+            let hit = spec.faults[r.fault as usize].target.hit_count() as u64;
             let domains = if r.per_instance { hit } else { 1 };
             domains * (size_of::<crate::faults::random::UpDown>() as u64 + 64) + 4 * hit
         }))

@@ -276,10 +276,13 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             shift: super::control::ShiftRt::new(spec),
             control_actions: Vec::new(),
             tracks_customers: spec.topology.is_some()
-                || spec.services.iter().any(|s| s.fleet.lb == crate::fleet::LbKind::ShuffleShard),
+                || spec.services.iter().any(|s| s.fleet.lb == crate::fleet::LbKind::ShuffleShard)
+                || spec.faults.iter().any(|f| matches!(f.kind, crate::faults::FaultKind::PoisonPill { .. })),
             closed_loops: spec.workloads.iter().any(|w| matches!(w.arrival, crate::spec::Arrival::Closed { .. })),
             stability: spec.trigger.map(|t| super::record::Stability::around(t, spec.warmup_ns, spec.duration_ns)),
             observed: None,
+            wake_tick: 0,
+            wake_at_ns: Nanos::MAX,
             _tier: std::marker::PhantomData,
         }
     }

@@ -17,6 +17,16 @@ pub enum FaultKind {
     /// Launches in a zone fail (AWS FIS `aws:ec2:api-insufficient-instance-capacity-error`):
     /// autoscaling's launches there are retried until the window ends.
     InsufficientCapacity,
+    /// The instances crash at `start` and stay down for the rest of the run (an autoscaled
+    /// service launches replacements); jobs on them fail at once.
+    Terminate,
+    /// The instances crash at `start` and are down for `duration`; jobs on them fail at once.
+    Stop,
+    /// As `stop`: down for `duration` (the reboot time).
+    Reboot,
+    /// Requests of `customers` crash the instance of `service` that takes them: it restarts,
+    /// down for `restart_time`; a retry carries the crash to the next instance.
+    PoisonPill,
     /// The network refuses connections to the instances: each job fails at once with
     /// `error` (a fast failure), and health checks fail.
     Reject,
@@ -56,6 +66,14 @@ pub struct AnalysisSection {
     pub slo_latency: Option<Loc<Duration>>,
 }
 
+/// What a fault whose target has no instances does (AWS FIS's `emptyTargetResolutionMode`).
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum IfEmpty {
+    Fail,
+    Skip,
+}
+
 /// A fault: what, where, and when.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -80,9 +98,21 @@ pub struct FaultSection {
     pub load_percent: Option<Loc<f64>>,
     /// How many instances are hit, from the first. Default all.
     pub instances: Option<Loc<u32>>,
+    /// Hit this many of the target's instances, chosen at random when the run starts.
+    pub count: Option<Loc<u32>>,
+    /// Hit this share of the target's instances, in percent (rounded up), chosen at random.
+    pub percent: Option<Loc<u32>>,
+    /// A target with no instances is an error (`"fail"`, the default) or does nothing
+    /// (`"skip"`).
+    pub if_empty: Option<IfEmpty>,
     /// network-latency: the added one-way delay of each answer, and its uniform jitter.
     pub latency: Option<Loc<Duration>>,
     pub jitter: Option<Loc<Duration>>,
     /// packet-loss: the chance, in percent, that a transmission of a segment is lost.
     pub loss_percent: Option<Loc<f64>>,
+    /// poison-pill: the poisoned customers' ids, of `workload` (needed when workloads have
+    /// customers of their own), and how long a crashed instance is down (default 30 s).
+    pub customers: Option<Loc<Vec<u32>>>,
+    pub workload: Option<Loc<String>>,
+    pub restart_time: Option<Loc<Duration>>,
 }
