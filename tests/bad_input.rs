@@ -152,6 +152,27 @@ fn cases() -> Vec<Case> {
             Some("count = N or percent = P"),
         ),
         c(
+            "a partition without its link",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"partition\"\nstart = \"1s\"\nduration = \"1s\"\n"),
+            head_lines + 5,
+            "a partition needs the link it cuts",
+            Some("from = \"zone use1-az1\""),
+        ),
+        c(
+            "a link without a topology",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"partition\"\nfrom = \"service api\"\nstart = \"1s\"\nduration = \"1s\"\n"),
+            head_lines + 7,
+            "a link joins placements: the scenario declares no [[region]]",
+            Some("declare regions and zones"),
+        ),
+        c(
+            "a gray failure that does nothing",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"gray\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"1s\"\n"),
+            head_lines + 5,
+            "gray faults need error_percent",
+            Some("error_percent = 5"),
+        ),
+        c(
             "an impairment factor below 1",
             format!("{HEAD}{GOOD_SERVICE}\n[analysis]\np99_factor = 0.5\n"),
             head_lines + 6,
@@ -242,6 +263,19 @@ fn cases() -> Vec<Case> {
             "`cell-2` is a routed cell: a fallback cell takes no customers of its own",
             Some("declare [cells.fallback]"),
         ),
+        {
+            let link = |lines: &str| CELLS.replace("kind = \"outage\"\ncell = \"cell-2\"", lines);
+            let line_of = |toml: &str, text: &str| toml[..toml.find(text).unwrap()].lines().count() + 1;
+            let toml = link("kind = \"partition\"\nfrom = \"cell-2\"");
+            let line = line_of(&toml, "from = ");
+            c("a link side without its kind", toml, line, "`cell-2` names no kind of place", Some("a kind, a space and a name"))
+        },
+        {
+            let toml = CELLS.replace("kind = \"outage\"\ncell = \"cell-2\"", "kind = \"partition\"\nfrom = \"cell cell-2\"\nto = \"region r\"");
+            let line = toml[..toml.find("to = \"region r\"").unwrap()].lines().count() + 1;
+            let message = "the link's sides overlap: a message inside both would cross it";
+            c("a link whose sides overlap", toml, line, message, Some("two separate places"))
+        },
         cell_case("a fault at a cell that does not exist", "cell = \"cell-2\"", "cell = \"cell-7\"", "no cell is named `cell-7`", Some("did you mean")),
         c("no workload", format!("[scenario]\nname = \"x\"\nduration = \"1m\"\n\n{GOOD_SERVICE}"), 1, "the scenario has no [[workload]]", None),
     ]

@@ -269,3 +269,123 @@ service = "api"
 fn paired(text: &str) -> RunResult {
     cellsim_runs::simulate(&compile_ok(text), 1, cellsim_models::NoSeries, true).0
 }
+
+/// Zones a and b (and an empty c); `front` in zone a calls `api`, two instances in each of a
+/// and b, picked in turn across zones, with a 100 ms timeout; 500 requests a second for 30
+/// s; `fault` from 10 s to 20 s.
+fn zones(fault: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "links"
+duration = "30s"
+warmup = "0s"
+
+[[region]]
+name = "r"
+zones = ["a", "b", "c"]
+
+[network]
+same_zone = {{ dist = "constant", value = "0.1ms" }}
+cross_zone = {{ dist = "constant", value = "0.5ms" }}
+
+[[workload]]
+name = "w"
+arrival = {{ process = "constant", rate_per_s = 500 }}
+
+[[workload.request]]
+name = "get"
+target = "front"
+
+[[service]]
+name = "front"
+zones = ["a"]
+workers = 64
+service_time = {{ dist = "constant", value = "0.1ms" }}
+
+[[service.call]]
+to = "api"
+timeout = "100ms"
+
+[[service]]
+name = "api"
+instances = 4
+zones = ["a", "b"]
+workers = 16
+service_time = {{ dist = "constant", value = "1ms" }}
+
+[[fault]]
+start = "10s"
+duration = "10s"
+{fault}
+"#
+    )
+}
+
+fn timed_out(r: &RunResult) -> u64 {
+    r.requests[0].outcomes.get(Outcome::Error)
+}
+
+/// A partition between zones a and b: calls from front (a) to api's instances in b are
+/// lost, half of them, each costing its 100 ms timeout; a one-way cut either way does the
+/// same to these calls (the request, or the answer, is lost); a cut between a and the empty
+/// zone c, nothing. On half the flows, a quarter.
+#[test]
+fn a_partition_between_zones_loses_the_calls_across_it() {
+    let both = run(&zones("kind = \"partition\"\nfrom = \"zone a\"\nto = \"zone b\""));
+    assert_eq!(timed_out(&both), 2500, "half of the 5,000 calls in the window");
+    let api_calls = both.edges.iter().find(|e| e.callee == "api").unwrap();
+    assert_eq!(api_calls.outcomes.get(Outcome::Timeout), 2500);
+    let slow = &both.requests[0].latency_failed;
+    assert!(slow.min() >= 100_000_000 && slow.max() < 101_000_000, "each costs the timeout");
+    for (from, to) in [("a", "b"), ("b", "a")] {
+        let one = run(&zones(&format!(
+            "kind = \"partition\"\nfrom = \"zone {from}\"\nto = \"zone {to}\"\ndirection = \"one-way\""
+        )));
+        assert_eq!(timed_out(&one), 2500, "one way, from {from}");
+    }
+    let elsewhere = run(&zones("kind = \"partition\"\nfrom = \"zone a\"\nto = \"zone c\"\nif_empty = \"skip\""));
+    assert_eq!(timed_out(&elsewhere), 0);
+    // Half the flows: front's one instance with api's two in b is two flows; each is hit or
+    // not for the whole fault, by a hash. Whatever the hash picks, a multiple of 1,250.
+    let half = run(&zones("kind = \"partition\"\nfrom = \"zone a\"\nto = \"zone b\"\nflows_percent = 50"));
+    assert!(timed_out(&half).is_multiple_of(1250) && timed_out(&half) <= 2500, "{}", timed_out(&half));
+}
+
+/// A cross-zone slowdown from zone b (15% packet loss on its messages to other zones):
+/// answers from api's instances in b to front in a are late by at least 200 ms with chance
+/// 0.15 (one 1,000-byte segment), past front's 100 ms timeout; those from a, never. Without
+/// the timeout, the late ones take 201 ms (or 601 ms, both transmissions lost).
+#[test]
+fn a_cross_zone_slowdown_delays_the_answers_leaving_the_zone() {
+    let r = run(&zones("kind = \"cross-zone-slowdown\"\nzone = \"b\""));
+    // 2,500 answers from b in the window, a share 0.15 late (sd about 18).
+    let late = timed_out(&r) as f64;
+    assert!((late - 2500.0 * 0.15).abs() < 4.0 * 17.9, "{late} late answers");
+    let r = run(&zones("kind = \"cross-zone-slowdown\"\nzone = \"b\"").replace("timeout = \"100ms\"", ""));
+    let h = &r.requests[0].latency;
+    let (one, more) = (h.count_between(190_000_000, 215_000_000), h.count_between(215_000_000, u64::MAX));
+    assert!(((one + more) as f64 - 375.0).abs() < 4.0 * 17.9 && more < 100, "{one} + {more}");
+    assert_eq!(h.count_between(5_000_000, 190_000_000), 0);
+}
+
+/// An AZ power interruption in zone b: its instances crash at 10 s and are down until 20 s;
+/// calls sent to them fail at once (no timeout).
+#[test]
+fn an_az_power_interruption_downs_the_zone_at_once() {
+    let r = run(&zones("kind = \"az-power-interruption\"\nzone = \"b\""));
+    assert_eq!(timed_out(&r), 2500);
+    assert!(r.requests[0].latency_failed.max() < 5_000_000, "fast failures");
+}
+
+/// Gray failures: 10% of jobs fail on one of api's four instances (0.25% of all in the
+/// window); on every instance, half the answers 50 ms late; health checks see nothing.
+#[test]
+fn gray_failures_fail_and_slow_a_share() {
+    let r = run(&zones("kind = \"gray\"\nservice = \"api\"\ncount = 1\nerror_percent = 10"));
+    let failed = timed_out(&r) as f64;
+    assert!((failed - 125.0).abs() < 4.0 * 10.6, "{failed} failed (expected 125)");
+    let r = run(&zones("kind = \"gray\"\nservice = \"api\"\nlatency = \"50ms\"\nslow_percent = 50"));
+    let late = r.requests[0].latency.count_between(40_000_000, u64::MAX) as f64;
+    assert!((late - 2500.0).abs() < 4.0 * 35.4, "{late} late (expected 2,500)");
+}

@@ -71,7 +71,9 @@ struct TopologyG {
     /// a fallback cell.
     cells: Option<(u32, String, bool)>,
     /// Outages aimed at a zone (0), a cell (1) or a region (2), start and length in percent;
-    /// insufficient capacity (3) in a zone.
+    /// insufficient capacity (3) in a zone; an AZ power interruption (4), a cross-zone
+    /// slowdown (5), a partition between the first zone and the rest (6), one way between the
+    /// first two cells (7), packet loss on half the flows leaving a region (8).
     domain_faults: Vec<(u8, u64, u64)>,
     /// `[zonal_shift]` text.
     zonal_shift: Option<String>,
@@ -355,6 +357,14 @@ impl Gen {
                     out += &format!("latency = \"{}ms\"\njitter = \"{}ms\"\n", f.load_percent + 1, f.load_percent / 3)
                 }
                 "packet-loss" => out += &format!("loss_percent = {}\n", f.load_percent / 2 + 1),
+                "gray" => {
+                    out += &format!(
+                        "error_percent = {}\nlatency = \"{}ms\"\nslow_percent = {}\n",
+                        f.load_percent / 4,
+                        f.load_percent + 1,
+                        100 - f.load_percent
+                    )
+                }
                 "poison-pill" => {
                     let customers = self.workloads[0].customers.unwrap_or(1).max(1);
                     out += &format!(
@@ -376,15 +386,24 @@ impl Gen {
             }
         }
         for &(kind, start_pct, length_pct) in topo.map_or(&[][..], |t| &t.domain_faults[..]) {
-            let target = match kind {
-                1 if cells.is_some() => "cell = \"cell-1\"",
-                2 => "region = \"r0\"",
-                _ => "zone = \"z0\"",
-            };
-            let what = if kind == 3 { "insufficient-capacity" } else { "outage" };
             let (start, length) = (duration * start_pct / 100, (duration * length_pct / 100).max(1));
-            out +=
-                &format!("\n[[fault]]\nkind = \"{what}\"\n{target}\nstart = {}\nduration = {}\n", d(start), d(length));
+            let when = format!("start = {}\nduration = {}\n", d(start), d(length));
+            let (what, aim) = match kind {
+                1 if cells.is_some() => ("outage", "cell = \"cell-1\""),
+                2 => ("outage", "region = \"r0\""),
+                3 => ("insufficient-capacity", "zone = \"z0\""),
+                4 => ("az-power-interruption", "zone = \"z0\"\nif_empty = \"skip\""),
+                5 => ("cross-zone-slowdown", "zone = \"z0\"\nloss_percent = 20\nif_empty = \"skip\""),
+                6 => ("partition", "from = \"zone z0\"\nif_empty = \"skip\""),
+                7 if cells.as_ref().is_some_and(|c| c.0 >= 2) => {
+                    ("partition", "from = \"cell cell-1\"\nto = \"cell cell-2\"\ndirection = \"one-way\"")
+                }
+                8 => {
+                    ("packet-loss", "from = \"region r0\"\nloss_percent = 30\nflows_percent = 50\nif_empty = \"skip\"")
+                }
+                _ => ("outage", "zone = \"z0\"\nif_empty = \"skip\""),
+            };
+            out += &format!("\n[[fault]]\nkind = \"{what}\"\n{aim}\n{when}");
         }
         // A third of the scenarios set the comparison with the baseline's thresholds.
         let s = self.seed;
@@ -798,7 +817,8 @@ fn service() -> impl Strategy<Value = ServiceG> {
 }
 
 /// The fault kinds the generator draws from (outages twice as often).
-const FAULT_KINDS: [&str; 12] = [
+const FAULT_KINDS: [&str; 13] = [
+    "gray",
     "outage",
     "cpu-stress",
     "outage",
@@ -934,7 +954,7 @@ fn topology() -> impl Strategy<Value = TopologyG> {
         any::<bool>(),
         network,
         cells,
-        proptest::collection::vec((0u8..4, 0u64..90, 1u64..50), 0..=2),
+        proptest::collection::vec((0u8..9, 0u64..90, 1u64..50), 0..=2),
         zonal,
         autoscaling,
     )
@@ -1098,6 +1118,12 @@ fn the_generator_covers_the_format() {
         "\"terminate\"",
         "\"reboot\"",
         "\"poison-pill\"",
+        "\"partition\"",
+        "\"gray\"",
+        "\"az-power-interruption\"",
+        "\"cross-zone-slowdown\"",
+        "direction = ",
+        "flows_percent = ",
         "count = ",
         "percent = ",
         "[analysis]",

@@ -262,7 +262,10 @@ fn fault_feature(f: &FaultSpec) -> Feature {
         | FaultKind::Blackhole
         | FaultKind::Unavailable
         | FaultKind::Crash(_)
-        | FaultKind::PoisonPill { .. } => Feature::Outage,
+        | FaultKind::PoisonPill { .. }
+        | FaultKind::PowerInterruption
+        | FaultKind::Gray { .. } => Feature::Outage,
+        FaultKind::Partition => Feature::NetworkFault,
         FaultKind::CpuStress(_) => Feature::CpuStress,
         FaultKind::NetworkLatency { .. } | FaultKind::PacketLoss(_) => Feature::NetworkFault,
         // It acts on launches only: without autoscaling, on nothing.

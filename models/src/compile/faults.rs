@@ -6,8 +6,8 @@ use super::Checker;
 use crate::dist::Dist;
 use crate::faults::catalogue::Crash;
 use crate::faults::network::PacketLoss;
-use crate::faults::{CpuStress, FaultKind, FaultTarget, Pick, RandomFault};
-use crate::scenario::{AnalysisSection, FaultKind as FaultKindSection, FaultSection, IfEmpty};
+use crate::faults::{CpuStress, FaultKind, FaultTarget, Link, Pick, RandomFault};
+use crate::scenario::{AnalysisSection, Direction, FaultKind as FaultKindSection, FaultSection, IfEmpty};
 use crate::spec::{AnalysisSpec, FaultSpec, ServiceSpec, Window, WorkloadSpec};
 use crate::units::Loc;
 use cellsim_sim::Nanos;
@@ -45,7 +45,30 @@ impl Checker<'_> {
         let path = &format!("fault[{index}]");
         let (start, end, random) = self.when(section, path, cx.duration_ns);
         let is_random = random.is_some();
-        let mut target = self.target(section, path, cx.service_ids, cx.services, cx.layout);
+        let on_a_link = fault.from.is_some() || fault.kind == FaultKindSection::Partition;
+        let (mut target, link) = if on_a_link {
+            self.link(section, path, cx)
+        } else {
+            let target = self.target(section, path, cx.service_ids, cx.services, cx.layout);
+            let mut target = target;
+            let link = (fault.kind == FaultKindSection::CrossZoneSlowdown)
+                .then(|| self.cross_zone(section, path, &target, cx));
+            if link.is_some() {
+                target.what = format!("link {} -> other zones", target.what);
+            }
+            (target, link.flatten())
+        };
+        if !on_a_link {
+            for (key, span) in [
+                ("to", fault.to.as_ref().map(|t| &t.span)),
+                ("direction", fault.direction.as_ref().map(|_| &section.span)),
+            ] {
+                if let Some(span) = span {
+                    self.err(span.clone(), format!("{path}.{key}"), format!("{key} belongs to a link fault"))
+                        .hint("a link fault is aimed with from (and to): from = \"zone a\", to = \"zone b\"");
+                }
+            }
+        }
         self.pick(section, path, fault.kind, &mut target);
         let random_kinds = [FaultKindSection::Outage, FaultKindSection::Stop, FaultKindSection::Reboot];
         if random.is_some() && !random_kinds.contains(&fault.kind) {
@@ -58,7 +81,136 @@ impl Checker<'_> {
             let per_instance = fault.service.is_some();
             self.random_faults.push(RandomFault { fault: index, to_failure, to_repair, per_instance });
         }
-        FaultSpec { kind, target, window: Window { start_ns: start, end_ns: end }, random: is_random, customers }
+        FaultSpec { kind, target, window: Window { start_ns: start, end_ns: end }, random: is_random, customers, link }
+    }
+
+    /// A link fault's sides (`from`, and `to`, by default everything else), direction and
+    /// share of flows; the target is the `from` side.
+    fn link(&mut self, section: &Loc<FaultSection>, path: &str, cx: &FaultContext) -> (FaultTarget, Option<Link>) {
+        let fault = &section.value;
+        let empty = FaultTarget { what: String::new(), instances: Vec::new(), zone: None, pick: Pick::All };
+        let hint = "from = \"zone use1-az1\", to = \"zone use1-az2\": a service, cell, zone or region, its kind first";
+        for (key, given) in
+            [("service", &fault.service), ("cell", &fault.cell), ("zone", &fault.zone), ("region", &fault.region)]
+        {
+            if let Some(v) = given {
+                self.err(v.span.clone(), format!("{path}.{key}"), "a link fault is aimed with from and to").hint(hint);
+            }
+        }
+        let allowed = [FaultKindSection::Partition, FaultKindSection::NetworkLatency, FaultKindSection::PacketLoss];
+        if !allowed.contains(&fault.kind) {
+            let span = fault.from.as_ref().map_or(section.span.clone(), |f| f.span.clone());
+            self.err(
+                span,
+                format!("{path}.from"),
+                format!("{} faults act on instances, not links", kind_name(fault.kind)),
+            )
+            .hint("links take kind = \"partition\", \"network-latency\" or \"packet-loss\"");
+        }
+        let Some(from) = &fault.from else {
+            self.err(section.span.clone(), format!("{path}.from"), "a partition needs the link it cuts").hint(hint);
+            return (empty, None);
+        };
+        if cx.layout.is_none() {
+            self.err(
+                from.span.clone(),
+                format!("{path}.from"),
+                "a link joins placements: the scenario declares no [[region]]",
+            )
+            .hint("declare regions and zones (docs/scenario-format.md, Topology)");
+            return (empty, None);
+        }
+        let Some((from_what, from_instances)) = self.side(from, &format!("{path}.from"), cx) else {
+            return (empty, None);
+        };
+        let (to_what, to) = match &fault.to {
+            Some(to) => match self.side(to, &format!("{path}.to"), cx) {
+                Some((what, instances)) => (what, instances),
+                None => return (empty, None),
+            },
+            None => {
+                let all =
+                    cx.services.iter().enumerate().flat_map(|(s, svc)| (0..svc.instances).map(move |i| (s as u32, i)));
+                ("everything else".to_string(), all.filter(|x| !from_instances.contains(x)).collect())
+            }
+        };
+        if from_instances.iter().any(|x| to.contains(x)) && !from_instances.is_empty() {
+            if let Some(to) = &fault.to {
+                self.err(
+                    to.span.clone(),
+                    format!("{path}.to"),
+                    "the link's sides overlap: a message inside both would cross it",
+                )
+                .hint("two separate places: two zones, two cells, or a cell and a zone it is not in");
+            }
+        }
+        if to.is_empty() && fault.if_empty != Some(IfEmpty::Skip) {
+            let span = fault.to.as_ref().map_or(from.span.clone(), |t| t.span.clone());
+            self.err(span, format!("{path}.to"), format!("the link's other side, {to_what}, has no instances"))
+                .hint("name a place with instances as to, or set if_empty = \"skip\"");
+        }
+        let flows_percent = match &fault.flows_percent {
+            Some(f) if !(1..=100).contains(&f.value) => {
+                let message = format!("flows_percent must be from 1 to 100, not {}", f.value);
+                self.err(f.span.clone(), format!("{path}.flows_percent"), message)
+                    .hint("the share of caller and callee instance pairs hit, each for the whole fault");
+                100
+            }
+            Some(f) => f.value,
+            None => 100,
+        };
+        let both = fault.direction != Some(Direction::OneWay);
+        let arrow = if both { "<->" } else { "->" };
+        let target = FaultTarget {
+            what: format!("link {from_what} {arrow} {to_what}"),
+            instances: from_instances,
+            zone: None,
+            pick: Pick::All,
+        };
+        (target, Some(Link { to, both, flows_percent }))
+    }
+
+    /// One side of a link: "KIND NAME", its words for reports and its instances.
+    fn side(&mut self, text: &Loc<String>, field: &str, cx: &FaultContext) -> Option<(String, Vec<(u32, u32)>)> {
+        let Some((key, name)) = text.value.split_once(' ') else {
+            self.err(text.span.clone(), field, format!("`{}` names no kind of place", text.value))
+                .hint("a kind, a space and a name: \"zone use1-az1\", \"cell cell-3\", \"region us-east-1\" or \"service api\"");
+            return None;
+        };
+        if !["service", "cell", "zone", "region"].contains(&key) {
+            self.err(text.span.clone(), field, format!("`{key}` is not a kind of place"))
+                .hint("service, cell, zone or region, then the name: \"zone use1-az1\"");
+            return None;
+        }
+        let name = Loc { value: name.trim().to_string(), span: text.span.clone() };
+        let (instances, _) = self.place(key, &name, field.to_string(), cx.service_ids, cx.services, cx.layout);
+        Some((format!("{key} {}", name.value), instances))
+    }
+
+    /// A cross-zone slowdown: packet loss on every message from the target zone's instances
+    /// to the other zones' (one way, as AWS FIS's scenario injects it).
+    fn cross_zone(
+        &mut self,
+        section: &Loc<FaultSection>,
+        path: &str,
+        target: &FaultTarget,
+        cx: &FaultContext,
+    ) -> Option<Link> {
+        let Some(zone) = target.zone else {
+            self.err(section.span.clone(), format!("{path}.zone"), "a cross-zone slowdown leaves a zone")
+                .hint("aim it at a zone: zone = \"use1-az1\"; messages from there to the other zones lose packets");
+            return None;
+        };
+        let to = cx
+            .services
+            .iter()
+            .enumerate()
+            .flat_map(|(s, svc)| (0..svc.instances).map(move |i| (s as u32, i, svc.zones.get(i as usize).copied())))
+            .filter(|&(_, _, z)| z != Some(zone))
+            .map(|(s, i, _)| (s, i))
+            .collect();
+        let flows_percent = fault_flows(&section.value);
+        Some(Link { to, both: false, flows_percent })
     }
 
     /// A poison pill's customers, as global ids: `customers` of `workload` (the first
@@ -148,18 +300,27 @@ impl Checker<'_> {
     fn kind(&mut self, section: &Loc<FaultSection>, path: &str, zone_target: bool) -> FaultKind {
         let fault = &section.value;
         let name = kind_name(fault.kind);
-        let options: [(&str, Option<&std::ops::Range<usize>>); 5] = [
+        let options: [(&str, Option<&std::ops::Range<usize>>); 8] = [
+            ("flows_percent", fault.flows_percent.as_ref().map(|l| &l.span)),
+            ("error_percent", fault.error_percent.as_ref().map(|l| &l.span)),
+            ("slow_percent", fault.slow_percent.as_ref().map(|l| &l.span)),
             ("restart_time", fault.restart_time.as_ref().map(|l| &l.span)),
             ("load_percent", fault.load_percent.as_ref().map(|l| &l.span)),
             ("latency", fault.latency.as_ref().map(|l| &l.span)),
             ("jitter", fault.jitter.as_ref().map(|l| &l.span)),
             ("loss_percent", fault.loss_percent.as_ref().map(|l| &l.span)),
         ];
+        let link = fault.from.is_some();
         let own: &[&str] = match fault.kind {
             FaultKindSection::CpuStress => &["load_percent"],
+            FaultKindSection::NetworkLatency if link => &["latency", "jitter", "flows_percent"],
             FaultKindSection::NetworkLatency => &["latency", "jitter"],
+            FaultKindSection::PacketLoss if link => &["loss_percent", "flows_percent"],
             FaultKindSection::PacketLoss => &["loss_percent"],
+            FaultKindSection::CrossZoneSlowdown => &["loss_percent", "flows_percent"],
+            FaultKindSection::Partition => &["flows_percent"],
             FaultKindSection::PoisonPill => &["restart_time"],
+            FaultKindSection::Gray => &["error_percent", "slow_percent", "latency", "jitter"],
             _ => &[],
         };
         for (key, span) in options {
@@ -171,8 +332,44 @@ impl Checker<'_> {
         let required = |this: &mut Self, key: &str, hint: &str| {
             this.err(section.span.clone(), format!("{path}.{key}"), format!("{name} faults need {key}")).hint(hint);
         };
+        let percent = |this: &mut Self, v: &Option<Loc<f64>>, key: &str, default: f64| match v {
+            Some(p) if !(0.0..=100.0).contains(&p.value) => {
+                let message = format!("{key} must be from 0 to 100, not {}", p.value);
+                this.err(p.span.clone(), format!("{path}.{key}"), message);
+                default
+            }
+            Some(p) => p.value / 100.0,
+            None => default,
+        };
         match fault.kind {
             FaultKindSection::Outage => FaultKind::Outage,
+            FaultKindSection::Partition => FaultKind::Partition,
+            FaultKindSection::AzPowerInterruption => {
+                if !zone_target {
+                    self.err(section.span.clone(), format!("{path}.zone"), "a power interruption is a zone's")
+                        .hint("aim it at a zone: zone = \"use1-az1\"");
+                }
+                FaultKind::PowerInterruption
+            }
+            FaultKindSection::CrossZoneSlowdown => {
+                if let Some(f) = fault.flows_percent.as_ref().filter(|f| !(1..=100).contains(&f.value)) {
+                    let message = format!("flows_percent must be from 1 to 100, not {}", f.value);
+                    self.err(f.span.clone(), format!("{path}.flows_percent"), message);
+                }
+                let p = percent(self, &fault.loss_percent, "loss_percent", 0.15);
+                FaultKind::PacketLoss(PacketLoss::new(p))
+            }
+            FaultKindSection::Gray => {
+                let error_p = percent(self, &fault.error_percent, "error_percent", 0.0);
+                let delay_ns = fault.latency.as_ref().map_or(0, |l| l.value.ns());
+                let jitter_ns = fault.jitter.as_ref().map_or(0, |j| j.value.ns());
+                let slowed = delay_ns > 0 || jitter_ns > 0;
+                let slow_p = percent(self, &fault.slow_percent, "slow_percent", if slowed { 1.0 } else { 0.0 });
+                if error_p == 0.0 && (slow_p == 0.0 || !slowed) {
+                    required(self, "error_percent", "error_percent = 5 fails one job in twenty; latency = \"200ms\" with slow_percent = 10 delays one answer in ten");
+                }
+                FaultKind::Gray { error_p, slow_p, delay_ns, jitter_ns }
+            }
             FaultKindSection::Reject => FaultKind::Reject,
             FaultKindSection::Blackhole => FaultKind::Blackhole,
             FaultKindSection::Unavailable => FaultKind::Unavailable,
@@ -342,12 +539,7 @@ impl Checker<'_> {
             }
         }
         let field = format!("{path}.{key}");
-        let Some(layout) = layout.filter(|_| key != "service") else {
-            if key != "service" {
-                self.err(name.span.clone(), field, format!("the scenario has no {key}s: it declares no [[region]]"))
-                    .hint("declare regions, zones and cells first; docs/scenario-format.md, Topology");
-                return FaultTarget { what: String::new(), instances: Vec::new(), zone: None, pick: Pick::All };
-            }
+        if key == "service" && layout.is_none() {
             let service = self.resolve("service", name, service_ids, field);
             let n = services.get(service as usize).map_or(1, |s| s.instances);
             let count = match &fault.instances {
@@ -360,39 +552,72 @@ impl Checker<'_> {
                 None => n,
             };
             return FaultTarget::service(&name.value, service, count);
-        };
+        }
+        let (mut instances, zone) = self.place(key, name, field, service_ids, services, layout);
+        if key == "service" {
+            if let Some(c) = &fault.instances {
+                if c.value == 0 || c.value as usize > instances.len() {
+                    let message =
+                        format!("instances must be from 1 to the service's {}, not {}", instances.len(), c.value);
+                    self.err(c.span.clone(), format!("{path}.instances"), message);
+                } else {
+                    instances.truncate(c.value as usize);
+                }
+            }
+        }
+        FaultTarget { what: format!("{key} {}", name.value), instances, zone, pick: Pick::All }
+    }
+
+    /// The instances a place names (a `service`, `cell`, `zone` or `region` called `name`),
+    /// in service then instance order, and the zone's id for a zone.
+    fn place(
+        &mut self,
+        key: &str,
+        name: &Loc<String>,
+        field: String,
+        service_ids: &BTreeMap<String, u32>,
+        services: &[ServiceSpec],
+        layout: Option<&Layout>,
+    ) -> (Vec<(u32, u32)>, Option<u16>) {
         let placed = |hit: &dyn Fn(u32, u16) -> bool| -> Vec<(u32, u32)> {
             let mut out = Vec::new();
             for (s, svc) in services.iter().enumerate() {
-                for (i, &z) in svc.zones.iter().enumerate() {
+                for i in 0..svc.instances {
+                    let z = svc.zones.get(i as usize).copied().unwrap_or(0);
                     if hit(s as u32, z) {
-                        out.push((s as u32, i as u32));
+                        out.push((s as u32, i));
                     }
                 }
             }
             out
         };
+        if key == "service" {
+            let service = self.resolve("service", name, service_ids, field);
+            return (placed(&|s, _| s == service), None);
+        }
+        let Some(layout) = layout else {
+            self.err(name.span.clone(), field, format!("the scenario has no {key}s: it declares no [[region]]"))
+                .hint("declare regions, zones and cells first; docs/scenario-format.md, Topology");
+            return (Vec::new(), None);
+        };
         let to_u32 =
             |m: &BTreeMap<String, u16>| m.iter().map(|(k, &v)| (k.clone(), v as u32)).collect::<BTreeMap<_, _>>();
-        let mut zone_id = None;
-        let instances = match key {
+        match key {
             "cell" => {
                 let k = self.resolve("cell", name, &to_u32(&layout.cell_ids), field) as u16;
-                placed(&|s, _| services[s as usize].cell == Some(k))
+                (placed(&|s, _| services[s as usize].cell == Some(k)), None)
             }
             "zone" => {
                 let zone = self.resolve("zone", name, &to_u32(&layout.zone_ids), field) as u16;
-                zone_id = Some(zone);
-                placed(&|_, z| z == zone)
+                (placed(&|_, z| z == zone), Some(zone))
             }
             _ => {
                 let region = self.resolve("region", name, &to_u32(&layout.region_ids), field) as u16;
                 let zones = &layout.topology.zones;
                 // (Zones may be missing when a region declares none: an error already.)
-                placed(&|_, z| zones.get(z as usize).is_some_and(|zone| zone.region == region))
+                (placed(&|_, z| zones.get(z as usize).is_some_and(|zone| zone.region == region)), None)
             }
-        };
-        FaultTarget { what: format!("{key} {}", name.value), instances, zone: zone_id, pick: Pick::All }
+        }
     }
 
     /// The target's instances sub-selected by `count` or `percent` (chosen at random when the
@@ -493,6 +718,11 @@ impl Checker<'_> {
     }
 }
 
+/// A link fault's share of flows, in percent (checked with the link; 100 by default).
+fn fault_flows(f: &FaultSection) -> u32 {
+    f.flows_percent.as_ref().map_or(100, |p| p.value.clamp(1, 100))
+}
+
 /// A kind's name in the format.
 fn kind_name(kind: FaultKindSection) -> &'static str {
     match kind {
@@ -508,6 +738,10 @@ fn kind_name(kind: FaultKindSection) -> &'static str {
         FaultKindSection::Stop => "stop",
         FaultKindSection::Reboot => "reboot",
         FaultKindSection::PoisonPill => "poison-pill",
+        FaultKindSection::Partition => "partition",
+        FaultKindSection::AzPowerInterruption => "az-power-interruption",
+        FaultKindSection::CrossZoneSlowdown => "cross-zone-slowdown",
+        FaultKindSection::Gray => "gray",
     }
 }
 
@@ -517,6 +751,8 @@ fn owner_of(key: &str) -> &'static str {
         "load_percent" => "kind = \"cpu-stress\"",
         "loss_percent" => "kind = \"packet-loss\"",
         "restart_time" => "kind = \"poison-pill\"",
+        "flows_percent" => "a link fault (from, to)",
+        "error_percent" | "slow_percent" => "kind = \"gray\"",
         _ => "kind = \"network-latency\"",
     }
 }

@@ -17,6 +17,21 @@ pub struct FaultSpec {
     pub random: bool,
     /// A poison pill's customers (global ids, sorted); empty for other kinds.
     pub customers: Vec<u32>,
+    /// A link fault: it acts on messages between the target's instances (the `from` side)
+    /// and these, not on the instances themselves.
+    pub link: Option<Link>,
+}
+
+/// The other side of a link fault, and which messages it acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The `to` side's instances, as (service, instance).
+    pub to: Vec<(u32, u32)>,
+    /// Both ways (`from` to `to` and back), or only messages from `from` to `to`.
+    pub both: bool,
+    /// The share of flows (caller and callee instance pairs) it acts on, chosen by a hash of
+    /// the pair: a flow is hit for the whole fault or not at all.
+    pub flows_percent: u32,
 }
 
 /// A random fault's failure domains and their distributions.
@@ -71,6 +86,16 @@ pub enum FaultKind {
     /// (a poison pill): it is down for `restart_ns`, the jobs on it fail as in a crash, and
     /// the poisoned job itself fails; a retry carries the crash to the next instance.
     PoisonPill { restart_ns: Nanos },
+    /// Messages across a link are dropped (catalogue 21 and 22: a partition between zones,
+    /// cells or regions, one way or both): a call across it waits for its timeout.
+    Partition,
+    /// Every instance in the zone crashes at one instant and is down until the end, and no
+    /// launch succeeds there meanwhile (catalogue 36, AWS FIS's AZ power interruption).
+    PowerInterruption,
+    /// A gray failure: each job at the instances fails at once with chance `error_p`, and
+    /// an answer is `delay_ns` (plus or minus a uniform `jitter_ns`) later with chance
+    /// `slow_p`; health checks pass.
+    Gray { error_p: f64, slow_p: f64, delay_ns: Nanos, jitter_ns: Nanos },
 }
 
 /// Which crash a `Crash` fault is (they differ in how long the instance stays down, and in
@@ -98,6 +123,9 @@ impl FaultKind {
             FaultKind::Crash(Crash::Stop) => "stop",
             FaultKind::Crash(Crash::Reboot) => "reboot",
             FaultKind::PoisonPill { .. } => "poison-pill",
+            FaultKind::Partition => "partition",
+            FaultKind::PowerInterruption => "az-power-interruption",
+            FaultKind::Gray { .. } => "gray",
         }
     }
 
@@ -112,12 +140,17 @@ impl FaultKind {
                 | FaultKind::Unavailable
                 | FaultKind::Crash(_)
                 | FaultKind::PoisonPill { .. }
+                | FaultKind::PowerInterruption
+                | FaultKind::Gray { .. }
         )
     }
 
     /// Does it act on the instances' answers on the network?
     pub fn on_the_network(&self) -> bool {
-        matches!(self, FaultKind::NetworkLatency { .. } | FaultKind::PacketLoss(_))
+        matches!(
+            self,
+            FaultKind::NetworkLatency { .. } | FaultKind::PacketLoss(_) | FaultKind::Partition | FaultKind::Gray { .. }
+        )
     }
 }
 

@@ -14,5 +14,5 @@ pub mod network;
 pub mod random;
 pub mod state;
 
-pub use catalogue::{CpuStress, FaultKind, FaultSpec, FaultTarget, Pick, RandomFault};
+pub use catalogue::{CpuStress, FaultKind, FaultSpec, FaultTarget, Link, Pick, RandomFault};
 pub use state::FaultState;

@@ -16,6 +16,32 @@ struct Transition {
     starts: bool,
 }
 
+/// A link fault's sides, as bits by global instance.
+#[derive(Clone, Debug)]
+struct LinkRt {
+    fault: u32,
+    from: Vec<u64>,
+    to: Vec<u64>,
+    both: bool,
+    flows_percent: u32,
+}
+
+/// Is the flow between global instances `a` and `b` one of the `percent` a link fault
+/// `fault` hits? A hash of the fault and the pair (either way round): the same flows for
+/// the whole fault.
+fn flow_hit(fault: u32, a: u32, b: u32, percent: u32) -> bool {
+    if percent >= 100 {
+        return true;
+    }
+    let (lo, hi) = (a.min(b) as u64, a.max(b) as u64);
+    let mut z = (fault as u64) << 40 ^ lo << 20 ^ hi ^ 0x9E37_79B9_7F4A_7C15;
+    // SplitMix64's finalizer.
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    z % 100 < percent as u64
+}
+
 /// The faults acting now, as lookups by global instance index.
 #[derive(Clone, Debug, Default)]
 pub struct FaultState {
@@ -38,8 +64,15 @@ pub struct FaultState {
     blackholed: Vec<u32>,
     unavailable: Vec<u32>,
     network: Vec<u32>,
-    /// The network faults, and by fault its stream (answer sizes, losses, jitter).
+    /// The network faults on instances' answers (not links), and by fault its stream
+    /// (answer sizes, losses, jitter, gray failures' draws).
     network_faults: Vec<u32>,
+    /// Link faults: their sides, and how many act now.
+    links: Vec<LinkRt>,
+    links_active: u32,
+    /// By global instance: gray failures acting on it (empty without any).
+    gray: Vec<u32>,
+    gray_faults: Vec<u32>,
     /// Instances that crashed as a crash fault started, for the model to take down (it
     /// answers the jobs on them).
     crashed: Vec<u32>,
@@ -85,8 +118,34 @@ impl FaultState {
             .collect();
         let stressed = faults.iter().any(|f| matches!(f.kind, FaultKind::CpuStress(_)));
         let per_instance = |any: bool| if any { vec![0; instances as usize] } else { Vec::new() };
-        let network_faults: Vec<u32> =
-            (0..faults.len() as u32).filter(|&f| faults[f as usize].kind.on_the_network()).collect();
+        let network_faults: Vec<u32> = (0..faults.len() as u32)
+            .filter(|&f| faults[f as usize].kind.on_the_network() && faults[f as usize].link.is_none())
+            .collect();
+        let bits = |members: &[u32]| {
+            let mut b = vec![0u64; (instances as usize).div_ceil(64)];
+            for &i in members {
+                b[i as usize / 64] |= 1 << (i % 64);
+            }
+            b
+        };
+        let global =
+            |list: &[(u32, u32)]| -> Vec<u32> { list.iter().map(|&(s, i)| first_instance[s as usize] + i).collect() };
+        let links: Vec<LinkRt> = faults
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                let l = f.link.as_ref()?;
+                Some(LinkRt {
+                    fault: i as u32,
+                    from: bits(&global(&f.target.chosen(i as u32, seed))),
+                    to: bits(&global(&l.to)),
+                    both: l.both,
+                    flows_percent: l.flows_percent,
+                })
+            })
+            .collect();
+        let gray_faults: Vec<u32> =
+            (0..faults.len() as u32).filter(|&f| matches!(faults[f as usize].kind, FaultKind::Gray { .. })).collect();
         let streams = faults
             .iter()
             .enumerate()
@@ -135,6 +194,10 @@ impl FaultState {
             blackholed: per_instance(faults.iter().any(|f| f.kind == FaultKind::Blackhole)),
             unavailable: per_instance(faults.iter().any(|f| f.kind == FaultKind::Unavailable)),
             network: per_instance(!network_faults.is_empty()),
+            gray: per_instance(!gray_faults.is_empty()),
+            gray_faults,
+            links,
+            links_active: 0,
             network_faults,
             streams,
             crashed: Vec::new(),
@@ -227,12 +290,27 @@ impl FaultState {
             };
             match self.kinds[f] {
                 FaultKind::Outage | FaultKind::Reject => count(&mut self.down),
-                FaultKind::Crash(_) => {
+                _ if self.links.iter().any(|l| l.fault == f as u32) => {
+                    if t.starts {
+                        self.links_active += 1;
+                    } else {
+                        self.links_active -= 1;
+                    }
+                }
+                FaultKind::Crash(_) | FaultKind::PowerInterruption => {
                     count(&mut self.down);
                     if t.starts {
                         self.crashed.extend_from_slice(targets);
                     }
                 }
+                FaultKind::Gray { slow_p, .. } => {
+                    count(&mut self.gray);
+                    if slow_p > 0.0 {
+                        count(&mut self.network);
+                    }
+                }
+                // Only on links (above).
+                FaultKind::Partition => {}
                 // Asked per job (`poisoned`).
                 FaultKind::PoisonPill { .. } => {}
                 FaultKind::Blackhole => {
@@ -281,7 +359,71 @@ impl FaultState {
 
     /// Does a fault crash instances when it starts (or a random one when it fails)?
     pub fn has_crashes(&self) -> bool {
-        self.kinds.iter().any(|k| matches!(k, FaultKind::Crash(_)))
+        self.kinds.iter().any(|k| matches!(k, FaultKind::Crash(_) | FaultKind::PowerInterruption))
+    }
+
+    /// Does a gray failure fail a job sent to global instance `i` now (a draw per gray
+    /// failure acting on it)?
+    #[inline]
+    pub fn gray_fails(&mut self, i: u32) -> bool {
+        if self.gray.get(i as usize).is_none_or(|&n| n == 0) {
+            return false;
+        }
+        self.gray_cold(i)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn gray_cold(&mut self, i: u32) -> bool {
+        let mut failed = false;
+        for &f in &self.gray_faults {
+            let f = f as usize;
+            if !self.active[f] || self.targets[f].binary_search(&i).is_err() {
+                continue;
+            }
+            if let FaultKind::Gray { error_p, .. } = self.kinds[f] {
+                let rng = self.streams[f].as_mut().expect("a gray failure has a stream");
+                failed |= error_p > 0.0 && rng.unit() < error_p;
+            }
+        }
+        failed
+    }
+
+    /// Does a link fault act now?
+    #[inline]
+    pub fn links_act(&self) -> bool {
+        self.links_active > 0
+    }
+
+    /// What the link faults acting now do to a message of `bytes` (a draw) from global
+    /// instance `src` to `dst`: `None`, dropped (a partition, or a connection that gave up);
+    /// else the extra time it takes. Overlapping faults add up, in fault order.
+    #[cold]
+    #[inline(never)]
+    pub fn link(&mut self, src: u32, dst: u32, bytes: &crate::dist::Dist) -> Option<Nanos> {
+        let has = |b: &[u64], i: u32| b[i as usize / 64] & (1 << (i % 64)) != 0;
+        let mut extra: Nanos = 0;
+        for l in &self.links {
+            let f = l.fault as usize;
+            let across = (has(&l.from, src) && has(&l.to, dst)) || (l.both && has(&l.to, src) && has(&l.from, dst));
+            if !self.active[f] || !across || !flow_hit(l.fault, src, dst, l.flows_percent) {
+                continue;
+            }
+            let rng = self.streams[f].as_mut().expect("a link fault has a stream");
+            extra = extra.saturating_add(match self.kinds[f] {
+                FaultKind::Partition => return None,
+                FaultKind::NetworkLatency { delay_ns, jitter_ns } => {
+                    let jitter = (2.0 * rng.unit() - 1.0) * jitter_ns as f64;
+                    (delay_ns as f64 + jitter).max(0.0).round() as Nanos
+                }
+                FaultKind::PacketLoss(loss) => {
+                    let size = bytes.sample(rng);
+                    loss.delay_ns(size, false, || rng.unit())?
+                }
+                _ => 0,
+            });
+        }
+        Some(extra)
     }
 
     /// The instances crashed since the last call (a crash fault started), for the model to
@@ -349,6 +491,10 @@ impl FaultState {
                     let bytes = response_bytes.sample(rng);
                     loss.delay_ns(bytes, false, || rng.unit())?
                 }
+                FaultKind::Gray { slow_p, delay_ns, jitter_ns, .. } if rng.unit() < slow_p => {
+                    let jitter = (2.0 * rng.unit() - 1.0) * jitter_ns as f64;
+                    (delay_ns as f64 + jitter).max(0.0).round() as Nanos
+                }
                 _ => 0,
             };
             extra = extra.saturating_add(delay);
@@ -376,6 +522,7 @@ mod tests {
             window: Window { start_ns, end_ns },
             random: false,
             customers: Vec::new(),
+            link: None,
         }
     }
 

@@ -189,7 +189,16 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         };
         let inst = self.services[service as usize].first_instance + local;
         seed.instance = inst | PICKED;
-        let latency = self.placed_latency(spec, from, inst);
+        let mut latency = self.placed_latency(spec, from, inst);
+        if T::EXTRAS && self.faults.links_act() {
+            // A link fault between the caller's instance and this one: lost, or later.
+            if let Some(caller) = self.jobs.get(parent).map(|j| j.instance & !PICKED) {
+                match self.faults.link(caller, inst, &self.spec.calls[spec as usize].request_bytes) {
+                    Some(extra) => latency = latency.saturating_add(extra),
+                    None => return Ok(()), // nothing arrives: the caller's timeout ends the wait
+                }
+            }
+        }
         self.travel(seed, latency, now, q)
     }
 

@@ -156,7 +156,9 @@ impl Scaler {
 /// Does a launch in `zone` at `at_ns` find capacity (no insufficient-capacity fault there)?
 pub(super) fn capacity_ok(faults: &[FaultSpec], zone: usize, at_ns: Nanos) -> bool {
     !faults.iter().any(|f| {
-        f.kind == FaultKind::InsufficientCapacity && f.target.zone == Some(zone as u16) && f.window.contains(at_ns)
+        matches!(f.kind, FaultKind::InsufficientCapacity | FaultKind::PowerInterruption)
+            && f.target.zone == Some(zone as u16)
+            && f.window.contains(at_ns)
     })
 }
 

@@ -142,7 +142,11 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Some(fleet) if fleet.transparent() => Ok(rt.first_instance + fleet.next_in_turn()),
             Some(fleet) => match shard_or_pick(fleet, &self.spec.services[service as usize].fleet, customer, attempt) {
                 None => Err((Outcome::Rejected, TRAVELLING)),
-                Some(i) if fleet.restarting(i, now) || self.faults.broken(rt.first_instance + i) => {
+                Some(i)
+                    if fleet.restarting(i, now)
+                        || self.faults.broken(rt.first_instance + i)
+                        || self.faults.gray_fails(rt.first_instance + i) =>
+                {
                     let inst = rt.first_instance + i;
                     if !fleet.restarting(i, now) && self.faults.is_blackholed(inst) {
                         // Lost: no answer, and the balancer hears none.
@@ -168,7 +172,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let local = inst - rt.first_instance;
         let fleet = rt.fleet.as_mut().filter(|_| T::POLICIES);
         let restarting = fleet.as_ref().is_some_and(|f| f.restarting(local, now));
-        if restarting || self.faults.broken(inst) {
+        if restarting || self.faults.broken(inst) || self.faults.gray_fails(inst) {
             if !restarting && self.faults.is_blackholed(inst) {
                 return Err((Outcome::Timeout, inst));
             }
@@ -688,12 +692,20 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Some(c) if c.outstanding(attempt) => (c.spec, c.parent),
             _ => return None,
         };
-        // Network faults on the answering instance: lost, or later.
+        // Network faults on the answering instance, and on the link back to the caller: lost,
+        // or later.
         let extra = if T::EXTRAS && from != TRAVELLING {
             if self.faults.is_blackholed(from) {
                 return None;
             }
-            self.faults.egress_ns(from, &self.spec.calls[spec as usize].response_bytes)?
+            let bytes = &self.spec.calls[spec as usize].response_bytes;
+            let mut extra = self.faults.egress_ns(from, bytes)?;
+            if self.faults.links_act() {
+                if let Some(caller) = self.jobs.get(parent).map(|j| j.instance & !PICKED) {
+                    extra = extra.saturating_add(self.faults.link(from, caller, bytes)?);
+                }
+            }
+            extra
         } else {
             0
         };

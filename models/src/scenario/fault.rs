@@ -27,6 +27,18 @@ pub enum FaultKind {
     /// Requests of `customers` crash the instance of `service` that takes them: it restarts,
     /// down for `restart_time`; a retry carries the crash to the next instance.
     PoisonPill,
+    /// Messages across a link (`from` and `to`) are dropped: calls across it wait for their
+    /// timeout.
+    Partition,
+    /// Every instance in `zone` crashes at one instant and is down for `duration`; no launch
+    /// succeeds there meanwhile.
+    AzPowerInterruption,
+    /// Packet loss (`loss_percent`, default 15) on every message from `zone` to the other
+    /// zones (AWS FIS's cross-AZ traffic slowdown).
+    CrossZoneSlowdown,
+    /// A share of jobs fail (`error_percent`) and a share of answers are late (`latency`,
+    /// `jitter`, `slow_percent`), while health checks pass.
+    Gray,
     /// The network refuses connections to the instances: each job fails at once with
     /// `error` (a fast failure), and health checks fail.
     Reject,
@@ -64,6 +76,14 @@ pub struct AnalysisSection {
     /// Requests that succeed slower than this breach the SLO and count in the blast radius
     /// like failures (default: only failures count).
     pub slo_latency: Option<Loc<Duration>>,
+}
+
+/// Which messages a link fault acts on.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    Both,
+    OneWay,
 }
 
 /// What a fault whose target has no instances does (AWS FIS's `emptyTargetResolutionMode`).
@@ -115,4 +135,15 @@ pub struct FaultSection {
     pub customers: Option<Loc<Vec<u32>>>,
     pub workload: Option<Loc<String>>,
     pub restart_time: Option<Loc<Duration>>,
+    /// A link fault's sides: "service api", "cell cell-3", "zone use1-az1" or "region
+    /// us-east-1"; `to` defaults to everything else.
+    pub from: Option<Loc<String>>,
+    pub to: Option<Loc<String>>,
+    /// Both ways (default), or only messages from `from` to `to`.
+    pub direction: Option<Direction>,
+    /// The share of flows (caller and callee instance pairs) hit, in percent (default 100).
+    pub flows_percent: Option<Loc<u32>>,
+    /// gray: the share of jobs that fail, and of answers delayed by `latency`.
+    pub error_percent: Option<Loc<f64>>,
+    pub slow_percent: Option<Loc<f64>>,
 }
