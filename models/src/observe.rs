@@ -110,6 +110,8 @@ pub struct Observed {
     state: Vec<WindowState>,
     /// Windows before this one have opened (or were skipped).
     opened: usize,
+    /// The windows open now (collecting), in order: what a request walks.
+    open: Vec<usize>,
     customers: u64,
     max_open: usize,
 }
@@ -134,6 +136,7 @@ impl Observed {
             state: windows.iter().map(|_| WindowState::Pending).collect(),
             windows,
             opened: 0,
+            open: Vec::new(),
             customers,
             max_open: observe.max_open_windows,
         }
@@ -173,11 +176,15 @@ impl Observed {
         if self.windows.is_empty() {
             return;
         }
+        // Requests finish in time order: a window whose end has passed is complete.
+        if self.open.iter().any(|&k| self.windows[k].end_ns <= now) {
+            self.close_windows(now);
+        }
         self.open_windows(now);
         let c = customer as u64;
-        for (w, state) in self.windows.iter().zip(self.state.iter_mut()) {
-            if let WindowState::Open(bits) = state {
-                if w.contains(now) && c < self.customers {
+        for &k in &self.open {
+            if let WindowState::Open(bits) = &mut self.state[k] {
+                if self.windows[k].contains(now) && c < self.customers {
                     let (word, shift) = ((c / 32) as usize, 2 * (c % 32));
                     bits[word] |= (1 | ((failed || slow) as u64) << 1) << shift;
                 }
@@ -189,8 +196,8 @@ impl Observed {
     /// allowed are open (the others are skipped).
     fn open_windows(&mut self, now: Nanos) {
         while self.windows.get(self.opened).is_some_and(|w| w.start_ns <= now) {
-            let open = self.state.iter().filter(|s| matches!(s, WindowState::Open(_))).count();
-            self.state[self.opened] = if open < self.max_open {
+            self.state[self.opened] = if self.open.len() < self.max_open {
+                self.open.push(self.opened);
                 WindowState::Open(vec![0; self.customers.div_ceil(32) as usize])
             } else {
                 WindowState::Skipped
@@ -215,15 +222,17 @@ impl Observed {
     /// has been seen) and frees their bits.
     pub fn close_windows(&mut self, now: Nanos) {
         self.open_windows(now);
-        for (w, state) in self.windows.iter().zip(self.state.iter_mut()) {
-            if let WindowState::Open(bits) = state {
-                if w.end_ns <= now {
-                    let sent = bits.iter().map(|w| (w & 0x5555_5555_5555_5555).count_ones() as u64).sum();
-                    let failed = bits.iter().map(|w| (w & 0xAAAA_AAAA_AAAA_AAAA).count_ones() as u64).sum();
-                    *state = WindowState::Closed(CustomerCounts { sent, failed });
-                }
+        let (windows, state) = (&self.windows, &mut self.state);
+        self.open.retain(|&k| {
+            let WindowState::Open(bits) = &state[k] else { return false };
+            if windows[k].end_ns > now {
+                return true;
             }
-        }
+            let sent = bits.iter().map(|w| (w & 0x5555_5555_5555_5555).count_ones() as u64).sum();
+            let failed = bits.iter().map(|w| (w & 0xAAAA_AAAA_AAAA_AAAA).count_ones() as u64).sum();
+            state[k] = WindowState::Closed(CustomerCounts { sent, failed });
+            false
+        });
     }
 
     /// The customers of the window `window` (one given in `Observe::customer_windows`), once

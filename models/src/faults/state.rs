@@ -64,20 +64,23 @@ pub struct FaultState {
     blackholed: Vec<u32>,
     unavailable: Vec<u32>,
     network: Vec<u32>,
-    /// The network faults on instances' answers (not links), and by fault its stream
-    /// (answer sizes, losses, jitter, gray failures' draws).
-    network_faults: Vec<u32>,
-    /// Link faults: their sides, and how many act now.
+    /// By fault, its stream (answer sizes, losses, jitter, gray failures' draws).
+    /// The scheduled faults acting now, in fault order: what a per-message lookup walks, so
+    /// its cost grows with the faults acting at once, not with the faults in the scenario.
+    acting: Vec<u32>,
+    /// Link faults: their sides, by fault the index of its link, and how many act now.
     links: Vec<LinkRt>,
+    link_of: Vec<Option<u32>>,
     links_active: u32,
     /// By global instance: gray failures acting on it (empty without any).
     gray: Vec<u32>,
-    gray_faults: Vec<u32>,
     /// Instances that crashed as a crash fault started, for the model to take down (it
     /// answers the jobs on them).
     crashed: Vec<u32>,
-    /// The poison pills: by fault, its service and customers (sorted).
-    poisons: Vec<(u32, u32, Vec<u32>)>,
+    /// By fault: a poison pill's service and customers (sorted); `u32::MAX` and none for
+    /// other kinds.
+    poisons: Vec<(u32, Vec<u32>)>,
+    any_poison: bool,
     streams: Vec<Option<Stream>>,
     /// Random faults' failure domains: the global instances each holds down while down, and
     /// its failures and repairs; the next one due first (ties in domain order).
@@ -118,9 +121,7 @@ impl FaultState {
             .collect();
         let stressed = faults.iter().any(|f| matches!(f.kind, FaultKind::CpuStress(_)));
         let per_instance = |any: bool| if any { vec![0; instances as usize] } else { Vec::new() };
-        let network_faults: Vec<u32> = (0..faults.len() as u32)
-            .filter(|&f| faults[f as usize].kind.on_the_network() && faults[f as usize].link.is_none())
-            .collect();
+        let any_network = faults.iter().any(|f| f.kind.on_the_network() && f.link.is_none());
         let bits = |members: &[u32]| {
             let mut b = vec![0u64; (instances as usize).div_ceil(64)];
             for &i in members {
@@ -144,8 +145,11 @@ impl FaultState {
                 })
             })
             .collect();
-        let gray_faults: Vec<u32> =
-            (0..faults.len() as u32).filter(|&f| matches!(faults[f as usize].kind, FaultKind::Gray { .. })).collect();
+        let mut link_of = vec![None; faults.len()];
+        for (k, l) in links.iter().enumerate() {
+            link_of[l.fault as usize] = Some(k as u32);
+        }
+        let any_gray = faults.iter().any(|f| matches!(f.kind, FaultKind::Gray { .. }));
         let streams = faults
             .iter()
             .enumerate()
@@ -193,20 +197,22 @@ impl FaultState {
             slowdown: if stressed { vec![1.0; instances as usize] } else { Vec::new() },
             blackholed: per_instance(faults.iter().any(|f| f.kind == FaultKind::Blackhole)),
             unavailable: per_instance(faults.iter().any(|f| f.kind == FaultKind::Unavailable)),
-            network: per_instance(!network_faults.is_empty()),
-            gray: per_instance(!gray_faults.is_empty()),
-            gray_faults,
+            network: per_instance(any_network),
+            gray: per_instance(any_gray),
+            acting: Vec::new(),
             links,
+            link_of,
             links_active: 0,
-            network_faults,
             streams,
             crashed: Vec::new(),
             poisons: faults
                 .iter()
-                .enumerate()
-                .filter(|(_, f)| matches!(f.kind, FaultKind::PoisonPill { .. }))
-                .filter_map(|(i, f)| f.target.instances.first().map(|&(s, _)| (i as u32, s, f.customers.clone())))
+                .map(|f| match (f.kind, f.target.instances.first()) {
+                    (FaultKind::PoisonPill { .. }, Some(&(s, _))) => (s, f.customers.clone()),
+                    _ => (u32::MAX, Vec::new()),
+                })
                 .collect(),
+            any_poison: faults.iter().any(|f| matches!(f.kind, FaultKind::PoisonPill { .. })),
         }
     }
 
@@ -278,6 +284,13 @@ impl FaultState {
             self.next += 1;
             let f = t.fault as usize;
             self.active[f] = t.starts;
+            match self.acting.binary_search(&t.fault) {
+                Err(at) if t.starts => self.acting.insert(at, t.fault),
+                Ok(at) if !t.starts => {
+                    self.acting.remove(at);
+                }
+                _ => {}
+            }
             let targets = &self.targets[f];
             let count = |counts: &mut Vec<u32>| {
                 for &i in targets {
@@ -290,7 +303,7 @@ impl FaultState {
             };
             match self.kinds[f] {
                 FaultKind::Outage | FaultKind::Reject => count(&mut self.down),
-                _ if self.links.iter().any(|l| l.fault == f as u32) => {
+                _ if self.link_of[f].is_some() => {
                     if t.starts {
                         self.links_active += 1;
                     } else {
@@ -376,9 +389,9 @@ impl FaultState {
     #[inline(never)]
     fn gray_cold(&mut self, i: u32) -> bool {
         let mut failed = false;
-        for &f in &self.gray_faults {
+        for &f in &self.acting {
             let f = f as usize;
-            if !self.active[f] || self.targets[f].binary_search(&i).is_err() {
+            if !matches!(self.kinds[f], FaultKind::Gray { .. }) || self.targets[f].binary_search(&i).is_err() {
                 continue;
             }
             if let FaultKind::Gray { error_p, .. } = self.kinds[f] {
@@ -403,10 +416,12 @@ impl FaultState {
     pub fn link(&mut self, src: u32, dst: u32, bytes: &crate::dist::Dist) -> Option<Nanos> {
         let has = |b: &[u64], i: u32| b[i as usize / 64] & (1 << (i % 64)) != 0;
         let mut extra: Nanos = 0;
-        for l in &self.links {
-            let f = l.fault as usize;
+        for &f in &self.acting {
+            let Some(k) = self.link_of[f as usize] else { continue };
+            let l = &self.links[k as usize];
+            let f = f as usize;
             let across = (has(&l.from, src) && has(&l.to, dst)) || (l.both && has(&l.to, src) && has(&l.from, dst));
-            if !self.active[f] || !across || !flow_hit(l.fault, src, dst, l.flows_percent) {
+            if !across || !flow_hit(l.fault, src, dst, l.flows_percent) {
                 continue;
             }
             let rng = self.streams[f].as_mut().expect("a link fault has a stream");
@@ -436,13 +451,13 @@ impl FaultState {
     /// time if so.
     #[inline]
     pub fn poisoned(&self, service: u32, customer: u32) -> Option<Nanos> {
-        if self.poisons.is_empty() {
+        if !self.any_poison {
             return None;
         }
-        self.poisons.iter().find_map(|(f, s, customers)| {
-            let f = *f as usize;
-            let hit = self.active[f] && *s == service && customers.binary_search(&customer).is_ok();
-            match (hit, self.kinds[f]) {
+        self.acting.iter().find_map(|&f| {
+            let (s, customers) = &self.poisons[f as usize];
+            let hit = *s == service && customers.binary_search(&customer).is_ok();
+            match (hit, self.kinds[f as usize]) {
                 (true, FaultKind::PoisonPill { restart_ns }) => Some(restart_ns),
                 _ => None,
             }
@@ -476,9 +491,10 @@ impl FaultState {
     #[inline(never)]
     fn egress_cold(&mut self, i: u32, response_bytes: &crate::dist::Dist) -> Option<Nanos> {
         let mut extra: Nanos = 0;
-        for &f in &self.network_faults {
+        for &f in &self.acting {
             let f = f as usize;
-            if !self.active[f] || self.targets[f].binary_search(&i).is_err() {
+            let network = self.kinds[f].on_the_network() && self.link_of[f].is_none();
+            if !network || self.targets[f].binary_search(&i).is_err() {
                 continue;
             }
             let rng = self.streams[f].as_mut().expect("a network fault has a stream");
