@@ -173,6 +173,20 @@ fn cases() -> Vec<Case> {
             Some("error_percent = 5"),
         ),
         c(
+            "a ramp longer than the fault",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"cpu-stress\"\nservice = \"api\"\nload_percent = 50\nstart = \"1s\"\nduration = \"10s\"\nramp = \"20s\"\n"),
+            head_lines + 11,
+            "the ramp (20.000s) must be above 0 and at most the fault's duration (10.000s)",
+            Some("a shorter ramp"),
+        ),
+        c(
+            "a repetition that overlaps the last",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"outage\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"10s\"\nevery = \"5s\"\n"),
+            head_lines + 10,
+            "every (5.000s) must be longer than duration (10.000s): a repetition would start before the last ends",
+            Some("a longer every"),
+        ),
+        c(
             "an impairment factor below 1",
             format!("{HEAD}{GOOD_SERVICE}\n[analysis]\np99_factor = 0.5\n"),
             head_lines + 6,

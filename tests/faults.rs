@@ -389,3 +389,22 @@ fn gray_failures_fail_and_slow_a_share() {
     let late = r.requests[0].latency.count_between(40_000_000, u64::MAX) as f64;
     assert!((late - 2500.0).abs() < 4.0 * 35.4, "{late} late (expected 2,500)");
 }
+
+/// A CPU stress of 50% ramped over its 10 s: work started a share x of the way through takes
+/// 1 / (1 - 0.5 x) as long, on average 2 ln 2 = 1.386 ms for 1 ms of work (a job every 10
+/// ms never queues). The 1,000 jobs in the window against the 2,000 outside: mean sojourn
+/// (2,000 x 1 + 1,000 x 1.386) / 3,000 = 1.129 ms. Without the ramp, 2 ms in the window.
+#[test]
+fn a_ramped_stress_rises_linearly_to_its_load() {
+    let text = |ramp: &str| {
+        scenario("", "", &format!("kind = \"cpu-stress\"\nload_percent = 50\n{ramp}"))
+            .replace("rate_per_s = 500", "rate_per_s = 100")
+            .replace("instances = 4", "instances = 1")
+    };
+    let mean_ms = |r: &RunResult| r.services[0].sojourn.mean() / 1e6;
+    let ramped = run(&text("ramp = \"10s\""));
+    let expected = (2000.0 + 1000.0 * 2.0 * 2f64.ln()) / 3000.0;
+    assert!((mean_ms(&ramped) - expected).abs() < 0.01 * expected, "{} ms, expected {expected}", mean_ms(&ramped));
+    let step = run(&text(""));
+    assert!((mean_ms(&step) - 4.0 / 3.0).abs() < 0.01 * 4.0 / 3.0, "{} ms", mean_ms(&step));
+}

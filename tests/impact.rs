@@ -294,3 +294,22 @@ service_time = { dist = "exponential", mean = "2ms" }
     let off = compile_ok(&format!("{text}\n[analysis]\nbaseline = false\n"));
     assert!(cellsim_runs::simulate(&off, 1, NoSeries, true).0.impact.is_none());
 }
+
+/// An outage of 5 s repeated every 20 s from 10 s: three occurrences fit in the 60 s run
+/// (10, 30 and 50 s), each with its own record, detected and recovered at once, its 2,500
+/// requests all failed.
+#[test]
+fn a_repeated_fault_has_a_record_per_occurrence() {
+    let i = impact(&one_server("kind = \"outage\"\nstart = \"10s\"\nduration = \"5s\"\nevery = \"20s\""));
+    let starts: Vec<(u32, u64)> = i.faults.iter().map(|f| (f.occurrence, f.start_ns / 1_000_000_000)).collect();
+    assert_eq!(starts, [(0, 10), (1, 30), (2, 50)]);
+    for f in &i.faults {
+        assert_eq!((f.time_to_detect_ns, f.time_to_recover_ns), (Some(0), Some(0)), "{f:?}");
+        let b = f.blast.as_ref().unwrap();
+        assert_eq!((b.requests, b.requests_harmed), (2500, 2500));
+    }
+    assert_eq!(i.impaired_buckets, 15);
+    let twice =
+        impact(&one_server("kind = \"outage\"\nstart = \"10s\"\nduration = \"5s\"\nevery = \"20s\"\ntimes = 2"));
+    assert_eq!(twice.faults.len(), 2);
+}

@@ -351,6 +351,16 @@ impl Gen {
                 format!("start = {}\nduration = {}", d(start), d(length))
             };
             out += &format!("\n[[fault]]\nkind = \"{kind}\"\nservice = \"{prefix}s{s}\"\n{when}\n");
+            // Some windows repeat (every twice their length), some strengths ramp up.
+            if when.starts_with("start") && kind != "terminate" && f.start_pct % 5 == 1 {
+                out += &format!("every = {}\n", d(2 * length + 1));
+            }
+            if when.starts_with("start")
+                && matches!(kind, "cpu-stress" | "network-latency" | "packet-loss" | "gray")
+                && f.start_pct % 3 == 2
+            {
+                out += &format!("ramp = {}\n", d(length / 2 + 1));
+            }
             match kind {
                 "cpu-stress" => out += &format!("load_percent = {}\n", f.load_percent),
                 "network-latency" => {
@@ -1120,6 +1130,8 @@ fn the_generator_covers_the_format() {
         "\"poison-pill\"",
         "\"partition\"",
         "\"gray\"",
+        "every = ",
+        "ramp = ",
         "\"az-power-interruption\"",
         "\"cross-zone-slowdown\"",
         "direction = ",

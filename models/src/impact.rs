@@ -18,16 +18,20 @@ pub struct Impact {
     pub analysed_until_ns: Nanos,
     /// Buckets in which some component was impaired.
     pub impaired_buckets: u64,
-    /// By fault, in the scenario's order.
+    /// By fault, in the scenario's order, and by occurrence for a repeated one (its first
+    /// ten; `occurrences_dropped` counts the others).
     pub faults: Vec<FaultImpact>,
+    pub occurrences_dropped: u64,
     pub cascade: Cascade,
 }
 
 /// One fault's window and what it did.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultImpact {
-    /// Its index in the scenario's faults, its kind and target in words.
+    /// Its index in the scenario's faults, which occurrence (0: the first; a repeated fault
+    /// has a record per occurrence), its kind and target in words.
     pub fault: u32,
+    pub occurrence: u32,
     pub kind: &'static str,
     pub what: String,
     pub start_ns: Nanos,
@@ -80,6 +84,10 @@ pub struct Cascade {
     /// Nodes beyond that bound.
     pub nodes_dropped: u64,
 }
+
+/// Occurrences of a repeated fault with a record of their own, at most: the later ones are
+/// counted (`Impact::occurrences_dropped`), so records do not grow with the run's length.
+pub const MAX_OCCURRENCES: usize = 10;
 
 /// Nodes listed in a cascade tree at most.
 pub const MAX_CASCADE_NODES: usize = 1000;

@@ -68,8 +68,17 @@ impl Violations {
 /// within the analysed span, and a cascade tree whose parents are listed and whose depth is
 /// the largest impaired one.
 fn impact(spec: &Spec, i: &crate::impact::Impact, v: &mut Violations) {
-    v.require(i.faults.len() == spec.faults.len(), || {
-        format!("impact: {} fault records for {} faults", i.faults.len(), spec.faults.len())
+    let records: usize = spec
+        .faults
+        .iter()
+        .map(|f| f.repeat.map_or(1, |r| (r.times as usize).min(crate::impact::MAX_OCCURRENCES)))
+        .sum();
+    v.require(i.faults.len() == records, || {
+        format!(
+            "impact: {} fault records for {} faults ({records} occurrences listed)",
+            i.faults.len(),
+            spec.faults.len()
+        )
     });
     v.require(i.analysed_until_ns <= spec.duration_ns, || {
         format!("impact: analysed until {} past the duration {}", i.analysed_until_ns, spec.duration_ns)

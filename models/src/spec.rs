@@ -566,6 +566,11 @@ impl RetrySpec {
 }
 
 impl Spec {
+    /// Instances over every service.
+    pub fn instance_count(&self) -> u64 {
+        self.services.iter().map(|s| s.instances as u64).sum()
+    }
+
     /// Customers across the workloads' populations (global ids are below this).
     pub fn customers(&self) -> u64 {
         self.workloads.iter().map(|w| w.first_customer as u64 + w.customers).max().unwrap_or(0)

@@ -70,6 +70,9 @@ pub struct ImpactSummary {
     /// The largest depth an impaired component reached (0: only faulted ones were).
     pub cascade_depth: u32,
     pub faults: Vec<FaultImpactSummary>,
+    /// Occurrences of repeated faults beyond the first ten of each, not listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub occurrences_dropped: u64,
     /// The impaired components and the components on the way to their faulted roots, by
     /// depth (the first 1,000).
     pub cascade: Vec<CascadeNodeSummary>,
@@ -83,8 +86,10 @@ fn is_zero(n: &u64) -> bool {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct FaultImpactSummary {
-    /// Its index among the scenario's `[[fault]]` tables.
+    /// Its index among the scenario's `[[fault]]` tables, and which occurrence (from 0; a
+    /// fault that repeats has a record for each of its first ten).
     pub fault: u32,
+    pub occurrence: u32,
     pub kind: String,
     pub target: String,
     pub start_s: f64,
@@ -395,11 +400,13 @@ fn impact(i: &cellsim_models::impact::Impact, r: &RunResult) -> ImpactSummary {
         analysed_until_s: seconds(i.analysed_until_ns),
         impaired_buckets: i.impaired_buckets,
         cascade_depth: i.cascade.depth,
+        occurrences_dropped: i.occurrences_dropped,
         faults: i
             .faults
             .iter()
             .map(|f| FaultImpactSummary {
                 fault: f.fault,
+                occurrence: f.occurrence,
                 kind: f.kind.to_string(),
                 target: f.what.clone(),
                 start_s: seconds(f.start_ns),

@@ -231,7 +231,11 @@ fn impact(out: &mut String, s: &Summary) {
         .iter()
         .map(|f| {
             let mut row = vec![
-                format!("{} {}", f.kind, f.target),
+                if f.occurrence > 0 {
+                    format!("{} {} #{}", f.kind, f.target, f.occurrence + 1)
+                } else {
+                    format!("{} {}", f.kind, f.target)
+                },
                 if f.random { "random".into() } else { format!("{}s-{}s", f.start_s, f.end_s) },
                 secs(f.time_to_detect_s, if f.random { "-" } else { "undetected" }),
                 secs(f.time_to_recover_s, if f.random { "-" } else { "not recovered" }),

@@ -3,19 +3,28 @@
 //! radius, and what the cascade tree needs. Holds a few counters per component and per
 //! fault, never anything per bucket, so memory does not grow with the run's length.
 
-use cellsim_models::impact::{BlastRadius, FaultImpact, Impact};
+use cellsim_models::impact::{BlastRadius, FaultImpact, Impact, MAX_OCCURRENCES};
 use cellsim_models::observe::{BucketObservation, Counts, CustomerCounts};
 use cellsim_models::spec::{AnalysisSpec, Window};
 use cellsim_models::Spec;
 use cellsim_sim::Nanos;
 
-/// The customer windows a run collects: each scheduled fault's window, within the run (none
-/// when no workload declares customers).
+/// The windows with a record: each scheduled fault's first `MAX_OCCURRENCES` occurrences,
+/// within the run, as (fault, occurrence, window).
+fn tracked(spec: &Spec) -> impl Iterator<Item = (usize, usize, Window)> + '_ {
+    let duration_ns = spec.duration_ns;
+    spec.faults.iter().enumerate().filter(|(_, f)| !f.random).flat_map(move |(i, f)| {
+        f.occurrences().take(MAX_OCCURRENCES).enumerate().map(move |(k, w)| (i, k, clamp(w, duration_ns)))
+    })
+}
+
+/// The customer windows a run collects: the windows with a record (none when no workload
+/// declares customers).
 pub(crate) fn windows(spec: &Spec) -> Vec<Window> {
     if spec.workloads.iter().all(|w| w.customers <= 1) {
         return Vec::new();
     }
-    spec.faults.iter().filter(|f| !f.random).map(|f| clamp(f.window, spec.duration_ns)).collect()
+    tracked(spec).map(|(_, _, w)| w).collect()
 }
 
 fn clamp(w: Window, duration_ns: Nanos) -> Window {
@@ -62,6 +71,7 @@ pub(crate) struct Analysis<'s> {
     faults: Vec<Tracked>,
     any_impaired_buckets: u64,
     analysed_until_ns: Nanos,
+    occurrences_dropped: u64,
 }
 
 impl<'s> Analysis<'s> {
@@ -70,26 +80,34 @@ impl<'s> Analysis<'s> {
         let cells = spec.topology.as_ref().map_or(0, |t| t.cells.len());
         let zones = spec.topology.as_ref().map_or(0, |t| t.zones.len());
         let mut faulted = vec![false; n];
-        let faults = spec
-            .faults
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let mut hit = vec![false; n];
-                for (s, _) in f.target.chosen(i as u32, seed) {
-                    hit[s as usize] = true;
-                    faulted[s as usize] = true;
-                }
-                let window = clamp(f.window, spec.duration_ns);
+        let mut hits = Vec::new();
+        for (i, f) in spec.faults.iter().enumerate() {
+            let mut hit = vec![false; n];
+            for (s, _) in f.target.chosen(i as u32, seed) {
+                hit[s as usize] = true;
+                faulted[s as usize] = true;
+            }
+            hits.push(hit.iter().filter(|&&h| h).count() as u32);
+        }
+        // A record per tracked occurrence; a random fault's one, with no window.
+        let random = spec.faults.iter().enumerate().filter(|(_, f)| f.random).map(|(i, f)| (i, 0, f.window));
+        let mut records: Vec<(usize, usize, Window)> = tracked(spec).chain(random).collect();
+        records.sort_by_key(|&(i, k, _)| (i, k));
+        let faults = records
+            .into_iter()
+            .map(|(i, k, window)| {
+                let f = &spec.faults[i];
+                let occurrence = f.occurrences().nth(k).unwrap_or(f.window);
                 Tracked {
                     impact: FaultImpact {
                         fault: i as u32,
+                        occurrence: k as u32,
                         kind: f.kind.name(),
                         what: f.target.what.clone(),
-                        start_ns: f.window.start_ns,
-                        end_ns: f.window.end_ns,
+                        start_ns: occurrence.start_ns,
+                        end_ns: occurrence.end_ns,
                         random: f.random,
-                        components_hit: hit.iter().filter(|&&h| h).count() as u32,
+                        components_hit: hits[i],
                         time_to_detect_ns: None,
                         time_to_recover_ns: None,
                         blast: (!f.random).then(|| BlastRadius {
@@ -117,6 +135,12 @@ impl<'s> Analysis<'s> {
             faults,
             any_impaired_buckets: 0,
             analysed_until_ns: 0,
+            occurrences_dropped: spec
+                .faults
+                .iter()
+                .filter_map(|f| f.repeat)
+                .map(|r| (r.times as u64).saturating_sub(MAX_OCCURRENCES as u64))
+                .sum(),
         }
     }
 
@@ -206,6 +230,7 @@ impl<'s> Analysis<'s> {
             analysed_until_ns: self.analysed_until_ns,
             impaired_buckets: self.any_impaired_buckets,
             faults,
+            occurrences_dropped: self.occurrences_dropped,
             cascade,
         }
     }

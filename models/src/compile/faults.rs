@@ -5,6 +5,7 @@ use super::topology::Layout;
 use super::Checker;
 use crate::dist::Dist;
 use crate::faults::catalogue::Crash;
+use crate::faults::catalogue::Repeat;
 use crate::faults::network::PacketLoss;
 use crate::faults::{CpuStress, FaultKind, FaultTarget, Link, Pick, RandomFault};
 use crate::scenario::{AnalysisSection, Direction, FaultKind as FaultKindSection, FaultSection, IfEmpty};
@@ -34,7 +35,8 @@ impl Checker<'_> {
         let mut faults = Vec::new();
         for (i, fault) in sections.iter().enumerate() {
             let f = self.fault(fault, i as u32, cx);
-            trigger = Some(widen(trigger, f.window.start_ns, f.window.end_ns));
+            let last = f.occurrences().last().unwrap_or(f.window);
+            trigger = Some(widen(trigger, f.window.start_ns, last.end_ns));
             faults.push(f);
         }
         (faults, trigger)
@@ -81,7 +83,18 @@ impl Checker<'_> {
             let per_instance = fault.service.is_some();
             self.random_faults.push(RandomFault { fault: index, to_failure, to_repair, per_instance });
         }
-        FaultSpec { kind, target, window: Window { start_ns: start, end_ns: end }, random: is_random, customers, link }
+        let repeat = self.fault_repeat(section, path, start, end, cx.duration_ns);
+        let ramp_ns = self.ramp(section, path, end.saturating_sub(start));
+        FaultSpec {
+            kind,
+            target,
+            window: Window { start_ns: start, end_ns: end },
+            random: is_random,
+            customers,
+            link,
+            repeat,
+            ramp_ns,
+        }
     }
 
     /// A link fault's sides (`from`, and `to`, by default everything else), direction and
@@ -211,6 +224,103 @@ impl Checker<'_> {
             .collect();
         let flows_percent = fault_flows(&section.value);
         Some(Link { to, both: false, flows_percent })
+    }
+
+    /// `every` and `times`: the fault acts again every `every` from its start, `times` times
+    /// in all (by default as many as start before the run's end).
+    fn fault_repeat(
+        &mut self,
+        section: &Loc<FaultSection>,
+        path: &str,
+        start: Nanos,
+        end: Nanos,
+        duration_ns: Nanos,
+    ) -> Option<Repeat> {
+        let fault = &section.value;
+        let Some(every) = &fault.every else {
+            if let Some(t) = &fault.times {
+                self.err(t.span.clone(), format!("{path}.times"), "times counts repetitions: it needs every")
+                    .hint("every = \"5m\" repeats the fault every five minutes from its start");
+            }
+            return None;
+        };
+        let every_ns = every.value.ns();
+        let length = end.saturating_sub(start);
+        if fault.start.is_none() || fault.duration.is_none() {
+            self.err(every.span.clone(), format!("{path}.every"), "only a fault with start and duration repeats")
+                .hint("random failures (mtbf) repeat by themselves; a terminated instance does not come back");
+            return None;
+        }
+        if every_ns <= length {
+            let message = format!(
+                "every ({}) must be longer than duration ({}): a repetition would start before the last ends",
+                cellsim_sim::format_ns(every_ns),
+                cellsim_sim::format_ns(length)
+            );
+            self.err(every.span.clone(), format!("{path}.every"), message)
+                .hint("a longer every, or a shorter duration");
+            return None;
+        }
+        let fit = (duration_ns.saturating_sub(start + 1) / every_ns + 1).min(u32::MAX as u64) as u32;
+        let times = match &fault.times {
+            Some(t) if t.value == 0 => {
+                self.err(t.span.clone(), format!("{path}.times"), "times must be at least 1");
+                fit
+            }
+            Some(t) if t.value > fit => {
+                let message =
+                    format!("the fault would start {} times, but only {fit} start before the run ends", t.value);
+                self.err(t.span.clone(), format!("{path}.times"), message)
+                    .hint("fewer times, a shorter every, or a longer [scenario] duration");
+                fit
+            }
+            Some(t) => t.value,
+            None => fit,
+        };
+        if times > 1_000_000 {
+            self.err(every.span.clone(), format!("{path}.every"), format!("{times} repetitions, more than 1,000,000"))
+                .hint("a longer every");
+            return None;
+        }
+        Some(Repeat { every_ns, times })
+    }
+
+    /// `ramp`: how long the fault's strength takes to rise to full, for the kinds that have a
+    /// strength; at most its duration.
+    fn ramp(&mut self, section: &Loc<FaultSection>, path: &str, length: Nanos) -> Nanos {
+        let fault = &section.value;
+        let Some(ramp) = &fault.ramp else { return 0 };
+        let ramps = [
+            FaultKindSection::CpuStress,
+            FaultKindSection::NetworkLatency,
+            FaultKindSection::PacketLoss,
+            FaultKindSection::CrossZoneSlowdown,
+            FaultKindSection::Gray,
+        ];
+        let field = format!("{path}.ramp");
+        if !ramps.contains(&fault.kind) {
+            self.err(
+                ramp.span.clone(),
+                field,
+                format!("{} faults act at once: they have no ramp", kind_name(fault.kind)),
+            )
+            .hint("cpu-stress, network-latency, packet-loss, cross-zone-slowdown and gray ramp up");
+            return 0;
+        }
+        if fault.mtbf.is_some() {
+            return 0; // random failures: reported by `when`
+        }
+        let ns = ramp.value.ns();
+        if ns == 0 || ns > length {
+            let message = format!(
+                "the ramp ({}) must be above 0 and at most the fault's duration ({})",
+                cellsim_sim::format_ns(ns),
+                cellsim_sim::format_ns(length)
+            );
+            self.err(ramp.span.clone(), field, message).hint("a shorter ramp, or a longer duration");
+            return ns.min(length);
+        }
+        ns
     }
 
     /// A poison pill's customers, as global ids: `customers` of `workload` (the first

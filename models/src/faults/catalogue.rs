@@ -20,6 +20,30 @@ pub struct FaultSpec {
     /// A link fault: it acts on messages between the target's instances (the `from` side)
     /// and these, not on the instances themselves.
     pub link: Option<Link>,
+    /// Acts again every `every_ns` from its start, `times` times in all (`window` is the
+    /// first); `None`: once.
+    pub repeat: Option<Repeat>,
+    /// Its strength rises linearly from 0 at the start of each occurrence to full after this
+    /// long (0: at once): CPU stress, network latency, packet loss and gray failures.
+    pub ramp_ns: Nanos,
+}
+
+/// A fault's repetition (LitmusChaos' `CHAOS_INTERVAL`, Chaos Mesh's schedules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Repeat {
+    pub every_ns: Nanos,
+    pub times: u32,
+}
+
+impl FaultSpec {
+    /// Every window in which it acts, in time order (the first is `window`).
+    pub fn occurrences(&self) -> impl Iterator<Item = Window> + '_ {
+        let (every, times) = self.repeat.map_or((0, 1), |r| (r.every_ns, r.times));
+        (0..times as u64).map(move |k| Window {
+            start_ns: self.window.start_ns.saturating_add(k * every),
+            end_ns: self.window.end_ns.saturating_add(k * every),
+        })
+    }
 }
 
 /// The other side of a link fault, and which messages it acts on.

@@ -2,7 +2,8 @@
 //! slows it, changed only when a fault starts or ends. Lookups are O(1); a transition costs
 //! O(faults x targeted instances).
 
-use super::catalogue::{FaultKind, FaultSpec, RandomFault};
+use super::catalogue::{CpuStress, FaultKind, FaultSpec, RandomFault};
+use super::network::PacketLoss;
 use super::random::UpDown;
 use cellsim_sim::{Nanos, Stream};
 use std::cmp::Reverse;
@@ -14,6 +15,28 @@ struct Transition {
     at_ns: Nanos,
     fault: u32,
     starts: bool,
+}
+
+/// What a fault of kind `kind`, acting at intensity `r` (from 0 to 1: see `intensity`), does
+/// to one message of `bytes` (drawn from `rng` when packets are lost): `None`, lost (a
+/// partition, or a connection that gave up); else the extra time it takes.
+fn message_delay(kind: FaultKind, r: f64, rng: &mut Stream, bytes: &crate::dist::Dist) -> Option<Nanos> {
+    let jittered = |rng: &mut Stream, delay_ns: Nanos, jitter_ns: Nanos| {
+        let jitter = (2.0 * rng.unit() - 1.0) * jitter_ns as f64;
+        (r * (delay_ns as f64 + jitter)).max(0.0).round() as Nanos
+    };
+    match kind {
+        FaultKind::Partition => None,
+        FaultKind::NetworkLatency { delay_ns, jitter_ns } => Some(jittered(rng, delay_ns, jitter_ns)),
+        FaultKind::PacketLoss(loss) => {
+            let size = bytes.sample(rng);
+            PacketLoss { p: loss.p * r, ..loss }.delay_ns(size, false, || rng.unit())
+        }
+        FaultKind::Gray { slow_p, delay_ns, jitter_ns, .. } if rng.unit() < slow_p * r => {
+            Some(jittered(rng, delay_ns, jitter_ns))
+        }
+        _ => Some(0),
+    }
 }
 
 /// A link fault's sides, as bits by global instance.
@@ -77,6 +100,11 @@ pub struct FaultState {
     /// Instances that crashed as a crash fault started, for the model to take down (it
     /// answers the jobs on them).
     crashed: Vec<u32>,
+    /// By fault: its ramp (0: none), and when its current occurrence started.
+    ramp_ns: Vec<Nanos>,
+    started_ns: Vec<Nanos>,
+    /// Some CPU stress ramps (work start then asks `ramped_slowdown`).
+    ramped_stress: bool,
     /// By fault: a poison pill's service and customers (sorted); `u32::MAX` and none for
     /// other kinds.
     poisons: Vec<(u32, Vec<u32>)>,
@@ -105,8 +133,10 @@ impl FaultState {
     ) -> FaultState {
         let mut timeline = Vec::with_capacity(2 * faults.len());
         for (i, f) in faults.iter().enumerate().filter(|(_, f)| !f.random) {
-            timeline.push(Transition { at_ns: f.window.start_ns, fault: i as u32, starts: true });
-            timeline.push(Transition { at_ns: f.window.end_ns, fault: i as u32, starts: false });
+            for w in f.occurrences() {
+                timeline.push(Transition { at_ns: w.start_ns, fault: i as u32, starts: true });
+                timeline.push(Transition { at_ns: w.end_ns, fault: i as u32, starts: false });
+            }
         }
         timeline.sort_by_key(|t| (t.at_ns, t.fault, !t.starts));
         let chosen: Vec<Vec<(u32, u32)>> =
@@ -213,6 +243,9 @@ impl FaultState {
                 })
                 .collect(),
             any_poison: faults.iter().any(|f| matches!(f.kind, FaultKind::PoisonPill { .. })),
+            ramp_ns: faults.iter().map(|f| f.ramp_ns).collect(),
+            started_ns: vec![0; faults.len()],
+            ramped_stress: faults.iter().any(|f| f.ramp_ns > 0 && matches!(f.kind, FaultKind::CpuStress(_))),
         }
     }
 
@@ -284,6 +317,9 @@ impl FaultState {
             self.next += 1;
             let f = t.fault as usize;
             self.active[f] = t.starts;
+            if t.starts {
+                self.started_ns[f] = t.at_ns;
+            }
             match self.acting.binary_search(&t.fault) {
                 Err(at) if t.starts => self.acting.insert(at, t.fault),
                 Ok(at) if !t.starts => {
@@ -378,16 +414,16 @@ impl FaultState {
     /// Does a gray failure fail a job sent to global instance `i` now (a draw per gray
     /// failure acting on it)?
     #[inline]
-    pub fn gray_fails(&mut self, i: u32) -> bool {
+    pub fn gray_fails(&mut self, i: u32, now: Nanos) -> bool {
         if self.gray.get(i as usize).is_none_or(|&n| n == 0) {
             return false;
         }
-        self.gray_cold(i)
+        self.gray_cold(i, now)
     }
 
     #[cold]
     #[inline(never)]
-    fn gray_cold(&mut self, i: u32) -> bool {
+    fn gray_cold(&mut self, i: u32, now: Nanos) -> bool {
         let mut failed = false;
         for &f in &self.acting {
             let f = f as usize;
@@ -395,8 +431,9 @@ impl FaultState {
                 continue;
             }
             if let FaultKind::Gray { error_p, .. } = self.kinds[f] {
+                let r = self.intensity(f, now);
                 let rng = self.streams[f].as_mut().expect("a gray failure has a stream");
-                failed |= error_p > 0.0 && rng.unit() < error_p;
+                failed |= error_p > 0.0 && rng.unit() < error_p * r;
             }
         }
         failed
@@ -413,7 +450,7 @@ impl FaultState {
     /// else the extra time it takes. Overlapping faults add up, in fault order.
     #[cold]
     #[inline(never)]
-    pub fn link(&mut self, src: u32, dst: u32, bytes: &crate::dist::Dist) -> Option<Nanos> {
+    pub fn link(&mut self, src: u32, dst: u32, bytes: &crate::dist::Dist, now: Nanos) -> Option<Nanos> {
         let has = |b: &[u64], i: u32| b[i as usize / 64] & (1 << (i % 64)) != 0;
         let mut extra: Nanos = 0;
         for &f in &self.acting {
@@ -424,21 +461,21 @@ impl FaultState {
             if !across || !flow_hit(l.fault, src, dst, l.flows_percent) {
                 continue;
             }
+            let r = self.intensity(f, now);
             let rng = self.streams[f].as_mut().expect("a link fault has a stream");
-            extra = extra.saturating_add(match self.kinds[f] {
-                FaultKind::Partition => return None,
-                FaultKind::NetworkLatency { delay_ns, jitter_ns } => {
-                    let jitter = (2.0 * rng.unit() - 1.0) * jitter_ns as f64;
-                    (delay_ns as f64 + jitter).max(0.0).round() as Nanos
-                }
-                FaultKind::PacketLoss(loss) => {
-                    let size = bytes.sample(rng);
-                    loss.delay_ns(size, false, || rng.unit())?
-                }
-                _ => 0,
-            });
+            extra = extra.saturating_add(message_delay(self.kinds[f], r, rng, bytes)?);
         }
         Some(extra)
+    }
+
+    /// How strongly fault `f` acts at `now`: 1, or less while it ramps up (linearly from 0
+    /// at the start of its occurrence to 1 after its ramp).
+    #[inline]
+    fn intensity(&self, f: usize, now: Nanos) -> f64 {
+        match self.ramp_ns[f] {
+            0 => 1.0,
+            ramp => (now.saturating_sub(self.started_ns[f]) as f64 / ramp as f64).min(1.0),
+        }
     }
 
     /// The instances crashed since the last call (a crash fault started), for the model to
@@ -480,16 +517,16 @@ impl FaultState {
     /// drawn from `response_bytes` where a packet loss acts (`None`: lost, the connection gave
     /// up). Overlapping network faults add up, in fault order.
     #[inline]
-    pub fn egress_ns(&mut self, i: u32, response_bytes: &crate::dist::Dist) -> Option<Nanos> {
+    pub fn egress_ns(&mut self, i: u32, response_bytes: &crate::dist::Dist, now: Nanos) -> Option<Nanos> {
         if self.network.get(i as usize).is_none_or(|&n| n == 0) {
             return Some(0);
         }
-        self.egress_cold(i, response_bytes)
+        self.egress_cold(i, response_bytes, now)
     }
 
     #[cold]
     #[inline(never)]
-    fn egress_cold(&mut self, i: u32, response_bytes: &crate::dist::Dist) -> Option<Nanos> {
+    fn egress_cold(&mut self, i: u32, response_bytes: &crate::dist::Dist, now: Nanos) -> Option<Nanos> {
         let mut extra: Nanos = 0;
         for &f in &self.acting {
             let f = f as usize;
@@ -497,31 +534,43 @@ impl FaultState {
             if !network || self.targets[f].binary_search(&i).is_err() {
                 continue;
             }
+            let r = self.intensity(f, now);
             let rng = self.streams[f].as_mut().expect("a network fault has a stream");
-            let delay = match self.kinds[f] {
-                FaultKind::NetworkLatency { delay_ns, jitter_ns } => {
-                    let jitter = (2.0 * rng.unit() - 1.0) * jitter_ns as f64;
-                    (delay_ns as f64 + jitter).max(0.0).round() as Nanos
-                }
-                FaultKind::PacketLoss(loss) => {
-                    let bytes = response_bytes.sample(rng);
-                    loss.delay_ns(bytes, false, || rng.unit())?
-                }
-                FaultKind::Gray { slow_p, delay_ns, jitter_ns, .. } if rng.unit() < slow_p => {
-                    let jitter = (2.0 * rng.unit() - 1.0) * jitter_ns as f64;
-                    (delay_ns as f64 + jitter).max(0.0).round() as Nanos
-                }
-                _ => 0,
-            };
-            extra = extra.saturating_add(delay);
+            extra = extra.saturating_add(message_delay(self.kinds[f], r, rng, response_bytes)?);
         }
         Some(extra)
     }
 
-    /// How many times as long work started now at global instance `i` takes (1.0: no stress).
+    /// How many times as long work started now at global instance `i` takes (1.0: no stress),
+    /// at full strength (a ramping stress counts as its full load).
     #[inline]
     pub fn slowdown(&self, i: u32) -> f64 {
         self.slowdown.get(i as usize).copied().unwrap_or(1.0)
+    }
+
+    /// `slowdown` at `now`: a stress still ramping up takes its share of the load so far.
+    #[inline]
+    pub fn slowdown_at(&self, i: u32, now: Nanos) -> f64 {
+        let full = self.slowdown(i);
+        if !self.ramped_stress || full == 1.0 {
+            return full;
+        }
+        self.ramped_slowdown(i, now)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn ramped_slowdown(&self, i: u32, now: Nanos) -> f64 {
+        let mut factor = 1.0;
+        for &f in &self.acting {
+            let f = f as usize;
+            if let FaultKind::CpuStress(c) = self.kinds[f] {
+                if self.targets[f].binary_search(&i).is_ok() {
+                    factor *= CpuStress::new(c.load_percent * self.intensity(f, now)).multiplier;
+                }
+            }
+        }
+        factor
     }
 }
 
@@ -539,6 +588,8 @@ mod tests {
             random: false,
             customers: Vec::new(),
             link: None,
+            repeat: None,
+            ramp_ns: 0,
         }
     }
 

@@ -193,7 +193,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if T::EXTRAS && self.faults.links_act() {
             // A link fault between the caller's instance and this one: lost, or later.
             if let Some(caller) = self.jobs.get(parent).map(|j| j.instance & !PICKED) {
-                match self.faults.link(caller, inst, &self.spec.calls[spec as usize].request_bytes) {
+                match self.faults.link(caller, inst, &self.spec.calls[spec as usize].request_bytes, now) {
                     Some(extra) => latency = latency.saturating_add(extra),
                     None => return Ok(()), // nothing arrives: the caller's timeout ends the wait
                 }

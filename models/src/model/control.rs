@@ -158,7 +158,7 @@ pub(super) fn capacity_ok(faults: &[FaultSpec], zone: usize, at_ns: Nanos) -> bo
     !faults.iter().any(|f| {
         matches!(f.kind, FaultKind::InsufficientCapacity | FaultKind::PowerInterruption)
             && f.target.zone == Some(zone as u16)
-            && f.window.contains(at_ns)
+            && f.occurrences().any(|w| w.contains(at_ns))
     })
 }
 

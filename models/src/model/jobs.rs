@@ -145,7 +145,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 Some(i)
                     if fleet.restarting(i, now)
                         || self.faults.broken(rt.first_instance + i)
-                        || self.faults.gray_fails(rt.first_instance + i) =>
+                        || self.faults.gray_fails(rt.first_instance + i, now) =>
                 {
                     let inst = rt.first_instance + i;
                     if !fleet.restarting(i, now) && self.faults.is_blackholed(inst) {
@@ -172,7 +172,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let local = inst - rt.first_instance;
         let fleet = rt.fleet.as_mut().filter(|_| T::POLICIES);
         let restarting = fleet.as_ref().is_some_and(|f| f.restarting(local, now));
-        if restarting || self.faults.broken(inst) || self.faults.gray_fails(inst) {
+        if restarting || self.faults.broken(inst) || self.faults.gray_fails(inst, now) {
             if !restarting && self.faults.is_blackholed(inst) {
                 return Err((Outcome::Timeout, inst));
             }
@@ -289,7 +289,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if !T::EXTRAS {
             return work;
         }
-        let factor = self.faults.slowdown(inst);
+        let factor = self.faults.slowdown_at(inst, now);
         if factor == 1.0 {
             work
         } else {
@@ -643,7 +643,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         loop {
             self.finish_job(job_h, &job, outcome, now, q)?;
             let (call, attempt) = (job.call, job.attempt);
-            let Some(latency) = self.reply_latency(call, attempt, job.instance) else { return Ok(()) };
+            let Some(latency) = self.reply_latency(call, attempt, job.instance, now) else { return Ok(()) };
             if latency > 0 {
                 q.schedule_at(now + latency, Event { kind: Kind::Reply, outcome, arg: attempt, handle: call });
                 return Ok(());
@@ -687,7 +687,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// `from` (`TRAVELLING`: none took it), or `None` if nobody is waiting for it (the
     /// attempt timed out, or the call is gone).
     #[inline(always)]
-    pub(super) fn reply_latency(&mut self, call: Handle, attempt: u32, from: u32) -> Option<Nanos> {
+    pub(super) fn reply_latency(&mut self, call: Handle, attempt: u32, from: u32, now: Nanos) -> Option<Nanos> {
         let (spec, parent) = match self.calls.get(call) {
             Some(c) if c.outstanding(attempt) => (c.spec, c.parent),
             _ => return None,
@@ -699,10 +699,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 return None;
             }
             let bytes = &self.spec.calls[spec as usize].response_bytes;
-            let mut extra = self.faults.egress_ns(from, bytes)?;
+            let mut extra = self.faults.egress_ns(from, bytes, now)?;
             if self.faults.links_act() {
                 if let Some(caller) = self.jobs.get(parent).map(|j| j.instance & !PICKED) {
-                    extra = extra.saturating_add(self.faults.link(from, caller, bytes)?);
+                    extra = extra.saturating_add(self.faults.link(from, caller, bytes, now)?);
                 }
             }
             extra
@@ -746,7 +746,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
-        let Some(latency) = self.reply_latency(call, attempt, from) else { return Ok(()) };
+        let Some(latency) = self.reply_latency(call, attempt, from, now) else { return Ok(()) };
         self.after(latency, Event { kind: Kind::Reply, outcome, arg: attempt, handle: call }, now, q)
     }
 }

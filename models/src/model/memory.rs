@@ -136,7 +136,19 @@ fn spec_bytes(spec: &Spec) -> u64 {
             .map(|p| size_of::<Plan>() as u64 + (8 + size_of::<StepRt>() as u64) * p.steps.len() as u64))
         + sum(spec.workloads.iter().map(|w| size_of::<WorkloadSpec>() as u64 + 64 * w.requests.len() as u64))
         + sum(spec.type_names.iter().map(|n| 24 + n.len() as u64))
-        + sum(spec.faults.iter().map(|f| size_of::<FaultSpec>() as u64 + 64 + 8 * f.target.instances.len() as u64))
+        // Each fault: its spec, its targets (twice: the spec's and the state's, and the state's
+        // sorted copy), a link's two bitsets and other side, a poison pill's customers, two
+        // timeline entries per occurrence.
+        + sum(spec.faults.iter().map(|f| {
+            let occurrences = f.repeat.map_or(1, |r| r.times as u64);
+            let link = f.link.as_ref().map_or(0, |l| 8 * l.to.len() as u64 + spec.instance_count().div_ceil(4));
+            size_of::<FaultSpec>() as u64
+                + 128
+                + 16 * f.target.instances.len() as u64
+                + link
+                + 4 * f.customers.len() as u64
+                + 32 * occurrences
+        }))
         + sum(spec.routes.iter().map(|r| r.heap_bytes()))
         // Random faults: a process (and a heap entry) per failure domain, at most one per
         // instance hit.

@@ -143,6 +143,13 @@ pub struct FaultSection {
     pub direction: Option<Direction>,
     /// The share of flows (caller and callee instance pairs) hit, in percent (default 100).
     pub flows_percent: Option<Loc<u32>>,
+    /// The strength rises linearly from 0 at the start to full after `ramp` (CPU stress,
+    /// network latency, packet loss, gray failures), as Chaos Mesh's stressors ramp.
+    pub ramp: Option<Loc<Duration>>,
+    /// Act again every `every` from `start`, `times` times in all (default: as many as start
+    /// before the run's end).
+    pub every: Option<Loc<Duration>>,
+    pub times: Option<Loc<u32>>,
     /// gray: the share of jobs that fail, and of answers delayed by `latency`.
     pub error_percent: Option<Loc<f64>>,
     pub slow_percent: Option<Loc<f64>>,
