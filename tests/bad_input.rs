@@ -187,6 +187,13 @@ fn cases() -> Vec<Case> {
             Some("a longer every"),
         ),
         c(
+            "the same fault twice at once",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"cpu-stress\"\nservice = \"api\"\nload_percent = 50\nstart = \"1s\"\nduration = \"10s\"\n\n[[fault]]\nkind = \"cpu-stress\"\nservice = \"api\"\nload_percent = 30\nstart = \"5s\"\nduration = \"10s\"\n"),
+            head_lines + 12,
+            "fault[1] is another cpu-stress of service api acting at the same time as fault[0]",
+            Some("CPU stresses multiply"),
+        ),
+        c(
             "an impairment factor below 1",
             format!("{HEAD}{GOOD_SERVICE}\n[analysis]\np99_factor = 0.5\n"),
             head_lines + 6,

@@ -328,7 +328,14 @@ impl Gen {
                 ops_written += 1;
             }
         }
+        // The same kind on the same target at once is refused (most likely a copy): each
+        // (kind, service) once, each domain fault once.
+        let mut seen = std::collections::BTreeSet::new();
+        let mut domains_seen = std::collections::BTreeSet::new();
         for f in &self.faults {
+            if !seen.insert((FAULT_KINDS[f.kind % FAULT_KINDS.len()], f.service % n)) {
+                continue;
+            }
             let s = f.service % n;
             let start = duration * f.start_pct / 100;
             let length = (duration * f.duration_pct / 100).max(1);
@@ -413,7 +420,9 @@ impl Gen {
                 }
                 _ => ("outage", "zone = \"z0\"\nif_empty = \"skip\""),
             };
-            out += &format!("\n[[fault]]\nkind = \"{what}\"\n{aim}\n{when}");
+            if domains_seen.insert(format!("{what} {aim}")) {
+                out += &format!("\n[[fault]]\nkind = \"{what}\"\n{aim}\n{when}");
+            }
         }
         // A third of the scenarios set the comparison with the baseline's thresholds.
         let s = self.seed;

@@ -191,3 +191,25 @@ fn littles_law_holds_for_every_service_of_the_quickstart() {
     let r = run(&spec("quickstart.toml"), 3);
     assert_littles_law(&r);
 }
+
+/// CPU stress multiplies queueing delay as M/M/c at the reduced rate says: the M/M/c of
+/// `mmc.toml` (c = 4, lambda = 30/s, mean work 100 ms) under a 10% stressor for the whole
+/// run serves at mu' = 9/s (work takes 1 / 0.9 as long, still exponential): Erlang C with
+/// a = 30/9 gives P(wait) = 0.6577 and Wq = 0.1096 s, 2.15 times the unstressed 27/530 s,
+/// and W = Wq + 1/9 s.
+#[test]
+fn cpu_stress_queues_as_mmc_at_the_reduced_rate() {
+    let text = std::fs::read_to_string(crate::support::repo_path("scenarios/mmc.toml")).unwrap()
+        + "\n[[fault]]\nkind = \"cpu-stress\"\nservice = \"pool\"\nload_percent = 10\nstart = \"0s\"\nduration = \"10h\"\n";
+    let r = run(&crate::support::compile_ok(&text), 1);
+    let s = &r.services[0];
+    let (c, a): (i32, f64) = (4, 30.0 / 9.0);
+    let top = a.powi(c) / (1..=c).map(f64::from).product::<f64>() * c as f64 / (c as f64 - a);
+    let below: f64 = (0..c).map(|k| a.powi(k) / (1..=k).map(f64::from).product::<f64>()).sum();
+    let erlang_c = top / (below + top);
+    let wq = erlang_c / (c as f64 * 9.0 - 30.0);
+    assert!((erlang_c - 0.6577).abs() < 1e-4 && (wq - 0.10962).abs() < 1e-4);
+    assert_in_ci("stressed M/M/c P(wait)", &s.waited_batches, erlang_c, 1.0);
+    assert_in_ci("stressed M/M/c Wq (s)", &s.wait_batches, wq, 1e9);
+    assert_in_ci("stressed M/M/c W (s)", &s.sojourn_batches, wq + 1.0 / 9.0, 1e9);
+}

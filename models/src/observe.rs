@@ -17,8 +17,9 @@ pub struct Observe {
     /// Requests slower than this count as breaching the SLO (`None`: only failures count).
     pub slo_ns: Option<Nanos>,
     /// Windows over which to collect the customers that had a request finish in the window
-    /// and those whose request failed or breached the SLO.
-    pub customer_windows: Vec<Window>,
+    /// and those whose request failed or breached the SLO, each with the workloads whose
+    /// requests it counts (by workload index; empty: every workload).
+    pub customer_windows: Vec<(Window, Vec<bool>)>,
     /// At most this many windows collect customers at once (each holds two bits per
     /// customer); a window that opens while this many are open is not collected.
     pub max_open_windows: usize,
@@ -54,9 +55,10 @@ pub struct BucketObservation {
     pub latency: Vec<u32>,
     /// By zone (empty without a topology).
     pub zones: Vec<Counts>,
-    /// End-to-end requests that finished, failed, and succeeded slower than the SLO.
-    pub requests: Counts,
-    pub slow_requests: u64,
+    /// By workload: end-to-end requests that finished and failed, and those that succeeded
+    /// slower than the SLO.
+    pub requests: Vec<Counts>,
+    pub slow_requests: Vec<u64>,
 }
 
 impl BucketObservation {
@@ -106,6 +108,10 @@ pub struct Observed {
     bucket: BucketObservation,
     slo_ns: Nanos,
     windows: Vec<Window>,
+    /// By window: the workloads it counts (empty: all).
+    masks: Vec<Vec<bool>>,
+    /// By window as given: its place in `windows` (sorted by start).
+    sorted_of: Vec<usize>,
     /// By window, in order of start.
     state: Vec<WindowState>,
     /// Windows before this one have opened (or were skipped).
@@ -117,22 +123,31 @@ pub struct Observed {
 }
 
 impl Observed {
-    /// For `services` components, `zones` zones and `customers` customers (global ids).
-    pub fn new(observe: &Observe, services: usize, zones: usize, customers: u64) -> Observed {
-        let mut windows = observe.customer_windows.clone();
+    /// For `services` components, `workloads` workloads, `zones` zones and `customers`
+    /// customers (global ids).
+    pub fn new(observe: &Observe, services: usize, workloads: usize, zones: usize, customers: u64) -> Observed {
+        let mut given: Vec<(usize, (Window, Vec<bool>))> =
+            observe.customer_windows.iter().cloned().enumerate().collect();
         if customers == 0 {
-            windows.clear();
+            given.clear();
         }
-        windows.sort_by_key(|w| w.start_ns);
+        given.sort_by_key(|(i, (w, _))| (w.start_ns, *i));
+        let mut sorted_of = vec![0; given.len()];
+        for (k, (i, _)) in given.iter().enumerate() {
+            sorted_of[*i] = k;
+        }
+        let (windows, masks): (Vec<Window>, Vec<Vec<bool>>) = given.into_iter().map(|(_, x)| x).unzip();
         Observed {
             bucket: BucketObservation {
                 services: vec![Counts::default(); services],
                 latency: vec![0; services * LATENCY_BINS],
                 zones: vec![Counts::default(); zones],
-                requests: Counts::default(),
-                slow_requests: 0,
+                requests: vec![Counts::default(); workloads],
+                slow_requests: vec![0; workloads],
             },
             slo_ns: observe.slo_ns.unwrap_or(Nanos::MAX),
+            masks,
+            sorted_of,
             state: windows.iter().map(|_| WindowState::Pending).collect(),
             windows,
             opened: 0,
@@ -143,10 +158,11 @@ impl Observed {
     }
 
     /// Bytes held at most: the bucket, and the customer bits of the windows open at once.
-    pub fn bytes(observe: &Observe, services: usize, zones: usize, customers: u64) -> u64 {
-        let bucket = services * (16 + 4 * LATENCY_BINS) + zones * 16;
+    pub fn bytes(observe: &Observe, services: usize, workloads: usize, zones: usize, customers: u64) -> u64 {
+        let bucket = services * (16 + 4 * LATENCY_BINS) + (zones + 2 * workloads) * 24;
         let open = observe.max_open_windows.min(observe.customer_windows.len()) as u64;
-        bucket as u64 + open * customers.div_ceil(32) * 8 + observe.customer_windows.len() as u64 * 40
+        let masks: usize = observe.customer_windows.iter().map(|(_, m)| m.len() + 64).sum();
+        bucket as u64 + open * customers.div_ceil(32) * 8 + masks as u64
     }
 
     /// A job of service `service` ended with `outcome` after `latency_ns` (at `zone`, if the
@@ -164,15 +180,17 @@ impl Observed {
         }
     }
 
-    /// An end-to-end request of `customer` ended at `now` with `outcome` after `latency_ns`.
+    /// An end-to-end request of workload `workload` and customer `customer` ended at `now`
+    /// with `outcome` after `latency_ns`.
     #[inline]
-    pub fn request(&mut self, customer: u32, outcome: Outcome, latency_ns: Nanos, now: Nanos) {
-        let r = &mut self.bucket.requests;
+    pub fn request(&mut self, workload: u16, customer: u32, outcome: Outcome, latency_ns: Nanos, now: Nanos) {
+        let w = workload as usize;
+        let r = &mut self.bucket.requests[w];
         r.ended += 1;
         let failed = !outcome.is_success();
         r.failed += failed as u64;
         let slow = !failed && latency_ns > self.slo_ns;
-        self.bucket.slow_requests += slow as u64;
+        self.bucket.slow_requests[w] += slow as u64;
         if self.windows.is_empty() {
             return;
         }
@@ -183,8 +201,9 @@ impl Observed {
         self.open_windows(now);
         let c = customer as u64;
         for &k in &self.open {
+            let counted = self.masks[k].get(w).copied().unwrap_or(true);
             if let WindowState::Open(bits) = &mut self.state[k] {
-                if self.windows[k].contains(now) && c < self.customers {
+                if counted && self.windows[k].contains(now) && c < self.customers {
                     let (word, shift) = ((c / 32) as usize, 2 * (c % 32));
                     bits[word] |= (1 | ((failed || slow) as u64) << 1) << shift;
                 }
@@ -212,8 +231,8 @@ impl Observed {
             services: vec![Counts::default(); self.bucket.services.len()],
             latency: vec![0; self.bucket.latency.len()],
             zones: vec![Counts::default(); self.bucket.zones.len()],
-            requests: Counts::default(),
-            slow_requests: 0,
+            requests: vec![Counts::default(); self.bucket.requests.len()],
+            slow_requests: vec![0; self.bucket.slow_requests.len()],
         };
         std::mem::replace(&mut self.bucket, fresh)
     }
@@ -235,12 +254,10 @@ impl Observed {
         });
     }
 
-    /// The customers of the window `window` (one given in `Observe::customer_windows`), once
-    /// it has closed (`None`: still open, or not collected because too many were open at
-    /// once). The first such window if it was given twice.
-    pub fn customers(&self, window: Window) -> Option<CustomerCounts> {
-        let k = self.windows.iter().position(|w| *w == window)?;
-        match self.state[k] {
+    /// The customers of window `k` of `Observe::customer_windows`, once it has closed
+    /// (`None`: still open, or not collected because too many were open at once).
+    pub fn customers(&self, k: usize) -> Option<CustomerCounts> {
+        match self.state[*self.sorted_of.get(k)?] {
             WindowState::Closed(c) => Some(c),
             _ => None,
         }
@@ -291,7 +308,7 @@ mod tests {
 
     #[test]
     fn quantiles_come_from_the_bins() {
-        let mut o = Observed::new(&Observe::default(), 2, 0, 0);
+        let mut o = Observed::new(&Observe::default(), 2, 1, 0, 0);
         // 99 jobs at 1 ms and one at 100 ms: p99 is 1 ms's bin, p100 100 ms's.
         for _ in 0..99 {
             o.job(1, None, Outcome::Ok, 1_000_000);
@@ -311,22 +328,25 @@ mod tests {
     #[test]
     fn customer_windows_count_distinct_customers() {
         let w = |start_ns, end_ns| Window { start_ns, end_ns };
-        let observe =
-            Observe { slo_ns: Some(50), customer_windows: vec![w(10, 20), w(15, 30), w(16, 40)], max_open_windows: 2 };
-        let mut o = Observed::new(&observe, 1, 0, 100);
-        o.request(7, Outcome::Ok, 1, 5); // before every window
-        o.request(7, Outcome::Ok, 1, 10);
-        o.request(7, Outcome::Error, 1, 12);
-        o.request(8, Outcome::Ok, 60, 14); // slow: a breach
-        o.request(9, Outcome::Ok, 1, 16); // windows 0 and 1; window 2 is over the limit
-        o.request(99, Outcome::Ok, 1, 25);
+        let observe = Observe {
+            slo_ns: Some(50),
+            customer_windows: vec![(w(10, 20), vec![]), (w(15, 30), vec![]), (w(16, 40), vec![])],
+            max_open_windows: 2,
+        };
+        let mut o = Observed::new(&observe, 1, 1, 0, 100);
+        o.request(0, 7, Outcome::Ok, 1, 5); // before every window
+        o.request(0, 7, Outcome::Ok, 1, 10);
+        o.request(0, 7, Outcome::Error, 1, 12);
+        o.request(0, 8, Outcome::Ok, 60, 14); // slow: a breach
+        o.request(0, 9, Outcome::Ok, 1, 16); // windows 0 and 1; window 2 is over the limit
+        o.request(0, 99, Outcome::Ok, 1, 25);
         o.close_windows(20);
-        assert_eq!(o.customers(w(10, 20)), Some(CustomerCounts { sent: 3, failed: 2 }));
-        assert_eq!(o.customers(w(15, 30)), None, "still open");
+        assert_eq!(o.customers(0), Some(CustomerCounts { sent: 3, failed: 2 }));
+        assert_eq!(o.customers(1), None, "still open");
         o.close_windows(40);
-        assert_eq!(o.customers(w(15, 30)), Some(CustomerCounts { sent: 2, failed: 0 }));
-        assert_eq!(o.customers(w(16, 40)), None, "not collected");
+        assert_eq!(o.customers(1), Some(CustomerCounts { sent: 2, failed: 0 }));
+        assert_eq!(o.customers(2), None, "not collected");
         let b = o.take_bucket();
-        assert_eq!((b.requests, b.slow_requests), (Counts { ended: 6, failed: 1 }, 1));
+        assert_eq!((b.requests[0], b.slow_requests[0]), (Counts { ended: 6, failed: 1 }, 1));
     }
 }

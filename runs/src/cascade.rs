@@ -53,6 +53,16 @@ fn walk<'g>(
     seen
 }
 
+/// The components connected to the `seeds` through the call graph, either way (the seeds
+/// included).
+pub(crate) fn connected(spec: &Spec, seeds: &[bool]) -> Vec<bool> {
+    let (callers, callees) = graph(spec);
+    walk(seeds, |c| Box::new(callers[c as usize].iter().chain(&callees[c as usize]).copied()))
+        .into_iter()
+        .map(|d| d.is_some())
+        .collect()
+}
+
 /// The tree of the impaired components (`impaired_buckets` above 0), with the components on
 /// the way from each to its faulted root.
 pub(crate) fn tree(spec: &Spec, faulted: &[bool], impaired_buckets: &[u64], first_ns: &[Option<Nanos>]) -> Cascade {

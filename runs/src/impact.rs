@@ -18,13 +18,44 @@ fn tracked(spec: &Spec) -> impl Iterator<Item = (usize, usize, Window)> + '_ {
     })
 }
 
-/// The customer windows a run collects: the windows with a record (none when no workload
-/// declares customers).
-pub(crate) fn windows(spec: &Spec) -> Vec<Window> {
+/// The customer windows a run collects: the windows with a record, each counting the
+/// workloads its fault reaches (none when no workload declares customers).
+pub(crate) fn windows(spec: &Spec, seed: u64) -> Vec<(Window, Vec<bool>)> {
     if spec.workloads.iter().all(|w| w.customers <= 1) {
         return Vec::new();
     }
-    tracked(spec).map(|(_, _, w)| w).collect()
+    let reaches: Vec<(Vec<bool>, Vec<bool>)> = (0..spec.faults.len()).map(|i| reach(spec, i, seed)).collect();
+    tracked(spec).map(|(i, _, w)| (w, reaches[i].1.clone())).collect()
+}
+
+/// What fault `i` can harm: the components connected to those it acts on through the call
+/// graph (either way), and the workloads whose requests enter there. Detection, recovery and
+/// blast radius look at these only, so two independent systems in one scenario each see
+/// their own faults.
+fn reach(spec: &Spec, i: usize, seed: u64) -> (Vec<bool>, Vec<bool>) {
+    let f = &spec.faults[i];
+    let mut hit = vec![false; spec.services.len()];
+    for (s, _) in f.target.chosen(i as u32, seed) {
+        hit[s as usize] = true;
+    }
+    for &(s, _) in f.link.iter().flat_map(|l| &l.to) {
+        hit[s as usize] = true;
+    }
+    let components = crate::cascade::connected(spec, &hit);
+    let workloads = spec
+        .workloads
+        .iter()
+        .map(|w| {
+            w.requests.iter().any(|r| {
+                let call = &spec.calls[r.call as usize];
+                match call.route {
+                    Some(route) => spec.routes[route as usize].targets.iter().any(|&t| components[t as usize]),
+                    None => components[call.to as usize],
+                }
+            })
+        })
+        .collect();
+    (components, workloads)
 }
 
 fn clamp(w: Window, duration_ns: Nanos) -> Window {
@@ -56,6 +87,11 @@ struct Tracked {
     components: Vec<bool>,
     cells: Vec<bool>,
     zones: Vec<bool>,
+    /// What it can harm (see `reach`): components, and workloads.
+    reach: Vec<bool>,
+    workloads: Vec<bool>,
+    /// Its index among the customer windows (`windows`), if it has one.
+    customer_window: Option<usize>,
 }
 
 /// The comparison so far.
@@ -91,11 +127,16 @@ impl<'s> Analysis<'s> {
         }
         // A record per tracked occurrence; a random fault's one, with no window.
         let random = spec.faults.iter().enumerate().filter(|(_, f)| f.random).map(|(i, f)| (i, 0, f.window));
-        let mut records: Vec<(usize, usize, Window)> = tracked(spec).chain(random).collect();
-        records.sort_by_key(|&(i, k, _)| (i, k));
+        let mut records: Vec<(usize, usize, Window, Option<usize>)> = tracked(spec)
+            .enumerate()
+            .map(|(c, (i, k, w))| (i, k, w, Some(c)))
+            .chain(random.map(|(i, k, w)| (i, k, w, None)))
+            .collect();
+        records.sort_by_key(|&(i, k, _, _)| (i, k));
+        let reaches: Vec<(Vec<bool>, Vec<bool>)> = (0..spec.faults.len()).map(|i| reach(spec, i, seed)).collect();
         let faults = records
             .into_iter()
-            .map(|(i, k, window)| {
+            .map(|(i, k, window, customer_window)| {
                 let f = &spec.faults[i];
                 let occurrence = f.occurrences().nth(k).unwrap_or(f.window);
                 Tracked {
@@ -123,6 +164,9 @@ impl<'s> Analysis<'s> {
                     components: vec![false; n],
                     cells: vec![false; cells],
                     zones: vec![false; zones],
+                    reach: reaches[i].0.clone(),
+                    workloads: reaches[i].1.clone(),
+                    customer_window,
                 }
             })
             .collect();
@@ -168,19 +212,27 @@ impl<'s> Analysis<'s> {
             self.impaired_buckets[s] += 1;
             self.first_impaired_ns[s].get_or_insert(start_ns);
         }
-        let harmed = |b: &BucketObservation| b.requests.failed + b.slow_requests;
         for f in self.faults.iter_mut().filter(|f| !f.impact.random) {
             let w = f.window;
+            // Only what the fault can reach counts for it.
+            let any = components.iter().zip(&f.reach).any(|(&i, &r)| i && r);
+            let (mut requests, mut harmed) = ([0u64; 2], [0u64; 2]);
+            for (wl, _) in f.workloads.iter().enumerate().filter(|(_, &r)| r) {
+                for (k, b) in [ours, theirs].into_iter().enumerate() {
+                    requests[k] += b.requests[wl].ended;
+                    harmed[k] += b.requests[wl].failed + b.slow_requests[wl];
+                }
+            }
             if any && end_ns > w.start_ns && f.impact.time_to_detect_ns.is_none() {
                 f.impact.time_to_detect_ns = Some(start_ns.saturating_sub(w.start_ns));
             }
             if start_ns < w.end_ns && end_ns > w.start_ns {
                 let blast = f.impact.blast.as_mut().expect("scheduled faults have one");
-                blast.requests += ours.requests.ended;
-                blast.requests_harmed += harmed(ours);
-                blast.baseline_requests += theirs.requests.ended;
-                blast.baseline_requests_harmed += harmed(theirs);
-                for (s, _) in components.iter().enumerate().filter(|(_, &i)| i) {
+                blast.requests += requests[0];
+                blast.requests_harmed += harmed[0];
+                blast.baseline_requests += requests[1];
+                blast.baseline_requests_harmed += harmed[1];
+                for (s, _) in components.iter().enumerate().filter(|(s, &i)| i && f.reach[*s]) {
                     f.components[s] = true;
                     if let Some(cell) = self.spec.services[s].cell {
                         f.cells[cell as usize] = true;
@@ -208,7 +260,7 @@ impl<'s> Analysis<'s> {
     }
 
     /// The comparison, with the customers each window collected in the run and the baseline.
-    pub(crate) fn finish(self, customers: &[(Window, Option<CustomerCounts>, Option<CustomerCounts>)]) -> Impact {
+    pub(crate) fn finish(self, customers: &[(Option<CustomerCounts>, Option<CustomerCounts>)]) -> Impact {
         let cascade = crate::cascade::tree(self.spec, &self.faulted, &self.impaired_buckets, &self.first_impaired_ns);
         let faults = self
             .faults
@@ -219,7 +271,7 @@ impl<'s> Analysis<'s> {
                     blast.components_impaired = count(&f.components);
                     blast.cells_impaired = count(&f.cells);
                     blast.zones_impaired = count(&f.zones);
-                    blast.customers = customers.iter().find(|c| c.0 == f.window).and_then(|c| c.1.zip(c.2));
+                    blast.customers = f.customer_window.and_then(|k| customers.get(k)).and_then(|c| c.0.zip(c.1));
                 }
                 f.impact
             })

@@ -16,7 +16,6 @@ mod cascade;
 mod impact;
 
 use cellsim_models::observe::{CustomerCounts, Observe, Observed};
-use cellsim_models::spec::Window;
 use cellsim_models::{Estimate, Features, NoSeries, RunResult, SeriesSink, Simulation, Spec};
 use cellsim_sim::Nanos;
 
@@ -33,7 +32,7 @@ pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, paired: bool) ->
     let baseline = baseline_of(spec);
     let observe = Observe {
         slo_ns: spec.analysis.slo_ns,
-        customer_windows: impact::windows(spec),
+        customer_windows: impact::windows(spec, seed),
         max_open_windows: MAX_OPEN_CUSTOMER_WINDOWS,
     };
     let mut run = Simulation::new(spec, seed, sink);
@@ -58,7 +57,7 @@ pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, paired: bool) ->
         start_ns = end_ns;
     }
     let windows: Vec<_> =
-        observe.customer_windows.iter().map(|&w| (w, customers(&mut run, w), customers(&mut base, w))).collect();
+        (0..observe.customer_windows.len()).map(|k| (customers(&mut run, k), customers(&mut base, k))).collect();
     let (mut result, sink) = run.finish();
     result.impact = Some(analysis.finish(&windows));
     (result, sink)
@@ -73,9 +72,12 @@ pub fn estimate(spec: &Spec, paired: bool) -> Estimate {
     }
     let base = Estimate::of(&baseline_of(spec));
     let zones = spec.topology.as_ref().map_or(0, |t| t.zones.len());
-    let observe =
-        Observe { slo_ns: None, customer_windows: impact::windows(spec), max_open_windows: MAX_OPEN_CUSTOMER_WINDOWS };
-    let observed = 2 * Observed::bytes(&observe, spec.services.len(), zones, spec.customers());
+    let observe = Observe {
+        slo_ns: None,
+        customer_windows: impact::windows(spec, spec.seed),
+        max_open_windows: MAX_OPEN_CUSTOMER_WINDOWS,
+    };
+    let observed = 2 * Observed::bytes(&observe, spec.services.len(), spec.workloads.len(), zones, spec.customers());
     // The comparison's own state: a few counters per component and per fault.
     let analysis = 64 * spec.services.len() as u64 + spec.faults.len() as u64 * (256 + 3 * spec.services.len() as u64);
     let extra = observed + analysis;
@@ -99,8 +101,8 @@ pub fn baseline_of(spec: &Spec) -> Spec {
 }
 
 /// The customers `sim` collected over window `w`.
-fn customers<S: SeriesSink>(sim: &mut Simulation<'_, S>, w: Window) -> Option<CustomerCounts> {
-    sim.observed().and_then(|o| o.customers(w))
+fn customers<S: SeriesSink>(sim: &mut Simulation<'_, S>, k: usize) -> Option<CustomerCounts> {
+    sim.observed().and_then(|o| o.customers(k))
 }
 
 /// The bucket that ends at `end_ns`, taken from `sim`'s observations.

@@ -32,11 +32,21 @@ impl Checker<'_> {
         cx: &FaultContext,
     ) -> (Vec<FaultSpec>, Option<Window>) {
         let mut trigger: Option<Window> = None;
-        let mut faults = Vec::new();
+        let mut faults: Vec<FaultSpec> = Vec::new();
         for (i, fault) in sections.iter().enumerate() {
             let f = self.fault(fault, i as u32, cx);
             let last = f.occurrences().last().unwrap_or(f.window);
             trigger = Some(widen(trigger, f.window.start_ns, last.end_ns));
+            if let Some(j) = faults.iter().position(|g| same_place_and_time(g, &f)) {
+                let message = format!(
+                    "fault[{i}] is another {} of {} acting at the same time as fault[{j}]",
+                    f.kind.name(),
+                    f.target.what
+                );
+                self.err(fault.span.clone(), format!("fault[{i}]"), message).hint(
+                    "faults on one target compose (outages hold it down until the last ends, CPU stresses multiply: two of 50% make work 4 times as long, delays add, losses compound), but the same kind twice at once is most likely a copy: merge them, or move one",
+                );
+            }
             faults.push(f);
         }
         (faults, trigger)
@@ -826,6 +836,29 @@ impl Checker<'_> {
             slo_ns,
         }
     }
+}
+
+/// Are `a` and `b` the same kind (with the same strength or not) on the same target, acting
+/// at the same time (random ones never are: their windows are the whole run by design)?
+fn same_place_and_time(a: &FaultSpec, b: &FaultSpec) -> bool {
+    let comparable =
+        !a.random && !b.random && a.kind.name() == b.kind.name() && a.target == b.target && a.link == b.link;
+    if !comparable || a.target.what.is_empty() {
+        return false;
+    }
+    // Each's windows, in time order: a sweep over both finds an overlap.
+    let (mut x, mut y) = (a.occurrences().peekable(), b.occurrences().peekable());
+    while let (Some(u), Some(v)) = (x.peek(), y.peek()) {
+        if u.start_ns < v.end_ns && v.start_ns < u.end_ns {
+            return true;
+        }
+        if u.end_ns <= v.end_ns {
+            x.next();
+        } else {
+            y.next();
+        }
+    }
+    false
 }
 
 /// A link fault's share of flows, in percent (checked with the link; 100 by default).

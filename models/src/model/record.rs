@@ -106,7 +106,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             self.close_buckets_before(now, false);
         }
         if let Some(o) = self.observed.as_deref_mut() {
-            o.request(customer, outcome, latency, now);
+            o.request(workload, customer, outcome, latency, now);
         }
         if let Some(st) = self.stability.as_mut().filter(|_| T::POLICIES) {
             st.count(now, outcome);

@@ -290,7 +290,9 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
     /// Observes the run for a caller that takes its counts bucket by bucket (see `observe`).
     pub fn observe(&mut self, observe: &crate::observe::Observe) {
         let zones = self.spec.topology.as_ref().map_or(0, |t| t.zones.len());
-        let o = crate::observe::Observed::new(observe, self.spec.services.len(), zones, self.spec.customers());
+        let spec = self.spec;
+        let o =
+            crate::observe::Observed::new(observe, spec.services.len(), spec.workloads.len(), zones, spec.customers());
         self.observed = Some(Box::new(o));
     }
 
