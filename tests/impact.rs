@@ -172,10 +172,20 @@ fn a_shared_dependency_outage_cascades_up_the_call_graph() {
 
 /// One of four db instances down: each attempt that meets it fails at once and the retry
 /// goes to the next instance in the rotation. db is impaired (a quarter of its jobs fail);
-/// nobody upstream is: the retries absorb it.
+/// nobody upstream is: the retries absorb it, at depth 2 (mid, which calls db). Picks go
+/// round the four in turn and a retry takes the next: one call in three meets the dead
+/// instance, 4,000 / 3 = 1,333 of mid's calls in the window absorbed by a retry, none passed
+/// up, none surfaced.
 #[test]
 fn a_fault_absorbed_by_retries_impairs_nothing_upstream() {
-    let i = impact(&three_levels(4, "kind = \"outage\"\ninstances = 1\nstart = \"10s\"\nduration = \"10s\""));
+    let r = paired(&three_levels(4, "kind = \"outage\"\ninstances = 1\nstart = \"10s\"\nduration = \"10s\""));
+    let handled = cellsim_reports::summarise(&r).failure_handling;
+    let row = |depth: u32| handled.iter().find(|h| h.depth == depth).cloned().unwrap_or_default();
+    assert_eq!(handled.len(), 1, "{handled:?}");
+    let mid = row(2);
+    assert_eq!((mid.absorbed_by_retry, mid.passed_up, mid.absorbed_by_degradation), (1333, 0, 0));
+    assert_eq!((row(0).surfaced, row(1).passed_up), (0, 0));
+    let i = r.impact.expect("paired");
     let impaired: Vec<&str> =
         i.cascade.nodes.iter().filter(|n| n.impaired_buckets > 0).map(|n| n.name.as_str()).collect();
     assert_eq!(impaired, ["db"]);

@@ -195,6 +195,7 @@ fn requests(spec: &Spec, r: &RunResult, v: &mut Violations) {
     for st in &r.requests {
         let name = format!("{}/{}", st.workload, st.request);
         let (total, ok) = (st.outcomes.total(), st.outcomes.successes());
+        v.require(st.retried_ok <= ok, || format!("requests: {name}: {} retried successes of {ok}", st.retried_ok));
         counted = counted.saturating_add(total);
         v.require(st.latency.len() == ok, || {
             format!("histograms: {name}: {} success latencies for {ok} successes (ok + degraded)", st.latency.len())
@@ -326,6 +327,15 @@ fn edges(spec: &Spec, r: &RunResult, v: &mut Violations) {
     v.require(r.edges.len() == declared, || format!("edges: {} edges for {declared} service calls", r.edges.len()));
     for e in &r.edges {
         let calls = e.outcomes.total();
+        let absorbed_ok = e.retried_ok <= e.outcomes.successes()
+            && e.fallbacks <= e.outcomes.get(crate::Outcome::Degraded)
+            && e.attempts >= calls + e.retried_ok; // each used at least one more attempt
+        v.require(absorbed_ok, || {
+            format!(
+                "edges: {} -> {}: {} retried successes or {} fallbacks over their outcomes {:?}",
+                e.caller, e.call, e.retried_ok, e.fallbacks, e.outcomes
+            )
+        });
         v.require(e.attempts >= calls && e.latency.len() == calls, || {
             format!(
                 "edges: {} -> {}: {calls} calls, {} attempts, {} latencies",
@@ -546,6 +556,13 @@ duration = "500ms"
         assert!(front.waited > 0 && front.outcomes.get(Outcome::Rejected) > 0, "{front:?}");
         assert!(r.services[1].outcomes.get(Outcome::Error) > 0);
         assert!(rows.len() > 2 * 16 && r.requests_finished > r.requests.iter().map(|s| s.outcomes.total()).sum());
+    }
+
+    #[test]
+    fn catches_retried_successes_over_their_counts() {
+        caught("requests", |_, r, _| r.requests[0].retried_ok = r.requests[0].outcomes.successes() + 1);
+        caught("edges", |_, r, _| r.edges[0].retried_ok = r.edges[0].attempts + 1);
+        caught("edges", |_, r, _| r.edges[0].fallbacks = r.edges[0].outcomes.get(Outcome::Degraded) + 1);
     }
 
     #[test]

@@ -305,6 +305,8 @@ pub struct RequestStats {
     pub outcomes: Outcomes,
     /// Attempts the client made for the counted requests (1 each, more with retries).
     pub attempts: u64,
+    /// Requests that succeeded after more than one attempt: a failure absorbed at the client.
+    pub retried_ok: u64,
     /// Latency of successful (ok and degraded) requests.
     pub latency: Histogram<u64>,
     /// Latency of counted requests that failed (error, timeout, rejected).
@@ -390,6 +392,16 @@ pub struct EdgeStats {
     pub attempts: u64,
     /// From the call's start to its end, over its attempts.
     pub latency: Histogram<u64>,
+    /// The caller's hop depth from the clients: 1 for a service that workloads call, n + 1
+    /// for a service that one of depth n calls (the least over its callers); `None`: no
+    /// workload reaches it.
+    pub caller_depth: Option<u32>,
+    /// Its failure fails the caller (`critical`), or only degrades it.
+    pub critical: bool,
+    /// Counted calls that succeeded after more than one attempt (a failure absorbed by a
+    /// retry, or a hedge that won), and calls its fallback answered.
+    pub retried_ok: u64,
+    pub fallbacks: u64,
 }
 
 /// What happened at one place: a zone (the jobs its instances served) or a cell (the calls
@@ -466,6 +478,7 @@ impl RequestStats {
             request: request.to_string(),
             outcomes: Outcomes::default(),
             attempts: 0,
+            retried_ok: 0,
             latency: sized_histogram(2),
             latency_failed: sized_histogram(2),
             latency_batches: BatchMeans::default(),

@@ -644,6 +644,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             }
             Kind::Fallback => {
                 let Some(&call) = self.calls.get(h) else { return Ok(()) };
+                if call.parent != Handle::NONE && call.started_ns >= self.window.0 {
+                    self.edges[call.spec as usize].fallbacks += 1;
+                }
                 match self.conclude(h, &call, Outcome::Degraded, now, q)? {
                     Some((job_h, answer)) => self.reply(job_h, answer, now, q),
                     None => Ok(()),

@@ -566,6 +566,48 @@ impl RetrySpec {
 }
 
 impl Spec {
+    /// Each service's hop depth from the clients: 1 for the services workloads call (a router's
+    /// cells included), n + 1 for those a service of depth n calls, the least over all paths;
+    /// `None` for a service no workload reaches.
+    pub fn service_depths(&self) -> Vec<Option<u32>> {
+        let targets = |c: &CallSpec| -> Vec<u32> {
+            match c.route {
+                Some(r) => self.routes[r as usize].targets.clone(),
+                None => vec![c.to],
+            }
+        };
+        let mut depth: Vec<Option<u32>> = vec![None; self.services.len()];
+        let mut queue = std::collections::VecDeque::new();
+        for w in &self.workloads {
+            for r in &w.requests {
+                for t in targets(&self.calls[r.call as usize]) {
+                    if depth[t as usize].is_none() {
+                        depth[t as usize] = Some(1);
+                        queue.push_back(t);
+                    }
+                }
+            }
+        }
+        let mut by_caller: Vec<Vec<&CallSpec>> = vec![Vec::new(); self.services.len()];
+        for c in &self.calls {
+            if let Some((f, _)) = c.from {
+                by_caller[f as usize].push(c);
+            }
+        }
+        while let Some(s) = queue.pop_front() {
+            let d = depth[s as usize].expect("queued when given a depth");
+            for c in &by_caller[s as usize] {
+                for t in targets(c) {
+                    if depth[t as usize].is_none() {
+                        depth[t as usize] = Some(d + 1);
+                        queue.push_back(t);
+                    }
+                }
+            }
+        }
+        depth
+    }
+
     /// Instances over every service.
     pub fn instance_count(&self) -> u64 {
         self.services.iter().map(|s| s.instances as u64).sum()

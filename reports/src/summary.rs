@@ -46,11 +46,31 @@ pub struct Summary {
     /// 1,000). Absent when there were none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<ActionSummary>,
+    /// Where failures were absorbed, by hop depth from the clients (0: the clients; 1: the
+    /// services they call; and so on): calls that succeeded after a failed attempt (a retry
+    /// or a hedge), calls a fallback answered, failed optional calls (the caller degrades),
+    /// failed critical calls (the failure goes up to the caller), and, at depth 0, requests
+    /// that failed (surfaced to the client). Absent when nothing failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failure_handling: Vec<FailureHandlingSummary>,
     /// What the faults did against the baseline run (the same scenario and seed without
     /// them): impairment, time to detect and recover, blast radius, cascade depth. Absent
     /// without faults or when the baseline was not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impact: Option<ImpactSummary>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Default)]
+pub struct FailureHandlingSummary {
+    /// The callers' depth: 0 for the clients' requests.
+    pub depth: u32,
+    pub absorbed_by_retry: u64,
+    pub absorbed_by_fallback: u64,
+    pub absorbed_by_degradation: u64,
+    /// Failed critical calls: their callers (at this depth) fail with them.
+    pub passed_up: u64,
+    /// Requests that failed: the clients saw the failure (depth 0 only).
+    pub surfaced: u64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -383,6 +403,34 @@ fn outcomes(o: &cellsim_models::Outcomes) -> BTreeMap<String, u64> {
     Outcome::ALL.iter().map(|&x| (x.name().to_string(), o.get(x))).collect()
 }
 
+/// The failure handling table (see `Summary::failure_handling`): edges by their caller's
+/// depth, the clients' requests at depth 0; rows where something failed.
+fn failure_handling(r: &RunResult) -> Vec<FailureHandlingSummary> {
+    let mut rows: BTreeMap<u32, FailureHandlingSummary> = BTreeMap::new();
+    for q in &r.requests {
+        let row = rows.entry(0).or_default();
+        row.absorbed_by_retry += q.retried_ok;
+        row.surfaced += q.outcomes.total() - q.outcomes.successes();
+    }
+    for e in r.edges.iter() {
+        let Some(depth) = e.caller_depth else { continue };
+        let row = rows.entry(depth).or_insert_with(|| FailureHandlingSummary { depth, ..Default::default() });
+        let failed = e.outcomes.total() - e.outcomes.successes();
+        row.absorbed_by_retry += e.retried_ok;
+        row.absorbed_by_fallback += e.fallbacks;
+        if e.critical {
+            row.passed_up += failed;
+        } else {
+            row.absorbed_by_degradation += failed;
+        }
+    }
+    rows.into_values()
+        .filter(|r| {
+            r.absorbed_by_retry + r.absorbed_by_fallback + r.absorbed_by_degradation + r.passed_up + r.surfaced > 0
+        })
+        .collect()
+}
+
 fn seconds(ns: u64) -> f64 {
     ns as f64 / 1e9
 }
@@ -616,6 +664,7 @@ pub fn summarise(r: &RunResult) -> Summary {
             })
             .collect(),
         impact: r.impact.as_ref().map(|i| impact(i, r)),
+        failure_handling: failure_handling(r),
         topology: r.topology.as_ref().map(|t| {
             let width = r.measured_until_ns - r.warmup_ns;
             let places = |list: &[cellsim_models::PlaceStats]| {

@@ -216,6 +216,29 @@ fn actions(out: &mut String, s: &Summary) {
     }
 }
 
+/// Where failures were absorbed, by depth.
+fn failure_handling(out: &mut String, s: &Summary) {
+    if s.failure_handling.is_empty() {
+        return;
+    }
+    out.push_str("\nFailures handled, by caller depth (0: the clients)\n");
+    let rows: Vec<Vec<String>> = s
+        .failure_handling
+        .iter()
+        .map(|r| {
+            vec![
+                r.depth.to_string(),
+                r.absorbed_by_retry.to_string(),
+                r.absorbed_by_fallback.to_string(),
+                r.absorbed_by_degradation.to_string(),
+                r.passed_up.to_string(),
+                if r.depth == 0 { r.surfaced.to_string() } else { "-".into() },
+            ]
+        })
+        .collect();
+    table(out, &["depth", "absorbed by retry", "by fallback", "by degradation", "passed up", "surfaced"], &rows);
+}
+
 /// What the faults did against the baseline: per fault, then the cascade tree's first nodes.
 fn impact(out: &mut String, s: &Summary) {
     const SHOWN: usize = 20;
@@ -402,6 +425,7 @@ pub fn render(s: &Summary) -> String {
     edges(&mut out, s);
     places(&mut out, s);
     actions(&mut out, s);
+    failure_handling(&mut out, s);
     impact(&mut out, s);
     let fleets: Vec<Vec<String>> = s
         .services

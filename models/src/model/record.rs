@@ -126,6 +126,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let st = &mut self.request_stats[stats as usize];
         st.outcomes.add(outcome);
         st.attempts += attempts as u64;
+        st.retried_ok += (outcome.is_success() && attempts > 1) as u64;
         if outcome.is_success() {
             self.request_latency[stats as usize][0].record(latency);
             st.latency_batches.add(batch, latency as f64);
@@ -212,6 +213,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             let e = &mut self.edges[call.spec as usize];
             e.outcomes.add(outcome);
             e.attempts += call.attempt as u64;
+            e.retried_ok += (outcome.is_success() && call.attempt > 1) as u64;
             e.latency.record(now - call.started_ns);
             if T::POLICIES && self.spec.calls[call.spec as usize].route.is_some() {
                 // A router's call: counted for the cell its last attempt was sent to.
@@ -350,6 +352,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     fn edge_stats(&mut self) -> Vec<EdgeStats> {
         let spec = self.spec;
         let edges = std::mem::take(&mut self.edges);
+        let depths = spec.service_depths();
         spec.calls
             .iter()
             .zip(edges)
@@ -371,6 +374,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                     outcomes: e.outcomes,
                     attempts: e.attempts,
                     latency: e.latency.into_histogram(),
+                    caller_depth: depths[s as usize],
+                    critical: c.critical,
+                    retried_ok: e.retried_ok,
+                    fallbacks: e.fallbacks,
                 })
             })
             .collect()

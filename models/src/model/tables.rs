@@ -80,6 +80,8 @@ pub(super) struct OpRt {
 pub(super) struct EdgeRt {
     pub(super) outcomes: Outcomes,
     pub(super) attempts: u64,
+    pub(super) retried_ok: u64,
+    pub(super) fallbacks: u64,
     pub(super) latency: LatencyRecorder,
 }
 
