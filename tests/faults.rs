@@ -408,3 +408,25 @@ fn a_ramped_stress_rises_linearly_to_its_load() {
     let step = run(&text(""));
     assert!((mean_ms(&step) - 4.0 / 3.0).abs() < 0.01 * 4.0 / 3.0, "{} ms", mean_ms(&step));
 }
+
+/// A bandwidth limit of 1 Mbit/s on one instance's answers of 12,500 bytes: each takes 100 ms
+/// to send. At 5 requests a second (one every 200 ms) none waits: every answer in the window
+/// is exactly 100 ms late. At 20 a second, twice what the link carries, the queue of 50 kB
+/// (four answers) fills and the excess is dropped: the link sends 10 answers a second and
+/// about half of the window's 200 are lost (their callers time out at 1 s).
+#[test]
+fn a_bandwidth_limit_serialises_queues_and_drops() {
+    let text = |rate: u32| {
+        scenario("response_bytes = 12500\ntimeout = \"1s\"", "", "kind = \"bandwidth\"\nrate_mbps = 1\nqueue_kb = 50")
+            .replace("rate_per_s = 500", &format!("rate_per_s = {rate}"))
+            .replace("instances = 4", "instances = 1")
+    };
+    let light = run(&text(5));
+    let h = &light.requests[0].latency;
+    assert_eq!(h.count_between(99_000_000, 103_000_000), 50, "the window's 50 answers, 100 ms late");
+    assert_eq!(h.count_between(0, 2_000_000) + 50, h.len());
+    let heavy = run(&text(20));
+    let timed_out = heavy.requests[0].outcomes.get(Outcome::Timeout) as f64;
+    // 200 requests in the window; the link sends 10 answers a second: about 100 of them.
+    assert!((timed_out - 100.0).abs() <= 10.0, "{timed_out} lost");
+}

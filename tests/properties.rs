@@ -374,6 +374,9 @@ impl Gen {
                     out += &format!("latency = \"{}ms\"\njitter = \"{}ms\"\n", f.load_percent + 1, f.load_percent / 3)
                 }
                 "packet-loss" => out += &format!("loss_percent = {}\n", f.load_percent / 2 + 1),
+                "bandwidth" => {
+                    out += &format!("rate_mbps = {}\nqueue_kb = {}\n", f.load_percent + 1, f.load_percent * 10 + 1)
+                }
                 "gray" => {
                     out += &format!(
                         "error_percent = {}\nlatency = \"{}ms\"\nslow_percent = {}\n",
@@ -836,8 +839,9 @@ fn service() -> impl Strategy<Value = ServiceG> {
 }
 
 /// The fault kinds the generator draws from (outages twice as often).
-const FAULT_KINDS: [&str; 13] = [
+const FAULT_KINDS: [&str; 14] = [
     "gray",
+    "bandwidth",
     "outage",
     "cpu-stress",
     "outage",
@@ -1139,6 +1143,7 @@ fn the_generator_covers_the_format() {
         "\"poison-pill\"",
         "\"partition\"",
         "\"gray\"",
+        "\"bandwidth\"",
         "every = ",
         "ramp = ",
         "\"az-power-interruption\"",

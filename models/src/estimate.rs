@@ -191,7 +191,10 @@ fn summary_bytes(spec: &Spec) -> u64 {
             + spec.faults.len() as u64 * (1_536 + 6 * (longest.max(longest_place).max(regions as u64) + 8))
             + nodes * (384 + 12 * longest)
     };
+    // The failure handling table: a row per depth, at most one per service and the clients'.
+    let failure_rows = 256 * (spec.services.len() as u64 + 1);
     16_384
+        + failure_rows
         + impact
         + 2_560 * places
         + 6 * place_names

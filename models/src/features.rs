@@ -265,7 +265,7 @@ fn fault_feature(f: &FaultSpec) -> Feature {
         | FaultKind::PoisonPill { .. }
         | FaultKind::PowerInterruption
         | FaultKind::Gray { .. } => Feature::Outage,
-        FaultKind::Partition => Feature::NetworkFault,
+        FaultKind::Partition | FaultKind::Bandwidth { .. } => Feature::NetworkFault,
         FaultKind::CpuStress(_) => Feature::CpuStress,
         FaultKind::NetworkLatency { .. } | FaultKind::PacketLoss(_) => Feature::NetworkFault,
         // It acts on launches only: without autoscaling, on nothing.

@@ -120,7 +120,12 @@ impl Checker<'_> {
                 self.err(v.span.clone(), format!("{path}.{key}"), "a link fault is aimed with from and to").hint(hint);
             }
         }
-        let allowed = [FaultKindSection::Partition, FaultKindSection::NetworkLatency, FaultKindSection::PacketLoss];
+        let allowed = [
+            FaultKindSection::Partition,
+            FaultKindSection::NetworkLatency,
+            FaultKindSection::PacketLoss,
+            FaultKindSection::Bandwidth,
+        ];
         if !allowed.contains(&fault.kind) {
             let span = fault.from.as_ref().map_or(section.span.clone(), |f| f.span.clone());
             self.err(
@@ -128,7 +133,7 @@ impl Checker<'_> {
                 format!("{path}.from"),
                 format!("{} faults act on instances, not links", kind_name(fault.kind)),
             )
-            .hint("links take kind = \"partition\", \"network-latency\" or \"packet-loss\"");
+            .hint("links take kind = \"partition\", \"network-latency\", \"packet-loss\" or \"bandwidth\"");
         }
         let Some(from) = &fault.from else {
             self.err(section.span.clone(), format!("{path}.from"), "a partition needs the link it cuts").hint(hint);
@@ -420,7 +425,9 @@ impl Checker<'_> {
     fn kind(&mut self, section: &Loc<FaultSection>, path: &str, zone_target: bool) -> FaultKind {
         let fault = &section.value;
         let name = kind_name(fault.kind);
-        let options: [(&str, Option<&std::ops::Range<usize>>); 8] = [
+        let options: [(&str, Option<&std::ops::Range<usize>>); 10] = [
+            ("rate_mbps", fault.rate_mbps.as_ref().map(|l| &l.span)),
+            ("queue_kb", fault.queue_kb.as_ref().map(|l| &l.span)),
             ("flows_percent", fault.flows_percent.as_ref().map(|l| &l.span)),
             ("error_percent", fault.error_percent.as_ref().map(|l| &l.span)),
             ("slow_percent", fault.slow_percent.as_ref().map(|l| &l.span)),
@@ -439,6 +446,8 @@ impl Checker<'_> {
             FaultKindSection::PacketLoss => &["loss_percent"],
             FaultKindSection::CrossZoneSlowdown => &["loss_percent", "flows_percent"],
             FaultKindSection::Partition => &["flows_percent"],
+            FaultKindSection::Bandwidth if link => &["rate_mbps", "queue_kb", "flows_percent"],
+            FaultKindSection::Bandwidth => &["rate_mbps", "queue_kb"],
             FaultKindSection::PoisonPill => &["restart_time"],
             FaultKindSection::Gray => &["error_percent", "slow_percent", "latency", "jitter"],
             _ => &[],
@@ -464,6 +473,31 @@ impl Checker<'_> {
         match fault.kind {
             FaultKindSection::Outage => FaultKind::Outage,
             FaultKindSection::Partition => FaultKind::Partition,
+            FaultKindSection::Bandwidth => {
+                let bits_per_s = match &fault.rate_mbps {
+                    Some(r) if r.value > 0.0 && r.value <= 1e6 => (r.value * 1e6).round().max(1.0) as u64,
+                    Some(r) => {
+                        let message = format!("rate_mbps must be above 0 and at most 1,000,000, not {}", r.value);
+                        self.err(r.span.clone(), format!("{path}.rate_mbps"), message)
+                            .hint("10 is ten megabits a second: a 1,000-byte answer takes 0.8 ms to send");
+                        1
+                    }
+                    None => {
+                        required(self, "rate_mbps", "rate_mbps = 10 is ten megabits a second");
+                        1
+                    }
+                };
+                let queue_bytes = match &fault.queue_kb {
+                    Some(q) if q.value == 0 || q.value > 1_000_000 => {
+                        let message = format!("queue_kb must be from 1 to 1,000,000, not {}", q.value);
+                        self.err(q.span.clone(), format!("{path}.queue_kb"), message);
+                        1_000_000
+                    }
+                    Some(q) => q.value * 1000,
+                    None => 1_000_000,
+                };
+                FaultKind::Bandwidth { bits_per_s, queue_bytes }
+            }
             FaultKindSection::AzPowerInterruption => {
                 if !zone_target {
                     self.err(section.span.clone(), format!("{path}.zone"), "a power interruption is a zone's")
@@ -885,6 +919,7 @@ fn kind_name(kind: FaultKindSection) -> &'static str {
         FaultKindSection::AzPowerInterruption => "az-power-interruption",
         FaultKindSection::CrossZoneSlowdown => "cross-zone-slowdown",
         FaultKindSection::Gray => "gray",
+        FaultKindSection::Bandwidth => "bandwidth",
     }
 }
 
@@ -896,6 +931,7 @@ fn owner_of(key: &str) -> &'static str {
         "restart_time" => "kind = \"poison-pill\"",
         "flows_percent" => "a link fault (from, to)",
         "error_percent" | "slow_percent" => "kind = \"gray\"",
+        "rate_mbps" | "queue_kb" => "kind = \"bandwidth\"",
         _ => "kind = \"network-latency\"",
     }
 }

@@ -120,6 +120,12 @@ pub enum FaultKind {
     /// an answer is `delay_ns` (plus or minus a uniform `jitter_ns`) later with chance
     /// `slow_p`; health checks pass.
     Gray { error_p: f64, slow_p: f64, delay_ns: Nanos, jitter_ns: Nanos },
+    /// The instances' answers (or a link's messages, each way) leave through a link of
+    /// `bits_per_s`: each message is serialised in size x 8 / rate, after those queued before
+    /// it (a FIFO per instance, or per link direction), and dropped when the queue already
+    /// holds `queue_bytes` (tail drop: the message is lost, as in a blackhole); catalogue 20,
+    /// a token-bucket filter without burst.
+    Bandwidth { bits_per_s: u64, queue_bytes: u64 },
 }
 
 /// Which crash a `Crash` fault is (they differ in how long the instance stays down, and in
@@ -150,6 +156,7 @@ impl FaultKind {
             FaultKind::Partition => "partition",
             FaultKind::PowerInterruption => "az-power-interruption",
             FaultKind::Gray { .. } => "gray",
+            FaultKind::Bandwidth { .. } => "bandwidth",
         }
     }
 
@@ -173,7 +180,11 @@ impl FaultKind {
     pub fn on_the_network(&self) -> bool {
         matches!(
             self,
-            FaultKind::NetworkLatency { .. } | FaultKind::PacketLoss(_) | FaultKind::Partition | FaultKind::Gray { .. }
+            FaultKind::NetworkLatency { .. }
+                | FaultKind::PacketLoss(_)
+                | FaultKind::Partition
+                | FaultKind::Gray { .. }
+                | FaultKind::Bandwidth { .. }
         )
     }
 }

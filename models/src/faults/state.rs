@@ -20,7 +20,14 @@ struct Transition {
 /// What a fault of kind `kind`, acting at intensity `r` (from 0 to 1: see `intensity`), does
 /// to one message of `bytes` (drawn from `rng` when packets are lost): `None`, lost (a
 /// partition, or a connection that gave up); else the extra time it takes.
-fn message_delay(kind: FaultKind, r: f64, rng: &mut Stream, bytes: &crate::dist::Dist) -> Option<Nanos> {
+fn message_delay(
+    kind: FaultKind,
+    r: f64,
+    rng: &mut Stream,
+    bytes: &crate::dist::Dist,
+    queue: &mut Nanos,
+    now: Nanos,
+) -> Option<Nanos> {
     let jittered = |rng: &mut Stream, delay_ns: Nanos, jitter_ns: Nanos| {
         let jitter = (2.0 * rng.unit() - 1.0) * jitter_ns as f64;
         (r * (delay_ns as f64 + jitter)).max(0.0).round() as Nanos
@@ -34,6 +41,19 @@ fn message_delay(kind: FaultKind, r: f64, rng: &mut Stream, bytes: &crate::dist:
         }
         FaultKind::Gray { slow_p, delay_ns, jitter_ns, .. } if rng.unit() < slow_p * r => {
             Some(jittered(rng, delay_ns, jitter_ns))
+        }
+        FaultKind::Bandwidth { bits_per_s, queue_bytes } => {
+            // A FIFO that is busy until `queue`: what waits there, in bytes, and this one's
+            // serialisation after it.
+            let size = bytes.sample(rng);
+            let waiting_ns = queue.saturating_sub(now);
+            let backlog = (waiting_ns as f64 * bits_per_s as f64 / 8e9) as u64;
+            if waiting_ns > 0 && backlog.saturating_add(size) > queue_bytes {
+                return None; // tail drop
+            }
+            let send_ns = (size as f64 * 8e9 / bits_per_s as f64).round() as Nanos;
+            *queue = now.max(*queue).saturating_add(send_ns);
+            Some(*queue - now)
         }
         _ => Some(0),
     }
@@ -100,6 +120,9 @@ pub struct FaultState {
     /// Instances that crashed as a crash fault started, for the model to take down (it
     /// answers the jobs on them).
     crashed: Vec<u32>,
+    /// By fault: a bandwidth limit's queues, each busy until then (one per targeted
+    /// instance, or two for a link: each way); empty for other kinds.
+    queues: Vec<Vec<Nanos>>,
     /// By fault: its ramp (0: none), and when its current occurrence started.
     ramp_ns: Vec<Nanos>,
     started_ns: Vec<Nanos>,
@@ -244,6 +267,11 @@ impl FaultState {
                 .collect(),
             any_poison: faults.iter().any(|f| matches!(f.kind, FaultKind::PoisonPill { .. })),
             ramp_ns: faults.iter().map(|f| f.ramp_ns).collect(),
+            queues: faults
+                .iter()
+                // Every network fault gets its queues (only a bandwidth limit's are read).
+                .map(|f| vec![0; if f.link.is_some() { 2 } else { f.target.hit_count() }])
+                .collect(),
             started_ns: vec![0; faults.len()],
             ramped_stress: faults.iter().any(|f| f.ramp_ns > 0 && matches!(f.kind, FaultKind::CpuStress(_))),
         }
@@ -367,7 +395,9 @@ impl FaultState {
                     count(&mut self.blackholed);
                 }
                 FaultKind::Unavailable => count(&mut self.unavailable),
-                FaultKind::NetworkLatency { .. } | FaultKind::PacketLoss(_) => count(&mut self.network),
+                FaultKind::NetworkLatency { .. } | FaultKind::PacketLoss(_) | FaultKind::Bandwidth { .. } => {
+                    count(&mut self.network)
+                }
                 FaultKind::CpuStress(_) => self.restress(f),
                 // Launches ask the fault list, not the instances' state.
                 FaultKind::InsufficientCapacity => {}
@@ -463,7 +493,10 @@ impl FaultState {
             }
             let r = self.intensity(f, now);
             let rng = self.streams[f].as_mut().expect("a link fault has a stream");
-            extra = extra.saturating_add(message_delay(self.kinds[f], r, rng, bytes)?);
+            // A link's queue each way: from `from` to `to`, and back.
+            let way = usize::from(!has(&l.from, src));
+            let queue = &mut self.queues[f][way];
+            extra = extra.saturating_add(message_delay(self.kinds[f], r, rng, bytes, queue, now)?);
         }
         Some(extra)
     }
@@ -531,12 +564,15 @@ impl FaultState {
         for &f in &self.acting {
             let f = f as usize;
             let network = self.kinds[f].on_the_network() && self.link_of[f].is_none();
-            if !network || self.targets[f].binary_search(&i).is_err() {
+            let Ok(at) = self.targets[f].binary_search(&i) else { continue };
+            if !network {
                 continue;
             }
             let r = self.intensity(f, now);
             let rng = self.streams[f].as_mut().expect("a network fault has a stream");
-            extra = extra.saturating_add(message_delay(self.kinds[f], r, rng, response_bytes)?);
+            // Each instance's own queue (used by a bandwidth limit only).
+            let queue = self.queues[f].get_mut(at).expect("a queue per target");
+            extra = extra.saturating_add(message_delay(self.kinds[f], r, rng, response_bytes, queue, now)?);
         }
         Some(extra)
     }

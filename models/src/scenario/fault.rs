@@ -39,6 +39,9 @@ pub enum FaultKind {
     /// A share of jobs fail (`error_percent`) and a share of answers are late (`latency`,
     /// `jitter`, `slow_percent`), while health checks pass.
     Gray,
+    /// The instances' answers (or a link's messages) leave through a link of `rate_mbps`
+    /// megabits a second with a queue of `queue_kb` kilobytes.
+    Bandwidth,
     /// The network refuses connections to the instances: each job fails at once with
     /// `error` (a fast failure), and health checks fail.
     Reject,
@@ -150,6 +153,10 @@ pub struct FaultSection {
     /// before the run's end).
     pub every: Option<Loc<Duration>>,
     pub times: Option<Loc<u32>>,
+    /// bandwidth: the rate, in megabits (10^6 bits) a second, and the queue, in kilobytes
+    /// (10^3 bytes; default 1,000).
+    pub rate_mbps: Option<Loc<f64>>,
+    pub queue_kb: Option<Loc<u64>>,
     /// gray: the share of jobs that fail, and of answers delayed by `latency`.
     pub error_percent: Option<Loc<f64>>,
     pub slow_percent: Option<Loc<f64>>,
