@@ -194,6 +194,13 @@ fn cases() -> Vec<Case> {
             Some("CPU stresses multiply"),
         ),
         c(
+            "a calendar with a start",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"terminate\"\nservice = \"api\"\nstart = \"1s\"\nchaos_monkey = {{ mean_days = 2 }}\n"),
+            head_lines + 9,
+            "the calendar picks the kills' times: no start",
+            Some("mean_days sets how often"),
+        ),
+        c(
             "an impairment factor below 1",
             format!("{HEAD}{GOOD_SERVICE}\n[analysis]\np99_factor = 0.5\n"),
             head_lines + 6,

@@ -430,3 +430,37 @@ fn a_bandwidth_limit_serialises_queues_and_drops() {
     // 200 requests in the window; the link sends 10 answers a second: about 100 of them.
     assert!((timed_out - 100.0).abs() <= 10.0, "{timed_out} lost");
 }
+
+/// Chaos Monkey's calendar on a single instance, every work day (mean_days = 1), each kill a
+/// reboot of one hour: two weeks hold ten work days, so ten kills and ten hours down, and a
+/// request a second (constant) finds the instance down 36,000 times. None on the weekend.
+#[test]
+fn chaos_monkey_reboots_on_its_calendar() {
+    let text = r#"
+[scenario]
+name = "monkey"
+duration = "14d"
+warmup = "0s"
+
+[[workload]]
+name = "w"
+arrival = { process = "constant", rate_per_s = 1 }
+
+[[workload.request]]
+name = "get"
+target = "api"
+
+[[service]]
+name = "api"
+service_time = { dist = "constant", value = "1ms" }
+
+[[fault]]
+kind = "reboot"
+service = "api"
+duration = "1h"
+chaos_monkey = { mean_days = 1 }
+"#;
+    let r = run(text);
+    let failed = r.requests[0].outcomes.get(Outcome::Error);
+    assert_eq!(failed, 36_000);
+}

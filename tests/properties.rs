@@ -347,6 +347,9 @@ impl Gen {
             let random = matches!(kind, "outage" | "stop" | "reboot");
             let when = if kind == "terminate" {
                 format!("start = {}", d(start))
+            } else if kind == "reboot" && f.start_pct % 7 == 3 {
+                // Chaos Monkey's calendar: kills only in runs that reach a Monday's 9 a.m.
+                format!("duration = {}\nchaos_monkey = {{ mean_days = 1.5, min_days = 1 }}", d(length))
             } else if random && f.start_pct % 4 == 0 {
                 let mttr = (duration * (f.load_percent + 1) / 400).max(1000);
                 format!(
@@ -1145,6 +1148,7 @@ fn the_generator_covers_the_format() {
         "\"gray\"",
         "\"bandwidth\"",
         "every = ",
+        "chaos_monkey = ",
         "ramp = ",
         "\"az-power-interruption\"",
         "\"cross-zone-slowdown\"",

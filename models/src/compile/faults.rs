@@ -5,10 +5,12 @@ use super::topology::Layout;
 use super::Checker;
 use crate::dist::Dist;
 use crate::faults::catalogue::Crash;
-use crate::faults::catalogue::Repeat;
+use crate::faults::catalogue::{ChaosMonkey, Repeat};
 use crate::faults::network::PacketLoss;
 use crate::faults::{CpuStress, FaultKind, FaultTarget, Link, Pick, RandomFault};
-use crate::scenario::{AnalysisSection, Direction, FaultKind as FaultKindSection, FaultSection, IfEmpty};
+use crate::scenario::{
+    AnalysisSection, ChaosMonkeySection, Direction, FaultKind as FaultKindSection, FaultSection, IfEmpty,
+};
 use crate::spec::{AnalysisSpec, FaultSpec, ServiceSpec, Window, WorkloadSpec};
 use crate::units::Loc;
 use cellsim_sim::Nanos;
@@ -55,8 +57,12 @@ impl Checker<'_> {
     fn fault(&mut self, section: &Loc<FaultSection>, index: u32, cx: &FaultContext) -> FaultSpec {
         let fault = &section.value;
         let path = &format!("fault[{index}]");
-        let (start, end, random) = self.when(section, path, cx.duration_ns);
-        let is_random = random.is_some();
+        let monkey = fault.chaos_monkey.as_ref().map(|m| self.monkey(section, m, path));
+        let (start, end, random) = match monkey {
+            Some(_) => (0, cx.duration_ns, None),
+            None => self.when(section, path, cx.duration_ns),
+        };
+        let is_random = random.is_some() || monkey.is_some();
         let on_a_link = fault.from.is_some() || fault.kind == FaultKindSection::Partition;
         let (mut target, link) = if on_a_link {
             self.link(section, path, cx)
@@ -93,7 +99,7 @@ impl Checker<'_> {
             let per_instance = fault.service.is_some();
             self.random_faults.push(RandomFault { fault: index, to_failure, to_repair, per_instance });
         }
-        let repeat = self.fault_repeat(section, path, start, end, cx.duration_ns);
+        let repeat = if monkey.is_some() { None } else { self.fault_repeat(section, path, start, end, cx.duration_ns) };
         let ramp_ns = self.ramp(section, path, end.saturating_sub(start));
         FaultSpec {
             kind,
@@ -104,6 +110,78 @@ impl Checker<'_> {
             link,
             repeat,
             ramp_ns,
+            monkey,
+        }
+    }
+
+    /// `chaos_monkey`: kills on Netflix Chaos Monkey's calendar, for `terminate`, `stop` and
+    /// `reboot` (down for `duration`); the calendar picks the times, so no `start`.
+    fn monkey(&mut self, section: &Loc<FaultSection>, m: &Loc<ChaosMonkeySection>, path: &str) -> ChaosMonkey {
+        let fault = &section.value;
+        let field = format!("{path}.chaos_monkey");
+        let crash = [FaultKindSection::Terminate, FaultKindSection::Stop, FaultKindSection::Reboot];
+        if !crash.contains(&fault.kind) {
+            self.err(
+                m.span.clone(),
+                field.clone(),
+                format!("Chaos Monkey kills instances: {} faults have no calendar", kind_name(fault.kind)),
+            )
+            .hint("kind = \"terminate\" (replaced by autoscaling), or \"reboot\" with duration (down that long)");
+        }
+        for (key, given) in [
+            ("start", fault.start.is_some()),
+            ("mtbf", fault.mtbf.is_some()),
+            ("mttr", fault.mttr.is_some()),
+            ("every", fault.every.is_some()),
+        ] {
+            if given {
+                self.err(
+                    m.span.clone(),
+                    format!("{path}.{key}"),
+                    format!("the calendar picks the kills' times: no {key}"),
+                )
+                .hint("leave it out; chaos_monkey's mean_days sets how often");
+            }
+        }
+        let down_ns = match (&fault.duration, fault.kind) {
+            (Some(d), FaultKindSection::Terminate) => {
+                self.err(d.span.clone(), format!("{path}.duration"), "a terminated instance does not come back")
+                    .hint("leave duration out, or use kind = \"reboot\" for instances down for a while");
+                None
+            }
+            (Some(d), _) => Some(d.value.ns().max(1)),
+            (None, FaultKindSection::Terminate) => None,
+            (None, _) => {
+                self.err(
+                    section.span.clone(),
+                    format!("{path}.duration"),
+                    "a reboot on the calendar needs how long it is down",
+                )
+                .hint("duration = \"2m\": each killed instance is down two minutes");
+                Some(1)
+            }
+        };
+        let c = &m.value;
+        let mean_days = c.mean_days.unwrap_or(2.0);
+        if !(1.0..=1e6).contains(&mean_days) {
+            self.err(
+                m.span.clone(),
+                format!("{field}.mean_days"),
+                format!("mean_days must be at least 1, not {mean_days}"),
+            )
+            .hint("Netflix's default is 2: a kill every other work day on average");
+        }
+        let (start_hour, end_hour) = (c.start_hour.unwrap_or(9), c.end_hour.unwrap_or(15));
+        if start_hour >= end_hour || end_hour > 24 {
+            let message = format!("working hours must be within a day, start before end: {start_hour} to {end_hour}");
+            self.err(m.span.clone(), format!("{field}.start_hour"), message).hint("start_hour = 9, end_hour = 15");
+        }
+        ChaosMonkey {
+            mean_days: mean_days.clamp(1.0, 1e6),
+            min_days: c.min_days.unwrap_or(1),
+            start_hour: start_hour.min(23),
+            end_hour: end_hour.clamp(start_hour.min(23) + 1, 24),
+            down_ns,
         }
     }
 

@@ -26,6 +26,55 @@ pub struct FaultSpec {
     /// Its strength rises linearly from 0 at the start of each occurrence to full after this
     /// long (0: at once): CPU stress, network latency, packet loss and gray failures.
     pub ramp_ns: Nanos,
+    /// Kills on Chaos Monkey's calendar instead of a window (a crash kind; `random` is set:
+    /// no single window).
+    pub monkey: Option<ChaosMonkey>,
+}
+
+/// Chaos Monkey's schedule (Netflix): on each work day (Monday to Friday; the run starts on
+/// a Monday at 00:00), with chance 1 / `mean_days`, one instance of the group is killed at a
+/// uniform time within the working hours [`start_hour`, `end_hour`), unless a kill came less
+/// than `min_days` work days before. A kill is the fault's crash: `terminate` for the rest
+/// of the run, `stop` or `reboot` for `down_ns`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChaosMonkey {
+    pub mean_days: f64,
+    pub min_days: u32,
+    pub start_hour: u32,
+    pub end_hour: u32,
+    /// How long a killed instance is down (`None`: to the end of the run).
+    pub down_ns: Option<Nanos>,
+}
+
+/// A day, in nanoseconds.
+const DAY_NS: Nanos = 24 * 3600 * 1_000_000_000;
+
+impl ChaosMonkey {
+    /// The kills of fault `fault` over `[0, until_ns)`, each at one of `instances`, in time
+    /// order: the work days' coin flips, times and victims drawn from the fault's stream
+    /// (`fault/{fault}`, purpose `calendar`).
+    pub fn kills(&self, fault: u32, instances: &[(u32, u32)], seed: u64, until_ns: Nanos) -> Vec<(Nanos, (u32, u32))> {
+        let mut rng = cellsim_sim::Stream::new(seed, &format!("fault/{fault}"), "calendar");
+        let mut out = Vec::new();
+        let mut work_day = 0u64;
+        let mut next_allowed = 0u64;
+        for day in 0..until_ns.div_ceil(DAY_NS) {
+            if day % 7 >= 5 || instances.is_empty() {
+                continue; // Saturday and Sunday
+            }
+            let (flip, at, pick) = (rng.unit(), rng.unit(), rng.below(instances.len() as u64));
+            if work_day >= next_allowed && flip < 1.0 / self.mean_days {
+                let hours = (self.end_hour - self.start_hour) as f64 * 3600e9;
+                let at_ns = day * DAY_NS + self.start_hour as u64 * 3600 * 1_000_000_000 + (at * hours) as u64;
+                if at_ns < until_ns {
+                    out.push((at_ns, instances[pick as usize]));
+                    next_allowed = work_day + self.min_days.max(1) as u64;
+                }
+            }
+            work_day += 1;
+        }
+        out
+    }
 }
 
 /// A fault's repetition (LitmusChaos' `CHAOS_INTERVAL`, Chaos Mesh's schedules).
@@ -286,6 +335,27 @@ mod tests {
 
     fn target(n: u32, pick: Pick) -> FaultTarget {
         FaultTarget { pick, ..FaultTarget::service("s", 0, n) }
+    }
+
+    /// Chaos Monkey's calendar: kills only on work days (day 0 a Monday), within the working
+    /// hours; one work day in `mean_days` on average; at least `min_days` work days apart.
+    #[test]
+    fn chaos_monkey_kills_on_work_days_and_hours() {
+        let m = ChaosMonkey { mean_days: 2.0, min_days: 1, start_hour: 9, end_hour: 15, down_ns: None };
+        let group: Vec<(u32, u32)> = (0..4).map(|i| (0, i)).collect();
+        let kills = m.kills(0, &group, 7, 1000 * 7 * DAY_NS);
+        for &(at, _) in &kills {
+            let (day, hour) = (at / DAY_NS, (at % DAY_NS) as f64 / 3600e9);
+            assert!(day % 7 < 5 && (9.0..15.0).contains(&hour), "a kill on day {day} at {hour} h");
+        }
+        // 5,000 work days at 1/2: 2,500 kills (sd 35).
+        assert!(kills.len().abs_diff(2500) < 150, "{} kills", kills.len());
+        assert_eq!(kills, m.kills(0, &group, 7, 1000 * 7 * DAY_NS), "reproducible");
+        let every = ChaosMonkey { mean_days: 1.0, min_days: 3, ..m };
+        let work_day = |at: Nanos| (at / DAY_NS / 7) * 5 + (at / DAY_NS % 7);
+        let kills = every.kills(0, &group, 7, 70 * DAY_NS);
+        assert_eq!(kills.len(), 17, "every third work day of 50: days 0, 3, ..., 48");
+        assert!(kills.windows(2).all(|w| work_day(w[1].0) - work_day(w[0].0) == 3));
     }
 
     /// COUNT(k) picks k distinct instances, the same for a seed, each instance equally often

@@ -2,9 +2,10 @@
 //! slows it, changed only when a fault starts or ends. Lookups are O(1); a transition costs
 //! O(faults x targeted instances).
 
-use super::catalogue::{CpuStress, FaultKind, FaultSpec, RandomFault};
+use super::catalogue::{CpuStress, FaultKind, FaultSpec, FaultTarget, Pick, RandomFault};
 use super::network::PacketLoss;
 use super::random::UpDown;
+use crate::spec::Window;
 use cellsim_sim::{Nanos, Stream};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -107,7 +108,6 @@ pub struct FaultState {
     blackholed: Vec<u32>,
     unavailable: Vec<u32>,
     network: Vec<u32>,
-    /// By fault, its stream (answer sizes, losses, jitter, gray failures' draws).
     /// The scheduled faults acting now, in fault order: what a per-message lookup walks, so
     /// its cost grows with the faults acting at once, not with the faults in the scenario.
     acting: Vec<u32>,
@@ -132,6 +132,7 @@ pub struct FaultState {
     /// other kinds.
     poisons: Vec<(u32, Vec<u32>)>,
     any_poison: bool,
+    /// By fault, its stream (answer sizes, losses, jitter, gray failures' draws).
     streams: Vec<Option<Stream>>,
     /// Random faults' failure domains: the global instances each holds down while down, and
     /// its failures and repairs; the next one due first (ties in domain order).
@@ -154,6 +155,24 @@ impl FaultState {
         instances: u32,
         seed: u64,
     ) -> FaultState {
+        // Chaos Monkey's kills become faults of their own, after the scenario's: each a
+        // crash of one instance from its instant (for its down time, or to the end).
+        let mut all = faults.to_vec();
+        for (i, f) in faults.iter().enumerate() {
+            let Some(m) = f.monkey else { continue };
+            for (at_ns, victim) in m.kills(i as u32, &f.target.chosen(i as u32, seed), seed, f.window.end_ns) {
+                let end_ns = m.down_ns.map_or(f.window.end_ns, |d| at_ns.saturating_add(d)).max(at_ns + 1);
+                all.push(FaultSpec {
+                    target: FaultTarget { instances: vec![victim], pick: Pick::All, ..f.target.clone() },
+                    window: Window { start_ns: at_ns, end_ns },
+                    random: false,
+                    monkey: None,
+                    repeat: None,
+                    ..f.clone()
+                });
+            }
+        }
+        let faults = &all[..];
         let mut timeline = Vec::with_capacity(2 * faults.len());
         for (i, f) in faults.iter().enumerate().filter(|(_, f)| !f.random) {
             for w in f.occurrences() {
@@ -626,6 +645,7 @@ mod tests {
             link: None,
             repeat: None,
             ramp_ns: 0,
+            monkey: None,
         }
     }
 

@@ -140,7 +140,10 @@ fn spec_bytes(spec: &Spec) -> u64 {
         // sorted copy), a link's two bitsets and other side, a poison pill's customers, two
         // timeline entries per occurrence.
         + sum(spec.faults.iter().map(|f| {
-            let occurrences = f.repeat.map_or(1, |r| r.times as u64);
+            // Chaos Monkey's kills: at most one a work day, each a fault of its own.
+            let days = spec.duration_ns / (24 * 3600 * cellsim_sim::NS_PER_S) + 1;
+            let occurrences = f.repeat.map_or(1, |r| r.times as u64)
+                + f.monkey.map_or(0, |_| days * (size_of::<FaultSpec>() as u64 + 160) / 32);
             let link = f.link.as_ref().map_or(0, |l| 8 * l.to.len() as u64 + spec.instance_count().div_ceil(4));
             size_of::<FaultSpec>() as u64
                 + 128

@@ -81,6 +81,19 @@ pub struct AnalysisSection {
     pub slo_latency: Option<Loc<Duration>>,
 }
 
+/// Chaos Monkey's calendar: each work day (Monday to Friday; the run starts on a Monday at
+/// 00:00), with chance 1 / `mean_days` (default 2), one instance is killed at a uniform time
+/// between `start_hour` (9) and `end_hour` (15), at least `min_days` (1) work days after the
+/// last kill.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChaosMonkeySection {
+    pub mean_days: Option<f64>,
+    pub min_days: Option<u32>,
+    pub start_hour: Option<u32>,
+    pub end_hour: Option<u32>,
+}
+
 /// Which messages a link fault acts on.
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -153,6 +166,8 @@ pub struct FaultSection {
     /// before the run's end).
     pub every: Option<Loc<Duration>>,
     pub times: Option<Loc<u32>>,
+    /// Kills on Netflix Chaos Monkey's calendar (terminate, stop or reboot).
+    pub chaos_monkey: Option<Loc<ChaosMonkeySection>>,
     /// bandwidth: the rate, in megabits (10^6 bits) a second, and the queue, in kilobytes
     /// (10^3 bytes; default 1,000).
     pub rate_mbps: Option<Loc<f64>>,
