@@ -201,6 +201,13 @@ fn cases() -> Vec<Case> {
             Some("mean_days sets how often"),
         ),
         c(
+            "a grace as long as the task kill",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"task-kill\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"10s\"\ngrace = \"10s\"\n"),
+            head_lines + 10,
+            "the grace (10.000s) must end before the fault does (10.000s)",
+            Some("its grace included"),
+        ),
+        c(
             "an impairment factor below 1",
             format!("{HEAD}{GOOD_SERVICE}\n[analysis]\np99_factor = 0.5\n"),
             head_lines + 6,

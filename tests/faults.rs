@@ -255,6 +255,16 @@ service = "api"
     for at_ms in [50, 250, 450, 650, 850] {
         assert_eq!(failed.count_between(at_ms * 1_000_000 - 5_000_000, at_ms * 1_000_000 + 5_000_000), 1, "{at_ms} ms");
     }
+    // A graceful task kill at 10.15 s with 0.5 s of grace: of the 5 jobs there, the two that
+    // end by 10.65 s (at 10.3 and 10.5 s) finish; the three left are killed at 10.65 s
+    // (after 950, 750 and 550 ms); the 25 sent to it until 15.15 s fail on arrival.
+    let kill =
+        run(&text("kind = \"task-kill\"\ninstances = 1\nstart = \"10150ms\"\nduration = \"5s\"\ngrace = \"500ms\""));
+    let failed = &kill.requests[0].latency_failed;
+    assert_eq!((failed.len(), failed.count_between(0, 1000)), (28, 25));
+    for at_ms in [550, 750, 950] {
+        assert_eq!(failed.count_between(at_ms * 1_000_000 - 5_000_000, at_ms * 1_000_000 + 5_000_000), 1, "{at_ms} ms");
+    }
     let terminate = run(&text("kind = \"terminate\"\ninstances = 1\nstart = \"30s\""));
     assert_eq!(terminate.requests[0].outcomes.get(Outcome::Error), 150 + 5, "half of 300 after 30 s, 5 caught");
     let reboots = run(&text(

@@ -377,6 +377,7 @@ impl Gen {
                     out += &format!("latency = \"{}ms\"\njitter = \"{}ms\"\n", f.load_percent + 1, f.load_percent / 3)
                 }
                 "packet-loss" => out += &format!("loss_percent = {}\n", f.load_percent / 2 + 1),
+                "task-kill" if when.starts_with("start") => out += &format!("grace = {}\n", d(length / 2)),
                 "bandwidth" => {
                     out += &format!("rate_mbps = {}\nqueue_kb = {}\n", f.load_percent + 1, f.load_percent * 10 + 1)
                 }
@@ -842,7 +843,8 @@ fn service() -> impl Strategy<Value = ServiceG> {
 }
 
 /// The fault kinds the generator draws from (outages twice as often).
-const FAULT_KINDS: [&str; 14] = [
+const FAULT_KINDS: [&str; 15] = [
+    "task-kill",
     "gray",
     "bandwidth",
     "outage",
@@ -1147,6 +1149,7 @@ fn the_generator_covers_the_format() {
         "\"partition\"",
         "\"gray\"",
         "\"bandwidth\"",
+        "\"task-kill\"",
         "every = ",
         "chaos_monkey = ",
         "ramp = ",

@@ -262,6 +262,7 @@ fn fault_feature(f: &FaultSpec) -> Feature {
         | FaultKind::Blackhole
         | FaultKind::Unavailable
         | FaultKind::Crash(_)
+        | FaultKind::TaskKill { .. }
         | FaultKind::PoisonPill { .. }
         | FaultKind::PowerInterruption
         | FaultKind::Gray { .. } => Feature::Outage,

@@ -503,7 +503,8 @@ impl Checker<'_> {
     fn kind(&mut self, section: &Loc<FaultSection>, path: &str, zone_target: bool) -> FaultKind {
         let fault = &section.value;
         let name = kind_name(fault.kind);
-        let options: [(&str, Option<&std::ops::Range<usize>>); 10] = [
+        let options: [(&str, Option<&std::ops::Range<usize>>); 11] = [
+            ("grace", fault.grace.as_ref().map(|l| &l.span)),
             ("rate_mbps", fault.rate_mbps.as_ref().map(|l| &l.span)),
             ("queue_kb", fault.queue_kb.as_ref().map(|l| &l.span)),
             ("flows_percent", fault.flows_percent.as_ref().map(|l| &l.span)),
@@ -527,6 +528,7 @@ impl Checker<'_> {
             FaultKindSection::Bandwidth if link => &["rate_mbps", "queue_kb", "flows_percent"],
             FaultKindSection::Bandwidth => &["rate_mbps", "queue_kb"],
             FaultKindSection::PoisonPill => &["restart_time"],
+            FaultKindSection::TaskKill => &["grace"],
             FaultKindSection::Gray => &["error_percent", "slow_percent", "latency", "jitter"],
             _ => &[],
         };
@@ -608,6 +610,23 @@ impl Checker<'_> {
             FaultKindSection::Terminate => FaultKind::Crash(Crash::Terminate),
             FaultKindSection::Stop => FaultKind::Crash(Crash::Stop),
             FaultKindSection::Reboot => FaultKind::Crash(Crash::Reboot),
+            FaultKindSection::TaskKill => {
+                let grace_ns = fault.grace.as_ref().map_or(30 * cellsim_sim::NS_PER_S, |g| g.value.ns());
+                let length = match (&fault.start, &fault.duration) {
+                    (Some(s), Some(d)) => d.value.ns().min(u64::MAX - s.value.ns()),
+                    _ => u64::MAX,
+                };
+                if let Some(g) = fault.grace.as_ref().filter(|_| grace_ns >= length) {
+                    let message = format!(
+                        "the grace ({}) must end before the fault does ({})",
+                        cellsim_sim::format_ns(grace_ns),
+                        cellsim_sim::format_ns(length)
+                    );
+                    self.err(g.span.clone(), format!("{path}.grace"), message)
+                        .hint("duration is how long the task is gone, its grace included");
+                }
+                FaultKind::TaskKill { grace_ns }
+            }
             FaultKindSection::PoisonPill => {
                 let restart_ns = fault.restart_time.as_ref().map_or(30 * cellsim_sim::NS_PER_S, |r| r.value.ns());
                 FaultKind::PoisonPill { restart_ns }
@@ -998,6 +1017,7 @@ fn kind_name(kind: FaultKindSection) -> &'static str {
         FaultKindSection::CrossZoneSlowdown => "cross-zone-slowdown",
         FaultKindSection::Gray => "gray",
         FaultKindSection::Bandwidth => "bandwidth",
+        FaultKindSection::TaskKill => "task-kill",
     }
 }
 
@@ -1010,6 +1030,7 @@ fn owner_of(key: &str) -> &'static str {
         "flows_percent" => "a link fault (from, to)",
         "error_percent" | "slow_percent" => "kind = \"gray\"",
         "rate_mbps" | "queue_kb" => "kind = \"bandwidth\"",
+        "grace" => "kind = \"task-kill\"",
         _ => "kind = \"network-latency\"",
     }
 }

@@ -155,6 +155,11 @@ pub enum FaultKind {
     /// an autoscaled service replaces them). Jobs on an instance when it crashes fail: their
     /// callers get an error at once (a reset connection).
     Crash(Crash),
+    /// A task killed gracefully (catalogue 5: Kubernetes' pod delete, ECS's stop-task): at
+    /// the start it takes no new work (jobs sent to it fail at once, as from an instance
+    /// going away) and drains what it holds; what is still there `grace_ns` later is killed
+    /// (a crash); it is down until the end of the window (its replacement starting).
+    TaskKill { grace_ns: Nanos },
     /// Requests of the `customers` crash the instance of the target service that takes them
     /// (a poison pill): it is down for `restart_ns`, the jobs on it fail as in a crash, and
     /// the poisoned job itself fails; a retry carries the crash to the next instance.
@@ -202,6 +207,7 @@ impl FaultKind {
             FaultKind::Crash(Crash::Stop) => "stop",
             FaultKind::Crash(Crash::Reboot) => "reboot",
             FaultKind::PoisonPill { .. } => "poison-pill",
+            FaultKind::TaskKill { .. } => "task-kill",
             FaultKind::Partition => "partition",
             FaultKind::PowerInterruption => "az-power-interruption",
             FaultKind::Gray { .. } => "gray",
@@ -219,6 +225,7 @@ impl FaultKind {
                 | FaultKind::Blackhole
                 | FaultKind::Unavailable
                 | FaultKind::Crash(_)
+                | FaultKind::TaskKill { .. }
                 | FaultKind::PoisonPill { .. }
                 | FaultKind::PowerInterruption
                 | FaultKind::Gray { .. }

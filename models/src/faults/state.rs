@@ -172,6 +172,21 @@ impl FaultState {
                 });
             }
         }
+        // A task kill's grace ends in a crash of what is left: a stop from then to its end.
+        for f in faults {
+            let FaultKind::TaskKill { grace_ns } = f.kind else { continue };
+            for w in f.occurrences() {
+                let at_ns = w.start_ns.saturating_add(grace_ns);
+                if at_ns < w.end_ns {
+                    all.push(FaultSpec {
+                        kind: FaultKind::Crash(super::catalogue::Crash::Stop),
+                        window: Window { start_ns: at_ns, end_ns: w.end_ns },
+                        repeat: None,
+                        ..f.clone()
+                    });
+                }
+            }
+        }
         let faults = &all[..];
         let mut timeline = Vec::with_capacity(2 * faults.len());
         for (i, f) in faults.iter().enumerate().filter(|(_, f)| !f.random) {
@@ -385,7 +400,7 @@ impl FaultState {
                 }
             };
             match self.kinds[f] {
-                FaultKind::Outage | FaultKind::Reject => count(&mut self.down),
+                FaultKind::Outage | FaultKind::Reject | FaultKind::TaskKill { .. } => count(&mut self.down),
                 _ if self.link_of[f].is_some() => {
                     if t.starts {
                         self.links_active += 1;

@@ -144,6 +144,12 @@ fn spec_bytes(spec: &Spec) -> u64 {
             let days = spec.duration_ns / (24 * 3600 * cellsim_sim::NS_PER_S) + 1;
             let occurrences = f.repeat.map_or(1, |r| r.times as u64)
                 + f.monkey.map_or(0, |_| days * (size_of::<FaultSpec>() as u64 + 160) / 32);
+            // A task kill's end of grace is a crash fault of its own per occurrence, a copy.
+            let copies = if matches!(f.kind, crate::faults::FaultKind::TaskKill { .. }) {
+                f.repeat.map_or(1, |r| r.times as u64) * (size_of::<FaultSpec>() as u64 + 16 * f.target.instances.len() as u64)
+            } else {
+                0
+            };
             let link = f.link.as_ref().map_or(0, |l| 8 * l.to.len() as u64 + spec.instance_count().div_ceil(4));
             size_of::<FaultSpec>() as u64
                 + 128
@@ -151,6 +157,7 @@ fn spec_bytes(spec: &Spec) -> u64 {
                 + link
                 + 4 * f.customers.len() as u64
                 + 32 * occurrences
+                + copies
         }))
         + sum(spec.routes.iter().map(|r| r.heap_bytes()))
         // Random faults: a process (and a heap entry) per failure domain, at most one per

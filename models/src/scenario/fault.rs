@@ -24,6 +24,9 @@ pub enum FaultKind {
     Stop,
     /// As `stop`: down for `duration` (the reboot time).
     Reboot,
+    /// A graceful kill: no new work from `start`, what it holds drains for `grace` (default
+    /// 30 s, Kubernetes' terminationGracePeriodSeconds), then is killed; down until the end.
+    TaskKill,
     /// Requests of `customers` crash the instance of `service` that takes them: it restarts,
     /// down for `restart_time`; a retry carries the crash to the next instance.
     PoisonPill,
@@ -151,6 +154,8 @@ pub struct FaultSection {
     pub customers: Option<Loc<Vec<u32>>>,
     pub workload: Option<Loc<String>>,
     pub restart_time: Option<Loc<Duration>>,
+    /// task-kill: how long the instance drains before what is left is killed.
+    pub grace: Option<Loc<Duration>>,
     /// A link fault's sides: "service api", "cell cell-3", "zone use1-az1" or "region
     /// us-east-1"; `to` defaults to everything else.
     pub from: Option<Loc<String>>,
