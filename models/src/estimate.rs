@@ -186,9 +186,15 @@ fn summary_bytes(spec: &Spec) -> u64 {
         0
     } else {
         let nodes = spec.services.len().min(crate::impact::MAX_CASCADE_NODES) as u64;
+        // A record per occurrence of a repeated fault (the first ten).
+        let records: u64 = spec
+            .faults
+            .iter()
+            .map(|f| f.repeat.map_or(1, |r| (r.times as u64).min(crate::impact::MAX_OCCURRENCES as u64)))
+            .sum();
         let regions = spec.topology.as_ref().map_or(0, |t| t.regions.iter().map(|r| r.len()).max().unwrap_or(0));
         2_048
-            + spec.faults.len() as u64 * (1_536 + 6 * (longest.max(longest_place).max(regions as u64) + 8))
+            + records * (1_536 + 6 * (longest.max(longest_place).max(regions as u64) + 8))
             + nodes * (384 + 12 * longest)
     };
     // The failure handling table: a row per depth, at most one per service and the clients'.

@@ -219,6 +219,12 @@ impl<'s, S: SeriesSink + 's> Simulation<'s, S> {
         self.inner.run_until(until_ns)
     }
 
+    /// Has the run ended on a limit (an overload or the event budget) rather than by
+    /// completing?
+    pub fn stopped_early(&self) -> bool {
+        self.inner.stopped_early()
+    }
+
     /// Runs to the end, if not there yet, and returns what the run measured.
     pub fn finish(self) -> (RunResult, S) {
         let mut inner = self.inner;
@@ -232,6 +238,7 @@ trait Steps<S> {
     fn observe(&mut self, observe: &observe::Observe);
     fn observed(&mut self) -> Option<&mut observe::Observed>;
     fn run_until(&mut self, until_ns: Nanos) -> bool;
+    fn stopped_early(&self) -> bool;
     fn finish(self: Box<Self>) -> (RunResult, S);
 }
 
@@ -294,6 +301,10 @@ impl<S: SeriesSink, T: Tier> Steps<S> for Stepper<'_, S, T> {
         self.at_ns = at_ns;
         self.ended = ended;
         self.ended.is_none()
+    }
+
+    fn stopped_early(&self) -> bool {
+        self.ended.as_ref().is_some_and(|v| !v.is_completed())
     }
 
     fn finish(self: Box<Self>) -> (RunResult, S) {

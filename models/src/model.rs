@@ -575,8 +575,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let left = self.spec.max_events.saturating_sub(self.handled_events + self.inline_events);
         let applied = self.faults.advance_within(now, left);
         self.inline_events += applied;
-        for inst in self.faults.take_crashed() {
-            self.crash_jobs(inst, now, q)?;
+        let crashed = self.faults.take_crashed();
+        if !crashed.is_empty() {
+            self.crash_jobs(&crashed, now, q)?;
         }
         if self.faults.has_crashes() {
             self.schedule_wake(q);

@@ -215,7 +215,12 @@ impl Observed {
     /// allowed are open (the others are skipped).
     fn open_windows(&mut self, now: Nanos) {
         while self.windows.get(self.opened).is_some_and(|w| w.start_ns <= now) {
-            self.state[self.opened] = if self.open.len() < self.max_open {
+            let ended = self.windows[self.opened].end_ns <= now;
+            self.state[self.opened] = if ended && self.open.len() >= self.max_open {
+                // Over before anything could be counted in it (no request came since its
+                // start): an empty window, not a skipped one.
+                WindowState::Closed(CustomerCounts::default())
+            } else if self.open.len() < self.max_open {
                 self.open.push(self.opened);
                 WindowState::Open(vec![0; self.customers.div_ceil(32) as usize])
             } else {
@@ -240,7 +245,13 @@ impl Observed {
     /// Closes the customer windows that end by `now` (every request that finished in them
     /// has been seen) and frees their bits.
     pub fn close_windows(&mut self, now: Nanos) {
+        self.close_ended(now);
         self.open_windows(now);
+        self.close_ended(now);
+    }
+
+    /// Closes the open windows that end by `now`.
+    fn close_ended(&mut self, now: Nanos) {
         let (windows, state) = (&self.windows, &mut self.state);
         self.open.retain(|&k| {
             let WindowState::Open(bits) = &state[k] else { return false };

@@ -223,7 +223,9 @@ impl<'s> Analysis<'s> {
                     harmed[k] += b.requests[wl].failed + b.slow_requests[wl];
                 }
             }
-            if any && end_ns > w.start_ns && f.impact.time_to_detect_ns.is_none() {
+            // Detected by an impairment before it has recovered (a later one is another story).
+            let open = f.impact.time_to_recover_ns.is_none();
+            if any && open && end_ns > w.start_ns && f.impact.time_to_detect_ns.is_none() {
                 f.impact.time_to_detect_ns = Some(start_ns.saturating_sub(w.start_ns));
             }
             if start_ns < w.end_ns && end_ns > w.start_ns {

@@ -47,9 +47,13 @@ pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, paired: bool) ->
     while start_ns < spec.duration_ns {
         let end_ns = start_ns.saturating_add(bucket_ns);
         let going = run.run_until(end_ns);
-        base.run_until(end_ns);
+        let base_going = base.run_until(end_ns);
         let ours = observed(&mut run, end_ns);
         let theirs = observed(&mut base, end_ns);
+        if !base_going && base.stopped_early() {
+            // The baseline hit a limit: nothing after this is comparable.
+            break;
+        }
         analysis.bucket(start_ns, end_ns.min(spec.duration_ns), &ours, &theirs);
         if !going {
             break;
@@ -77,9 +81,20 @@ pub fn estimate(spec: &Spec, paired: bool) -> Estimate {
         customer_windows: impact::windows(spec, spec.seed),
         max_open_windows: MAX_OPEN_CUSTOMER_WINDOWS,
     };
-    let observed = 2 * Observed::bytes(&observe, spec.services.len(), spec.workloads.len(), zones, spec.customers());
+    // Each run's observations, and the bucket taken from each (held while compared).
+    let observed = 4 * Observed::bytes(&observe, spec.services.len(), spec.workloads.len(), zones, spec.customers());
     // The comparison's own state: a few counters per component and per fault.
-    let analysis = 64 * spec.services.len() as u64 + spec.faults.len() as u64 * (256 + 3 * spec.services.len() as u64);
+    // The comparison's own state: a few counters per component, and per fault record (up to
+    // ten occurrences a fault) its marks over components (impaired, reach), cells, zones and
+    // workloads, and its words.
+    let (n, cells) = (spec.services.len() as u64, spec.topology.as_ref().map_or(0, |t| t.cells.len()) as u64);
+    let records: u64 = spec
+        .faults
+        .iter()
+        .map(|f| f.repeat.map_or(1, |r| (r.times as u64).min(cellsim_models::impact::MAX_OCCURRENCES as u64)))
+        .sum();
+    let per_record = 512 + 2 * n + cells + zones as u64 + spec.workloads.len() as u64;
+    let analysis = 64 * n + records * per_record + spec.faults.len() as u64 * (2 * n + spec.workloads.len() as u64);
     let extra = observed + analysis;
     Estimate {
         expected_peak_bytes: run.expected_peak_bytes.saturating_add(base.expected_peak_bytes).saturating_add(extra),

@@ -237,10 +237,11 @@ impl Checker<'_> {
             None => {
                 let all =
                     cx.services.iter().enumerate().flat_map(|(s, svc)| (0..svc.instances).map(move |i| (s as u32, i)));
-                ("everything else".to_string(), all.filter(|x| !from_instances.contains(x)).collect())
+                // (Both lists are in service then instance order: sorted.)
+                ("everything else".to_string(), all.filter(|x| from_instances.binary_search(x).is_err()).collect())
             }
         };
-        if from_instances.iter().any(|x| to.contains(x)) && !from_instances.is_empty() {
+        if from_instances.iter().any(|x| to.binary_search(x).is_ok()) {
             if let Some(to) = &fault.to {
                 self.err(
                     to.span.clone(),

@@ -126,6 +126,8 @@ pub struct FaultState {
     /// By fault: its ramp (0: none), and when its current occurrence started.
     ramp_ns: Vec<Nanos>,
     started_ns: Vec<Nanos>,
+    /// Some fault crashes instances (see `has_crashes`).
+    crashes_any: bool,
     /// Some CPU stress ramps (work start then asks `ramped_slowdown`).
     ramped_stress: bool,
     /// By fault: a poison pill's service and customers (sorted); `u32::MAX` and none for
@@ -173,18 +175,21 @@ impl FaultState {
             }
         }
         // A task kill's grace ends in a crash of what is left: a stop from then to its end.
-        for f in faults {
+        // Its instances are the task kill's own pick, and it repeats with it.
+        for (i, f) in faults.iter().enumerate() {
             let FaultKind::TaskKill { grace_ns } = f.kind else { continue };
-            for w in f.occurrences() {
-                let at_ns = w.start_ns.saturating_add(grace_ns);
-                if at_ns < w.end_ns {
-                    all.push(FaultSpec {
-                        kind: FaultKind::Crash(super::catalogue::Crash::Stop),
-                        window: Window { start_ns: at_ns, end_ns: w.end_ns },
-                        repeat: None,
-                        ..f.clone()
-                    });
-                }
+            let at_ns = f.window.start_ns.saturating_add(grace_ns);
+            if at_ns < f.window.end_ns {
+                all.push(FaultSpec {
+                    kind: FaultKind::Crash(super::catalogue::Crash::Stop),
+                    target: FaultTarget {
+                        instances: f.target.chosen(i as u32, seed),
+                        pick: Pick::All,
+                        ..f.target.clone()
+                    },
+                    window: Window { start_ns: at_ns, end_ns: f.window.end_ns },
+                    ..f.clone()
+                });
             }
         }
         let faults = &all[..];
@@ -303,10 +308,14 @@ impl FaultState {
             ramp_ns: faults.iter().map(|f| f.ramp_ns).collect(),
             queues: faults
                 .iter()
-                // Every network fault gets its queues (only a bandwidth limit's are read).
-                .map(|f| vec![0; if f.link.is_some() { 2 } else { f.target.hit_count() }])
+                .map(|f| match (f.kind, &f.link) {
+                    (FaultKind::Bandwidth { .. }, Some(_)) => vec![0; 2],
+                    (FaultKind::Bandwidth { .. }, None) => vec![0; f.target.hit_count()],
+                    _ => Vec::new(),
+                })
                 .collect(),
             started_ns: vec![0; faults.len()],
+            crashes_any: faults.iter().any(|f| matches!(f.kind, FaultKind::Crash(_) | FaultKind::PowerInterruption)),
             ramped_stress: faults.iter().any(|f| f.ramp_ns > 0 && matches!(f.kind, FaultKind::CpuStress(_))),
         }
     }
@@ -472,7 +481,7 @@ impl FaultState {
 
     /// Does a fault crash instances when it starts (or a random one when it fails)?
     pub fn has_crashes(&self) -> bool {
-        self.kinds.iter().any(|k| matches!(k, FaultKind::Crash(_) | FaultKind::PowerInterruption))
+        self.crashes_any
     }
 
     /// Does a gray failure fail a job sent to global instance `i` now (a draw per gray
@@ -529,7 +538,8 @@ impl FaultState {
             let rng = self.streams[f].as_mut().expect("a link fault has a stream");
             // A link's queue each way: from `from` to `to`, and back.
             let way = usize::from(!has(&l.from, src));
-            let queue = &mut self.queues[f][way];
+            let mut none = 0;
+            let queue = self.queues[f].get_mut(way).unwrap_or(&mut none);
             extra = extra.saturating_add(message_delay(self.kinds[f], r, rng, bytes, queue, now)?);
         }
         Some(extra)
@@ -604,8 +614,9 @@ impl FaultState {
             }
             let r = self.intensity(f, now);
             let rng = self.streams[f].as_mut().expect("a network fault has a stream");
-            // Each instance's own queue (used by a bandwidth limit only).
-            let queue = self.queues[f].get_mut(at).expect("a queue per target");
+            // Each instance's own queue (a bandwidth limit's; other kinds have none).
+            let mut none = 0;
+            let queue = self.queues[f].get_mut(at).unwrap_or(&mut none);
             extra = extra.saturating_add(message_delay(self.kinds[f], r, rng, response_bytes, queue, now)?);
         }
         Some(extra)

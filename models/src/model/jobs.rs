@@ -378,16 +378,25 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// counted when it would have ended.
     #[cold]
     #[inline(never)]
-    pub(super) fn crash_jobs(&mut self, inst: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
-        let queued: Vec<Handle> = self.instances[inst as usize].queue.drain(..).collect();
-        for h in queued {
-            let job = *self.jobs.get(h).expect("a queued job is live");
-            self.drop_queued(h, &job, Outcome::Error, now, q)?;
+    pub(super) fn crash_jobs(&mut self, crashed: &[u32], now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
+        let mut hit = vec![false; self.instances.len()];
+        for &inst in crashed {
+            hit[inst as usize] = true;
+            let queued: Vec<Handle> = self.instances[inst as usize].queue.drain(..).collect();
+            self.instances[inst as usize].last_empty_ns = now;
+            for h in queued {
+                let job = *self.jobs.get(h).expect("a queued job is live");
+                self.drop_queued(h, &job, Outcome::Error, now, q)?;
+            }
         }
-        for h in self.jobs.handles_where(|j| j.instance == inst) {
+        // One pass over the jobs for every instance that crashed at this instant.
+        for h in self.jobs.handles_where(|j| hit.get(j.instance as usize).copied().unwrap_or(false)) {
             let Some(job) = self.jobs.get_mut(h) else { continue };
+            // It makes no more calls, and answers `error` when its work ends (a leaf's `Ok`
+            // would be a lie): its attempt has been answered already.
             job.deadline_ns = job.deadline_ns.min(now);
-            let (call, attempt) = (job.call, job.attempt as u32);
+            job.answer = Outcome::Error;
+            let (call, attempt, inst) = (job.call, job.attempt as u32, job.instance);
             self.send_reply(call, attempt, Outcome::Error, inst, now, q)?;
         }
         Ok(())
@@ -410,7 +419,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if let Some(fleet) = rt.fleet.as_mut() {
             fleet.crash(local, now, restart_ns);
         }
-        self.crash_jobs(inst, now, q)
+        self.crash_jobs(&[inst], now, q)
     }
 
     /// A queued job is dropped without being worked on: `Timeout` (its deadline passed) or
@@ -458,8 +467,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             return self.reply_from(job_h, JobEnd::of(&job), Outcome::Error, now, q);
         }
         if job.plan_steps == 0 {
-            // A leaf: answer now, from the copy already read.
-            return self.reply_from(job_h, JobEnd::of(&job), Outcome::Ok, now, q);
+            // A leaf: answer now, from the copy already read (`error` if its instance crashed
+            // under it: see `crash_jobs`).
+            let answer = if T::EXTRAS && job.answer == Outcome::Error { Outcome::Error } else { Outcome::Ok };
+            return self.reply_from(job_h, JobEnd::of(&job), answer, now, q);
         }
         match self.advance(job_h, now, q)? {
             Some(answer) => self.reply(job_h, answer, now, q),
