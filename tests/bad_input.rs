@@ -207,6 +207,13 @@ fn cases() -> Vec<Case> {
             "the grace (10.000s) must end before the fault does (10.000s)",
             Some("its grace included"),
         ),
+        {
+            // Found by fuzz-compile (fuzz/seeds/poison-pill-after-a-huge-population.toml): a
+            // poison pill's customer id past an overflowing first id panicked.
+            let toml = std::fs::read_to_string(crate::support::repo_path("fuzz/seeds/poison-pill-after-a-huge-population.toml")).unwrap();
+            let message = "the workloads have 4,294,969,295 customers together, more than 1,000,000,000";
+            c("a poison pill after a huge population", toml, 8, message, Some("customers are partition keys"))
+        },
         c(
             "an impairment factor below 1",
             format!("{HEAD}{GOOD_SERVICE}\n[analysis]\np99_factor = 0.5\n"),

@@ -488,8 +488,9 @@ impl Checker<'_> {
             if c as u64 >= w.customers {
                 let message = format!("customer {c} is not one of workload {}'s {} (ids from 0)", w.name, w.customers);
                 self.err(list.span.clone(), format!("{path}.customers"), message).hint(hint);
-            } else {
-                ids.push(w.first_customer + c);
+            } else if let Some(id) = w.first_customer.checked_add(c) {
+                // (Past u32: the populations are too many, an error already.)
+                ids.push(id);
             }
         }
         ids.sort_unstable();
