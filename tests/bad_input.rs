@@ -212,7 +212,7 @@ fn cases() -> Vec<Case> {
             // poison pill's customer id past an overflowing first id panicked.
             let toml = std::fs::read_to_string(crate::support::repo_path("fuzz/seeds/poison-pill-after-a-huge-population.toml")).unwrap();
             let message = "the workloads have 4,294,969,295 customers together, more than 1,000,000,000";
-            c("a poison pill after a huge population", toml, 8, message, Some("customers are partition keys"))
+            c("a poison pill after a huge population", toml, 9, message, Some("customers are partition keys"))
         },
         c(
             "an impairment factor below 1",
