@@ -699,6 +699,7 @@ mod tests {
             ("faults/catalogue.rs", include_str!("faults/catalogue.rs")),
             ("faults/state.rs", include_str!("faults/state.rs")),
             ("faults/network.rs", include_str!("faults/network.rs")),
+            ("faults/memory.rs", include_str!("faults/memory.rs")),
             ("faults/random.rs", include_str!("faults/random.rs")),
             ("fleet.rs", include_str!("fleet.rs")),
             ("observe.rs", include_str!("observe.rs")),
