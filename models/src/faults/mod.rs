@@ -10,6 +10,7 @@
 //! at `t` were scheduled in, and transitions are not counted as events.
 
 pub mod catalogue;
+pub mod dns;
 pub mod memory;
 pub mod network;
 pub mod random;
