@@ -696,6 +696,7 @@ mod tests {
             ("control/target_tracking.rs", include_str!("control/target_tracking.rs")),
             ("control/zonal_shift.rs", include_str!("control/zonal_shift.rs")),
             ("control/replacement.rs", include_str!("control/replacement.rs")),
+            ("control/rollout.rs", include_str!("control/rollout.rs")),
             ("faults/catalogue.rs", include_str!("faults/catalogue.rs")),
             ("faults/state.rs", include_str!("faults/state.rs")),
             ("faults/network.rs", include_str!("faults/network.rs")),

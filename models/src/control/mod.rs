@@ -9,9 +9,12 @@
 //! - [`zonal_shift`]: ARC zonal shift and autoshift, as per-zone traffic weights.
 //! - [`replacement`]: an auto scaling group's launches (health replacement and scale-out),
 //!   boot time, insufficient-capacity retries, and its zone balancing.
+//! - [`rollout`]: a deployment rolled through cells in waves with a bake time, halted by an
+//!   alarm, rolled back (issue 13; not yet in the format).
 
 pub mod alarm;
 pub mod hpa;
 pub mod replacement;
+pub mod rollout;
 pub mod target_tracking;
 pub mod zonal_shift;
