@@ -11,6 +11,7 @@
 
 pub mod catalogue;
 pub mod dns;
+pub mod failover;
 pub mod memory;
 pub mod network;
 pub mod random;
