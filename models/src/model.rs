@@ -703,6 +703,7 @@ mod tests {
             ("faults/memory.rs", include_str!("faults/memory.rs")),
             ("faults/dns.rs", include_str!("faults/dns.rs")),
             ("faults/failover.rs", include_str!("faults/failover.rs")),
+            ("faults/noise.rs", include_str!("faults/noise.rs")),
             ("faults/random.rs", include_str!("faults/random.rs")),
             ("fleet.rs", include_str!("fleet.rs")),
             ("observe.rs", include_str!("observe.rs")),

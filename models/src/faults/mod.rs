@@ -14,6 +14,7 @@ pub mod dns;
 pub mod failover;
 pub mod memory;
 pub mod network;
+pub mod noise;
 pub mod random;
 pub mod state;
 
