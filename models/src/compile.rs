@@ -3,6 +3,7 @@
 //! entry points, the `Checker` that collects errors, and the top-level assembly; each section's
 //! checks live in a child module of `compile/`.
 
+mod analysis;
 mod call;
 mod control;
 pub use control::shift_tick_ns;

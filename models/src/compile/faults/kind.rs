@@ -1,0 +1,238 @@
+//! A fault's kind and the options that belong to it (`load_percent`, `latency`,
+//! `loss_percent`, ...), each checked; an option of another kind is an error.
+
+use super::super::Checker;
+use crate::faults::catalogue::Crash;
+use crate::faults::network::PacketLoss;
+use crate::faults::{CpuStress, FaultKind};
+use crate::scenario::{FaultKind as FaultKindSection, FaultSection};
+use crate::units::Loc;
+
+impl Checker<'_> {
+    /// The fault's kind with its options, each checked; an option of another kind is an
+    /// error.
+    pub(super) fn kind(&mut self, section: &Loc<FaultSection>, path: &str, zone_target: bool) -> FaultKind {
+        let fault = &section.value;
+        let name = kind_name(fault.kind);
+        let options: [(&str, Option<&std::ops::Range<usize>>); 11] = [
+            ("grace", fault.grace.as_ref().map(|l| &l.span)),
+            ("rate_mbps", fault.rate_mbps.as_ref().map(|l| &l.span)),
+            ("queue_kb", fault.queue_kb.as_ref().map(|l| &l.span)),
+            ("flows_percent", fault.flows_percent.as_ref().map(|l| &l.span)),
+            ("error_percent", fault.error_percent.as_ref().map(|l| &l.span)),
+            ("slow_percent", fault.slow_percent.as_ref().map(|l| &l.span)),
+            ("restart_time", fault.restart_time.as_ref().map(|l| &l.span)),
+            ("load_percent", fault.load_percent.as_ref().map(|l| &l.span)),
+            ("latency", fault.latency.as_ref().map(|l| &l.span)),
+            ("jitter", fault.jitter.as_ref().map(|l| &l.span)),
+            ("loss_percent", fault.loss_percent.as_ref().map(|l| &l.span)),
+        ];
+        let link = fault.from.is_some();
+        let own: &[&str] = match fault.kind {
+            FaultKindSection::CpuStress => &["load_percent"],
+            FaultKindSection::NetworkLatency if link => &["latency", "jitter", "flows_percent"],
+            FaultKindSection::NetworkLatency => &["latency", "jitter"],
+            FaultKindSection::PacketLoss if link => &["loss_percent", "flows_percent"],
+            FaultKindSection::PacketLoss => &["loss_percent"],
+            FaultKindSection::CrossZoneSlowdown => &["loss_percent", "flows_percent"],
+            FaultKindSection::Partition => &["flows_percent"],
+            FaultKindSection::Bandwidth if link => &["rate_mbps", "queue_kb", "flows_percent"],
+            FaultKindSection::Bandwidth => &["rate_mbps", "queue_kb"],
+            FaultKindSection::PoisonPill => &["restart_time"],
+            FaultKindSection::TaskKill => &["grace"],
+            FaultKindSection::Gray => &["error_percent", "slow_percent", "latency", "jitter"],
+            _ => &[],
+        };
+        for (key, span) in options {
+            if let Some(span) = span.filter(|_| !own.contains(&key)) {
+                self.err(span.clone(), format!("{path}.{key}"), format!("{name} faults have no {key}"))
+                    .hint(format!("{key} belongs to {}", owner_of(key)));
+            }
+        }
+        let required = |this: &mut Self, key: &str, hint: &str| {
+            this.err(section.span.clone(), format!("{path}.{key}"), format!("{name} faults need {key}")).hint(hint);
+        };
+        let percent = |this: &mut Self, v: &Option<Loc<f64>>, key: &str, default: f64| match v {
+            Some(p) if !(0.0..=100.0).contains(&p.value) => {
+                let message = format!("{key} must be from 0 to 100, not {}", p.value);
+                this.err(p.span.clone(), format!("{path}.{key}"), message);
+                default
+            }
+            Some(p) => p.value / 100.0,
+            None => default,
+        };
+        match fault.kind {
+            FaultKindSection::Outage => FaultKind::Outage,
+            FaultKindSection::Partition => FaultKind::Partition,
+            FaultKindSection::Bandwidth => {
+                let bits_per_s = match &fault.rate_mbps {
+                    Some(r) if r.value > 0.0 && r.value <= 1e6 => (r.value * 1e6).round().max(1.0) as u64,
+                    Some(r) => {
+                        let message = format!("rate_mbps must be above 0 and at most 1,000,000, not {}", r.value);
+                        self.err(r.span.clone(), format!("{path}.rate_mbps"), message)
+                            .hint("10 is ten megabits a second: a 1,000-byte answer takes 0.8 ms to send");
+                        1
+                    }
+                    None => {
+                        required(self, "rate_mbps", "rate_mbps = 10 is ten megabits a second");
+                        1
+                    }
+                };
+                let queue_bytes = match &fault.queue_kb {
+                    Some(q) if q.value == 0 || q.value > 1_000_000 => {
+                        let message = format!("queue_kb must be from 1 to 1,000,000, not {}", q.value);
+                        self.err(q.span.clone(), format!("{path}.queue_kb"), message);
+                        1_000_000
+                    }
+                    Some(q) => q.value * 1000,
+                    None => 1_000_000,
+                };
+                FaultKind::Bandwidth { bits_per_s, queue_bytes }
+            }
+            FaultKindSection::AzPowerInterruption => {
+                if !zone_target {
+                    self.err(section.span.clone(), format!("{path}.zone"), "a power interruption is a zone's")
+                        .hint("aim it at a zone: zone = \"use1-az1\"");
+                }
+                FaultKind::PowerInterruption
+            }
+            FaultKindSection::CrossZoneSlowdown => {
+                if let Some(f) = fault.flows_percent.as_ref().filter(|f| !(1..=100).contains(&f.value)) {
+                    let message = format!("flows_percent must be from 1 to 100, not {}", f.value);
+                    self.err(f.span.clone(), format!("{path}.flows_percent"), message);
+                }
+                let p = percent(self, &fault.loss_percent, "loss_percent", 0.15);
+                FaultKind::PacketLoss(PacketLoss::new(p))
+            }
+            FaultKindSection::Gray => {
+                let error_p = percent(self, &fault.error_percent, "error_percent", 0.0);
+                let delay_ns = fault.latency.as_ref().map_or(0, |l| l.value.ns());
+                let jitter_ns = fault.jitter.as_ref().map_or(0, |j| j.value.ns());
+                let slowed = delay_ns > 0 || jitter_ns > 0;
+                let slow_p = percent(self, &fault.slow_percent, "slow_percent", if slowed { 1.0 } else { 0.0 });
+                if error_p == 0.0 && (slow_p == 0.0 || !slowed) {
+                    required(self, "error_percent", "error_percent = 5 fails one job in twenty; latency = \"200ms\" with slow_percent = 10 delays one answer in ten");
+                }
+                FaultKind::Gray { error_p, slow_p, delay_ns, jitter_ns }
+            }
+            FaultKindSection::Reject => FaultKind::Reject,
+            FaultKindSection::Blackhole => FaultKind::Blackhole,
+            FaultKindSection::Unavailable => FaultKind::Unavailable,
+            FaultKindSection::Terminate => FaultKind::Crash(Crash::Terminate),
+            FaultKindSection::Stop => FaultKind::Crash(Crash::Stop),
+            FaultKindSection::Reboot => FaultKind::Crash(Crash::Reboot),
+            FaultKindSection::TaskKill => {
+                let grace_ns = fault.grace.as_ref().map_or(30 * cellsim_sim::NS_PER_S, |g| g.value.ns());
+                let length = match (&fault.start, &fault.duration) {
+                    (Some(s), Some(d)) => d.value.ns().min(u64::MAX - s.value.ns()),
+                    _ => u64::MAX,
+                };
+                if let Some(g) = fault.grace.as_ref().filter(|_| grace_ns >= length) {
+                    let message = format!(
+                        "the grace ({}) must end before the fault does ({})",
+                        cellsim_sim::format_ns(grace_ns),
+                        cellsim_sim::format_ns(length)
+                    );
+                    self.err(g.span.clone(), format!("{path}.grace"), message)
+                        .hint("duration is how long the task is gone, its grace included");
+                }
+                FaultKind::TaskKill { grace_ns }
+            }
+            FaultKindSection::PoisonPill => {
+                let restart_ns = fault.restart_time.as_ref().map_or(30 * cellsim_sim::NS_PER_S, |r| r.value.ns());
+                FaultKind::PoisonPill { restart_ns }
+            }
+            FaultKindSection::CpuStress => {
+                let load = match &fault.load_percent {
+                    Some(l) if (0.0..=99.0).contains(&l.value) => l.value,
+                    Some(l) => {
+                        let message = format!("load_percent must be from 0 to 99, not {}", l.value);
+                        self.err(l.span.clone(), format!("{path}.load_percent"), message)
+                            .hint("80 leaves the service a fifth of its CPU: work takes 5 times as long");
+                        0.0
+                    }
+                    None => {
+                        required(self, "load_percent", "load_percent = 80 leaves the service a fifth of its CPU");
+                        0.0
+                    }
+                };
+                FaultKind::CpuStress(CpuStress::new(load))
+            }
+            FaultKindSection::InsufficientCapacity => {
+                if !zone_target {
+                    self.err(section.span.clone(), format!("{path}.zone"), "insufficient capacity is a zone's")
+                        .hint("aim it at a zone: zone = \"use1-az1\"; launches there fail while it lasts");
+                }
+                FaultKind::InsufficientCapacity
+            }
+            FaultKindSection::NetworkLatency => {
+                let delay_ns = fault.latency.as_ref().map(|l| l.value.ns());
+                let jitter_ns = fault.jitter.as_ref().map_or(0, |j| j.value.ns());
+                match delay_ns {
+                    Some(d) if d == 0 && jitter_ns == 0 => {
+                        let span = fault.latency.as_ref().map(|l| l.span.clone()).unwrap_or_default();
+                        self.err(span, format!("{path}.latency"), "the added latency is 0: the fault would do nothing")
+                            .hint("latency = \"100ms\", and jitter = \"20ms\" for a spread");
+                    }
+                    Some(_) => {}
+                    None => required(self, "latency", "latency = \"100ms\" delays every answer by 100 ms"),
+                }
+                FaultKind::NetworkLatency { delay_ns: delay_ns.unwrap_or(0), jitter_ns }
+            }
+            FaultKindSection::PacketLoss => {
+                let p = match &fault.loss_percent {
+                    Some(l) if l.value > 0.0 && l.value <= 100.0 => l.value / 100.0,
+                    Some(l) => {
+                        let message = format!("loss_percent must be above 0 and at most 100, not {}", l.value);
+                        self.err(l.span.clone(), format!("{path}.loss_percent"), message)
+                            .hint("AWS FIS injects 7 by default; 100 loses every answer, as a blackhole");
+                        0.0
+                    }
+                    None => {
+                        required(self, "loss_percent", "loss_percent = 7 is AWS FIS's default");
+                        0.0
+                    }
+                };
+                FaultKind::PacketLoss(PacketLoss::new(p))
+            }
+        }
+    }
+}
+
+/// A kind's name in the format.
+pub(super) fn kind_name(kind: FaultKindSection) -> &'static str {
+    match kind {
+        FaultKindSection::Outage => "outage",
+        FaultKindSection::CpuStress => "cpu-stress",
+        FaultKindSection::InsufficientCapacity => "insufficient-capacity",
+        FaultKindSection::Reject => "reject",
+        FaultKindSection::Blackhole => "blackhole",
+        FaultKindSection::Unavailable => "unavailable",
+        FaultKindSection::NetworkLatency => "network-latency",
+        FaultKindSection::PacketLoss => "packet-loss",
+        FaultKindSection::Terminate => "terminate",
+        FaultKindSection::Stop => "stop",
+        FaultKindSection::Reboot => "reboot",
+        FaultKindSection::PoisonPill => "poison-pill",
+        FaultKindSection::Partition => "partition",
+        FaultKindSection::AzPowerInterruption => "az-power-interruption",
+        FaultKindSection::CrossZoneSlowdown => "cross-zone-slowdown",
+        FaultKindSection::Gray => "gray",
+        FaultKindSection::Bandwidth => "bandwidth",
+        FaultKindSection::TaskKill => "task-kill",
+    }
+}
+
+/// The kind an option belongs to, for hints.
+fn owner_of(key: &str) -> &'static str {
+    match key {
+        "load_percent" => "kind = \"cpu-stress\"",
+        "loss_percent" => "kind = \"packet-loss\"",
+        "restart_time" => "kind = \"poison-pill\"",
+        "flows_percent" => "a link fault (from, to)",
+        "error_percent" | "slow_percent" => "kind = \"gray\"",
+        "rate_mbps" | "queue_kb" => "kind = \"bandwidth\"",
+        "grace" => "kind = \"task-kill\"",
+        _ => "kind = \"network-latency\"",
+    }
+}
