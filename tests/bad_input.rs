@@ -215,6 +215,27 @@ fn cases() -> Vec<Case> {
             c("a poison pill after a huge population", toml, 9, message, Some("customers are partition keys"))
         },
         c(
+            "an api error without its share",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"api-error\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"10s\"\nclass = \"throttled\"\n"),
+            head_lines + 5,
+            "api-error faults need error_percent",
+            Some("error_percent = 20 fails one call in five"),
+        ),
+        c(
+            "an error class on a gray failure",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"gray\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"10s\"\nerror_percent = 5\nclass = \"throttled\"\n"),
+            head_lines + 11,
+            "gray faults have no class",
+            Some("class belongs to kind = \"api-error\" or \"http-fault\""),
+        ),
+        c(
+            "an unknown error class",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"api-error\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"10s\"\nerror_percent = 5\nclass = \"throtled\"\n"),
+            head_lines + 11,
+            "unknown variant `throtled`",
+            Some("did you mean `throttled`?"),
+        ),
+        c(
             "an impairment factor below 1",
             format!("{HEAD}{GOOD_SERVICE}\n[analysis]\np99_factor = 0.5\n"),
             head_lines + 6,

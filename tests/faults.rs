@@ -474,3 +474,43 @@ chaos_monkey = { mean_days = 1 }
     let failed = r.requests[0].outcomes.get(Outcome::Error);
     assert_eq!(failed, 36_000);
 }
+
+/// API errors: 30% of the calls to api fail at once, 5,000 requests in the window. Three
+/// attempts retried on the class the fault answers: a request fails when all three do,
+/// 0.3^3 = 2.7% (135); retried on the other class, the first failure is final (1,500). A
+/// throttling error is `rejected`, an internal one `error`.
+#[test]
+fn api_errors_fail_with_their_class_and_retries_treat_it_so() {
+    let failed = |class: &str, retry_on: &str, outcome: Outcome| {
+        let request = format!("retry = {{ max_attempts = 3, retry_on = [\"{retry_on}\"] }}");
+        let fault = format!("kind = \"api-error\"\nerror_percent = 30\nclass = \"{class}\"");
+        let r = run(&scenario(&request, "", &fault));
+        let st = &r.requests[0];
+        assert_eq!(st.outcomes.total() - st.outcomes.successes(), st.outcomes.get(outcome), "{class}");
+        st.outcomes.get(outcome) as f64
+    };
+    // Binomial spreads: sqrt(5,000 x 0.027 x 0.973) = 11.5, sqrt(5,000 x 0.3 x 0.7) = 32.4.
+    let n = failed("throttled", "rejected", Outcome::Rejected);
+    assert!((n - 135.0).abs() < 4.0 * 11.5, "{n} throttled after retries (expected 135)");
+    let n = failed("throttled", "error", Outcome::Rejected);
+    assert!((n - 1500.0).abs() < 4.0 * 32.4, "{n} throttled, not retried (expected 1,500)");
+    let n = failed("internal", "error", Outcome::Error);
+    assert!((n - 135.0).abs() < 4.0 * 11.5, "{n} internal errors after retries (expected 135)");
+    let n = failed("unavailable", "timeout", Outcome::Error);
+    assert!((n - 1500.0).abs() < 4.0 * 32.4, "{n} unavailable, not retried (expected 1,500)");
+}
+
+/// Istio-style HTTP faults: 10% aborted with a 503 and 20% of the answers 100 ms late, of
+/// the 5,000 requests in the window (sd 21 and 28).
+#[test]
+fn http_faults_abort_and_delay_their_shares() {
+    let fault =
+        "kind = \"http-fault\"\nerror_percent = 10\nclass = \"unavailable\"\nslow_percent = 20\nlatency = \"100ms\"";
+    let r = run(&scenario("", "", fault));
+    let st = &r.requests[0];
+    let errors = st.outcomes.get(Outcome::Error) as f64;
+    assert!((errors - 500.0).abs() < 4.0 * 21.2, "{errors} aborted (expected 500)");
+    // Of the 4,500 not aborted, 20% late: 900.
+    let late = st.latency.count_between(90_000_000, u64::MAX) as f64;
+    assert!((late - 900.0).abs() < 4.0 * 26.8, "{late} late (expected 900)");
+}

@@ -389,6 +389,18 @@ impl Gen {
                         100 - f.load_percent
                     )
                 }
+                "api-error" => {
+                    let class = ["internal", "throttled", "unavailable"][f.load_percent as usize % 3];
+                    out += &format!("error_percent = {}\nclass = \"{class}\"\n", f.load_percent / 2 + 1);
+                }
+                "http-fault" => {
+                    out += &format!(
+                        "error_percent = {}\nclass = \"throttled\"\nlatency = \"{}ms\"\nslow_percent = {}\n",
+                        f.load_percent / 5,
+                        f.load_percent + 2,
+                        f.load_percent / 2 + 1
+                    )
+                }
                 "poison-pill" => {
                     let customers = self.workloads[0].customers.unwrap_or(1).max(1);
                     out += &format!(
@@ -843,9 +855,11 @@ fn service() -> impl Strategy<Value = ServiceG> {
 }
 
 /// The fault kinds the generator draws from (outages twice as often).
-const FAULT_KINDS: [&str; 15] = [
+const FAULT_KINDS: [&str; 17] = [
     "task-kill",
     "gray",
+    "api-error",
+    "http-fault",
     "bandwidth",
     "outage",
     "cpu-stress",
@@ -1148,6 +1162,9 @@ fn the_generator_covers_the_format() {
         "\"poison-pill\"",
         "\"partition\"",
         "\"gray\"",
+        "\"api-error\"",
+        "\"http-fault\"",
+        "class = ",
         "\"bandwidth\"",
         "\"task-kill\"",
         "every = ",

@@ -18,7 +18,7 @@ mod policy;
 mod topology;
 
 pub use control::{AutoscalerKind, AutoscalingSection, AutoshiftSection, ShiftSection, ZonalShiftSection};
-pub use fault::{AnalysisSection, ChaosMonkeySection, Direction, FaultKind, FaultSection, IfEmpty};
+pub use fault::{AnalysisSection, ChaosMonkeySection, Direction, ErrorClass, FaultKind, FaultSection, IfEmpty};
 pub use policy::{
     BreakerKind, BreakerSection, BudgetKind, BudgetSection, BulkheadSection, FallbackSection, HedgeSection, RetryOn,
     RetrySection, Scope, SlidingWindow, ThrottlingSection,

@@ -170,10 +170,20 @@ pub enum FaultKind {
     /// Every instance in the zone crashes at one instant and is down until the end, and no
     /// launch succeeds there meanwhile (catalogue 36, AWS FIS's AZ power interruption).
     PowerInterruption,
-    /// A gray failure: each job at the instances fails at once with chance `error_p`, and
-    /// an answer is `delay_ns` (plus or minus a uniform `jitter_ns`) later with chance
-    /// `slow_p`; health checks pass.
-    Gray { error_p: f64, slow_p: f64, delay_ns: Nanos, jitter_ns: Nanos },
+    /// A gray failure: each job at the instances fails at once with chance `error_p`,
+    /// answered `error` (`Outcome::Error`, or `Outcome::Rejected` for a throttling error:
+    /// what the caller's retry policy sees), and an answer is `delay_ns` (plus or minus a
+    /// uniform `jitter_ns`) later with chance `slow_p`; health checks pass. `name` is the
+    /// kind the scenario wrote: `gray`, `api-error` (catalogue 26: dependency API errors and
+    /// throttling) or `http-fault` (catalogue 25: Istio's and Envoy's delays and aborts).
+    Gray {
+        error_p: f64,
+        error: crate::outcome::Outcome,
+        slow_p: f64,
+        delay_ns: Nanos,
+        jitter_ns: Nanos,
+        name: &'static str,
+    },
     /// The instances' answers (or a link's messages, each way) leave through a link of
     /// `bits_per_s`: each message is serialised in size x 8 / rate, after those queued before
     /// it (a FIFO per instance, or per link direction), and dropped when the queue already
@@ -210,7 +220,7 @@ impl FaultKind {
             FaultKind::TaskKill { .. } => "task-kill",
             FaultKind::Partition => "partition",
             FaultKind::PowerInterruption => "az-power-interruption",
-            FaultKind::Gray { .. } => "gray",
+            FaultKind::Gray { name, .. } => name,
             FaultKind::Bandwidth { .. } => "bandwidth",
         }
     }

@@ -5,6 +5,7 @@
 use super::catalogue::{CpuStress, FaultKind, FaultSpec, FaultTarget, Pick, RandomFault};
 use super::network::PacketLoss;
 use super::random::UpDown;
+use crate::outcome::Outcome;
 use crate::spec::Window;
 use cellsim_sim::{Nanos, Stream};
 use std::cmp::Reverse;
@@ -485,28 +486,31 @@ impl FaultState {
     }
 
     /// Does a gray failure fail a job sent to global instance `i` now (a draw per gray
-    /// failure acting on it)?
+    /// failure acting on it), and with what: `error`, or `rejected` for throttling? When
+    /// two fail it, the first in fault order says how.
     #[inline]
-    pub fn gray_fails(&mut self, i: u32, now: Nanos) -> bool {
+    pub fn gray_fails(&mut self, i: u32, now: Nanos) -> Option<Outcome> {
         if self.gray.get(i as usize).is_none_or(|&n| n == 0) {
-            return false;
+            return None;
         }
         self.gray_cold(i, now)
     }
 
     #[cold]
     #[inline(never)]
-    fn gray_cold(&mut self, i: u32, now: Nanos) -> bool {
-        let mut failed = false;
+    fn gray_cold(&mut self, i: u32, now: Nanos) -> Option<Outcome> {
+        let mut failed = None;
         for &f in &self.acting {
             let f = f as usize;
             if !matches!(self.kinds[f], FaultKind::Gray { .. }) || self.targets[f].binary_search(&i).is_err() {
                 continue;
             }
-            if let FaultKind::Gray { error_p, .. } = self.kinds[f] {
+            if let FaultKind::Gray { error_p, error, .. } = self.kinds[f] {
                 let r = self.intensity(f, now);
                 let rng = self.streams[f].as_mut().expect("a gray failure has a stream");
-                failed |= error_p > 0.0 && rng.unit() < error_p * r;
+                if error_p > 0.0 && rng.unit() < error_p * r {
+                    failed = failed.or(Some(error));
+                }
             }
         }
         failed

@@ -142,20 +142,25 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Some(fleet) if fleet.transparent() => Ok(rt.first_instance + fleet.next_in_turn()),
             Some(fleet) => match shard_or_pick(fleet, &self.spec.services[service as usize].fleet, customer, attempt) {
                 None => Err((Outcome::Rejected, TRAVELLING)),
-                Some(i)
-                    if fleet.restarting(i, now)
-                        || self.faults.broken(rt.first_instance + i)
-                        || self.faults.gray_fails(rt.first_instance + i, now) =>
-                {
+                Some(i) => {
                     let inst = rt.first_instance + i;
-                    if !fleet.restarting(i, now) && self.faults.is_blackholed(inst) {
-                        // Lost: no answer, and the balancer hears none.
-                        return Err((Outcome::Timeout, inst));
+                    let failed = if fleet.restarting(i, now) || self.faults.broken(inst) {
+                        Some(Outcome::Error)
+                    } else {
+                        self.faults.gray_fails(inst, now)
+                    };
+                    match failed {
+                        None => Ok(inst),
+                        Some(_) if !fleet.restarting(i, now) && self.faults.is_blackholed(inst) => {
+                            // Lost: no answer, and the balancer hears none.
+                            Err((Outcome::Timeout, inst))
+                        }
+                        Some(o) => {
+                            fleet.on_answer(i, o, false, now);
+                            Err((o, inst))
+                        }
                     }
-                    fleet.on_answer(i, Outcome::Error, false, now);
-                    Err((Outcome::Error, inst))
                 }
-                Some(i) => Ok(rt.first_instance + i),
             },
         }
     }
@@ -172,16 +177,19 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let local = inst - rt.first_instance;
         let fleet = rt.fleet.as_mut().filter(|_| T::POLICIES);
         let restarting = fleet.as_ref().is_some_and(|f| f.restarting(local, now));
-        if restarting || self.faults.broken(inst) || self.faults.gray_fails(inst, now) {
-            if !restarting && self.faults.is_blackholed(inst) {
-                return Err((Outcome::Timeout, inst));
-            }
-            if let Some(f) = fleet {
-                f.on_answer(local, Outcome::Error, false, now);
-            }
-            return Err((Outcome::Error, inst));
+        let failed = if restarting || self.faults.broken(inst) {
+            Some(Outcome::Error)
+        } else {
+            self.faults.gray_fails(inst, now)
+        };
+        let Some(o) = failed else { return Ok(inst) };
+        if !restarting && self.faults.is_blackholed(inst) {
+            return Err((Outcome::Timeout, inst));
         }
-        Ok(inst)
+        if let Some(f) = fleet {
+            f.on_answer(local, o, false, now);
+        }
+        Err((o, inst))
     }
 
     /// Counts a counted job's end (or refusal) at `instance` for its zone.

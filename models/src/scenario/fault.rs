@@ -53,6 +53,14 @@ pub enum FaultKind {
     Blackhole,
     /// The instances stay up and pass their health checks but fail every request at once.
     Unavailable,
+    /// A dependency's API fails `error_percent` of the calls to it at once, with `class`
+    /// (`throttled`: the caller sees `rejected`, as a 429 or a ThrottlingException;
+    /// `internal` and `unavailable`: `error`, as a 500 or 503), as AWS FIS injects API errors
+    /// and throttling.
+    ApiError,
+    /// Istio's and Envoy's fault injection: `error_percent` of the requests aborted (with
+    /// `class`) and `slow_percent` delayed by `latency` (plus or minus `jitter`).
+    HttpFault,
     /// The instances' answers take `latency` longer, plus or minus a uniform `jitter`.
     NetworkLatency,
     /// The instances' answers lose `loss_percent` of their TCP segments, each loss costing a
@@ -95,6 +103,18 @@ pub struct ChaosMonkeySection {
     pub min_days: Option<u32>,
     pub start_hour: Option<u32>,
     pub end_hour: Option<u32>,
+}
+
+/// How an injected API error fails the call, and so what the caller's retry policy sees.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorClass {
+    /// A throttling error (HTTP 429, ThrottlingException): `rejected`.
+    Throttled,
+    /// HTTP 500: `error`.
+    Internal,
+    /// HTTP 503: `error`.
+    Unavailable,
 }
 
 /// Which messages a link fault acts on.
@@ -179,5 +199,7 @@ pub struct FaultSection {
     pub queue_kb: Option<Loc<u64>>,
     /// gray: the share of jobs that fail, and of answers delayed by `latency`.
     pub error_percent: Option<Loc<f64>>,
+    /// api-error and http-fault: how the failed calls fail (default `internal`).
+    pub class: Option<Loc<ErrorClass>>,
     pub slow_percent: Option<Loc<f64>>,
 }

@@ -5,7 +5,8 @@ use super::super::Checker;
 use crate::faults::catalogue::Crash;
 use crate::faults::network::PacketLoss;
 use crate::faults::{CpuStress, FaultKind};
-use crate::scenario::{FaultKind as FaultKindSection, FaultSection};
+use crate::outcome::Outcome;
+use crate::scenario::{ErrorClass, FaultKind as FaultKindSection, FaultSection};
 use crate::units::Loc;
 
 impl Checker<'_> {
@@ -14,7 +15,8 @@ impl Checker<'_> {
     pub(super) fn kind(&mut self, section: &Loc<FaultSection>, path: &str, zone_target: bool) -> FaultKind {
         let fault = &section.value;
         let name = kind_name(fault.kind);
-        let options: [(&str, Option<&std::ops::Range<usize>>); 11] = [
+        let options: [(&str, Option<&std::ops::Range<usize>>); 12] = [
+            ("class", fault.class.as_ref().map(|l| &l.span)),
             ("grace", fault.grace.as_ref().map(|l| &l.span)),
             ("rate_mbps", fault.rate_mbps.as_ref().map(|l| &l.span)),
             ("queue_kb", fault.queue_kb.as_ref().map(|l| &l.span)),
@@ -41,6 +43,8 @@ impl Checker<'_> {
             FaultKindSection::PoisonPill => &["restart_time"],
             FaultKindSection::TaskKill => &["grace"],
             FaultKindSection::Gray => &["error_percent", "slow_percent", "latency", "jitter"],
+            FaultKindSection::ApiError => &["error_percent", "class"],
+            FaultKindSection::HttpFault => &["error_percent", "class", "slow_percent", "latency", "jitter"],
             _ => &[],
         };
         for (key, span) in options {
@@ -104,16 +108,26 @@ impl Checker<'_> {
                 let p = percent(self, &fault.loss_percent, "loss_percent", 0.15);
                 FaultKind::PacketLoss(PacketLoss::new(p))
             }
-            FaultKindSection::Gray => {
+            FaultKindSection::Gray | FaultKindSection::HttpFault | FaultKindSection::ApiError => {
                 let error_p = percent(self, &fault.error_percent, "error_percent", 0.0);
+                let error = match fault.class.as_ref().map(|c| c.value) {
+                    Some(ErrorClass::Throttled) => Outcome::Rejected,
+                    _ => Outcome::Error,
+                };
                 let delay_ns = fault.latency.as_ref().map_or(0, |l| l.value.ns());
                 let jitter_ns = fault.jitter.as_ref().map_or(0, |j| j.value.ns());
                 let slowed = delay_ns > 0 || jitter_ns > 0;
                 let slow_p = percent(self, &fault.slow_percent, "slow_percent", if slowed { 1.0 } else { 0.0 });
-                if error_p == 0.0 && (slow_p == 0.0 || !slowed) {
+                if fault.kind == FaultKindSection::ApiError && error_p == 0.0 {
+                    required(
+                        self,
+                        "error_percent",
+                        "error_percent = 20 fails one call in five; class = \"throttled\" makes them throttling errors",
+                    );
+                } else if error_p == 0.0 && (slow_p == 0.0 || !slowed) {
                     required(self, "error_percent", "error_percent = 5 fails one job in twenty; latency = \"200ms\" with slow_percent = 10 delays one answer in ten");
                 }
-                FaultKind::Gray { error_p, slow_p, delay_ns, jitter_ns }
+                FaultKind::Gray { error_p, error, slow_p, delay_ns, jitter_ns, name }
             }
             FaultKindSection::Reject => FaultKind::Reject,
             FaultKindSection::Blackhole => FaultKind::Blackhole,
@@ -218,6 +232,8 @@ pub(super) fn kind_name(kind: FaultKindSection) -> &'static str {
         FaultKindSection::AzPowerInterruption => "az-power-interruption",
         FaultKindSection::CrossZoneSlowdown => "cross-zone-slowdown",
         FaultKindSection::Gray => "gray",
+        FaultKindSection::ApiError => "api-error",
+        FaultKindSection::HttpFault => "http-fault",
         FaultKindSection::Bandwidth => "bandwidth",
         FaultKindSection::TaskKill => "task-kill",
     }
@@ -230,7 +246,8 @@ fn owner_of(key: &str) -> &'static str {
         "loss_percent" => "kind = \"packet-loss\"",
         "restart_time" => "kind = \"poison-pill\"",
         "flows_percent" => "a link fault (from, to)",
-        "error_percent" | "slow_percent" => "kind = \"gray\"",
+        "error_percent" | "slow_percent" => "kind = \"gray\" (or api-error, http-fault)",
+        "class" => "kind = \"api-error\" or \"http-fault\"",
         "rate_mbps" | "queue_kb" => "kind = \"bandwidth\"",
         "grace" => "kind = \"task-kill\"",
         _ => "kind = \"network-latency\"",
