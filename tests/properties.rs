@@ -455,6 +455,34 @@ impl Gen {
                 1 + (s >> 24) % 500
             );
         }
+        // A fifth have background noise, its parts and values from the seed's bits.
+        if s % 5 == 1 {
+            out += "\n[noise]\n";
+            if s & 1 << 32 != 0 {
+                out += "enabled = false\n";
+            }
+            if s & 1 << 33 != 0 {
+                let (low, high) = (1.0 + ((s >> 40) % 8) as f64 / 4.0, 1.0 + ((s >> 44) % 8) as f64 / 2.0);
+                let (low, high) = (low.min(high), low.max(high));
+                out += &format!(
+                    "cpu_steal = {{ percent = {}, segment = {}, low = {low}, high = {high} }}\n",
+                    (s >> 48) % 101,
+                    d(1 + (s >> 36) % 2_000_000)
+                );
+            }
+            if s & 1 << 34 != 0 {
+                out += &format!(
+                    "pauses = {{ percent = {}, every = {}, pause = {{ dist = \"exponential\", mean = {} }} }}\n",
+                    (s >> 52) % 101,
+                    d(1 + (s >> 38) % 5_000_000),
+                    d(1 + (s >> 56) % 50_000)
+                );
+            }
+            if s & 1 << 35 != 0 {
+                out +=
+                    &format!("network = {{ jitter = {}, spike_percent = {} }}\n", d((s >> 42) % 3000), (s >> 58) % 3);
+            }
+        }
         out
     }
 }
@@ -1167,6 +1195,11 @@ fn the_generator_covers_the_format() {
         "class = ",
         "\"bandwidth\"",
         "\"task-kill\"",
+        "[noise]",
+        "cpu_steal = ",
+        "pauses = ",
+        "network = {",
+        "enabled = false",
         "every = ",
         "chaos_monkey = ",
         "ramp = ",

@@ -114,6 +114,9 @@ fn minimal(feature: Feature) -> String {
         Feature::CpuStress => {
             fault = "[[fault]]\nkind = \"cpu-stress\"\nservice = \"back\"\nstart = \"5s\"\nduration = \"5s\"\nload_percent = 50"
         }
+        Feature::Noise => {
+            fault = "[noise]\ncpu_steal = { percent = 50, segment = \"2s\" }\npauses = { every = \"1s\" }\nnetwork = {}"
+        }
     }
     format!(
         r#"

@@ -10,6 +10,7 @@ pub use control::shift_tick_ns;
 mod dist;
 mod faults;
 mod names;
+mod noise;
 mod policies;
 mod series;
 mod service;
@@ -372,6 +373,7 @@ impl Checker<'_> {
         let (faults, trigger) = self.faults(&f.faults, &cx);
         let zonal_shift = f.zonal_shift.as_ref().and_then(|z| self.zonal_shift(z, layout.as_ref()));
         let analysis = f.analysis.as_ref().map_or_else(Default::default, |a| self.analysis(a));
+        let noise = f.noise.as_ref().and_then(|n| self.noise(n));
 
         let limits = &f.limits;
         let max_events = self.limit(&limits.max_events, "max_events", 1_000_000_000_000, 2_000_000_000);
@@ -422,6 +424,7 @@ impl Checker<'_> {
             routes: layout.as_ref().map_or_else(Vec::new, |l| l.routes.clone()),
             zonal_shift,
             analysis,
+            noise,
             random_faults: std::mem::take(&mut self.random_faults),
             topology: layout.map(|l| l.topology),
         }

@@ -35,6 +35,8 @@ pub enum Feature {
     NetworkFault,
     /// A service with several operations, or with branches.
     Operations,
+    /// The fleet's background noise (`[noise]`): steal, pauses, network jitter.
+    Noise,
     /// A call repeated, made with a probability, or awaited at the end or never.
     CallShapes,
     /// Regions and zones (placement and latency between placements, customers counted),
@@ -45,7 +47,7 @@ pub enum Feature {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 23] = [
+    pub const ALL: [Feature; 24] = [
         Feature::RetryBudget,
         Feature::CircuitBreaker,
         Feature::Bulkhead,
@@ -66,6 +68,7 @@ impl Feature {
         Feature::CpuStress,
         Feature::NetworkFault,
         Feature::Operations,
+        Feature::Noise,
         Feature::CallShapes,
         Feature::Topology,
         Feature::Controllers,
@@ -76,7 +79,7 @@ impl Feature {
         use Feature::*;
         match self {
             RetryBudget | CircuitBreaker | Bulkhead | AdaptiveThrottling | Hedging | Fallback | DecorrelatedJitter
-            | LoadBalancer | HealthCheck | OutlierDetection | Topology | Controllers => TierKind::Policies,
+            | LoadBalancer | HealthCheck | OutlierDetection | Topology | Controllers | Noise => TierKind::Policies,
             CallDeadline | PropagateDeadline | ErrorProbability | QueueDiscipline | Codel | MaxInFlight | Outage
             | CpuStress | NetworkFault | Operations | CallShapes => TierKind::Full,
         }
@@ -136,6 +139,7 @@ impl Features {
             zonal_shift,
             random_faults: _, // with their faults
             analysis: _,      // read by whoever pairs the run with its baseline
+            noise,
         } = spec;
         let mut set = Features::default();
         calls.iter().for_each(|c| set.0 |= call_features(c).0);
@@ -146,6 +150,9 @@ impl Features {
         }
         if zonal_shift.is_some() {
             set.insert(Feature::Controllers);
+        }
+        if noise.is_some() {
+            set.insert(Feature::Noise);
         }
         set
     }

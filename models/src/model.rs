@@ -86,6 +86,8 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     steps: Vec<StepRt>,
     /// What the faults break now.
     faults: FaultState,
+    /// The fleet's background noise (`None`: none).
+    noise: Option<Box<crate::faults::noise::NoiseState>>,
     /// The periodic ticks, indexed by a `Kind::Tick` event's `arg`.
     ticks: Vec<Tick>,
     workloads: Vec<WorkloadRt>,

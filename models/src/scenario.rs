@@ -5,7 +5,7 @@
 //! The reference for users is `docs/scenario-format.md`; keep the two in step. This file
 //! holds the run, its workloads, services and calls; `scenario/` the tables that stand apart:
 //! a call's policies (`policy.rs`), the topology (`topology.rs`), the controllers
-//! (`control.rs`) and the faults (`fault.rs`).
+//! (`control.rs`), the faults (`fault.rs`) and the noise (`noise.rs`).
 
 pub use crate::policy::backoff::BackoffKind;
 use crate::units::{Duration, Loc};
@@ -14,11 +14,13 @@ use serde::Deserialize;
 
 mod control;
 mod fault;
+mod noise;
 mod policy;
 mod topology;
 
 pub use control::{AutoscalerKind, AutoscalingSection, AutoshiftSection, ShiftSection, ZonalShiftSection};
 pub use fault::{AnalysisSection, ChaosMonkeySection, Direction, ErrorClass, FaultKind, FaultSection, IfEmpty};
+pub use noise::{NetworkNoiseSection, NoiseSection, PausesSection, StealSection};
 pub use policy::{
     BreakerKind, BreakerSection, BudgetKind, BudgetSection, BulkheadSection, FallbackSection, HedgeSection, RetryOn,
     RetrySection, Scope, SlidingWindow, ThrottlingSection,
@@ -57,6 +59,8 @@ pub struct ScenarioFile {
     pub zonal_shift: Option<Loc<ZonalShiftSection>>,
     /// How a run with faults is compared with its baseline: impairment, recovery, SLO.
     pub analysis: Option<Loc<AnalysisSection>>,
+    /// A real fleet's background noise: CPU steal, pauses, network jitter and spikes.
+    pub noise: Option<Loc<NoiseSection>>,
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]

@@ -54,6 +54,8 @@ pub struct Spec {
     pub zonal_shift: Option<ZonalShiftPlan>,
     /// How a run with faults is compared with its baseline.
     pub analysis: AnalysisSpec,
+    /// The fleet's background noise (`None`: none, or switched off). A baseline keeps it.
+    pub noise: Option<crate::faults::noise::NoiseSpec>,
 }
 
 /// Zonal shifts: the controller's parameters, the shifts by hand, and the autoshift alarm

@@ -254,6 +254,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// instance it names (`TRAVELLING`: picked where it arrives).
     #[inline(always)]
     fn travel(&mut self, seed: JobSeed, latency_ns: Nanos, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
+        let latency_ns = self.with_noise(latency_ns);
         if latency_ns == 0 {
             return self.admit(seed, None, now, q);
         }

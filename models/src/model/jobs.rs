@@ -275,7 +275,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     }
 
     /// Records a job's wait from `arrived_ns` to `now` at service `s`; draws its work time
-    /// (its operation `op`'s), slowed by the CPU stress acting on its instance now.
+    /// (its operation `op`'s), slowed by the CPU stress acting on its instance now and by the
+    /// instance's noise (steal, and the pauses it meets).
     #[inline]
     pub(super) fn work_starts(
         &mut self,
@@ -294,14 +295,19 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             let first_op = rt.first_op;
             op_work(&mut self.ops[(first_op + op as u32) as usize])
         };
-        if !T::EXTRAS {
+        if !T::POLICIES {
             return work;
         }
-        let factor = self.faults.slowdown_at(inst, now);
-        if factor == 1.0 {
-            work
-        } else {
-            round_ns(work as f64 * factor)
+        let mut work = work;
+        if T::EXTRAS {
+            let factor = self.faults.slowdown_at(inst, now);
+            if factor != 1.0 {
+                work = round_ns(work as f64 * factor);
+            }
+        }
+        match self.noise.as_deref_mut() {
+            Some(n) => n.work_ns(inst, now, work),
+            None => work,
         }
     }
 
@@ -728,17 +734,27 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         } else {
             0
         };
-        if T::POLICIES && self.topo.is_some() && self.spec.calls[spec as usize].latency.is_none() {
+        let latency = if T::POLICIES && self.topo.is_some() && self.spec.calls[spec as usize].latency.is_none() {
             // Placed, and no latency of the call's own: the topology's, by placement.
             let caller = self.caller_zone(parent);
-            return Some(extra.saturating_add(match from {
+            match from {
                 // Refused before any instance took it: as far as the caller's zone.
                 TRAVELLING => self.placed_latency_to_zone(spec, caller),
                 inst => self.placed_latency(spec, caller, inst),
-            }));
+            }
+        } else {
+            sample_opt(&self.spec.calls[spec as usize].latency, &mut self.call_rt[spec as usize].network_rng)
+        };
+        Some(self.with_noise(extra.saturating_add(latency)))
+    }
+
+    /// A message's network time `latency_ns` with the network noise on top (if any).
+    #[inline(always)]
+    pub(super) fn with_noise(&mut self, latency_ns: Nanos) -> Nanos {
+        match self.noise.as_deref_mut().filter(|n| T::POLICIES && n.on_the_network()) {
+            Some(n) => latency_ns.saturating_add(n.message_ns()),
+            None => latency_ns,
         }
-        let own = sample_opt(&self.spec.calls[spec as usize].latency, &mut self.call_rt[spec as usize].network_rng);
-        Some(extra.saturating_add(own))
     }
 
     /// `placed_latency` for an answer from no instance (a balancer's refusal): the call's own

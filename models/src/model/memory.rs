@@ -173,6 +173,9 @@ fn spec_bytes(spec: &Spec) -> u64 {
 fn services_bytes(spec: &Spec) -> u64 {
     let types = spec.type_names.len() as u64;
     let faults_per_instance = if spec.faults.is_empty() { 0 } else { 12 };
+    // Noise: each instance's steal and pauses (an `Option` each, whether noisy or not).
+    let noise_per_instance =
+        if spec.noise.is_some() { crate::faults::noise::NoiseState::BYTES_PER_INSTANCE } else { 0 };
     let fleets = crate::features::Paths::of(spec, true).fleet;
     sum(spec.services.iter().zip(fleets).map(|(s, has_fleet)| {
         let n = s.instances as u64;
@@ -196,7 +199,7 @@ fn services_bytes(spec: &Spec) -> u64 {
             + 2 * EMPTY_HDR_BYTES
             + 3 * s.name.len() as u64
             + fleet
-            + n * (size_of::<Instance>() as u64 + faults_per_instance)
+            + n * (size_of::<Instance>() as u64 + faults_per_instance + noise_per_instance)
     }))
 }
 

@@ -7,6 +7,7 @@ use super::record::Bucket;
 use super::records::{Instance, Pol, NO_BUDGET, UNCOUNTED};
 use super::{ServiceModel, Tick};
 use crate::dist::{Dist, Draws};
+use crate::faults::noise::NoiseState;
 use crate::faults::FaultState;
 use crate::features::{callers, Paths};
 use crate::fleet::Fleet;
@@ -234,6 +235,10 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             ),
             jobs: Slab::with_capacity_limit(spec.max_in_flight_jobs as usize),
             faults: FaultState::new(&spec.faults, &spec.random_faults, &first_instance, instances.len() as u32, seed),
+            noise: spec.noise.as_ref().map(|n| {
+                let names = spec.services.iter().flat_map(|s| (0..s.instances).map(move |i| (s.name.as_str(), i)));
+                Box::new(NoiseState::new(n, seed, names))
+            }),
             instances,
             services,
             call_rt,
