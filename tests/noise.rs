@@ -61,15 +61,17 @@ service_time = {{ dist = "constant", value = "1ms" }}
     )
 }
 
-/// Network noise on both messages of a call: a uniform extra up to 2 ms each (1 ms each on
-/// average, 2 ms a request), and a 50 ms spike on 1% of messages: 1 - 0.99^2 = 1.99% of
-/// requests meet one.
+/// Network noise on both messages of a request that crosses a network (1 ms each way): a
+/// uniform extra up to 2 ms each (1 ms each on average, 2 ms a request), and a 50 ms spike
+/// on 1% of messages: 1 - 0.99^2 = 1.99% of requests meet one. Without a latency of its own,
+/// a client's request crosses no network and the noise leaves it alone.
 #[test]
 fn network_noise_adds_its_jitter_and_spikes_to_every_message() {
-    let quiet = run(&one_service(""));
-    let noisy = run(&one_service(
-        "[noise]\nnetwork = { jitter = \"2ms\", spike_percent = 1, spike = { dist = \"constant\", value = \"50ms\" } }",
-    ));
+    let noise = "[noise]\nnetwork = { jitter = \"2ms\", spike_percent = 1, spike = { dist = \"constant\", value = \"50ms\" } }";
+    let hop = |text: String| text.replace("target = \"api\"", "target = \"api\"\nlatency = { dist = \"constant\", value = \"1ms\" }");
+    let quiet = run(&hop(one_service("")));
+    let noisy = run(&hop(one_service(noise)));
+    assert_eq!(format!("{:?}", run(&one_service(noise))), format!("{:?}", run(&one_service(""))), "no network");
     let (q, n) = (&quiet.requests[0], &noisy.requests[0]);
     assert_eq!(q.outcomes.total(), n.outcomes.total(), "the same arrivals");
     let extra_ms = (n.latency.mean() - q.latency.mean()) / 1e6;

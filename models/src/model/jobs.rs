@@ -748,10 +748,12 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         Some(self.with_noise(extra.saturating_add(latency)))
     }
 
-    /// A message's network time `latency_ns` with the network noise on top (if any).
+    /// A message's network time `latency_ns` with the network noise on top (if any). A
+    /// message that crosses no network (no latency: a client's, unless the topology gives
+    /// clients one) stays instantaneous.
     #[inline(always)]
     pub(super) fn with_noise(&mut self, latency_ns: Nanos) -> Nanos {
-        match self.noise.as_deref_mut().filter(|n| T::POLICIES && n.on_the_network()) {
+        match self.noise.as_deref_mut().filter(|n| T::POLICIES && latency_ns > 0 && n.on_the_network()) {
             Some(n) => latency_ns.saturating_add(n.message_ns()),
             None => latency_ns,
         }
