@@ -14,6 +14,7 @@ mod golden;
 mod hostile_input;
 mod impact;
 mod limits;
+mod memory;
 mod noise;
 mod operations;
 mod properties;

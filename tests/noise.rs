@@ -67,8 +67,11 @@ service_time = {{ dist = "constant", value = "1ms" }}
 /// a client's request crosses no network and the noise leaves it alone.
 #[test]
 fn network_noise_adds_its_jitter_and_spikes_to_every_message() {
-    let noise = "[noise]\nnetwork = { jitter = \"2ms\", spike_percent = 1, spike = { dist = \"constant\", value = \"50ms\" } }";
-    let hop = |text: String| text.replace("target = \"api\"", "target = \"api\"\nlatency = { dist = \"constant\", value = \"1ms\" }");
+    let noise =
+        "[noise]\nnetwork = { jitter = \"2ms\", spike_percent = 1, spike = { dist = \"constant\", value = \"50ms\" } }";
+    let hop = |text: String| {
+        text.replace("target = \"api\"", "target = \"api\"\nlatency = { dist = \"constant\", value = \"1ms\" }")
+    };
     let quiet = run(&hop(one_service("")));
     let noisy = run(&hop(one_service(noise)));
     assert_eq!(format!("{:?}", run(&one_service(noise))), format!("{:?}", run(&one_service(""))), "no network");

@@ -342,6 +342,9 @@ impl Gen {
             // With cells, a service fault hits the first cell's copy.
             let prefix = if cells.is_some() { "cell-1/" } else { "" };
             let kind = FAULT_KINDS[f.kind % FAULT_KINDS.len()];
+            if kind.starts_with("memory") && !self.services[s].keys.iter().any(|k| k.starts_with("memory = ")) {
+                continue; // a memory fault needs a heap
+            }
             // One outage, stop or reboot in four fails at random (MTBF and MTTR) instead of in
             // a window; a termination has no end.
             let random = matches!(kind, "outage" | "stop" | "reboot");
@@ -389,6 +392,8 @@ impl Gen {
                         100 - f.load_percent
                     )
                 }
+                "memory-leak" => out += &format!("leak_mb_per_s = {}\n", f.load_percent + 1),
+                "memory-stress" => out += &format!("memory_mb = {}\n", f.load_percent * 3 + 1),
                 "api-error" => {
                     let class = ["internal", "throttled", "unavailable"][f.load_percent as usize % 3];
                     out += &format!("error_percent = {}\nclass = \"{class}\"\n", f.load_percent / 2 + 1);
@@ -869,6 +874,7 @@ fn service() -> impl Strategy<Value = ServiceG> {
             proptest::option::weighted(0.3, Just(())),
             proptest::option::weighted(0.25, (1u32..5, 1u32..5)),
             proptest::option::of(dist()),
+            proptest::option::weighted(0.15, (1u32..200, 1u32..100, 0u32..5, 0u32..20, 0u32..3)),
         ),
     )
         .prop_map(
@@ -876,6 +882,14 @@ fn service() -> impl Strategy<Value = ServiceG> {
                 weights[0] += 1; // not all zero
                 let mut keys = vec![workers, time];
                 keys.extend([errors, hold, shed.0, shed.1, shed.2, shed.3, outlier].into_iter().flatten());
+                if let Some((base, room, per_job, alloc, leak)) = ops.3 {
+                    keys.push(format!(
+                        "memory = {{ limit_mb = {}, base_mb = {base}, per_job_mb = {}, alloc_mb_per_job = {alloc}, leak_mb_per_s = {leak}, restart_time = \"{}ms\" }}",
+                        base + room,
+                        per_job as f64 / 2.0,
+                        1 + alloc * 50
+                    ));
+                }
                 let (two_ops, branches, op_time) = (ops.0.is_some(), ops.1, ops.2);
                 ServiceG { instances, keys, load_balancer: lb, weights, health, two_ops, branches, op_time, calls }
             },
@@ -883,8 +897,10 @@ fn service() -> impl Strategy<Value = ServiceG> {
 }
 
 /// The fault kinds the generator draws from (outages twice as often).
-const FAULT_KINDS: [&str; 17] = [
+const FAULT_KINDS: [&str; 19] = [
     "task-kill",
+    "memory-leak",
+    "memory-stress",
     "gray",
     "api-error",
     "http-fault",
@@ -1196,6 +1212,9 @@ fn the_generator_covers_the_format() {
         "\"bandwidth\"",
         "\"task-kill\"",
         "[noise]",
+        "memory = {",
+        "\"memory-leak\"",
+        "\"memory-stress\"",
         "cpu_steal = ",
         "pauses = ",
         "network = {",

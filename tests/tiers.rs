@@ -114,6 +114,7 @@ fn minimal(feature: Feature) -> String {
         Feature::CpuStress => {
             fault = "[[fault]]\nkind = \"cpu-stress\"\nservice = \"back\"\nstart = \"5s\"\nduration = \"5s\"\nload_percent = 50"
         }
+        Feature::Memory => back = "memory = { limit_mb = 100, base_mb = 10, per_job_mb = 1, alloc_mb_per_job = 1, leak_mb_per_s = 5 }",
         Feature::Noise => {
             fault = "[noise]\ncpu_steal = { percent = 50, segment = \"2s\" }\npauses = { every = \"1s\" }\nnetwork = {}"
         }

@@ -37,6 +37,8 @@ pub enum Feature {
     Operations,
     /// The fleet's background noise (`[noise]`): steal, pauses, network jitter.
     Noise,
+    /// Instances' heaps (a service's `memory`): collections, leaks, OOM kills.
+    Memory,
     /// A call repeated, made with a probability, or awaited at the end or never.
     CallShapes,
     /// Regions and zones (placement and latency between placements, customers counted),
@@ -47,7 +49,7 @@ pub enum Feature {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 24] = [
+    pub const ALL: [Feature; 25] = [
         Feature::RetryBudget,
         Feature::CircuitBreaker,
         Feature::Bulkhead,
@@ -69,6 +71,7 @@ impl Feature {
         Feature::NetworkFault,
         Feature::Operations,
         Feature::Noise,
+        Feature::Memory,
         Feature::CallShapes,
         Feature::Topology,
         Feature::Controllers,
@@ -81,7 +84,7 @@ impl Feature {
             RetryBudget | CircuitBreaker | Bulkhead | AdaptiveThrottling | Hedging | Fallback | DecorrelatedJitter
             | LoadBalancer | HealthCheck | OutlierDetection | Topology | Controllers | Noise => TierKind::Policies,
             CallDeadline | PropagateDeadline | ErrorProbability | QueueDiscipline | Codel | MaxInFlight | Outage
-            | CpuStress | NetworkFault | Operations | CallShapes => TierKind::Full,
+            | CpuStress | NetworkFault | Operations | CallShapes | Memory => TierKind::Full,
         }
     }
 
@@ -241,6 +244,7 @@ pub fn service_features(s: &ServiceSpec) -> Features {
         cell: _,
         autoscaling,
         in_service: _, // with autoscaling
+        memory,
     } = s;
     let FleetSpec { lb, weights: _, shard_size: _, health, outlier } = fleet;
     let SheddingSpec { discipline, codel, standing_ns: _, max_in_flight } = shedding;
@@ -253,6 +257,7 @@ pub fn service_features(s: &ServiceSpec) -> Features {
     add(*lb != LbKind::RoundRobin, Feature::LoadBalancer);
     add(health.is_some(), Feature::HealthCheck);
     add(autoscaling.is_some(), Feature::Controllers);
+    add(memory.is_some(), Feature::Memory);
     add(outlier.is_some(), Feature::OutlierDetection);
     add(*error_probability > 0.0, Feature::ErrorProbability);
     add(*discipline != QueueDiscipline::Fifo, Feature::QueueDiscipline);
@@ -275,6 +280,7 @@ fn fault_feature(f: &FaultSpec) -> Feature {
         | FaultKind::Gray { .. } => Feature::Outage,
         FaultKind::Partition | FaultKind::Bandwidth { .. } => Feature::NetworkFault,
         FaultKind::CpuStress(_) => Feature::CpuStress,
+        FaultKind::MemoryLeak { .. } | FaultKind::MemoryStress { .. } => Feature::Memory,
         FaultKind::NetworkLatency { .. } | FaultKind::PacketLoss(_) => Feature::NetworkFault,
         // It acts on launches only: without autoscaling, on nothing.
         FaultKind::InsufficientCapacity => Feature::Controllers,
@@ -337,7 +343,8 @@ impl Paths {
             .iter()
             .zip(&outages)
             .map(|(f, &out)| {
-                out || f.contains(Feature::LoadBalancer)
+                out || f.contains(Feature::Memory)
+                    || f.contains(Feature::LoadBalancer)
                     || f.contains(Feature::HealthCheck)
                     || f.contains(Feature::OutlierDetection)
             })

@@ -354,6 +354,16 @@ pub struct ServiceStats {
     /// instances' capacity, which changes); `None` for a fixed fleet.
     pub in_service: Option<Integral>,
     pub instances_stats: Vec<InstanceStats>,
+    /// What its instances' heaps did over the whole run (`None`: no `memory`).
+    pub memory: Option<MemoryStats>,
+}
+
+/// A service's heaps over the whole run, its instances summed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    pub oom_kills: u64,
+    pub gc_pauses: u64,
+    pub gc_paused_ns: u64,
 }
 
 /// What one operation of a service recorded.
@@ -525,6 +535,7 @@ impl ServiceStats {
             operations: Vec::new(),
             in_service: None,
             instances_stats: Vec::new(),
+            memory: None,
         }
     }
 }

@@ -29,6 +29,7 @@ mod arrivals;
 mod calls;
 mod control;
 mod event;
+mod heap;
 mod jobs;
 mod lanes;
 mod memory;
@@ -88,6 +89,8 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     faults: FaultState,
     /// The fleet's background noise (`None`: none).
     noise: Option<Box<crate::faults::noise::NoiseState>>,
+    /// By global instance, its heap's state (empty when no service has `memory`).
+    memory: Vec<crate::faults::memory::InstanceMemory>,
     /// The periodic ticks, indexed by a `Kind::Tick` event's `arg`.
     ticks: Vec<Tick>,
     workloads: Vec<WorkloadRt>,
@@ -613,7 +616,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 };
                 self.admit(seed, Some(h), now, q)
             }
-            Kind::WorkDone => self.work_done(h, now, q),
+            Kind::WorkDone => self.work_done(h, event.arg, now, q),
             Kind::Reply => self.attempt_ended(h, event.arg, event.outcome, now, q),
             Kind::TimeoutLane => self.timeout_lane(event.arg, now, q),
             Kind::Retry => match self.calls.get_mut(h) {

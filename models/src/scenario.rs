@@ -267,6 +267,9 @@ pub struct ServiceSection {
     pub shard_size: Option<Loc<u32>>,
     /// Scales the instances in service between a min and a max.
     pub autoscaling: Option<Loc<AutoscalingSection>>,
+    /// Each instance's heap: its limit, live data, allocation, garbage collection, leak; the
+    /// OOM kill at the limit and the restart after it. Default: none (memory is not modelled).
+    pub memory: Option<Loc<MemorySection>>,
     /// Downstream calls made after the service's own work, in order (the implicit
     /// operation's; not with `[[service.operation]]`).
     #[serde(default, rename = "call")]
@@ -282,6 +285,30 @@ impl ServiceSection {
     pub fn all_calls(&self) -> impl Iterator<Item = &Loc<CallSection>> {
         self.calls.iter().chain(self.operations.iter().flat_map(|o| o.value.calls.iter()))
     }
+}
+
+/// A service's `memory`: each instance's heap (sizes in megabytes, 10^6 bytes).
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemorySection {
+    /// The heap's limit (a container's memory limit, or -Xmx). Required.
+    pub limit_mb: Loc<f64>,
+    /// Live data of an idle instance. Default 0.
+    pub base_mb: Option<Loc<f64>>,
+    /// Live data each job present (queued or at work) holds. Default 0.
+    pub per_job_mb: Option<Loc<f64>>,
+    /// Allocation by each job as it starts work; collections come when it fills the free
+    /// heap. Default 0 (no collections).
+    pub alloc_mb_per_job: Option<Loc<f64>>,
+    /// A collection's pause: a fixed part (default 5 ms) and a part per megabyte of live
+    /// data (default 0.05 ms).
+    pub gc_pause: Option<Loc<Duration>>,
+    pub gc_pause_per_mb: Option<Loc<Duration>>,
+    /// Live data that grows and is never freed, from each start. Default 0.
+    pub leak_mb_per_s: Option<Loc<f64>>,
+    /// How long a killed instance takes to start again, before CrashLoopBackOff's delay.
+    /// Default 5 s.
+    pub restart_time: Option<Loc<Duration>>,
 }
 
 /// Branch names and their weights, e.g. `{ hit = 0.9, miss = 0.1 }`.

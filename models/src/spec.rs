@@ -170,6 +170,8 @@ pub struct ServiceSpec {
     /// start).
     pub autoscaling: Option<AutoscalingSpec>,
     pub in_service: u32,
+    /// Each instance's heap (`None`: memory is not modelled).
+    pub memory: Option<crate::faults::memory::Heap>,
 }
 
 impl ServiceSpec {

@@ -309,6 +309,9 @@ pub struct ServiceSummary {
     /// Health checks, outlier ejection and routing when too few instances were usable;
     /// `null` for a plain round-robin service.
     pub fleet: Option<FleetSummary>,
+    /// Its heaps over the whole run (warm-up included); absent without `memory`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemorySummary>,
     /// Per operation (one, `default`, for a service that names none).
     pub operations: Vec<OperationSummary>,
     /// Per instance, in order: jobs admitted, and busy workers over the instance's workers
@@ -359,6 +362,17 @@ pub struct FleetSummary {
     pub routed_fail_open: u64,
     /// Jobs refused because no instance was usable and the service fails closed.
     pub refused_fail_closed: u64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct MemorySummary {
+    /// Instances killed by the OOM killer.
+    pub oom_kills: u64,
+    /// Garbage collections, and their pauses summed over the instances.
+    pub gc_pauses: u64,
+    pub gc_paused_s: f64,
+    /// The pauses' share of the instances' time (paused time over instances x run length).
+    pub gc_share: f64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -588,6 +602,12 @@ pub fn summarise(r: &RunResult) -> Summary {
                         ejections: f.ejections,
                         routed_fail_open: f.routed_fail_open,
                         refused_fail_closed: f.refused_fail_closed,
+                    }),
+                    memory: s.memory.map(|m| MemorySummary {
+                        oom_kills: m.oom_kills,
+                        gc_pauses: m.gc_pauses,
+                        gc_paused_s: round9(m.gc_paused_ns as f64 / 1e9),
+                        gc_share: round9(m.gc_paused_ns as f64 / (s.instances as f64 * r.end_ns.max(1) as f64)),
                     }),
                     operations: s
                         .operations

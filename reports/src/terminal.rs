@@ -451,6 +451,25 @@ pub fn render(s: &Summary) -> String {
             &fleets,
         );
     }
+    let heaps: Vec<Vec<String>> = s
+        .services
+        .iter()
+        .filter_map(|v| {
+            v.memory.as_ref().map(|m| {
+                vec![
+                    v.service.clone(),
+                    m.oom_kills.to_string(),
+                    m.gc_pauses.to_string(),
+                    format!("{:.3}s", m.gc_paused_s),
+                    format!("{:.2}%", 100.0 * m.gc_share),
+                ]
+            })
+        })
+        .collect();
+    if !heaps.is_empty() {
+        out.push_str("\nHeaps (the whole run, instances summed)\n");
+        table(&mut out, &["service", "oom kills", "collections", "paused", "paused share"], &heaps);
+    }
     if let Some(st) = &s.stability {
         let _ = writeln!(
             out,

@@ -93,6 +93,15 @@ impl Checker<'_> {
                 .hint("kind = \"outage\" (or \"reboot\", crashing what is on the instance) with mtbf and mttr; other kinds take start and duration");
         }
         let kind = self.kind(section, path, target.zone.is_some());
+        if matches!(kind, crate::faults::FaultKind::MemoryLeak { .. } | crate::faults::FaultKind::MemoryStress { .. }) {
+            let bare = target.instances.iter().map(|&(s, _)| s).find(|&s| cx.services[s as usize].memory.is_none());
+            if let Some(s) = bare {
+                let name = &cx.services[s as usize].name;
+                let message = format!("{} faults act on a heap, and service {name} has no memory", kind.name());
+                self.err(section.span.clone(), format!("{path}.kind"), message)
+                    .hint(format!("give {name} its heap: memory = {{ limit_mb = 512, base_mb = 100 }}"));
+            }
+        }
         let customers = self.poisoned_customers(section, path, cx, &target);
         if let Some((to_failure, to_repair)) = random {
             let per_instance = fault.service.is_some();

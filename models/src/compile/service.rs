@@ -5,9 +5,10 @@
 use super::call::Caller;
 use super::Checker;
 use crate::dist::Dist;
+use crate::faults::memory::Heap;
 use crate::scenario::{
-    AllUnhealthy, Branches, CallSection, HealthCheckKind, HealthCheckSection, LoadBalancer, OutlierSection,
-    QueueDisciplineSection, ServiceSection,
+    AllUnhealthy, Branches, CallSection, HealthCheckKind, HealthCheckSection, LoadBalancer, MemorySection,
+    OutlierSection, QueueDisciplineSection, ServiceSection,
 };
 use crate::spec::*;
 use crate::units::{Duration, Loc};
@@ -116,6 +117,49 @@ impl Checker<'_> {
             cell: None,
             autoscaling,
             in_service,
+            memory: s.memory.as_ref().map(|m| self.memory(m, &path)),
+        }
+    }
+
+    /// A service's `memory`, each size in its range.
+    fn memory(&mut self, section: &Loc<MemorySection>, path: &str) -> Heap {
+        let m = &section.value;
+        const MB: f64 = 1e6;
+        let mut size = |v: Option<&Loc<f64>>, key: &str, min: f64, default: f64| match v {
+            Some(x) if !(min..=1e9).contains(&x.value) || (min > 0.0 && x.value == 0.0) => {
+                let range = if min > 0.0 { "above 0" } else { "at least 0" };
+                self.err(
+                    x.span.clone(),
+                    format!("{path}.memory.{key}"),
+                    format!("{key} must be {range} and at most 1,000,000,000, not {}", x.value),
+                )
+                .hint("sizes are in megabytes: limit_mb = 512 is a 512 MB heap");
+                default
+            }
+            Some(x) => x.value,
+            None => default,
+        };
+        let limit = size(Some(&m.limit_mb), "limit_mb", f64::MIN_POSITIVE, 512.0);
+        let base = size(m.base_mb.as_ref(), "base_mb", 0.0, 0.0);
+        let per_job = size(m.per_job_mb.as_ref(), "per_job_mb", 0.0, 0.0);
+        let alloc = size(m.alloc_mb_per_job.as_ref(), "alloc_mb_per_job", 0.0, 0.0);
+        let leak = size(m.leak_mb_per_s.as_ref(), "leak_mb_per_s", 0.0, 0.0);
+        if let Some(b) = m.base_mb.as_ref().filter(|b| b.value >= limit) {
+            let message =
+                format!("base_mb ({}) must be below limit_mb ({limit}): the instance would be killed at once", b.value);
+            self.err(b.span.clone(), format!("{path}.memory.base_mb"), message)
+                .hint("base_mb is an idle instance's live data; the limit is the heap's size");
+        }
+        let ns = |d: Option<&Loc<crate::units::Duration>>, default_ns: u64| d.map_or(default_ns, |d| d.value.ns());
+        Heap {
+            limit_bytes: limit * MB,
+            base_bytes: base * MB,
+            per_job_bytes: per_job * MB,
+            leak_bytes_per_s: leak * MB,
+            alloc_bytes_per_job: alloc * MB,
+            pause_fixed_ns: ns(m.gc_pause.as_ref(), 5_000_000) as f64,
+            pause_ns_per_byte: ns(m.gc_pause_per_mb.as_ref(), 50_000) as f64 / MB,
+            restart_ns: ns(m.restart_time.as_ref(), 5 * cellsim_sim::NS_PER_S),
         }
     }
 

@@ -190,6 +190,11 @@ pub enum FaultKind {
     /// holds `queue_bytes` (tail drop: the message is lost, as in a blackhole); catalogue 20,
     /// a token-bucket filter without burst.
     Bandwidth { bits_per_s: u64, queue_bytes: u64 },
+    /// The instances' heaps leak `bytes_per_s` while it acts; what leaked stays until the
+    /// instance restarts (see `memory`).
+    MemoryLeak { bytes_per_s: f64 },
+    /// A stressor holds `bytes` of the instances' memory while it acts.
+    MemoryStress { bytes: f64 },
 }
 
 /// Which crash a `Crash` fault is (they differ in how long the instance stays down, and in
@@ -222,6 +227,8 @@ impl FaultKind {
             FaultKind::PowerInterruption => "az-power-interruption",
             FaultKind::Gray { name, .. } => name,
             FaultKind::Bandwidth { .. } => "bandwidth",
+            FaultKind::MemoryLeak { .. } => "memory-leak",
+            FaultKind::MemoryStress { .. } => "memory-stress",
         }
     }
 

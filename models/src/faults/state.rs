@@ -146,6 +146,9 @@ pub struct FaultState {
     /// By domain: its failures are crashes (the jobs on its instances fail).
     crashes: Vec<bool>,
     due: BinaryHeap<Reverse<(Nanos, u32)>>,
+    /// Memory leaks and stresses: the fault, its kind, its windows (asked per job by
+    /// `memory_bytes`, not applied at transitions).
+    memory: Vec<(u32, FaultKind, Vec<Window>)>,
 }
 
 impl FaultState {
@@ -318,6 +321,12 @@ impl FaultState {
             started_ns: vec![0; faults.len()],
             crashes_any: faults.iter().any(|f| matches!(f.kind, FaultKind::Crash(_) | FaultKind::PowerInterruption)),
             ramped_stress: faults.iter().any(|f| f.ramp_ns > 0 && matches!(f.kind, FaultKind::CpuStress(_))),
+            memory: faults
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| matches!(f.kind, FaultKind::MemoryLeak { .. } | FaultKind::MemoryStress { .. }))
+                .map(|(i, f)| (i as u32, f.kind, f.occurrences().collect()))
+                .collect(),
         }
     }
 
@@ -432,8 +441,8 @@ impl FaultState {
                 }
                 // Only on links (above).
                 FaultKind::Partition => {}
-                // Asked per job (`poisoned`).
-                FaultKind::PoisonPill { .. } => {}
+                // Asked per job (`poisoned`, `memory_bytes`).
+                FaultKind::PoisonPill { .. } | FaultKind::MemoryLeak { .. } | FaultKind::MemoryStress { .. } => {}
                 FaultKind::Blackhole => {
                     count(&mut self.down);
                     count(&mut self.blackholed);
@@ -478,6 +487,31 @@ impl FaultState {
     #[inline]
     pub fn broken(&self, i: u32) -> bool {
         self.is_down(i) || self.is_unavailable(i)
+    }
+
+    /// The live data memory faults add to global instance `i` at `now`, for an instance
+    /// (re)started at `since_ns`: what leaked since then (a leak's rate over the part of its
+    /// windows after the start and before now), and the stressors acting now.
+    pub fn memory_bytes(&self, i: u32, since_ns: Nanos, now: Nanos) -> f64 {
+        let mut bytes = 0.0;
+        for (f, kind, windows) in &self.memory {
+            if self.targets[*f as usize].binary_search(&i).is_err() {
+                continue;
+            }
+            for w in windows {
+                match *kind {
+                    FaultKind::MemoryLeak { bytes_per_s } => {
+                        let (from, to) = (w.start_ns.max(since_ns), w.end_ns.min(now));
+                        if to > from {
+                            bytes += bytes_per_s * (to - from) as f64 / 1e9;
+                        }
+                    }
+                    FaultKind::MemoryStress { bytes: b } if w.start_ns <= now && now < w.end_ns => bytes += b,
+                    _ => {}
+                }
+            }
+        }
+        bytes
     }
 
     /// Does a fault crash instances when it starts (or a random one when it fails)?

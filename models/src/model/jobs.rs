@@ -33,6 +33,12 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Ok(inst) => inst,
             Err((outcome, inst)) => return self.refused_by_balancer(seed, slot, batch, outcome, inst, now, q),
         };
+        if T::EXTRAS && !self.memory.is_empty() && self.spec.services[seed.service as usize].memory.is_some() {
+            // The OOM killer: this job's data would fill the heap.
+            if self.out_of_memory(seed.service as usize, inst, now, q)? {
+                return self.refused_by_balancer(seed, slot, batch, Outcome::Error, inst, now, q);
+            }
+        }
         if T::EXTRAS && self.tracks_customers {
             if let Some(restart_ns) = self.faults.poisoned(seed.service, seed.customer) {
                 // The poisoned request crashes the instance, and fails with it.
@@ -106,8 +112,8 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         };
         if free_worker {
             self.instances[inst as usize].busy += 1;
-            let work = self.work_starts(seed.service as usize, seed.op, inst, now, now, batch);
-            q.schedule_at(now + work, Event::new(Kind::WorkDone, h, 0));
+            let (work, mark) = self.work_starts(seed.service as usize, seed.op, inst, now, now, batch);
+            q.schedule_at(now + work, Event::new(Kind::WorkDone, h, mark));
         } else {
             let instance = &mut self.instances[inst as usize];
             if T::EXTRAS && instance.queue.is_empty() {
@@ -270,13 +276,14 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let job = self.jobs.get_mut(job_h).expect("live job");
         job.work_started_ns = now;
         let (s, op, inst, arrived_ns, batch) = (job.service as usize, job.op, job.instance, job.arrived_ns, job.batch);
-        let work = self.work_starts(s, op, inst, arrived_ns, now, batch);
-        q.schedule_at(now + work, Event::new(Kind::WorkDone, job_h, 0));
+        let (work, mark) = self.work_starts(s, op, inst, arrived_ns, now, batch);
+        q.schedule_at(now + work, Event::new(Kind::WorkDone, job_h, mark));
     }
 
     /// Records a job's wait from `arrived_ns` to `now` at service `s`; draws its work time
     /// (its operation `op`'s), slowed by the CPU stress acting on its instance now and by the
-    /// instance's noise (steal, and the pauses it meets).
+    /// instance's noise (steal, and the pauses it meets), and kept waiting by its collector.
+    /// Also the mark its `WorkDone` carries (see `heap.rs`; 0 without memory).
     #[inline]
     pub(super) fn work_starts(
         &mut self,
@@ -286,7 +293,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         arrived_ns: Nanos,
         now: Nanos,
         batch: u8,
-    ) -> Nanos {
+    ) -> (Nanos, u32) {
         self.record_wait(s, arrived_ns, now, batch);
         let rt = &mut self.services[s];
         let work = if !T::EXTRAS || rt.simple {
@@ -296,7 +303,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             op_work(&mut self.ops[(first_op + op as u32) as usize])
         };
         if !T::POLICIES {
-            return work;
+            return (work, 0);
         }
         let mut work = work;
         if T::EXTRAS {
@@ -305,10 +312,14 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 work = round_ns(work as f64 * factor);
             }
         }
-        match self.noise.as_deref_mut() {
-            Some(n) => n.work_ns(inst, now, work),
-            None => work,
+        if let Some(n) = self.noise.as_deref_mut() {
+            work = n.work_ns(inst, now, work);
         }
+        if T::EXTRAS && !self.memory.is_empty() && self.spec.services[s].memory.is_some() {
+            let (wait, mark) = self.heap_work_starts(s, inst, now);
+            return (work.saturating_add(wait), mark);
+        }
+        (work, 0)
     }
 
     /// A worker of `instance` (of service `service`), busy since `busy_from_ns`, is free:
@@ -470,7 +481,16 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         self.send_reply(job.call, job.attempt as u32, outcome, job.instance, now, q)
     }
 
-    pub(super) fn work_done(&mut self, job_h: Handle, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
+    pub(super) fn work_done(
+        &mut self,
+        job_h: Handle,
+        mark: u32,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), Halt> {
+        if T::EXTRAS && !self.memory.is_empty() && self.stopped_by_pauses(job_h, mark, now, q) {
+            return Ok(());
+        }
         let job = *self.jobs.get(job_h).expect("live job");
         let rt = &mut self.services[job.service as usize];
         if !rt.hold_worker_during_calls {

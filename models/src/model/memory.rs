@@ -176,6 +176,12 @@ fn services_bytes(spec: &Spec) -> u64 {
     // Noise: each instance's steal and pauses (an `Option` each, whether noisy or not).
     let noise_per_instance =
         if spec.noise.is_some() { crate::faults::noise::NoiseState::BYTES_PER_INSTANCE } else { 0 };
+    // Heaps: a record per instance of every service once one service has `memory`.
+    let heap_per_instance = if spec.services.iter().any(|s| s.memory.is_some()) {
+        size_of::<crate::faults::memory::InstanceMemory>() as u64
+    } else {
+        0
+    };
     let fleets = crate::features::Paths::of(spec, true).fleet;
     sum(spec.services.iter().zip(fleets).map(|(s, has_fleet)| {
         let n = s.instances as u64;
@@ -199,7 +205,7 @@ fn services_bytes(spec: &Spec) -> u64 {
             + 2 * EMPTY_HDR_BYTES
             + 3 * s.name.len() as u64
             + fleet
-            + n * (size_of::<Instance>() as u64 + faults_per_instance + noise_per_instance)
+            + n * (size_of::<Instance>() as u64 + faults_per_instance + noise_per_instance + heap_per_instance)
     }))
 }
 

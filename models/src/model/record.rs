@@ -291,6 +291,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let mut ops = std::mem::take(&mut self.ops).into_iter();
         let spec = self.spec;
         let instances = &self.instances;
+        let heaps = &self.memory;
         let scalers = &self.scalers;
         let services = self
             .services
@@ -303,6 +304,15 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 rt.stats.wait = rt.wait.into_histogram();
                 rt.stats.fleet = rt.fleet.as_ref().filter(|_| rt.reports_fleet).map(|f| f.stats);
                 let first = rt.first_instance as usize;
+                rt.stats.memory = svc.memory.map(|_| {
+                    heaps[first..first + rt.instances as usize].iter().fold(MemoryStats::default(), |t, m| {
+                        MemoryStats {
+                            oom_kills: t.oom_kills + m.oom_kills,
+                            gc_pauses: t.gc_pauses + m.gc_pauses,
+                            gc_paused_ns: t.gc_paused_ns + m.gc_paused_ns,
+                        }
+                    })
+                });
                 rt.stats.instances_stats = instances[first..first + rt.instances as usize]
                     .iter()
                     .map(|i| InstanceStats { jobs: i.jobs, busy: Integral(i.busy_ns) })

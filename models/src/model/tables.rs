@@ -235,6 +235,11 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             ),
             jobs: Slab::with_capacity_limit(spec.max_in_flight_jobs as usize),
             faults: FaultState::new(&spec.faults, &spec.random_faults, &first_instance, instances.len() as u32, seed),
+            memory: if spec.services.iter().any(|s| s.memory.is_some()) {
+                vec![Default::default(); spec.instance_count() as usize]
+            } else {
+                Vec::new()
+            },
             noise: spec.noise.as_ref().map(|n| {
                 let names = spec.services.iter().flat_map(|s| (0..s.instances).map(move |i| (s.name.as_str(), i)));
                 Box::new(NoiseState::new(n, seed, names))
@@ -350,7 +355,9 @@ fn services_rt(
                 });
             }
             let entity = format!("service/{}", s.name);
-            let has_outages = spec.faults.iter().any(|f| f.kind.breaks_instances() && f.target.hits(svc_index as u32));
+            // (The OOM killer crashes instances as an outage does.)
+            let has_outages = s.memory.is_some()
+                || spec.faults.iter().any(|f| f.kind.breaks_instances() && f.target.hits(svc_index as u32));
             let op0 = &s.operations[0];
             let simple = s.operations.len() == 1 && op0.branches.is_empty();
             let first_op = ops.len() as u32;

@@ -58,6 +58,13 @@ pub enum FaultKind {
     /// `internal` and `unavailable`: `error`, as a 500 or 503), as AWS FIS injects API errors
     /// and throttling.
     ApiError,
+    /// A leak of `leak_mb_per_s` in the heaps of the instances hit (their service needs
+    /// `memory`): from `start` their live data grows until `start + duration`, and what
+    /// leaked stays until the instance restarts (an OOM kill restarts it).
+    MemoryLeak,
+    /// A stressor takes `memory_mb` of the instances' memory while it acts (LitmusChaos'
+    /// pod-memory-hog, Chaos Mesh's StressChaos memory): the heap has that much less room.
+    MemoryStress,
     /// Istio's and Envoy's fault injection: `error_percent` of the requests aborted (with
     /// `class`) and `slow_percent` delayed by `latency` (plus or minus `jitter`).
     HttpFault,
@@ -199,6 +206,9 @@ pub struct FaultSection {
     pub queue_kb: Option<Loc<u64>>,
     /// gray: the share of jobs that fail, and of answers delayed by `latency`.
     pub error_percent: Option<Loc<f64>>,
+    /// memory-leak: megabytes (10^6 bytes) a second; memory-stress: megabytes taken.
+    pub leak_mb_per_s: Option<Loc<f64>>,
+    pub memory_mb: Option<Loc<f64>>,
     /// api-error and http-fault: how the failed calls fail (default `internal`).
     pub class: Option<Loc<ErrorClass>>,
     pub slow_percent: Option<Loc<f64>>,

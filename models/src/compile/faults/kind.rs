@@ -15,7 +15,9 @@ impl Checker<'_> {
     pub(super) fn kind(&mut self, section: &Loc<FaultSection>, path: &str, zone_target: bool) -> FaultKind {
         let fault = &section.value;
         let name = kind_name(fault.kind);
-        let options: [(&str, Option<&std::ops::Range<usize>>); 12] = [
+        let options: [(&str, Option<&std::ops::Range<usize>>); 14] = [
+            ("leak_mb_per_s", fault.leak_mb_per_s.as_ref().map(|l| &l.span)),
+            ("memory_mb", fault.memory_mb.as_ref().map(|l| &l.span)),
             ("class", fault.class.as_ref().map(|l| &l.span)),
             ("grace", fault.grace.as_ref().map(|l| &l.span)),
             ("rate_mbps", fault.rate_mbps.as_ref().map(|l| &l.span)),
@@ -44,6 +46,8 @@ impl Checker<'_> {
             FaultKindSection::TaskKill => &["grace"],
             FaultKindSection::Gray => &["error_percent", "slow_percent", "latency", "jitter"],
             FaultKindSection::ApiError => &["error_percent", "class"],
+            FaultKindSection::MemoryLeak => &["leak_mb_per_s"],
+            FaultKindSection::MemoryStress => &["memory_mb"],
             FaultKindSection::HttpFault => &["error_percent", "class", "slow_percent", "latency", "jitter"],
             _ => &[],
         };
@@ -67,6 +71,32 @@ impl Checker<'_> {
         };
         match fault.kind {
             FaultKindSection::Outage => FaultKind::Outage,
+            FaultKindSection::MemoryLeak | FaultKindSection::MemoryStress => {
+                let (key, v, hint) = match fault.kind {
+                    FaultKindSection::MemoryLeak => (
+                        "leak_mb_per_s",
+                        &fault.leak_mb_per_s,
+                        "leak_mb_per_s = 1 fills a 512 MB heap in under 9 minutes",
+                    ),
+                    _ => ("memory_mb", &fault.memory_mb, "memory_mb = 256 takes half of a 512 MB heap"),
+                };
+                let mb = match v {
+                    Some(x) if x.value > 0.0 && x.value <= 1e9 => x.value,
+                    Some(x) => {
+                        let message = format!("{key} must be above 0 and at most 1,000,000,000, not {}", x.value);
+                        self.err(x.span.clone(), format!("{path}.{key}"), message).hint(hint);
+                        0.0
+                    }
+                    None => {
+                        required(self, key, hint);
+                        0.0
+                    }
+                };
+                match fault.kind {
+                    FaultKindSection::MemoryLeak => FaultKind::MemoryLeak { bytes_per_s: mb * 1e6 },
+                    _ => FaultKind::MemoryStress { bytes: mb * 1e6 },
+                }
+            }
             FaultKindSection::Partition => FaultKind::Partition,
             FaultKindSection::Bandwidth => {
                 let bits_per_s = match &fault.rate_mbps {
@@ -233,6 +263,8 @@ pub(super) fn kind_name(kind: FaultKindSection) -> &'static str {
         FaultKindSection::CrossZoneSlowdown => "cross-zone-slowdown",
         FaultKindSection::Gray => "gray",
         FaultKindSection::ApiError => "api-error",
+        FaultKindSection::MemoryLeak => "memory-leak",
+        FaultKindSection::MemoryStress => "memory-stress",
         FaultKindSection::HttpFault => "http-fault",
         FaultKindSection::Bandwidth => "bandwidth",
         FaultKindSection::TaskKill => "task-kill",
@@ -248,6 +280,8 @@ fn owner_of(key: &str) -> &'static str {
         "flows_percent" => "a link fault (from, to)",
         "error_percent" | "slow_percent" => "kind = \"gray\" (or api-error, http-fault)",
         "class" => "kind = \"api-error\" or \"http-fault\"",
+        "leak_mb_per_s" => "kind = \"memory-leak\"",
+        "memory_mb" => "kind = \"memory-stress\"",
         "rate_mbps" | "queue_kb" => "kind = \"bandwidth\"",
         "grace" => "kind = \"task-kill\"",
         _ => "kind = \"network-latency\"",
