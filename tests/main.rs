@@ -15,6 +15,7 @@ mod hostile_input;
 mod impact;
 mod limits;
 mod memory;
+mod names;
 mod noise;
 mod operations;
 mod properties;

@@ -350,6 +350,13 @@ impl Gen {
             let random = matches!(kind, "outage" | "stop" | "reboot");
             let when = if kind == "terminate" {
                 format!("start = {}", d(start))
+            } else if kind == "db-failover" {
+                format!(
+                    "start = {}\nfailover_time = {{ dist = \"uniform\", min = {}, max = {} }}",
+                    d(start),
+                    d(length / 2 + 1),
+                    d(length + 1)
+                )
             } else if kind == "reboot" && f.start_pct % 7 == 3 {
                 // Chaos Monkey's calendar: kills only in runs that reach a Monday's 9 a.m.
                 format!("duration = {}\nchaos_monkey = {{ mean_days = 1.5, min_days = 1 }}", d(length))
@@ -365,7 +372,7 @@ impl Gen {
             };
             out += &format!("\n[[fault]]\nkind = \"{kind}\"\nservice = \"{prefix}s{s}\"\n{when}\n");
             // Some windows repeat (every twice their length), some strengths ramp up.
-            if when.starts_with("start") && kind != "terminate" && f.start_pct % 5 == 1 {
+            if when.starts_with("start") && !matches!(kind, "terminate" | "db-failover") && f.start_pct % 5 == 1 {
                 out += &format!("every = {}\n", d(2 * length + 1));
             }
             if when.starts_with("start")
@@ -393,6 +400,10 @@ impl Gen {
                     )
                 }
                 "memory-leak" => out += &format!("leak_mb_per_s = {}\n", f.load_percent + 1),
+                "dns" => {
+                    out += &format!("answer = \"{}\"\n", ["error", "blackhole", "reject"][f.load_percent as usize % 3])
+                }
+                "clock-skew" => out += &format!("offset_s = {}\n", f.load_percent as i64 * 7 - 300),
                 "memory-stress" => out += &format!("memory_mb = {}\n", f.load_percent * 3 + 1),
                 "api-error" => {
                     let class = ["internal", "throttled", "unavailable"][f.load_percent as usize % 3];
@@ -759,13 +770,21 @@ fn call() -> impl Strategy<Value = CallG> {
         call_shape(),
         proptest::option::of(1u8..=2),
         any::<bool>(),
+        opt_key(
+            "token",
+            (1u64..600_000, 0u64..60_000)
+                .prop_map(|(v, l)| format!("{{ validity = {}, leeway = {} }}", d(v * 1000), d(l * 1000))),
+        ),
     )
-        .prop_map(|(to, joins_previous, grouped, for_types, mut keys, critical, fallback, shape, branch, op)| {
-            keys.extend(critical);
-            keys.extend(fallback);
-            keys.extend(shape);
-            CallG { to, joins_previous, grouped, for_types, branch, op, keys }
-        })
+        .prop_map(
+            |(to, joins_previous, grouped, for_types, mut keys, critical, fallback, shape, branch, op, token)| {
+                keys.extend(critical);
+                keys.extend(fallback);
+                keys.extend(shape);
+                keys.extend(token);
+                CallG { to, joins_previous, grouped, for_types, branch, op, keys }
+            },
+        )
 }
 
 /// A call's shape: repeated (each count form, in sequence or in parallel), conditional,
@@ -875,6 +894,7 @@ fn service() -> impl Strategy<Value = ServiceG> {
             proptest::option::weighted(0.25, (1u32..5, 1u32..5)),
             proptest::option::of(dist()),
             proptest::option::weighted(0.15, (1u32..200, 1u32..100, 0u32..5, 0u32..20, 0u32..3)),
+            opt_key("dns_ttl", (1u64..120_000).prop_map(|t| d(t * 100))),
         ),
     )
         .prop_map(
@@ -882,6 +902,7 @@ fn service() -> impl Strategy<Value = ServiceG> {
                 weights[0] += 1; // not all zero
                 let mut keys = vec![workers, time];
                 keys.extend([errors, hold, shed.0, shed.1, shed.2, shed.3, outlier].into_iter().flatten());
+                keys.extend(ops.4);
                 if let Some((base, room, per_job, alloc, leak)) = ops.3 {
                     keys.push(format!(
                         "memory = {{ limit_mb = {}, base_mb = {base}, per_job_mb = {}, alloc_mb_per_job = {alloc}, leak_mb_per_s = {leak}, restart_time = \"{}ms\" }}",
@@ -897,8 +918,11 @@ fn service() -> impl Strategy<Value = ServiceG> {
 }
 
 /// The fault kinds the generator draws from (outages twice as often).
-const FAULT_KINDS: [&str; 19] = [
+const FAULT_KINDS: [&str; 22] = [
     "task-kill",
+    "dns",
+    "clock-skew",
+    "db-failover",
     "memory-leak",
     "memory-stress",
     "gray",
@@ -1214,6 +1238,11 @@ fn the_generator_covers_the_format() {
         "[noise]",
         "memory = {",
         "\"memory-leak\"",
+        "\"dns\"",
+        "\"clock-skew\"",
+        "\"db-failover\"",
+        "token = {",
+        "dns_ttl = ",
         "\"memory-stress\"",
         "cpu_steal = ",
         "pauses = ",

@@ -22,7 +22,7 @@ pub fn round_ns(x: f64) -> Nanos {
     (x + 0.5).clamp(0.0, MAX_DRAW_NS as f64) as i64 as Nanos
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Dist {
     Constant(Nanos),
     Exponential {

@@ -39,6 +39,8 @@ pub enum Feature {
     Noise,
     /// Instances' heaps (a service's `memory`): collections, leaks, OOM kills.
     Memory,
+    /// Names and clocks: DNS caches, database failovers, clock skew, tokens.
+    Names,
     /// A call repeated, made with a probability, or awaited at the end or never.
     CallShapes,
     /// Regions and zones (placement and latency between placements, customers counted),
@@ -49,7 +51,7 @@ pub enum Feature {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 25] = [
+    pub const ALL: [Feature; 26] = [
         Feature::RetryBudget,
         Feature::CircuitBreaker,
         Feature::Bulkhead,
@@ -72,6 +74,7 @@ impl Feature {
         Feature::Operations,
         Feature::Noise,
         Feature::Memory,
+        Feature::Names,
         Feature::CallShapes,
         Feature::Topology,
         Feature::Controllers,
@@ -84,7 +87,7 @@ impl Feature {
             RetryBudget | CircuitBreaker | Bulkhead | AdaptiveThrottling | Hedging | Fallback | DecorrelatedJitter
             | LoadBalancer | HealthCheck | OutlierDetection | Topology | Controllers | Noise => TierKind::Policies,
             CallDeadline | PropagateDeadline | ErrorProbability | QueueDiscipline | Codel | MaxInFlight | Outage
-            | CpuStress | NetworkFault | Operations | CallShapes | Memory => TierKind::Full,
+            | CpuStress | NetworkFault | Operations | CallShapes | Memory | Names => TierKind::Full,
         }
     }
 
@@ -207,6 +210,7 @@ pub fn call_features(c: &CallSpec) -> Features {
         deadline_ns,
         propagate_deadline,
         route: _, // routes need a topology
+        token: _, // checked only where clocks are skewed (a fault: `Names`)
     } = c;
     let RetrySpec { max_attempts: _, backoff, retry_on: _, budget } = retry;
     let mut set = Features::default();
@@ -245,6 +249,7 @@ pub fn service_features(s: &ServiceSpec) -> Features {
         autoscaling,
         in_service: _, // with autoscaling
         memory,
+        dns_ttl_ns: _, // names are modelled with the faults that need them
     } = s;
     let FleetSpec { lb, weights: _, shard_size: _, health, outlier } = fleet;
     let SheddingSpec { discipline, codel, standing_ns: _, max_in_flight } = shedding;
@@ -281,6 +286,7 @@ fn fault_feature(f: &FaultSpec) -> Feature {
         FaultKind::Partition | FaultKind::Bandwidth { .. } => Feature::NetworkFault,
         FaultKind::CpuStress(_) => Feature::CpuStress,
         FaultKind::MemoryLeak { .. } | FaultKind::MemoryStress { .. } => Feature::Memory,
+        FaultKind::Dns { .. } | FaultKind::ClockSkew { .. } | FaultKind::DbFailover => Feature::Names,
         FaultKind::NetworkLatency { .. } | FaultKind::PacketLoss(_) => Feature::NetworkFault,
         // It acts on launches only: without autoscaling, on nothing.
         FaultKind::InsufficientCapacity => Feature::Controllers,

@@ -33,6 +33,7 @@ mod heap;
 mod jobs;
 mod lanes;
 mod memory;
+mod names;
 mod policies;
 mod record;
 mod records;
@@ -89,6 +90,8 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     faults: FaultState,
     /// The fleet's background noise (`None`: none).
     noise: Option<Box<crate::faults::noise::NoiseState>>,
+    /// Callers' DNS records of the names faults break, and clocks (`None`: not modelled).
+    names: Option<Box<names::NamesRt>>,
     /// By global instance, its heap's state (empty when no service has `memory`).
     memory: Vec<crate::faults::memory::InstanceMemory>,
     /// The periodic ticks, indexed by a `Kind::Tick` event's `arg`.

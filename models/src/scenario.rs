@@ -19,7 +19,9 @@ mod policy;
 mod topology;
 
 pub use control::{AutoscalerKind, AutoscalingSection, AutoshiftSection, ShiftSection, ZonalShiftSection};
-pub use fault::{AnalysisSection, ChaosMonkeySection, Direction, ErrorClass, FaultKind, FaultSection, IfEmpty};
+pub use fault::{
+    AnalysisSection, ChaosMonkeySection, Direction, DnsAnswer, ErrorClass, FaultKind, FaultSection, IfEmpty,
+};
 pub use noise::{NetworkNoiseSection, NoiseSection, PausesSection, StealSection};
 pub use policy::{
     BreakerKind, BreakerSection, BudgetKind, BudgetSection, BulkheadSection, FallbackSection, HedgeSection, RetryOn,
@@ -202,6 +204,8 @@ pub struct RequestSection {
     /// the work if nobody waits for it any more and bounds its own calls. Default false.
     #[serde(default)]
     pub propagate_deadline: bool,
+    /// A token carried by every attempt, checked by the callee's clock. Default: none.
+    pub token: Option<Loc<TokenSection>>,
     /// Network latency between client and target, drawn once each way. Default: none.
     pub latency: Option<Loc<DistSection>>,
     /// Client retries. Default: one attempt.
@@ -267,6 +271,10 @@ pub struct ServiceSection {
     pub shard_size: Option<Loc<u32>>,
     /// Scales the instances in service between a min and a max.
     pub autoscaling: Option<Loc<AutoscalingSection>>,
+    /// The TTL of the service's DNS record: how long a caller may use the address it
+    /// resolved. Default 60 s (when names are modelled: a dns, db-failover or clock-skew
+    /// fault in the scenario).
+    pub dns_ttl: Option<Loc<Duration>>,
     /// Each instance's heap: its limit, live data, allocation, garbage collection, leak; the
     /// OOM kill at the limit and the restart after it. Default: none (memory is not modelled).
     pub memory: Option<Loc<MemorySection>>,
@@ -285,6 +293,16 @@ impl ServiceSection {
     pub fn all_calls(&self) -> impl Iterator<Item = &Loc<CallSection>> {
         self.calls.iter().chain(self.operations.iter().flat_map(|o| o.value.calls.iter()))
     }
+}
+
+/// A call's token (a JWT's `iat` and `exp`): issued by the caller on its clock, valid for
+/// `validity`; the callee accepts it while its own clock reads within the window, give or
+/// take `leeway` (default 0).
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSection {
+    pub validity: Loc<Duration>,
+    pub leeway: Option<Loc<Duration>>,
 }
 
 /// A service's `memory`: each instance's heap (sizes in megabytes, 10^6 bytes).
@@ -374,6 +392,8 @@ pub struct CallSection {
     /// with it. Default false.
     #[serde(default)]
     pub propagate_deadline: bool,
+    /// A token carried by every attempt, checked by the callee's clock. Default: none.
+    pub token: Option<Loc<TokenSection>>,
     /// Network latency of this hop, drawn once each way. Default: none.
     pub latency: Option<Loc<DistSection>>,
     /// Adjacent calls with the same group run in parallel; a call without one runs alone.

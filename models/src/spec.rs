@@ -170,6 +170,8 @@ pub struct ServiceSpec {
     /// start).
     pub autoscaling: Option<AutoscalingSpec>,
     pub in_service: u32,
+    /// Its DNS record's TTL (`None`: the default, 60 s, where names are modelled).
+    pub dns_ttl_ns: Option<Nanos>,
     /// Each instance's heap (`None`: memory is not modelled).
     pub memory: Option<crate::faults::memory::Heap>,
 }
@@ -507,6 +509,9 @@ pub struct CallSpec {
     /// A router's call into the cells: the target is the customer's cell's copy of `to`'s
     /// template service (`Spec::routes[route]`); `to` is the first cell's.
     pub route: Option<u32>,
+    /// A token each attempt carries: its validity and the callee's leeway, checked against
+    /// the two clocks (only clock skew can make it fail).
+    pub token: Option<(Nanos, Nanos)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

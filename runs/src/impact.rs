@@ -120,6 +120,14 @@ impl<'s> Analysis<'s> {
         for (i, f) in spec.faults.iter().enumerate() {
             let mut hit = vec![false; n];
             for (s, _) in f.target.chosen(i as u32, seed) {
+                if let cellsim_models::faults::FaultKind::Dns { .. } = f.kind {
+                    // A name that does not resolve harms its callers: they are faulted.
+                    for c in spec.calls.iter().filter(|c| c.to == s).filter_map(|c| c.from) {
+                        hit[c.0 as usize] = true;
+                        faulted[c.0 as usize] = true;
+                    }
+                    continue;
+                }
                 hit[s as usize] = true;
                 faulted[s as usize] = true;
             }

@@ -15,6 +15,7 @@ use crate::units::{Duration, Loc};
 pub(super) struct CallKeys<'s> {
     timeout: Option<&'s Loc<Duration>>,
     propagate_deadline: bool,
+    token: Option<&'s Loc<crate::scenario::TokenSection>>,
     latency: Option<&'s Loc<DistSection>>,
     retry: Option<&'s Loc<RetrySection>>,
     breaker: Option<&'s Loc<BreakerSection>>,
@@ -32,6 +33,7 @@ impl<'s> From<&'s RequestSection> for CallKeys<'s> {
         CallKeys {
             timeout: r.timeout.as_ref(),
             propagate_deadline: r.propagate_deadline,
+            token: r.token.as_ref(),
             latency: r.latency.as_ref(),
             retry: r.retry.as_ref(),
             breaker: r.breaker.as_ref(),
@@ -50,6 +52,7 @@ impl<'s> From<&'s CallSection> for CallKeys<'s> {
         CallKeys {
             timeout: c.timeout.as_ref(),
             propagate_deadline: c.propagate_deadline,
+            token: c.token.as_ref(),
             latency: c.latency.as_ref(),
             retry: c.retry.as_ref(),
             breaker: c.breaker.as_ref(),
@@ -138,6 +141,18 @@ impl Checker<'_> {
             Some(d) => d.value.ns(),
             None => 0,
         };
+        let token = keys.token.map(|t| {
+            let validity_ns = t.value.validity.value.ns();
+            if validity_ns == 0 {
+                self.err(
+                    t.value.validity.span.clone(),
+                    format!("{path}.token.validity"),
+                    "a token's validity must be above 0",
+                )
+                .hint("token = { validity = \"5m\" }: valid for five minutes from its issue");
+            }
+            (validity_ns.max(1), t.value.leeway.as_ref().map_or(0, |l| l.value.ns()))
+        });
         let request_bytes = self.size(keys.request_bytes, &format!("{path}.request_bytes"));
         let response_bytes = self.size(keys.response_bytes, &format!("{path}.response_bytes"));
         CallSpec {
@@ -162,6 +177,7 @@ impl Checker<'_> {
             deadline_ns,
             propagate_deadline: keys.propagate_deadline,
             route: keys.route,
+            token,
         }
     }
 }

@@ -109,7 +109,22 @@ impl Checker<'_> {
         }
         let repeat = if monkey.is_some() { None } else { self.fault_repeat(section, path, start, end, cx.duration_ns) };
         let ramp_ns = self.ramp(section, path, end.saturating_sub(start));
+        let failover = (fault.kind == FaultKindSection::DbFailover).then(|| match &fault.failover_time {
+            Some(d) => self.dist(d, &format!("{path}.failover_time")),
+            None => crate::dist::Dist::Constant(timing::DEFAULT_FAILOVER_NS),
+        });
+        if matches!(kind, crate::faults::FaultKind::Dns { .. } | crate::faults::FaultKind::DbFailover)
+            && fault.service.is_none()
+        {
+            self.err(
+                section.span.clone(),
+                format!("{path}.service"),
+                format!("a {} fault is aimed at a service's name", kind.name()),
+            )
+            .hint("service = \"db\": the name its callers resolve");
+        }
         FaultSpec {
+            failover,
             kind,
             target,
             window: Window { start_ns: start, end_ns: end },

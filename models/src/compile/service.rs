@@ -118,6 +118,7 @@ impl Checker<'_> {
             autoscaling,
             in_service,
             memory: s.memory.as_ref().map(|m| self.memory(m, &path)),
+            dns_ttl_ns: s.dns_ttl.as_ref().map(|t| t.value.ns()),
         }
     }
 

@@ -29,6 +29,9 @@ pub struct FaultSpec {
     /// Kills on Chaos Monkey's calendar instead of a window (a crash kind; `random` is set:
     /// no single window).
     pub monkey: Option<ChaosMonkey>,
+    /// A database failover's time, drawn per run (each occurrence's window then ends at its
+    /// start plus the draw; `window` holds the distribution's mean, for reports).
+    pub failover: Option<crate::dist::Dist>,
 }
 
 /// Chaos Monkey's schedule (Netflix): on each work day (Monday to Friday; the run starts on
@@ -195,6 +198,27 @@ pub enum FaultKind {
     MemoryLeak { bytes_per_s: f64 },
     /// A stressor holds `bytes` of the instances' memory while it acts.
     MemoryStress { bytes: f64 },
+    /// The target service's name does not resolve (or resolves wrong) for callers whose
+    /// cached record expires while it acts (catalogue 24; see `dns`).
+    Dns { answer: DnsAnswer },
+    /// The instances' clocks read `offset_ns` off while it acts (catalogue 31).
+    ClockSkew { offset_ns: i64 },
+    /// The target service, a database writer, fails over (catalogue 29; see `failover`):
+    /// its jobs abort at the start, it is down until the flip (the window's end, drawn from
+    /// `FaultSpec::failover`), and callers with a record older than the flip fail until
+    /// it expires.
+    DbFailover,
+}
+
+/// What a lookup gets while a `Dns` fault acts on the name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DnsAnswer {
+    /// The lookup fails (NXDOMAIN, SERVFAIL): the call fails with `error`.
+    Error,
+    /// A wrong address where nothing answers: the call is lost.
+    Blackhole,
+    /// A wrong address that refuses: the call fails with `error` at once.
+    Reject,
 }
 
 /// Which crash a `Crash` fault is (they differ in how long the instance stays down, and in
@@ -229,6 +253,9 @@ impl FaultKind {
             FaultKind::Bandwidth { .. } => "bandwidth",
             FaultKind::MemoryLeak { .. } => "memory-leak",
             FaultKind::MemoryStress { .. } => "memory-stress",
+            FaultKind::Dns { .. } => "dns",
+            FaultKind::ClockSkew { .. } => "clock-skew",
+            FaultKind::DbFailover => "db-failover",
         }
     }
 
@@ -246,6 +273,7 @@ impl FaultKind {
                 | FaultKind::PoisonPill { .. }
                 | FaultKind::PowerInterruption
                 | FaultKind::Gray { .. }
+                | FaultKind::DbFailover
         )
     }
 

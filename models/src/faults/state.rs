@@ -2,7 +2,7 @@
 //! slows it, changed only when a fault starts or ends. Lookups are O(1); a transition costs
 //! O(faults x targeted instances).
 
-use super::catalogue::{CpuStress, FaultKind, FaultSpec, FaultTarget, Pick, RandomFault};
+use super::catalogue::{CpuStress, DnsAnswer, FaultKind, FaultSpec, FaultTarget, Pick, RandomFault};
 use super::network::PacketLoss;
 use super::random::UpDown;
 use crate::outcome::Outcome;
@@ -149,6 +149,11 @@ pub struct FaultState {
     /// Memory leaks and stresses: the fault, its kind, its windows (asked per job by
     /// `memory_bytes`, not applied at transitions).
     memory: Vec<(u32, FaultKind, Vec<Window>)>,
+    /// Database failovers' flips (the promoted writer named), as (service, instant), sorted.
+    flips: Vec<(u32, Nanos)>,
+    /// Clock-skew faults, and DNS faults with the service whose name they break.
+    skews: Vec<u32>,
+    dns: Vec<(u32, u32, DnsAnswer)>,
 }
 
 impl FaultState {
@@ -197,9 +202,35 @@ impl FaultState {
             }
         }
         let faults = &all[..];
+        // Each fault's windows: a failover's each end at its start plus a draw of its time.
+        let windows: Vec<Vec<Window>> = faults
+            .iter()
+            .enumerate()
+            .map(|(i, f)| match &f.failover {
+                Some(d) => {
+                    let mut rng = Stream::new(seed, &format!("fault/{i}"), "failover");
+                    let draw = |w: Window, rng: &mut Stream| Window {
+                        start_ns: w.start_ns,
+                        end_ns: w.start_ns.saturating_add(d.sample(rng).max(1)),
+                    };
+                    f.occurrences().map(|w| draw(w, &mut rng)).collect()
+                }
+                None => f.occurrences().collect(),
+            })
+            .collect();
+        let mut flips: Vec<(u32, Nanos)> = faults
+            .iter()
+            .zip(&windows)
+            .filter(|(f, _)| f.kind == FaultKind::DbFailover)
+            .flat_map(|(f, ws)| {
+                let service = f.target.instances.first().map_or(u32::MAX, |&(s, _)| s);
+                ws.iter().map(move |w| (service, w.end_ns))
+            })
+            .collect();
+        flips.sort_unstable();
         let mut timeline = Vec::with_capacity(2 * faults.len());
-        for (i, f) in faults.iter().enumerate().filter(|(_, f)| !f.random) {
-            for w in f.occurrences() {
+        for (i, _) in faults.iter().enumerate().filter(|(_, f)| !f.random) {
+            for &w in &windows[i] {
                 timeline.push(Transition { at_ns: w.start_ns, fault: i as u32, starts: true });
                 timeline.push(Transition { at_ns: w.end_ns, fault: i as u32, starts: false });
             }
@@ -319,13 +350,27 @@ impl FaultState {
                 })
                 .collect(),
             started_ns: vec![0; faults.len()],
-            crashes_any: faults.iter().any(|f| matches!(f.kind, FaultKind::Crash(_) | FaultKind::PowerInterruption)),
+            crashes_any: faults
+                .iter()
+                .any(|f| matches!(f.kind, FaultKind::Crash(_) | FaultKind::PowerInterruption | FaultKind::DbFailover)),
             ramped_stress: faults.iter().any(|f| f.ramp_ns > 0 && matches!(f.kind, FaultKind::CpuStress(_))),
             memory: faults
                 .iter()
                 .enumerate()
                 .filter(|(_, f)| matches!(f.kind, FaultKind::MemoryLeak { .. } | FaultKind::MemoryStress { .. }))
                 .map(|(i, f)| (i as u32, f.kind, f.occurrences().collect()))
+                .collect(),
+            flips,
+            skews: (0..faults.len() as u32)
+                .filter(|&i| matches!(faults[i as usize].kind, FaultKind::ClockSkew { .. }))
+                .collect(),
+            dns: faults
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| match (f.kind, f.target.instances.first()) {
+                    (FaultKind::Dns { answer }, Some(&(s, _))) => Some((i as u32, s, answer)),
+                    _ => None,
+                })
                 .collect(),
         }
     }
@@ -427,7 +472,9 @@ impl FaultState {
                         self.links_active -= 1;
                     }
                 }
-                FaultKind::Crash(_) | FaultKind::PowerInterruption => {
+                // Asked per call (`clock_offset_ns`, `dns_answer`).
+                FaultKind::Dns { .. } | FaultKind::ClockSkew { .. } => {}
+                FaultKind::Crash(_) | FaultKind::PowerInterruption | FaultKind::DbFailover => {
                     count(&mut self.down);
                     if t.starts {
                         self.crashed.extend_from_slice(targets);
@@ -512,6 +559,40 @@ impl FaultState {
             }
         }
         bytes
+    }
+
+    /// Does the scenario model names and clocks (a DNS, clock-skew or failover fault)?
+    pub fn names_modelled(&self) -> bool {
+        !self.flips.is_empty() || !self.skews.is_empty() || !self.dns.is_empty()
+    }
+
+    /// How far global instance `i`'s clock reads off real time now: the offsets of the
+    /// clock-skew faults acting on it, summed.
+    #[inline]
+    pub fn clock_offset_ns(&self, i: u32) -> i64 {
+        let mut offset = 0i64;
+        for &f in &self.skews {
+            if let FaultKind::ClockSkew { offset_ns } = self.kinds[f as usize] {
+                if self.active[f as usize] && self.targets[f as usize].binary_search(&i).is_ok() {
+                    offset = offset.saturating_add(offset_ns);
+                }
+            }
+        }
+        offset
+    }
+
+    /// What a fresh lookup of `service`'s name gets now: `None`, the right address; else
+    /// the answer of the first DNS fault acting on it.
+    #[inline]
+    pub fn dns_answer(&self, service: u32) -> Option<DnsAnswer> {
+        self.dns.iter().find(|&&(f, s, _)| s == service && self.active[f as usize]).map(|&(_, _, a)| a)
+    }
+
+    /// How many times `service`'s writer has failed over (its record flipped) by `now`: a
+    /// record fetched at an earlier count names a writer that is gone.
+    #[inline]
+    pub fn failovers_by(&self, service: u32, now: Nanos) -> u32 {
+        self.flips.iter().filter(|&&(s, at)| s == service && at <= now).count() as u32
     }
 
     /// Does a fault crash instances when it starts (or a random one when it fails)?
@@ -710,6 +791,7 @@ mod tests {
             repeat: None,
             ramp_ns: 0,
             monkey: None,
+            failover: None,
         }
     }
 

@@ -112,6 +112,17 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
+        if T::EXTRAS && self.names.is_some() {
+            // The caller resolves the callee's name first (a router's call, its target's).
+            match self.resolve_name(call_h, spec, self.spec.calls[spec as usize].to, now) {
+                super::names::Reach::Go => {}
+                super::names::Reach::Lost => return Ok(()), // the caller's timeout ends the wait
+                super::names::Reach::Refused => {
+                    let event = Event { kind: Kind::Reply, outcome: Outcome::Error, arg: attempt, handle: call_h };
+                    return self.after(0, event, now, q);
+                }
+            }
+        }
         if T::POLICIES && self.topo.is_some() {
             return self.send_placed(call_h, spec, type_id, attempt, deadline, now, q);
         }

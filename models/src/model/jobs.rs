@@ -39,6 +39,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 return self.refused_by_balancer(seed, slot, batch, Outcome::Error, inst, now, q);
             }
         }
+        if T::EXTRAS && self.names.is_some() && !self.token_accepted(seed.call, inst, now) {
+            // The callee's clock is past the token's window (or before it): 401.
+            return self.refused_by_balancer(seed, slot, batch, Outcome::Error, inst, now, q);
+        }
         if T::EXTRAS && self.tracks_customers {
             if let Some(restart_ns) = self.faults.poisoned(seed.service, seed.customer) {
                 // The poisoned request crashes the instance, and fails with it.

@@ -176,6 +176,8 @@ fn services_bytes(spec: &Spec) -> u64 {
     // Noise: each instance's steal and pauses (an `Option` each, whether noisy or not).
     let noise_per_instance =
         if spec.noise.is_some() { crate::faults::noise::NoiseState::BYTES_PER_INSTANCE } else { 0 };
+    // Names: a record per caller and named service.
+    let names_bytes = super::names::NamesRt::bytes(spec);
     // Heaps: a record per instance of every service once one service has `memory`.
     let heap_per_instance = if spec.services.iter().any(|s| s.memory.is_some()) {
         size_of::<crate::faults::memory::InstanceMemory>() as u64
@@ -183,22 +185,23 @@ fn services_bytes(spec: &Spec) -> u64 {
         0
     };
     let fleets = crate::features::Paths::of(spec, true).fleet;
-    sum(spec.services.iter().zip(fleets).map(|(s, has_fleet)| {
-        let n = s.instances as u64;
-        // Only a service beyond plain round robin has a fleet, with a record per instance.
-        let fleet =
-            if has_fleet { size_of::<Fleet>() as u64 + n * (size_of::<InstanceState>() as u64 + 8 + 4) } else { 0 };
-        // A service with one operation without branches keeps its plans; others have an
-        // `OpRt` per operation with a plan per request type and branch.
-        let ops = if s.operations.len() == 1 && s.operations[0].branches.is_empty() {
-            8 * types
-        } else {
-            sum(s
-                .operations
-                .iter()
-                .map(|o| size_of::<OpRt>() as u64 + 8 * o.branches.len() as u64 + 8 * types * o.variants() as u64))
-        };
-        size_of::<ServiceRt>() as u64
+    names_bytes
+        + sum(spec.services.iter().zip(fleets).map(|(s, has_fleet)| {
+            let n = s.instances as u64;
+            // Only a service beyond plain round robin has a fleet, with a record per instance.
+            let fleet =
+                if has_fleet { size_of::<Fleet>() as u64 + n * (size_of::<InstanceState>() as u64 + 8 + 4) } else { 0 };
+            // A service with one operation without branches keeps its plans; others have an
+            // `OpRt` per operation with a plan per request type and branch.
+            let ops = if s.operations.len() == 1 && s.operations[0].branches.is_empty() {
+                8 * types
+            } else {
+                sum(s
+                    .operations
+                    .iter()
+                    .map(|o| size_of::<OpRt>() as u64 + 8 * o.branches.len() as u64 + 8 * types * o.variants() as u64))
+            };
+            size_of::<ServiceRt>() as u64
             + ops
             // Handed back per instance when the run ends.
             + n * size_of::<crate::metrics::InstanceStats>() as u64
@@ -206,7 +209,7 @@ fn services_bytes(spec: &Spec) -> u64 {
             + 3 * s.name.len() as u64
             + fleet
             + n * (size_of::<Instance>() as u64 + faults_per_instance + noise_per_instance + heap_per_instance)
-    }))
+        }))
 }
 
 /// Calls with their lanes and the policy state of every copy.

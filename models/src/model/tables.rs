@@ -235,6 +235,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             ),
             jobs: Slab::with_capacity_limit(spec.max_in_flight_jobs as usize),
             faults: FaultState::new(&spec.faults, &spec.random_faults, &first_instance, instances.len() as u32, seed),
+            names: super::names::NamesRt::new(spec).map(Box::new),
             memory: if spec.services.iter().any(|s| s.memory.is_some()) {
                 vec![Default::default(); spec.instance_count() as usize]
             } else {

@@ -65,6 +65,18 @@ pub enum FaultKind {
     /// A stressor takes `memory_mb` of the instances' memory while it acts (LitmusChaos'
     /// pod-memory-hog, Chaos Mesh's StressChaos memory): the heap has that much less room.
     MemoryStress,
+    /// The name of `service` does not resolve, or resolves wrong (`answer`): callers whose
+    /// cached record has expired fail their lookup (`error`), or cache a wrong address that
+    /// loses their calls (`blackhole`) or refuses them (`reject`) until it expires.
+    Dns,
+    /// The clocks of the instances hit read `offset_s` seconds ahead (negative: behind) while
+    /// the fault acts: their DNS records expire early (or late) and the tokens they check
+    /// are judged on the wrong time.
+    ClockSkew,
+    /// `service` is a database writer that fails over at `start`: its work in flight aborts,
+    /// it takes no work for `failover_time`, then its endpoint's record names the promoted
+    /// writer; callers whose cached record is older fail until it expires.
+    DbFailover,
     /// Istio's and Envoy's fault injection: `error_percent` of the requests aborted (with
     /// `class`) and `slow_percent` delayed by `latency` (plus or minus `jitter`).
     HttpFault,
@@ -110,6 +122,18 @@ pub struct ChaosMonkeySection {
     pub min_days: Option<u32>,
     pub start_hour: Option<u32>,
     pub end_hour: Option<u32>,
+}
+
+/// What a lookup of a name gets while a `dns` fault acts on it.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DnsAnswer {
+    /// NXDOMAIN or SERVFAIL: the lookup fails, and the call with it (`error`).
+    Error,
+    /// A wrong address where nothing answers: calls to it are lost (the caller's timeout).
+    Blackhole,
+    /// A wrong address that refuses connections: calls fail at once (`error`).
+    Reject,
 }
 
 /// How an injected API error fails the call, and so what the caller's retry policy sees.
@@ -209,6 +233,12 @@ pub struct FaultSection {
     /// memory-leak: megabytes (10^6 bytes) a second; memory-stress: megabytes taken.
     pub leak_mb_per_s: Option<Loc<f64>>,
     pub memory_mb: Option<Loc<f64>>,
+    /// dns: what a lookup gets while it acts (default `error`).
+    pub answer: Option<Loc<DnsAnswer>>,
+    /// clock-skew: the offset, in seconds (negative: behind).
+    pub offset_s: Option<Loc<f64>>,
+    /// db-failover: how long the writer is gone (default 30 s), a distribution drawn per run.
+    pub failover_time: Option<Loc<DistSection>>,
     /// api-error and http-fault: how the failed calls fail (default `internal`).
     pub class: Option<Loc<ErrorClass>>,
     pub slow_percent: Option<Loc<f64>>,

@@ -3,10 +3,11 @@
 
 use super::super::Checker;
 use crate::faults::catalogue::Crash;
+use crate::faults::catalogue::DnsAnswer;
 use crate::faults::network::PacketLoss;
 use crate::faults::{CpuStress, FaultKind};
 use crate::outcome::Outcome;
-use crate::scenario::{ErrorClass, FaultKind as FaultKindSection, FaultSection};
+use crate::scenario::{DnsAnswer as DnsAnswerSection, ErrorClass, FaultKind as FaultKindSection, FaultSection};
 use crate::units::Loc;
 
 impl Checker<'_> {
@@ -15,7 +16,10 @@ impl Checker<'_> {
     pub(super) fn kind(&mut self, section: &Loc<FaultSection>, path: &str, zone_target: bool) -> FaultKind {
         let fault = &section.value;
         let name = kind_name(fault.kind);
-        let options: [(&str, Option<&std::ops::Range<usize>>); 14] = [
+        let options: [(&str, Option<&std::ops::Range<usize>>); 17] = [
+            ("answer", fault.answer.as_ref().map(|l| &l.span)),
+            ("offset_s", fault.offset_s.as_ref().map(|l| &l.span)),
+            ("failover_time", fault.failover_time.as_ref().map(|l| &l.span)),
             ("leak_mb_per_s", fault.leak_mb_per_s.as_ref().map(|l| &l.span)),
             ("memory_mb", fault.memory_mb.as_ref().map(|l| &l.span)),
             ("class", fault.class.as_ref().map(|l| &l.span)),
@@ -47,6 +51,9 @@ impl Checker<'_> {
             FaultKindSection::Gray => &["error_percent", "slow_percent", "latency", "jitter"],
             FaultKindSection::ApiError => &["error_percent", "class"],
             FaultKindSection::MemoryLeak => &["leak_mb_per_s"],
+            FaultKindSection::Dns => &["answer"],
+            FaultKindSection::ClockSkew => &["offset_s"],
+            FaultKindSection::DbFailover => &["failover_time"],
             FaultKindSection::MemoryStress => &["memory_mb"],
             FaultKindSection::HttpFault => &["error_percent", "class", "slow_percent", "latency", "jitter"],
             _ => &[],
@@ -71,6 +78,31 @@ impl Checker<'_> {
         };
         match fault.kind {
             FaultKindSection::Outage => FaultKind::Outage,
+            FaultKindSection::Dns => FaultKind::Dns {
+                answer: match fault.answer.as_ref().map(|a| a.value) {
+                    Some(DnsAnswerSection::Blackhole) => DnsAnswer::Blackhole,
+                    Some(DnsAnswerSection::Reject) => DnsAnswer::Reject,
+                    _ => DnsAnswer::Error,
+                },
+            },
+            FaultKindSection::DbFailover => FaultKind::DbFailover,
+            FaultKindSection::ClockSkew => {
+                let offset_ns = match &fault.offset_s {
+                    Some(o) if o.value != 0.0 && o.value.abs() <= 1e9 => (o.value * 1e9).round() as i64,
+                    Some(o) => {
+                        let message =
+                            format!("offset_s must be non-zero and within a billion seconds, not {}", o.value);
+                        self.err(o.span.clone(), format!("{path}.offset_s"), message)
+                            .hint("offset_s = 90 sets the clocks 90 s ahead; -90, behind");
+                        0
+                    }
+                    None => {
+                        required(self, "offset_s", "offset_s = 90 sets the clocks 90 s ahead; -90, behind");
+                        0
+                    }
+                };
+                FaultKind::ClockSkew { offset_ns }
+            }
             FaultKindSection::MemoryLeak | FaultKindSection::MemoryStress => {
                 let (key, v, hint) = match fault.kind {
                     FaultKindSection::MemoryLeak => (
@@ -264,6 +296,9 @@ pub(super) fn kind_name(kind: FaultKindSection) -> &'static str {
         FaultKindSection::Gray => "gray",
         FaultKindSection::ApiError => "api-error",
         FaultKindSection::MemoryLeak => "memory-leak",
+        FaultKindSection::Dns => "dns",
+        FaultKindSection::ClockSkew => "clock-skew",
+        FaultKindSection::DbFailover => "db-failover",
         FaultKindSection::MemoryStress => "memory-stress",
         FaultKindSection::HttpFault => "http-fault",
         FaultKindSection::Bandwidth => "bandwidth",
@@ -281,6 +316,9 @@ fn owner_of(key: &str) -> &'static str {
         "error_percent" | "slow_percent" => "kind = \"gray\" (or api-error, http-fault)",
         "class" => "kind = \"api-error\" or \"http-fault\"",
         "leak_mb_per_s" => "kind = \"memory-leak\"",
+        "answer" => "kind = \"dns\"",
+        "offset_s" => "kind = \"clock-skew\"",
+        "failover_time" => "kind = \"db-failover\"",
         "memory_mb" => "kind = \"memory-stress\"",
         "rate_mbps" | "queue_kb" => "kind = \"bandwidth\"",
         "grace" => "kind = \"task-kill\"",

@@ -9,6 +9,10 @@ use crate::scenario::{ChaosMonkeySection, FaultKind as FaultKindSection, FaultSe
 use crate::units::Loc;
 use cellsim_sim::Nanos;
 
+/// A database failover's time when the scenario gives none: 30 s (Aurora with a replica:
+/// "often less than 30 seconds").
+pub(super) const DEFAULT_FAILOVER_NS: Nanos = 30 * cellsim_sim::NS_PER_S;
+
 impl Checker<'_> {
     /// When a fault acts: its window `[start, start + duration)`, or, for random failures
     /// (`mtbf` and `mttr`), the whole run and the two distributions.
@@ -28,6 +32,23 @@ impl Checker<'_> {
                         .hint(format!("[scenario] duration is {}", cellsim_sim::format_ns(duration_ns)));
                 }
                 (start.value.ns(), duration_ns.max(start.value.ns() + 1), None)
+            }
+            // A failover lasts its failover time, drawn per run: the window holds its mean.
+            (Some(start), None, None, None) if fault.kind == FaultKindSection::DbFailover => {
+                let mean_ns = match &fault.failover_time {
+                    Some(d) => self.dist(d, &format!("{path}.failover_time")).mean_ns().round() as Nanos,
+                    None => DEFAULT_FAILOVER_NS,
+                };
+                if start.value.ns() >= duration_ns {
+                    self.err(start.span.clone(), format!("{path}.start"), "the fault starts after the scenario ends")
+                        .hint(format!("[scenario] duration is {}", cellsim_sim::format_ns(duration_ns)));
+                }
+                (start.value.ns(), start.value.ns().saturating_add(mean_ns.max(1)), None)
+            }
+            (_, Some(d), _, _) if fault.kind == FaultKindSection::DbFailover => {
+                self.err(d.span.clone(), format!("{path}.duration"), "a failover lasts its failover_time")
+                    .hint("failover_time = { dist = \"uniform\", min = \"20s\", max = \"40s\" } draws it per run (default 30 s)");
+                (0, 1, None)
             }
             (_, Some(d), _, _) if fault.kind == FaultKindSection::Terminate => {
                 self.err(d.span.clone(), format!("{path}.duration"), "a terminated instance does not come back")
