@@ -8,6 +8,7 @@ mod bad_input;
 mod cells;
 mod cli;
 mod controllers;
+mod deployments;
 mod determinism;
 mod faults;
 mod golden;

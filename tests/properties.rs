@@ -348,7 +348,8 @@ impl Gen {
             // One outage, stop or reboot in four fails at random (MTBF and MTTR) instead of in
             // a window; a termination has no end.
             let random = matches!(kind, "outage" | "stop" | "reboot");
-            let when = if kind == "terminate" {
+            // A termination has no end; half the deployments stay to the end of the run.
+            let when = if kind == "terminate" || (kind == "deployment" && f.start_pct % 2 == 0) {
                 format!("start = {}", d(start))
             } else if kind == "db-failover" {
                 format!(
@@ -372,7 +373,10 @@ impl Gen {
             };
             out += &format!("\n[[fault]]\nkind = \"{kind}\"\nservice = \"{prefix}s{s}\"\n{when}\n");
             // Some windows repeat (every twice their length), some strengths ramp up.
-            if when.starts_with("start") && !matches!(kind, "terminate" | "db-failover") && f.start_pct % 5 == 1 {
+            if when.starts_with("start")
+                && !matches!(kind, "terminate" | "db-failover" | "deployment")
+                && f.start_pct % 5 == 1
+            {
                 out += &format!("every = {}\n", d(2 * length + 1));
             }
             if when.starts_with("start")
@@ -404,6 +408,26 @@ impl Gen {
                     out += &format!("answer = \"{}\"\n", ["error", "blackhole", "reject"][f.load_percent as usize % 3])
                 }
                 "clock-skew" => out += &format!("offset_s = {}\n", f.load_percent as i64 * 7 - 300),
+                "deployment" => {
+                    let p = f.load_percent;
+                    out += &format!(
+                        "waves = [1]\nbake = {}\nslowdown = {}\nerror_percent = {}\ncrash_percent = {}\nrestart_time = {}\ncapacity_percent = {}\n",
+                        d(length / 3 + 1),
+                        1.0 + (p % 4) as f64 / 2.0,
+                        p / 3 + 1,
+                        p % 3,
+                        d(length / 4 + 1),
+                        p % 60
+                    );
+                    if p % 2 == 0 {
+                        out += &format!(
+                            "alarm = {{ error_rate = 0.0{}, period = {} }}\nrollback = {}\n",
+                            1 + p % 9,
+                            d(length / 5 + 1),
+                            d(length / 6 + 1)
+                        );
+                    }
+                }
                 "memory-stress" => out += &format!("memory_mb = {}\n", f.load_percent * 3 + 1),
                 "api-error" => {
                     let class = ["internal", "throttled", "unavailable"][f.load_percent as usize % 3];
@@ -918,8 +942,9 @@ fn service() -> impl Strategy<Value = ServiceG> {
 }
 
 /// The fault kinds the generator draws from (outages twice as often).
-const FAULT_KINDS: [&str; 22] = [
+const FAULT_KINDS: [&str; 23] = [
     "task-kill",
+    "deployment",
     "dns",
     "clock-skew",
     "db-failover",
@@ -1241,6 +1266,9 @@ fn the_generator_covers_the_format() {
         "\"dns\"",
         "\"clock-skew\"",
         "\"db-failover\"",
+        "\"deployment\"",
+        "capacity_percent = ",
+        "alarm = {",
         "token = {",
         "dns_ttl = ",
         "\"memory-stress\"",

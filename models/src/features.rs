@@ -282,7 +282,8 @@ fn fault_feature(f: &FaultSpec) -> Feature {
         | FaultKind::TaskKill { .. }
         | FaultKind::PoisonPill { .. }
         | FaultKind::PowerInterruption
-        | FaultKind::Gray { .. } => Feature::Outage,
+        | FaultKind::Gray { .. }
+        | FaultKind::Deployment => Feature::Outage,
         FaultKind::Partition | FaultKind::Bandwidth { .. } => Feature::NetworkFault,
         FaultKind::CpuStress(_) => Feature::CpuStress,
         FaultKind::MemoryLeak { .. } | FaultKind::MemoryStress { .. } => Feature::Memory,

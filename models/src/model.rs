@@ -28,6 +28,7 @@
 mod arrivals;
 mod calls;
 mod control;
+mod deploy;
 mod event;
 mod heap;
 mod jobs;
@@ -92,6 +93,8 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     noise: Option<Box<crate::faults::noise::NoiseState>>,
     /// Callers' DNS records of the names faults break, and clocks (`None`: not modelled).
     names: Option<Box<names::NamesRt>>,
+    /// Deployments under way (`None`: none).
+    deploys: Option<Box<deploy::Deploys>>,
     /// By global instance, its heap's state (empty when no service has `memory`).
     memory: Vec<crate::faults::memory::InstanceMemory>,
     /// The periodic ticks, indexed by a `Kind::Tick` event's `arg`.
@@ -167,6 +170,8 @@ pub(crate) enum Tick {
     /// transition, so that the jobs on a crashed instance fail at its instant). The event
     /// only makes `handle` apply the transitions due.
     FaultWake,
+    /// Deployment `deploy`'s step: waves, capacity, its alarm (every second from its start).
+    Deploy { deploy: u32 },
 }
 
 impl Tick {
@@ -174,7 +179,9 @@ impl Tick {
     fn service(self) -> Option<u32> {
         match self {
             Tick::Health { service, .. } | Tick::Outlier { service, .. } => Some(service),
-            Tick::Scale { .. } | Tick::Launch { .. } | Tick::Shift { .. } | Tick::FaultWake => None,
+            Tick::Scale { .. } | Tick::Launch { .. } | Tick::Shift { .. } | Tick::FaultWake | Tick::Deploy { .. } => {
+                None
+            }
         }
     }
 }
@@ -327,6 +334,10 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             Tick::Shift { interval_ns } => {
                 self.shift_tick(now);
                 interval_ns
+            }
+            Tick::Deploy { deploy } => {
+                self.deploy_tick(deploy as usize, now);
+                deploy::DEPLOY_TICK_NS
             }
         };
         if let Some(s) = tick.service() {

@@ -146,9 +146,19 @@ impl Checker<'_> {
             manual.push(ManualShift { zone, start_ns, expires_ns: start_ns.saturating_add(expires) });
         }
         manual.sort_by_key(|m| m.start_ns);
-        let auto = s.auto.as_ref().map(|a| {
-            let a = &a.value;
-            let path = "zonal_shift.auto";
+        let auto = s.auto.as_ref().map(|a| self.error_rate_alarm(a, "zonal_shift.auto"));
+        Some(ZonalShiftPlan { spec, manual, auto })
+    }
+
+    /// An alarm on an error rate (`zonal_shift.auto`, a deployment's `alarm`): its spec and
+    /// its period.
+    pub(super) fn error_rate_alarm(
+        &mut self,
+        section: &Loc<crate::scenario::AutoshiftSection>,
+        path: &str,
+    ) -> (AlarmSpec, Nanos) {
+        {
+            let a = &section.value;
             if !(0.0..=1.0).contains(&a.error_rate.value) {
                 let message = format!("error_rate is a share from 0 to 1, not {}", a.error_rate.value);
                 self.err(a.error_rate.span.clone(), format!("{path}.error_rate"), message)
@@ -161,8 +171,11 @@ impl Checker<'_> {
             let m = a.datapoints.as_ref().map_or(3, |d| d.value);
             let n = a.evaluation_periods.as_ref().map_or(m, |d| d.value);
             if m == 0 || m > n || n > MAX_EVALUATION_PERIODS {
-                let span =
-                    a.datapoints.as_ref().or(a.evaluation_periods.as_ref()).map_or(z.span.clone(), |d| d.span.clone());
+                let span = a
+                    .datapoints
+                    .as_ref()
+                    .or(a.evaluation_periods.as_ref())
+                    .map_or(section.span.clone(), |d| d.span.clone());
                 let message =
                     format!("need 1 <= datapoints <= evaluation_periods <= {MAX_EVALUATION_PERIODS}, not {m} and {n}");
                 self.err(span, format!("{path}.datapoints"), message).hint("3 of 3: three periods in a row");
@@ -172,8 +185,7 @@ impl Checker<'_> {
                 n.clamp(m.clamp(1, MAX_EVALUATION_PERIODS), MAX_EVALUATION_PERIODS),
             );
             (AlarmSpec::new(a.error_rate.value, Comparison::GreaterThan, m, n), period_ns.max(1))
-        });
-        Some(ZonalShiftPlan { spec, manual, auto })
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! window that spans them all.
 
 mod kind;
+mod rollout;
 mod target;
 mod timing;
 
@@ -63,8 +64,16 @@ impl Checker<'_> {
         };
         let is_random = random.is_some() || monkey.is_some();
         let on_a_link = fault.from.is_some() || fault.kind == FaultKindSection::Partition;
+        let template = match (&fault.service, fault.kind) {
+            (Some(name), FaultKindSection::Deployment) if !cx.service_ids.contains_key(&name.value) => {
+                self.template_target(&name.value, cx.services)
+            }
+            _ => None,
+        };
         let (mut target, link) = if on_a_link {
             self.link(section, path, cx)
+        } else if let Some(t) = template {
+            (t, None)
         } else {
             let target = self.target(section, path, cx.service_ids, cx.services, cx.layout);
             let mut target = target;
@@ -123,7 +132,10 @@ impl Checker<'_> {
             )
             .hint("service = \"db\": the name its callers resolve");
         }
+        let rollout = (fault.kind == FaultKindSection::Deployment)
+            .then(|| Box::new(self.deployment(section, path, &target, cx.services)));
         FaultSpec {
+            rollout,
             failover,
             kind,
             target,

@@ -32,6 +32,8 @@ pub struct FaultSpec {
     /// A database failover's time, drawn per run (each occurrence's window then ends at its
     /// start plus the draw; `window` holds the distribution's mean, for reports).
     pub failover: Option<crate::dist::Dist>,
+    /// A deployment's plan (`None` for other kinds).
+    pub rollout: Option<Box<Deployment>>,
 }
 
 /// Chaos Monkey's schedule (Netflix): on each work day (Monday to Friday; the run starts on
@@ -208,6 +210,32 @@ pub enum FaultKind {
     /// `FaultSpec::failover`), and callers with a record older than the flip fail until
     /// it expires.
     DbFailover,
+    /// A new version rolled out in waves (`FaultSpec::rollout` has the plan and what the
+    /// version does; see `control::rollout`).
+    Deployment,
+}
+
+/// A deployment's plan and what its new version does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Deployment {
+    /// Each wave's units (cells of a template, or instances of a plain service).
+    pub waves: Vec<Vec<u16>>,
+    /// By target instance (in `FaultTarget::instances` order): its unit, and its index among
+    /// its unit's instances.
+    pub units: Vec<(u16, u32)>,
+    /// By unit: its instances.
+    pub unit_sizes: Vec<u32>,
+    pub bake_ns: Nanos,
+    pub rollback_ns: Option<Nanos>,
+    /// The alarm on the service's error rate (a share) and its period.
+    pub alarm: Option<(crate::control::alarm::AlarmSpec, Nanos)>,
+    /// The new version: work multiplier, share of jobs failed, share crashing their
+    /// instance (down for `restart_ns`), share of each unit's instances out of service.
+    pub slowdown: f64,
+    pub error_p: f64,
+    pub crash_p: f64,
+    pub restart_ns: Nanos,
+    pub capacity_share: f64,
 }
 
 /// What a lookup gets while a `Dns` fault acts on the name.
@@ -256,6 +284,7 @@ impl FaultKind {
             FaultKind::Dns { .. } => "dns",
             FaultKind::ClockSkew { .. } => "clock-skew",
             FaultKind::DbFailover => "db-failover",
+            FaultKind::Deployment => "deployment",
         }
     }
 
@@ -274,6 +303,7 @@ impl FaultKind {
                 | FaultKind::PowerInterruption
                 | FaultKind::Gray { .. }
                 | FaultKind::DbFailover
+                | FaultKind::Deployment
         )
     }
 

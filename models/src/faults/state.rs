@@ -472,8 +472,8 @@ impl FaultState {
                         self.links_active -= 1;
                     }
                 }
-                // Asked per call (`clock_offset_ns`, `dns_answer`).
-                FaultKind::Dns { .. } | FaultKind::ClockSkew { .. } => {}
+                // Asked per call (`clock_offset_ns`, `dns_answer`); deployments are the model's.
+                FaultKind::Dns { .. } | FaultKind::ClockSkew { .. } | FaultKind::Deployment => {}
                 FaultKind::Crash(_) | FaultKind::PowerInterruption | FaultKind::DbFailover => {
                     count(&mut self.down);
                     if t.starts {
@@ -792,6 +792,7 @@ mod tests {
             ramp_ns: 0,
             monkey: None,
             failover: None,
+            rollout: None,
         }
     }
 

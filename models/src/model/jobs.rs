@@ -39,6 +39,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 return self.refused_by_balancer(seed, slot, batch, Outcome::Error, inst, now, q);
             }
         }
+        if T::EXTRAS && self.deploys.is_some() && self.deployed_crashes(seed.service as usize, inst, now, q)? {
+            // The new version crashed on this job, and its instance with it.
+            return self.refused_by_balancer(seed, slot, batch, Outcome::Error, inst, now, q);
+        }
         if T::EXTRAS && self.names.is_some() && !self.token_accepted(seed.call, inst, now) {
             // The callee's clock is past the token's window (or before it): 401.
             return self.refused_by_balancer(seed, slot, batch, Outcome::Error, inst, now, q);
@@ -232,6 +236,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// none took it), for a caller comparing runs.
     #[inline(always)]
     fn observe_job(&mut self, service: u32, instance: u32, outcome: Outcome, latency_ns: Nanos) {
+        if T::EXTRAS && self.deploys.is_some() {
+            self.count_for_deploys(service, !outcome.is_success());
+        }
         if let Some(o) = self.observed.as_deref_mut() {
             let zone = self.topo.as_ref().filter(|_| instance != TRAVELLING).map(|t| t.zone_of[instance as usize]);
             o.job(service, zone, outcome, latency_ns);
@@ -311,7 +318,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
         let mut work = work;
         if T::EXTRAS {
-            let factor = self.faults.slowdown_at(inst, now);
+            let mut factor = self.faults.slowdown_at(inst, now);
+            if self.deploys.is_some() {
+                factor *= self.deployed_slowdown(inst, now);
+            }
             if factor != 1.0 {
                 work = round_ns(work as f64 * factor);
             }
@@ -502,6 +512,10 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
         let rt = &mut self.services[job.service as usize];
         if T::EXTRAS && rt.error_probability > 0.0 && rt.error_rng.unit() < rt.error_probability {
+            return self.reply_from(job_h, JobEnd::of(&job), Outcome::Error, now, q);
+        }
+        if T::EXTRAS && self.deploys.is_some() && self.deployed_fails(job.instance, now) {
+            // The new version fails it after its work.
             return self.reply_from(job_h, JobEnd::of(&job), Outcome::Error, now, q);
         }
         if job.plan_steps == 0 {

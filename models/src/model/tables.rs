@@ -236,6 +236,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             jobs: Slab::with_capacity_limit(spec.max_in_flight_jobs as usize),
             faults: FaultState::new(&spec.faults, &spec.random_faults, &first_instance, instances.len() as u32, seed),
             names: super::names::NamesRt::new(spec).map(Box::new),
+            deploys: super::deploy::Deploys::new(spec, &first_instance, seed).map(Box::new),
             memory: if spec.services.iter().any(|s| s.memory.is_some()) {
                 vec![Default::default(); spec.instance_count() as usize]
             } else {
@@ -550,6 +551,9 @@ pub(super) fn ticks(spec: &Spec) -> Vec<(Tick, Nanos)> {
     if let Some(plan) = &spec.zonal_shift {
         let step = crate::compile::shift_tick_ns(plan);
         ticks.push((Tick::Shift { interval_ns: step }, 0));
+    }
+    for (deploy, start_ns) in super::deploy::Deploys::ticks(spec).enumerate() {
+        ticks.push((Tick::Deploy { deploy: deploy as u32 }, start_ns));
     }
     ticks
 }

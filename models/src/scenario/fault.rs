@@ -77,6 +77,14 @@ pub enum FaultKind {
     /// it takes no work for `failover_time`, then its endpoint's record names the promoted
     /// writer; callers whose cached record is older fail until it expires.
     DbFailover,
+    /// A new version of `service` (a template's copies in every cell, or a plain service's
+    /// instances) rolled out in `waves` one `bake` apart from `start`: it may be slower
+    /// (`slowdown`), fail a share of its jobs (`error_percent`), crash on a share
+    /// (`crash_percent`, down for `restart_time`), or take a share of each unit's instances out
+    /// of service (`capacity_percent`). An `alarm` on the service's error rate halts it (no
+    /// later wave starts) and `rollback` later the old version is back everywhere; `duration`,
+    /// when given, ends it everywhere (a fix, or a slow recovery).
+    Deployment,
     /// Istio's and Envoy's fault injection: `error_percent` of the requests aborted (with
     /// `class`) and `slow_percent` delayed by `latency` (plus or minus `jitter`).
     HttpFault,
@@ -233,6 +241,16 @@ pub struct FaultSection {
     /// memory-leak: megabytes (10^6 bytes) a second; memory-stress: megabytes taken.
     pub leak_mb_per_s: Option<Loc<f64>>,
     pub memory_mb: Option<Loc<f64>>,
+    /// deployment: the units (cells of a template, or instances of a plain service) in each
+    /// wave, in order (default: one wave of all); the time between waves (default 1 h); what
+    /// the new version does; the alarm that halts it and the time a rollback takes.
+    pub waves: Option<Loc<Vec<u32>>>,
+    pub bake: Option<Loc<Duration>>,
+    pub slowdown: Option<Loc<f64>>,
+    pub crash_percent: Option<Loc<f64>>,
+    pub capacity_percent: Option<Loc<f64>>,
+    pub alarm: Option<Loc<super::AutoshiftSection>>,
+    pub rollback: Option<Loc<Duration>>,
     /// dns: what a lookup gets while it acts (default `error`).
     pub answer: Option<Loc<DnsAnswer>>,
     /// clock-skew: the offset, in seconds (negative: behind).

@@ -16,7 +16,14 @@ impl Checker<'_> {
     pub(super) fn kind(&mut self, section: &Loc<FaultSection>, path: &str, zone_target: bool) -> FaultKind {
         let fault = &section.value;
         let name = kind_name(fault.kind);
-        let options: [(&str, Option<&std::ops::Range<usize>>); 17] = [
+        let options: [(&str, Option<&std::ops::Range<usize>>); 24] = [
+            ("waves", fault.waves.as_ref().map(|l| &l.span)),
+            ("bake", fault.bake.as_ref().map(|l| &l.span)),
+            ("slowdown", fault.slowdown.as_ref().map(|l| &l.span)),
+            ("crash_percent", fault.crash_percent.as_ref().map(|l| &l.span)),
+            ("capacity_percent", fault.capacity_percent.as_ref().map(|l| &l.span)),
+            ("alarm", fault.alarm.as_ref().map(|l| &l.span)),
+            ("rollback", fault.rollback.as_ref().map(|l| &l.span)),
             ("answer", fault.answer.as_ref().map(|l| &l.span)),
             ("offset_s", fault.offset_s.as_ref().map(|l| &l.span)),
             ("failover_time", fault.failover_time.as_ref().map(|l| &l.span)),
@@ -54,6 +61,17 @@ impl Checker<'_> {
             FaultKindSection::Dns => &["answer"],
             FaultKindSection::ClockSkew => &["offset_s"],
             FaultKindSection::DbFailover => &["failover_time"],
+            FaultKindSection::Deployment => &[
+                "waves",
+                "bake",
+                "slowdown",
+                "error_percent",
+                "crash_percent",
+                "restart_time",
+                "capacity_percent",
+                "alarm",
+                "rollback",
+            ],
             FaultKindSection::MemoryStress => &["memory_mb"],
             FaultKindSection::HttpFault => &["error_percent", "class", "slow_percent", "latency", "jitter"],
             _ => &[],
@@ -86,6 +104,7 @@ impl Checker<'_> {
                 },
             },
             FaultKindSection::DbFailover => FaultKind::DbFailover,
+            FaultKindSection::Deployment => FaultKind::Deployment,
             FaultKindSection::ClockSkew => {
                 let offset_ns = match &fault.offset_s {
                     Some(o) if o.value != 0.0 && o.value.abs() <= 1e9 => (o.value * 1e9).round() as i64,
@@ -299,6 +318,7 @@ pub(super) fn kind_name(kind: FaultKindSection) -> &'static str {
         FaultKindSection::Dns => "dns",
         FaultKindSection::ClockSkew => "clock-skew",
         FaultKindSection::DbFailover => "db-failover",
+        FaultKindSection::Deployment => "deployment",
         FaultKindSection::MemoryStress => "memory-stress",
         FaultKindSection::HttpFault => "http-fault",
         FaultKindSection::Bandwidth => "bandwidth",
@@ -311,7 +331,7 @@ fn owner_of(key: &str) -> &'static str {
     match key {
         "load_percent" => "kind = \"cpu-stress\"",
         "loss_percent" => "kind = \"packet-loss\"",
-        "restart_time" => "kind = \"poison-pill\"",
+        "restart_time" => "kind = \"poison-pill\" or \"deployment\"",
         "flows_percent" => "a link fault (from, to)",
         "error_percent" | "slow_percent" => "kind = \"gray\" (or api-error, http-fault)",
         "class" => "kind = \"api-error\" or \"http-fault\"",
@@ -319,6 +339,9 @@ fn owner_of(key: &str) -> &'static str {
         "answer" => "kind = \"dns\"",
         "offset_s" => "kind = \"clock-skew\"",
         "failover_time" => "kind = \"db-failover\"",
+        "waves" | "bake" | "slowdown" | "crash_percent" | "capacity_percent" | "alarm" | "rollback" => {
+            "kind = \"deployment\""
+        }
         "memory_mb" => "kind = \"memory-stress\"",
         "rate_mbps" | "queue_kb" => "kind = \"bandwidth\"",
         "grace" => "kind = \"task-kill\"",

@@ -45,6 +45,14 @@ impl Checker<'_> {
                 }
                 (start.value.ns(), start.value.ns().saturating_add(mean_ns.max(1)), None)
             }
+            // A deployment stays until its rollback, or the end of the run, or `duration`.
+            (Some(start), None, None, None) if fault.kind == FaultKindSection::Deployment => {
+                if start.value.ns() >= duration_ns {
+                    self.err(start.span.clone(), format!("{path}.start"), "the fault starts after the scenario ends")
+                        .hint(format!("[scenario] duration is {}", cellsim_sim::format_ns(duration_ns)));
+                }
+                (start.value.ns(), duration_ns.max(start.value.ns() + 1), None)
+            }
             (_, Some(d), _, _) if fault.kind == FaultKindSection::DbFailover => {
                 self.err(d.span.clone(), format!("{path}.duration"), "a failover lasts its failover_time")
                     .hint("failover_time = { dist = \"uniform\", min = \"20s\", max = \"40s\" } draws it per run (default 30 s)");
@@ -114,6 +122,11 @@ impl Checker<'_> {
         };
         let every_ns = every.value.ns();
         let length = end.saturating_sub(start);
+        if fault.kind == FaultKindSection::Deployment {
+            self.err(every.span.clone(), format!("{path}.every"), "a deployment rolls out once")
+                .hint("its waves are its steps: waves = [1, 2, 5] with bake = \"10m\"; declare another deployment for another change");
+            return None;
+        }
         if fault.start.is_none() || fault.duration.is_none() {
             self.err(every.span.clone(), format!("{path}.every"), "only a fault with start and duration repeats")
                 .hint("random failures (mtbf) repeat by themselves; a terminated instance does not come back");
