@@ -376,6 +376,27 @@ fn cases() -> Vec<Case> {
             Some("0.05 is 5% of jobs failing"),
         ),
         c(
+            "an io pause on a service without io",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"io-pause\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"10s\"\n"),
+            head_lines + 5,
+            "io-pause faults act on a volume's IO, and service api has no io",
+            Some("give api its IO phase"),
+        ),
+        c(
+            "a volume without devices",
+            format!("{HEAD}[[service]]\nname = \"api\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\nio = {{ time = {{ dist = \"constant\", value = \"1ms\" }}, devices = 0 }}\n"),
+            head_lines + 4,
+            "devices must be from 1 to 1024, not 0",
+            Some("1 is a single queue"),
+        ),
+        c(
+            "an io latency of nothing",
+            format!("{HEAD}[[service]]\nname = \"api\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\nio = {{ time = {{ dist = \"constant\", value = \"1ms\" }} }}\n\n[[fault]]\nkind = \"io-latency\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"10s\"\nslow_percent = 10\n"),
+            head_lines + 6,
+            "io-latency faults need a latency above 0",
+            Some("latency = \"50ms\" with slow_percent = 10"),
+        ),
+        c(
             "an impairment factor below 1",
             format!("{HEAD}{GOOD_SERVICE}\n[analysis]\np99_factor = 0.5\n"),
             head_lines + 6,

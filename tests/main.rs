@@ -14,6 +14,7 @@ mod faults;
 mod golden;
 mod hostile_input;
 mod impact;
+mod io;
 mod limits;
 mod memory;
 mod names;

@@ -345,6 +345,9 @@ impl Gen {
             if kind.starts_with("memory") && !self.services[s].keys.iter().any(|k| k.starts_with("memory = ")) {
                 continue; // a memory fault needs a heap
             }
+            if kind.starts_with("io-") && !self.services[s].keys.iter().any(|k| k.starts_with("io = ")) {
+                continue; // an IO fault needs a volume
+            }
             // One outage, stop or reboot in four fails at random (MTBF and MTTR) instead of in
             // a window; a termination has no end.
             let random = matches!(kind, "outage" | "stop" | "reboot");
@@ -361,7 +364,9 @@ impl Gen {
             } else if kind == "reboot" && f.start_pct % 7 == 3 {
                 // Chaos Monkey's calendar: kills only in runs that reach a Monday's 9 a.m.
                 format!("duration = {}\nchaos_monkey = {{ mean_days = 1.5, min_days = 1 }}", d(length))
-            } else if random && f.start_pct % 4 == 0 {
+            } else if random && f.start_pct % 4 == 0 && !self.limits.iter().any(|&(k, v)| k == "max_events" && v < 1000)
+            {
+                // (Random failures count against the event budget: not under a tiny one.)
                 let mttr = (duration * (f.load_percent + 1) / 400).max(1000);
                 format!(
                     "mtbf = {{ dist = \"exponential\", mean = {} }}\nmttr = {{ dist = \"exponential\", mean = {} }}",
@@ -386,7 +391,10 @@ impl Gen {
                 out += &format!("ramp = {}\n", d(length / 2 + 1));
             }
             match kind {
-                "cpu-stress" => out += &format!("load_percent = {}\n", f.load_percent),
+                "cpu-stress" | "io-stress" => out += &format!("load_percent = {}\n", f.load_percent),
+                "io-latency" => {
+                    out += &format!("latency = \"{}ms\"\nslow_percent = {}\n", f.load_percent + 1, 100 - f.load_percent)
+                }
                 "network-latency" => {
                     out += &format!("latency = \"{}ms\"\njitter = \"{}ms\"\n", f.load_percent + 1, f.load_percent / 3)
                 }
@@ -919,6 +927,7 @@ fn service() -> impl Strategy<Value = ServiceG> {
             proptest::option::of(dist()),
             proptest::option::weighted(0.15, (1u32..200, 1u32..100, 0u32..5, 0u32..20, 0u32..3)),
             opt_key("dns_ttl", (1u64..120_000).prop_map(|t| d(t * 100))),
+            opt_key("io", (dist(), 1u32..4).prop_map(|(t, k)| format!("{{ time = {t}, devices = {k} }}"))),
         ),
     )
         .prop_map(
@@ -927,6 +936,7 @@ fn service() -> impl Strategy<Value = ServiceG> {
                 let mut keys = vec![workers, time];
                 keys.extend([errors, hold, shed.0, shed.1, shed.2, shed.3, outlier].into_iter().flatten());
                 keys.extend(ops.4);
+                keys.extend(ops.5);
                 if let Some((base, room, per_job, alloc, leak)) = ops.3 {
                     keys.push(format!(
                         "memory = {{ limit_mb = {}, base_mb = {base}, per_job_mb = {}, alloc_mb_per_job = {alloc}, leak_mb_per_s = {leak}, restart_time = \"{}ms\" }}",
@@ -942,8 +952,11 @@ fn service() -> impl Strategy<Value = ServiceG> {
 }
 
 /// The fault kinds the generator draws from (outages twice as often).
-const FAULT_KINDS: [&str; 23] = [
+const FAULT_KINDS: [&str; 26] = [
     "task-kill",
+    "io-pause",
+    "io-latency",
+    "io-stress",
     "deployment",
     "dns",
     "clock-skew",
@@ -1200,7 +1213,7 @@ fn the_generator_covers_the_format() {
     let strategy = scenario();
     let mut text = String::new();
     let mut verdicts = std::collections::BTreeSet::new();
-    for _ in 0..300 {
+    for _ in 0..600 {
         let case = strategy.new_tree(&mut runner).unwrap().current();
         let t = case.0.text();
         let spec = compile("prop.toml", &t).unwrap_or_else(|e| panic!("{}\n{t}", e[0]));
@@ -1267,6 +1280,10 @@ fn the_generator_covers_the_format() {
         "\"clock-skew\"",
         "\"db-failover\"",
         "\"deployment\"",
+        "io = {",
+        "\"io-pause\"",
+        "\"io-latency\"",
+        "\"io-stress\"",
         "capacity_percent = ",
         "alarm = {",
         "token = {",

@@ -115,6 +115,7 @@ fn minimal(feature: Feature) -> String {
             fault = "[[fault]]\nkind = \"cpu-stress\"\nservice = \"back\"\nstart = \"5s\"\nduration = \"5s\"\nload_percent = 50"
         }
         Feature::Memory => back = "memory = { limit_mb = 100, base_mb = 10, per_job_mb = 1, alloc_mb_per_job = 1, leak_mb_per_s = 5 }",
+        Feature::Io => back = "io = { time = { dist = \"exponential\", mean = \"1ms\" } }",
         Feature::Names => {
             back = "dns_ttl = \"1s\"";
             fault = "[[fault]]\nkind = \"dns\"\nservice = \"back\"\nstart = \"5s\"\nduration = \"5s\""

@@ -41,6 +41,8 @@ pub enum Feature {
     Memory,
     /// Names and clocks: DNS caches, database failovers, clock skew, tokens.
     Names,
+    /// An IO phase on instances' volumes (a service's `io`), and the IO faults.
+    Io,
     /// A call repeated, made with a probability, or awaited at the end or never.
     CallShapes,
     /// Regions and zones (placement and latency between placements, customers counted),
@@ -51,7 +53,7 @@ pub enum Feature {
 }
 
 impl Feature {
-    pub const ALL: [Feature; 26] = [
+    pub const ALL: [Feature; 27] = [
         Feature::RetryBudget,
         Feature::CircuitBreaker,
         Feature::Bulkhead,
@@ -75,6 +77,7 @@ impl Feature {
         Feature::Noise,
         Feature::Memory,
         Feature::Names,
+        Feature::Io,
         Feature::CallShapes,
         Feature::Topology,
         Feature::Controllers,
@@ -87,7 +90,7 @@ impl Feature {
             RetryBudget | CircuitBreaker | Bulkhead | AdaptiveThrottling | Hedging | Fallback | DecorrelatedJitter
             | LoadBalancer | HealthCheck | OutlierDetection | Topology | Controllers | Noise => TierKind::Policies,
             CallDeadline | PropagateDeadline | ErrorProbability | QueueDiscipline | Codel | MaxInFlight | Outage
-            | CpuStress | NetworkFault | Operations | CallShapes | Memory | Names => TierKind::Full,
+            | CpuStress | NetworkFault | Operations | CallShapes | Memory | Names | Io => TierKind::Full,
         }
     }
 
@@ -250,6 +253,7 @@ pub fn service_features(s: &ServiceSpec) -> Features {
         in_service: _, // with autoscaling
         memory,
         dns_ttl_ns: _, // names are modelled with the faults that need them
+        io,
     } = s;
     let FleetSpec { lb, weights: _, shard_size: _, health, outlier } = fleet;
     let SheddingSpec { discipline, codel, standing_ns: _, max_in_flight } = shedding;
@@ -263,6 +267,7 @@ pub fn service_features(s: &ServiceSpec) -> Features {
     add(health.is_some(), Feature::HealthCheck);
     add(autoscaling.is_some(), Feature::Controllers);
     add(memory.is_some(), Feature::Memory);
+    add(io.is_some(), Feature::Io);
     add(outlier.is_some(), Feature::OutlierDetection);
     add(*error_probability > 0.0, Feature::ErrorProbability);
     add(*discipline != QueueDiscipline::Fifo, Feature::QueueDiscipline);
@@ -288,6 +293,7 @@ fn fault_feature(f: &FaultSpec) -> Feature {
         FaultKind::CpuStress(_) => Feature::CpuStress,
         FaultKind::MemoryLeak { .. } | FaultKind::MemoryStress { .. } => Feature::Memory,
         FaultKind::Dns { .. } | FaultKind::ClockSkew { .. } | FaultKind::DbFailover => Feature::Names,
+        FaultKind::IoPause | FaultKind::IoLatency { .. } | FaultKind::IoStress(_) => Feature::Io,
         FaultKind::NetworkLatency { .. } | FaultKind::PacketLoss(_) => Feature::NetworkFault,
         // It acts on launches only: without autoscaling, on nothing.
         FaultKind::InsufficientCapacity => Feature::Controllers,

@@ -93,6 +93,8 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     noise: Option<Box<crate::faults::noise::NoiseState>>,
     /// Callers' DNS records of the names faults break, and clocks (`None`: not modelled).
     names: Option<Box<names::NamesRt>>,
+    /// IO phases (`None`: no service has `io`).
+    io: Option<Box<Volumes>>,
     /// Deployments under way (`None`: none).
     deploys: Option<Box<deploy::Deploys>>,
     /// By global instance, its heap's state (empty when no service has `memory`).
@@ -184,6 +186,13 @@ impl Tick {
             }
         }
     }
+}
+
+/// The instances' volumes: by global instance its devices, each free from an instant (none
+/// for a service without `io`), and by service the stream of its IO times.
+pub(super) struct Volumes {
+    devices: Vec<Vec<Nanos>>,
+    rngs: Vec<Option<cellsim_sim::Stream>>,
 }
 
 /// A job's instance while it travels to its service.

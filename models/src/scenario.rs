@@ -271,6 +271,10 @@ pub struct ServiceSection {
     pub shard_size: Option<Loc<u32>>,
     /// Scales the instances in service between a min and a max.
     pub autoscaling: Option<Loc<AutoscalingSection>>,
+    /// An IO phase after the service's own work, on each instance's volume: `time` per job
+    /// (a distribution), served by `devices` in parallel (default 1), first come first
+    /// served. The worker is held through it. Default: none.
+    pub io: Option<Loc<IoSection>>,
     /// The TTL of the service's DNS record: how long a caller may use the address it
     /// resolved. Default 60 s (when names are modelled: a dns, db-failover or clock-skew
     /// fault in the scenario).
@@ -293,6 +297,14 @@ impl ServiceSection {
     pub fn all_calls(&self) -> impl Iterator<Item = &Loc<CallSection>> {
         self.calls.iter().chain(self.operations.iter().flat_map(|o| o.value.calls.iter()))
     }
+}
+
+/// A service's `io`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IoSection {
+    pub time: Loc<DistSection>,
+    pub devices: Option<Loc<u32>>,
 }
 
 /// A call's token (a JWT's `iat` and `exp`): issued by the caller on its clock, valid for

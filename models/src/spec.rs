@@ -170,6 +170,8 @@ pub struct ServiceSpec {
     /// start).
     pub autoscaling: Option<AutoscalingSpec>,
     pub in_service: u32,
+    /// Its IO phase: each job's IO time, and the devices of each instance's volume.
+    pub io: Option<(Dist, u32)>,
     /// Its DNS record's TTL (`None`: the default, 60 s, where names are modelled).
     pub dns_ttl_ns: Option<Nanos>,
     /// Each instance's heap (`None`: memory is not modelled).

@@ -102,6 +102,21 @@ impl Checker<'_> {
                 .hint("kind = \"outage\" (or \"reboot\", crashing what is on the instance) with mtbf and mttr; other kinds take start and duration");
         }
         let kind = self.kind(section, path, target.zone.is_some());
+        if matches!(
+            kind,
+            crate::faults::FaultKind::IoPause
+                | crate::faults::FaultKind::IoLatency { .. }
+                | crate::faults::FaultKind::IoStress(_)
+        ) {
+            let bare = target.instances.iter().map(|&(s, _)| s).find(|&s| cx.services[s as usize].io.is_none());
+            if let Some(s) = bare {
+                let name = &cx.services[s as usize].name;
+                let message = format!("{} faults act on a volume's IO, and service {name} has no io", kind.name());
+                self.err(section.span.clone(), format!("{path}.kind"), message).hint(format!(
+                    "give {name} its IO phase: io = {{ time = {{ dist = \"exponential\", mean = \"2ms\" }} }}"
+                ));
+            }
+        }
         if matches!(kind, crate::faults::FaultKind::MemoryLeak { .. } | crate::faults::FaultKind::MemoryStress { .. }) {
             let bare = target.instances.iter().map(|&(s, _)| s).find(|&s| cx.services[s as usize].memory.is_none());
             if let Some(s) = bare {

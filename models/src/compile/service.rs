@@ -119,6 +119,20 @@ impl Checker<'_> {
             in_service,
             memory: s.memory.as_ref().map(|m| self.memory(m, &path)),
             dns_ttl_ns: s.dns_ttl.as_ref().map(|t| t.value.ns()),
+            io: s.io.as_ref().map(|io| {
+                let time = self.dist(&io.value.time, &format!("{path}.io.time"));
+                let devices = match &io.value.devices {
+                    Some(d) if d.value == 0 || d.value > 1024 => {
+                        let message = format!("devices must be from 1 to 1024, not {}", d.value);
+                        self.err(d.span.clone(), format!("{path}.io.devices"), message)
+                            .hint("a volume serves this many IOs at once; 1 is a single queue");
+                        1
+                    }
+                    Some(d) => d.value,
+                    None => 1,
+                };
+                (time, devices)
+            }),
         }
     }
 

@@ -210,6 +210,12 @@ pub enum FaultKind {
     /// `FaultSpec::failover`), and callers with a record older than the flip fail until
     /// it expires.
     DbFailover,
+    /// Every IO on the instances' volumes blocks until the window ends (catalogue 13).
+    IoPause,
+    /// A share `p` of the instances' IOs take `delay_ns` longer (catalogue 13).
+    IoLatency { delay_ns: Nanos, p: f64 },
+    /// The instances' IOs take `multiplier` times as long (catalogue 11).
+    IoStress(CpuStress),
     /// A new version rolled out in waves (`FaultSpec::rollout` has the plan and what the
     /// version does; see `control::rollout`).
     Deployment,
@@ -285,6 +291,9 @@ impl FaultKind {
             FaultKind::ClockSkew { .. } => "clock-skew",
             FaultKind::DbFailover => "db-failover",
             FaultKind::Deployment => "deployment",
+            FaultKind::IoPause => "io-pause",
+            FaultKind::IoLatency { .. } => "io-latency",
+            FaultKind::IoStress(_) => "io-stress",
         }
     }
 

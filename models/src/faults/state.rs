@@ -149,6 +149,8 @@ pub struct FaultState {
     /// Memory leaks and stresses: the fault, its kind, its windows (asked per job by
     /// `memory_bytes`, not applied at transitions).
     memory: Vec<(u32, FaultKind, Vec<Window>)>,
+    /// IO faults: the fault, its kind, its windows and its stream (asked per IO by `io`).
+    io: Vec<(u32, FaultKind, Vec<Window>, Stream)>,
     /// Database failovers' flips (the promoted writer named), as (service, instant), sorted.
     flips: Vec<(u32, Nanos)>,
     /// Clock-skew faults, and DNS faults with the service whose name they break.
@@ -360,6 +362,16 @@ impl FaultState {
                 .filter(|(_, f)| matches!(f.kind, FaultKind::MemoryLeak { .. } | FaultKind::MemoryStress { .. }))
                 .map(|(i, f)| (i as u32, f.kind, f.occurrences().collect()))
                 .collect(),
+            io: faults
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| {
+                    matches!(f.kind, FaultKind::IoPause | FaultKind::IoLatency { .. } | FaultKind::IoStress(_))
+                })
+                .map(|(i, f)| {
+                    (i as u32, f.kind, f.occurrences().collect(), Stream::new(seed, &format!("fault/{i}"), "io"))
+                })
+                .collect(),
             flips,
             skews: (0..faults.len() as u32)
                 .filter(|&i| matches!(faults[i as usize].kind, FaultKind::ClockSkew { .. }))
@@ -472,8 +484,14 @@ impl FaultState {
                         self.links_active -= 1;
                     }
                 }
-                // Asked per call (`clock_offset_ns`, `dns_answer`); deployments are the model's.
-                FaultKind::Dns { .. } | FaultKind::ClockSkew { .. } | FaultKind::Deployment => {}
+                // Asked per call (`clock_offset_ns`, `dns_answer`) and per IO (`io`); deployments
+                // are the model's.
+                FaultKind::Dns { .. }
+                | FaultKind::ClockSkew { .. }
+                | FaultKind::Deployment
+                | FaultKind::IoPause
+                | FaultKind::IoLatency { .. }
+                | FaultKind::IoStress(_) => {}
                 FaultKind::Crash(_) | FaultKind::PowerInterruption | FaultKind::DbFailover => {
                     count(&mut self.down);
                     if t.starts {
@@ -559,6 +577,27 @@ impl FaultState {
             }
         }
         bytes
+    }
+
+    /// What the IO faults do to an IO of `io_ns` on global instance `i`, ready at `ready_ns`:
+    /// the earliest it may start (a pause acting then blocks it until its end) and how long
+    /// it takes (stresses multiply it, latencies add to a share).
+    pub fn io(&mut self, i: u32, ready_ns: Nanos, io_ns: Nanos) -> (Nanos, Nanos) {
+        let (mut start, mut time, mut extra) = (ready_ns, io_ns as f64, 0);
+        for (f, kind, windows, rng) in &mut self.io {
+            if self.targets[*f as usize].binary_search(&i).is_err() {
+                continue;
+            }
+            for w in windows.iter().filter(|w| w.start_ns <= ready_ns && ready_ns < w.end_ns) {
+                match *kind {
+                    FaultKind::IoPause => start = start.max(w.end_ns),
+                    FaultKind::IoStress(c) => time *= c.multiplier,
+                    FaultKind::IoLatency { delay_ns, p } if rng.unit() < p => extra += delay_ns,
+                    _ => {}
+                }
+            }
+        }
+        (start, crate::dist::round_ns(time).saturating_add(extra))
     }
 
     /// Does the scenario model names and clocks (a DNS, clock-skew or failover fault)?

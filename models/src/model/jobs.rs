@@ -329,11 +329,32 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if let Some(n) = self.noise.as_deref_mut() {
             work = n.work_ns(inst, now, work);
         }
+        if T::EXTRAS && self.io.is_some() && self.spec.services[s].io.is_some() {
+            work = self.io_phase(s, inst, now, work);
+        }
         if T::EXTRAS && !self.memory.is_empty() && self.spec.services[s].memory.is_some() {
             let (wait, mark) = self.heap_work_starts(s, inst, now);
             return (work.saturating_add(wait), mark);
         }
         (work, 0)
+    }
+
+    /// The IO phase after work of `work_ns` started at `now` on global instance `inst` of
+    /// service `s`: its IO (a draw, changed by the IO faults acting when it is ready) waits
+    /// for the first of the volume's devices to be free, in the order the jobs started work.
+    /// Returns the work and the IO together.
+    #[inline(never)]
+    fn io_phase(&mut self, s: usize, inst: u32, now: Nanos, work_ns: Nanos) -> Nanos {
+        let (dist, _) = self.spec.services[s].io.as_ref().expect("a service with io");
+        let io = self.io.as_deref_mut().expect("io");
+        let io_ns = dist.sample(io.rngs[s].as_mut().expect("a service with io has its stream"));
+        let ready = now.saturating_add(work_ns);
+        let (earliest, io_ns) = self.faults.io(inst, ready, io_ns);
+        let devices = &mut io.devices[inst as usize];
+        let k = (0..devices.len()).min_by_key(|&k| devices[k]).expect("at least one device");
+        let end = earliest.max(devices[k]).saturating_add(io_ns);
+        devices[k] = end;
+        end - now
     }
 
     /// A worker of `instance` (of service `service`), busy since `busy_from_ns`, is free:

@@ -209,6 +209,8 @@ fn services_bytes(spec: &Spec) -> u64 {
             + 3 * s.name.len() as u64
             + fleet
             + n * (size_of::<Instance>() as u64 + faults_per_instance + noise_per_instance + heap_per_instance)
+            // An IO phase: each instance's devices.
+            + s.io.as_ref().map_or(0, |io| n * (24 + 8 * io.1 as u64))
         }))
 }
 

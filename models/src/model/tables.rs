@@ -237,6 +237,19 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             faults: FaultState::new(&spec.faults, &spec.random_faults, &first_instance, instances.len() as u32, seed),
             names: super::names::NamesRt::new(spec).map(Box::new),
             deploys: super::deploy::Deploys::new(spec, &first_instance, seed).map(Box::new),
+            io: spec.services.iter().any(|s| s.io.is_some()).then(|| {
+                let devices = spec
+                    .services
+                    .iter()
+                    .flat_map(|s| (0..s.instances).map(move |_| vec![0; s.io.as_ref().map_or(0, |io| io.1 as usize)]))
+                    .collect();
+                let rngs = spec
+                    .services
+                    .iter()
+                    .map(|s| s.io.as_ref().map(|_| Stream::new(seed, &format!("service/{}", s.name), "io")))
+                    .collect();
+                Box::new(super::Volumes { devices, rngs })
+            }),
             memory: if spec.services.iter().any(|s| s.memory.is_some()) {
                 vec![Default::default(); spec.instance_count() as usize]
             } else {

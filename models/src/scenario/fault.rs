@@ -85,6 +85,15 @@ pub enum FaultKind {
     /// later wave starts) and `rollback` later the old version is back everywhere; `duration`,
     /// when given, ends it everywhere (a fix, or a slow recovery).
     Deployment,
+    /// Every IO on the instances' volumes blocks until the fault ends (AWS FIS
+    /// ebs:pause-volume-io); the service needs `io`.
+    IoPause,
+    /// `slow_percent` of the instances' IOs (default all) take `latency` longer (FIS
+    /// ebs:volume-io-latency, Chaos Mesh IOChaos latency).
+    IoLatency,
+    /// A competing load takes `load_percent` of the instances' IO capacity: each IO takes
+    /// 1 / (1 - load) times as long (LitmusChaos pod-io-stress).
+    IoStress,
     /// Istio's and Envoy's fault injection: `error_percent` of the requests aborted (with
     /// `class`) and `slow_percent` delayed by `latency` (plus or minus `jitter`).
     HttpFault,

@@ -61,6 +61,9 @@ impl Checker<'_> {
             FaultKindSection::Dns => &["answer"],
             FaultKindSection::ClockSkew => &["offset_s"],
             FaultKindSection::DbFailover => &["failover_time"],
+            FaultKindSection::IoPause => &[],
+            FaultKindSection::IoLatency => &["latency", "slow_percent"],
+            FaultKindSection::IoStress => &["load_percent"],
             FaultKindSection::Deployment => &[
                 "waves",
                 "bake",
@@ -105,6 +108,34 @@ impl Checker<'_> {
             },
             FaultKindSection::DbFailover => FaultKind::DbFailover,
             FaultKindSection::Deployment => FaultKind::Deployment,
+            FaultKindSection::IoPause => FaultKind::IoPause,
+            FaultKindSection::IoLatency => {
+                let delay_ns = match fault.latency.as_ref().map(|l| l.value.ns()) {
+                    Some(d) if d > 0 => d,
+                    _ => {
+                        let span = fault.latency.as_ref().map_or(section.span.clone(), |l| l.span.clone());
+                        self.err(span, format!("{path}.latency"), "io-latency faults need a latency above 0")
+                            .hint("latency = \"50ms\" with slow_percent = 10 delays one IO in ten");
+                        0
+                    }
+                };
+                FaultKind::IoLatency { delay_ns, p: percent(self, &fault.slow_percent, "slow_percent", 1.0) }
+            }
+            FaultKindSection::IoStress => {
+                let load = match &fault.load_percent {
+                    Some(l) if (0.0..=99.0).contains(&l.value) => l.value,
+                    Some(l) => {
+                        let message = format!("load_percent must be from 0 to 99, not {}", l.value);
+                        self.err(l.span.clone(), format!("{path}.load_percent"), message);
+                        0.0
+                    }
+                    None => {
+                        required(self, "load_percent", "load_percent = 50 makes every IO take twice as long");
+                        0.0
+                    }
+                };
+                FaultKind::IoStress(CpuStress::new(load))
+            }
             FaultKindSection::ClockSkew => {
                 let offset_ns = match &fault.offset_s {
                     Some(o) if o.value != 0.0 && o.value.abs() <= 1e9 => (o.value * 1e9).round() as i64,
@@ -319,6 +350,9 @@ pub(super) fn kind_name(kind: FaultKindSection) -> &'static str {
         FaultKindSection::ClockSkew => "clock-skew",
         FaultKindSection::DbFailover => "db-failover",
         FaultKindSection::Deployment => "deployment",
+        FaultKindSection::IoPause => "io-pause",
+        FaultKindSection::IoLatency => "io-latency",
+        FaultKindSection::IoStress => "io-stress",
         FaultKindSection::MemoryStress => "memory-stress",
         FaultKindSection::HttpFault => "http-fault",
         FaultKindSection::Bandwidth => "bandwidth",
