@@ -718,6 +718,7 @@ mod tests {
             ("model/record.rs", include_str!("model/record.rs")),
             ("model/arrivals.rs", include_str!("model/arrivals.rs")),
             ("model/topo.rs", include_str!("model/topo.rs")),
+            ("model/names.rs", include_str!("model/names.rs")),
             ("cells/route.rs", include_str!("cells/route.rs")),
             ("control/alarm.rs", include_str!("control/alarm.rs")),
             ("control/hpa.rs", include_str!("control/hpa.rs")),
