@@ -214,6 +214,13 @@ fn cases() -> Vec<Case> {
             let message = "the workloads have 4,294,969,295 customers together, more than 1,000,000,000";
             c("a poison pill after a huge population", toml, 9, message, Some("customers are partition keys"))
         },
+        {
+            // Found by fuzz-compile (fuzz/seeds/memory-fault-without-services.toml): a memory
+            // fault's check for a heap looked its unknown service up by index and panicked.
+            let toml =
+                std::fs::read_to_string(crate::support::repo_path("fuzz/seeds/memory-fault-without-services.toml")).unwrap();
+            c("a memory fault on a service that does not exist", toml, 3, "the scenario has no [[workload]]", None)
+        },
         c(
             "an api error without its share",
             format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"api-error\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"10s\"\nclass = \"throttled\"\n"),
@@ -260,7 +267,7 @@ fn cases() -> Vec<Case> {
             "pauses every 0 s",
             format!("{HEAD}{GOOD_SERVICE}\n[noise]\npauses = {{ every = \"0s\" }}\n"),
             head_lines + 6,
-            "every must be above 0",
+            "every must be at least 1ms",
             Some("leave it out for the default, 10.000s"),
         ),
         c(

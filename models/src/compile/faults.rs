@@ -108,7 +108,11 @@ impl Checker<'_> {
                 | crate::faults::FaultKind::IoLatency { .. }
                 | crate::faults::FaultKind::IoStress(_)
         ) {
-            let bare = target.instances.iter().map(|&(s, _)| s).find(|&s| cx.services[s as usize].io.is_none());
+            let bare = target
+                .instances
+                .iter()
+                .map(|&(s, _)| s)
+                .find(|&s| cx.services.get(s as usize).is_some_and(|svc| svc.io.is_none()));
             if let Some(s) = bare {
                 let name = &cx.services[s as usize].name;
                 let message = format!("{} faults act on a volume's IO, and service {name} has no io", kind.name());
@@ -118,7 +122,11 @@ impl Checker<'_> {
             }
         }
         if matches!(kind, crate::faults::FaultKind::MemoryLeak { .. } | crate::faults::FaultKind::MemoryStress { .. }) {
-            let bare = target.instances.iter().map(|&(s, _)| s).find(|&s| cx.services[s as usize].memory.is_none());
+            let bare = target
+                .instances
+                .iter()
+                .map(|&(s, _)| s)
+                .find(|&s| cx.services.get(s as usize).is_some_and(|svc| svc.memory.is_none()));
             if let Some(s) = bare {
                 let name = &cx.services[s as usize].name;
                 let message = format!("{} faults act on a heap, and service {name} has no memory", kind.name());

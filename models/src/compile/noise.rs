@@ -14,7 +14,7 @@ impl Checker<'_> {
         let steal = n.cpu_steal.as_ref().map(|s| {
             let s = &s.value;
             let share = self.share(&s.percent, "noise.cpu_steal.percent", 10.0);
-            let segment_ns = self.positive_ns(&s.segment, "noise.cpu_steal.segment", 60 * NS_PER_S);
+            let segment_ns = self.at_least_a_ms(&s.segment, "noise.cpu_steal.segment", 60 * NS_PER_S);
             let low = self.multiplier(&s.low, "noise.cpu_steal.low", 1.0);
             let high = self.multiplier(&s.high, "noise.cpu_steal.high", 1.5);
             if high < low {
@@ -27,7 +27,7 @@ impl Checker<'_> {
         let pauses = n.pauses.as_ref().map(|p| {
             let p = &p.value;
             let share = self.share(&p.percent, "noise.pauses.percent", 100.0);
-            let every_ns = self.positive_ns(&p.every, "noise.pauses.every", 10 * NS_PER_S);
+            let every_ns = self.at_least_a_ms(&p.every, "noise.pauses.every", 10 * NS_PER_S);
             let pause = match &p.pause {
                 Some(d) => self.dist(d, "noise.pauses.pause"),
                 None => Dist::lognormal(10.0 * NS_PER_MS as f64, 100.0 * NS_PER_MS as f64),
@@ -75,12 +75,13 @@ impl Checker<'_> {
         }
     }
 
-    /// A duration above 0 at `path`.
-    fn positive_ns(&mut self, v: &Option<Loc<crate::units::Duration>>, path: &str, default_ns: u64) -> u64 {
+    /// A duration of at least 1 ms at `path` (noise changing faster is not noise the model
+    /// can afford to draw).
+    fn at_least_a_ms(&mut self, v: &Option<Loc<crate::units::Duration>>, path: &str, default_ns: u64) -> u64 {
         match v {
-            Some(d) if d.value.ns() == 0 => {
+            Some(d) if d.value.ns() < NS_PER_MS => {
                 let key = path.rsplit('.').next().unwrap_or(path);
-                self.err(d.span.clone(), path, format!("{key} must be above 0"))
+                self.err(d.span.clone(), path, format!("{key} must be at least 1ms"))
                     .hint(format!("leave it out for the default, {}", cellsim_sim::format_ns(default_ns)));
                 default_ns
             }

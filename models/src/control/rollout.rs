@@ -10,7 +10,7 @@ use cellsim_sim::Nanos;
 /// The plan: which cells each wave takes, when the first starts, how long each bakes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RolloutSpec {
-    pub waves: Vec<Vec<u16>>,
+    pub waves: Vec<Vec<u32>>,
     pub start_ns: Nanos,
     pub bake_ns: Nanos,
     /// How long a rollback takes to put the old version back (`None`: no rollback: a halted
@@ -49,8 +49,13 @@ impl Rollout {
 
     /// Does `cell` run the new version at `now`? It does from its wave's start, until the
     /// rollback after a halt has put the old one back.
-    pub fn new_version(&self, cell: u16, now: Nanos) -> bool {
-        let Some(k) = self.spec.waves.iter().position(|w| w.contains(&cell)) else { return false };
+    pub fn new_version(&self, cell: u32, now: Nanos) -> bool {
+        self.spec.waves.iter().position(|w| w.contains(&cell)).is_some_and(|k| self.wave_new_version(k, now))
+    }
+
+    /// Does wave `k` run the new version at `now` (`new_version` for a caller that knows
+    /// each unit's wave)?
+    pub fn wave_new_version(&self, k: usize, now: Nanos) -> bool {
         if k >= self.waves_started(now) {
             return false;
         }

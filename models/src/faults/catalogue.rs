@@ -225,10 +225,10 @@ pub enum FaultKind {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Deployment {
     /// Each wave's units (cells of a template, or instances of a plain service).
-    pub waves: Vec<Vec<u16>>,
+    pub waves: Vec<Vec<u32>>,
     /// By target instance (in `FaultTarget::instances` order): its unit, and its index among
     /// its unit's instances.
-    pub units: Vec<(u16, u32)>,
+    pub units: Vec<(u32, u32)>,
     /// By unit: its instances.
     pub unit_sizes: Vec<u32>,
     pub bake_ns: Nanos,

@@ -78,8 +78,14 @@ impl StealProcess {
         self.multiplier = self.spec.low + (self.spec.high - self.spec.low) * self.rng.unit();
     }
 
-    /// The multiplier for work started at `now` (times only move forward).
+    /// The multiplier for work started at `now` (times only move forward). After a long
+    /// quiet spell (over 1,000 mean segments) the process starts afresh at `now`: segments
+    /// are exponential and their multipliers independent of their lengths, so the multiplier
+    /// in force at `now` has the same law either way.
     pub fn multiplier_at(&mut self, now: Nanos) -> f64 {
+        if now >= self.until_ns && (now - self.until_ns) as f64 > 1000.0 * self.spec.segment_ns {
+            self.next_segment(now);
+        }
         while now >= self.until_ns {
             let from = self.until_ns;
             self.next_segment(from);
@@ -109,7 +115,10 @@ impl PauseProcess {
     }
 
     fn advance(&mut self, spec: &Pauses) {
-        self.start_ns = self.end_ns().saturating_add(exponential(&mut self.rng, spec.every_ns)).max(self.end_ns() + 1);
+        self.start_ns = self
+            .end_ns()
+            .saturating_add(exponential(&mut self.rng, spec.every_ns))
+            .max(self.end_ns().saturating_add(1));
         self.length_ns = spec.pause.sample(&mut self.rng);
     }
 
@@ -118,7 +127,15 @@ impl PauseProcess {
     /// only move forward; pauses ahead are looked at on a copy, so the next question sees
     /// them again.
     fn delay_ns(&mut self, spec: &Pauses, now: Nanos, work_ns: Nanos) -> Nanos {
+        let mut skipped = 0;
         while self.end_ns() <= now {
+            skipped += 1;
+            if skipped > MAX_PAUSES_AHEAD {
+                // A long quiet spell: start afresh at `now`, in a gap (gaps are memoryless).
+                *self = PauseProcess { start_ns: now, length_ns: 0, rng: self.rng.clone() };
+                self.advance(spec);
+                break;
+            }
             self.advance(spec);
         }
         let mut end = now.saturating_add(work_ns);
@@ -132,7 +149,17 @@ impl PauseProcess {
             end = end.saturating_add(extra);
             ahead.advance(spec);
         }
+        let mut met = 0;
         while ahead.start_ns < end {
+            met += 1;
+            if met > MAX_PAUSES_AHEAD {
+                // Work that spans more pauses than that: the rest of it is paused their mean
+                // share, P / (T + P).
+                let p = spec.pause.mean_ns();
+                let share = p / (spec.every_ns + p);
+                let rest = (end - ahead.start_ns) as f64 * share / (1.0 - share).max(1e-9);
+                return extra.saturating_add(crate::dist::round_ns(rest));
+            }
             extra = extra.saturating_add(ahead.length_ns);
             end = end.saturating_add(ahead.length_ns);
             ahead.advance(spec);
@@ -140,6 +167,9 @@ impl PauseProcess {
         extra
     }
 }
+
+/// The most pauses one question walks, past or ahead (see `delay_ns`).
+const MAX_PAUSES_AHEAD: u32 = 1000;
 
 fn exponential(rng: &mut Stream, mean_ns: f64) -> Nanos {
     (-(1.0 - rng.unit()).ln() * mean_ns).round() as Nanos
@@ -274,5 +304,22 @@ mod tests {
         assert_eq!(p.delay_ns(&spec, 5_000_000, 10_000_000), 20_000_000, "runs into it: waits all of it");
         assert_eq!(p.delay_ns(&spec, 20_000_000, 1_000_000), 10_000_000, "starts inside: waits for its end");
         assert!(p.start_ns == 10_000_000, "the pauses ahead were only looked at");
+    }
+
+    /// Found by fuzz-compile (fuzz/seeds/noise-on-endless-work.toml): work of 10^18 ns walked
+    /// every pause ahead of it. Work of 10,000 s with pauses of 100 ms every 1 s: the first
+    /// 1,000 pauses are walked, the rest counted at their share; about 1,000 s in all (the
+    /// pauses take 1 / 11 of the elapsed 11,000 s). And a question after a quiet spell of
+    /// 10,000 pauses starts afresh rather than walking them.
+    #[test]
+    fn work_longer_than_a_thousand_pauses_is_paused_their_share() {
+        let spec = pauses(1000, 100);
+        let mut p = PauseProcess::new(&spec, Stream::new(9, "x", "pauses"));
+        let extra_s = p.delay_ns(&spec, 0, 10_000 * 1_000_000_000) as f64 / 1e9;
+        assert!((extra_s - 1000.0).abs() < 50.0, "{extra_s} s");
+        let huge = p.delay_ns(&spec, 1, 1_000_000_000_000_000_000);
+        assert!(huge > 0 && huge < u64::MAX / 2);
+        p.delay_ns(&spec, 11_000 * 1_000_000_000_000, 1);
+        assert!(p.start_ns >= 11_000 * 1_000_000_000_000);
     }
 }

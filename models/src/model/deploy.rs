@@ -33,6 +33,8 @@ pub(super) struct DeployRt {
     rng: Stream,
     /// By target instance: taken out of service now.
     out: Vec<bool>,
+    /// By unit: its wave (`u32::MAX`: none).
+    wave_of: Vec<u32>,
     halted: bool,
     /// Its first tick (at its start) has counted the jobs before it.
     started: bool,
@@ -75,6 +77,15 @@ impl Deploys {
                 last: (0, 0),
                 rng: Stream::new(seed, &format!("fault/{i}"), "deployment"),
                 out: vec![false; f.target.instances.len()],
+                wave_of: {
+                    let mut w = vec![u32::MAX; plan.unit_sizes.len()];
+                    for (k, wave) in plan.waves.iter().enumerate() {
+                        for &u in wave {
+                            w[u as usize] = k as u32;
+                        }
+                    }
+                    w
+                },
                 halted: false,
                 started: false,
             });
@@ -94,8 +105,9 @@ impl Deploys {
         let (d, k) = *self.by_instance.get(inst as usize)?;
         let rt = self.list.get(d as usize)?;
         let plan = spec.faults[rt.fault as usize].rollout.as_deref()?;
-        let unit = plan.units[k as usize].0;
-        (now < rt.end_ns && rt.rollout.new_version(unit, now)).then_some((d as usize, plan))
+        let wave = rt.wave_of[plan.units[k as usize].0 as usize];
+        (wave != u32::MAX && now < rt.end_ns && rt.rollout.wave_new_version(wave as usize, now))
+            .then_some((d as usize, plan))
     }
 }
 
@@ -189,7 +201,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             let (unit, index) = plan.units[k];
             let size = plan.unit_sizes[unit as usize];
             let taken = (plan.capacity_share * size as f64).ceil() as u32;
-            let out = now < rt.end_ns && rt.rollout.new_version(unit, now) && index < taken;
+            let wave = rt.wave_of[unit as usize];
+            let out =
+                wave != u32::MAX && now < rt.end_ns && rt.rollout.wave_new_version(wave as usize, now) && index < taken;
             if out != rt.out[k] {
                 rt.out[k] = out;
                 if let Some(fleet) = self.services[s as usize].fleet.as_mut() {

@@ -5,7 +5,7 @@
 
 use super::records::*;
 use super::{sample_opt, Event, Halt, Kind, Overload, ServiceModel, PICKED, TRAVELLING};
-use crate::dist::round_ns;
+use crate::dist::{round_ns, MAX_DRAW_NS};
 use crate::metrics::SeriesSink;
 use crate::outcome::Outcome;
 use crate::spec::{QueueDiscipline, Wait};
@@ -334,9 +334,11 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         }
         if T::EXTRAS && !self.memory.is_empty() && self.spec.services[s].memory.is_some() {
             let (wait, mark) = self.heap_work_starts(s, inst, now);
-            return (work.saturating_add(wait), mark);
+            return (work.saturating_add(wait).min(MAX_DRAW_NS), mark);
         }
-        (work, 0)
+        // Noise and IO add to a draw: the sum is kept within the longest draw, so that `now`
+        // plus it stays far below the end of time.
+        (work.min(MAX_DRAW_NS), 0)
     }
 
     /// The IO phase after work of `work_ns` started at `now` on global instance `inst` of

@@ -38,21 +38,16 @@ impl Checker<'_> {
         let fault = &section.value;
         let template = target.what.ends_with(" in every cell");
         // Units, in order of first appearance among the target's instances.
-        let mut unit_keys: Vec<(u32, u32)> = Vec::new();
+        let mut unit_keys: std::collections::BTreeMap<(u32, u32), u32> = std::collections::BTreeMap::new();
         let mut units = Vec::with_capacity(target.instances.len());
         for &(s, i) in &target.instances {
-            let key = if template { (services[s as usize].cell.map_or(u32::MAX, u32::from), 0) } else { (s, i) };
-            let u = match unit_keys.iter().position(|&k| k == key) {
-                Some(u) => u,
-                None => {
-                    unit_keys.push(key);
-                    unit_keys.len() - 1
-                }
-            };
-            units.push(u as u16);
+            let cell = services.get(s as usize).and_then(|svc| svc.cell).map_or(u32::MAX, u32::from);
+            let key = if template { (cell, 0) } else { (s, i) };
+            let next = unit_keys.len() as u32;
+            units.push(*unit_keys.entry(key).or_insert(next));
         }
         let mut unit_sizes = vec![0u32; unit_keys.len()];
-        let units: Vec<(u16, u32)> = units
+        let units: Vec<(u32, u32)> = units
             .into_iter()
             .map(|u| {
                 unit_sizes[u as usize] += 1;
@@ -61,8 +56,8 @@ impl Checker<'_> {
             .collect();
         let n = unit_keys.len() as u32;
         let what = if template { "cells" } else { "instances" };
-        let waves: Vec<Vec<u16>> = match &fault.waves {
-            None => vec![(0..n as u16).collect()],
+        let waves: Vec<Vec<u32>> = match &fault.waves {
+            None => vec![(0..n).collect()],
             Some(w) => {
                 let total: u64 = w.value.iter().map(|&k| k as u64).sum();
                 if w.value.is_empty() || w.value.contains(&0) || total > n as u64 {
@@ -72,14 +67,14 @@ impl Checker<'_> {
                     );
                     self.err(w.span.clone(), format!("{path}.waves"), message)
                         .hint("waves = [1, 2, 5]: one unit first, then two, then five, in order");
-                    vec![(0..n as u16).collect()]
+                    vec![(0..n).collect()]
                 } else {
-                    let mut next = 0u16;
+                    let mut next = 0u32;
                     w.value
                         .iter()
                         .map(|&k| {
-                            let wave = (next..next + k as u16).collect();
-                            next += k as u16;
+                            let wave = (next..next + k).collect();
+                            next += k;
                             wave
                         })
                         .collect()
