@@ -404,6 +404,27 @@ fn cases() -> Vec<Case> {
             Some("latency = \"50ms\" with slow_percent = 10"),
         ),
         c(
+            "an http fault that does nothing",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"http-fault\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"10s\"\nclass = \"unavailable\"\n"),
+            head_lines + 5,
+            "http-fault faults need error_percent",
+            Some("latency = \"200ms\" with slow_percent = 10"),
+        ),
+        c(
+            "an io stress without its load",
+            format!("{HEAD}[[service]]\nname = \"api\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\nio = {{ time = {{ dist = \"constant\", value = \"1ms\" }} }}\n\n[[fault]]\nkind = \"io-stress\"\nservice = \"api\"\nstart = \"1s\"\nduration = \"10s\"\n"),
+            head_lines + 6,
+            "io-stress faults need load_percent",
+            Some("load_percent = 50 makes every IO take twice as long"),
+        ),
+        c(
+            "a dns ttl without a unit",
+            format!("{HEAD}[[service]]\nname = \"api\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\ndns_ttl = 60\n"),
+            head_lines + 4,
+            "`60` has no unit",
+            None,
+        ),
+        c(
             "an impairment factor below 1",
             format!("{HEAD}{GOOD_SERVICE}\n[analysis]\np99_factor = 0.5\n"),
             head_lines + 6,

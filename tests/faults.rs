@@ -514,3 +514,22 @@ fn http_faults_abort_and_delay_their_shares() {
     let late = st.latency.count_between(90_000_000, u64::MAX) as f64;
     assert!((late - 900.0).abs() < 4.0 * 26.8, "{late} late (expected 900)");
 }
+
+/// A random pick on an autoscaled service (4 in service of at most 8) chooses among the 4
+/// in service, as AWS FIS resolves its targets among running instances: over 200 seeds,
+/// every pick of 2 is within instances 0 to 3, and each of them is picked.
+#[test]
+fn a_random_pick_on_an_autoscaled_service_hits_instances_in_service() {
+    let spec = compile_ok(&scenario(
+        "",
+        "autoscaling = { kind = \"hpa\", min = 2, max = 8, target_utilisation = 50 }",
+        "kind = \"stop\"\ncount = 2",
+    ));
+    let mut seen = [0u32; 8];
+    for seed in 0..200 {
+        for (_, i) in spec.faults[0].target.chosen(0, seed) {
+            seen[i as usize] += 1;
+        }
+    }
+    assert!(seen[..4].iter().all(|&n| n > 0) && seen[4..].iter().all(|&n| n == 0), "{seen:?}");
+}

@@ -95,6 +95,12 @@ impl Checker<'_> {
                 }
             }
         }
+        if fault.count.is_some() || fault.percent.is_some() {
+            // As AWS FIS resolves its targets among running instances: an autoscaled
+            // service's random pick is among those in service when the run starts, not its
+            // spare slots.
+            target.instances.retain(|&(s, i)| cx.services.get(s as usize).is_none_or(|svc| i < svc.in_service));
+        }
         self.pick(section, path, fault.kind, &mut target);
         let random_kinds = [FaultKindSection::Outage, FaultKindSection::Stop, FaultKindSection::Reboot];
         if random.is_some() && !random_kinds.contains(&fault.kind) {
