@@ -515,14 +515,14 @@ impl Gen {
                 out += &format!(
                     "cpu_steal = {{ percent = {}, segment = {}, low = {low}, high = {high} }}\n",
                     (s >> 48) % 101,
-                    d(1 + (s >> 36) % 2_000_000)
+                    d(1000 + (s >> 36) % 2_000_000)
                 );
             }
             if s & 1 << 34 != 0 {
                 out += &format!(
                     "pauses = {{ percent = {}, every = {}, pause = {{ dist = \"exponential\", mean = {} }} }}\n",
                     (s >> 52) % 101,
-                    d(1 + (s >> 38) % 5_000_000),
+                    d(1000 + (s >> 38) % 5_000_000),
                     d(1 + (s >> 56) % 50_000)
                 );
             }
