@@ -425,6 +425,27 @@ fn cases() -> Vec<Case> {
             None,
         ),
         c(
+            "a deployment taking capacity from an autoscaled service",
+            format!("{HEAD}{GOOD_SERVICE}autoscaling = {{ kind = \"hpa\", min = 1, max = 4, target_utilisation = 50 }}\n\n[[fault]]\nkind = \"deployment\"\nservice = \"api\"\nstart = \"1s\"\ncapacity_percent = 50\n"),
+            head_lines + 10,
+            "a deployment cannot take capacity out of service in an autoscaled service",
+            Some("model the change's capacity loss with a stop fault instead"),
+        ),
+        c(
+            "a deployment with a random pick",
+            format!("{HEAD}{GOOD_SERVICE}\n[[fault]]\nkind = \"deployment\"\nservice = \"api\"\nstart = \"1s\"\nslowdown = 2\ncount = 1\n"),
+            head_lines + 10,
+            "a deployment takes its units by its waves",
+            Some("units in no wave keep the old version"),
+        ),
+        c(
+            "a collection's pause of a day",
+            format!("{HEAD}[[service]]\nname = \"api\"\nservice_time = {{ dist = \"constant\", value = \"1ms\" }}\nmemory = {{ limit_mb = 512, gc_pause = \"1d\" }}\n"),
+            head_lines + 4,
+            "gc_pause must be at most 1h00m00.000s, not 24h00m00.000s",
+            Some("gc_pause = \"5ms\""),
+        ),
+        c(
             "an impairment factor below 1",
             format!("{HEAD}{GOOD_SERVICE}\n[analysis]\np99_factor = 0.5\n"),
             head_lines + 6,

@@ -108,3 +108,18 @@ fn collections_pause_the_share_the_formula_gives() {
     let busy = run(&heap("limit_mb = 512, base_mb = 500, alloc_mb_per_job = 1", ""));
     assert!(busy.requests[0].latency.mean() > 5.0 * quiet.requests[0].latency.mean());
 }
+
+/// Each job present holds its data whatever the balancer: 10 MB a job over 100 MB live in a
+/// 512 MB heap, jobs of 2 s arriving every 10 ms (none done before 2 s): the 42nd would take
+/// the heap to 100 + 42 x 10 = 520 MB, so the OOM killer acts as it arrives, at 0.41 s (0.42
+/// s if the grid starts at 10 ms). Round robin and least outstanding alike.
+#[test]
+fn data_per_job_present_fills_the_heap() {
+    for lb in ["", "load_balancer = \"least-outstanding\""] {
+        let text = heap("limit_mb = 512, base_mb = 100, per_job_mb = 10", lb)
+            .replace("value = \"1ms\"", "value = \"2s\"")
+            .replace("duration = \"1h\"", "duration = \"10s\"");
+        let kills = kills_s(&run(&text));
+        assert!((0.405..0.425).contains(&kills[0]), "{lb}: first kill at {} s", kills[0]);
+    }
+}

@@ -137,3 +137,62 @@ fn a_payment_api_rides_out_a_database_failover_with_retries_and_breaches_without
         assert!(p99_ms(1) < 300.0, "the failures are fast: seed {seed}");
     }
 }
+
+/// A router's calls resolve the name of the cell they are routed to: a resolver outage for
+/// `cell-2/api` fails the requests routed to cell-2 (once the router's records of it expire)
+/// and no others.
+#[test]
+fn a_routed_call_resolves_its_cells_name() {
+    let text = r#"
+[scenario]
+name = "routed-names"
+duration = "200s"
+warmup = "0s"
+
+[[region]]
+name = "r"
+zones = ["a"]
+
+[cells]
+count = 4
+services = ["api"]
+zones = ["a"]
+
+[[workload]]
+name = "w"
+customers = 400
+arrival = { process = "constant", rate_per_s = 100 }
+
+[[workload.request]]
+name = "get"
+target = "router"
+
+[[service]]
+name = "router"
+workers = 8
+service_time = { dist = "constant", value = "0.1ms" }
+routing = { kind = "hash" }
+
+[[service.call]]
+to = "api"
+
+[[service]]
+name = "api"
+workers = 8
+dns_ttl = "10s"
+service_time = { dist = "constant", value = "1ms" }
+
+[[fault]]
+kind = "dns"
+service = "cell-2/api"
+start = "50s"
+duration = "50s"
+"#;
+    let r = run(text);
+    let cells = &r.topology.as_ref().expect("cells").cells;
+    let failed: Vec<u64> = cells.iter().map(|c| c.outcomes.total() - c.outcomes.successes()).collect();
+    assert!(failed[1] > 0 && failed.iter().enumerate().all(|(c, &f)| c == 1 || f == 0), "{failed:?}");
+    // Cell-2's quarter or so of 100 a second, for at least the last 40 s of the outage.
+    let share = cells[1].outcomes.total() as f64 / r.requests[0].outcomes.total() as f64;
+    assert!(failed[1] as f64 >= 0.9 * 40.0 * 100.0 * share, "{} failed in cell-2", failed[1]);
+}

@@ -425,7 +425,8 @@ impl Gen {
                         p / 3 + 1,
                         p % 3,
                         d(length / 4 + 1),
-                        p % 60
+                        // (Not where controllers put instances in and out of service.)
+                        if self.topology.is_some() { 0 } else { p % 60 }
                     );
                     if p % 2 == 0 {
                         out += &format!(
@@ -459,7 +460,7 @@ impl Gen {
                 }
                 _ => {}
             }
-            if let Some(k) = f.instances {
+            if let Some(k) = f.instances.filter(|_| kind != "deployment") {
                 // The first k, k chosen at random, or a share chosen at random.
                 let n = self.services[s].instances;
                 out += &match f.duration_pct % 3 {

@@ -201,7 +201,12 @@ fn littles_law_holds_for_every_service_of_the_quickstart() {
 fn cpu_stress_queues_as_mmc_at_the_reduced_rate() {
     let text = std::fs::read_to_string(crate::support::repo_path("scenarios/mmc.toml")).unwrap()
         + "\n[[fault]]\nkind = \"cpu-stress\"\nservice = \"pool\"\nload_percent = 10\nstart = \"0s\"\nduration = \"10h\"\n";
-    let r = run(&crate::support::compile_ok(&text), 1);
+    assert_mmc_at_nine_per_s("stressed", &text);
+}
+
+/// `text` (`mmc.toml`'s c = 4, lambda = 30/s) serving at mu' = 9/s queues as Erlang C says.
+fn assert_mmc_at_nine_per_s(what: &str, text: &str) {
+    let r = run(&crate::support::compile_ok(text), 1);
     let s = &r.services[0];
     let (c, a): (i32, f64) = (4, 30.0 / 9.0);
     let top = a.powi(c) / (1..=c).map(f64::from).product::<f64>() * c as f64 / (c as f64 - a);
@@ -209,9 +214,9 @@ fn cpu_stress_queues_as_mmc_at_the_reduced_rate() {
     let erlang_c = top / (below + top);
     let wq = erlang_c / (c as f64 * 9.0 - 30.0);
     assert!((erlang_c - 0.6577).abs() < 1e-4 && (wq - 0.10962).abs() < 1e-4);
-    assert_in_ci("stressed M/M/c P(wait)", &s.waited_batches, erlang_c, 1.0);
-    assert_in_ci("stressed M/M/c Wq (s)", &s.wait_batches, wq, 1e9);
-    assert_in_ci("stressed M/M/c W (s)", &s.sojourn_batches, wq + 1.0 / 9.0, 1e9);
+    assert_in_ci(&format!("{what} M/M/c P(wait)"), &s.waited_batches, erlang_c, 1.0);
+    assert_in_ci(&format!("{what} M/M/c Wq (s)"), &s.wait_batches, wq, 1e9);
+    assert_in_ci(&format!("{what} M/M/c W (s)"), &s.sojourn_batches, wq + 1.0 / 9.0, 1e9);
 }
 
 /// CPU steal at a fixed multiplier on every instance is the same capacity loss: `mmc.toml`
@@ -220,14 +225,5 @@ fn cpu_stress_queues_as_mmc_at_the_reduced_rate() {
 fn fixed_cpu_steal_queues_as_mmc_at_the_reduced_rate() {
     let text = std::fs::read_to_string(crate::support::repo_path("scenarios/mmc.toml")).unwrap()
         + "\n[noise]\ncpu_steal = { percent = 100, low = 1.1111111111111112, high = 1.1111111111111112 }\n";
-    let r = run(&crate::support::compile_ok(&text), 1);
-    let s = &r.services[0];
-    let (c, a): (i32, f64) = (4, 30.0 / 9.0);
-    let top = a.powi(c) / (1..=c).map(f64::from).product::<f64>() * c as f64 / (c as f64 - a);
-    let below: f64 = (0..c).map(|k| a.powi(k) / (1..=k).map(f64::from).product::<f64>()).sum();
-    let erlang_c = top / (below + top);
-    let wq = erlang_c / (c as f64 * 9.0 - 30.0);
-    assert_in_ci("M/M/c with steal P(wait)", &s.waited_batches, erlang_c, 1.0);
-    assert_in_ci("M/M/c with steal Wq (s)", &s.wait_batches, wq, 1e9);
-    assert_in_ci("M/M/c with steal W (s)", &s.sojourn_batches, wq + 1.0 / 9.0, 1e9);
+    assert_mmc_at_nine_per_s("stolen", &text);
 }

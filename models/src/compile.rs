@@ -369,6 +369,7 @@ impl Checker<'_> {
             workloads: &workloads,
             layout: layout.as_ref(),
             duration_ns: times.duration_ns,
+            zonal_shift: f.zonal_shift.is_some(),
         };
         let (faults, trigger) = self.faults(&f.faults, &cx);
         let zonal_shift = f.zonal_shift.as_ref().and_then(|z| self.zonal_shift(z, layout.as_ref()));

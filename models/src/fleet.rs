@@ -193,6 +193,13 @@ impl Fleet {
         (0..self.instances.len() as u32).all(|i| self.restarting(i, now) || fault_down(i))
     }
 
+    /// Counts the jobs present at each instance whatever the balancer (instances' heaps hold
+    /// data per job present).
+    pub fn track_jobs(&mut self) {
+        self.tracks_jobs = true;
+        self.transparent_when_usable = false;
+    }
+
     /// Tested builds: the jobs counted present at each instance equal `recount(i)`, and
     /// `unusable` equals a recount of the instances unhealthy or ejected.
     pub fn check(&self, recount: impl Fn(u32) -> u32) {

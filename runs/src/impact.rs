@@ -122,7 +122,11 @@ impl<'s> Analysis<'s> {
             for (s, _) in f.target.chosen(i as u32, seed) {
                 if let cellsim_models::faults::FaultKind::Dns { .. } = f.kind {
                     // A name that does not resolve harms its callers: they are faulted.
-                    for c in spec.calls.iter().filter(|c| c.to == s).filter_map(|c| c.from) {
+                    let reaches = |c: &cellsim_models::spec::CallSpec| match c.route {
+                        Some(r) => spec.routes[r as usize].targets.contains(&s),
+                        None => c.to == s,
+                    };
+                    for c in spec.calls.iter().filter(|c| reaches(c)).filter_map(|c| c.from) {
                         hit[c.0 as usize] = true;
                         faulted[c.0 as usize] = true;
                     }

@@ -23,6 +23,8 @@ pub(super) struct FaultContext<'a> {
     pub(super) workloads: &'a [WorkloadSpec],
     pub(super) layout: Option<&'a Layout>,
     pub(super) duration_ns: Nanos,
+    /// The scenario has `[zonal_shift]` (which puts instances in and out of service).
+    pub(super) zonal_shift: bool,
 }
 
 impl Checker<'_> {
@@ -163,6 +165,30 @@ impl Checker<'_> {
         }
         let rollout = (fault.kind == FaultKindSection::Deployment)
             .then(|| Box::new(self.deployment(section, path, &target, cx.services)));
+        if fault.kind == FaultKindSection::Deployment {
+            // Its units are its waves': a random pick would deploy to some of them only.
+            let in_every_cell = target.what.ends_with(" in every cell");
+            for (key, span) in [
+                ("instances", fault.instances.as_ref().filter(|_| in_every_cell).map(|c| &c.span)),
+                ("count", fault.count.as_ref().map(|c| &c.span)),
+                ("percent", fault.percent.as_ref().map(|p| &p.span)),
+            ] {
+                if let Some(span) = span {
+                    self.err(span.clone(), format!("{path}.{key}"), "a deployment takes its units by its waves")
+                        .hint("waves = [1, 2] deploys to the first unit, then the next two; units in no wave keep the old version");
+                }
+            }
+            let controlled = target
+                .instances
+                .iter()
+                .any(|&(s, _)| cx.services.get(s as usize).is_some_and(|svc| svc.autoscaling.is_some()));
+            if let Some(c) = fault.capacity_percent.as_ref().filter(|c| c.value > 0.0 && (controlled || cx.zonal_shift))
+            {
+                let what = if controlled { "an autoscaled service" } else { "a scenario with a zonal shift" };
+                self.err(c.span.clone(), format!("{path}.capacity_percent"), format!("a deployment cannot take capacity out of service in {what}"))
+                    .hint("the autoscaler and the zonal shift put the same instances in and out of service; model the change's capacity loss with a stop fault instead, or drop capacity_percent");
+            }
+        }
         FaultSpec {
             rollout,
             failover,

@@ -165,6 +165,21 @@ impl Checker<'_> {
             self.err(b.span.clone(), format!("{path}.memory.base_mb"), message)
                 .hint("base_mb is an idle instance's live data; the limit is the heap's size");
         }
+        for (key, v, max_ns) in [
+            ("gc_pause", m.gc_pause.as_ref(), 3600 * NS_PER_S),
+            ("gc_pause_per_mb", m.gc_pause_per_mb.as_ref(), NS_PER_S),
+        ] {
+            if let Some(d) = v.filter(|d| d.value.ns() > max_ns) {
+                let message = format!(
+                    "{key} must be at most {}, not {}",
+                    cellsim_sim::format_ns(max_ns),
+                    cellsim_sim::format_ns(d.value.ns())
+                );
+                self.err(d.span.clone(), format!("{path}.memory.{key}"), message).hint(
+                    "a collection's pause is milliseconds to seconds: gc_pause = \"5ms\", gc_pause_per_mb = \"0.05ms\"",
+                );
+            }
+        }
         let ns = |d: Option<&Loc<crate::units::Duration>>, default_ns: u64| d.map_or(default_ns, |d| d.value.ns());
         Heap {
             limit_bytes: limit * MB,

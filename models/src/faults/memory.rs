@@ -77,9 +77,11 @@ impl Heap {
         (self.limit_bytes - live_bytes).max(0.0)
     }
 
-    /// One collection's pause at live data `live_bytes`: `p0 + k L`, in whole microseconds.
+    /// One collection's pause at live data `live_bytes`: `p0 + k L`, in whole microseconds,
+    /// at most an hour (the compiler bounds both parts).
     pub fn gc_pause_ns(&self, live_bytes: f64) -> Nanos {
-        ((self.pause_fixed_ns + self.pause_ns_per_byte * live_bytes) / 1e3).round() as Nanos * 1000
+        let us = ((self.pause_fixed_ns + self.pause_ns_per_byte * live_bytes) / 1e3).round();
+        us.min(3600e6) as Nanos * 1000
     }
 
     /// The share of time paused at live data `live_bytes` with jobs starting at `jobs_per_s`:
@@ -157,7 +159,7 @@ impl InstanceMemory {
                 self.allocated_bytes = 0.0;
                 self.paused_us = self.paused_us.wrapping_add((pause_ns / 1000) as u32);
                 self.gc_pauses += 1;
-                self.gc_paused_ns += pause_ns;
+                self.gc_paused_ns = self.gc_paused_ns.saturating_add(pause_ns);
             }
         }
         (self.pause_end_ns.saturating_sub(now), self.paused_us)
@@ -172,6 +174,15 @@ impl InstanceMemory {
     /// it was at work (stop the world: each stops it for its whole length).
     pub fn paused_since(&self, mark: u32) -> Nanos {
         self.paused_us.wrapping_sub(mark) as Nanos * 1000
+    }
+
+    /// It crashed at `now` for another reason (a fault, a poison pill, a bad version): its
+    /// process starts afresh (no leak, nothing allocated, no pause under way). Its leak counts
+    /// from the crash, or from the restart an OOM kill already set, whichever is later.
+    pub fn restarted(&mut self, now: Nanos) {
+        self.started_ns = self.started_ns.max(now);
+        self.allocated_bytes = 0.0;
+        self.pause_end_ns = self.pause_end_ns.min(now);
     }
 
     /// The OOM killer killed it at `now`: how long until it runs again (its restart time

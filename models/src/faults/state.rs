@@ -592,7 +592,7 @@ impl FaultState {
                 match *kind {
                     FaultKind::IoPause => start = start.max(w.end_ns),
                     FaultKind::IoStress(c) => time *= c.multiplier,
-                    FaultKind::IoLatency { delay_ns, p } if rng.unit() < p => extra += delay_ns,
+                    FaultKind::IoLatency { delay_ns, p } if rng.unit() < p => extra = delay_ns.saturating_add(extra),
                     _ => {}
                 }
             }

@@ -99,6 +99,28 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         self.send(call_h, spec, type_id, attempt, deadline, now, q)
     }
 
+    /// The caller of `call_h` resolves `service`'s name for attempt `attempt`: `None`, the
+    /// attempt goes; else it has ended (lost: the caller's timeout ends the wait; refused:
+    /// `error` at once).
+    fn unreachable(
+        &mut self,
+        call_h: Handle,
+        spec: u32,
+        service: u32,
+        attempt: u32,
+        now: Nanos,
+        q: &mut EventQueue<Event>,
+    ) -> Option<Result<(), Halt>> {
+        match self.resolve_name(call_h, spec, service, now) {
+            super::names::Reach::Go => None,
+            super::names::Reach::Lost => Some(Ok(())),
+            super::names::Reach::Refused => {
+                let event = Event { kind: Kind::Reply, outcome: Outcome::Error, arg: attempt, handle: call_h };
+                Some(self.after(0, event, now, q))
+            }
+        }
+    }
+
     /// Puts attempt `attempt` of `call_h` on the network (or straight into its callee).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
@@ -112,15 +134,11 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         now: Nanos,
         q: &mut EventQueue<Event>,
     ) -> Result<(), Halt> {
-        if T::EXTRAS && self.names.is_some() {
-            // The caller resolves the callee's name first (a router's call, its target's).
-            match self.resolve_name(call_h, spec, self.spec.calls[spec as usize].to, now) {
-                super::names::Reach::Go => {}
-                super::names::Reach::Lost => return Ok(()), // the caller's timeout ends the wait
-                super::names::Reach::Refused => {
-                    let event = Event { kind: Kind::Reply, outcome: Outcome::Error, arg: attempt, handle: call_h };
-                    return self.after(0, event, now, q);
-                }
+        // The caller resolves the callee's name first (a router's call, its cell's: in
+        // `send_placed`, once the cell is chosen).
+        if T::EXTRAS && self.names.is_some() && self.spec.calls[spec as usize].route.is_none() {
+            if let Some(done) = self.unreachable(call_h, spec, self.spec.calls[spec as usize].to, attempt, now, q) {
+                return done;
             }
         }
         if T::POLICIES && self.topo.is_some() {
@@ -181,6 +199,12 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             }
             None => cs.to,
         };
+        if T::EXTRAS && self.names.is_some() && self.spec.calls[spec as usize].route.is_some() {
+            if let Some(done) = self.unreachable(call_h, spec, service, attempt, now, q) {
+                return done;
+            }
+        }
+        let cs = &self.spec.calls[spec as usize];
         // The caller's zone matters to the latency (unless the call has its own) and to the
         // pick (when calls stay in their zone).
         let needs_zone = cs.latency.is_none() || !self.topo.as_ref().expect("a topology").cross_zone_lb;

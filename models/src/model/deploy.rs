@@ -147,10 +147,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             Some((d, p)) if p.crash_p > 0.0 && deploys.list[d].rng.unit() < p.crash_p => p.restart_ns,
             _ => return Ok(false),
         };
-        let rt = &mut self.services[s];
-        let local = inst - rt.first_instance;
-        rt.fleet.as_mut().expect("a deployed service has a fleet").crash(local, now, restart_ns);
-        self.crash_jobs(&[inst], now, q)?;
+        self.restart_instance(s as u32, inst, restart_ns, now, q)?;
         Ok(true)
     }
 

@@ -43,9 +43,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             return Ok(false);
         }
         let delay_ns = self.memory[inst as usize].killed(&heap, now);
-        let rt = &mut self.services[s];
-        let local = inst - rt.first_instance;
-        rt.fleet.as_mut().expect("a service with memory has a fleet").crash(local, now, delay_ns);
+        let local = inst - self.services[s].first_instance;
         if self.control_actions.len() < control::MAX_ACTIONS {
             self.control_actions.push(ControlAction {
                 at_ns: now,
@@ -59,7 +57,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 ),
             });
         }
-        self.crash_jobs(&[inst], now, q)?;
+        self.restart_instance(s as u32, inst, delay_ns, now, q)?;
         Ok(true)
     }
 

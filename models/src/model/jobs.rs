@@ -50,7 +50,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if T::EXTRAS && self.tracks_customers {
             if let Some(restart_ns) = self.faults.poisoned(seed.service, seed.customer) {
                 // The poisoned request crashes the instance, and fails with it.
-                self.poisoned(seed.service, inst, restart_ns, now, q)?;
+                self.restart_instance(seed.service, inst, restart_ns, now, q)?;
                 return self.refused_by_balancer(seed, slot, batch, Outcome::Error, inst, now, q);
             }
         }
@@ -351,10 +351,12 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let io = self.io.as_deref_mut().expect("io");
         let io_ns = dist.sample(io.rngs[s].as_mut().expect("a service with io has its stream"));
         let ready = now.saturating_add(work_ns);
-        let (earliest, io_ns) = self.faults.io(inst, ready, io_ns);
         let devices = &mut io.devices[inst as usize];
         let k = (0..devices.len()).min_by_key(|&k| devices[k]).expect("at least one device");
-        let end = earliest.max(devices[k]).saturating_add(io_ns);
+        // The faults act on the IO as the device would begin it: a pause then holds it (and
+        // everything queued behind it) to the pause's end.
+        let (start, io_ns) = self.faults.io(inst, ready.max(devices[k]), io_ns);
+        let end = start.saturating_add(io_ns);
         devices[k] = end;
         end - now
     }
@@ -444,6 +446,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let mut hit = vec![false; self.instances.len()];
         for &inst in crashed {
             hit[inst as usize] = true;
+            if let Some(m) = self.memory.get_mut(inst as usize) {
+                m.restarted(now); // its process starts afresh
+            }
             let queued: Vec<Handle> = self.instances[inst as usize].queue.drain(..).collect();
             self.instances[inst as usize].last_empty_ns = now;
             for h in queued {
@@ -464,11 +469,11 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         Ok(())
     }
 
-    /// A poisoned job reached global instance `inst` (of service `service`): the instance
-    /// crashes and restarts, down for `restart_ns`.
+    /// Global instance `inst` (of service `service`) crashed and restarts, down for
+    /// `restart_ns` (a poison pill, an OOM kill, a bad version): the jobs on it fail.
     #[cold]
     #[inline(never)]
-    fn poisoned(
+    pub(super) fn restart_instance(
         &mut self,
         service: u32,
         inst: u32,

@@ -151,7 +151,13 @@ fn spec_bytes(spec: &Spec) -> u64 {
                 0
             };
             let link = f.link.as_ref().map_or(0, |l| 8 * l.to.len() as u64 + spec.instance_count().div_ceil(4));
+            // A deployment: its plan (units, waves) and run-time record per target instance,
+            // a lookup per instance of the run, and its alarm's and halts' records.
+            let deployment = f.rollout.as_ref().map_or(0, |_| {
+                32 * f.target.instances.len() as u64 + 8 * spec.instance_count() + 4096
+            });
             size_of::<FaultSpec>() as u64
+                + deployment
                 + 128
                 + 16 * f.target.instances.len() as u64
                 + link
@@ -160,6 +166,12 @@ fn spec_bytes(spec: &Spec) -> u64 {
                 + copies
         }))
         + sum(spec.routes.iter().map(|r| r.heap_bytes()))
+        // The OOM killer's and deployments' actions, at most `MAX_ACTIONS` of 160 bytes.
+        + if spec.services.iter().any(|s| s.memory.is_some()) || spec.faults.iter().any(|f| f.rollout.is_some()) {
+            super::control::MAX_ACTIONS as u64 * 160
+        } else {
+            0
+        }
         // Random faults: a process (and a heap entry) per failure domain, at most one per
         // instance hit.
         + sum(spec.random_faults.iter().map(|r| {

@@ -408,6 +408,9 @@ fn services_rt(
                         s.fleet.outlier.clone(),
                         has_outages,
                     );
+                    if s.memory.is_some() {
+                        fleet.track_jobs(); // a heap holds data per job present
+                    }
                     // An autoscaled service starts with its first `in_service` instances.
                     for i in s.in_service..s.instances {
                         fleet.set_in_service(i, false);
