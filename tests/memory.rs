@@ -123,3 +123,14 @@ fn data_per_job_present_fills_the_heap() {
         assert!((0.405..0.425).contains(&kills[0]), "{lb}: first kill at {} s", kills[0]);
     }
 }
+
+/// A reboot restarts the process, and its heap with it: with the same 1 MB/s leak, an
+/// instance rebooted from 200 s to 205 s (its leak counted from the crash at 200 s) is killed
+/// 412 s later, at 612 s, not at 412 s.
+#[test]
+fn a_reboot_gives_the_leaked_memory_back() {
+    let faults = "[[fault]]\nkind = \"reboot\"\nservice = \"api\"\nstart = \"200s\"\nduration = \"5s\"";
+    let r = run(&heap("limit_mb = 512, base_mb = 100, leak_mb_per_s = 1, restart_time = \"5s\"", faults));
+    let kills = kills_s(&r);
+    assert!((612.0..612.0105).contains(&kills[0]), "first kill at {} s (expected 612 s)", kills[0]);
+}
