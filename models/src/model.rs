@@ -345,7 +345,9 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
                 interval_ns
             }
             Tick::Deploy { deploy } => {
-                self.deploy_tick(deploy as usize, now);
+                if !self.deploy_tick(deploy as usize, now) {
+                    return; // over: no more ticks
+                }
                 deploy::DEPLOY_TICK_NS
             }
         };

@@ -152,8 +152,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     }
 
     /// Deployment `d`'s tick: the capacity its new version takes out of service, and its
-    /// alarm's look at the service's error rate (which halts it, and rolls it back).
-    pub(super) fn deploy_tick(&mut self, d: usize, now: Nanos) {
+    /// alarm's look at the service's error rate (which halts it, and rolls it back). `false`
+    /// once it is over (its end has passed and this tick has given the capacity back).
+    pub(super) fn deploy_tick(&mut self, d: usize, now: Nanos) -> bool {
         let spec = self.spec;
         let deploys = self.deploys.as_deref_mut().expect("deployments");
         let rt = &mut deploys.list[d];
@@ -189,8 +190,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 }
             }
         }
+        let more = now < rt.end_ns;
         if plan.capacity_share == 0.0 {
-            return;
+            return more;
         }
         // Each unit on the new version has its first ceil(share x size) instances out.
         let rt = &mut deploys.list[d];
@@ -208,6 +210,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 }
             }
         }
+        more
     }
 
     /// Counts a job's end at `service` for the deployments' alarms.
