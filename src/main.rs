@@ -26,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one scenario; print its summary and write summary.json and series.csv.
+    /// Run one scenario; print its summary and write summary.json, series.csv (places.csv with a topology) and hgrm/, each workload's latency distribution.
     Run {
         /// The scenario file (TOML).
         file: PathBuf,
@@ -52,7 +52,7 @@ struct RunOpts {
     /// Master seed; overrides the scenario's `seed`.
     #[arg(long)]
     seed: Option<u64>,
-    /// Output folder for summary.json and series.csv, replaced as a whole. Default:
+    /// Output folder for summary.json, series.csv, places.csv and hgrm/, replaced as a whole. Default:
     /// out/<scenario name>.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -328,6 +328,21 @@ fn on_interrupt_remove(staging: &Path) {
     }
 }
 
+/// Each workload's latency distribution (its successful requests, every request type) as
+/// HdrHistogram's percentile distribution in milliseconds: `{dir}/{workload}.hgrm`.
+fn write_distributions(dir: &std::path::Path, spec: &Spec, result: &cellsim_models::RunResult) -> io::Result<()> {
+    std::fs::create_dir(dir)?;
+    for w in &spec.workloads {
+        let mut merged = cellsim_models::metrics::sized_histogram(2);
+        for r in result.requests.iter().filter(|r| r.workload == w.name) {
+            merged.add(&r.latency).expect("an auto-resizing histogram takes any other");
+        }
+        let text = cellsim_reports::percentile_distribution(&merged, 1e6);
+        std::fs::write(dir.join(format!("{}.hgrm", cellsim_reports::file_name(&w.name))), text)?;
+    }
+    Ok(())
+}
+
 fn run_into(
     spec: &Spec,
     seed: u64,
@@ -348,6 +363,7 @@ fn run_into(
     let summary = summarise(&result);
     let text = serde_json::to_string_pretty(&summary).expect("summary serialises") + "\n";
     std::fs::write(output.path("summary.json"), &text).map_err(io_err)?;
+    write_distributions(&output.path(cellsim_reports::HGRM_DIR), spec, &result).map_err(io_err)?;
     {
         let mut staging = STAGING.lock().unwrap_or_else(|p| p.into_inner());
         output.commit().map_err(io_err)?;
@@ -359,12 +375,18 @@ fn run_into(
         out(&render(&summary))?;
         let written = match &places {
             Some(_) => format!(
+                "{}, {}, {} and {}",
+                dir.join("summary.json").display(),
+                dir.join("series.csv").display(),
+                dir.join("places.csv").display(),
+                dir.join(cellsim_reports::HGRM_DIR).display()
+            ),
+            None => format!(
                 "{}, {} and {}",
                 dir.join("summary.json").display(),
                 dir.join("series.csv").display(),
-                dir.join("places.csv").display()
+                dir.join(cellsim_reports::HGRM_DIR).display()
             ),
-            None => format!("{} and {}", dir.join("summary.json").display(), dir.join("series.csv").display()),
         };
         out(&format!("\nwrote {written}\n"))?;
     }

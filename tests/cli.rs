@@ -127,3 +127,60 @@ fn validate_warns_about_a_service_offered_more_work_than_it_has_workers() {
     let out = String::from_utf8_lossy(&r.stdout);
     assert!(out.contains("warning: service `s` is offered 3.00 busy workers of 2"), "{out}");
 }
+
+/// A run writes each workload's latency distribution as HdrHistogram's percentile
+/// distribution (`hgrm/{workload}.hgrm`, milliseconds), its name escaped into a file name:
+/// the header, a last line at percentile 1 with every successful request, and the footer's
+/// count and mean as the summary has them.
+#[test]
+fn a_run_writes_each_workloads_latency_distribution() {
+    let text = r#"
+[scenario]
+name = "hgrm"
+duration = "20s"
+warmup = "0s"
+
+[[workload]]
+name = "web/clients"
+arrival = { process = "constant", rate_per_s = 100 }
+
+[[workload.request]]
+name = "get"
+target = "api"
+
+[[workload]]
+name = "batch"
+arrival = { process = "constant", rate_per_s = 10 }
+
+[[workload.request]]
+name = "put"
+target = "api"
+
+[[service]]
+name = "api"
+workers = 4
+service_time = { dist = "constant", value = "2ms" }
+"#;
+    let (dir, file) = crate::support::write_scenario("hgrm", text);
+    let out_dir = dir.path().join("out");
+    let out = cellsim(["run".as_ref(), file.as_os_str(), "--out".as_ref(), out_dir.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(out_dir.join("hgrm"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["batch.hgrm", "web_2Fclients.hgrm"]);
+    let web = std::fs::read_to_string(out_dir.join("hgrm/web_2Fclients.hgrm")).unwrap();
+    assert!(web.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
+    let last_step = web.lines().filter(|l| !l.starts_with('#')).last().unwrap();
+    let cols: Vec<&str> = last_step.split_whitespace().collect();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap()).unwrap();
+    let count = summary["requests"][0]["latency_ms"]["count"].as_u64().unwrap();
+    assert!(count.abs_diff(2000) <= 1);
+    assert_eq!((cols[1], cols[2]), ("1.000000000000", count.to_string().as_str()), "{last_step}");
+    let max_ms: f64 = cols[0].parse().unwrap();
+    assert!((max_ms - 2.0).abs() < 0.01, "every request takes 2 ms: {max_ms}");
+    assert!(web.contains(&format!("#[Max     = {max_ms:12.3}, Total count    = {count:12}]")), "{web}");
+}

@@ -28,6 +28,8 @@ pub struct Estimate {
     pub places_bytes: u64,
     /// `summary.json` at its largest.
     pub summary_bytes: u64,
+    /// The workloads' latency distributions (`hgrm/`).
+    pub hgrm_bytes: u64,
 }
 
 /// A `[limits]` value that an estimate exceeds: the run is refused before it starts.
@@ -63,12 +65,16 @@ impl Estimate {
             series_bytes: series_bytes(spec, spec.bucket_ns),
             places_bytes: places_bytes(spec, spec.bucket_ns),
             summary_bytes: summary_bytes(spec),
+            hgrm_bytes: hgrm_bytes(spec),
         }
     }
 
     /// Every output file together.
     pub fn output_bytes(&self) -> u64 {
-        self.series_bytes.saturating_add(self.summary_bytes).saturating_add(self.places_bytes)
+        self.series_bytes
+            .saturating_add(self.summary_bytes)
+            .saturating_add(self.places_bytes)
+            .saturating_add(self.hgrm_bytes)
     }
 
     /// The limits this estimate exceeds.
@@ -140,6 +146,14 @@ pub fn series_bytes(spec: &Spec, bucket_ns: Nanos) -> u64 {
 
 /// `summary.json` at its largest: a fixed part, a part per request type, service and
 /// policy, and every name (escaped, so up to six bytes a byte) several times.
+/// The workloads' `.hgrm` files at their largest: a header and a footer, and a line of at
+/// most 80 bytes per percentile step: at most 5 per halving of the distance to 100% (one
+/// per power of two of the requests, bounded by the event budget), and the last two.
+fn hgrm_bytes(spec: &Spec) -> u64 {
+    let halvings = 64 - spec.max_events.leading_zeros() as u64 + 2;
+    spec.workloads.len() as u64 * (400 + 80 * (5 * halvings + 2))
+}
+
 fn summary_bytes(spec: &Spec) -> u64 {
     let names: u64 = spec.services.iter().map(|s| s.name.len() as u64).sum::<u64>()
         + spec

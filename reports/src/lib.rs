@@ -2,12 +2,14 @@
 //! summary and the CSV time series, written into an output folder as a set. It reads
 //! results only, never the engine's internals.
 
+mod hgrm;
 mod output;
 mod series;
 mod summary;
 mod terminal;
 
-pub use output::{OutputDir, OutputError, ALWAYS_WRITTEN, OUTPUT_FILES};
+pub use hgrm::{file_name, percentile_distribution};
+pub use output::{OutputDir, OutputError, ALWAYS_WRITTEN, HGRM_DIR, OUTPUT_FILES};
 pub use series::{CsvSeries, SERIES_HEADER};
 pub use summary::{summarise, Summary, SCHEMA_VERSION};
 pub use terminal::render;
