@@ -173,7 +173,7 @@ service_time = { dist = "constant", value = "2ms" }
     assert_eq!(names, ["batch.hgrm", "web_2Fclients.hgrm"]);
     let web = std::fs::read_to_string(out_dir.join("hgrm/web_2Fclients.hgrm")).unwrap();
     assert!(web.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
-    let last_step = web.lines().filter(|l| !l.starts_with('#')).last().unwrap();
+    let last_step = web.lines().rfind(|l| !l.starts_with('#')).unwrap();
     let cols: Vec<&str> = last_step.split_whitespace().collect();
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap()).unwrap();
