@@ -7,7 +7,7 @@ use cellsim_models::estimate::format_bytes;
 use cellsim_models::{Estimate, Overrides, ScenarioError, Spec};
 use cellsim_reports::{render, summarise, CsvSeries, OutputDir, OutputError};
 use clap::{Parser, Subcommand};
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -328,6 +328,51 @@ fn on_interrupt_remove(staging: &Path) {
     }
 }
 
+/// The progress bar on a terminal: simulated time, rate and ETA, shown only once a run has
+/// taken a second. The wall clock it reads stays here, in the display, never in a result.
+struct Progress {
+    duration_s: u64,
+    started: Instant,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(duration_ns: u64, started: Instant) -> Progress {
+        Progress { duration_s: duration_ns.div_ceil(1_000_000_000), started, bar: None }
+    }
+
+    /// The run has simulated up to `ns`.
+    fn at(&mut self, ns: u64) {
+        if self.bar.is_none() && self.started.elapsed().as_secs_f64() >= 1.0 {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(self.duration_s),
+                indicatif::ProgressDrawTarget::stderr_with_hz(4),
+            );
+            let style = indicatif::ProgressStyle::with_template("[{bar:30}] {msg}")
+                .expect("a valid template")
+                .progress_chars("=> ");
+            bar.set_style(style);
+            self.bar = Some(bar);
+        }
+        if let Some(bar) = &self.bar {
+            let (done_s, wall_s) = (ns as f64 / 1e9, self.started.elapsed().as_secs_f64());
+            let rate = done_s / wall_s.max(1e-9);
+            let eta_s = (self.duration_s as f64 - done_s).max(0.0) / rate.max(1e-9);
+            bar.set_position(ns / 1_000_000_000);
+            bar.set_message(format!(
+                "{done_s:.0} of {} s simulated, {rate:.1} s a second, about {eta_s:.0} s to go",
+                self.duration_s
+            ));
+        }
+    }
+
+    fn clear(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// Each workload's latency distribution (its successful requests, every request type) as
 /// HdrHistogram's percentile distribution in milliseconds: `{dir}/{workload}.hgrm`.
 fn write_distributions(dir: &std::path::Path, spec: &Spec, result: &cellsim_models::RunResult) -> io::Result<()> {
@@ -357,7 +402,14 @@ fn run_into(
     let places = spec.topology.as_ref().map(|_| output.path("places.csv"));
     let series = CsvSeries::create_with_places(&output.path("series.csv"), places.as_deref()).map_err(io_err)?;
     let started = Instant::now();
-    let (result, series) = cellsim_runs::simulate(spec, seed, series, paired);
+    let (result, series) = if std::io::stderr().is_terminal() {
+        let mut bar = Progress::new(spec.duration_ns, started);
+        let done = cellsim_runs::simulate_with_progress(spec, seed, series, paired, &mut |ns| bar.at(ns));
+        bar.clear();
+        done
+    } else {
+        cellsim_runs::simulate(spec, seed, series, paired)
+    };
     let wall_s = started.elapsed().as_secs_f64();
     series.finish().map_err(io_err)?;
     let summary = summarise(&result);

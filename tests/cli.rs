@@ -184,3 +184,24 @@ service_time = { dist = "constant", value = "2ms" }
     assert!((max_ms - 2.0).abs() < 0.01, "every request takes 2 ms: {max_ms}");
     assert!(web.contains(&format!("#[Max     = {max_ms:12.3}, Total count    = {count:12}]")), "{web}");
 }
+
+/// The progress bar is for a terminal only: a run whose stderr is a pipe (CI logs) prints
+/// none, though it takes over the second after which a terminal would show one.
+#[test]
+fn no_progress_bar_without_a_terminal() {
+    let out_dir = temp_dir("progress");
+    let scenario = crate::support::repo_path("benches/scenarios/ring-cells.toml");
+    let started = std::time::Instant::now();
+    let out = cellsim([
+        "run".as_ref(),
+        scenario.as_os_str(),
+        "--duration".as_ref(),
+        "15s".as_ref(),
+        "--out".as_ref(),
+        out_dir.path().join("o").as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(started.elapsed().as_secs_f64() > 1.0, "long enough for a bar on a terminal");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("s simulated,") && !stderr.contains('\r'), "{stderr}");
+}

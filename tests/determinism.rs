@@ -117,3 +117,21 @@ fn the_model_without_policies_and_the_general_one_give_identical_results() {
     let spec = compile_ok(&scenario("circuit-breaker.toml"));
     assert!(Features::of(&spec).tier() > TierKind::Lean);
 }
+
+/// A run told to report its progress steps through simulated time and gives the same
+/// results as one that does not, alone and paired with its baseline; the progress it reports
+/// climbs to the run's duration.
+#[test]
+fn progress_reports_change_no_result() {
+    for (file, paired) in [("mm1.toml", false), ("poison-pill.toml", true)] {
+        let mut spec = crate::support::scenario_spec(file);
+        spec.duration_ns = spec.duration_ns.min(600 * cellsim_sim::NS_PER_S);
+        let (plain, _) = cellsim_runs::simulate(&spec, 3, cellsim_models::NoSeries, paired);
+        let mut seen = Vec::new();
+        let (stepped, _) =
+            cellsim_runs::simulate_with_progress(&spec, 3, cellsim_models::NoSeries, paired, &mut |ns| seen.push(ns));
+        assert_eq!(format!("{plain:?}"), format!("{stepped:?}"), "{file}");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "{file}: progress climbs");
+        assert_eq!(seen.last(), Some(&spec.duration_ns), "{file}: to the end");
+    }
+}
