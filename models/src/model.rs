@@ -733,7 +733,6 @@ mod tests {
             ("faults/network.rs", include_str!("faults/network.rs")),
             ("faults/memory.rs", include_str!("faults/memory.rs")),
             ("faults/dns.rs", include_str!("faults/dns.rs")),
-            ("faults/failover.rs", include_str!("faults/failover.rs")),
             ("faults/noise.rs", include_str!("faults/noise.rs")),
             ("faults/random.rs", include_str!("faults/random.rs")),
             ("fleet.rs", include_str!("fleet.rs")),

@@ -11,7 +11,6 @@
 
 pub mod catalogue;
 pub mod dns;
-pub mod failover;
 pub mod memory;
 pub mod network;
 pub mod noise;

@@ -1,8 +1,8 @@
 //! The hub's handlers for names and clocks: each caller's DNS cache of the services whose
 //! names a fault can break (catalogue 24), database failovers seen through those caches
-//! (29), clocks skewed by faults (31), and the tokens calls carry. The leaves are
-//! `faults::dns` and `faults::failover`; this file asks them as attempts are sent and as
-//! jobs arrive.
+//! (29), clocks skewed by faults (31), and the tokens calls carry. The leaf is `faults::dns`
+//! (a failover is a record that names a writer gone since: `FaultState::failovers_by`); this
+//! file asks it as attempts are sent and as jobs arrive.
 
 use super::{ServiceModel, PICKED};
 use crate::faults::catalogue::DnsAnswer;
@@ -43,11 +43,25 @@ pub(super) struct NamesRt {
     records: Vec<Record>,
     /// Global instances: a client call spec `c` is caller `instances + c`.
     instances: u32,
+    /// How many services are named: a caller's records are this many in a row.
+    per_caller: usize,
 }
 
 impl NamesRt {
     /// The names a DNS or failover fault aims at, cached by every instance and client.
     pub(super) fn new(spec: &Spec) -> Option<NamesRt> {
+        let (named, ttls) = Self::named(spec)?;
+        let instances = spec.instance_count() as u32;
+        let callers = instances as usize + spec.calls.len();
+        let fresh: Vec<Record> =
+            ttls.iter().map(|&ttl| Record { cache: DnsCache::new(ttl), wrong: None, failovers: 0 }).collect();
+        let records = (0..callers).flat_map(|_| fresh.iter().copied()).collect();
+        Some(NamesRt { named, records, instances, per_caller: ttls.len() })
+    }
+
+    /// By service, its index among the named ones, and their TTLs; `None` when the scenario
+    /// models no names or clocks.
+    fn named(spec: &Spec) -> Option<(Vec<u32>, Vec<Nanos>)> {
         use crate::faults::FaultKind;
         let mut named = vec![u32::MAX; spec.services.len()];
         let mut ttls = Vec::new();
@@ -61,20 +75,15 @@ impl NamesRt {
             }
         }
         let clocks = spec.faults.iter().any(|f| matches!(f.kind, FaultKind::ClockSkew { .. }));
-        if ttls.is_empty() && !clocks {
-            return None;
-        }
-        let instances = spec.instance_count() as u32;
-        let callers = instances as usize + spec.calls.len();
-        let fresh: Vec<Record> =
-            ttls.iter().map(|&ttl| Record { cache: DnsCache::new(ttl), wrong: None, failovers: 0 }).collect();
-        let records = (0..callers).flat_map(|_| fresh.iter().copied()).collect();
-        Some(NamesRt { named, records, instances })
+        (!ttls.is_empty() || clocks).then_some((named, ttls))
     }
 
     /// What it holds per caller and named service (for the memory estimate).
     pub(super) fn bytes(spec: &Spec) -> u64 {
-        NamesRt::new(spec).map_or(0, |n| (n.records.len() * std::mem::size_of::<Record>()) as u64)
+        NamesRt::named(spec).map_or(0, |(_, ttls)| {
+            let callers = spec.instance_count() + spec.calls.len() as u64;
+            callers * (ttls.len() * std::mem::size_of::<Record>()) as u64
+        })
     }
 }
 
@@ -104,11 +113,11 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let caller = self.caller_instance(call_h);
         let clock = self.clock_of(caller);
         let slot = caller.unwrap_or(names.instances + spec) as usize;
-        let named = names.named.iter().filter(|&&x| x != u32::MAX).count();
+        let per_caller = names.per_caller;
         let answer = self.faults.dns_answer(service);
         let failovers = self.faults.failovers_by(service, now);
         let names = self.names.as_deref_mut().expect("checked");
-        let record = &mut names.records[slot * named + n as usize];
+        let record = &mut names.records[slot * per_caller + n as usize];
         match record.cache.lookup(now, &clock, answer != Some(DnsAnswer::Error)) {
             Lookup::Failed => return Reach::Refused,
             Lookup::Resolved => {
