@@ -1,7 +1,7 @@
 //! The `cellsim` command line: parses arguments, calls the libraries, and maps what happened
 //! to the exit codes every command shares: 0 done (and every hypothesis held), 1 the design
-//! failed (a limit verdict, or refused because an estimate exceeds a `[limits]` value), 2 the
-//! input was wrong, 3 the environment failed.
+//! failed (a hypothesis broke, a limit verdict, or refused because an estimate exceeds a
+//! `[limits]` value), 2 the input was wrong, 3 the environment failed.
 
 use cellsim_models::estimate::format_bytes;
 use cellsim_models::{Estimate, Overrides, ScenarioError, Spec};
@@ -67,6 +67,10 @@ struct RunOpts {
     /// impairment, time to detect or recover, cascade depth or blast radius.
     #[arg(long)]
     no_baseline: bool,
+    /// After the verdicts, say why each hypothesis held or broke: the metric, the window,
+    /// observed against threshold, and the faults and components behind it.
+    #[arg(long)]
+    why: bool,
 }
 
 fn parse_duration_arg(text: &str) -> Result<cellsim_models::units::Duration, String> {
@@ -298,14 +302,23 @@ fn estimate_lines(spec: &Spec, e: &Estimate) -> String {
 
 fn run_text(name: &str, src: &str, opts: RunOpts) -> Result<(), Failure> {
     let (spec, estimate) = checked(name, src, &Overrides { duration: opts.duration }, !opts.no_baseline)?;
+    if opts.no_baseline {
+        let needs = spec.hypotheses.iter().find(|h| h.expr.metric.from_impact() || h.expr.threshold.relative());
+        if let Some(h) = needs {
+            return Err(Failure::Input(format!(
+                "error: hypothesis `{}` is judged against the baseline, and --no-baseline leaves it without one\n  hint: run without --no-baseline",
+                h.name
+            )));
+        }
+    }
     let seed = opts.seed.unwrap_or(spec.seed);
-    let dir = opts.out.unwrap_or_else(|| Path::new("out").join(sanitise(&spec.name)));
+    let dir = opts.out.clone().unwrap_or_else(|| Path::new("out").join(sanitise(&spec.name)));
     let output = OutputDir::claim(&dir).map_err(|e| match e {
         OutputError::Unusable(_) => Failure::Input(format!("error: {e}")),
         OutputError::Busy(_) | OutputError::Io(_) => Failure::Environment(format!("error: {e}")),
     })?;
     on_interrupt_remove(output.staging());
-    run_into(&spec, seed, output, &estimate, opts.json, !opts.no_baseline)
+    run_into(&spec, seed, output, &estimate, &opts)
 }
 
 /// The staging folder a signal handler removes before the process ends (Ctrl-C, SIGTERM,
@@ -388,14 +401,8 @@ fn write_distributions(dir: &std::path::Path, spec: &Spec, result: &cellsim_mode
     Ok(())
 }
 
-fn run_into(
-    spec: &Spec,
-    seed: u64,
-    output: OutputDir,
-    estimate: &Estimate,
-    json: bool,
-    paired: bool,
-) -> Result<(), Failure> {
+fn run_into(spec: &Spec, seed: u64, output: OutputDir, estimate: &Estimate, opts: &RunOpts) -> Result<(), Failure> {
+    let paired = !opts.no_baseline;
     let dir = output.dir().to_path_buf();
     let io_err = |e: io::Error| Failure::Environment(format!("error: writing into {}: {e}", dir.display()));
     // With a topology, the zones' and cells' series too.
@@ -416,31 +423,23 @@ fn run_into(
     let text = serde_json::to_string_pretty(&summary).expect("summary serialises") + "\n";
     std::fs::write(output.path("summary.json"), &text).map_err(io_err)?;
     write_distributions(&output.path(cellsim_reports::HGRM_DIR), spec, &result).map_err(io_err)?;
+    std::fs::write(output.path("junit.xml"), cellsim_reports::junit(&summary)).map_err(io_err)?;
+    std::fs::write(output.path("summary.md"), cellsim_reports::markdown(&summary)).map_err(io_err)?;
     {
         let mut staging = STAGING.lock().unwrap_or_else(|p| p.into_inner());
         output.commit().map_err(io_err)?;
         *staging = None;
     }
-    if json {
+    if opts.json {
         out(&text)?;
     } else {
         out(&render(&summary))?;
-        let written = match &places {
-            Some(_) => format!(
-                "{}, {}, {} and {}",
-                dir.join("summary.json").display(),
-                dir.join("series.csv").display(),
-                dir.join("places.csv").display(),
-                dir.join(cellsim_reports::HGRM_DIR).display()
-            ),
-            None => format!(
-                "{}, {} and {}",
-                dir.join("summary.json").display(),
-                dir.join("series.csv").display(),
-                dir.join(cellsim_reports::HGRM_DIR).display()
-            ),
-        };
-        out(&format!("\nwrote {written}\n"))?;
+        if opts.why && !summary.hypotheses.is_empty() {
+            out(&format!("\nWhy\n{}", cellsim_reports::why(&summary)))?;
+        }
+        let files = ["summary.json", "series.csv", "places.csv", "junit.xml", "summary.md", cellsim_reports::HGRM_DIR];
+        let files: Vec<&str> = files.into_iter().filter(|f| *f != "places.csv" || places.is_some()).collect();
+        out(&format!("\nwrote {}/: {}\n", dir.display(), files.join(", ")))?;
     }
     flush_stdout()?;
     err(&format!("ran in {wall_s:.2}s wall clock ({:.1} M events/s)", result.events as f64 / wall_s / 1e6));
@@ -452,10 +451,16 @@ fn run_into(
             format_bytes(estimate.bound_peak_bytes)
         ));
     }
-    if result.verdict.is_completed() {
-        Ok(())
-    } else {
+    let broken = summary.hypotheses.iter().filter(|h| h.result != "held").count();
+    if !result.verdict.is_completed() {
         Err(Failure::Design(format!("error: the run could not be completed: {}", result.verdict.describe())))
+    } else if broken > 0 {
+        Err(Failure::Design(format!(
+            "error: {broken} of {} hypotheses broke (see Hypotheses above; --why for the reasons)",
+            summary.hypotheses.len()
+        )))
+    } else {
+        Ok(())
     }
 }
 

@@ -13,6 +13,7 @@ mod determinism;
 mod faults;
 mod golden;
 mod hostile_input;
+mod hypotheses;
 mod impact;
 mod io;
 mod limits;

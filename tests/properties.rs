@@ -56,6 +56,8 @@ struct Gen {
     services: Vec<ServiceG>,
     faults: Vec<FaultG>,
     topology: Option<TopologyG>,
+    /// Indexes into `HYPOTHESES`; the top bit scopes one to the first workload.
+    hypotheses: Vec<u8>,
 }
 
 /// Regions and zones, and what needs them: cells behind a router, domain faults, zonal
@@ -532,9 +534,26 @@ impl Gen {
                     &format!("network = {{ jitter = {}, spike_percent = {} }}\n", d((s >> 42) % 3000), (s >> 58) % 3);
             }
         }
+        // Hypotheses over the run, on every workload or the first one.
+        for &h in &self.hypotheses {
+            let expect = HYPOTHESES[h as usize % HYPOTHESES.len()];
+            let scope = if h & 0x80 != 0 { "workload = \"w0\"\n" } else { "" };
+            out += &format!("\n[[hypothesis]]\nexpect = \"{expect}\"\n{scope}");
+        }
         out
     }
 }
+
+/// Hypotheses the generator states (absolute, over the run: valid in any scenario).
+const HYPOTHESES: [&str; 7] = [
+    "p(99) < 1s",
+    "avg < 100ms",
+    "max <= 10s",
+    "error_rate < 5%",
+    "availability >= 90%",
+    "med > 1us",
+    "p(99.9) >= 1ms",
+];
 
 /// The TOML text, which is what a failure should show.
 struct Case(Gen);
@@ -1025,10 +1044,17 @@ fn scenario() -> impl Strategy<Value = Case> {
         proptest::collection::vec(workload(), 1..=3),
         proptest::collection::vec(service(), 1..=4),
         proptest::collection::vec(fault(), 0..=2),
-        proptest::option::weighted(0.3, topology()),
+        (proptest::option::weighted(0.3, topology()), proptest::collection::vec(any::<u8>(), 0..=2)),
     )
         .prop_map(
-            |((duration_us, warmup_pct, bucket_pct, drain, seed), limits, workloads, services, faults, topology)| {
+            |(
+                (duration_us, warmup_pct, bucket_pct, drain, seed),
+                limits,
+                workloads,
+                services,
+                faults,
+                (topology, hypotheses),
+            )| {
                 Case(Gen {
                     duration_us,
                     warmup_pct,
@@ -1040,6 +1066,7 @@ fn scenario() -> impl Strategy<Value = Case> {
                     services,
                     faults,
                     topology,
+                    hypotheses,
                 })
             },
         )
@@ -1158,7 +1185,8 @@ fn check_case(case: &Case, index: u64) -> Result<(), TestCaseError> {
             return Err(TestCaseError::fail(format!("paired: invariants violated:\n  {}", violations.join("\n  "))));
         }
         prop_assert_eq!(paired.impact.is_some(), cellsim_runs::pairs(&spec, true));
-        let alone = cellsim_models::RunResult { impact: None, ..paired };
+        prop_assert_eq!(paired.hypotheses.len(), spec.hypotheses.len());
+        let alone = cellsim_models::RunResult { impact: None, hypotheses: Vec::new(), ..paired };
         let summary_paired = serde_json::to_string(&cellsim_reports::summarise(&alone)).unwrap();
         prop_assert!(summary == summary_paired && rows == rows_paired, "pairing changed the run's own results");
     }

@@ -182,7 +182,7 @@ mod fake_binaries {
         (out, notes)
     }
 
-    const COMPLETE: &str = "mkdir -p \"$4\"; touch \"$4/.cellsim-output\"; echo '{\"verdict\": \"completed\"}' > \"$4/summary.json\"; echo 't_s,workload' > \"$4/series.csv\"; mkdir -p \"$4/hgrm\"";
+    const COMPLETE: &str = "mkdir -p \"$4\"; touch \"$4/.cellsim-output\"; echo '{\"verdict\": \"completed\"}' > \"$4/summary.json\"; echo 't_s,workload' > \"$4/series.csv\"; mkdir -p \"$4/hgrm\"; touch \"$4/junit.xml\" \"$4/summary.md\"";
 
     #[test]
     fn a_complete_well_behaved_fake_passes() {

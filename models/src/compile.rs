@@ -6,6 +6,7 @@
 mod analysis;
 mod call;
 mod control;
+mod hypotheses;
 pub use control::shift_tick_ns;
 mod dist;
 mod faults;
@@ -375,6 +376,18 @@ impl Checker<'_> {
         let zonal_shift = f.zonal_shift.as_ref().and_then(|z| self.zonal_shift(z, layout.as_ref()));
         let analysis = f.analysis.as_ref().map_or_else(Default::default, |a| self.analysis(a));
         let noise = f.noise.as_ref().and_then(|n| self.noise(n));
+        let hx = hypotheses::HypothesisContext {
+            workloads: &workloads,
+            services: &service_ids,
+            topology: layout.as_ref().map(|l| &l.topology),
+            faults: &faults,
+            fault_sections: &f.faults,
+            baseline: analysis.baseline,
+            warmup_ns: times.warmup_ns,
+            duration_ns: times.duration_ns,
+            bucket_ns: times.bucket_ns,
+        };
+        let hypotheses = self.hypotheses(&f.hypotheses, &hx);
 
         let limits = &f.limits;
         let max_events = self.limit(&limits.max_events, "max_events", 1_000_000_000_000, 2_000_000_000);
@@ -426,6 +439,7 @@ impl Checker<'_> {
             zonal_shift,
             analysis,
             noise,
+            hypotheses,
             random_faults: std::mem::take(&mut self.random_faults),
             topology: layout.map(|l| l.topology),
         }

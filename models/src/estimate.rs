@@ -30,6 +30,8 @@ pub struct Estimate {
     pub summary_bytes: u64,
     /// The workloads' latency distributions (`hgrm/`).
     pub hgrm_bytes: u64,
+    /// The verdicts: `junit.xml`, `summary.md`, and the hypotheses in `summary.json`.
+    pub verdict_bytes: u64,
 }
 
 /// A `[limits]` value that an estimate exceeds: the run is refused before it starts.
@@ -66,6 +68,7 @@ impl Estimate {
             places_bytes: places_bytes(spec, spec.bucket_ns),
             summary_bytes: summary_bytes(spec),
             hgrm_bytes: hgrm_bytes(spec),
+            verdict_bytes: verdict_bytes(spec),
         }
     }
 
@@ -75,6 +78,7 @@ impl Estimate {
             .saturating_add(self.summary_bytes)
             .saturating_add(self.places_bytes)
             .saturating_add(self.hgrm_bytes)
+            .saturating_add(self.verdict_bytes)
     }
 
     /// The limits this estimate exceeds.
@@ -144,16 +148,35 @@ pub fn series_bytes(spec: &Spec, bucket_ns: Nanos) -> u64 {
     SERIES_HEADER_BYTES.saturating_add(buckets.saturating_mul(rows))
 }
 
-/// `summary.json` at its largest: a fixed part, a part per request type, service and
-/// policy, and every name (escaped, so up to six bytes a byte) several times.
 /// The workloads' `.hgrm` files at their largest: a header and a footer, and a line of at
 /// most 80 bytes per percentile step: at most 5 per halving of the distance to 100% (one
 /// per power of two of the requests, bounded by the event budget), and the last two.
+/// The verdicts at their largest: `junit.xml` and `summary.md` (a fixed part and the
+/// scenario's name), and per hypothesis its texts in `summary.json` once, `junit.xml` three
+/// times (the failure, its body, the output) and `summary.md` twice, each escaped (up to six
+/// bytes a byte). A reason names at most three faults (their targets) and three components.
+fn verdict_bytes(spec: &Spec) -> u64 {
+    let longest = spec.services.iter().map(|s| s.name.len()).max().unwrap_or(0) as u64;
+    let fixed = 4_096 + 12 * spec.name.len() as u64;
+    let per: u64 = spec
+        .hypotheses
+        .iter()
+        .map(|h| {
+            let words = (h.name.len() + h.expect.len() + h.scope_words.len() + h.window_words.len()) as u64;
+            let why = 1_024 + words + 3 * (512 + longest) + 3 * (32 + longest);
+            6 * (2 * words + why) * 6 + 1_024
+        })
+        .sum();
+    fixed + per
+}
+
 fn hgrm_bytes(spec: &Spec) -> u64 {
     let halvings = 64 - spec.max_events.leading_zeros() as u64 + 2;
     spec.workloads.len() as u64 * (400 + 80 * (5 * halvings + 2))
 }
 
+/// `summary.json` at its largest: a fixed part, a part per request type, service and
+/// policy, and every name (escaped, so up to six bytes a byte) several times.
 fn summary_bytes(spec: &Spec) -> u64 {
     let names: u64 = spec.services.iter().map(|s| s.name.len() as u64).sum::<u64>()
         + spec

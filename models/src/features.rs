@@ -149,6 +149,7 @@ impl Features {
             random_faults: _, // with their faults
             analysis: _,      // read by whoever pairs the run with its baseline
             noise,
+            hypotheses: _, // judged from the results, outside the model
         } = spec;
         let mut set = Features::default();
         calls.iter().for_each(|c| set.0 |= call_features(c).0);
@@ -163,6 +164,7 @@ impl Features {
         if noise.is_some() {
             set.insert(Feature::Noise);
         }
+
         set
     }
 

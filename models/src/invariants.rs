@@ -42,6 +42,7 @@ pub fn check(spec: &Spec, result: &RunResult, rows: Option<&[SeriesRow]>) -> Res
     if let Some(i) = &result.impact {
         impact(spec, i, &mut v);
     }
+    hypotheses(spec, result, &mut v);
     if let Some(rows) = rows {
         series(spec, result, rows, &mut v);
     }
@@ -49,6 +50,43 @@ pub fn check(spec: &Spec, result: &RunResult, rows: Option<&[SeriesRow]>) -> Res
         Ok(())
     } else {
         Err(v.0)
+    }
+}
+
+/// Judged hypotheses (when judged at all): one per stated, each verdict its comparison's,
+/// values within their metric's range, an interval around its value.
+fn hypotheses(spec: &Spec, result: &RunResult, v: &mut Violations) {
+    use crate::hypothesis::Unit;
+    if result.hypotheses.is_empty() {
+        return;
+    }
+    v.require(result.hypotheses.len() == spec.hypotheses.len(), || {
+        format!("hypotheses: {} judged of {} stated", result.hypotheses.len(), spec.hypotheses.len())
+    });
+    for (h, s) in result.hypotheses.iter().zip(&spec.hypotheses) {
+        let held = h.observed.is_some_and(|x| s.expr.cmp.holds(x, h.threshold));
+        v.require(h.held == held || (s.expr.threshold.relative() && h.baseline.is_none() && !h.held), || {
+            format!(
+                "hypotheses: `{}` {} with {:?} against {}",
+                h.name,
+                if h.held { "held" } else { "broke" },
+                h.observed,
+                h.threshold
+            )
+        });
+        if let Some(x) = h.observed {
+            let in_range = match h.unit {
+                Unit::Share => (0.0..=1.0).contains(&x),
+                Unit::Time | Unit::Count => x >= 0.0,
+            };
+            v.require(in_range, || format!("hypotheses: `{}` observed {x}, out of its range", h.name));
+            if let Some((lo, hi)) = h.interval {
+                v.require(lo <= x && x <= hi, || format!("hypotheses: `{}` observed {x} outside [{lo}, {hi}]", h.name));
+            }
+        }
+        v.require(!h.inconclusive || h.interval.is_some(), || {
+            format!("hypotheses: `{}` inconclusive without an interval", h.name)
+        });
     }
 }
 

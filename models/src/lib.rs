@@ -14,6 +14,7 @@ pub mod estimate;
 pub mod faults;
 pub mod features;
 pub mod fleet;
+pub mod hypothesis;
 pub mod impact;
 pub mod invariants;
 pub mod metrics;
@@ -31,7 +32,7 @@ pub use error::ScenarioError;
 pub use estimate::{Estimate, Refusal};
 pub use features::{Feature, Features};
 pub use metrics::{
-    CellHealthChange, ControlAction, EdgeStats, InstanceStats, NoSeries, OperationStats, PlaceRow, PlaceStats,
+    CellHealthChange, ControlAction, EdgeStats, InstanceStats, NoSeries, OperationStats, Place, PlaceRow, PlaceStats,
     PolicyStats, RequestStats, RouterStats, SeriesRow, SeriesSink, ServiceStats, TopologyStats,
 };
 pub use model::{Overload, Stability};
@@ -140,6 +141,8 @@ pub struct RunResult {
     pub actions: Vec<ControlAction>,
     /// What the faults did against the baseline (`None`: no faults, or not paired).
     pub impact: Option<impact::Impact>,
+    /// The scenario's hypotheses, judged (filled by whoever ran it; empty: none stated).
+    pub hypotheses: Vec<hypothesis::HypothesisResult>,
 }
 
 impl Stability {
@@ -340,6 +343,7 @@ impl<S: SeriesSink, T: Tier> Steps<S> for Stepper<'_, S, T> {
             topology,
             actions,
             impact: None,
+            hypotheses: Vec::new(),
         };
         (result, sink)
     }

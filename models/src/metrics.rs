@@ -199,6 +199,61 @@ impl SeriesHistogram {
         unreachable!("the ranks are within the total")
     }
 
+    /// Values recorded.
+    pub fn count(&self) -> u64 {
+        self.total
+    }
+
+    /// The quantile `q` (0 to 1): the largest value of the slot holding its rank.
+    pub fn quantile(&self, q: f64) -> Option<Nanos> {
+        if self.total == 0 {
+            return None;
+        }
+        let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
+        let mut seen = 0u64;
+        for (slot, &c) in self.counts[..=self.top].iter().enumerate() {
+            seen += c as u64;
+            if seen >= rank {
+                return Some(Self::highest(slot));
+            }
+        }
+        unreachable!("the rank is within the total")
+    }
+
+    /// The exact mean, and the largest value (its slot's largest).
+    pub fn mean(&self) -> Option<f64> {
+        (self.total > 0).then(|| self.sum_ns as f64 / self.total as f64)
+    }
+
+    pub fn max(&self) -> Option<Nanos> {
+        self.quantile(1.0)
+    }
+
+    /// Adds `other`'s counts (`sign` 1) or takes them away (`sign` -1: `other` was added
+    /// before).
+    pub fn merge(&mut self, other: &SeriesHistogram, add: bool) {
+        if other.total == 0 {
+            return;
+        }
+        if self.counts.len() <= other.top {
+            self.counts.resize(other.counts.len().max(other.top + 1), 0);
+        }
+        for (c, &o) in self.counts.iter_mut().zip(&other.counts[..=other.top]) {
+            *c = if add { c.saturating_add(o) } else { c.saturating_sub(o) };
+        }
+        if add {
+            self.total += other.total;
+            self.sum_ns += other.sum_ns;
+            self.top = self.top.max(other.top);
+        } else {
+            self.total -= other.total;
+            self.sum_ns -= other.sum_ns;
+            while self.top > 0 && self.counts[self.top] == 0 {
+                self.top -= 1;
+            }
+        }
+    }
+
     pub fn reset(&mut self) {
         if self.total > 0 {
             self.counts[..=self.top].fill(0);
@@ -566,12 +621,23 @@ pub struct PlaceRow {
     pub p99_ns: Option<Nanos>,
 }
 
+/// Whose bucket a `SeriesSink::bucket` call carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    Workload(u16),
+    Zone(u16),
+    Cell(u16),
+}
+
 /// Receives series rows as buckets close, in time order, workloads in scenario order; with a
 /// topology, each bucket's zones and cells after its workloads.
 pub trait SeriesSink {
     fn row(&mut self, row: SeriesRow);
     /// A zone's or cell's bucket (ignored unless the sink keeps them).
     fn place_row(&mut self, _row: PlaceRow) {}
+    /// A bucket's outcomes and successes' latency histogram, just before its row (for sinks
+    /// that judge windows: hypotheses).
+    fn bucket(&mut self, _bucket_start_ns: Nanos, _place: Place, _outcomes: &Outcomes, _latency: &SeriesHistogram) {}
 }
 
 impl SeriesSink for Vec<SeriesRow> {

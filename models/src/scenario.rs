@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 mod control;
 mod fault;
+mod hypothesis;
 mod noise;
 mod policy;
 mod topology;
@@ -22,6 +23,7 @@ pub use control::{AutoscalerKind, AutoscalingSection, AutoshiftSection, ShiftSec
 pub use fault::{
     AnalysisSection, ChaosMonkeySection, Direction, DnsAnswer, ErrorClass, FaultKind, FaultSection, IfEmpty,
 };
+pub use hypothesis::HypothesisSection;
 pub use noise::{NetworkNoiseSection, NoiseSection, PausesSection, StealSection};
 pub use policy::{
     BreakerKind, BreakerSection, BudgetKind, BudgetSection, BulkheadSection, FallbackSection, HedgeSection, RetryOn,
@@ -63,6 +65,9 @@ pub struct ScenarioFile {
     pub analysis: Option<Loc<AnalysisSection>>,
     /// A real fleet's background noise: CPU steal, pauses, network jitter and spikes.
     pub noise: Option<Loc<NoiseSection>>,
+    /// Steady-state hypotheses, judged after the run.
+    #[serde(default, rename = "hypothesis")]
+    pub hypotheses: Vec<Loc<HypothesisSection>>,
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]

@@ -56,6 +56,8 @@ pub struct Spec {
     pub analysis: AnalysisSpec,
     /// The fleet's background noise (`None`: none, or switched off). A baseline keeps it.
     pub noise: Option<crate::faults::noise::NoiseSpec>,
+    /// Steady-state hypotheses, judged after the run (by whoever runs it).
+    pub hypotheses: Vec<crate::hypothesis::HypothesisSpec>,
 }
 
 /// Zonal shifts: the controller's parameters, the shifts by hand, and the autoshift alarm

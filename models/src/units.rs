@@ -17,7 +17,7 @@ impl Duration {
     }
 }
 
-const UNITS: &[(&str, f64)] = &[
+pub(crate) const UNITS: &[(&str, f64)] = &[
     ("ns", 1.0),
     ("us", NS_PER_US as f64),
     ("µs", NS_PER_US as f64),

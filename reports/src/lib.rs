@@ -2,17 +2,22 @@
 //! summary and the CSV time series, written into an output folder as a set. It reads
 //! results only, never the engine's internals.
 
+pub mod escape;
 mod hgrm;
+mod junit;
+mod markdown;
 mod output;
 mod series;
 mod summary;
 mod terminal;
 
 pub use hgrm::{file_name, percentile_distribution};
+pub use junit::junit;
+pub use markdown::markdown;
 pub use output::{OutputDir, OutputError, ALWAYS_WRITTEN, HGRM_DIR, OUTPUT_FILES};
 pub use series::{CsvSeries, SERIES_HEADER};
 pub use summary::{summarise, Summary, SCHEMA_VERSION};
-pub use terminal::render;
+pub use terminal::{render, why};
 
 #[cfg(test)]
 mod tests {

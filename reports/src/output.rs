@@ -14,14 +14,15 @@ use std::path::{Path, PathBuf};
 
 /// Every file cellsim writes into an output folder. A folder holding anything else is not
 /// replaced: it may be the user's.
-pub const OUTPUT_FILES: [&str; 5] = [MARKER, "summary.json", "series.csv", "places.csv", HGRM_DIR];
+pub const OUTPUT_FILES: [&str; 7] =
+    [MARKER, "summary.json", "series.csv", "places.csv", HGRM_DIR, "junit.xml", "summary.md"];
 
 /// The folder of the workloads' latency distributions (`{workload}.hgrm`).
 pub const HGRM_DIR: &str = "hgrm";
 
 /// The files every run writes (`places.csv` only with a topology): a run's folder has all of
 /// them or none.
-pub const ALWAYS_WRITTEN: [&str; 4] = [MARKER, "summary.json", "series.csv", HGRM_DIR];
+pub const ALWAYS_WRITTEN: [&str; 6] = [MARKER, "summary.json", "series.csv", HGRM_DIR, "junit.xml", "summary.md"];
 
 /// The file that marks a folder as cellsim's output: a folder that is not empty is replaced
 /// only if it holds this file (so a user's own `summary.json` is never taken for ours).

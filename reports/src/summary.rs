@@ -2,6 +2,7 @@
 //! Nothing in it depends on the wall clock or the machine, so the same scenario and seed
 //! give the same bytes.
 
+use cellsim_models::hypothesis::{HypothesisResult, Unit};
 use cellsim_models::metrics::{BatchMeans, T_19_95};
 use cellsim_models::{Outcome, RunResult, Verdict};
 use hdrhistogram::Histogram;
@@ -58,6 +59,49 @@ pub struct Summary {
     /// without faults or when the baseline was not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impact: Option<ImpactSummary>,
+    /// The scenario's hypotheses, judged, in its order. Absent when it states none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hypotheses: Vec<HypothesisSummary>,
+}
+
+impl HypothesisSummary {
+    /// A value of this hypothesis's unit as people read it ("412 ms", "35.4 s", "0.1%").
+    pub fn show(&self, x: f64) -> String {
+        match self.unit.as_str() {
+            "ms" => Unit::Time.show(x * 1e6),
+            "share" => Unit::Share.show(x),
+            _ => Unit::Count.show(x),
+        }
+    }
+}
+
+/// One hypothesis's verdict. Times are in milliseconds, shares from 0 to 1.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct HypothesisSummary {
+    pub name: String,
+    pub expect: String,
+    pub scope: String,
+    pub window: String,
+    /// "ms", "share" or "count".
+    pub unit: String,
+    /// `null`: no data in the window, or (a time to recover or detect) never.
+    pub observed: Option<f64>,
+    /// The observed value as people read it ("412 ms", "never", "no data").
+    pub observed_text: String,
+    /// 95% confidence interval, when the window had batches enough for one.
+    pub ci95: Option<[f64; 2]>,
+    /// "<", "<=", ">" or ">=": what the observed value must be, against the threshold.
+    pub comparison: String,
+    pub threshold: f64,
+    /// The baseline's value, for a comparison with it.
+    pub baseline: Option<f64>,
+    /// "held" or "broken".
+    pub result: String,
+    /// The interval straddles the threshold: decided by the point estimate, and
+    /// `settle_factor` times the data (seeds, or window length) would settle it.
+    pub inconclusive: bool,
+    pub settle_factor: Option<f64>,
+    pub why: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
@@ -449,6 +493,32 @@ fn seconds(ns: u64) -> f64 {
     ns as f64 / 1e9
 }
 
+fn hypothesis(h: &HypothesisResult) -> HypothesisSummary {
+    let (unit, scale) = match h.unit {
+        Unit::Time => ("ms", 1e-6),
+        Unit::Share => ("share", 1.0),
+        Unit::Count => ("count", 1.0),
+    };
+    let v = |x: f64| x * scale;
+    HypothesisSummary {
+        name: h.name.clone(),
+        expect: h.expect.clone(),
+        scope: h.scope.clone(),
+        window: h.window.clone(),
+        unit: unit.into(),
+        observed: h.observed.filter(|x| x.is_finite()).map(v),
+        observed_text: h.observed.map_or("no data".into(), |x| h.unit.show(x)),
+        ci95: h.interval.map(|(lo, hi)| [v(lo), v(hi)]),
+        comparison: h.comparison.symbol().into(),
+        threshold: v(h.threshold),
+        baseline: h.baseline.map(v),
+        result: if h.held { "held" } else { "broken" }.into(),
+        inconclusive: h.inconclusive,
+        settle_factor: h.settle_factor,
+        why: h.why.clone(),
+    }
+}
+
 fn impact(i: &cellsim_models::impact::Impact, r: &RunResult) -> ImpactSummary {
     let name = |c: u32| r.services.get(c as usize).map_or_else(String::new, |s| s.service.clone());
     ImpactSummary {
@@ -684,6 +754,7 @@ pub fn summarise(r: &RunResult) -> Summary {
             })
             .collect(),
         impact: r.impact.as_ref().map(|i| impact(i, r)),
+        hypotheses: r.hypotheses.iter().map(hypothesis).collect(),
         failure_handling: failure_handling(r),
         topology: r.topology.as_ref().map(|t| {
             let width = r.measured_until_ns - r.warmup_ns;

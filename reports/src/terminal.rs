@@ -505,5 +505,47 @@ pub fn render(s: &Summary) -> String {
             .collect();
         table(&mut out, &["call", "policy", "copies", "opened", "refused"], &rows);
     }
+    hypotheses(&mut out, s);
+    out
+}
+
+/// The verdicts: each hypothesis with its observed value, interval and threshold.
+fn hypotheses(out: &mut String, s: &Summary) {
+    if s.hypotheses.is_empty() {
+        return;
+    }
+    let broken = s.hypotheses.iter().filter(|h| h.result != "held").count();
+    let _ = writeln!(
+        out,
+        "\nHypotheses: {} held, {broken} broken (95% intervals by batch means; ? = inconclusive: the interval straddles the threshold)",
+        s.hypotheses.len() - broken
+    );
+    let rows: Vec<Vec<String>> = s
+        .hypotheses
+        .iter()
+        .map(|h| {
+            let verdict = if h.result == "held" { "HELD" } else { "BROKEN" };
+            let mark = if h.inconclusive { "?" } else { "" };
+            let show = |x: f64| h.show(x);
+            let interval = h.ci95.map_or("-".into(), |[lo, hi]| format!("{} to {}", show(lo), show(hi)));
+            let threshold = format!("{} {}", h.comparison, show(h.threshold));
+            vec![format!("{verdict}{mark}"), h.name.clone(), h.observed_text.clone(), interval, threshold]
+        })
+        .collect();
+    table(out, &["result", "hypothesis", "observed", "95% interval", "threshold"], &rows);
+}
+
+/// The reasons behind the verdicts (`cellsim run --why`), one paragraph each.
+pub fn why(s: &Summary) -> String {
+    let mut out = String::new();
+    for h in &s.hypotheses {
+        let settle = h.settle_factor.map_or(String::new(), |f| {
+            format!(
+                " Inconclusive: about {:.1}x the data (seeds, or a window that much longer) would settle it.",
+                f.max(1.0)
+            )
+        });
+        let _ = writeln!(out, "- {} [{}]: {}.{settle}", h.name, h.result, h.why);
+    }
     out
 }

@@ -13,11 +13,13 @@
 //! and a difference between the two runs is the faults' doing, not noise.
 
 mod cascade;
+pub mod hypotheses;
 mod impact;
 
 use cellsim_models::observe::{CustomerCounts, Observe, Observed};
 use cellsim_models::{Estimate, Features, NoSeries, RunResult, SeriesSink, Simulation, Spec};
 use cellsim_sim::Nanos;
+use hypotheses::Tracker;
 
 /// Customer windows collected at once at most (each holds two bits per customer).
 pub const MAX_OPEN_CUSTOMER_WINDOWS: usize = 16;
@@ -27,9 +29,17 @@ pub const MAX_OPEN_CUSTOMER_WINDOWS: usize = 16;
 /// `RunResult::impact`. The run's own results are the same bytes paired or not.
 pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, paired: bool) -> (RunResult, S) {
     if !pairs(spec, paired) {
-        return cellsim_models::simulate(spec, seed, sink);
+        let (result, tracker) = cellsim_models::simulate(spec, seed, Tracker::new(spec, sink));
+        return judged_alone(spec, result, tracker);
     }
     simulate_paired(spec, seed, sink, &mut |_| {})
+}
+
+/// The hypotheses of a run alone judged into `result`.
+fn judged_alone<S: SeriesSink>(spec: &Spec, mut result: RunResult, tracker: Tracker<S>) -> (RunResult, S) {
+    let (sink, judged) = tracker.into_parts();
+    result.hypotheses = hypotheses::judge(spec, &result, Some(&judged), None);
+    (result, sink)
 }
 
 /// `simulate`, telling `progress` the simulated time reached as the run goes (at each bucket
@@ -45,7 +55,7 @@ pub fn simulate_with_progress<S: SeriesSink>(
     if pairs(spec, paired) {
         return simulate_paired(spec, seed, sink, progress);
     }
-    let mut run = Simulation::new(spec, seed, sink);
+    let mut run = Simulation::new(spec, seed, Tracker::new(spec, sink));
     let step_ns = (spec.duration_ns / 200).max(cellsim_sim::NS_PER_MS);
     let mut until_ns: Nanos = 0;
     while until_ns < spec.duration_ns {
@@ -56,7 +66,8 @@ pub fn simulate_with_progress<S: SeriesSink>(
             break;
         }
     }
-    run.finish()
+    let (result, tracker) = run.finish();
+    judged_alone(spec, result, tracker)
 }
 
 /// `simulate` beside the baseline, in step bucket by bucket.
@@ -67,10 +78,10 @@ fn simulate_paired<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, progress: &mu
         customer_windows: impact::windows(spec, seed),
         max_open_windows: MAX_OPEN_CUSTOMER_WINDOWS,
     };
-    let mut run = Simulation::new(spec, seed, sink);
+    let mut run = Simulation::new(spec, seed, Tracker::new(spec, sink));
     // The baseline in the run's tier: tiers give the same results, and the customer ids
     // that blast radius counts are drawn from the policies tier up.
-    let mut base = Simulation::new_in(&baseline, seed, NoSeries, Features::of(spec).tier(), true);
+    let mut base = Simulation::new_in(&baseline, seed, Tracker::new(spec, NoSeries), Features::of(spec).tier(), true);
     run.observe(&observe);
     base.observe(&observe);
     let mut analysis = impact::Analysis::new(spec, seed);
@@ -95,8 +106,16 @@ fn simulate_paired<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, progress: &mu
     }
     let windows: Vec<_> =
         (0..observe.customer_windows.len()).map(|k| (customers(&mut run, k), customers(&mut base, k))).collect();
-    let (mut result, sink) = run.finish();
+    let (mut result, tracker) = run.finish();
     result.impact = Some(analysis.finish(&windows));
+    let (sink, judged) = tracker.into_parts();
+    // The baseline's last buckets reach its tracker as it finishes; a run stopped by a limit
+    // has nothing comparable after the stop, so its baseline is not run on.
+    let base = (!spec.hypotheses.is_empty() && result.verdict.is_completed()).then(|| {
+        let (base_result, tracker) = base.finish();
+        (base_result, tracker.into_parts().1)
+    });
+    result.hypotheses = hypotheses::judge(spec, &result, Some(&judged), base.as_ref().map(|(r, j)| (r, j)));
     (result, sink)
 }
 

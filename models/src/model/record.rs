@@ -34,7 +34,15 @@ impl Bucket {
     }
 
     /// The bucket's row as a place's, emptying it.
-    fn take_place(&mut self, bucket_start_ns: Nanos, kind: &'static str, place: &str) -> PlaceRow {
+    fn take_place(
+        &mut self,
+        bucket_start_ns: Nanos,
+        kind: &'static str,
+        place: &str,
+        sink: &mut impl SeriesSink,
+        at: Place,
+    ) -> PlaceRow {
+        sink.bucket(bucket_start_ns, at, &self.outcomes, &self.latency);
         let (p50_ns, p99_ns) = match self.latency.percentiles() {
             Some((p50, p99, _)) => (Some(p50), Some(p99)),
             None => (None, None),
@@ -229,6 +237,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         let width = self.spec.bucket_ns;
         while self.bucket_start_ns + width <= now || (last && self.bucket_start_ns < now) {
             for (w, b) in self.buckets.iter_mut().enumerate() {
+                self.sink.bucket(self.bucket_start_ns, Place::Workload(w as u16), &b.outcomes, &b.latency);
                 let (p50_ns, p99_ns, mean_ns) = match b.latency.percentiles() {
                     Some((p50, p99, mean)) => (Some(p50), Some(p99), Some(mean)),
                     None => (None, None, None),
@@ -247,10 +256,24 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
             if let Some(topo) = self.topo.as_mut() {
                 let topology = self.spec.topology.as_ref().expect("a topology");
                 for (z, b) in topo.zone_buckets.iter_mut().enumerate() {
-                    self.sink.place_row(b.take_place(self.bucket_start_ns, "zone", &topology.zones[z].name));
+                    let row = b.take_place(
+                        self.bucket_start_ns,
+                        "zone",
+                        &topology.zones[z].name,
+                        &mut self.sink,
+                        Place::Zone(z as u16),
+                    );
+                    self.sink.place_row(row);
                 }
                 for (c, b) in topo.cell_buckets.iter_mut().enumerate() {
-                    self.sink.place_row(b.take_place(self.bucket_start_ns, "cell", &topology.cells[c].name));
+                    let row = b.take_place(
+                        self.bucket_start_ns,
+                        "cell",
+                        &topology.cells[c].name,
+                        &mut self.sink,
+                        Place::Cell(c as u16),
+                    );
+                    self.sink.place_row(row);
                 }
             }
             self.bucket_start_ns += width;

@@ -186,6 +186,8 @@ pub enum IfEmpty {
 #[serde(deny_unknown_fields)]
 pub struct FaultSection {
     pub kind: FaultKind,
+    /// A name hypotheses' windows can use (`during az-outage`); otherwise `fault[i]`.
+    pub name: Option<Loc<String>>,
     /// The target, one of: the service whose instances are hit, a cell, a zone or a region
     /// (every instance placed there).
     pub service: Option<Loc<String>>,
