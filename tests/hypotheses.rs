@@ -189,6 +189,11 @@ fn mistakes_are_reported_at_their_line_and_column() {
         assert!(e.message.contains(message), "{table}: {e}");
         assert!(e.hint.as_deref().unwrap_or("").contains(hint), "{table}: {e}");
     }
+    // Found by fuzz-compile: the hint under a bucket of 10^18 ns overflowed.
+    let text = outage("[[hypothesis]]\nexpect = \"rate < 1%\"\nwindow = \"any 5s\"\n")
+        .replace("bucket = \"1s\"", "bucket = \"1000000000000000000ns\"");
+    let e = compile("h.toml", &text).expect_err("a huge bucket").remove(0);
+    assert!(e.message.contains("whole number of buckets"), "{e}");
     // Without faults, nothing to compare with.
     let text = outage("").replace(
         "[[fault]]\nname = \"down\"\nkind = \"outage\"\nservice = \"api\"\nstart = \"20s\"\nduration = \"10s\"\n",

@@ -336,7 +336,8 @@ impl Checker<'_> {
                 }
                 Ok(_) => {
                     let bucket = Unit::Time.show(cx.bucket_ns as f64);
-                    let example = Unit::Time.show((cx.bucket_ns.max(NS_PER_S) * 60) as f64).replace(' ', "");
+                    let example =
+                        Unit::Time.show(cx.bucket_ns.max(NS_PER_S).saturating_mul(60) as f64).replace(' ', "");
                     return fail(
                         self,
                         format!("a sliding window is a whole number of buckets ({bucket} each)"),
