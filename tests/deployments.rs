@@ -97,6 +97,23 @@ fn a_bad_version_caught_in_the_first_wave_stays_in_its_cells() {
     assert!((ratio - 110.0 / 50.0).abs() < 0.15, "cell-1 / cell-8 = {ratio} (expected 2.2)");
 }
 
+/// The same bad version without its own alarm, under a stop condition on the requests'
+/// error rate (FIS's stop condition: above 2% in three one-minute periods of three). Cell-1's
+/// eighth of the requests fail at 50% from 10 minutes: 6.25% of all. The condition fires at
+/// 13 minutes and ends the fault: the deployment halts and, without a `rollback` time, the
+/// old version is back at once. Cell-1 fails for 3 minutes, no other cell at all.
+#[test]
+fn a_stop_condition_halts_a_bad_deployment_and_rolls_it_back() {
+    let stop = "\n[[stop_condition]]\nalarm = \"error_rate > 2%\"\nperiod = \"1m\"\ndatapoints = 3\n";
+    let r = run(&(cells("") + stop));
+    assert_eq!(r.stopped.as_ref().map(|s| s.at_ns), Some(13 * 60 * 1_000_000_000));
+    let failed = failed_by_cell(&r);
+    assert!(failed[1..].iter().all(|&f| f == 0), "only the first wave's cell fails: {failed:?}");
+    let cell1 = r.topology.as_ref().unwrap().cells[0].outcomes.total() as f64;
+    let expected = cell1 * 3.0 / 120.0 * 0.5;
+    assert!((failed[0] as f64 - expected).abs() < 0.08 * expected, "cell-1 failed {} (expected {expected})", failed[0]);
+}
+
 /// A change that takes capacity out of service: two of api's four instances (the first
 /// wave, of two instances, with `capacity_percent = 100`) are out from 10 s to 20 s, and
 /// the balancer sends their share to the other two. 400 jobs a second for 30 s: instances

@@ -207,3 +207,72 @@ fn mistakes_are_reported_at_their_line_and_column() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--no-baseline leaves it without one"));
 }
+
+/// `outage`'s scenario with the outage from 20.05 s for 30 s, and a stop condition: more
+/// than half the requests failing in 2 periods of 1 s in a row.
+fn stopped_outage(stop: &str) -> String {
+    outage("[[hypothesis]]\nexpect = \"availability >= 99%\"\nwindow = \"after down\"\n")
+        .replace("start = \"20s\"\nduration = \"10s\"", "start = \"20050ms\"\nduration = \"30s\"")
+        + stop
+}
+
+#[test]
+fn a_stop_condition_ends_the_faults_early_and_the_recovery_shows() {
+    let stop = "\n[[stop_condition]]\nalarm = \"error_rate > 50%\"\nperiod = \"1s\"\ndatapoints = 2\n";
+    let spec = compile_ok(&stopped_outage(stop));
+    let (r, _) = cellsim_runs::simulate(&spec, 1, cellsim_models::NoSeries, true);
+    // Periods [20 s, 21 s) (9 of 10 failed) and [21 s, 22 s) (10 of 10) breach: Alarm at
+    // 22 s. The requests sent from 20.1 s to 21.9 s failed (19); the one at 22 s comes
+    // after the look (its tick was scheduled first) and succeeds, as every later one does.
+    let stopped = r.stopped.as_ref().expect("the stop condition fired");
+    assert_eq!((stopped.at_ns, stopped.value), (22_000_000_000, Some(1.0)));
+    let failed = r.requests[0].outcomes.total() - r.requests[0].outcomes.successes();
+    assert_eq!(failed, 19);
+    let impact = r.impact.as_ref().unwrap();
+    assert_eq!((impact.faults[0].start_ns, impact.faults[0].end_ns), (20_050_000_000, 22_000_000_000));
+    assert_eq!(impact.faults[0].time_to_recover_ns, Some(0), "recovered as the outage ended");
+    // The hypothesis's window after the fault starts at the stop: every request succeeded.
+    assert_eq!((r.hypotheses[0].observed, r.hypotheses[0].held), (Some(1.0), true));
+    assert!(r.actions.iter().any(|a| a.controller == "stop condition" && a.at_ns == 22_000_000_000));
+    // Without it, the outage runs its 30 s: 300 requests fail, and after it is 50 s in.
+    let (plain, _) = cellsim_runs::simulate(&compile_ok(&stopped_outage("")), 1, cellsim_models::NoSeries, true);
+    assert_eq!(plain.requests[0].outcomes.total() - plain.requests[0].outcomes.successes(), 300);
+    assert!(plain.stopped.is_none());
+    // On the service's jobs (refused by the outage, they fail), with the default 3 of 3
+    // periods: Alarm at 23 s.
+    let on_jobs = "\n[[stop_condition]]\nalarm = \"error_rate > 50%\"\nservice = \"api\"\nperiod = \"1s\"\n";
+    let (r, _) = cellsim_runs::simulate(&compile_ok(&stopped_outage(on_jobs)), 1, cellsim_models::NoSeries, true);
+    assert_eq!(r.stopped.map(|s| s.at_ns), Some(23_000_000_000));
+    // The command line says when and why.
+    let (dir, file) = write_scenario("stopped", &stopped_outage(stop));
+    let out = dir.path().join("out");
+    let o = cellsim(["run".as_ref(), file.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("Stopped: the stop condition `error_rate > 50%` went to Alarm at 22s"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["stopped"]["at_s"], 22.0);
+    assert!(std::fs::read_to_string(out.join("summary.md")).unwrap().contains("Stopped: the stop condition"));
+}
+
+#[test]
+fn stop_conditions_refuse_what_they_cannot_watch() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("alarm = \"recovery > 1m\"\n", "a live metric, not recovery", "error_rate > 5%"),
+        ("alarm = \"p(99) > baseline * 2\"\n", "a live metric, not the baseline", "error_rate > 5%"),
+        ("alarm = \"p(99) > 1s\"\nservice = \"api\"\n", "error_rate or availability", "a workload's latency"),
+        (
+            "alarm = \"error_rate > 5%\"\ndatapoints = 3\nevaluation_periods = 2\n",
+            "datapoints <= evaluation_periods",
+            "3 of 3",
+        ),
+        ("alarm = \"error_rat > 5%\"\n", "unknown metric", "did you mean `error_rate`"),
+    ];
+    for (table, message, hint) in cases {
+        let text = outage(&format!("[[stop_condition]]\n{table}"));
+        let e = compile("s.toml", &text).expect_err(table).remove(0);
+        assert!(e.message.contains(message), "{table}: {e}");
+        assert!(e.hint.as_deref().unwrap_or("").contains(hint), "{table}: {e}");
+    }
+}

@@ -534,11 +534,20 @@ impl Gen {
                     &format!("network = {{ jitter = {}, spike_percent = {} }}\n", d((s >> 42) % 3000), (s >> 58) % 3);
             }
         }
-        // Hypotheses over the run, on every workload or the first one.
+        // Hypotheses over the run, on every workload or the first one; with faults, a stop
+        // condition on a tenth of the run.
         for &h in &self.hypotheses {
             let expect = HYPOTHESES[h as usize % HYPOTHESES.len()];
             let scope = if h & 0x80 != 0 { "workload = \"w0\"\n" } else { "" };
             out += &format!("\n[[hypothesis]]\nexpect = \"{expect}\"\n{scope}");
+        }
+        if out.contains("\n[[fault]]\n") && self.hypotheses.first().is_some_and(|h| h & 0x40 != 0) {
+            let alarm = ["error_rate > 20%", "p(99) > 50ms", "availability < 95%"][self.hypotheses[0] as usize % 3];
+            out += &format!(
+                "\n[[stop_condition]]\nalarm = \"{alarm}\"\nperiod = {}\ndatapoints = {}\n",
+                d((duration / 10).max(1)),
+                1 + self.hypotheses[0] as u64 % 2
+            );
         }
         out
     }

@@ -388,6 +388,7 @@ impl Checker<'_> {
             bucket_ns: times.bucket_ns,
         };
         let hypotheses = self.hypotheses(&f.hypotheses, &hx);
+        let stop_conditions = self.stop_conditions(&f.stop_conditions, &hx);
 
         let limits = &f.limits;
         let max_events = self.limit(&limits.max_events, "max_events", 1_000_000_000_000, 2_000_000_000);
@@ -440,6 +441,7 @@ impl Checker<'_> {
             analysis,
             noise,
             hypotheses,
+            stop_conditions,
             random_faults: std::mem::take(&mut self.random_faults),
             topology: layout.map(|l| l.topology),
         }

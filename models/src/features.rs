@@ -149,7 +149,8 @@ impl Features {
             random_faults: _, // with their faults
             analysis: _,      // read by whoever pairs the run with its baseline
             noise,
-            hypotheses: _, // judged from the results, outside the model
+            hypotheses: _,      // judged from the results, outside the model
+            stop_conditions: _, // need faults: the full tier
         } = spec;
         let mut set = Features::default();
         calls.iter().for_each(|c| set.0 |= call_features(c).0);

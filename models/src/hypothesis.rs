@@ -4,6 +4,7 @@
 //! plain data of a verdict, which the orchestration crate fills and the reports read.
 //! Event-free.
 
+use crate::control::alarm::AlarmSpec;
 use crate::units::UNITS;
 use cellsim_sim::Nanos;
 
@@ -497,6 +498,29 @@ pub struct HypothesisSpec {
     pub expr: Expr,
     pub scope: Scope,
     pub window: WindowSel,
+}
+
+/// A compiled stop condition: an alarm on a scope's metric, one value per period.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StopSpec {
+    pub name: String,
+    pub metric: Metric,
+    /// Every workload, one workload, or one service.
+    pub scope: Scope,
+    /// Its threshold and comparison are the expression's.
+    pub alarm: AlarmSpec,
+    pub period_ns: Nanos,
+}
+
+/// A stop condition that went to Alarm: when, which, and the last period's value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stopped {
+    pub at_ns: Nanos,
+    pub condition: u32,
+    pub name: String,
+    /// `None`: the period had no data (an alarm that treats missing data as breaching).
+    pub value: Option<f64>,
+    pub unit: Unit,
 }
 
 /// How a hypothesis came out.

@@ -143,6 +143,8 @@ pub struct RunResult {
     pub impact: Option<impact::Impact>,
     /// The scenario's hypotheses, judged (filled by whoever ran it; empty: none stated).
     pub hypotheses: Vec<hypothesis::HypothesisResult>,
+    /// The stop condition that ended the faults early, if one did.
+    pub stopped: Option<hypothesis::Stopped>,
 }
 
 impl Stability {
@@ -228,6 +230,16 @@ impl<'s, S: SeriesSink + 's> Simulation<'s, S> {
         self.inner.stopped_early()
     }
 
+    /// The stop condition that ended the faults, once one has.
+    pub fn faults_stopped(&self) -> Option<hypothesis::Stopped> {
+        self.inner.faults_stopped()
+    }
+
+    /// The series sink (to tell it what happened beside the run, such as a stop in another).
+    pub fn sink_mut(&mut self) -> &mut S {
+        self.inner.sink_mut()
+    }
+
     /// Runs to the end, if not there yet, and returns what the run measured.
     pub fn finish(self) -> (RunResult, S) {
         let mut inner = self.inner;
@@ -242,6 +254,8 @@ trait Steps<S> {
     fn observed(&mut self) -> Option<&mut observe::Observed>;
     fn run_until(&mut self, until_ns: Nanos) -> bool;
     fn stopped_early(&self) -> bool;
+    fn faults_stopped(&self) -> Option<hypothesis::Stopped>;
+    fn sink_mut(&mut self) -> &mut S;
     fn finish(self: Box<Self>) -> (RunResult, S);
 }
 
@@ -310,12 +324,21 @@ impl<S: SeriesSink, T: Tier> Steps<S> for Stepper<'_, S, T> {
         self.ended.as_ref().is_some_and(|v| !v.is_completed())
     }
 
+    fn faults_stopped(&self) -> Option<hypothesis::Stopped> {
+        self.model.stopped()
+    }
+
+    fn sink_mut(&mut self) -> &mut S {
+        self.model.sink_mut()
+    }
+
     fn finish(self: Box<Self>) -> (RunResult, S) {
         let Stepper { spec, seed, model, events, at_ns: end_ns, ended, .. } = *self;
         let verdict = ended.unwrap_or(Verdict::Completed);
         let in_flight_at_end = model.requests_in_flight();
         let (requests_arrived, requests_finished) = model.request_counts();
         let stability = model.stability();
+        let stopped = model.stopped();
         let measured_until_ns =
             if verdict.is_completed() { spec.duration_ns } else { end_ns.clamp(spec.warmup_ns, spec.duration_ns) };
         // A completed run's series covers the duration and the drain; a stopped one's ends at
@@ -344,6 +367,7 @@ impl<S: SeriesSink, T: Tier> Steps<S> for Stepper<'_, S, T> {
             actions,
             impact: None,
             hypotheses: Vec::new(),
+            stopped,
         };
         (result, sink)
     }

@@ -638,6 +638,8 @@ pub trait SeriesSink {
     /// A bucket's outcomes and successes' latency histogram, just before its row (for sinks
     /// that judge windows: hypotheses).
     fn bucket(&mut self, _bucket_start_ns: Nanos, _place: Place, _outcomes: &Outcomes, _latency: &SeriesHistogram) {}
+    /// A stop condition ended the faults at `at_ns`.
+    fn faults_stopped(&mut self, _at_ns: Nanos) {}
 }
 
 impl SeriesSink for Vec<SeriesRow> {

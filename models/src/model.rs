@@ -38,6 +38,7 @@ mod names;
 mod policies;
 mod record;
 mod records;
+mod stop;
 mod tables;
 mod topo;
 
@@ -97,6 +98,8 @@ pub struct ServiceModel<'s, S: SeriesSink, T: Tier> {
     io: Option<Box<Volumes>>,
     /// Deployments under way (`None`: none).
     deploys: Option<Box<deploy::Deploys>>,
+    /// Stop conditions (`None`: none).
+    stops: Option<Box<stop::Stops>>,
     /// By global instance, its heap's state (empty when no service has `memory`).
     memory: Vec<crate::faults::memory::InstanceMemory>,
     /// The periodic ticks, indexed by a `Kind::Tick` event's `arg`.
@@ -174,6 +177,8 @@ pub(crate) enum Tick {
     FaultWake,
     /// Deployment `deploy`'s step: waves, capacity, its alarm (every second from its start).
     Deploy { deploy: u32 },
+    /// Stop condition `condition`'s look, every period until one fires.
+    Stop { condition: u32, interval_ns: Nanos },
 }
 
 impl Tick {
@@ -181,9 +186,12 @@ impl Tick {
     fn service(self) -> Option<u32> {
         match self {
             Tick::Health { service, .. } | Tick::Outlier { service, .. } => Some(service),
-            Tick::Scale { .. } | Tick::Launch { .. } | Tick::Shift { .. } | Tick::FaultWake | Tick::Deploy { .. } => {
-                None
-            }
+            Tick::Scale { .. }
+            | Tick::Launch { .. }
+            | Tick::Shift { .. }
+            | Tick::FaultWake
+            | Tick::Deploy { .. }
+            | Tick::Stop { .. } => None,
         }
     }
 }
@@ -319,7 +327,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
 
     /// Periodic tick `i` is due: run it, and schedule the next unless the run has ended.
     #[inline(never)]
-    fn tick(&mut self, i: u32, now: Nanos, q: &mut EventQueue<Event>) {
+    fn tick(&mut self, i: u32, now: Nanos, q: &mut EventQueue<Event>) -> Result<(), Halt> {
         let tick = self.ticks[i as usize];
         let interval_ns = match tick {
             Tick::Health { service, interval_ns } => {
@@ -337,18 +345,24 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             }
             Tick::Launch { scaler } => {
                 self.launch_tick(scaler as usize, now, q);
-                return; // one-shot
+                return Ok(()); // one-shot
             }
-            Tick::FaultWake => return, // `handle` applied the transitions; `apply_faults` wakes next
+            Tick::FaultWake => return Ok(()), // `handle` applied the transitions; `apply_faults` wakes next
             Tick::Shift { interval_ns } => {
                 self.shift_tick(now);
                 interval_ns
             }
             Tick::Deploy { deploy } => {
                 if !self.deploy_tick(deploy as usize, now) {
-                    return; // over: no more ticks
+                    return Ok(()); // over: no more ticks
                 }
                 deploy::DEPLOY_TICK_NS
+            }
+            Tick::Stop { condition, interval_ns } => {
+                if !self.stop_tick(condition as usize, now, q)? {
+                    return Ok(()); // fired: no more looks
+                }
+                interval_ns
             }
         };
         if let Some(s) = tick.service() {
@@ -357,6 +371,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
         if now + interval_ns < self.spec.duration_ns {
             q.schedule_at(now + interval_ns, Event::new(Kind::Tick, Handle::NONE, i));
         }
+        Ok(())
     }
 
     /// Runs service `s`'s health checks at `now`. A probe waits behind the instance's queue:
@@ -652,10 +667,7 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
                 }
                 None => Ok(()),
             },
-            Kind::Tick => {
-                self.tick(event.arg, now, q);
-                Ok(())
-            }
+            Kind::Tick => self.tick(event.arg, now, q),
             Kind::AttemptDeadline => self.attempt_ended(h, event.arg, Outcome::Timeout, now, q),
             Kind::BulkheadPump => self.pump_bulkhead(event.arg, now, q),
             Kind::BulkheadWait => {
@@ -738,6 +750,7 @@ mod tests {
             ("fleet.rs", include_str!("fleet.rs")),
             ("observe.rs", include_str!("observe.rs")),
             ("impact.rs", include_str!("impact.rs")),
+            ("hypothesis.rs", include_str!("hypothesis.rs")),
             ("features.rs", include_str!("features.rs")),
             ("policy/backoff.rs", include_str!("policy/backoff.rs")),
             ("policy/breaker.rs", include_str!("policy/breaker.rs")),

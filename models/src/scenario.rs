@@ -23,7 +23,7 @@ pub use control::{AutoscalerKind, AutoscalingSection, AutoshiftSection, ShiftSec
 pub use fault::{
     AnalysisSection, ChaosMonkeySection, Direction, DnsAnswer, ErrorClass, FaultKind, FaultSection, IfEmpty,
 };
-pub use hypothesis::HypothesisSection;
+pub use hypothesis::{HypothesisSection, StopSection};
 pub use noise::{NetworkNoiseSection, NoiseSection, PausesSection, StealSection};
 pub use policy::{
     BreakerKind, BreakerSection, BudgetKind, BudgetSection, BulkheadSection, FallbackSection, HedgeSection, RetryOn,
@@ -68,6 +68,9 @@ pub struct ScenarioFile {
     /// Steady-state hypotheses, judged after the run.
     #[serde(default, rename = "hypothesis")]
     pub hypotheses: Vec<Loc<HypothesisSection>>,
+    /// Alarms that end the faults early when they breach.
+    #[serde(default, rename = "stop_condition")]
+    pub stop_conditions: Vec<Loc<StopSection>>,
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]

@@ -58,6 +58,8 @@ pub struct Spec {
     pub noise: Option<crate::faults::noise::NoiseSpec>,
     /// Steady-state hypotheses, judged after the run (by whoever runs it).
     pub hypotheses: Vec<crate::hypothesis::HypothesisSpec>,
+    /// Alarms that end every fault early when they go to Alarm (watched by the model).
+    pub stop_conditions: Vec<crate::hypothesis::StopSpec>,
 }
 
 /// Zonal shifts: the controller's parameters, the shifts by hand, and the autoshift alarm

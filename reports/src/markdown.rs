@@ -20,6 +20,15 @@ pub fn markdown(s: &Summary) -> String {
     };
     let _ = writeln!(out, "### cellsim: {}: {headline}\n", md(&s.scenario));
     let _ = writeln!(out, "Seed {}, {} s simulated.\n", s.seed, s.duration_s);
+    if let Some(st) = &s.stopped {
+        let _ = writeln!(
+            out,
+            "Stopped: the stop condition {} went to Alarm at {} s (its last period: {}); every fault ended then.\n",
+            md(&st.condition),
+            st.at_s,
+            md(&st.value)
+        );
+    }
     if s.hypotheses.is_empty() {
         return out;
     }

@@ -62,6 +62,19 @@ pub struct Summary {
     /// The scenario's hypotheses, judged, in its order. Absent when it states none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hypotheses: Vec<HypothesisSummary>,
+    /// The stop condition that ended the faults early. Absent when none did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<StoppedSummary>,
+}
+
+/// When and why the faults were stopped early.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct StoppedSummary {
+    pub at_s: f64,
+    /// The condition's name (its expression and scope when it has none).
+    pub condition: String,
+    /// The last period's value, as people read it ("no data" for an empty period).
+    pub value: String,
 }
 
 impl HypothesisSummary {
@@ -755,6 +768,11 @@ pub fn summarise(r: &RunResult) -> Summary {
             .collect(),
         impact: r.impact.as_ref().map(|i| impact(i, r)),
         hypotheses: r.hypotheses.iter().map(hypothesis).collect(),
+        stopped: r.stopped.as_ref().map(|s| StoppedSummary {
+            at_s: s.at_ns as f64 / 1e9,
+            condition: s.name.clone(),
+            value: s.value.map_or("no data".into(), |v| s.unit.show(v)),
+        }),
         failure_handling: failure_handling(r),
         topology: r.topology.as_ref().map(|t| {
             let width = r.measured_until_ns - r.warmup_ns;

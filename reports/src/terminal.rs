@@ -505,6 +505,13 @@ pub fn render(s: &Summary) -> String {
             .collect();
         table(&mut out, &["call", "policy", "copies", "opened", "refused"], &rows);
     }
+    if let Some(st) = &s.stopped {
+        let _ = writeln!(
+            out,
+            "\nStopped: the stop condition `{}` went to Alarm at {}s (its last period: {}): every fault ended then (rolled back), and the run went on",
+            st.condition, st.at_s, st.value
+        );
+    }
     hypotheses(&mut out, s);
     out
 }

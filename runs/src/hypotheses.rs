@@ -19,6 +19,8 @@
 //! assume the window's buckets alike: over a window that holds a fault and calm, the
 //! interval is wide because one batch differs, which is what it should say.
 
+use cellsim_models::faults::catalogue::Crash;
+use cellsim_models::faults::FaultKind;
 use cellsim_models::hypothesis::{HypothesisResult, HypothesisSpec, Metric, Scope, Unit, WindowSel};
 use cellsim_models::metrics::SeriesHistogram;
 use cellsim_models::{Outcomes, Place, PlaceRow, RunResult, SeriesRow, SeriesSink, Spec};
@@ -74,19 +76,29 @@ impl Stat {
 }
 
 /// A hypothesis's window as ranges of bucket indices, sorted and apart.
-fn ranges(spec: &Spec, window: &WindowSel) -> Vec<(u64, u64)> {
+/// With a stop at `stopped_ns`, a fault's occurrences end there and later ones never come; a
+/// terminated instance stays terminated.
+fn ranges(spec: &Spec, window: &WindowSel, stopped_ns: Option<Nanos>) -> Vec<(u64, u64)> {
     let w = spec.bucket_ns.max(1);
     let first = spec.warmup_ns.div_ceil(w);
     let last = spec.duration_ns.div_ceil(w);
     let occurrences = |f: u32| -> Vec<(Nanos, Nanos)> {
         let fault = &spec.faults[f as usize];
-        fault.occurrences().map(|o| (o.start_ns, o.end_ns)).collect()
+        let terminate = matches!(fault.kind, FaultKind::Crash(Crash::Terminate));
+        fault
+            .occurrences()
+            .filter(|o| stopped_ns.is_none_or(|s| o.start_ns < s))
+            .map(|o| match stopped_ns {
+                Some(s) if !terminate => (o.start_ns, o.end_ns.min(s)),
+                _ => (o.start_ns, o.end_ns),
+            })
+            .collect()
     };
     let clip = |(a, b): (u64, u64)| (a.max(first), b.min(last));
     let mut out: Vec<(u64, u64)> = match window {
         WindowSel::Run | WindowSel::Any(_) => vec![(first, last)],
         WindowSel::Before(f) => {
-            let start = occurrences(*f).first().map_or(spec.duration_ns, |o| o.0);
+            let start = occurrences(*f).first().map_or(stopped_ns.unwrap_or(spec.duration_ns), |o| o.0);
             vec![clip((first, start / w))]
         }
         WindowSel::During(f) => occurrences(*f).into_iter().map(|(s, e)| clip((s / w, e.div_ceil(w)))).collect(),
@@ -197,7 +209,7 @@ impl Acc {
                 _ => None,
             },
         };
-        acc.set_ranges(ranges(spec, &h.window));
+        acc.set_ranges(ranges(spec, &h.window, None));
         let buckets: u64 = acc.ranges.iter().map(|(a, b)| b - a).sum();
         acc.batch_buckets = buckets.div_ceil(MAX_BATCHES).max(1);
         Some(acc)
@@ -240,18 +252,37 @@ impl Acc {
 
 /// A series sink that passes everything on to `inner` and accumulates the hypotheses'
 /// windows (see the module's comment).
-pub struct Tracker<S> {
+pub struct Tracker<'s, S> {
+    spec: &'s Spec,
     inner: S,
     accs: Vec<Option<Acc>>,
     bucket_ns: Nanos,
+    stopped_ns: Option<Nanos>,
 }
 
-impl<S: SeriesSink> Tracker<S> {
-    pub fn new(spec: &Spec, inner: S) -> Tracker<S> {
+impl<'s, S: SeriesSink> Tracker<'s, S> {
+    pub fn new(spec: &'s Spec, inner: S) -> Tracker<'s, S> {
         Tracker {
+            spec,
             inner,
             accs: spec.hypotheses.iter().map(|h| Acc::new(spec, h)).collect(),
             bucket_ns: spec.bucket_ns.max(1),
+            stopped_ns: None,
+        }
+    }
+
+    /// A stop condition ended the faults at `at_ns`: windows over faults end there (the
+    /// baseline's tracker is told too, so that both judge the same buckets). Only buckets
+    /// from the stop's on are judged differently: those before have been added already.
+    pub fn stop_at(&mut self, at_ns: Nanos) {
+        if self.stopped_ns.is_some() {
+            return;
+        }
+        self.stopped_ns = Some(at_ns);
+        for (acc, h) in self.accs.iter_mut().zip(&self.spec.hypotheses) {
+            if let Some(acc) = acc.as_mut().filter(|_| h.window.fault().is_some()) {
+                acc.set_ranges(ranges(self.spec, &h.window, Some(at_ns)));
+            }
         }
     }
 
@@ -265,7 +296,7 @@ impl<S: SeriesSink> Tracker<S> {
     }
 }
 
-impl<S: SeriesSink> SeriesSink for Tracker<S> {
+impl<S: SeriesSink> SeriesSink for Tracker<'_, S> {
     fn row(&mut self, row: SeriesRow) {
         self.inner.row(row)
     }
@@ -280,6 +311,11 @@ impl<S: SeriesSink> SeriesSink for Tracker<S> {
         for acc in self.accs.iter_mut().flatten() {
             acc.add(k, place, outcomes, latency);
         }
+    }
+
+    fn faults_stopped(&mut self, at_ns: Nanos) {
+        self.inner.faults_stopped(at_ns);
+        self.stop_at(at_ns);
     }
 }
 

@@ -3,6 +3,8 @@
 //! radius, and what the cascade tree needs. Holds a few counters per component and per
 //! fault, never anything per bucket, so memory does not grow with the run's length.
 
+use cellsim_models::faults::catalogue::Crash;
+use cellsim_models::faults::FaultKind;
 use cellsim_models::impact::{BlastRadius, FaultImpact, Impact, MAX_OCCURRENCES};
 use cellsim_models::observe::{BucketObservation, Counts, CustomerCounts};
 use cellsim_models::spec::{AnalysisSpec, Window};
@@ -197,6 +199,20 @@ impl<'s> Analysis<'s> {
                 .filter_map(|f| f.repeat)
                 .map(|r| (r.times as u64).saturating_sub(MAX_OCCURRENCES as u64))
                 .sum(),
+        }
+    }
+
+    /// A stop condition ended the faults at `at_ns`: every window ends there (one that had
+    /// not begun is empty, at the stop; a termination's stays), so recovery counts from it.
+    pub(crate) fn stop_at(&mut self, at_ns: Nanos) {
+        for f in self.faults.iter_mut().filter(|f| !f.impact.random) {
+            if matches!(self.spec.faults[f.impact.fault as usize].kind, FaultKind::Crash(Crash::Terminate)) {
+                continue;
+            }
+            f.window.start_ns = f.window.start_ns.min(at_ns);
+            f.window.end_ns = f.window.end_ns.min(at_ns);
+            f.impact.start_ns = f.window.start_ns;
+            f.impact.end_ns = f.window.end_ns;
         }
     }
 

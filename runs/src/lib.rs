@@ -87,9 +87,17 @@ fn simulate_paired<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, progress: &mu
     let mut analysis = impact::Analysis::new(spec, seed);
     let bucket_ns = spec.bucket_ns.max(1);
     let mut start_ns: Nanos = 0;
+    let mut stopped = false;
     while start_ns < spec.duration_ns {
         let end_ns = start_ns.saturating_add(bucket_ns);
         let going = run.run_until(end_ns);
+        if let (Some(stop), false) = (run.faults_stopped(), stopped) {
+            // The faults ended early: the comparison's windows and the baseline's
+            // hypotheses end there too, before this bucket is compared.
+            stopped = true;
+            analysis.stop_at(stop.at_ns);
+            base.sink_mut().stop_at(stop.at_ns);
+        }
         let base_going = base.run_until(end_ns);
         let ours = observed(&mut run, end_ns);
         let theirs = observed(&mut base, end_ns);

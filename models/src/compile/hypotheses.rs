@@ -1,12 +1,13 @@
-//! `[[hypothesis]]`: the expressions parsed (a mistake is reported at
+//! `[[hypothesis]]` and `[[stop_condition]]`: the expressions parsed (a mistake is reported at
 //! its own column of the file), the scopes and windows resolved against the workloads,
 //! services, cells, zones and faults, and what each metric can be judged over.
 
 use super::Checker;
+use crate::control::alarm::Comparison;
 use crate::error::did_you_mean;
 use crate::faults::FaultSpec;
-use crate::hypothesis::{self, Expr, ExprError, HypothesisSpec, Metric, Scope, Unit, WindowSel};
-use crate::scenario::{FaultSection, HypothesisSection};
+use crate::hypothesis::{self, Expr, ExprError, HypothesisSpec, Metric, Scope, StopSpec, Unit, WindowSel};
+use crate::scenario::{FaultSection, HypothesisSection, StopSection};
 use crate::spec::{Topology, WorkloadSpec};
 use crate::units::Loc;
 use cellsim_sim::{Nanos, NS_PER_S};
@@ -365,5 +366,66 @@ impl Checker<'_> {
             _ => unreachable!("a fault's window"),
         };
         Some((sel, words))
+    }
+
+    pub(super) fn stop_conditions(&mut self, sections: &[Loc<StopSection>], cx: &HypothesisContext) -> Vec<StopSpec> {
+        sections.iter().enumerate().filter_map(|(i, s)| self.stop_condition(s, i, cx)).collect()
+    }
+
+    fn stop_condition(&mut self, section: &Loc<StopSection>, index: usize, cx: &HypothesisContext) -> Option<StopSpec> {
+        let s = &section.value;
+        let path = format!("stop_condition[{index}]");
+        let expr = self.expression(&s.alarm, &format!("{path}.alarm"))?;
+        let bad = |this: &mut Self, message: String, hint: &str| {
+            this.err(s.alarm.span.clone(), format!("{path}.alarm"), message).hint(hint);
+            None
+        };
+        if expr.metric.from_impact() || expr.threshold.relative() {
+            let what = if expr.threshold.relative() { "the baseline".into() } else { expr.metric.name() };
+            return bad(
+                self,
+                format!("a stop condition watches a live metric, not {what}"),
+                "error_rate > 5%, p(99) > 1s, availability < 99%",
+            );
+        }
+        let keys = [("workload", &s.workload), ("service", &s.service)];
+        let (scope, words) = self.scope(section, &path, &keys, None, cx)?;
+        if matches!(scope, Scope::Service(_)) && !matches!(expr.metric, Metric::ErrorRate | Metric::Availability) {
+            return bad(
+                self,
+                "on a service, a stop condition watches error_rate or availability".into(),
+                "watch a workload's latency instead",
+            );
+        }
+        let alarm = crate::scenario::AutoshiftSection {
+            error_rate: Loc { value: 0.0, span: s.alarm.span.clone() },
+            period: s.period.clone(),
+            datapoints: s.datapoints.clone(),
+            evaluation_periods: s.evaluation_periods.clone(),
+        };
+        let (mut spec, period_ns) = self.error_rate_alarm(&Loc { value: alarm, span: section.span.clone() }, &path);
+        if cx.faults.is_empty() {
+            self.err(section.span.clone(), path, "a stop condition ends faults, and the scenario has none")
+                .hint("add a [[fault]], or remove the stop condition");
+            return None;
+        }
+        let name = s.name.as_ref().map_or_else(
+            || {
+                if words.is_empty() {
+                    s.alarm.value.trim().to_string()
+                } else {
+                    format!("{} ({words})", s.alarm.value.trim())
+                }
+            },
+            |n| n.value.clone(),
+        );
+        spec.threshold = expr.threshold.add;
+        spec.comparison = match expr.cmp {
+            hypothesis::Cmp::Less => Comparison::LessThan,
+            hypothesis::Cmp::LessOrEqual => Comparison::LessOrEqual,
+            hypothesis::Cmp::Greater => Comparison::GreaterThan,
+            hypothesis::Cmp::GreaterOrEqual => Comparison::GreaterOrEqual,
+        };
+        Some(StopSpec { name, metric: expr.metric, scope, alarm: spec, period_ns })
     }
 }

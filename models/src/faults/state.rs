@@ -151,8 +151,10 @@ pub struct FaultState {
     memory: Vec<(u32, FaultKind, Vec<Window>)>,
     /// IO faults: the fault, its kind, its windows and its stream (asked per IO by `io`).
     io: Vec<(u32, FaultKind, Vec<Window>, Stream)>,
-    /// Database failovers' flips (the promoted writer named), as (service, instant), sorted.
+    /// Database failovers' flips (the promoted writer named), as (service, instant), sorted;
+    /// by fault, the service a failover moves the writer of (`u32::MAX`: another kind).
     flips: Vec<(u32, Nanos)>,
+    failover_service: Vec<u32>,
     /// Clock-skew faults, and DNS faults with the service whose name they break.
     skews: Vec<u32>,
     dns: Vec<(u32, u32, DnsAnswer)>,
@@ -320,6 +322,13 @@ impl FaultState {
             timeline,
             next: 0,
             kinds: faults.iter().map(|f| f.kind).collect(),
+            failover_service: faults
+                .iter()
+                .map(|f| match f.kind {
+                    FaultKind::DbFailover => f.target.instances.first().map_or(u32::MAX, |&(s, _)| s),
+                    _ => u32::MAX,
+                })
+                .collect(),
             targets,
             active: vec![false; faults.len()],
             down: if faults.is_empty() { Vec::new() } else { vec![0; instances as usize] },
@@ -385,6 +394,69 @@ impl FaultState {
                 })
                 .collect(),
         }
+    }
+
+    /// A stop condition fired at `now`: every fault acting now ends now (a terminated
+    /// instance stays terminated: its end stays the run's) and none starts later; random
+    /// failure domains down now are repaired now and fail no more; memory and IO windows end
+    /// now; a failover in progress names its new writer now. The transitions are due at
+    /// `now`: `advance_to(now)` applies them.
+    pub fn stop_all(&mut self, now: Nanos) {
+        let rest = self.timeline.split_off(self.next);
+        // The end of each occurrence acting now: the first end of an active fault (a
+        // repeated fault's later occurrences never start).
+        let mut ended = vec![false; self.kinds.len()];
+        let mut ends: Vec<Transition> = rest
+            .into_iter()
+            .filter(|t| {
+                !t.starts && self.active[t.fault as usize] && !std::mem::replace(&mut ended[t.fault as usize], true)
+            })
+            .map(|t| match self.kinds[t.fault as usize] {
+                FaultKind::Crash(super::catalogue::Crash::Terminate) => t,
+                _ => Transition { at_ns: t.at_ns.min(now), ..t },
+            })
+            .collect();
+        ends.sort_by_key(|t| (t.at_ns, t.fault));
+        self.timeline.extend(ends);
+        for until in self.until.iter_mut() {
+            *until = (*until).min(now);
+        }
+        let due = std::mem::take(&mut self.due);
+        for Reverse((_, d)) in due {
+            if !self.domains[d as usize].1.up() {
+                self.due.push(Reverse((now, d)));
+            }
+        }
+        let cut = |windows: &mut Vec<Window>| {
+            windows.retain(|w| w.start_ns < now);
+            for w in windows.iter_mut() {
+                w.end_ns = w.end_ns.min(now);
+            }
+        };
+        self.memory.iter_mut().for_each(|(_, _, w)| cut(w));
+        self.io.iter_mut().for_each(|(_, _, w, _)| cut(w));
+        // A failover acting now flips now; later ones never come.
+        let acting: Vec<u32> = (0..self.kinds.len())
+            .filter(|&f| self.kinds[f] == FaultKind::DbFailover && self.active[f])
+            .map(|f| f as u32)
+            .collect();
+        let mut kept: Vec<(u32, Nanos)> = Vec::with_capacity(self.flips.len());
+        for &(s, at) in &self.flips {
+            if at <= now {
+                kept.push((s, at));
+            } else if !kept.iter().any(|&(k, t)| k == s && t == now)
+                && acting.iter().any(|&f| self.flip_service(f) == s)
+            {
+                kept.push((s, now));
+            }
+        }
+        kept.sort_unstable();
+        self.flips = kept;
+    }
+
+    /// The service whose writer failover fault `f` moves.
+    fn flip_service(&self, f: u32) -> u32 {
+        self.failover_service.get(f as usize).copied().unwrap_or(u32::MAX)
     }
 
     /// When the next transition is due (`Nanos::MAX`: none is left).
@@ -833,6 +905,28 @@ mod tests {
             failover: None,
             rollout: None,
         }
+    }
+
+    #[test]
+    fn a_stop_ends_the_occurrence_acting_and_every_later_one() {
+        // An outage of 2 instances over [0, 5 s), again every 10 s, 5 times; a CPU stress
+        // from 30 s. Stopped at 12 s, inside the second occurrence.
+        let s = 1_000_000_000;
+        let mut outage = fault(FaultKind::Outage, 0, 2, 0, 5 * s);
+        outage.repeat = Some(crate::faults::catalogue::Repeat { every_ns: 10 * s, times: 5 });
+        let stress =
+            fault(FaultKind::CpuStress(CpuStress { load_percent: 50.0, multiplier: 2.0 }), 0, 2, 30 * s, 40 * s);
+        let mut state = FaultState::new(&[outage, stress], &[], &[0], 2, 1);
+        state.advance_to(11 * s);
+        assert!(state.is_down(0) && state.is_down(1));
+        state.stop_all(12 * s);
+        assert_eq!(state.next_ns(), 12 * s, "the ends are due at the stop");
+        state.advance_to(12 * s);
+        assert!(!state.is_down(0) && !state.is_down(1));
+        state.advance_to(100 * s);
+        assert!(!state.is_down(0), "no later occurrence starts");
+        assert_eq!(state.slowdown(0), 1.0, "nor does a later fault");
+        assert_eq!(state.next_ns(), Nanos::MAX);
     }
 
     #[test]

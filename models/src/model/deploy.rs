@@ -111,6 +111,19 @@ impl Deploys {
     }
 }
 
+impl Deploys {
+    /// A stop condition fired at `now`: every deployment halts and rolls back (after its
+    /// `rollback` time, at once without one), and is over then.
+    pub(super) fn stop(&mut self, spec: &Spec, now: Nanos) {
+        for rt in &mut self.list {
+            let plan = spec.faults[rt.fault as usize].rollout.as_deref().expect("a deployment has its plan");
+            rt.rollout.halt(now);
+            rt.halted = true;
+            rt.end_ns = rt.end_ns.min(now.saturating_add(plan.rollback_ns.unwrap_or(0)));
+        }
+    }
+}
+
 impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
     /// The work multiplier of the new version on global instance `inst` now (1: none).
     #[inline(never)]

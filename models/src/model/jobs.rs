@@ -239,6 +239,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if T::EXTRAS && self.deploys.is_some() {
             self.count_for_deploys(service, !outcome.is_success());
         }
+        if let Some(stops) = self.stops.as_deref_mut().filter(|_| T::EXTRAS) {
+            stops.job(service, !outcome.is_success());
+        }
         if let Some(o) = self.observed.as_deref_mut() {
             let zone = self.topo.as_ref().filter(|_| instance != TRAVELLING).map(|t| t.zone_of[instance as usize]);
             o.job(service, zone, outcome, latency_ns);

@@ -172,6 +172,12 @@ fn spec_bytes(spec: &Spec) -> u64 {
         } else {
             0
         }
+        // Stop conditions: each an alarm (its window of datapoints), counters and a latency
+        // histogram at its largest, listed per workload or service; their action.
+        + sum(spec.stop_conditions.iter().map(|c| {
+            let alarm = 16 * c.alarm.evaluation_periods as u64 + 256;
+            alarm + crate::metrics::SeriesHistogram::MAX_HEAP_BYTES + 4 * (spec.workloads.len() + spec.services.len()) as u64 + 160
+        }))
         // Random faults: a process (and a heap entry) per failure domain, at most one per
         // instance hit.
         + sum(spec.random_faults.iter().map(|r| {

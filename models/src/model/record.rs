@@ -119,6 +119,9 @@ impl<S: SeriesSink, T: Tier> ServiceModel<'_, S, T> {
         if let Some(st) = self.stability.as_mut().filter(|_| T::POLICIES) {
             st.count(now, outcome);
         }
+        if let Some(stops) = self.stops.as_deref_mut().filter(|_| T::EXTRAS) {
+            stops.request(workload, outcome, latency);
+        }
         let b = &mut self.buckets[workload as usize];
         b.outcomes.add(outcome);
         if outcome.is_success() {

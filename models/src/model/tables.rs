@@ -237,6 +237,7 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
             faults: FaultState::new(&spec.faults, &spec.random_faults, &first_instance, instances.len() as u32, seed),
             names: super::names::NamesRt::new(spec).map(Box::new),
             deploys: super::deploy::Deploys::new(spec, &first_instance, seed).map(Box::new),
+            stops: super::stop::Stops::new(spec).map(Box::new),
             io: spec.services.iter().any(|s| s.io.is_some()).then(|| {
                 let devices = spec
                     .services
@@ -324,6 +325,11 @@ impl<'s, S: SeriesSink, T: Tier> ServiceModel<'s, S, T> {
     }
 
     /// The observations (`None`: not observed).
+    /// The sink the series go to.
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
     pub fn observed(&mut self) -> Option<&mut crate::observe::Observed> {
         self.observed.as_deref_mut()
     }
@@ -570,6 +576,9 @@ pub(super) fn ticks(spec: &Spec) -> Vec<(Tick, Nanos)> {
     }
     for (deploy, start_ns) in super::deploy::Deploys::ticks(spec).enumerate() {
         ticks.push((Tick::Deploy { deploy: deploy as u32 }, start_ns));
+    }
+    for (condition, period_ns) in super::stop::Stops::ticks(spec).enumerate() {
+        ticks.push((Tick::Stop { condition: condition as u32, interval_ns: period_ns }, period_ns));
     }
     ticks
 }

@@ -1,6 +1,7 @@
-//! `[[hypothesis]]`: what must hold, judged after the run.
+//! `[[hypothesis]]` and `[[stop_condition]]`: what must hold (judged after the run) and what
+//! ends the faults early (watched during it).
 
-use crate::units::Loc;
+use crate::units::{Duration, Loc};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -24,4 +25,23 @@ pub struct HypothesisSection {
     /// `run` (default), `before F`, `during F`, `after F`, `after F for 5m`, `any 1m`; `F` is
     /// a fault's `name` or `fault[i]`.
     pub window: Option<Loc<String>>,
+}
+
+/// A stop condition: an alarm (M of N periods breaching) on a workload's or a service's
+/// metric; when it goes to Alarm, every fault ends (rolled back) and the run goes on.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopSection {
+    pub name: Option<Loc<String>>,
+    /// The breach, as an expression: `error_rate > 5%`, `p(99) > 1s`, `availability < 99%`.
+    pub alarm: Loc<String>,
+    /// The scope (default: every workload's requests); a service's jobs allow `error_rate`
+    /// and `availability` only.
+    pub workload: Option<Loc<String>>,
+    pub service: Option<Loc<String>>,
+    /// The alarm's period (default 1m), M (`datapoints`, default 3) of the last N
+    /// (`evaluation_periods`, default M).
+    pub period: Option<Loc<Duration>>,
+    pub datapoints: Option<Loc<u32>>,
+    pub evaluation_periods: Option<Loc<u32>>,
 }
