@@ -5,7 +5,7 @@
 
 use cellsim_models::estimate::format_bytes;
 use cellsim_models::{Estimate, Overrides, ScenarioError, Spec};
-use cellsim_reports::{render, summarise, CsvSeries, OutputDir, OutputError};
+use cellsim_reports::{render, saved, summarise, CsvSeries, OutputDir, OutputError};
 use clap::{Parser, Subcommand};
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -45,6 +45,12 @@ enum Command {
     },
     /// Print the JSON Schema of the scenario format (for editors).
     Schema,
+    /// Make the plots (plots/) and the HTML report (report.html) of a results folder again,
+    /// from its own files, without running anything: the same bytes a run wrote.
+    Report {
+        /// A folder `cellsim run` wrote.
+        dir: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Default)]
@@ -138,6 +144,7 @@ fn command(cli: Cli) -> ExitCode {
             read_scenario(&file).and_then(|src| run_text(&file.display().to_string(), &src, opts))
         }
         Some(Command::Validate { files }) => validate(&files),
+        Some(Command::Report { dir }) => report(&dir),
         Some(Command::Schema) => {
             let schema = schemars::schema_for!(cellsim_models::scenario::ScenarioFile);
             out(&(serde_json::to_string_pretty(&schema).expect("schema serialises") + "\n"))
@@ -217,7 +224,9 @@ fn errors_text(errors: &[ScenarioError]) -> String {
 /// The scenario compiled and checked against its `[limits]`, with its estimate.
 fn checked(name: &str, src: &str, overrides: &Overrides, paired: bool) -> Result<(Spec, Estimate), Failure> {
     let spec = cellsim_models::compile_with(name, src, overrides).map_err(|e| Failure::Input(errors_text(&e)))?;
-    let estimate = cellsim_runs::estimate(&spec, paired);
+    let mut estimate = cellsim_runs::estimate(&spec, paired);
+    // The scenario's copy, and in the report escaped (up to six bytes a byte).
+    estimate.report_bytes = estimate.report_bytes.saturating_add(7 * src.len() as u64);
     let refusals = estimate.refusals(&spec);
     if refusals.is_empty() {
         Ok((spec, estimate))
@@ -318,7 +327,30 @@ fn run_text(name: &str, src: &str, opts: RunOpts) -> Result<(), Failure> {
         OutputError::Busy(_) | OutputError::Io(_) => Failure::Environment(format!("error: {e}")),
     })?;
     on_interrupt_remove(output.staging());
-    run_into(&spec, seed, output, &estimate, &opts)
+    run_into(&spec, src, seed, output, &estimate, &opts)
+}
+
+/// `cellsim report DIR`.
+fn report(dir: &Path) -> Result<(), Failure> {
+    if !dir.join(cellsim_reports::MARKER).is_file() {
+        return Err(Failure::Input(format!(
+            "error: {} is not a folder cellsim run wrote (it has no {})\n  hint: give the --out folder of a run",
+            dir.display(),
+            cellsim_reports::MARKER
+        )));
+    }
+    cellsim_reports::report::rebuild(dir).map_err(|e| {
+        let message = format!("error: making the report of {}: {e}", dir.display());
+        match e.kind() {
+            io::ErrorKind::InvalidData | io::ErrorKind::NotFound => Failure::Input(message),
+            _ => Failure::Environment(message),
+        }
+    })?;
+    out(&format!(
+        "wrote {} and {}\n",
+        dir.join(cellsim_reports::report::REPORT).display(),
+        dir.join(cellsim_reports::report::PLOTS_DIR).display()
+    ))
 }
 
 /// The staging folder a signal handler removes before the process ends (Ctrl-C, SIGTERM,
@@ -388,43 +420,95 @@ impl Progress {
 
 /// Each workload's latency distribution (its successful requests, every request type) as
 /// HdrHistogram's percentile distribution in milliseconds: `{dir}/{workload}.hgrm`.
-fn write_distributions(dir: &std::path::Path, spec: &Spec, result: &cellsim_models::RunResult) -> io::Result<()> {
+fn write_distributions(
+    dir: &std::path::Path,
+    spec: &Spec,
+    result: &cellsim_models::RunResult,
+    baseline: Option<&cellsim_models::RunResult>,
+) -> io::Result<()> {
     std::fs::create_dir(dir)?;
     for w in &spec.workloads {
-        let mut merged = cellsim_models::metrics::sized_histogram(2);
-        for r in result.requests.iter().filter(|r| r.workload == w.name) {
-            merged.add(&r.latency).expect("an auto-resizing histogram takes any other");
+        for (r, suffix) in std::iter::once((result, "")).chain(baseline.map(|b| (b, ".baseline"))) {
+            let mut merged = cellsim_models::metrics::sized_histogram(2);
+            for r in r.requests.iter().filter(|r| r.workload == w.name) {
+                merged.add(&r.latency).expect("an auto-resizing histogram takes any other");
+            }
+            let text = cellsim_reports::percentile_distribution(&merged, 1e6);
+            std::fs::write(dir.join(format!("{}{suffix}.hgrm", cellsim_reports::file_name(&w.name))), text)?;
         }
-        let text = cellsim_reports::percentile_distribution(&merged, 1e6);
-        std::fs::write(dir.join(format!("{}.hgrm", cellsim_reports::file_name(&w.name))), text)?;
     }
     Ok(())
 }
 
-fn run_into(spec: &Spec, seed: u64, output: OutputDir, estimate: &Estimate, opts: &RunOpts) -> Result<(), Failure> {
+/// The command line as typed, each argument quoted for a POSIX shell where it needs it.
+fn command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            let plain = !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+            if plain {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn run_into(
+    spec: &Spec,
+    src: &str,
+    seed: u64,
+    output: OutputDir,
+    estimate: &Estimate,
+    opts: &RunOpts,
+) -> Result<(), Failure> {
     let paired = !opts.no_baseline;
     let dir = output.dir().to_path_buf();
     let io_err = |e: io::Error| Failure::Environment(format!("error: writing into {}: {e}", dir.display()));
     // With a topology, the zones' and cells' series too.
     let places = spec.topology.as_ref().map(|_| output.path("places.csv"));
     let series = CsvSeries::create_with_places(&output.path("series.csv"), places.as_deref()).map_err(io_err)?;
-    let started = Instant::now();
-    let (result, series) = if std::io::stderr().is_terminal() {
-        let mut bar = Progress::new(spec.duration_ns, started);
-        let done = cellsim_runs::simulate_with_progress(spec, seed, series, paired, &mut |ns| bar.at(ns));
-        bar.clear();
-        done
-    } else {
-        cellsim_runs::simulate(spec, seed, series, paired)
+    // Beside its baseline, the baseline's series too (the report overlays them).
+    let base_series = match cellsim_runs::pairs(spec, paired) {
+        true => Some(CsvSeries::create(&output.path(saved::BASELINE_SERIES)).map_err(io_err)?),
+        false => None,
     };
+    let started = Instant::now();
+    let mut bar = std::io::stderr().is_terminal().then(|| Progress::new(spec.duration_ns, started));
+    let (result, series, base) = cellsim_runs::simulate_pair(spec, seed, series, base_series, paired, &mut |ns| {
+        if let Some(bar) = bar.as_mut() {
+            bar.at(ns)
+        }
+    });
+    if let Some(bar) = bar {
+        bar.clear();
+    }
     let wall_s = started.elapsed().as_secs_f64();
     series.finish().map_err(io_err)?;
+    let base = match base {
+        Some((r, Some(s))) => {
+            s.finish().map_err(io_err)?;
+            Some(r)
+        }
+        _ => None,
+    };
     let summary = summarise(&result);
     let text = serde_json::to_string_pretty(&summary).expect("summary serialises") + "\n";
     std::fs::write(output.path("summary.json"), &text).map_err(io_err)?;
-    write_distributions(&output.path(cellsim_reports::HGRM_DIR), spec, &result).map_err(io_err)?;
+    write_distributions(&output.path(cellsim_reports::HGRM_DIR), spec, &result, base.as_ref()).map_err(io_err)?;
     std::fs::write(output.path("junit.xml"), cellsim_reports::junit(&summary)).map_err(io_err)?;
     std::fs::write(output.path("summary.md"), cellsim_reports::markdown(&summary)).map_err(io_err)?;
+    let mut printed = render(&summary);
+    if opts.why && !summary.hypotheses.is_empty() {
+        printed.push_str(&format!("\nWhy\n{}", cellsim_reports::why(&summary)));
+    }
+    std::fs::write(output.path(saved::SUMMARY_TEXT), &printed).map_err(io_err)?;
+    std::fs::write(output.path(saved::SCENARIO_COPY), src).map_err(io_err)?;
+    std::fs::write(output.path(saved::COMMAND), command_line() + "\n").map_err(io_err)?;
+    let report_started = Instant::now();
+    cellsim_reports::report::write(output.staging(), output.staging()).map_err(io_err)?;
+    let report_s = report_started.elapsed().as_secs_f64();
     {
         let mut staging = STAGING.lock().unwrap_or_else(|p| p.into_inner());
         output.commit().map_err(io_err)?;
@@ -433,16 +517,25 @@ fn run_into(spec: &Spec, seed: u64, output: OutputDir, estimate: &Estimate, opts
     if opts.json {
         out(&text)?;
     } else {
-        out(&render(&summary))?;
-        if opts.why && !summary.hypotheses.is_empty() {
-            out(&format!("\nWhy\n{}", cellsim_reports::why(&summary)))?;
-        }
-        let files = ["summary.json", "series.csv", "places.csv", "junit.xml", "summary.md", cellsim_reports::HGRM_DIR];
+        out(&printed)?;
+        let files = [
+            "report.html",
+            "summary.json",
+            "series.csv",
+            "places.csv",
+            "junit.xml",
+            "summary.md",
+            "plots",
+            cellsim_reports::HGRM_DIR,
+        ];
         let files: Vec<&str> = files.into_iter().filter(|f| *f != "places.csv" || places.is_some()).collect();
         out(&format!("\nwrote {}/: {}\n", dir.display(), files.join(", ")))?;
     }
     flush_stdout()?;
-    err(&format!("ran in {wall_s:.2}s wall clock ({:.1} M events/s)", result.events as f64 / wall_s / 1e6));
+    err(&format!(
+        "ran in {wall_s:.2}s wall clock ({:.1} M events/s); plots and report in {report_s:.2}s",
+        result.events as f64 / wall_s / 1e6
+    ));
     if let Some(peak) = peak_memory_bytes() {
         err(&format!(
             "peak memory {} (estimated {} expected, {} at most)",

@@ -5,6 +5,7 @@
 mod support;
 
 mod bad_input;
+mod browser;
 mod cells;
 mod cli;
 mod controllers;
@@ -23,6 +24,7 @@ mod noise;
 mod operations;
 mod properties;
 mod queueing;
+mod report;
 mod resilience;
 mod semantics;
 mod tiers;

@@ -236,5 +236,42 @@ fn main() {
         rss10 as f64 / 1024.0,
         rss10 as f64 / rss1.max(1) as f64
     );
+    report_and_pairing(&cellsim_binary(), quick);
     let _ = std::fs::remove_dir_all(scratch_dir());
+}
+
+/// Wall seconds of `cellsim ARGS` (which must succeed or end with 1, a broken hypothesis).
+fn timed(exe: &Path, args: &[&str]) -> f64 {
+    let started = Instant::now();
+    let out = Command::new(exe).args(args).output().expect("cellsim runs");
+    let wall = started.elapsed().as_secs_f64();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "cellsim {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
+    wall
+}
+
+/// The plots and the HTML report of a one-hour run (`cellsim report DIR` on its folder: read
+/// the files back, draw, encode, write), timed on their own so that the peers' comparison
+/// above keeps timing the simulation; and the paired baseline's cost against the faulted run
+/// alone (whole commands, outputs included), on the same hour.
+fn report_and_pairing(exe: &Path, quick: bool) {
+    let dir = scratch_dir().join("hour");
+    let dir_s = dir.display().to_string();
+    let hour = root().join("scenarios/kinesis-2020-front-end.toml").display().to_string();
+    let run_s = timed(exe, &["run", &hour, "--duration", "1h", "--out", &dir_s]);
+    let report: Vec<f64> = (0..REPEATS).map(|_| timed(exe, &["report", &dir_s])).collect();
+    println!(
+        "\nreport   kinesis-2020-front-end, 1 h simulated (run {run_s:.2} s): plots and report.html in {:.3} s (median of {REPEATS}; target < 2 s)",
+        median(report)
+    );
+    let duration = if quick { "15m" } else { "1h" };
+    let mut ratios = Vec::new();
+    for _ in 0..REPEATS {
+        let alone = timed(exe, &["run", &hour, "--duration", duration, "--no-baseline", "--out", &dir_s]);
+        let paired = timed(exe, &["run", &hour, "--duration", duration, "--out", &dir_s]);
+        ratios.push(paired / alone);
+    }
+    println!(
+        "pairing  kinesis-2020-front-end, {duration} simulated: the run beside its baseline costs {:.2}x the run alone (median of {REPEATS} rounds; target <= 2.1x)",
+        median(ratios)
+    );
 }

@@ -182,7 +182,7 @@ mod fake_binaries {
         (out, notes)
     }
 
-    const COMPLETE: &str = "mkdir -p \"$4\"; touch \"$4/.cellsim-output\"; echo '{\"verdict\": \"completed\"}' > \"$4/summary.json\"; echo 't_s,workload' > \"$4/series.csv\"; mkdir -p \"$4/hgrm\"; touch \"$4/junit.xml\" \"$4/summary.md\"";
+    const COMPLETE: &str = "mkdir -p \"$4\"; touch \"$4/.cellsim-output\"; echo '{\"verdict\": \"completed\"}' > \"$4/summary.json\"; echo 't_s,workload' > \"$4/series.csv\"; mkdir -p \"$4/hgrm\"; touch \"$4/junit.xml\" \"$4/summary.md\" \"$4/summary.txt\" \"$4/scenario.toml\" \"$4/command.txt\" \"$4/report.html\"; mkdir -p \"$4/plots\"";
 
     #[test]
     fn a_complete_well_behaved_fake_passes() {

@@ -32,6 +32,9 @@ pub struct Estimate {
     pub hgrm_bytes: u64,
     /// The verdicts: `junit.xml`, `summary.md`, and the hypotheses in `summary.json`.
     pub verdict_bytes: u64,
+    /// The plots (`plots/`), `report.html`, the baseline's series and the text summary;
+    /// the copy of the scenario, counted by whoever reads it (`Estimate::with_scenario`).
+    pub report_bytes: u64,
 }
 
 /// A `[limits]` value that an estimate exceeds: the run is refused before it starts.
@@ -69,6 +72,7 @@ impl Estimate {
             summary_bytes: summary_bytes(spec),
             hgrm_bytes: hgrm_bytes(spec),
             verdict_bytes: verdict_bytes(spec),
+            report_bytes: report_bytes(spec),
         }
     }
 
@@ -79,6 +83,7 @@ impl Estimate {
             .saturating_add(self.places_bytes)
             .saturating_add(self.hgrm_bytes)
             .saturating_add(self.verdict_bytes)
+            .saturating_add(self.report_bytes)
     }
 
     /// The limits this estimate exceeds.
@@ -168,6 +173,29 @@ fn verdict_bytes(spec: &Spec) -> u64 {
         })
         .sum();
     fixed + per
+}
+
+/// The report at its largest: each plot's PNG uncompressed (1000 pixels wide, RGB) and its
+/// SVG (a time plot draws at most 1,000 points per line; a dashed baseline is a dash of 80
+/// bytes per 10 pixels of its path, at most 1,000 steps of 400 pixels), `report.html`
+/// holding the PNGs in base64 and the font, the summary's text (about the size of
+/// `summary.json`) twice, and the baseline's series (the run's).
+fn report_bytes(spec: &Spec) -> u64 {
+    let workloads = spec.workloads.len() as u64;
+    let places = spec.topology.as_ref().map_or(0, |t| (t.zones.len() + t.cells.len()) as u64);
+    let height = |rows: u64| (140 + 26 * rows).clamp(240, 1200);
+    let png = |h: u64| 1000 * h * 3 + 4_096;
+    let time_plots = 3 * (png(480) + 100_000 + workloads * (3 * 1_000 * 12 + 1_000 * 400 / 10 * 80));
+    let heatmaps = 2 * (png(height(places)) + 50_000 + places * 200 * 160);
+    let cascade = png(height(40)) + 40 * 600;
+    let pngs = 3 * png(480) + 2 * png(height(places)) + png(height(40));
+    let html = 64_000 + pngs * 4 / 3 + 2 * summary_bytes(spec);
+    time_plots
+        .saturating_add(heatmaps)
+        .saturating_add(cascade)
+        .saturating_add(html)
+        .saturating_add(summary_bytes(spec))
+        .saturating_add(series_bytes(spec, spec.bucket_ns))
 }
 
 fn hgrm_bytes(spec: &Spec) -> u64 {

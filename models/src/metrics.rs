@@ -648,6 +648,20 @@ impl SeriesSink for Vec<SeriesRow> {
     }
 }
 
+/// A sink that may be absent (`None` discards the series).
+impl<S: SeriesSink> SeriesSink for Option<S> {
+    fn row(&mut self, row: SeriesRow) {
+        if let Some(s) = self {
+            s.row(row)
+        }
+    }
+    fn place_row(&mut self, row: PlaceRow) {
+        if let Some(s) = self {
+            s.place_row(row)
+        }
+    }
+}
+
 /// Discards the series.
 pub struct NoSeries;
 impl SeriesSink for NoSeries {

@@ -50,13 +50,27 @@ pub fn markdown(text: &str) -> String {
 }
 
 /// A CSV cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`,
-/// a tab or a carriage return) gets a leading `'`, which spreadsheets show as text. Numbers
-/// are written by the program, never through this.
+/// a tab or a carriage return) gets a leading `'`, which spreadsheets show as text; so does
+/// one that already starts with quotes before such a character, so that `csv_cell_read`
+/// gives back exactly the name. Numbers are written by the program, never through this.
 pub fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}").into(),
-        _ => text.into(),
+    if formula_like(text) {
+        format!("'{text}").into()
+    } else {
+        text.into()
     }
+}
+
+/// The name a `csv_cell` was made from.
+pub fn csv_cell_read(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if formula_like(rest) => rest,
+        _ => cell,
+    }
+}
+
+fn formula_like(text: &str) -> bool {
+    matches!(text.trim_start_matches('\'').chars().next(), Some('=' | '+' | '-' | '@' | '\t' | '\r'))
 }
 
 #[cfg(test)]
@@ -84,5 +98,9 @@ mod tests {
         assert_eq!(csv_cell("+1"), "'+1");
         assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(csv_cell("api"), "api");
+        assert_eq!(csv_cell("'=x"), "''=x");
+        for name in ["=x", "'=x", "''+1", "api", "'quoted'", "-"] {
+            assert_eq!(csv_cell_read(&csv_cell(name)), name);
+        }
     }
 }

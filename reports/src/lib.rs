@@ -4,9 +4,13 @@
 
 pub mod escape;
 mod hgrm;
+mod html;
 mod junit;
 mod markdown;
 mod output;
+pub mod plots;
+pub mod report;
+pub mod saved;
 mod series;
 mod summary;
 mod terminal;
@@ -14,7 +18,7 @@ mod terminal;
 pub use hgrm::{file_name, percentile_distribution};
 pub use junit::junit;
 pub use markdown::markdown;
-pub use output::{OutputDir, OutputError, ALWAYS_WRITTEN, HGRM_DIR, OUTPUT_FILES};
+pub use output::{OutputDir, OutputError, ALWAYS_WRITTEN, HGRM_DIR, MARKER, OUTPUT_FILES};
 pub use series::{CsvSeries, SERIES_HEADER};
 pub use summary::{summarise, Summary, SCHEMA_VERSION};
 pub use terminal::{render, why};

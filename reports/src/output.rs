@@ -14,15 +14,40 @@ use std::path::{Path, PathBuf};
 
 /// Every file cellsim writes into an output folder. A folder holding anything else is not
 /// replaced: it may be the user's.
-pub const OUTPUT_FILES: [&str; 7] =
-    [MARKER, "summary.json", "series.csv", "places.csv", HGRM_DIR, "junit.xml", "summary.md"];
+pub const OUTPUT_FILES: [&str; 13] = [
+    MARKER,
+    "summary.json",
+    "series.csv",
+    "places.csv",
+    HGRM_DIR,
+    "junit.xml",
+    "summary.md",
+    "baseline-series.csv",
+    "summary.txt",
+    "scenario.toml",
+    "command.txt",
+    "plots",
+    "report.html",
+];
 
 /// The folder of the workloads' latency distributions (`{workload}.hgrm`).
 pub const HGRM_DIR: &str = "hgrm";
 
 /// The files every run writes (`places.csv` only with a topology): a run's folder has all of
 /// them or none.
-pub const ALWAYS_WRITTEN: [&str; 6] = [MARKER, "summary.json", "series.csv", HGRM_DIR, "junit.xml", "summary.md"];
+pub const ALWAYS_WRITTEN: [&str; 11] = [
+    MARKER,
+    "summary.json",
+    "series.csv",
+    HGRM_DIR,
+    "junit.xml",
+    "summary.md",
+    "summary.txt",
+    "scenario.toml",
+    "command.txt",
+    "plots",
+    "report.html",
+];
 
 /// The file that marks a folder as cellsim's output: a folder that is not empty is replaced
 /// only if it holds this file (so a user's own `summary.json` is never taken for ours).

@@ -97,7 +97,7 @@ impl SeriesSink for CsvSeries {
         let (outcomes, availability) = counts(&row.outcomes);
         let mut rec = vec![
             format!("{:.3}", row.bucket_start_ns as f64 / 1e9),
-            row.workload.clone(),
+            crate::escape::csv_cell(&row.workload).into_owned(),
             row.outcomes.total().to_string(),
         ];
         rec.extend(outcomes);
@@ -113,7 +113,7 @@ impl SeriesSink for CsvSeries {
         let mut rec = vec![
             format!("{:.3}", row.bucket_start_ns as f64 / 1e9),
             row.kind.to_string(),
-            row.place.clone(),
+            crate::escape::csv_cell(&row.place).into_owned(),
             row.outcomes.total().to_string(),
         ];
         rec.extend(outcomes);

@@ -32,7 +32,28 @@ pub fn simulate<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, paired: bool) ->
         let (result, tracker) = cellsim_models::simulate(spec, seed, Tracker::new(spec, sink));
         return judged_alone(spec, result, tracker);
     }
-    simulate_paired(spec, seed, sink, &mut |_| {})
+    let (result, sink, _) = simulate_paired(spec, seed, sink, NoSeries, &mut |_| {});
+    (result, sink)
+}
+
+/// A run and, when it was paired and completed, its baseline's result and series.
+pub type Pair<S, B> = (RunResult, S, Option<(RunResult, B)>);
+
+/// `simulate_with_progress`, streaming the baseline's series into `base_sink` and handing
+/// back the baseline's result too (for the report's baseline curves and distributions).
+pub fn simulate_pair<S: SeriesSink, B: SeriesSink>(
+    spec: &Spec,
+    seed: u64,
+    sink: S,
+    base_sink: B,
+    paired: bool,
+    progress: &mut dyn FnMut(Nanos),
+) -> Pair<S, B> {
+    if pairs(spec, paired) {
+        return simulate_paired(spec, seed, sink, base_sink, progress);
+    }
+    let (result, sink) = simulate_alone(spec, seed, sink, progress);
+    (result, sink, None)
 }
 
 /// The hypotheses of a run alone judged into `result`.
@@ -53,8 +74,14 @@ pub fn simulate_with_progress<S: SeriesSink>(
     progress: &mut dyn FnMut(Nanos),
 ) -> (RunResult, S) {
     if pairs(spec, paired) {
-        return simulate_paired(spec, seed, sink, progress);
+        let (result, sink, _) = simulate_paired(spec, seed, sink, NoSeries, progress);
+        return (result, sink);
     }
+    simulate_alone(spec, seed, sink, progress)
+}
+
+/// A run alone, stepped for `progress`.
+fn simulate_alone<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, progress: &mut dyn FnMut(Nanos)) -> (RunResult, S) {
     let mut run = Simulation::new(spec, seed, Tracker::new(spec, sink));
     let step_ns = (spec.duration_ns / 200).max(cellsim_sim::NS_PER_MS);
     let mut until_ns: Nanos = 0;
@@ -71,7 +98,13 @@ pub fn simulate_with_progress<S: SeriesSink>(
 }
 
 /// `simulate` beside the baseline, in step bucket by bucket.
-fn simulate_paired<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, progress: &mut dyn FnMut(Nanos)) -> (RunResult, S) {
+fn simulate_paired<S: SeriesSink, B: SeriesSink>(
+    spec: &Spec,
+    seed: u64,
+    sink: S,
+    base_sink: B,
+    progress: &mut dyn FnMut(Nanos),
+) -> Pair<S, B> {
     let baseline = baseline_of(spec);
     let observe = Observe {
         slo_ns: spec.analysis.slo_ns,
@@ -81,7 +114,7 @@ fn simulate_paired<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, progress: &mu
     let mut run = Simulation::new(spec, seed, Tracker::new(spec, sink));
     // The baseline in the run's tier: tiers give the same results, and the customer ids
     // that blast radius counts are drawn from the policies tier up.
-    let mut base = Simulation::new_in(&baseline, seed, Tracker::new(spec, NoSeries), Features::of(spec).tier(), true);
+    let mut base = Simulation::new_in(&baseline, seed, Tracker::new(spec, base_sink), Features::of(spec).tier(), true);
     run.observe(&observe);
     base.observe(&observe);
     let mut analysis = impact::Analysis::new(spec, seed);
@@ -119,12 +152,13 @@ fn simulate_paired<S: SeriesSink>(spec: &Spec, seed: u64, sink: S, progress: &mu
     let (sink, judged) = tracker.into_parts();
     // The baseline's last buckets reach its tracker as it finishes; a run stopped by a limit
     // has nothing comparable after the stop, so its baseline is not run on.
-    let base = (!spec.hypotheses.is_empty() && result.verdict.is_completed()).then(|| {
+    let base = result.verdict.is_completed().then(|| {
         let (base_result, tracker) = base.finish();
-        (base_result, tracker.into_parts().1)
+        let (base_sink, judged) = tracker.into_parts();
+        (base_result, base_sink, judged)
     });
-    result.hypotheses = hypotheses::judge(spec, &result, Some(&judged), base.as_ref().map(|(r, j)| (r, j)));
-    (result, sink)
+    result.hypotheses = hypotheses::judge(spec, &result, Some(&judged), base.as_ref().map(|(r, _, j)| (r, j)));
+    (result, sink, base.map(|(r, s, _)| (r, s)))
 }
 
 /// What a run of `spec` needs (`models::Estimate`), paired with its baseline when `pairs`
