@@ -43,8 +43,12 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Print the JSON Schema of the scenario format (for editors).
-    Schema,
+    /// Print the JSON Schema of the scenario format (for editors), or with --summary that of
+    /// summary.json (docs/summary.schema.json).
+    Schema {
+        #[arg(long)]
+        summary: bool,
+    },
     /// Make the plots (plots/) and the HTML report (report.html) of a results folder again,
     /// from its own files, without running anything: the same bytes a run wrote.
     Report {
@@ -145,8 +149,11 @@ fn command(cli: Cli) -> ExitCode {
         }
         Some(Command::Validate { files }) => validate(&files),
         Some(Command::Report { dir }) => report(&dir),
-        Some(Command::Schema) => {
-            let schema = schemars::schema_for!(cellsim_models::scenario::ScenarioFile);
+        Some(Command::Schema { summary }) => {
+            let schema = match summary {
+                false => schemars::schema_for!(cellsim_models::scenario::ScenarioFile),
+                true => schemars::schema_for!(cellsim_reports::Summary),
+            };
             out(&(serde_json::to_string_pretty(&schema).expect("schema serialises") + "\n"))
         }
     };
@@ -419,7 +426,8 @@ impl Progress {
 }
 
 /// Each workload's latency distribution (its successful requests, every request type) as
-/// HdrHistogram's percentile distribution in milliseconds: `{dir}/{workload}.hgrm`.
+/// HdrHistogram's percentile distribution in milliseconds (`{dir}/{workload}.hgrm`) and as an
+/// interval log (`.hlog`), and the baseline's beside them (`{workload}.baseline.hgrm`).
 fn write_distributions(
     dir: &std::path::Path,
     spec: &Spec,
@@ -434,7 +442,12 @@ fn write_distributions(
                 merged.add(&r.latency).expect("an auto-resizing histogram takes any other");
             }
             let text = cellsim_reports::percentile_distribution(&merged, 1e6);
-            std::fs::write(dir.join(format!("{}{suffix}.hgrm", cellsim_reports::file_name(&w.name))), text)?;
+            let file = cellsim_reports::file_name(&w.name);
+            std::fs::write(dir.join(format!("{file}{suffix}.hgrm")), text)?;
+            // The same histogram as an interval log over the measurement window.
+            let tag = format!("{}{suffix}", w.name);
+            let log = cellsim_reports::interval_log(&merged, r.warmup_ns, r.measured_until_ns, &tag);
+            std::fs::write(dir.join(format!("{file}{suffix}.hlog")), log)?;
         }
     }
     Ok(())

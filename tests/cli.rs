@@ -17,8 +17,10 @@ fn every_shipped_scenario_validates_runs_and_documents_itself() {
         assert_eq!(v.status.code(), Some(0), "{path}: {}", String::from_utf8_lossy(&v.stderr));
         let out = temp_dir(f.file_stem().unwrap().to_str().unwrap());
         let r = cellsim(["run", &path, "--out", out.path().to_str().unwrap(), "--json"]);
-        assert_eq!(r.status.code(), Some(0), "{path}: {}", String::from_utf8_lossy(&r.stderr));
         let printed: serde_json::Value = serde_json::from_slice(&r.stdout).expect("--json prints JSON");
+        // 1 only for a design that breaks a hypothesis on purpose (with a better one beside it).
+        let broken = printed["hypotheses"].as_array().is_some_and(|h| h.iter().any(|h| h["result"] == "broken"));
+        assert_eq!(r.status.code(), Some(broken as i32), "{path}: {}", String::from_utf8_lossy(&r.stderr));
         let written: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap()).unwrap();
         assert_eq!(printed, written);
@@ -170,7 +172,7 @@ service_time = { dist = "constant", value = "2ms" }
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["batch.hgrm", "web_2Fclients.hgrm"]);
+    assert_eq!(names, ["batch.hgrm", "batch.hlog", "web_2Fclients.hgrm", "web_2Fclients.hlog"]);
     let web = std::fs::read_to_string(out_dir.join("hgrm/web_2Fclients.hgrm")).unwrap();
     assert!(web.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
     let last_step = web.lines().rfind(|l| !l.starts_with('#')).unwrap();
@@ -183,6 +185,25 @@ service_time = { dist = "constant", value = "2ms" }
     let max_ms: f64 = cols[0].parse().unwrap();
     assert!((max_ms - 2.0).abs() < 0.01, "every request takes 2 ms: {max_ms}");
     assert!(web.contains(&format!("#[Max     = {max_ms:12.3}, Total count    = {count:12}]")), "{web}");
+    // The interval log holds the same histogram, over the measurement window, at full
+    // precision: every request's 2 ms.
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let log = std::fs::read(out_dir.join("hgrm/web_2Fclients.hlog")).unwrap();
+    let interval = IntervalLogIterator::new(&log)
+        .find_map(|e| match e.unwrap() {
+            LogEntry::Interval(i) => Some(i),
+            _ => None,
+        })
+        .expect("one interval");
+    assert_eq!(interval.tag().map(|t| t.as_str()), Some("web/clients"));
+    assert_eq!((interval.start_timestamp().as_secs(), interval.duration().as_secs()), (0, 20));
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(interval.encoded_histogram()).unwrap();
+    let h: hdrhistogram::Histogram<u64> =
+        hdrhistogram::serialization::Deserializer::new().deserialize(&mut &bytes[..]).unwrap();
+    assert_eq!(h.len(), count);
+    assert_eq!(h.value_at_quantile(0.5), h.value_at_quantile(1.0), "one value: {}", h.max());
+    assert!(h.equivalent(2_000_000, h.max()), "2 ms in nanoseconds: {}", h.max());
 }
 
 /// The progress bar is for a terminal only: a run whose stderr is a pipe (CI logs) prints

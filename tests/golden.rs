@@ -42,7 +42,16 @@ fn run_and_hash(scenario: &str) -> Hashes {
         .arg("--json")
         .output()
         .unwrap();
-    assert_eq!(r.status.code(), Some(0), "{scenario}: {}", String::from_utf8_lossy(&r.stderr));
+    // 0, or 1 for a scenario whose design breaks a hypothesis on purpose (it ships the better
+    // design beside it): never a limit verdict.
+    let summary: serde_json::Value = serde_json::from_slice(&r.stdout).expect("--json prints the summary");
+    let broken = summary["hypotheses"].as_array().is_some_and(|h| h.iter().any(|h| h["result"] == "broken"));
+    assert_eq!(r.status.code(), Some(broken as i32), "{scenario}: {}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(summary["verdict"], "completed", "{scenario}");
+    // Every summary is what its published schema says.
+    let errors: Vec<String> =
+        summary_schema().iter_errors(&summary).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{scenario}: summary.json against docs/summary.schema.json:\n{}", errors.join("\n"));
     // Every output stays within the bound `validate` states before the run.
     let spec = cellsim_models::load(&repo_path(scenario).display().to_string()).expect("a golden scenario compiles");
     let estimate = cellsim_models::Estimate::of(&spec);
@@ -64,6 +73,37 @@ fn run_and_hash(scenario: &str) -> Hashes {
         series.extend(read("places.csv"));
     }
     Hashes { summary: hex(&Sha256::digest(read("summary.json"))), series: hex(&Sha256::digest(series)) }
+}
+
+/// The validator of `docs/summary.schema.json`.
+fn summary_schema() -> &'static jsonschema::Validator {
+    static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let text = std::fs::read_to_string(repo_path("docs/summary.schema.json")).unwrap();
+        jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("a valid JSON Schema")
+    })
+}
+
+/// `docs/summary.schema.json` is the schema `cellsim schema --summary` prints: the
+/// published shape of `summary.json`, versioned with it (blessed like the goldens).
+#[test]
+fn the_published_summary_schema_is_current() {
+    let r = Command::new(env!("CARGO_BIN_EXE_cellsim")).args(["schema", "--summary"]).output().unwrap();
+    assert_eq!(r.status.code(), Some(0));
+    let path = repo_path("docs/summary.schema.json");
+    if std::env::var_os("CELLSIM_BLESS").is_some() {
+        std::fs::write(&path, &r.stdout).unwrap();
+    }
+    let published = std::fs::read(&path).unwrap();
+    assert!(published == r.stdout, "docs/summary.schema.json is out of date: {BLESS}");
+    let schema: serde_json::Value = serde_json::from_slice(&published).unwrap();
+    let required: Vec<&str> = schema["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for field in ["schema_version", "scenario", "seed", "verdict", "requests", "services"] {
+        assert!(required.contains(&field), "{field} is required");
+    }
+    for optional in ["hypotheses", "stopped", "impact", "topology"] {
+        assert!(!required.contains(&optional) && schema["properties"].get(optional).is_some(), "{optional}");
+    }
 }
 
 /// Runs every scenario, a few at a time.

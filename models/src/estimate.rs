@@ -200,7 +200,11 @@ fn report_bytes(spec: &Spec) -> u64 {
 
 fn hgrm_bytes(spec: &Spec) -> u64 {
     let halvings = 64 - spec.max_events.leading_zeros() as u64 + 2;
-    spec.workloads.len() as u64 * (400 + 80 * (5 * halvings + 2))
+    // The interval log: a histogram of 3 digits up to an hour, about 88,000 counters, each at
+    // most a 9-byte varint before compression, in base64; a header and the tag.
+    let log = 88_000 * 9 * 4 / 3 + 1_024 + spec.workloads.iter().map(|w| w.name.len()).max().unwrap_or(0) as u64;
+    // The run's and the baseline's.
+    2 * spec.workloads.len() as u64 * (400 + 80 * (5 * halvings + 2) + log)
 }
 
 /// `summary.json` at its largest: a fixed part, a part per request type, service and

@@ -15,7 +15,7 @@ mod series;
 mod summary;
 mod terminal;
 
-pub use hgrm::{file_name, percentile_distribution};
+pub use hgrm::{file_name, interval_log, percentile_distribution};
 pub use junit::junit;
 pub use markdown::markdown;
 pub use output::{OutputDir, OutputError, ALWAYS_WRITTEN, HGRM_DIR, MARKER, OUTPUT_FILES};

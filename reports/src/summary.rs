@@ -6,13 +6,14 @@ use cellsim_models::hypothesis::{HypothesisResult, Unit};
 use cellsim_models::metrics::{BatchMeans, T_19_95};
 use cellsim_models::{Outcome, RunResult, Verdict};
 use hdrhistogram::Histogram;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Bumped whenever a field changes meaning or disappears (adding fields does not bump it).
 pub const SCHEMA_VERSION: u32 = 2;
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct Summary {
     pub schema_version: u32,
     pub cellsim_version: String,
@@ -37,38 +38,38 @@ pub struct Summary {
     pub stability: Option<StabilitySummary>,
     /// The data files the scenario read (rate series): the path as written in the scenario,
     /// the SHA-256 of the contents, and their length. Absent when it read none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data_files: Vec<DataFileSummary>,
     /// Per zone, per cell and per customer, for scenarios that declare regions. Absent
     /// otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology: Option<TopologySummary>,
     /// The controllers' actions (autoscaling, zonal shifts), in time order (the first
     /// 1,000). Absent when there were none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<ActionSummary>,
     /// Where failures were absorbed, by hop depth from the clients (0: the clients; 1: the
     /// services they call; and so on): calls that succeeded after a failed attempt (a retry
     /// or a hedge), calls a fallback answered, failed optional calls (the caller degrades),
     /// failed critical calls (the failure goes up to the caller), and, at depth 0, requests
     /// that failed (surfaced to the client). Absent when nothing failed.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failure_handling: Vec<FailureHandlingSummary>,
     /// What the faults did against the baseline run (the same scenario and seed without
     /// them): impairment, time to detect and recover, blast radius, cascade depth. Absent
     /// without faults or when the baseline was not run.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impact: Option<ImpactSummary>,
     /// The scenario's hypotheses, judged, in its order. Absent when it states none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hypotheses: Vec<HypothesisSummary>,
     /// The stop condition that ended the faults early. Absent when none did.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<StoppedSummary>,
 }
 
 /// When and why the faults were stopped early.
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct StoppedSummary {
     pub at_s: f64,
     /// The condition's name (its expression and scope when it has none).
@@ -89,7 +90,7 @@ impl HypothesisSummary {
 }
 
 /// One hypothesis's verdict. Times are in milliseconds, shares from 0 to 1.
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct HypothesisSummary {
     pub name: String,
     pub expect: String,
@@ -117,7 +118,7 @@ pub struct HypothesisSummary {
     pub why: String,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq, Default)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq, Default)]
 pub struct FailureHandlingSummary {
     /// The callers' depth: 0 for the clients' requests.
     pub depth: u32,
@@ -130,7 +131,7 @@ pub struct FailureHandlingSummary {
     pub surfaced: u64,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct ImpactSummary {
     /// The resolution of every time below.
     pub bucket_s: f64,
@@ -148,12 +149,12 @@ pub struct ImpactSummary {
     pub cascade_depth: u32,
     pub faults: Vec<FaultImpactSummary>,
     /// Occurrences of repeated faults beyond the first ten of each, not listed.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub occurrences_dropped: u64,
     /// The impaired components and the components on the way to their faulted roots, by
     /// depth (the first 1,000).
     pub cascade: Vec<CascadeNodeSummary>,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub cascade_nodes_dropped: u64,
 }
 
@@ -161,7 +162,7 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct FaultImpactSummary {
     /// Its index among the scenario's `[[fault]]` tables, and which occurrence (from 0; a
     /// fault that repeats has a record for each of its first ten).
@@ -176,11 +177,11 @@ pub struct FaultImpactSummary {
     /// `null`: never detected (no component impaired) / not recovered by the run's end.
     pub time_to_detect_s: Option<f64>,
     pub time_to_recover_s: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blast_radius: Option<BlastRadiusSummary>,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct BlastRadiusSummary {
     /// Requests that finished in the fault's window, and the share that failed or breached
     /// the SLO, in the run and in the baseline.
@@ -189,11 +190,11 @@ pub struct BlastRadiusSummary {
     pub baseline_requests_harmed: Option<f64>,
     /// Customers with a request in the window, and the share that saw one fail or breach the
     /// SLO (absent: no customers, or not collected).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customers: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customers_harmed: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_customers_harmed: Option<f64>,
     /// Components, cells and zones impaired during the window, as counts and shares.
     pub components_impaired: u32,
@@ -204,7 +205,7 @@ pub struct BlastRadiusSummary {
     pub zones: u32,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct CascadeNodeSummary {
     pub component: String,
     pub faulted: bool,
@@ -217,7 +218,7 @@ pub struct CascadeNodeSummary {
     pub first_impaired_s: Option<f64>,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct ActionSummary {
     pub at_s: f64,
     /// "hpa", "target tracking", "zonal shift" or "zonal autoshift".
@@ -227,7 +228,7 @@ pub struct ActionSummary {
     pub what: String,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct TopologySummary {
     /// By zone: the jobs its instances served.
     pub zones: Vec<PlaceSummary>,
@@ -244,7 +245,7 @@ pub struct TopologySummary {
     pub cell_health_dropped: u64,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct RouterSummary {
     pub router: String,
     pub call: String,
@@ -253,7 +254,7 @@ pub struct RouterSummary {
     pub breaker_openings: Vec<u64>,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct CellHealthSummary {
     pub at_s: f64,
     pub router: String,
@@ -261,7 +262,7 @@ pub struct CellHealthSummary {
     pub state: String,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct PlaceSummary {
     pub name: String,
     /// Instances placed there (a cell's: of its services), and their mean utilisation.
@@ -277,7 +278,7 @@ pub struct PlaceSummary {
     pub latency_ms: Option<Latency>,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct CustomersSummary {
     /// Customers who sent a request after the warm-up.
     pub sent: u64,
@@ -287,14 +288,14 @@ pub struct CustomersSummary {
     pub failed_share: Option<f64>,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct DataFileSummary {
     pub file: String,
     pub sha256: String,
     pub bytes: u64,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct StabilitySummary {
     /// The window before the first fault: [from, to) in seconds.
     pub before_s: [f64; 2],
@@ -307,7 +308,7 @@ pub struct StabilitySummary {
     pub verdict: String,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct PolicySummary {
     pub call: String,
     /// "retry-budget" or "breaker".
@@ -320,7 +321,7 @@ pub struct PolicySummary {
     pub refused: u64,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct RequestSummary {
     pub workload: String,
     pub request: String,
@@ -336,14 +337,14 @@ pub struct RequestSummary {
     pub latency_all_ms: Option<Latency>,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct ServiceSummary {
     pub service: String,
     /// Its instances (an autoscaled service's most: its `max`).
     pub instances: u32,
     /// Autoscaled services: the mean number of instances in service over the measurement
     /// window (what `utilisation` is relative to). Absent for a fixed fleet.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_instances_in_service: Option<f64>,
     pub workers_per_instance: u32,
     pub arrivals: u64,
@@ -367,7 +368,7 @@ pub struct ServiceSummary {
     /// `null` for a plain round-robin service.
     pub fleet: Option<FleetSummary>,
     /// Its heaps over the whole run (warm-up included); absent without `memory`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemorySummary>,
     /// Per operation (one, `default`, for a service that names none).
     pub operations: Vec<OperationSummary>,
@@ -377,7 +378,7 @@ pub struct ServiceSummary {
     pub instance_utilisation: Vec<f64>,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct OperationSummary {
     pub operation: String,
     /// Jobs counted, refusals included.
@@ -388,7 +389,7 @@ pub struct OperationSummary {
 }
 
 /// One call declaration: a caller's operation calling a callee's operation.
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct EdgeSummary {
     pub caller: String,
     pub operation: String,
@@ -408,7 +409,7 @@ pub struct EdgeSummary {
     pub latency_ms: Option<Latency>,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct FleetSummary {
     /// Instances marked unhealthy by their checks (transitions).
     pub marked_unhealthy: u64,
@@ -421,7 +422,7 @@ pub struct FleetSummary {
     pub refused_fail_closed: u64,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct MemorySummary {
     /// Instances killed by the OOM killer.
     pub oom_kills: u64,
@@ -432,7 +433,7 @@ pub struct MemorySummary {
     pub gc_share: f64,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, JsonSchema, Debug, Clone, PartialEq)]
 pub struct Latency {
     pub count: u64,
     pub mean: f64,
