@@ -432,6 +432,12 @@ impl Checker<'_> {
             workloads,
             calls,
             plans,
+            fault_names: f
+                .faults
+                .iter()
+                .enumerate()
+                .map(|(i, s)| s.value.name.as_ref().map_or(format!("fault[{i}]"), |n| n.value.clone()))
+                .collect(),
             faults,
             trigger,
             type_names,

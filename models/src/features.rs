@@ -140,6 +140,7 @@ impl Features {
             calls,
             plans: _,
             faults,
+            fault_names: _,
             trigger: _, // derived from `faults`
             type_names: _,
             data_files: _,

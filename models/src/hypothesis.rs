@@ -72,13 +72,13 @@ pub enum Unit {
 }
 
 impl Unit {
-    /// `value` as people read it: times in ms (s from 10 s), shares in percent.
+    /// `value` as people read it: times in ms (s from 1 s), shares in percent.
     pub fn show(self, value: f64) -> String {
         if value.is_infinite() {
             return if value > 0.0 { "never".into() } else { "-inf".into() };
         }
         match self {
-            Unit::Time if value.abs() >= 10e9 => format!("{} s", trim_number(round_to(value / 1e9, 3))),
+            Unit::Time if value.abs() >= 1e9 => format!("{} s", trim_number(round_to(value / 1e9, 3))),
             Unit::Time => format!("{} ms", trim_number(round_to(value / 1e6, 3))),
             Unit::Share => format!("{}%", trim_number(round_to(value * 100.0, 4))),
             Unit::Count => trim_number(round_to(value, 3)),

@@ -35,6 +35,8 @@ pub struct Spec {
     pub plans: Vec<Plan>,
     /// The faults injected, in the file's order (see `faults::catalogue`).
     pub faults: Vec<FaultSpec>,
+    /// By fault, what reports call it: its `name`, or `fault[i]`.
+    pub fault_names: Vec<String>,
     /// The random ones' distributions (MTBF and MTTR).
     pub random_faults: Vec<crate::faults::RandomFault>,
     /// When the scenario's faults act: from the first start to the last end (none without

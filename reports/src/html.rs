@@ -106,7 +106,7 @@ fn verdicts(out: &mut String, saved: &Saved) {
     if let Some(st) = s.get("stopped").filter(|v| !v.is_null()) {
         let _ = writeln!(
             out,
-            "<p id=\"stopped\">Stopped: the stop condition <b>{}</b> went to Alarm at {} s (its last period: {}); every fault ended then, and the run went on.</p>",
+            "<p id=\"stopped\">Stopped: the stop condition <b>{}</b> went to Alarm at {} s (its last period: {}); every fault ended then (a terminated instance stays terminated), and the run went on.</p>",
             esc(st["condition"].as_str().unwrap_or_default()),
             st["at_s"],
             esc(st["value"].as_str().unwrap_or_default())

@@ -23,7 +23,7 @@ pub fn markdown(s: &Summary) -> String {
     if let Some(st) = &s.stopped {
         let _ = writeln!(
             out,
-            "Stopped: the stop condition {} went to Alarm at {} s (its last period: {}); every fault ended then.\n",
+            "Stopped: the stop condition {} went to Alarm at {} s (its last period: {}); every fault ended then (a terminated instance stays terminated).\n",
             md(&st.condition),
             st.at_s,
             md(&st.value)

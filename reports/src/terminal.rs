@@ -508,7 +508,7 @@ pub fn render(s: &Summary) -> String {
     if let Some(st) = &s.stopped {
         let _ = writeln!(
             out,
-            "\nStopped: the stop condition `{}` went to Alarm at {}s (its last period: {}): every fault ended then (rolled back), and the run went on",
+            "\nStopped: the stop condition `{}` went to Alarm at {}s (its last period: {}): every fault ended then (rolled back; a terminated instance stays terminated), and the run went on",
             st.condition, st.at_s, st.value
         );
     }

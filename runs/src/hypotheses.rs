@@ -545,7 +545,7 @@ fn why(
             .iter()
             .filter(|r| fault.is_none_or(|f| r.fault == f) && r.occurrence == 0)
             .map(|r| {
-                let name = spec.faults.get(r.fault as usize).map_or(String::new(), |_| format!("fault[{}] ", r.fault));
+                let name = spec.fault_names.get(r.fault as usize).map_or(String::new(), |n| format!("{n}: "));
                 let impaired = r.blast.as_ref().map_or(String::new(), |b| {
                     format!(", {} of {} components impaired", b.components_impaired, b.components)
                 });
