@@ -248,13 +248,14 @@ fn shade<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
 
 fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
 ) -> DrawResult {
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.4))
         .label_font((FONT, 13))
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .draw()
         .map_err(err)
 }
@@ -274,7 +275,13 @@ fn lines<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
             chart.draw_series(LineSeries::new(seg, style)).map_err(err)?
         };
         if k == 0 {
-            ann.label(name.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+            ann.label(name.clone()).legend(move |(x, y)| {
+                // A dashed swatch for a dashed line: two dashes and a gap.
+                let (a, b) = if dashed { (7, 11) } else { (18, 18) };
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (a, 0)], style)
+                    + PathElement::new(vec![(b, 0), (18, 0)], style)
+            });
         }
     }
     Ok(())
@@ -330,7 +337,7 @@ fn latency_over_time<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, saved: &
             )?;
         }
     }
-    legend(&mut chart)
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn availability_over_time<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, saved: &Saved) -> DrawResult {
@@ -349,24 +356,27 @@ fn availability_over_time<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, sav
     } else {
         0.0
     };
+    // A little room above 100% so that a line at 100% shows; no tick above it.
+    let top = 100.0 + (100.0 - lo) * 0.02;
+    let percent = |v: &f64| if *v > 100.0 + 1e-9 { String::new() } else { tick(v) };
     let mut chart = ChartBuilder::on(area)
         .caption("Availability per bucket (successful requests over finished; baseline dashed)", (FONT, 18))
         .margin(12)
         .x_label_area_size(44)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..t_max, lo..100.5f64)
+        .build_cartesian_2d(0f64..t_max, lo..top)
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc("simulated time (s)")
         .y_desc("availability (%)")
         .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
+        .y_label_formatter(&percent)
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
         .draw()
         .map_err(err)?;
-    shade(&mut chart, &fault_windows(saved), lo, 100.5)?;
+    shade(&mut chart, &fault_windows(saved), lo, top)?;
     for (k, (name, series, base)) in saved.workloads.iter().enumerate() {
         let (series, base) = (thin(series), thin(base));
         let c = PALETTE[k % PALETTE.len()];
@@ -377,14 +387,7 @@ fn availability_over_time<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, sav
             lines(&mut chart, segments(&base, pct), c.mix(0.7).stroke_width(1), true, format!("{name}, baseline"))?;
         }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font((FONT, 13))
-        .position(SeriesLabelPosition::LowerLeft)
-        .draw()
-        .map_err(err)
+    legend(&mut chart, SeriesLabelPosition::LowerLeft)
 }
 
 /// The x position of percentile `p` (0 to 1): log10(1 / (1 - p)), capped at 6 nines.
@@ -435,7 +438,7 @@ fn distribution<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, saved: &Saved
             lines(&mut chart, curve(base), c.mix(0.7).stroke_width(1), true, format!("{name}, baseline"))?;
         }
     }
-    legend(&mut chart)
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 /// The colour of an error rate: white at 0, dark red at 1.
@@ -510,14 +513,7 @@ fn heatmap<DB: DrawingBackend>(
         .map_err(err)?
         .label("no traffic")
         .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], RGBColor(235, 235, 235).filled()));
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK.mix(0.4))
-        .label_font((FONT, 13))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 /// The width of a place's bucket, from its first two points (1 s with one).

@@ -406,7 +406,9 @@ fn estimate(
                 Some(e - threshold.factor * b)
             })
             .collect();
-        return Estimate { value, half_width: half_width(&margins), baseline };
+        // The largest value has no interval: leaving a batch out says nothing of its spread.
+        let half_width = if metric == Metric::Max { None } else { half_width(&margins) };
+        return Estimate { value, half_width, baseline };
     }
     let of = |r: &RunResult| -> (Option<f64>, Option<f64>) { record_value(h, r) };
     let (value, half_width) = of(result);
@@ -539,11 +541,24 @@ fn why(
         }
     };
     if let Some(impact) = &result.impact {
-        let fault = h.window.fault();
+        // The faults acting in the window (its buckets' span), each once.
+        let w = spec.bucket_ns.max(1);
+        let stopped = result.stopped.as_ref().map(|s| s.at_ns);
+        let span: Vec<(Nanos, Nanos)> =
+            ranges(spec, &h.window, stopped).iter().map(|&(a, b)| (a * w, b.saturating_mul(w))).collect();
+        let acting = |r: &cellsim_models::impact::FaultImpact| {
+            r.random || span.iter().any(|&(a, b)| r.start_ns < b && a < r.end_ns.max(r.start_ns + 1))
+        };
+        let mut listed: Vec<u32> = Vec::new();
         let faults: Vec<String> = impact
             .faults
             .iter()
-            .filter(|r| fault.is_none_or(|f| r.fault == f) && r.occurrence == 0)
+            .filter(|r| {
+                acting(r) && !listed.contains(&r.fault) && {
+                    listed.push(r.fault);
+                    true
+                }
+            })
             .map(|r| {
                 let name = spec.fault_names.get(r.fault as usize).map_or(String::new(), |n| format!("{n}: "));
                 let impaired = r.blast.as_ref().map_or(String::new(), |b| {
@@ -561,7 +576,7 @@ fn why(
         let most: Vec<String> =
             nodes.iter().take(3).map(|n| format!("{} ({} buckets)", n.name, n.impaired_buckets)).collect();
         if !most.is_empty() {
-            s.push_str(&format!("; most impaired: {}", most.join(", ")));
+            s.push_str(&format!("; impaired longest over the run: {}", most.join(", ")));
         }
     }
     s
